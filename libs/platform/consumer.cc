@@ -1,0 +1,228 @@
+#include "platform/consumer.h"
+
+#include "platform/log.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "platform/events.h"
+
+namespace pbr::platform {
+
+Consumer::Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics* metrics, const Clock& clock)
+    : store_(store), outbox_(outbox), settings_(std::move(settings)), metrics_(metrics), clock_(clock) {}
+
+Consumer::~Consumer() { Stop(); }
+
+void Consumer::On(absl::string_view topic_name, EventHandler handler) {
+  handlers_[std::string(topic_name)] = std::move(handler);
+}
+
+std::string Consumer::OffsetKey(absl::string_view topic, int32_t partition) const {
+  return absl::StrCat(topic, "/", partition);
+}
+
+absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) {
+  on_fatal_ = std::move(on_fatal);
+  auto conf = BaseKafkaConf(settings_);
+  if (!conf.ok()) return conf.status();
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"group.id", settings_.group_id},
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           // Never silently jump: an offset the broker no longer has is reported and stops us.
+           {"auto.offset.reset", "error"},
+           {"session.timeout.ms", absl::StrCat(absl::ToInt64Milliseconds(settings_.session_timeout))},
+           {"heartbeat.interval.ms", absl::StrCat(std::max<int64_t>(absl::ToInt64Milliseconds(settings_.session_timeout) / 3, 100))},
+           {"fetch.wait.max.ms", absl::StrCat(absl::ToInt64Milliseconds(settings_.fetch_wait_max))},
+           {"isolation.level", "read_committed"},
+       }) {
+    if (auto st = SetKafkaProperty(conf->get(), k, v); !st.ok()) return st;
+  }
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::OnRebalance);
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
+  if (rk == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  conf->release();
+  consumer_.reset(rk);
+  rd_kafka_poll_set_consumer(rk);
+
+  rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(static_cast<int>(handlers_.size()));
+  for (const auto& [name, _] : handlers_) {
+    rd_kafka_topic_partition_list_add(topics, settings_.Topic(name).c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
+  rd_kafka_topic_partition_list_destroy(topics);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("kafka subscribe: ", rd_kafka_err2str(e)));
+  }
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Consumer::Stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  consumer_.reset();
+}
+
+void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                           void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    rd_kafka_assign(rk, nullptr);
+    return;
+  }
+  for (int i = 0; i < parts->cnt; ++i) {
+    auto& p = parts->elems[i];
+    auto stored = self->store_.Get(kOffsetsFamily, self->OffsetKey(p.topic, p.partition));
+    if (!stored.ok()) {
+      self->rebalance_error_ = stored.status();
+      p.offset = RD_KAFKA_OFFSET_INVALID;
+      continue;
+    }
+    int64_t next = RD_KAFKA_OFFSET_BEGINNING;
+    if (stored->has_value() && !absl::SimpleAtoi(**stored, &next)) {
+      self->rebalance_error_ = absl::DataLossError(absl::StrCat("stored offset for ", p.topic, "/", p.partition,
+                                                                " is not a number: '", **stored, "'"));
+    }
+    p.offset = next;
+  }
+  rd_kafka_assign(rk, parts);
+}
+
+absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name,
+                                  const std::string& reason, rocksdb::WriteBatch& batch) {
+  absl::string_view key(static_cast<const char*>(msg->key), msg->key_len);
+  pbr::v1::EventEnvelope dl = MakeEnvelope(
+      topic::kDeadLetter,
+      DeterministicId(topic::kDeadLetter, {settings_.group_id, rd_kafka_topic_name(msg->rkt),
+                                           absl::StrCat(msg->partition), absl::StrCat(msg->offset)}),
+      std::string(key), clock_.Now(), clock_.Now(), "", "");
+  auto* p = dl.mutable_dead_letter();
+  p->set_topic(rd_kafka_topic_name(msg->rkt));
+  p->set_partition(msg->partition);
+  p->set_offset(msg->offset);
+  p->set_consumer_group(settings_.group_id);
+  p->set_reason(reason);
+  p->set_original_key(std::string(key));
+  p->set_original_value(std::string(static_cast<const char*>(msg->payload), msg->len));
+  outbox_.Stage(batch, topic::kDeadLetter, dl);
+  PBR_LOG(warn) << "dead-lettered " << rd_kafka_topic_name(msg->rkt) << "/" << msg->partition << "@" << msg->offset
+               << ": " << reason;
+  if (metrics_) metrics_->CountDeadLettered(topic_name, reason.substr(0, reason.find(':')));
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
+  const std::string full_topic = rd_kafka_topic_name(msg->rkt);
+  absl::string_view topic_name = full_topic;
+  absl::ConsumePrefix(&topic_name, settings_.topic_prefix);
+
+  rocksdb::WriteBatch batch;
+  bool staged = false;
+  pbr::v1::EventEnvelope event;
+  std::string reject;  // non-empty: dead-letter with this reason
+  auto handler = handlers_.find(topic_name);
+  if (handler == handlers_.end()) {
+    reject = absl::StrCat("unsubscribed: no handler for topic ", topic_name);
+  } else if (!event.ParseFromArray(msg->payload, static_cast<int>(msg->len))) {
+    reject = "undecodable: value is not a pbr.v1.EventEnvelope";
+  } else if (event.event_id().empty()) {
+    reject = "invalid: event_id is empty";
+  } else if (event.schema_version() > kSchemaVersion) {
+    reject = absl::StrCat("unsupported: schema_version ", event.schema_version(), " is newer than ", kSchemaVersion);
+  } else if (EventTypeOf(event) != topic_name) {
+    reject = absl::StrCat("unknown-type: payload '", EventTypeOf(event), "' does not belong on topic ", topic_name);
+  }
+
+  bool duplicate = false;
+  if (reject.empty()) {
+    auto seen = store_.Get(kSeenFamily, event.event_id());
+    if (!seen.ok()) return seen.status();
+    duplicate = seen->has_value();
+  }
+  if (reject.empty() && !duplicate) {
+    ApplyContext ctx(store_, outbox_, batch, clock_.Now());
+    absl::Status st = handler->second(ConsumedEvent{topic_name, msg->partition, msg->offset, event}, ctx);
+    if (absl::IsInvalidArgument(st)) {
+      batch.Clear();
+      reject = absl::StrCat("rejected: ", st.message());
+    } else if (!st.ok()) {
+      return st;
+    } else {
+      staged = ctx.emitted() > 0;
+      batch.Put(store_.Family(kSeenFamily), event.event_id(), "");
+    }
+  }
+  if (!reject.empty()) {
+    if (auto st = DeadLetter(msg, topic_name, reject, batch); !st.ok()) return st;
+    staged = true;
+  }
+  batch.Put(store_.Family(kOffsetsFamily), OffsetKey(full_topic, msg->partition), absl::StrCat(msg->offset + 1));
+  // Not synced: after a power cut the state and its offset roll back together and the messages
+  // are consumed again; the outbox's deterministic ids make any re-sent event harmless.
+  if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) return st;
+  if (staged) outbox_.Wake();
+  if (metrics_ && reject.empty()) metrics_->CountConsumed(topic_name);
+  handled_.fetch_add(1);
+  return absl::OkStatus();
+}
+
+void Consumer::UpdateLag() {
+  if (!metrics_) return;
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) return;
+  rd_kafka_position(consumer_.get(), parts);
+  for (int i = 0; i < parts->cnt; ++i) {
+    const auto& p = parts->elems[i];
+    int64_t low = 0, high = 0;
+    if (p.offset < 0) continue;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic, p.partition, &low, &high) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
+      absl::string_view name = p.topic;
+      absl::ConsumePrefix(&name, settings_.topic_prefix);
+      metrics_->SetConsumerLag(name, p.partition, std::max<int64_t>(0, high - p.offset));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void Consumer::Run() {
+  absl::Status fatal;
+  absl::Time next_lag_update = absl::InfinitePast();
+  while (!stopping_ && fatal.ok()) {
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_.get(), 100);
+    if (!rebalance_error_.ok()) fatal = rebalance_error_;
+    if (msg != nullptr) {
+      if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        fatal = Handle(msg);
+      } else if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        fatal = absl::DataLossError(absl::StrCat(
+            "stored offset for ", msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", " partition ", msg->partition,
+            " is no longer on the broker (", rd_kafka_message_errstr(msg),
+            "); refusing to reset: events would be lost or counted twice. Restore the topic or rebuild this "
+            "service's state deliberately."));
+      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        PBR_LOG(warn) << "kafka consumer: " << rd_kafka_message_errstr(msg);
+        if (char err[512]; rd_kafka_fatal_error(consumer_.get(), err, sizeof err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          fatal = absl::UnavailableError(absl::StrCat("kafka consumer fatal error: ", err));
+        }
+      }
+      rd_kafka_message_destroy(msg);
+    }
+    if (absl::Time now = absl::Now(); now >= next_lag_update) {
+      UpdateLag();
+      next_lag_update = now + absl::Seconds(1);
+    }
+  }
+  rd_kafka_consumer_close(consumer_.get());
+  if (!fatal.ok()) {
+    PBR_LOG(err) << "consumer stopped: " << fatal;
+    if (on_fatal_) on_fatal_(fatal);
+  }
+}
+
+}  // namespace pbr::platform

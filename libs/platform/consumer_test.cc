@@ -1,0 +1,243 @@
+// Integration tests of the consumer and the outbox relay against the embedded broker on loopback.
+#include "platform/consumer.h"
+
+#include <mutex>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "platform/embedded_broker.h"
+#include "platform/events.h"
+#include "platform/outbox.h"
+#include "testing/process.h"
+
+namespace pbr::platform {
+namespace {
+
+using ::testing::HasSubstr;
+constexpr absl::Duration kDeadline = absl::Seconds(30);
+constexpr absl::string_view kCounts = "counts";
+
+// One side of the test: a store with an outbox, optionally consuming.
+struct Node {
+  pbr::testing::TempDir dir;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Outbox> outbox;
+  KafkaSettings kafka;
+
+  Node(const EmbeddedBroker& broker, std::string group) {
+    kafka.bootstrap = broker.bootstrap();
+    kafka.group_id = std::move(group);
+    store = *Store::Open(dir.path(), {std::string(kCounts)});
+    outbox = *Outbox::Open(*store, kafka, nullptr);
+    auto st = outbox->Start();
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  ~Node() { outbox->Stop(absl::Seconds(5)); }
+
+  void Publish(const pbr::v1::EventEnvelope& e, absl::string_view topic = topic::kAssessmentRecorded) {
+    rocksdb::WriteBatch batch;
+    outbox->Stage(batch, topic, e);
+    ASSERT_TRUE(store->Write(batch, false).ok());
+    outbox->Wake();
+  }
+  int64_t Count(const std::string& person) const {
+    auto v = store->Get(kCounts, person);
+    int64_t n = 0;
+    if (v.ok() && v->has_value()) EXPECT_TRUE(absl::SimpleAtoi(**v, &n));
+    return n;
+  }
+  int64_t Total() const {
+    int64_t total = 0;
+    EXPECT_TRUE(store->Scan(kCounts, "", [&](absl::string_view, absl::string_view v) {
+      int64_t n = 0;
+      EXPECT_TRUE(absl::SimpleAtoi(v, &n));
+      total += n;
+      return true;
+    }).ok());
+    return total;
+  }
+};
+
+pbr::v1::EventEnvelope Assessment(int i) {
+  auto e = MakeEnvelope(topic::kAssessmentRecorded, DeterministicId("test", {absl::StrCat(i)}),
+                        absl::StrCat("person-", i % 7), absl::Now(), absl::Now(), "test-epr", "");
+  e.mutable_assessment_recorded()->set_assessment_id(absl::StrCat("a", i));
+  return e;
+}
+
+// Counts assessments per person: read, add one, write into the message's batch.
+absl::Status CountPerPerson(const ConsumedEvent& ev, ApplyContext& ctx) {
+  auto v = ctx.store().Get(kCounts, ev.event.person_id());
+  if (!v.ok()) return v.status();
+  int64_t n = 0;
+  if (v->has_value() && !absl::SimpleAtoi(**v, &n)) return absl::DataLossError("bad count");
+  if (ev.event.assessment_recorded().assessment_id() == "reject-me") {
+    return absl::InvalidArgumentError("assessment_id: reject-me is not acceptable");
+  }
+  ctx.batch().Put(ctx.store().Family(kCounts), ev.event.person_id(), absl::StrCat(n + 1));
+  return absl::OkStatus();
+}
+
+class ConsumerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto b = EmbeddedBroker::Start(6, "");
+    ASSERT_TRUE(b.ok()) << b.status();
+    broker_ = *std::move(b);
+  }
+  std::unique_ptr<EmbeddedBroker> broker_;
+  ManualClock clock_{absl::Now()};
+};
+
+TEST_F(ConsumerTest, AppliesEveryEventExactlyOnceEvenWhenResent) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "counting");
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+
+  constexpr int kEvents = 200;
+  for (int i = 0; i < kEvents; ++i) upstream.Publish(Assessment(i));
+  // A restarted producer re-sends what it had not seen acknowledged: same ids, new messages.
+  for (int i = 0; i < kEvents; i += 3) upstream.Publish(Assessment(i));
+  const int64_t messages = kEvents + (kEvents + 2) / 3;
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.handled() == messages; }, kDeadline))
+      << "handled " << consumer.handled() << " of " << messages;
+  EXPECT_EQ(service.Total(), kEvents);
+  for (int p = 0; p < 7; ++p) {
+    int expected = 0;
+    for (int i = 0; i < kEvents; ++i) expected += (i % 7 == p);
+    EXPECT_EQ(service.Count(absl::StrCat("person-", p)), expected) << p;
+  }
+  EXPECT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+}
+
+TEST_F(ConsumerTest, StateAndOffsetCommitTogetherSoARestartResumesExactly) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "resuming");
+  constexpr int kEvents = 120;
+  for (int i = 0; i < kEvents; ++i) upstream.Publish(Assessment(i));
+
+  // First life: a storage failure on the 50th distinct event stops the consumer mid-stream.
+  std::atomic<int> applied{0};
+  absl::Status fatal;
+  std::atomic<bool> stopped{false};
+  {
+    Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+    consumer.On(topic::kAssessmentRecorded, [&](const ConsumedEvent& ev, ApplyContext& ctx) {
+      if (applied.load() == 50) return absl::UnavailableError("disk went away");
+      ++applied;
+      return CountPerPerson(ev, ctx);
+    });
+    ASSERT_TRUE(consumer.Start([&](const absl::Status& s) {
+      fatal = s;
+      stopped = true;
+    }).ok());
+    ASSERT_TRUE(pbr::testing::WaitUntil([&] { return stopped.load(); }, kDeadline));
+  }
+  EXPECT_THAT(fatal.ToString(), HasSubstr("disk went away"));
+  const int64_t before = service.Total();
+  EXPECT_EQ(before, 50);  // nothing of the failed message was kept
+
+  // Second life: it seeks to the stored offsets, so it reads only what was not applied.
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return service.Total() == kEvents; }, kDeadline))
+      << service.Total();
+  EXPECT_EQ(consumer.handled(), kEvents - before);
+}
+
+TEST_F(ConsumerTest, BadMessagesGoToTheDeadLetterTopicWithTheirReason) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "strict");
+  Node watcher(*broker_, "dead-letter-watcher");
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+
+  std::mutex mu;
+  std::vector<std::string> reasons;
+  Consumer dead_letters(*watcher.store, *watcher.outbox, watcher.kafka, nullptr, clock_);
+  dead_letters.On(topic::kDeadLetter, [&](const ConsumedEvent& ev, ApplyContext&) {
+    std::lock_guard lock(mu);
+    reasons.push_back(ev.event.dead_letter().reason() + " @" + ev.event.dead_letter().topic());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(dead_letters.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+
+  {
+    rocksdb::WriteBatch batch;
+    upstream.outbox->StageRaw(batch, topic::kAssessmentRecorded, "person-x", "\xff\xff not protobuf");
+    ASSERT_TRUE(upstream.store->Write(batch, false).ok());
+  }
+  auto rejected = Assessment(1);
+  rejected.mutable_assessment_recorded()->set_assessment_id("reject-me");
+  rejected.set_event_id("reject-me-id");
+  upstream.Publish(rejected);
+  auto wrong_topic = Assessment(2);
+  wrong_topic.mutable_outcome_recorded();  // an outcome payload on the assessment topic
+  upstream.Publish(wrong_topic);
+  auto future = Assessment(3);
+  future.set_schema_version(kSchemaVersion + 1);
+  upstream.Publish(future);
+  upstream.Publish(Assessment(4));
+
+  ASSERT_TRUE(pbr::testing::WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return reasons.size() == 4;
+      },
+      kDeadline));
+  EXPECT_EQ(service.Total(), 1);
+  std::lock_guard lock(mu);
+  EXPECT_THAT(reasons, ::testing::UnorderedElementsAre(
+                           HasSubstr("undecodable"), HasSubstr("rejected: assessment_id: reject-me"),
+                           HasSubstr("unknown-type: payload 'outcome-recorded'"), HasSubstr("unsupported: schema_version 2")));
+}
+
+TEST_F(ConsumerTest, AStoredOffsetTheBrokerNoLongerHasStopsLoudly) {
+  Node service(*broker_, "lost");
+  {
+    // As after the embedded broker restarted empty: the service remembers offsets it no longer has.
+    rocksdb::WriteBatch batch;
+    for (int p = 0; p < 6; ++p) {
+      batch.Put(service.store->Family(kOffsetsFamily), absl::StrCat(topic::kAssessmentRecorded, "/", p), "1000");
+    }
+    ASSERT_TRUE(service.store->Write(batch, false).ok());
+  }
+  absl::Status fatal;
+  std::atomic<bool> stopped{false};
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([&](const absl::Status& s) {
+    fatal = s;
+    stopped = true;
+  }).ok());
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return stopped.load(); }, kDeadline));
+  EXPECT_EQ(fatal.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(fatal.ToString(), HasSubstr("assessment-recorded partition"));
+  EXPECT_THAT(fatal.ToString(), HasSubstr("refusing to reset"));
+}
+
+TEST_F(ConsumerTest, OutboxKeepsEventsWhileTheBrokerIsAwayAndSendsThemLater) {
+  Node service(*broker_, "unused");
+  service.outbox->Stop(absl::ZeroDuration());  // as if the broker were unreachable: nothing relays
+  for (int i = 0; i < 10; ++i) service.Publish(Assessment(i));
+  Node reader(*broker_, "late-reader");
+  Consumer consumer(*reader.store, *reader.outbox, reader.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  // Reopening the outbox (a restart) sends what was stored.
+  auto reopened = Outbox::Open(*service.store, service.kafka, nullptr);
+  ASSERT_TRUE(reopened.ok());
+  ASSERT_TRUE((*reopened)->Start().ok());
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return reader.Total() == 10; }, kDeadline)) << reader.Total();
+  EXPECT_TRUE((*reopened)->WaitUntilEmpty(kDeadline));
+  (*reopened)->Stop(absl::Seconds(5));
+}
+
+}  // namespace
+}  // namespace pbr::platform

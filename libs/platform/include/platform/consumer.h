@@ -1,0 +1,102 @@
+#pragma once
+// The effectively-once consumer. Each message is applied in one RocksDB WriteBatch holding the
+// handler's state change, the partition's next offset and any outgoing events (staged in the
+// outbox). On partition assignment it seeks to the offsets stored in RocksDB, never to Kafka's
+// committed offsets, so state and position can never disagree. Event ids already applied are
+// skipped, because a re-sent outbox entry carries the same id.
+//
+// A handler returns OK to apply, InvalidArgument to send the message to the dead-letter topic with
+// its reason, and any other error to stop the consumer (the service then exits non-zero, and a
+// restart resumes from the last applied message). A stored offset the broker no longer has is a
+// fatal error naming the topic and partition: silently resetting would lose or double events.
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "pbr/v1/events.pb.h"
+#include "platform/clock.h"
+#include "platform/kafka.h"
+#include "platform/metrics.h"
+#include "platform/outbox.h"
+#include "platform/store.h"
+
+namespace pbr::platform {
+
+struct ConsumedEvent {
+  absl::string_view topic_name;  // without the environment prefix
+  int32_t partition = 0;
+  int64_t offset = 0;
+  const pbr::v1::EventEnvelope& event;
+};
+
+// What a handler may use while applying one event.
+class ApplyContext {
+ public:
+  ApplyContext(Store& store, Outbox& outbox, rocksdb::WriteBatch& batch, absl::Time now)
+      : store_(store), outbox_(outbox), batch_(batch), now_(now) {}
+  const Store& store() const { return store_; }
+  rocksdb::WriteBatch& batch() { return batch_; }
+  absl::Time now() const { return now_; }
+  // Stages an outgoing event in this message's batch.
+  void Emit(absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
+    outbox_.Stage(batch_, topic_name, event);
+    ++emitted_;
+  }
+  int emitted() const { return emitted_; }
+
+ private:
+  Store& store_;
+  Outbox& outbox_;
+  rocksdb::WriteBatch& batch_;
+  absl::Time now_;
+  int emitted_ = 0;
+};
+
+using EventHandler = std::function<absl::Status(const ConsumedEvent&, ApplyContext&)>;
+
+class Consumer {
+ public:
+  Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics* metrics, const Clock& clock);
+  ~Consumer();
+
+  // Registers the handler for one topic (name without prefix). Call before Start.
+  void On(absl::string_view topic_name, EventHandler handler);
+
+  // Joins the group and starts applying messages on a thread of its own. `on_fatal` is called
+  // once, from that thread, if the consumer has to stop.
+  absl::Status Start(std::function<void(const absl::Status&)> on_fatal);
+  // Leaves the group and stops. Messages not yet applied are applied by the next start.
+  void Stop();
+
+  // Messages fully handled (applied, skipped as duplicate, or dead-lettered) since start.
+  int64_t handled() const { return handled_.load(); }
+
+ private:
+  void Run();
+  absl::Status Handle(const rd_kafka_message_t* msg);
+  absl::Status DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name, const std::string& reason,
+                          rocksdb::WriteBatch& batch);
+  void UpdateLag();
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+                          void* opaque);
+  std::string OffsetKey(absl::string_view topic, int32_t partition) const;
+
+  Store& store_;
+  Outbox& outbox_;
+  const KafkaSettings settings_;
+  Metrics* metrics_;
+  const Clock& clock_;
+  std::map<std::string, EventHandler, std::less<>> handlers_;  // by unprefixed topic name
+  KafkaHandle consumer_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> handled_{0};
+  std::function<void(const absl::Status&)> on_fatal_;
+  absl::Status rebalance_error_;
+};
+
+}  // namespace pbr::platform

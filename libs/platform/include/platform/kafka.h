@@ -1,0 +1,42 @@
+#pragma once
+// Connection settings shared by the consumer and the outbox relay, and small RAII helpers for
+// librdkafka's C API (the same library the embedded broker is built on).
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "librdkafka/rdkafka.h"
+
+namespace pbr::platform {
+
+class Config;
+
+struct KafkaSettings {
+  std::string bootstrap;
+  std::string extra;          // "key=value;key=value" passed through to librdkafka
+  std::string topic_prefix;
+  std::string group_id;
+  absl::Duration session_timeout = absl::Seconds(6);
+  absl::Duration fetch_wait_max = absl::Milliseconds(5);
+  absl::Duration timeout = absl::Seconds(10);  // deadline for blocking calls and for delivery
+
+  static KafkaSettings FromConfig(const Config& config);
+  std::string Topic(absl::string_view name) const { return topic_prefix + std::string(name); }
+};
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const;
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+struct KafkaConfDeleter {
+  void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }
+};
+using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaConfDeleter>;
+
+// A configuration with the bootstrap servers and extra properties applied.
+absl::StatusOr<KafkaConf> BaseKafkaConf(const KafkaSettings& settings);
+absl::Status SetKafkaProperty(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
+
+}  // namespace pbr::platform

@@ -1,0 +1,65 @@
+#pragma once
+// The wiring every service shares (after userver's samples: business logic apart from wiring).
+// A service declares its settings, column families, consumed topics and gRPC handlers; the host
+// validates configuration, opens the store, runs the outbox relay, the consumer, periodic tasks,
+// the gRPC server (with health and reflection) and /metrics, and shuts all of it down in order
+// on SIGTERM/SIGINT within the configured deadline.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/service_type.h"
+#include "platform/clock.h"
+#include "platform/config.h"
+#include "platform/consumer.h"
+#include "platform/kafka.h"
+#include "platform/metrics.h"
+#include "platform/outbox.h"
+#include "platform/store.h"
+
+namespace pbr::platform {
+
+grpc::Status ToGrpc(const absl::Status& s);
+
+class ServiceHost {
+ public:
+  const Config& config() const { return config_; }
+  const Clock& clock() const { return *clock_; }
+  Store& store() { return *store_; }
+  Outbox& outbox() { return *outbox_; }
+  Metrics& metrics() { return *metrics_; }
+  const KafkaSettings& kafka() const { return kafka_; }
+  // Subscribes to a topic; the consumer starts only if at least one topic is subscribed.
+  void On(absl::string_view topic_name, EventHandler handler);
+  // Runs `task` every `interval` on a thread of its own until shutdown. A non-OK result is fatal.
+  void Every(absl::Duration interval, std::function<absl::Status()> task);
+  // Registers a gRPC service (kept alive by the host).
+  void AddService(std::unique_ptr<grpc::Service> service);
+
+ private:
+  friend int RunService(absl::string_view, std::vector<SettingSpec>, const std::vector<std::string>&, int,
+                        const char* const*, const char* const*, const std::function<absl::Status(ServiceHost&)>&);
+  Config config_;
+  std::unique_ptr<Clock> clock_;
+  KafkaSettings kafka_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<Consumer> consumer_;
+  bool consumes_ = false;
+  std::vector<std::pair<absl::Duration, std::function<absl::Status()>>> tasks_;
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+};
+
+// The whole life of a service process; returns the exit code. `setup` registers the service's
+// handlers and may refuse to start (bad rule files, say) with a clear status.
+// On start it prints one line to stdout: "READY <name> grpc=HOST:PORT metrics=HOST:PORT".
+int RunService(absl::string_view name, std::vector<SettingSpec> settings, const std::vector<std::string>& families,
+               int argc, const char* const* argv, const char* const* envp,
+               const std::function<absl::Status(ServiceHost&)>& setup);
+
+}  // namespace pbr::platform

@@ -1,0 +1,53 @@
+#include "platform/kafka.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "platform/config.h"
+
+namespace pbr::platform {
+
+void KafkaDeleter::operator()(rd_kafka_t* rk) const {
+  if (rk != nullptr) rd_kafka_destroy(rk);
+}
+
+KafkaSettings KafkaSettings::FromConfig(const Config& config) {
+  KafkaSettings s;
+  s.bootstrap = config.GetString("kafka-bootstrap");
+  s.extra = config.GetString("kafka-extra");
+  s.topic_prefix = config.GetString("topic-prefix");
+  s.group_id = config.GetString("consumer-group");
+  s.session_timeout = config.GetDuration("session-timeout");
+  s.fetch_wait_max = config.GetDuration("fetch-wait-max");
+  s.timeout = config.GetDuration("kafka-timeout");
+  return s;
+}
+
+absl::Status SetKafkaProperty(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka property ", key, "=", value, ": ", err));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KafkaConf> BaseKafkaConf(const KafkaSettings& settings) {
+  KafkaConf conf(rd_kafka_conf_new());
+  if (auto st = SetKafkaProperty(conf.get(), "bootstrap.servers", settings.bootstrap); !st.ok()) return st;
+  // Client logs go to stderr through librdkafka's default logger; keep them to warnings.
+  if (auto st = SetKafkaProperty(conf.get(), "log_level", "4"); !st.ok()) return st;
+  for (absl::string_view kv : absl::StrSplit(settings.extra, ';', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+    if (p.second.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("kafka-extra: '", kv, "' is not KEY=VALUE"));
+    }
+    if (auto st = SetKafkaProperty(conf.get(), std::string(absl::StripAsciiWhitespace(p.first)),
+                                   std::string(absl::StripAsciiWhitespace(p.second)));
+        !st.ok()) {
+      return st;
+    }
+  }
+  return conf;
+}
+
+}  // namespace pbr::platform

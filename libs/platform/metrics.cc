@@ -1,0 +1,67 @@
+#include "platform/metrics.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace pbr::platform {
+
+Metrics::Metrics(std::string service)
+    : service_(std::move(service)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      rpcs_(prometheus::BuildCounter().Name("pbr_rpcs_total").Help("gRPC calls by method and status code").Register(*registry_)),
+      rpc_latency_(prometheus::BuildHistogram()
+                       .Name("pbr_rpc_latency_seconds")
+                       .Help("gRPC call latency by method")
+                       .Register(*registry_)),
+      consumed_(prometheus::BuildCounter().Name("pbr_events_consumed_total").Help("events applied, by topic").Register(*registry_)),
+      produced_(prometheus::BuildCounter().Name("pbr_events_produced_total").Help("events delivered to the broker, by topic").Register(*registry_)),
+      dead_lettered_(prometheus::BuildCounter()
+                         .Name("pbr_events_dead_lettered_total")
+                         .Help("events sent to the dead-letter topic, by source topic and reason class")
+                         .Register(*registry_)),
+      lag_(prometheus::BuildGauge().Name("pbr_consumer_lag").Help("messages behind the partition's end").Register(*registry_)),
+      outbox_depth_(prometheus::BuildGauge()
+                        .Name("pbr_outbox_depth")
+                        .Help("events stored but not yet acknowledged by the broker")
+                        .Register(*registry_)
+                        .Add({})) {}
+
+absl::Status Metrics::Serve(const std::string& address) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrCat("metrics-address ", address, ": ", e.what()));
+  }
+  exposer_->RegisterCollectable(registry_);
+  auto ports = exposer_->GetListeningPorts();
+  port_ = ports.empty() ? 0 : ports.front();
+  return absl::OkStatus();
+}
+
+void Metrics::ObserveRpc(absl::string_view method, absl::string_view code, double seconds) {
+  rpcs_.Add({{"service", service_}, {"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                                   0.05,   0.1,   0.25,   0.5,   1,    2.5};
+  rpc_latency_.Add({{"service", service_}, {"method", std::string(method)}}, kBuckets).Observe(seconds);
+}
+
+void Metrics::CountConsumed(absl::string_view topic) {
+  consumed_.Add({{"service", service_}, {"topic", std::string(topic)}}).Increment();
+}
+
+void Metrics::CountProduced(absl::string_view topic) {
+  produced_.Add({{"service", service_}, {"topic", std::string(topic)}}).Increment();
+}
+
+void Metrics::CountDeadLettered(absl::string_view topic, absl::string_view reason_class) {
+  dead_lettered_.Add({{"service", service_}, {"topic", std::string(topic)}, {"reason", std::string(reason_class)}})
+      .Increment();
+}
+
+void Metrics::SetConsumerLag(absl::string_view topic, int partition, int64_t lag) {
+  lag_.Add({{"service", service_}, {"topic", std::string(topic)}, {"partition", absl::StrCat(partition)}})
+      .Set(static_cast<double>(lag));
+}
+
+void Metrics::SetOutboxDepth(int64_t depth) { outbox_depth_.Set(static_cast<double>(depth)); }
+
+}  // namespace pbr::platform

@@ -1,0 +1,215 @@
+#include "platform/outbox.h"
+
+#include <cstring>
+
+#include "platform/log.h"
+#include "absl/strings/str_cat.h"
+#include "platform/events.h"
+
+namespace pbr::platform {
+namespace {
+
+void AppendChunk(std::string& out, absl::string_view s) {
+  uint32_t n = static_cast<uint32_t>(s.size());
+  out.append(reinterpret_cast<const char*>(&n), sizeof n);
+  out.append(s.data(), s.size());
+}
+
+bool ReadChunk(absl::string_view& in, absl::string_view& chunk) {
+  uint32_t n;
+  if (in.size() < sizeof n) return false;
+  std::memcpy(&n, in.data(), sizeof n);
+  in.remove_prefix(sizeof n);
+  if (in.size() < n) return false;
+  chunk = in.substr(0, n);
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+Outbox::Outbox(Store& store, KafkaSettings settings, Metrics* metrics)
+    : store_(store), settings_(std::move(settings)), metrics_(metrics) {}
+
+absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(Store& store, KafkaSettings settings, Metrics* metrics) {
+  std::unique_ptr<Outbox> outbox(new Outbox(store, std::move(settings), metrics));
+  auto last = store.LastKey(kOutboxFamily);
+  if (!last.ok()) return last.status();
+  outbox->next_seq_ = last->has_value() ? DecodeOrderedU64(**last) + 1 : 0;
+  return outbox;
+}
+
+Outbox::~Outbox() { Stop(absl::ZeroDuration()); }
+
+void Outbox::Stage(rocksdb::WriteBatch& batch, absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
+  StageRaw(batch, topic_name, event.person_id(), event.SerializeAsString());
+}
+
+void Outbox::StageRaw(rocksdb::WriteBatch& batch, absl::string_view topic_name, absl::string_view key,
+                      absl::string_view value) {
+  std::string entry;
+  AppendChunk(entry, settings_.Topic(topic_name));
+  AppendChunk(entry, key);
+  entry.append(value.data(), value.size());
+  batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(next_seq_.fetch_add(1)), entry);
+}
+
+void Outbox::Wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
+absl::Status Outbox::CreateProducer() {
+  auto conf = BaseKafkaConf(settings_);
+  if (!conf.ok()) return conf.status();
+  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
+           {"enable.idempotence", "true"},
+           {"acks", "all"},
+           {"linger.ms", "1"},
+           // Undelivered messages are retried from the outbox, so a bounded timeout loses nothing.
+           {"message.timeout.ms", absl::StrCat(std::max<int64_t>(absl::ToInt64Milliseconds(settings_.timeout) * 6, 60000))},
+           {"partitioner", "murmur2_random"},  // the Java client's partitioner: same key, same partition
+       }) {
+    if (auto st = SetKafkaProperty(conf->get(), k, v); !st.ok()) return st;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Outbox::OnDelivery);
+  rd_kafka_conf_set_opaque(conf->get(), this);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
+  if (rk == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+  conf->release();  // owned by rk now
+  producer_.reset(rk);
+  return absl::OkStatus();
+}
+
+absl::Status Outbox::Start() {
+  if (auto st = CreateProducer(); !st.ok()) return st;
+  stopping_ = false;
+  relay_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Outbox::Stop(absl::Duration deadline) {
+  {
+    std::lock_guard lock(mu_);
+    if (!relay_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_cv_.notify_one();
+  relay_.join();
+  if (producer_) {
+    rd_kafka_flush(producer_.get(), static_cast<int>(absl::ToInt64Milliseconds(deadline)));
+    rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(producer_.get(), 0);  // runs the delivery callbacks of the flushed messages
+    if (!delivered_.empty()) {
+      rocksdb::WriteBatch batch;
+      for (uint64_t seq : delivered_) batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
+      if (auto st = store_.Write(batch, false); !st.ok()) PBR_LOG(warn) << "outbox: " << st;
+      delivered_.clear();
+    }
+    producer_.reset();
+  }
+  in_flight_.clear();
+}
+
+void Outbox::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
+  auto* self = static_cast<Outbox*>(opaque);
+  const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(msg->_private));
+  self->in_flight_.erase(seq);
+  if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    self->delivered_.push_back(seq);
+    if (self->metrics_) self->metrics_->CountProduced(rd_kafka_topic_name(msg->rkt));
+  } else {
+    self->delivery_failed_ = true;
+    if (msg->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && msg->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+      PBR_LOG(warn) << "outbox: delivery to " << rd_kafka_topic_name(msg->rkt)
+                   << " failed, will retry: " << rd_kafka_err2str(msg->err);
+    }
+  }
+}
+
+void Outbox::RelayPass() {
+  int64_t depth = 0;
+  bool queue_full = false;
+  auto st = store_.Scan(kOutboxFamily, "", [&](absl::string_view key, absl::string_view value) {
+    ++depth;
+    const uint64_t seq = DecodeOrderedU64(key);
+    if (queue_full || in_flight_.contains(seq)) return true;
+    absl::string_view rest = value, topic, msg_key;
+    if (!ReadChunk(rest, topic) || !ReadChunk(rest, msg_key)) {
+      PBR_LOG(err) << "outbox: entry " << seq << " is malformed; leaving it in place";
+      return true;
+    }
+    std::string topic_name(topic);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(msg_key.data(), msg_key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(rest.data()), rest.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(seq))), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      in_flight_.insert(seq);
+    } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      queue_full = true;  // keep counting depth; the rest goes in a later pass
+    } else {
+      PBR_LOG(warn) << "outbox: produce to " << topic_name << ": " << rd_kafka_err2str(err);
+    }
+    return true;
+  });
+  if (!st.ok()) PBR_LOG(err) << "outbox: " << st;
+  depth_ = depth;
+  if (metrics_) metrics_->SetOutboxDepth(depth);
+  if (depth == 0) {
+    { std::lock_guard lock(mu_); }  // a waiter between its check and its wait is not missed
+    empty_cv_.notify_all();
+  }
+}
+
+void Outbox::Run() {
+  bool rescan = true;  // entries left from before a restart
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      // Idle: sleep until woken; while messages are in flight, come back soon to serve their reports.
+      if (!rescan && !woken_ && !stopping_) {
+        wake_cv_.wait_for(lock, in_flight_.empty() ? std::chrono::milliseconds(50) : std::chrono::milliseconds(1));
+      }
+      if (stopping_) return;
+      rescan = rescan || woken_;
+      woken_ = false;
+    }
+    if (rescan) RelayPass();
+    rescan = false;
+    rd_kafka_poll(producer_.get(), 0);
+    if (char err[512]; rd_kafka_fatal_error(producer_.get(), err, sizeof err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      PBR_LOG(err) << "outbox: producer fatal error, recreating it: " << err;
+      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_poll(producer_.get(), 0);
+      producer_.reset();
+      in_flight_.clear();
+      if (auto st = CreateProducer(); !st.ok()) PBR_LOG(err) << "outbox: " << st;
+      rescan = true;
+    }
+    if (!delivered_.empty()) {
+      rocksdb::WriteBatch batch;
+      for (uint64_t seq : delivered_) batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
+      if (auto st = store_.Write(batch, false); !st.ok()) {
+        PBR_LOG(err) << "outbox: " << st;  // the entries are re-sent; consumers drop the copies
+      }
+      delivered_.clear();
+      rescan = true;  // refresh depth
+    }
+    if (delivery_failed_) {
+      delivery_failed_ = false;
+      rescan = true;
+    }
+  }
+}
+
+bool Outbox::WaitUntilEmpty(absl::Duration deadline) {
+  std::unique_lock lock(mu_);
+  return empty_cv_.wait_for(lock, absl::ToChronoNanoseconds(deadline), [this] { return depth_.load() == 0; });
+}
+
+}  // namespace pbr::platform
