@@ -18,6 +18,25 @@ void Consumer::On(absl::string_view topic_name, EventHandler handler) {
   handlers_[std::string(topic_name)] = std::move(handler);
 }
 
+void Consumer::Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task) {
+  tasks_.push_back({interval, std::move(task)});
+}
+
+absl::Status Consumer::RunDueTasks() {
+  const absl::Time now = absl::Now();
+  for (auto& task : tasks_) {
+    if (now < task.next) continue;
+    task.next = now + task.interval;
+    rocksdb::WriteBatch batch;
+    ApplyContext ctx(store_, outbox_, batch, clock_.Now());
+    if (auto st = task.run(ctx); !st.ok()) return st;
+    if (batch.Count() == 0) continue;
+    if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) return st;
+    if (ctx.emitted() > 0) outbox_.Wake();
+  }
+  return absl::OkStatus();
+}
+
 std::string Consumer::OffsetKey(absl::string_view topic, int32_t partition) const {
   return absl::StrCat(topic, "/", partition);
 }
@@ -213,6 +232,7 @@ void Consumer::Run() {
       }
       rd_kafka_message_destroy(msg);
     }
+    if (fatal.ok()) fatal = RunDueTasks();
     if (absl::Time now = absl::Now(); now >= next_lag_update) {
       UpdateLag();
       next_lag_update = now + absl::Seconds(1);

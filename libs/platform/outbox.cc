@@ -28,6 +28,23 @@ bool ReadChunk(absl::string_view& in, absl::string_view& chunk) {
 
 }  // namespace
 
+absl::StatusOr<std::vector<PendingEvent>> Outbox::ReadPending(const Store& store) {
+  std::vector<PendingEvent> out;
+  absl::Status decode;
+  auto st = store.Scan(kOutboxFamily, "", [&](absl::string_view key, absl::string_view value) {
+    absl::string_view rest = value, topic, msg_key;
+    if (!ReadChunk(rest, topic) || !ReadChunk(rest, msg_key)) {
+      decode = absl::DataLossError(absl::StrCat("outbox entry ", DecodeOrderedU64(key), " is malformed"));
+      return false;
+    }
+    out.push_back({DecodeOrderedU64(key), std::string(topic), std::string(msg_key), std::string(rest)});
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (!decode.ok()) return decode;
+  return out;
+}
+
 Outbox::Outbox(Store& store, KafkaSettings settings, Metrics* metrics)
     : store_(store), settings_(std::move(settings)), metrics_(metrics) {}
 

@@ -62,10 +62,6 @@ class StopRequest {
     cv_.wait(lock, [this] { return stopped_; });
     return why_;
   }
-  bool WaitFor(absl::Duration d) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, absl::ToChronoNanoseconds(d), [this] { return stopped_; });
-  }
 
  private:
   std::mutex mu_;
@@ -86,8 +82,9 @@ void ServiceHost::On(absl::string_view topic_name, EventHandler handler) {
   consumer_->On(topic_name, std::move(handler));
 }
 
-void ServiceHost::Every(absl::Duration interval, std::function<absl::Status()> task) {
-  tasks_.emplace_back(interval, std::move(task));
+void ServiceHost::Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task) {
+  consumes_ = true;
+  consumer_->Every(interval, std::move(task));
 }
 
 void ServiceHost::AddService(std::unique_ptr<grpc::Service> service) { services_.push_back(std::move(service)); }
@@ -141,17 +138,6 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   if (host.consumes_) {
     if (auto st = host.consumer_->Start([&stop](const absl::Status& s) { stop.Request(s); }); !st.ok()) return fail(st);
   }
-  std::vector<std::thread> task_threads;
-  for (auto& [interval, task] : host.tasks_) {
-    task_threads.emplace_back([&stop, interval = interval, &task = task] {
-      do {
-        if (absl::Status st = task(); !st.ok()) {
-          stop.Request(st);
-          return;
-        }
-      } while (!stop.WaitFor(interval));
-    });
-  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -194,7 +180,6 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
     server->Shutdown(absl::ToChronoTime(deadline));
   }
   if (host.consumes_) host.consumer_->Stop();
-  for (auto& t : task_threads) t.join();
   host.outbox_->Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()));
   // Wake the signal thread if the stop came from elsewhere.
   pthread_kill(signal_thread.native_handle(), SIGTERM);

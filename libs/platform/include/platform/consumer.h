@@ -66,6 +66,11 @@ class Consumer {
   // Registers the handler for one topic (name without prefix). Call before Start.
   void On(absl::string_view topic_name, EventHandler handler);
 
+  // Runs `task` every `interval` on the consumer's own thread, between messages, so it never races
+  // a handler; what it writes into the context's batch is stored (with its events) in one write.
+  // A non-OK result stops the consumer like a handler's storage error. Call before Start.
+  void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
+
   // Joins the group and starts applying messages on a thread of its own. `on_fatal` is called
   // once, from that thread, if the consumer has to stop.
   absl::Status Start(std::function<void(const absl::Status&)> on_fatal);
@@ -90,7 +95,15 @@ class Consumer {
   const KafkaSettings settings_;
   Metrics* metrics_;
   const Clock& clock_;
+  absl::Status RunDueTasks();
+
   std::map<std::string, EventHandler, std::less<>> handlers_;  // by unprefixed topic name
+  struct Task {
+    absl::Duration interval;
+    std::function<absl::Status(ApplyContext&)> run;
+    absl::Time next = absl::InfinitePast();
+  };
+  std::vector<Task> tasks_;
   KafkaHandle consumer_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};

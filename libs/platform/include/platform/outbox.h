@@ -22,8 +22,19 @@
 
 namespace pbr::platform {
 
+// An event stored in the outbox and not yet acknowledged by the broker.
+struct PendingEvent {
+  uint64_t sequence = 0;
+  std::string topic;  // full topic name, with the environment prefix
+  std::string key;
+  std::string value;
+};
+
 class Outbox {
  public:
+  // Everything waiting in a store's outbox, oldest first (for tools and tests).
+  static absl::StatusOr<std::vector<PendingEvent>> ReadPending(const Store& store);
+
   static absl::StatusOr<std::unique_ptr<Outbox>> Open(Store& store, KafkaSettings settings, Metrics* metrics);
   ~Outbox();
 

@@ -35,8 +35,8 @@ class ServiceHost {
   const KafkaSettings& kafka() const { return kafka_; }
   // Subscribes to a topic; the consumer starts only if at least one topic is subscribed.
   void On(absl::string_view topic_name, EventHandler handler);
-  // Runs `task` every `interval` on a thread of its own until shutdown. A non-OK result is fatal.
-  void Every(absl::Duration interval, std::function<absl::Status()> task);
+  // Runs `task` every `interval` on the consumer's thread (see Consumer::Every).
+  void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
   // Registers a gRPC service (kept alive by the host).
   void AddService(std::unique_ptr<grpc::Service> service);
 
@@ -51,7 +51,6 @@ class ServiceHost {
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Consumer> consumer_;
   bool consumes_ = false;
-  std::vector<std::pair<absl::Duration, std::function<absl::Status()>>> tasks_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
 };
 

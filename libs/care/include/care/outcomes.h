@@ -1,0 +1,143 @@
+// Outcomes from HoNOS (MHCT items 1-12): totals, the four-factor model, item clinical significance,
+// change between ratings, reliable change, clinical cut-off and remission (reference section 6).
+#pragma once
+
+#include <array>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "care/mhct.h"
+
+namespace care {
+
+// How many HoNOS items (1-12) rated 9 (not known) still give a valid total. Not nationally defined, so it is a
+// setting (outcomes file, `missing_items`); strict by default.
+enum class MissingItemPolicy {
+  kStrict,           // any 9 in items 1-12 => total invalid
+  kAllowUpToOne,     // up to 1 missing item; missing items count 0
+  kAllowUpToTwo,
+  kAllowUpToThree,
+};
+// "strict" | "allow_up_to_1" | "allow_up_to_2" | "allow_up_to_3"
+absl::StatusOr<MissingItemPolicy> ParseMissingItemPolicy(std::string_view name);
+std::string_view MissingItemPolicyName(MissingItemPolicy p);
+int MaxMissingItems(MissingItemPolicy p);
+
+struct HonosTotal {
+  int total = 0;          // sum of items 1-12 rated 0-4 (0-48); items rated 9 are left out
+  int missing_items = 0;  // items 1-12 rated 9
+  bool valid = false;     // missing_items within the policy and no rating outside 0-4/9
+};
+HonosTotal ComputeHonosTotal(const MhctRatings& r, MissingItemPolicy policy = MissingItemPolicy::kStrict);
+
+// ---- rule data (outcomes file) ----
+
+struct Factor {
+  std::string id;          // e.g. "personal_wellbeing"
+  std::string name;        // e.g. "Personal well-being"
+  std::vector<int> items;  // item indices 0..11
+  int max = 0;             // 4 x items
+};
+
+struct OutcomeThresholds {
+  int reliable_change = 8;   // points of change on the HoNOS total
+  int clinical_cutoff = 11;  // total >= cut-off: in the clinical range
+};
+
+enum class OutcomePopulation { kStandard, kSevere };
+
+enum class OutcomeTag {
+  kImprovement, kStability, kDischarge, kMinimalStepUp, kDeterioration, kStepUp, kCognitiveDecline
+};
+// "improvement" | "stability" | "discharge" | "minimal_step_up" | "deterioration" | "step_up" |
+// "cognitive_decline"
+std::string_view OutcomeTagName(OutcomeTag t);
+absl::StatusOr<OutcomeTag> ParseOutcomeTag(std::string_view name);
+
+struct ExpectedOutcome {
+  std::set<int> clusters;
+  std::vector<OutcomeTag> tags;
+  std::string text;  // SOP Table 10 wording, in the file's words
+};
+
+struct OutcomeModel {
+  std::string version;
+  MissingItemPolicy missing_policy = MissingItemPolicy::kStrict;
+  std::vector<Factor> factors;  // Speak et al. four-factor model
+  int cusp_rating = 2;          // rating 2: on the cusp
+  int significant_rating = 3;   // ratings 3-4: clinically significant
+  OutcomeThresholds standard{8, 11};
+  OutcomeThresholds severe{7, 12};
+  int remission_max = 5;         // total <= 5: remission
+  std::set<int> severe_clusters;  // clusters whose outcomes use the severe thresholds
+  std::vector<ExpectedOutcome> expected_outcomes;
+};
+
+// ---- functions ----
+
+struct FactorScore {
+  std::string id;
+  std::string name;
+  int score = 0;    // items rated 9 count 0
+  int max = 0;
+  int missing = 0;  // items of this factor rated 9
+};
+struct FactorScores {
+  std::vector<FactorScore> factors;  // model order
+  std::string rule_version;
+};
+FactorScores ComputeFactorScores(const OutcomeModel& model, const MhctRatings& r);
+
+enum class ItemSignificance { kNotSignificant, kCusp, kSignificant, kNotKnown };
+std::string_view ItemSignificanceName(ItemSignificance s);  // "not_significant" | "cusp" | "significant" | "not_known"
+ItemSignificance ClassifyItemRating(const OutcomeModel& model, int rating);
+std::array<ItemSignificance, kMhctItemCount> ClassifyItems(const OutcomeModel& model, const MhctRatings& r);
+
+OutcomePopulation PopulationForCluster(const OutcomeModel& model, int cluster);
+const OutcomeThresholds& ThresholdsFor(const OutcomeModel& model, OutcomePopulation p);
+
+// One rating on its own.
+struct OutcomeSummary {
+  HonosTotal total;
+  FactorScores factors;
+  std::array<ItemSignificance, kMhctItemCount> significance{};
+  OutcomePopulation population = OutcomePopulation::kStandard;
+  bool clinical_range = false;  // valid total >= the cut-off
+  bool remission = false;       // valid total <= remission_max
+  std::string rule_version;
+};
+// Uses the model's missing-item policy; `cluster` picks the population (severe or standard).
+OutcomeSummary SummarizeRating(const OutcomeModel& model, const MhctRatings& r, int cluster);
+
+enum class ReliableChange { kImproved, kNoReliableChange, kDeteriorated };
+std::string_view ReliableChangeName(ReliableChange c);  // "improved" | "no_reliable_change" | "deteriorated"
+// change = later - earlier; improved when change <= -threshold, deteriorated when change >= +threshold.
+ReliableChange ClassifyReliableChange(int change, const OutcomeThresholds& t);
+
+struct FactorChange {
+  std::string id;
+  int earlier = 0, later = 0, change = 0;  // change = later - earlier (negative = better)
+};
+struct OutcomeChange {
+  int earlier_total = 0, later_total = 0;
+  int total_change = 0;  // later - earlier; negative = fewer problems
+  std::vector<FactorChange> factors;
+  OutcomePopulation population = OutcomePopulation::kStandard;
+  ReliableChange reliable_change = ReliableChange::kNoReliableChange;
+  bool earlier_clinical = false, later_clinical = false;
+  bool later_remission = false;
+  // reliably improved and moved from the clinical range to below the cut-off
+  bool clinically_significant_improvement = false;
+  std::string rule_version;
+};
+// FailedPrecondition when either total is not valid under the model's missing-item policy.
+absl::StatusOr<OutcomeChange> CompareRatings(const OutcomeModel& model, const MhctRatings& earlier,
+                                             const MhctRatings& later, OutcomePopulation population);
+
+// The cluster's expected high-level outcome (SOP Table 10); NotFound when the model lists none (cluster 0).
+absl::StatusOr<ExpectedOutcome> ExpectedOutcomeFor(const OutcomeModel& model, int cluster);
+
+}  // namespace care

@@ -1,0 +1,275 @@
+#include "care/outcomes.h"
+
+#include <random>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace care {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::ShippedRules;
+
+const OutcomeModel& Model() { return ShippedRules().outcomes(); }
+
+MhctRatings WithHonos(std::array<int, 12> honos) {
+  MhctRatings r;
+  for (int i = 0; i < 12; ++i) r.items[i] = honos[i];
+  if (r.items[kItem8Index] >= 1 && r.items[kItem8Index] <= 4) r.item8_problem_type = 'B';
+  return r;
+}
+
+// ---- HoNOS total ----
+
+TEST(CareHonosTotal, SumsItemsOneToTwelveOnly) {
+  MhctRatings r;
+  EXPECT_EQ(ComputeHonosTotal(r).total, 0);
+  EXPECT_TRUE(ComputeHonosTotal(r).valid);
+  r.items.fill(4);
+  HonosTotal t = ComputeHonosTotal(r);
+  EXPECT_EQ(t.total, 48);  // item 13 and A-E are not HoNOS
+  EXPECT_TRUE(t.valid);
+  r = WithHonos({1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2});
+  r.items[12] = 4;
+  r.items[17] = 4;
+  EXPECT_EQ(ComputeHonosTotal(r).total, 23);
+}
+
+struct MissingCase {
+  MissingItemPolicy policy;
+  int missing;
+  bool valid;
+};
+class CareHonosTotalMissing : public ::testing::TestWithParam<MissingCase> {};
+TEST_P(CareHonosTotalMissing, PolicyDecidesValidity) {
+  const MissingCase& c = GetParam();
+  MhctRatings r;
+  r.items.fill(2);
+  for (int i = 0; i < c.missing; ++i) r.items[i] = kNotKnown;
+  r.item8_problem_type = c.missing > kItem8Index ? 0 : 'B';
+  HonosTotal t = ComputeHonosTotal(r, c.policy);
+  EXPECT_EQ(t.missing_items, c.missing);
+  EXPECT_EQ(t.total, 2 * (12 - c.missing));
+  EXPECT_EQ(t.valid, c.valid);
+}
+std::vector<MissingCase> MissingCases() {
+  std::vector<MissingCase> out;
+  for (MissingItemPolicy p : {MissingItemPolicy::kStrict, MissingItemPolicy::kAllowUpToOne,
+                              MissingItemPolicy::kAllowUpToTwo, MissingItemPolicy::kAllowUpToThree}) {
+    for (int m = 0; m <= 12; ++m) out.push_back({p, m, m <= MaxMissingItems(p)});
+  }
+  return out;
+}
+INSTANTIATE_TEST_SUITE_P(AllPolicies, CareHonosTotalMissing, ::testing::ValuesIn(MissingCases()));
+
+TEST(CareHonosTotal, StrictIsTheDefaultAndNineOutsideHonosDoesNotCount) {
+  MhctRatings r;
+  r.items[3] = kNotKnown;
+  EXPECT_FALSE(ComputeHonosTotal(r).valid);
+  MhctRatings s;
+  s.items[12] = kNotKnown;
+  s.items[15] = kNotKnown;
+  EXPECT_TRUE(ComputeHonosTotal(s).valid);
+  EXPECT_EQ(Model().missing_policy, MissingItemPolicy::kStrict);
+}
+
+TEST(CareHonosTotal, OutOfRangeRatingIsInvalid) {
+  MhctRatings r;
+  r.items[2] = 7;
+  EXPECT_FALSE(ComputeHonosTotal(r, MissingItemPolicy::kAllowUpToThree).valid);
+}
+
+TEST(CareHonosTotal, ParsePolicies) {
+  for (MissingItemPolicy p : {MissingItemPolicy::kStrict, MissingItemPolicy::kAllowUpToOne,
+                              MissingItemPolicy::kAllowUpToTwo, MissingItemPolicy::kAllowUpToThree}) {
+    EXPECT_EQ(*ParseMissingItemPolicy(MissingItemPolicyName(p)), p);
+  }
+  EXPECT_FALSE(ParseMissingItemPolicy("lenient").ok());
+}
+
+// ---- four-factor model ----
+
+TEST(CareFourFactor, ShippedModelMatchesTheReference) {
+  const auto& f = Model().factors;
+  ASSERT_EQ(f.size(), 4u);
+  EXPECT_EQ(f[0].name, "Personal well-being");
+  EXPECT_THAT(f[0].items, ElementsAre(3, 4, 9, 11));
+  EXPECT_EQ(f[0].max, 16);
+  EXPECT_EQ(f[1].name, "Emotional well-being");
+  EXPECT_THAT(f[1].items, ElementsAre(1, 6, 7));
+  EXPECT_EQ(f[1].max, 12);
+  EXPECT_EQ(f[2].name, "Social well-being");
+  EXPECT_THAT(f[2].items, ElementsAre(2, 8, 10, 11));
+  EXPECT_EQ(f[2].max, 16);
+  EXPECT_EQ(f[3].name, "Severe disturbance");
+  EXPECT_THAT(f[3].items, ElementsAre(0, 5));
+  EXPECT_EQ(f[3].max, 8);
+}
+
+TEST(CareFourFactor, MaximaAtAllFours) {
+  MhctRatings r;
+  r.items.fill(4);
+  for (const FactorScore& s : ComputeFactorScores(Model(), r).factors) EXPECT_EQ(s.score, s.max) << s.id;
+}
+
+// Property: with no missing items, the factor scores sum to the HoNOS total plus item 12 (counted twice);
+// with missing items, each factor's missing count matches and the sum is total + item 12 (if rated).
+TEST(CareFourFactorProperty, FactorsSumToTotalPlusItem12) {
+  std::mt19937 rng(20240115);
+  std::uniform_int_distribution<int> rating(0, 4);
+  std::uniform_int_distribution<int> pct(0, 99);
+  for (int n = 0; n < 5000; ++n) {
+    MhctRatings r;
+    for (int i = 0; i < kMhctItemCount; ++i) r.items[i] = pct(rng) < 5 ? kNotKnown : rating(rng);
+    const HonosTotal t = ComputeHonosTotal(r, MissingItemPolicy::kAllowUpToThree);
+    const FactorScores f = ComputeFactorScores(Model(), r);
+    int sum = 0, missing = 0;
+    for (const auto& s : f.factors) {
+      sum += s.score;
+      missing += s.missing;
+      EXPECT_LE(s.score, s.max);
+      EXPECT_GE(s.score, 0);
+    }
+    const int item12 = r.items[kItem12Index] == kNotKnown ? 0 : r.items[kItem12Index];
+    EXPECT_EQ(sum, t.total + item12);
+    EXPECT_EQ(missing, t.missing_items + (r.items[kItem12Index] == kNotKnown ? 1 : 0));
+  }
+}
+
+// ---- item clinical significance ----
+
+TEST(CareItemSignificance, EveryRating) {
+  EXPECT_EQ(ClassifyItemRating(Model(), 0), ItemSignificance::kNotSignificant);
+  EXPECT_EQ(ClassifyItemRating(Model(), 1), ItemSignificance::kNotSignificant);
+  EXPECT_EQ(ClassifyItemRating(Model(), 2), ItemSignificance::kCusp);
+  EXPECT_EQ(ClassifyItemRating(Model(), 3), ItemSignificance::kSignificant);
+  EXPECT_EQ(ClassifyItemRating(Model(), 4), ItemSignificance::kSignificant);
+  EXPECT_EQ(ClassifyItemRating(Model(), 9), ItemSignificance::kNotKnown);
+  MhctRatings r = WithHonos({0, 1, 2, 3, 4, 9, 0, 0, 0, 0, 0, 0});
+  auto all = ClassifyItems(Model(), r);
+  EXPECT_EQ(all[2], ItemSignificance::kCusp);
+  EXPECT_EQ(all[5], ItemSignificance::kNotKnown);
+  EXPECT_EQ(ItemSignificanceName(all[4]), "significant");
+}
+
+// ---- reliable change, cut-off, remission ----
+
+struct ChangeCase {
+  int change;
+  OutcomePopulation population;
+  ReliableChange expected;
+};
+class CareReliableChange : public ::testing::TestWithParam<ChangeCase> {};
+TEST_P(CareReliableChange, Classifies) {
+  const ChangeCase& c = GetParam();
+  EXPECT_EQ(ClassifyReliableChange(c.change, ThresholdsFor(Model(), c.population)), c.expected);
+}
+INSTANTIATE_TEST_SUITE_P(
+    Thresholds, CareReliableChange,
+    ::testing::Values(ChangeCase{-8, OutcomePopulation::kStandard, ReliableChange::kImproved},
+                      ChangeCase{-7, OutcomePopulation::kStandard, ReliableChange::kNoReliableChange},
+                      ChangeCase{0, OutcomePopulation::kStandard, ReliableChange::kNoReliableChange},
+                      ChangeCase{7, OutcomePopulation::kStandard, ReliableChange::kNoReliableChange},
+                      ChangeCase{8, OutcomePopulation::kStandard, ReliableChange::kDeteriorated},
+                      ChangeCase{-7, OutcomePopulation::kSevere, ReliableChange::kImproved},
+                      ChangeCase{-6, OutcomePopulation::kSevere, ReliableChange::kNoReliableChange},
+                      ChangeCase{6, OutcomePopulation::kSevere, ReliableChange::kNoReliableChange},
+                      ChangeCase{7, OutcomePopulation::kSevere, ReliableChange::kDeteriorated},
+                      ChangeCase{-48, OutcomePopulation::kSevere, ReliableChange::kImproved}));
+
+TEST(CareOutcomeSummary, CutOffAndRemission) {
+  // Total 11: clinical for the standard population (cut-off 11), not for severe (12).
+  MhctRatings eleven = WithHonos({2, 2, 2, 2, 2, 1, 0, 0, 0, 0, 0, 0});
+  ASSERT_EQ(ComputeHonosTotal(eleven).total, 11);
+  EXPECT_TRUE(SummarizeRating(Model(), eleven, 4).clinical_range);
+  EXPECT_FALSE(SummarizeRating(Model(), eleven, 12).clinical_range);
+  EXPECT_EQ(SummarizeRating(Model(), eleven, 12).population, OutcomePopulation::kSevere);
+  MhctRatings five = WithHonos({2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_TRUE(SummarizeRating(Model(), five, 4).remission);
+  MhctRatings six = WithHonos({2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_FALSE(SummarizeRating(Model(), six, 4).remission);
+  MhctRatings missing = WithHonos({9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_FALSE(SummarizeRating(Model(), missing, 4).total.valid);
+  EXPECT_FALSE(SummarizeRating(Model(), missing, 4).remission);
+}
+
+TEST(CareOutcomeChange, ReliableAndClinicallySignificantImprovement) {
+  MhctRatings first = WithHonos({2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0});  // 20
+  MhctRatings last = WithHonos({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0});   // 10
+  auto c = CompareRatings(Model(), first, last, OutcomePopulation::kStandard);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->earlier_total, 20);
+  EXPECT_EQ(c->later_total, 10);
+  EXPECT_EQ(c->total_change, -10);
+  EXPECT_EQ(c->reliable_change, ReliableChange::kImproved);
+  EXPECT_TRUE(c->earlier_clinical);
+  EXPECT_FALSE(c->later_clinical);
+  EXPECT_TRUE(c->clinically_significant_improvement);
+  EXPECT_FALSE(c->later_remission);
+  ASSERT_EQ(c->factors.size(), 4u);
+  int sum = 0;
+  for (const auto& f : c->factors) sum += f.change;
+  EXPECT_EQ(sum, c->total_change);  // item 12 unchanged (0 -> 0)
+  EXPECT_EQ(c->factors[3].id, "severe_disturbance");
+  EXPECT_EQ(c->factors[3].change, -2);
+  EXPECT_EQ(c->rule_version, Model().version);
+}
+
+TEST(CareOutcomeChange, DeteriorationAndInvalidTotals) {
+  MhctRatings first;
+  MhctRatings last = WithHonos({4, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});
+  auto c = CompareRatings(Model(), first, last, OutcomePopulation::kStandard);
+  EXPECT_EQ(c->reliable_change, ReliableChange::kDeteriorated);
+  last.items[0] = kNotKnown;
+  EXPECT_EQ(CompareRatings(Model(), first, last, OutcomePopulation::kStandard).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(CareOutcomeChange, RuleSetPicksPopulationFromCluster) {
+  MhctRatings first = WithHonos({2, 2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0});  // 7
+  MhctRatings last;                                                    // 0
+  EXPECT_EQ(ShippedRules().CompareRatings(first, last, 12)->reliable_change, ReliableChange::kImproved);
+  EXPECT_EQ(ShippedRules().CompareRatings(first, last, 4)->reliable_change, ReliableChange::kNoReliableChange);
+  EXPECT_EQ(ShippedRules().CompareRatings(first, last, 4)->rule_version, ShippedRules().version());
+}
+
+// ---- expected outcomes (SOP Table 10), every cluster ----
+
+TEST(CareExpectedOutcome, EveryClusterMatchesTheReference) {
+  using T = OutcomeTag;
+  const std::map<int, std::set<OutcomeTag>> expected = {
+      {1, {T::kImprovement, T::kDischarge, T::kMinimalStepUp}},
+      {2, {T::kImprovement, T::kDischarge, T::kMinimalStepUp}},
+      {3, {T::kImprovement, T::kDischarge, T::kMinimalStepUp}},
+      {4, {T::kImprovement, T::kDischarge, T::kMinimalStepUp}},
+      {5, {T::kImprovement, T::kDischarge, T::kMinimalStepUp}},
+      {6, {T::kStability, T::kDischarge}},
+      {7, {T::kStability, T::kDischarge}},
+      {8, {T::kStability, T::kDischarge}},
+      {10, {T::kImprovement, T::kDischarge, T::kMinimalStepUp}},
+      {11, {T::kStability, T::kDischarge}},
+      {12, {T::kImprovement, T::kStability, T::kMinimalStepUp, T::kDischarge}},
+      {13, {T::kImprovement, T::kStability, T::kMinimalStepUp, T::kDischarge}},
+      {14, {T::kImprovement}},
+      {15, {T::kImprovement}},
+      {16, {T::kImprovement, T::kStability, T::kDischarge}},
+      {17, {T::kImprovement, T::kStability, T::kDischarge}},
+      {18, {T::kStability, T::kDischarge, T::kDeterioration, T::kStepUp}},
+      {19, {T::kCognitiveDecline, T::kStability, T::kImprovement}},
+      {20, {T::kCognitiveDecline, T::kStability, T::kImprovement}},
+      {21, {T::kCognitiveDecline, T::kStability, T::kImprovement}},
+  };
+  for (const auto& [cluster, tags] : expected) {
+    auto e = ShippedRules().ExpectedOutcomeFor(cluster);
+    ASSERT_TRUE(e.ok()) << cluster;
+    EXPECT_EQ(std::set<OutcomeTag>(e->tags.begin(), e->tags.end()), tags) << cluster;
+    EXPECT_FALSE(e->text.empty());
+  }
+  EXPECT_EQ(ShippedRules().ExpectedOutcomeFor(0).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace care

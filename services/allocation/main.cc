@@ -1,0 +1,22 @@
+// pbr-allocation: the EPR-facing intake service.
+#include "allocation_service.h"
+#include "care_bridge.h"
+#include "platform/service_host.h"
+
+int main(int argc, char** argv, char** envp) {
+  using pbr::platform::SettingKind;
+  auto settings = pbr::platform::CommonSettings("allocation", 50051, 9101);
+  settings.push_back({"pseudonym-secret", SettingKind::kString, "",
+                      "secret key for person pseudonyms (HMAC of the NHS number); keep it in a secret store", true});
+  return pbr::platform::RunService(
+      "allocation", settings, {std::string(pbr::allocation::kAssessmentsFamily), std::string(pbr::allocation::kPersonsFamily)},
+      argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
+        const std::string& secret = host.config().GetString("pseudonym-secret");
+        if (secret.size() < 16) return absl::InvalidArgumentError("pseudonym-secret: must be at least 16 characters");
+        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        if (!rules.ok()) return rules.status();
+        host.AddService(std::make_unique<pbr::allocation::AllocationService>(host.store(), host.outbox(), host.clock(),
+                                                                            *rules, secret));
+        return absl::OkStatus();
+      });
+}

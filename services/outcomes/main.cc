@@ -1,0 +1,20 @@
+// pbr-outcomes: HoNOS outcome measures for every assessment.
+#include "care_bridge.h"
+#include "outcomes_service.h"
+#include "platform/events.h"
+#include "platform/service_host.h"
+
+int main(int argc, char** argv, char** envp) {
+  std::unique_ptr<pbr::outcomes::OutcomeRecorder> recorder;
+  return pbr::platform::RunService(
+      "outcomes", pbr::platform::CommonSettings("outcomes", 50053, 9103), {std::string(pbr::outcomes::kOutcomesFamily)},
+      argc, argv, envp, [&](pbr::platform::ServiceHost& host) -> absl::Status {
+        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        if (!rules.ok()) return rules.status();
+        recorder = std::make_unique<pbr::outcomes::OutcomeRecorder>(*rules);
+        host.On(pbr::platform::topic::kAssessmentRecorded,
+                [&](const auto& ev, auto& ctx) { return recorder->OnAssessment(ev, ctx); });
+        host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store()));
+        return absl::OkStatus();
+      });
+}

@@ -1,0 +1,20 @@
+// pbr-reporting: read models (team caseloads) built from every topic.
+#include "platform/events.h"
+#include "platform/service_host.h"
+#include "reporting_service.h"
+
+int main(int argc, char** argv, char** envp) {
+  pbr::reporting::CaseloadModel model;
+  namespace topic = pbr::platform::topic;
+  return pbr::platform::RunService(
+      "reporting", pbr::platform::CommonSettings("reporting", 50054, 9104),
+      {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily)}, argc, argv, envp,
+      [&](pbr::platform::ServiceHost& host) -> absl::Status {
+        host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });
+        host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });
+        host.On(topic::kOutcomeRecorded, [&](const auto& ev, auto& ctx) { return model.OnOutcome(ev, ctx); });
+        host.On(topic::kReviewDue, [&](const auto& ev, auto& ctx) { return model.OnReviewDue(ev, ctx); });
+        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store()));
+        return absl::OkStatus();
+      });
+}

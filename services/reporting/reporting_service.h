@@ -1,0 +1,36 @@
+#pragma once
+// Reporting: read models built from every topic. This first one is the team caseload: people per
+// cluster, reviews due and overdue, and the latest HoNOS totals.
+#include "pbr/v1/reporting.grpc.pb.h"
+#include "platform/consumer.h"
+#include "platform/store.h"
+
+namespace pbr::reporting {
+
+inline constexpr absl::string_view kPersonsFamily = "persons";   // person -> pbr.state.v1.ReportingPerson
+inline constexpr absl::string_view kTeamIndexFamily = "teams";   // "<team>/<person>" -> ""
+
+// Each handler folds one event into the person's read-model record. Events of one person arrive
+// in order per topic but not across topics, so each fact carries the clinical time or the
+// assessment it belongs to, and only the newest fact of each kind is kept.
+class CaseloadModel {
+ public:
+  absl::Status OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+  absl::Status OnClusterChanged(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+  absl::Status OnOutcome(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+  absl::Status OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+
+  static absl::StatusOr<pbr::v1::Caseload> Caseload(const platform::Store& store, absl::string_view team_id);
+};
+
+class ReportingApi final : public pbr::v1::Reporting::Service {
+ public:
+  explicit ReportingApi(const platform::Store& store) : store_(store) {}
+  grpc::Status GetCaseload(grpc::ServerContext*, const pbr::v1::GetCaseloadRequest* request,
+                           pbr::v1::Caseload* reply) override;
+
+ private:
+  const platform::Store& store_;
+};
+
+}  // namespace pbr::reporting

@@ -1,0 +1,121 @@
+#include "reporting_service.h"
+
+#include "gtest/gtest.h"
+#include "platform/events.h"
+#include "platform/outbox.h"
+#include "testing/process.h"
+
+namespace pbr::reporting {
+namespace {
+
+namespace topic = platform::topic;
+absl::Time T(int day) { return absl::FromUnixSeconds(1'767'225'600 + day * 86'400); }  // day 0 = 2026-01-01
+
+class ReportingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = *platform::Store::Open(dir_.path(), {std::string(kPersonsFamily), std::string(kTeamIndexFamily)});
+    outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
+  }
+  void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
+    rocksdb::WriteBatch batch;
+    platform::ApplyContext ctx(*store_, *outbox_, batch, T(400));
+    platform::ConsumedEvent ev{topic_name, 0, 0, e};
+    absl::Status st;
+    if (topic_name == topic::kAssessmentRecorded) st = model_.OnAssessment(ev, ctx);
+    if (topic_name == topic::kOutcomeRecorded) st = model_.OnOutcome(ev, ctx);
+    if (topic_name == topic::kReviewDue) st = model_.OnReviewDue(ev, ctx);
+    if (topic_name == topic::kClusterChanged) st = model_.OnClusterChanged(ev, ctx);
+    ASSERT_TRUE(st.ok()) << st;
+    ASSERT_TRUE(store_->Write(batch, false).ok());
+  }
+  void Assessment(const std::string& person, const std::string& id, int day, const std::string& team, int cluster) {
+    auto e = platform::MakeEnvelope(topic::kAssessmentRecorded, "e" + id, person, T(day), T(day), "epr", "");
+    auto* a = e.mutable_assessment_recorded();
+    a->set_assessment_id(id);
+    a->set_team_id(team);
+    a->set_cluster(cluster);
+    *a->mutable_assessed_at() = platform::ToProto(T(day));
+    Apply(topic::kAssessmentRecorded, e);
+  }
+  void Outcome(const std::string& person, const std::string& id, int day, int total, bool valid = true) {
+    auto e = platform::MakeEnvelope(topic::kOutcomeRecorded, "o" + id, person, T(day), T(day), "epr", "");
+    auto* o = e.mutable_outcome_recorded();
+    o->set_assessment_id(id);
+    *o->mutable_assessed_at() = platform::ToProto(T(day));
+    o->set_honos_total(total);
+    o->set_total_valid(valid);
+    Apply(topic::kOutcomeRecorded, e);
+  }
+  void Review(const std::string& person, const std::string& basis, pbr::v1::ReviewState state) {
+    auto e = platform::MakeEnvelope(topic::kReviewDue, "r" + basis + std::to_string(state), person, T(1), T(1), "", "");
+    e.mutable_review_due()->set_basis_assessment_id(basis);
+    e.mutable_review_due()->set_state(state);
+    Apply(topic::kReviewDue, e);
+  }
+  pbr::v1::Caseload Get(const std::string& team) {
+    auto c = CaseloadModel::Caseload(*store_, team);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.value_or(pbr::v1::Caseload{});
+  }
+
+  pbr::testing::TempDir dir_;
+  std::unique_ptr<platform::Store> store_;
+  std::unique_ptr<platform::Outbox> outbox_;
+  CaseloadModel model_;
+};
+
+TEST_F(ReportingTest, CaseloadCountsPeoplePerClusterReviewsAndLatestHonos) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  Assessment("p2", "a2", 11, "east", 11);
+  Outcome("p2", "a2", 11, 20);
+  Review("p2", "a2", pbr::v1::REVIEW_STATE_DUE);
+  Assessment("p3", "a3", 12, "east", 4);
+  Review("p3", "a3", pbr::v1::REVIEW_STATE_OVERDUE);
+  Assessment("p4", "a4", 12, "west", 4);
+
+  auto east = Get("east");
+  EXPECT_EQ(east.people(), 3);
+  EXPECT_EQ(east.reviews_due(), 1);
+  EXPECT_EQ(east.reviews_overdue(), 1);
+  ASSERT_EQ(east.clusters_size(), 2);
+  EXPECT_EQ(east.clusters(0).cluster(), 4);
+  EXPECT_EQ(east.clusters(0).people(), 1);
+  EXPECT_EQ(east.clusters(1).cluster(), 11);
+  EXPECT_EQ(east.clusters(1).people(), 2);
+  EXPECT_EQ(east.clusters(1).people_with_honos(), 2);
+  EXPECT_DOUBLE_EQ(east.clusters(1).mean_latest_honos(), 16.0);
+  EXPECT_EQ(Get("west").people(), 1);
+  EXPECT_EQ(Get("nobody").people(), 0);
+}
+
+TEST_F(ReportingTest, ANewAssessmentMovesThePersonAndClosesTheOldReview) {
+  Assessment("p1", "a1", 10, "east", 14);
+  Review("p1", "a1", pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(Get("east").reviews_overdue(), 1);
+  Assessment("p1", "a2", 50, "west", 13);
+  EXPECT_EQ(Get("east").people(), 0);
+  auto west = Get("west");
+  EXPECT_EQ(west.people(), 1);
+  EXPECT_EQ(west.reviews_overdue(), 0) << "the overdue review belonged to the earlier assessment";
+  EXPECT_EQ(west.clusters(0).cluster(), 13);
+}
+
+TEST_F(ReportingTest, FactsArrivingOutOfOrderKeepTheNewest) {
+  Outcome("p1", "a2", 50, 8);
+  Outcome("p1", "a1", 10, 30);  // older outcome arrives later
+  Review("p1", "a2", pbr::v1::REVIEW_STATE_OVERDUE);
+  Review("p1", "a2", pbr::v1::REVIEW_STATE_DUE);  // a late 'due' does not undo 'overdue'
+  Assessment("p1", "a2", 50, "east", 12);
+  Assessment("p1", "a1", 10, "north", 11);  // older assessment arrives later
+  auto east = Get("east");
+  ASSERT_EQ(east.persons_size(), 1);
+  EXPECT_EQ(east.persons(0).cluster(), 12);
+  EXPECT_EQ(east.persons(0).latest_honos_total(), 8);
+  EXPECT_EQ(east.persons(0).review_state(), pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(Get("north").people(), 0);
+}
+
+}  // namespace
+}  // namespace pbr::reporting

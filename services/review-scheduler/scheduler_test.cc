@@ -1,0 +1,143 @@
+#include "scheduler.h"
+
+#include "care_bridge.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "platform/events.h"
+#include "platform/outbox.h"
+#include "testing/process.h"
+
+namespace pbr::scheduler {
+namespace {
+
+absl::CivilDay D(int y, int m, int d) { return absl::CivilDay(y, m, d); }
+absl::Time At(absl::CivilDay d) { return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), 12, 0, 0), platform::ClinicalTimeZone()); }
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = *platform::Store::Open(dir_.path(), {std::string(kSchedulesFamily), std::string(kTimersFamily)});
+    outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
+    auto rules = services::LoadRules(PBR_RULES_DIR);
+    ASSERT_TRUE(rules.ok()) << rules.status();
+    scheduler_ = std::make_unique<Scheduler>(*rules, care::ReviewPolicy::kTrustSop);
+  }
+
+  // Applies one assessment as the consumer would: handler, then one write.
+  void Assess(absl::CivilDay now, absl::CivilDay assessed, int cluster, const std::string& id,
+              const std::string& person = "person-1") {
+    auto e = platform::MakeEnvelope(platform::topic::kAssessmentRecorded, "ev-" + id, person, At(assessed), At(now),
+                                    "epr", "");
+    auto* a = e.mutable_assessment_recorded();
+    a->set_assessment_id(id);
+    a->set_team_id("team-a");
+    a->set_cluster(cluster);
+    *a->mutable_assessed_at() = platform::ToProto(At(assessed));
+    rocksdb::WriteBatch batch;
+    platform::ApplyContext ctx(*store_, *outbox_, batch, At(now));
+    ASSERT_TRUE(scheduler_->OnAssessment({platform::topic::kAssessmentRecorded, 0, 0, e}, ctx).ok());
+    ASSERT_TRUE(store_->Write(batch, false).ok());
+  }
+  void Advance(absl::CivilDay now) {
+    rocksdb::WriteBatch batch;
+    platform::ApplyContext ctx(*store_, *outbox_, batch, At(now));
+    ASSERT_TRUE(scheduler_->AdvanceDueReviews(ctx).ok());
+    ASSERT_TRUE(store_->Write(batch, false).ok());
+  }
+  std::vector<pbr::v1::ReviewDue> Announced() {
+    std::vector<pbr::v1::ReviewDue> out;
+    const auto pending = platform::Outbox::ReadPending(*store_);
+    EXPECT_TRUE(pending.ok());
+    for (const auto& p : *pending) {
+      pbr::v1::EventEnvelope e;
+      EXPECT_TRUE(e.ParseFromString(p.value));
+      EXPECT_EQ(p.topic, "review-due");
+      out.push_back(e.review_due());
+    }
+    return out;
+  }
+  pbr::v1::Schedule Get(absl::CivilDay today, const std::string& person = "person-1") {
+    auto s = Scheduler::Lookup(*store_, person, today);
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.value_or(pbr::v1::Schedule{});
+  }
+  int Timers() {
+    int n = 0;
+    EXPECT_TRUE(store_->Scan(kTimersFamily, "", [&](auto, auto) { return ++n; }).ok());
+    return n;
+  }
+
+  pbr::testing::TempDir dir_;
+  std::unique_ptr<platform::Store> store_;
+  std::unique_ptr<platform::Outbox> outbox_;
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+TEST_F(SchedulerTest, ReviewMovesThroughUpcomingDueOverdueAndIsAnnouncedOncePerChange) {
+  // Cluster 4: six calendar months under the SOP. Assessed 2 March: period ends 2 September.
+  Assess(D(2026, 5, 1), D(2026, 3, 2), 4, "a1");
+  auto s = Get(D(2026, 5, 1));
+  EXPECT_EQ(platform::FromProto(s.due_date()), absl::CivilDay(2026, 9, 1));
+  EXPECT_EQ(platform::FromProto(s.window_opens()), absl::CivilDay(2026, 8, 22));
+  EXPECT_EQ(s.state(), pbr::v1::REVIEW_STATE_UPCOMING);
+  EXPECT_TRUE(Announced().empty());
+
+  Advance(D(2026, 8, 21));
+  EXPECT_TRUE(Announced().empty());
+  Advance(D(2026, 8, 22));
+  Advance(D(2026, 8, 23));
+  ASSERT_EQ(Announced().size(), 1u);
+  EXPECT_EQ(Announced()[0].state(), pbr::v1::REVIEW_STATE_DUE);
+  EXPECT_EQ(Announced()[0].basis_assessment_id(), "a1");
+
+  Advance(D(2026, 9, 1));
+  EXPECT_EQ(Announced().size(), 1u) << "the due day itself is not overdue";
+  Advance(D(2026, 9, 2));
+  ASSERT_EQ(Announced().size(), 2u);
+  EXPECT_EQ(Announced()[1].state(), pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(Timers(), 0) << "an overdue review has no further timer";
+
+  // The review happens: the clock restarts from the new MHCT date.
+  Assess(D(2026, 9, 10), D(2026, 9, 10), 4, "a2");
+  s = Get(D(2026, 9, 10));
+  EXPECT_EQ(s.basis_assessment_id(), "a2");
+  EXPECT_EQ(s.state(), pbr::v1::REVIEW_STATE_UPCOMING);
+  EXPECT_EQ(platform::FromProto(s.due_date()), absl::CivilDay(2027, 3, 9));
+  EXPECT_EQ(Timers(), 1);
+}
+
+TEST_F(SchedulerTest, HistoricAssessmentsAreAnnouncedInTheirCurrentStateOnly) {
+  Assess(D(2026, 11, 22), D(2025, 1, 10), 14, "old");  // cluster 14: four weeks, long past
+  auto announced = Announced();
+  ASSERT_EQ(announced.size(), 1u);
+  EXPECT_EQ(announced[0].state(), pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(platform::FromProto(announced[0].due_date()), absl::CivilDay(2025, 2, 6));
+}
+
+TEST_F(SchedulerTest, AnOlderAssessmentArrivingLateDoesNotMoveTheClock) {
+  Assess(D(2026, 5, 1), D(2026, 4, 1), 11, "new");
+  Assess(D(2026, 5, 1), D(2026, 1, 1), 11, "late");
+  EXPECT_EQ(Get(D(2026, 5, 1)).basis_assessment_id(), "new");
+}
+
+TEST_F(SchedulerTest, MonthEndIsClampedAndTheBlankClusterIsRefused) {
+  Assess(D(2026, 9, 1), D(2026, 8, 31), 4, "aug31");  // 31 Aug + 6 months -> end of February
+  EXPECT_EQ(platform::FromProto(Get(D(2026, 9, 1)).due_date()) + 1, absl::CivilDay(2027, 2, 28));
+
+  auto e = platform::MakeEnvelope(platform::topic::kAssessmentRecorded, "ev", "p9", At(D(2026, 1, 1)),
+                                  At(D(2026, 1, 1)), "epr", "");
+  e.mutable_assessment_recorded()->set_cluster(9);
+  *e.mutable_assessment_recorded()->mutable_assessed_at() = platform::ToProto(At(D(2026, 1, 1)));
+  rocksdb::WriteBatch batch;
+  platform::ApplyContext ctx(*store_, *outbox_, batch, At(D(2026, 1, 2)));
+  auto st = scheduler_->OnAssessment({platform::topic::kAssessmentRecorded, 0, 0, e}, ctx);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << "dead-lettered, with the reason";
+  EXPECT_THAT(std::string(st.message()), ::testing::HasSubstr("cluster"));
+}
+
+TEST_F(SchedulerTest, UnknownPersonIsNotFound) {
+  EXPECT_EQ(Scheduler::Lookup(*store_, "nobody", D(2026, 1, 1)).status().code(), absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace pbr::scheduler
