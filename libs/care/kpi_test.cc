@@ -1,1 +1,188 @@
+#include "care/kpi.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace care {
+namespace {
+
+using absl::CivilDay;
+using testing::ShippedRules;
+
+void ExpectKpi(const KpiResult& r, const char* id, int64_t num, int64_t den, double target, bool met) {
+  SCOPED_TRACE(id);
+  EXPECT_EQ(r.id, id);
+  EXPECT_EQ(r.numerator, num);
+  EXPECT_EQ(r.denominator, den);
+  EXPECT_EQ(r.target_percent, target);
+  EXPECT_EQ(r.met, met);
+  ASSERT_EQ(r.percent.has_value(), den > 0);
+  if (den > 0) {
+    EXPECT_DOUBLE_EQ(*r.percent, 100.0 * num / den);
+  }
+  EXPECT_FALSE(r.title.empty());
+  EXPECT_EQ(r.rule_version, ShippedRules().version());
+}
+
+CaseloadRecord Case(std::optional<int> cluster, std::optional<CivilDay> mhct = std::nullopt,
+                    std::string area = "") {
+  return CaseloadRecord{cluster, mhct, std::move(area)};
+}
+
+TEST(CareKpiArithmetic, TargetsAndEmptyDenominators) {
+  const KpiSettings& k = ShippedRules().kpis();
+  EXPECT_TRUE(MakeKpiResult(k, "KPI2", 19, 20, "v").met);   // 95% meets 95%
+  EXPECT_FALSE(MakeKpiResult(k, "KPI2", 18, 20, "v").met);  // 90%
+  EXPECT_TRUE(MakeKpiResult(k, "KPI1", 7, 7, "v").met);
+  EXPECT_FALSE(MakeKpiResult(k, "KPI1", 6, 7, "v").met);
+  KpiResult empty = MakeKpiResult(k, "KPI8", 0, 0, "v");
+  EXPECT_FALSE(empty.percent.has_value());
+  EXPECT_FALSE(empty.met);
+  for (int i = 1; i <= 13; ++i) {
+    const std::string id = "KPI" + std::to_string(i);
+    EXPECT_EQ(MakeKpiResult(k, id, 1, 1, "v").target_percent, (i == 1 || i == 3 || i == 4) ? 100 : 95) << id;
+  }
+}
+
+TEST(CareKpi1, AllocatedAValidSecondaryCareCluster) {
+  std::vector<CaseloadRecord> cases = {Case(4), Case(1), Case(std::nullopt), Case(9), Case(21)};
+  ExpectKpi(Kpi1AllocatedCluster(ShippedRules(), cases), "KPI1", 2, 5, 100, false);
+}
+
+TEST(CareKpi2, WithinReviewPeriodUnderThePolicy) {
+  const CivilDay as_of(2024, 7, 15);
+  std::vector<CaseloadRecord> cases = {
+      Case(4, CivilDay(2024, 1, 15)),   // 15 Jan + 6 months = 15 Jul: not > as_of, overdue
+      Case(4, CivilDay(2024, 1, 16)),   // within
+      Case(7, CivilDay(2023, 10, 1)),   // SOP 6 months: overdue; national 12 months: within
+      Case(12),                          // allocated but never rated: counts against
+      Case(std::nullopt, CivilDay(2024, 7, 1)),  // not allocated: not in the denominator
+  };
+  ExpectKpi(Kpi2ReviewedWithinPeriod(ShippedRules(), cases, as_of, ReviewPolicy::kTrustSop), "KPI2", 1, 4, 95,
+            false);
+  ExpectKpi(Kpi2ReviewedWithinPeriod(ShippedRules(), cases, as_of, ReviewPolicy::kNational), "KPI2", 2, 4, 95,
+            false);
+}
+
+TEST(CareKpi3, ServiceAreaFit) {
+  std::vector<CaseloadRecord> cases = {Case(11, std::nullopt, "community_psychosis"),
+                                       Case(11, std::nullopt, "crht"),
+                                       Case(4, std::nullopt, "inpatient"),  // rarely: still appropriate
+                                       Case(4, std::nullopt, "no_such_area"),
+                                       Case(std::nullopt, std::nullopt, "crht")};
+  ExpectKpi(Kpi3ServiceArea(ShippedRules(), cases), "KPI3", 2, 4, 100, false);
+}
+
+TEST(CareKpi4To6, InitialAssessment) {
+  auto rec = [](bool allocated, int contacts, bool admitted, int nights, bool red) {
+    InitialAssessmentRecord r;
+    r.allocated = allocated;
+    r.face_to_face_contacts_to_allocation = contacts;
+    r.admitted = admitted;
+    r.bed_nights_to_allocation = nights;
+    r.red_rules_met = red;
+    r.clock_start = CivilDay(2024, 1, 1);
+    r.second_contact = CivilDay(2024, 1, 10);
+    return r;
+  };
+  std::vector<InitialAssessmentRecord> records = {rec(true, 2, false, 0, true), rec(true, 3, false, 0, true),
+                                                  rec(true, 5, true, 2, false), rec(true, 1, true, 3, true),
+                                                  rec(false, 1, false, 0, false)};
+  ExpectKpi(Kpi4InitialContacts(ShippedRules(), records), "KPI4", 2, 4, 100, false);
+  ExpectKpi(Kpi6RedRules(ShippedRules(), records), "KPI6", 3, 4, 95, false);
+}
+
+TEST(CareKpi5, TwoContactsWithinTwentyEightDays) {
+  auto rec = [](std::optional<CivilDay> second, bool memory) {
+    InitialAssessmentRecord r;
+    r.clock_start = CivilDay(2024, 1, 1);
+    r.second_contact = second;
+    r.memory_assessment = memory;
+    return r;
+  };
+  std::vector<InitialAssessmentRecord> records = {
+      rec(CivilDay(2024, 1, 29), false),  // day 28: on time
+      rec(CivilDay(2024, 1, 30), false),  // day 29: late
+      rec(CivilDay(2024, 3, 25), true),   // memory assessment, day 84: on time
+      rec(CivilDay(2024, 3, 26), true),   // day 85: late
+      rec(std::nullopt, false),           // not done by as_of (20 Mar): late
+  };
+  ExpectKpi(Kpi5ContactsWithinDays(ShippedRules(), records, CivilDay(2024, 3, 30)), "KPI5", 2, 5, 95, false);
+  // Still pending (deadline not passed): left out.
+  std::vector<InitialAssessmentRecord> pending = {rec(std::nullopt, true)};
+  ExpectKpi(Kpi5ContactsWithinDays(ShippedRules(), pending, CivilDay(2024, 2, 1)), "KPI5", 0, 0, 95, false);
+}
+
+TEST(CareKpi7And8, FormalReviews) {
+  auto due = *ShippedRules().ReviewDueDate(4, CivilDay(2024, 1, 15));  // due 14 Jul, window opens 4 Jul
+  auto rec = [&](std::optional<CivilDay> on, bool adherent, int shift = 0) {
+    return FormalReviewRecord{due.due + shift, due.window_opens + shift, on, adherent};
+  };
+  std::vector<FormalReviewRecord> records = {
+      rec(CivilDay(2024, 7, 4), true),   // first day of the window
+      rec(CivilDay(2024, 7, 14), true),  // due day
+      rec(CivilDay(2024, 7, 3), false),  // before the window
+      rec(CivilDay(2024, 7, 15), true),  // late
+      rec(std::nullopt, false),          // not done, overdue at as_of
+      rec(std::nullopt, false, 30),      // not yet due: left out
+  };
+  ExpectKpi(Kpi7FormalReviewOnTime(ShippedRules(), records, CivilDay(2024, 7, 20)), "KPI7", 2, 5, 95, false);
+  ExpectKpi(Kpi8FormalReviewAdherence(ShippedRules(), records), "KPI8", 3, 4, 95, false);
+}
+
+TEST(CareKpi9To11, Transfers) {
+  const absl::Time t = absl::FromCivil(absl::CivilSecond(2024, 5, 10, 14, 0, 0), absl::UTCTimeZone());
+  auto rec = [&](bool ooh, std::optional<absl::Time> at, bool adherent) {
+    return TransferRecord{t, ooh, at, adherent};
+  };
+  std::vector<TransferRecord> records = {
+      rec(false, t - absl::Hours(24 * 5), true),                   // in hours: exactly 5 days before
+      rec(false, t - absl::Hours(24 * 5) - absl::Seconds(1), true),  // too early
+      rec(false, t + absl::Hours(1), false),                        // after the referral
+      rec(true, t + absl::Hours(72), true),                         // out of hours: 72 h after
+      rec(true, t + absl::Hours(73), true),
+      rec(true, t - absl::Hours(2), true),
+      rec(true, std::nullopt, false),  // not reviewed, 72 h passed at as_of
+  };
+  const absl::Time as_of = t + absl::Hours(100);
+  ExpectKpi(Kpi9TransferInHours(ShippedRules(), records, as_of), "KPI9", 1, 3, 95, false);
+  ExpectKpi(Kpi10TransferOutOfHours(ShippedRules(), records, as_of), "KPI10", 2, 4, 95, false);
+  ExpectKpi(Kpi11TransferAdherence(ShippedRules(), records), "KPI11", 5, 6, 95, false);
+  // Before the 72 hours are up an unreviewed out-of-hours transfer is pending.
+  std::vector<TransferRecord> pending = {rec(true, std::nullopt, false)};
+  ExpectKpi(Kpi10TransferOutOfHours(ShippedRules(), pending, t + absl::Hours(10)), "KPI10", 0, 0, 95, false);
+}
+
+TEST(CareKpi12And13, Discharges) {
+  const absl::Time d = absl::FromCivil(absl::CivilSecond(2024, 9, 1, 9, 30, 0), absl::UTCTimeZone());
+  std::vector<DischargeRecord> records = {{d, d + absl::Hours(24), true},
+                                          {d, d + absl::Hours(25), true},
+                                          {d, d - absl::Hours(1), true},
+                                          {d, std::nullopt, false}};
+  ExpectKpi(Kpi12DischargeOnTime(ShippedRules(), records, d + absl::Hours(48)), "KPI12", 2, 4, 95, false);
+  ExpectKpi(Kpi13DischargeAdherence(ShippedRules(), records), "KPI13", 3, 3, 95, true);
+}
+
+TEST(CareAcc, NationalPeriodsWhateverTheLocalPolicy) {
+  const CivilDay period_end(2024, 3, 31);
+  std::vector<CaseloadRecord> cases = {
+      Case(7, CivilDay(2023, 6, 1)),    // national 12 months: within (SOP would say overdue)
+      Case(4, CivilDay(2023, 6, 1)),    // national 6 months: outside
+      Case(14, CivilDay(2024, 3, 10)),  // 28 days: 7 Apr > 31 Mar, within
+      Case(16),                          // no MHCT date: in ACC33 only
+      Case(std::nullopt),                // no cluster: in neither
+      Case(9, CivilDay(2024, 3, 1)),     // blank cluster: in neither
+  };
+  NationalReviewMeasures m = ComputeNationalReviewMeasures(ShippedRules(), cases, period_end);
+  EXPECT_EQ(m.acc33, 4);
+  EXPECT_EQ(m.acc36, 2);
+  ExpectKpi(m.acc37, "ACC37", 2, 4, 95, false);
+  EXPECT_EQ(m.rule_version, ShippedRules().version());
+  // The SOP-policy KPI 2 on the same caseload differs: cluster 7 is overdue at 6 months.
+  EXPECT_EQ(Kpi2ReviewedWithinPeriod(ShippedRules(), cases, period_end, ReviewPolicy::kTrustSop).numerator, 1);
+}
+
+}  // namespace
+}  // namespace care

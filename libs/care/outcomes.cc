@@ -190,7 +190,11 @@ absl::StatusOr<OutcomeChange> CompareRatings(const OutcomeModel& model, const Mh
 
 absl::StatusOr<ExpectedOutcome> ExpectedOutcomeFor(const OutcomeModel& model, int cluster) {
   for (const auto& e : model.expected_outcomes) {
-    if (e.clusters.count(cluster)) return e;
+    if (e.clusters.count(cluster)) {
+      ExpectedOutcome out = e;
+      out.rule_version = model.version;
+      return out;
+    }
   }
   return absl::NotFoundError(internal::Cat("cluster: no expected-outcome pattern for cluster ", cluster));
 }

@@ -267,6 +267,7 @@ TEST(CareExpectedOutcome, EveryClusterMatchesTheReference) {
     ASSERT_TRUE(e.ok()) << cluster;
     EXPECT_EQ(std::set<OutcomeTag>(e->tags.begin(), e->tags.end()), tags) << cluster;
     EXPECT_FALSE(e->text.empty());
+    EXPECT_EQ(e->rule_version, ShippedRules().version());
   }
   EXPECT_EQ(ShippedRules().ExpectedOutcomeFor(0).status().code(), absl::StatusCode::kNotFound);
 }

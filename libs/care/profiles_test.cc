@@ -112,7 +112,8 @@ TEST(CareSuggestion, PsychosisRatingsPutTheMustCellClusterFirst) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->ranked[0].cluster, 14);
   EXPECT_EQ(s->ranked[1].cluster, 10);
-  EXPECT_EQ(s->ranked[2].cluster, 18);
+  // Cluster 0 ties with most others here; ties go to the lowest id.
+  EXPECT_EQ(s->ranked[2].cluster, 0);
   EXPECT_THAT(s->ranked[3].explanation, HasSubstr("unlikely to have"));
 }
 

@@ -163,7 +163,9 @@ absl::StatusOr<OutcomeChange> RuleSet::CompareRatings(const MhctRatings& earlier
 }
 
 absl::StatusOr<ExpectedOutcome> RuleSet::ExpectedOutcomeFor(int cluster) const {
-  return care::ExpectedOutcomeFor(data_->outcomes, cluster);
+  auto e = care::ExpectedOutcomeFor(data_->outcomes, cluster);
+  if (e.ok()) e->rule_version = version_;
+  return e;
 }
 
 const PriceList* RuleSet::FindPriceList(std::string_view commissioner, absl::CivilDay day) const {
@@ -176,6 +178,11 @@ const PriceList* RuleSet::FindPriceList(std::string_view commissioner, absl::Civ
 absl::StatusOr<ActivityLine> RuleSet::ComputeActivity(std::string_view commissioner,
                                                       const ClusterEpisode& episode, absl::CivilDay from,
                                                       absl::CivilDay to) const {
+  if (FinancialYearOf(from).start_year != FinancialYearOf(to).start_year) {
+    return absl::InvalidArgumentError(internal::Cat("period: ", absl::FormatCivilTime(from), " to ",
+                                                    absl::FormatCivilTime(to),
+                                                    " spans two financial years; split it at 1 April"));
+  }
   const PriceList* pl = FindPriceList(commissioner, from);
   if (pl == nullptr) {
     return absl::NotFoundError(internal::Cat("price list: none for commissioner ", commissioner, " in ",

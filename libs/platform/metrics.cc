@@ -23,7 +23,7 @@ Metrics::Metrics(std::string service)
                         .Name("pbr_outbox_depth")
                         .Help("events stored but not yet acknowledged by the broker")
                         .Register(*registry_)
-                        .Add({})) {}
+                        .Add({{"service", service_}})) {}
 
 absl::Status Metrics::Serve(const std::string& address) {
   try {

@@ -144,6 +144,8 @@ struct BadInput {
   std::string field;
 };
 
+void PrintTo(const BadInput& b, std::ostream* os) { *os << b.name; }
+
 class AllocationRejects : public AllocationTest, public ::testing::WithParamInterface<BadInput> {};
 
 TEST_P(AllocationRejects, InvalidInputNamingTheField) {

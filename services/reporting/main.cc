@@ -8,7 +8,8 @@ int main(int argc, char** argv, char** envp) {
   namespace topic = pbr::platform::topic;
   return pbr::platform::RunService(
       "reporting", pbr::platform::CommonSettings("reporting", 50054, 9104),
-      {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily)}, argc, argv, envp,
+      {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily),
+       std::string(pbr::reporting::kTeamCountsFamily)}, argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });
         host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });

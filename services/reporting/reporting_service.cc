@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
@@ -51,6 +52,12 @@ absl::Status CaseloadModel::OnAssessment(const platform::ConsumedEvent& event, p
   const std::string old_team = p->team_id();
   TakeAssessment(*p, a.assessment_id(), a.assessed_at(), a.team_id(), a.cluster());
   Save(ctx, event.event.person_id(), old_team, *p);
+  // A running count: correct only because each event is applied exactly once.
+  auto count = ctx.store().Get(kTeamCountsFamily, a.team_id());
+  if (!count.ok()) return count.status();
+  int64_t n = 0;
+  if (count->has_value() && !absl::SimpleAtoi(**count, &n)) return absl::DataLossError("stored team count is unreadable");
+  ctx.batch().Put(ctx.store().Family(kTeamCountsFamily), a.team_id(), absl::StrCat(n + 1));
   return absl::OkStatus();
 }
 
@@ -129,6 +136,13 @@ absl::StatusOr<pbr::v1::Caseload> CaseloadModel::Caseload(const platform::Store&
   });
   if (!st.ok()) return st;
   if (!failure.ok()) return failure;
+  auto count = store.Get(kTeamCountsFamily, team_id);
+  if (!count.ok()) return count.status();
+  int64_t recorded = 0;
+  if (count->has_value() && !absl::SimpleAtoi(**count, &recorded)) {
+    return absl::DataLossError("stored team count is unreadable");
+  }
+  out.set_assessments_recorded(recorded);
   for (auto& [id, c] : clusters) {
     if (c.people_with_honos() > 0) c.set_mean_latest_honos(static_cast<double>(honos_sums[id]) / c.people_with_honos());
     out.set_people(out.people() + c.people());

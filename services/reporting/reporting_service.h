@@ -9,6 +9,7 @@ namespace pbr::reporting {
 
 inline constexpr absl::string_view kPersonsFamily = "persons";   // person -> pbr.state.v1.ReportingPerson
 inline constexpr absl::string_view kTeamIndexFamily = "teams";   // "<team>/<person>" -> ""
+inline constexpr absl::string_view kTeamCountsFamily = "team_counts";  // team -> assessments recorded
 
 // Each handler folds one event into the person's read-model record. Events of one person arrive
 // in order per topic but not across topics, so each fact carries the clinical time or the

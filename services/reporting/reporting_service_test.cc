@@ -14,7 +14,8 @@ absl::Time T(int day) { return absl::FromUnixSeconds(1'767'225'600 + day * 86'40
 class ReportingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), {std::string(kPersonsFamily), std::string(kTeamIndexFamily)});
+    store_ = *platform::Store::Open(dir_.path(), {std::string(kPersonsFamily), std::string(kTeamIndexFamily),
+                                                     std::string(kTeamCountsFamily)});
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
   }
   void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
@@ -86,6 +87,7 @@ TEST_F(ReportingTest, CaseloadCountsPeoplePerClusterReviewsAndLatestHonos) {
   EXPECT_EQ(east.clusters(1).people(), 2);
   EXPECT_EQ(east.clusters(1).people_with_honos(), 2);
   EXPECT_DOUBLE_EQ(east.clusters(1).mean_latest_honos(), 16.0);
+  EXPECT_EQ(east.assessments_recorded(), 3);
   EXPECT_EQ(Get("west").people(), 1);
   EXPECT_EQ(Get("nobody").people(), 0);
 }

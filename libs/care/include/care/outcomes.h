@@ -61,6 +61,7 @@ struct ExpectedOutcome {
   std::set<int> clusters;
   std::vector<OutcomeTag> tags;
   std::string text;  // SOP Table 10 wording, in the file's words
+  std::string rule_version;  // set on the copy ExpectedOutcomeFor returns
 };
 
 struct OutcomeModel {

@@ -41,6 +41,7 @@ struct RuleData {
 // no two price lists for the same commissioner and year. Reports every problem, separated by "\n".
 absl::Status ValidateRuleData(const RuleData& data);
 
+// Immutable once loaded: safe to share between threads; copies are cheap (they share the data).
 class RuleSet {
  public:
   // Reads <dir>/manifest.yaml and the files it names. Every file is validated; the error lists every

@@ -1,0 +1,99 @@
+#include "testing/local_platform.h"
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace pbr::testing {
+
+absl::StatusOr<std::unique_ptr<LocalPlatform>> LocalPlatform::Start(LocalPlatformOptions options,
+                                                                    absl::Duration deadline) {
+  std::filesystem::create_directories(options.work_dir);
+  std::unique_ptr<LocalPlatform> p(new LocalPlatform(std::move(options)));
+  auto broker = ChildProcess::Spawn(
+      {p->options_.bin_dir + "/pbr-broker", absl::StrCat("--partitions=", p->options_.partitions)}, p->LogPath("broker"));
+  if (!broker.ok()) return broker.status();
+  p->broker_ = *std::move(broker);
+  auto line = p->broker_->WaitForLine("BOOTSTRAP ", deadline);
+  if (!line.ok()) return line.status();
+  p->bootstrap_ = line->substr(std::string("BOOTSTRAP ").size());
+  for (const char* name : kServices) {
+    if (auto st = p->StartService(name, deadline); !st.ok()) return st;
+  }
+  return p;
+}
+
+LocalPlatform::~LocalPlatform() {
+  services_.clear();  // ChildProcess kills on destruction
+  broker_.reset();
+}
+
+absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration deadline) {
+  std::vector<std::string> argv = {
+      absl::StrCat(options_.bin_dir, "/pbr-", name),
+      "--grpc-address=127.0.0.1:0",
+      "--metrics-address=127.0.0.1:0",
+      absl::StrCat("--data-dir=", options_.work_dir, "/", name),
+      absl::StrCat("--kafka-bootstrap=", bootstrap_),
+      absl::StrCat("--rules-dir=", options_.rules_dir),
+      absl::StrCat("--clock=", options_.clock),
+  };
+  if (name == "allocation") argv.push_back(absl::StrCat("--pseudonym-secret=", options_.pseudonym_secret));
+  argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
+  auto child = ChildProcess::Spawn(argv, LogPath(name));
+  if (!child.ok()) return child.status();
+  auto ready = (*child)->WaitForLine("READY ", deadline);
+  if (!ready.ok()) return ready.status();
+  // "READY <name> grpc=HOST:PORT metrics=HOST:PORT"
+  std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
+  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=") || !absl::StartsWith(parts[3], "metrics=")) {
+    return absl::InternalError(absl::StrCat(name, " printed an unexpected ready line: ", *ready));
+  }
+  addresses_[name] = {parts[2].substr(5), parts[3].substr(8)};
+  services_[name] = *std::move(child);
+  return absl::OkStatus();
+}
+
+void LocalPlatform::KillService(const std::string& name) {
+  if (auto it = services_.find(name); it != services_.end()) it->second->Kill();
+}
+
+absl::Status LocalPlatform::StopService(const std::string& name, absl::Duration deadline) {
+  auto it = services_.find(name);
+  if (it == services_.end()) return absl::NotFoundError(absl::StrCat("no service ", name));
+  auto code = it->second->Terminate(deadline);
+  if (!code.ok()) return code.status();
+  if (*code != 0) {
+    return absl::InternalError(absl::StrCat(name, " exited with code ", *code, " on SIGTERM; its log:\n",
+                                            Tail(LogPath(name))));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LocalPlatform::StopAll(absl::Duration deadline) {
+  absl::Status result;
+  for (const char* name : kServices) {
+    if (services_.count(name) == 0 || !services_[name]->Running()) continue;
+    if (auto st = StopService(name, deadline); !st.ok() && result.ok()) result = st;
+  }
+  if (broker_) {
+    auto code = broker_->Terminate(deadline);
+    if (!code.ok() && result.ok()) result = code.status();
+    if (code.ok() && *code != 0 && result.ok()) result = absl::InternalError("broker did not exit cleanly");
+  }
+  return result;
+}
+
+std::string LocalPlatform::GrpcAddress(const std::string& name) const {
+  auto it = addresses_.find(name);
+  return it == addresses_.end() ? "" : it->second.first;
+}
+
+std::string LocalPlatform::MetricsAddress(const std::string& name) const {
+  auto it = addresses_.find(name);
+  return it == addresses_.end() ? "" : it->second.second;
+}
+
+}  // namespace pbr::testing

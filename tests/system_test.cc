@@ -1,0 +1,336 @@
+// The whole platform end to end: the embedded broker and the four service binaries as separate
+// processes, fed through gRPC like an EPR would, checked through each service's query API.
+#include <atomic>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "care/rules.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "pbr/v1/allocation.grpc.pb.h"
+#include "pbr/v1/outcomes.grpc.pb.h"
+#include "pbr/v1/reporting.grpc.pb.h"
+#include "pbr/v1/review_scheduler.grpc.pb.h"
+#include "testing/local_platform.h"
+
+namespace pbr {
+namespace {
+
+using testing::LocalPlatform;
+constexpr absl::Duration kConverge = absl::Seconds(90);
+const absl::CivilDay kToday(2026, 11, 22);
+
+const absl::TimeZone& London() {
+  static const absl::TimeZone tz = [] {
+    absl::TimeZone z;
+    absl::LoadTimeZone("Europe/London", &z);
+    return z;
+  }();
+  return tz;
+}
+absl::CivilDay D(int y, int m, int d) { return absl::CivilDay(y, m, d); }
+absl::Time At(absl::CivilDay d) { return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), 11, 0, 0), London()); }
+
+// A valid NHS number from nine digits: the tenth is the modulus-11 check digit.
+std::string NhsNumber(int64_t nine_digits) {
+  for (;; ++nine_digits) {
+    std::string s = absl::StrFormat("%09d", nine_digits);
+    int sum = 0;
+    for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
+    int check = 11 - sum % 11;
+    if (check == 11) check = 0;
+    if (check != 10) return s + static_cast<char>('0' + check);
+  }
+}
+
+struct Assessment {
+  std::string epr = "epr-a";
+  std::string record_id;
+  std::string nhs;
+  std::string team;
+  absl::CivilDay day;
+  int cluster = 0;
+  std::vector<int> ratings;  // 18
+  pbr::v1::AssessmentReason reason = pbr::v1::ASSESSMENT_REASON_INITIAL;
+};
+
+pbr::v1::RecordAssessmentRequest ToRequest(const Assessment& a) {
+  pbr::v1::RecordAssessmentRequest r;
+  r.set_source_system(a.epr);
+  r.set_source_record_id(a.record_id);
+  r.set_nhs_number(a.nhs);
+  r.set_team_id(a.team);
+  r.set_clinician_id("clin-1");
+  r.mutable_assessed_at()->set_seconds(absl::ToUnixSeconds(At(a.day)));
+  for (int v : a.ratings) r.mutable_ratings()->add_items(v);
+  if (a.ratings[7] >= 1 && a.ratings[7] <= 4) r.mutable_ratings()->set_item8_problem_type("D");
+  r.set_cluster(a.cluster);
+  r.set_reason(a.reason);
+  return r;
+}
+
+std::vector<int> Ratings(int seed) {
+  std::vector<int> r(18);
+  for (int i = 0; i < 18; ++i) r[i] = (seed * 7 + i * 3) % 5;
+  return r;
+}
+
+int HonosTotal(const std::vector<int>& r) {
+  int total = 0;
+  for (int i = 0; i < 12; ++i) total += r[i];
+  return total;
+}
+
+class SystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::LocalPlatformOptions options;
+    options.bin_dir = PBR_BIN_DIR;
+    options.rules_dir = PBR_RULES_DIR;
+    options.work_dir = dir_.path();
+    options.clock = "fixed:2026-11-22T12:00:00Z";
+    auto platform = LocalPlatform::Start(options);
+    ASSERT_TRUE(platform.ok()) << platform.status();
+    platform_ = *std::move(platform);
+    auto rules = care::RuleSet::LoadFromDirectory(PBR_RULES_DIR);
+    ASSERT_TRUE(rules.ok()) << rules.status();
+    rules_ = std::make_unique<care::RuleSet>(*std::move(rules));
+  }
+  void TearDown() override {
+    if (platform_) {
+      EXPECT_TRUE(platform_->StopAll().ok()) << "every process stops cleanly on SIGTERM";
+    }
+  }
+
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
+    return Service::NewStub(grpc::CreateChannel(platform_->GrpcAddress(name), grpc::InsecureChannelCredentials()));
+  }
+  static std::unique_ptr<grpc::ClientContext> Context() {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return ctx;
+  }
+
+  // Records an assessment; remembers what the platform should now know.
+  pbr::v1::RecordAssessmentReply Record(pbr::v1::Allocation::Stub& stub, const Assessment& a) {
+    pbr::v1::RecordAssessmentReply reply;
+    grpc::Status st = stub.RecordAssessment(Context().get(), ToRequest(a), &reply);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    if (st.ok()) {
+      std::lock_guard lock(mu_);
+      auto& person = oracle_[reply.person_id()];
+      person.assessments++;
+      if (person.latest == nullptr || a.day >= person.latest->day) {
+        person.latest = std::make_shared<Assessment>(a);
+        person.latest_id = reply.assessment_id();
+      }
+      team_assessments_[a.team]++;
+    }
+    return reply;
+  }
+
+  // The caseload each team should show, computed from what was recorded.
+  pbr::v1::Caseload ExpectedCaseload(const std::string& team) {
+    std::lock_guard lock(mu_);
+    pbr::v1::Caseload out;
+    out.set_team_id(team);
+    std::map<int, pbr::v1::ClusterCaseload> clusters;
+    std::map<int, int64_t> sums;
+    for (const auto& [person_id, p] : oracle_) {  // ascending person id, like the index
+      if (p.latest->team != team) continue;
+      const int cluster = p.latest->cluster;
+      auto due = rules_->ReviewDueDate(cluster, p.latest->day, care::ReviewPolicy::kTrustSop);
+      EXPECT_TRUE(due.ok());
+      pbr::v1::ReviewState state = care::IsOverdue(*due, kToday)    ? pbr::v1::REVIEW_STATE_OVERDUE
+                                   : kToday >= due->window_opens ? pbr::v1::REVIEW_STATE_DUE
+                                                                 : pbr::v1::REVIEW_STATE_UPCOMING;
+      auto& c = clusters[cluster];
+      c.set_cluster(cluster);
+      c.set_people(c.people() + 1);
+      c.set_reviews_due(c.reviews_due() + (state == pbr::v1::REVIEW_STATE_DUE));
+      c.set_reviews_overdue(c.reviews_overdue() + (state == pbr::v1::REVIEW_STATE_OVERDUE));
+      c.set_people_with_honos(c.people_with_honos() + 1);
+      sums[cluster] += HonosTotal(p.latest->ratings);
+      auto* person = out.add_persons();
+      person->set_person_id(person_id);
+      person->set_cluster(cluster);
+      person->set_has_honos(true);
+      person->set_latest_honos_total(HonosTotal(p.latest->ratings));
+      person->set_review_state(state);
+    }
+    for (auto& [id, c] : clusters) {
+      c.set_mean_latest_honos(static_cast<double>(sums[id]) / c.people_with_honos());
+      out.set_people(out.people() + c.people());
+      out.set_reviews_due(out.reviews_due() + c.reviews_due());
+      out.set_reviews_overdue(out.reviews_overdue() + c.reviews_overdue());
+      *out.add_clusters() = c;
+    }
+    out.set_assessments_recorded(team_assessments_[team]);
+    return out;
+  }
+
+  pbr::v1::Caseload Caseload(const std::string& team) {
+    pbr::v1::GetCaseloadRequest req;
+    req.set_team_id(team);
+    pbr::v1::Caseload reply;
+    Stub<pbr::v1::Reporting>("reporting")->GetCaseload(Context().get(), req, &reply);
+    return reply;
+  }
+
+  // Waits until reporting shows exactly the expected caseload for every team.
+  void ExpectCaseloadsConverge(const std::set<std::string>& teams) {
+    for (const auto& team : teams) {
+      const auto expected = ExpectedCaseload(team);
+      pbr::v1::Caseload got;
+      const bool converged = testing::WaitUntil(
+          [&] {
+            got = Caseload(team);
+            return google::protobuf::util::MessageDifferencer::Equals(got, expected);
+          },
+          kConverge, absl::Milliseconds(100));
+      EXPECT_TRUE(converged) << "team " << team << "\nexpected:\n"
+                             << expected.DebugString() << "\ngot:\n" << got.DebugString() << "\nreporting log:\n"
+                             << testing::Tail(platform_->LogPath("reporting"));
+    }
+  }
+
+  // Every person's schedule and outcomes, exactly.
+  void ExpectSchedulesAndOutcomes() {
+    std::lock_guard lock(mu_);
+    auto scheduler = Stub<pbr::v1::ReviewScheduler>("review-scheduler");
+    auto outcomes = Stub<pbr::v1::Outcomes>("outcomes");
+    for (const auto& [person_id, p] : oracle_) {
+      auto due = rules_->ReviewDueDate(p.latest->cluster, p.latest->day, care::ReviewPolicy::kTrustSop);
+      ASSERT_TRUE(due.ok());
+      pbr::v1::GetScheduleRequest sreq;
+      sreq.set_person_id(person_id);
+      pbr::v1::Schedule schedule;
+      ASSERT_TRUE(testing::WaitUntil(
+          [&] {
+            return scheduler->GetSchedule(Context().get(), sreq, &schedule).ok() &&
+                   schedule.basis_assessment_id() == p.latest_id;
+          },
+          kConverge, absl::Milliseconds(100)))
+          << "schedule of " << person_id << ": " << schedule.DebugString();
+      EXPECT_EQ(absl::CivilDay(schedule.due_date().year(), schedule.due_date().month(), schedule.due_date().day()),
+                due->due);
+      EXPECT_EQ(schedule.cluster(), p.latest->cluster);
+
+      pbr::v1::GetOutcomesRequest oreq;
+      oreq.set_person_id(person_id);
+      pbr::v1::PersonOutcomes history;
+      ASSERT_TRUE(testing::WaitUntil(
+          [&] {
+            return outcomes->GetOutcomes(Context().get(), oreq, &history).ok() &&
+                   history.outcomes_size() >= p.assessments;
+          },
+          kConverge, absl::Milliseconds(100)))
+          << "outcomes of " << person_id;
+      EXPECT_EQ(history.outcomes_size(), p.assessments) << "nothing lost, nothing doubled";
+      EXPECT_EQ(history.outcomes().rbegin()->honos_total(), HonosTotal(p.latest->ratings));
+    }
+  }
+
+  struct PersonTruth {
+    std::shared_ptr<Assessment> latest;
+    std::string latest_id;
+    int assessments = 0;
+  };
+  testing::TempDir dir_;
+  std::unique_ptr<LocalPlatform> platform_;
+  std::unique_ptr<care::RuleSet> rules_;
+  std::mutex mu_;
+  std::map<std::string, PersonTruth> oracle_;
+  std::map<std::string, int64_t> team_assessments_;
+};
+
+TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStream) {
+  auto allocation = Stub<pbr::v1::Allocation>("allocation");
+
+  // --- Part 1: a few people whose reviews are worked out by hand (trust SOP periods, today 22 Nov 2026).
+  // Cluster 14 (4 weeks) from 1 Nov: due 28 Nov, window open since 18 Nov -> due.
+  auto p1 = Record(*allocation, {"epr-a", "a-1", NhsNumber(400000001), "east", D(2026, 11, 1), 14, Ratings(1)});
+  // Cluster 4 (6 months) from 10 Jan: due 9 Jul -> overdue.
+  Record(*allocation, {"epr-a", "a-2", NhsNumber(400000002), "east", D(2026, 1, 10), 4, Ratings(2)});
+  // Cluster 11 (6 months) from 1 Oct: due 31 Mar 2027 -> upcoming.
+  Record(*allocation, {"epr-a", "a-3", NhsNumber(400000003), "east", D(2026, 10, 1), 11, Ratings(3)});
+  // Reviewed and stepped up from 11 to 12 in another team.
+  Record(*allocation, {"epr-a", "a-4", NhsNumber(400000004), "west", D(2026, 6, 1), 11, Ratings(4)});
+  auto stepped = Record(*allocation, {"epr-a", "a-5", NhsNumber(400000004), "west", D(2026, 11, 20), 12, Ratings(5),
+                                      pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW});
+  EXPECT_TRUE(stepped.cluster_changed());
+  // The same person from two EPRs is one person.
+  auto from_a = Record(*allocation, {"epr-a", "a-6", NhsNumber(400000006), "memory", D(2025, 12, 1), 18, Ratings(6)});
+  auto from_b = Record(*allocation, {"epr-b", "B-77", NhsNumber(400000006), "memory", D(2026, 2, 1), 19, Ratings(7),
+                                     pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW});
+  EXPECT_EQ(from_a.person_id(), from_b.person_id());
+
+  // A retry is answered from the first result and counted once.
+  pbr::v1::RecordAssessmentReply retry;
+  ASSERT_TRUE(allocation
+                  ->RecordAssessment(Context().get(),
+                                     ToRequest({"epr-a", "a-1", NhsNumber(400000001), "east", D(2026, 11, 1), 14, Ratings(1)}),
+                                     &retry)
+                  .ok());
+  EXPECT_TRUE(retry.duplicate());
+  EXPECT_EQ(retry.person_id(), p1.person_id());
+  // Bad input is refused, naming the field.
+  auto bad = ToRequest({"epr-a", "a-bad", "1234567890", "east", D(2026, 11, 1), 9, Ratings(1)});
+  pbr::v1::RecordAssessmentReply ignored;
+  grpc::Status refused = allocation->RecordAssessment(Context().get(), bad, &ignored);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(refused.error_message().find("nhs_number"), std::string::npos) << refused.error_message();
+  EXPECT_NE(refused.error_message().find("cluster: 9"), std::string::npos) << refused.error_message();
+
+  auto east = ExpectedCaseload("east");
+  EXPECT_EQ(east.people(), 3);  // the oracle agrees with the hand-worked figures
+  EXPECT_EQ(east.reviews_due(), 1);
+  EXPECT_EQ(east.reviews_overdue(), 1);
+  ExpectCaseloadsConverge({"east", "west", "memory"});
+  ExpectSchedulesAndOutcomes();
+
+  // --- Part 2: a stream of assessments; consumers are killed with SIGKILL mid-stream and restarted.
+  const std::vector<std::string> teams = {"t-north", "t-south", "t-crisis", "t-memory"};
+  const std::vector<int> clusters = {0, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+  constexpr int kPeople = 80, kPerPerson = 3;
+  std::atomic<int> accepted{0};
+  std::thread stream([&] {
+    auto stub = Stub<pbr::v1::Allocation>("allocation");
+    for (int round = 0; round < kPerPerson; ++round) {
+      for (int i = 0; i < kPeople; ++i) {
+        Assessment a;
+        a.record_id = absl::StrCat("s-", i, "-", round);
+        a.nhs = NhsNumber(500000000 + i * 13);
+        a.team = teams[(i + round / 2) % teams.size()];  // some people move team at their last review
+        a.day = absl::CivilDay(2025, 1, 5) + i + round * 120;
+        a.cluster = clusters[(i * 5 + round * (i % 3 == 0)) % clusters.size()];
+        a.ratings = Ratings(i + round);
+        a.reason = round == 0 ? pbr::v1::ASSESSMENT_REASON_INITIAL : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
+        Record(*stub, a);
+        ++accepted;
+      }
+    }
+  });
+  ASSERT_TRUE(testing::WaitUntil([&] { return accepted >= 60; }, kConverge));
+  platform_->KillService("reporting");
+  ASSERT_TRUE(testing::WaitUntil([&] { return accepted >= 100; }, kConverge));
+  ASSERT_TRUE(platform_->StartService("reporting").ok());
+  ASSERT_TRUE(testing::WaitUntil([&] { return accepted >= 150; }, kConverge));
+  platform_->KillService("outcomes");
+  ASSERT_TRUE(platform_->StartService("outcomes").ok());
+  stream.join();
+  EXPECT_EQ(accepted.load(), kPeople * kPerPerson);
+
+  std::set<std::string> all_teams(teams.begin(), teams.end());
+  all_teams.insert({"east", "west", "memory"});
+  ExpectCaseloadsConverge(all_teams);
+  ExpectSchedulesAndOutcomes();
+}
+
+}  // namespace
+}  // namespace pbr
