@@ -330,6 +330,27 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
   all_teams.insert({"east", "west", "memory"});
   ExpectCaseloadsConverge(all_teams);
   ExpectSchedulesAndOutcomes();
+
+  // Each service serves Prometheus metrics: RPCs by method and code, events per topic, outbox depth.
+  auto allocation_metrics = testing::HttpGet(platform_->MetricsAddress("allocation"), "/metrics");
+  ASSERT_TRUE(allocation_metrics.ok()) << allocation_metrics.status();
+  EXPECT_NE(allocation_metrics->find("pbr_rpcs_total{code=\"OK\",method=\"/pbr.v1.Allocation/RecordAssessment\""),
+            std::string::npos) << *allocation_metrics;
+  EXPECT_NE(allocation_metrics->find("code=\"INVALID_ARGUMENT\""), std::string::npos);
+  EXPECT_NE(allocation_metrics->find("pbr_events_produced_total{service=\"allocation\",topic=\"assessment-recorded\"}"),
+            std::string::npos);
+  EXPECT_NE(allocation_metrics->find("pbr_outbox_depth"), std::string::npos);
+  // Lag is sampled once a second per assigned partition.
+  absl::StatusOr<std::string> reporting_metrics;
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        reporting_metrics = testing::HttpGet(platform_->MetricsAddress("reporting"), "/metrics");
+        return reporting_metrics.ok() && reporting_metrics->find("pbr_consumer_lag{partition=") != std::string::npos;
+      },
+      absl::Seconds(15), absl::Milliseconds(200)))
+      << reporting_metrics.status() << "\n" << reporting_metrics.value_or("");
+  EXPECT_NE(reporting_metrics.value_or("").find("pbr_events_consumed_total{service=\"reporting\",topic=\"review-due\"}"),
+            std::string::npos);
 }
 
 }  // namespace

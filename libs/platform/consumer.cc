@@ -198,12 +198,13 @@ void Consumer::UpdateLag() {
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& p = parts->elems[i];
     int64_t low = 0, high = 0;
-    if (p.offset < 0) continue;
+    // No position yet means nothing read there yet: everything up to the end is lag.
+    const int64_t position = p.offset < 0 ? 0 : p.offset;
     if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic, p.partition, &low, &high) ==
             RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
       absl::string_view name = p.topic;
       absl::ConsumePrefix(&name, settings_.topic_prefix);
-      metrics_->SetConsumerLag(name, p.partition, std::max<int64_t>(0, high - p.offset));
+      metrics_->SetConsumerLag(name, p.partition, std::max<int64_t>(0, high - position));
     }
   }
   rd_kafka_topic_partition_list_destroy(parts);

@@ -45,7 +45,9 @@ struct Node {
   int64_t Count(const std::string& person) const {
     auto v = store->Get(kCounts, person);
     int64_t n = 0;
-    if (v.ok() && v->has_value()) EXPECT_TRUE(absl::SimpleAtoi(**v, &n));
+    if (v.ok() && v->has_value()) {
+      EXPECT_TRUE(absl::SimpleAtoi(**v, &n));
+    }
     return n;
   }
   int64_t Total() const {

@@ -82,3 +82,31 @@ TEST(PlatformClock, FixedClockParsesAndRefusesNonsense) {
 
 }  // namespace
 }  // namespace pbr::platform
+
+#include "platform/topic_admin.h"
+
+namespace pbr::platform {
+namespace {
+
+TEST(PlatformTopicAdmin, EveryTopicIsSpecifiedWithThePrefixAndKeepsEverything) {
+  auto topics = PlatformTopics("prod.", 12, 3, 2);
+  ASSERT_EQ(topics.size(), std::size(topic::kAll));
+  for (const auto& t : topics) {
+    EXPECT_EQ(t.name.rfind("prod.", 0), 0u) << t.name;
+    EXPECT_EQ(t.partitions, 12);
+    EXPECT_EQ(t.replication_factor, 3);
+    EXPECT_EQ(t.configs.at("retention.ms"), "-1") << "offsets live in RocksDB: the log must not be trimmed";
+    EXPECT_EQ(t.configs.at("min.insync.replicas"), "2");
+  }
+}
+
+TEST(PlatformTopicAdmin, AnUnreachableClusterIsADeadlineNotAHang) {
+  KafkaSettings settings;
+  settings.bootstrap = "127.0.0.1:1";  // nothing listens on port 1
+  settings.timeout = absl::Milliseconds(500);
+  auto result = CreateTopics(settings, PlatformTopics("", 1, 1, 1));
+  EXPECT_FALSE(result.ok());
+}
+
+}  // namespace
+}  // namespace pbr::platform

@@ -54,6 +54,10 @@ class TempDir {
   std::string path_;
 };
 
+// A plain HTTP/1.0 GET of http://HOST:PORT/path (loopback only); returns the body.
+absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::string& path,
+                                    absl::Duration deadline = absl::Seconds(5));
+
 // The last lines of a file, for failure messages.
 std::string Tail(const std::string& path, int lines = 40);
 

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Sets up (packages + build), then runs the whole platform on this machine: the embedded Kafka
+# broker and the four services on loopback, loaded with synthetic demo data. Ctrl-C stops it all.
+#
+#   scripts/run-local.sh                 set up, start, load 300 demo people, wait for Ctrl-C
+#   options: --no-setup  --people=N  --ephemeral-ports  --exit-after-demo  --bin-dir=DIR  --run-dir=DIR
+#
+# The embedded broker keeps nothing across restarts, so each run starts from empty service data
+# (under var/local/ by default): a service whose stored offsets the broker no longer has refuses
+# to start rather than silently lose or double events.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+setup=1 people=300 ephemeral=0 exit_after_demo=0 bin_dir=build/bin run_dir=var/local
+for arg in "$@"; do
+  case "$arg" in
+    --no-setup) setup=0 ;;
+    --people=*) people="${arg#*=}" ;;
+    --ephemeral-ports) ephemeral=1 ;;
+    --exit-after-demo) exit_after_demo=1 ;;
+    --bin-dir=*) bin_dir="${arg#*=}" ;;
+    --run-dir=*) run_dir="${arg#*=}" ;;
+    *) echo "run-local.sh: unknown option '$arg' (see the comment at the top of this file)" >&2; exit 2 ;;
+  esac
+done
+
+if [[ $setup == 1 ]]; then bash scripts/setup.sh; fi
+for p in pbr-broker pbr-allocation pbr-review-scheduler pbr-outcomes pbr-reporting pbrctl; do
+  [[ -x "$bin_dir/$p" ]] || { echo "run-local.sh: $bin_dir/$p is missing; run scripts/setup.sh" >&2; exit 1; }
+done
+
+rm -rf "$run_dir"
+mkdir -p "$run_dir/logs"
+services=(allocation review-scheduler outcomes reporting)
+declare -A grpc_port=([allocation]=50051 [review-scheduler]=50052 [outcomes]=50053 [reporting]=50054)
+declare -A metrics_port=([allocation]=9101 [review-scheduler]=9102 [outcomes]=9103 [reporting]=9104)
+declare -A grpc_addr metrics_addr pid
+broker_pid=""
+
+stop_all() {
+  trap - EXIT INT TERM
+  echo
+  echo "Stopping..."
+  for ((i = ${#services[@]} - 1; i >= 0; i--)); do
+    local p="${pid[${services[i]}]:-}"
+    [[ -n "$p" ]] && kill -TERM "$p" 2>/dev/null || true
+  done
+  for s in "${services[@]}"; do
+    local p="${pid[$s]:-}"
+    [[ -n "$p" ]] && wait "$p" 2>/dev/null || true
+  done
+  if [[ -n "$broker_pid" ]]; then kill -TERM "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; fi
+  echo "Stopped. Logs are in $run_dir/logs/."
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+# Waits up to $3 seconds for a line starting with $2 in file $1 and prints it.
+wait_for_line() {
+  local file=$1 prefix=$2 deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    if line=$(grep -m1 "^$prefix" "$file" 2>/dev/null); then echo "$line"; return 0; fi
+    sleep 0.1
+  done
+  echo "run-local.sh: no '$prefix' line in $file after $3 s; see $run_dir/logs/" >&2
+  return 1
+}
+
+"$bin_dir/pbr-broker" --partitions=6 >"$run_dir/broker.out" 2>"$run_dir/logs/broker.log" &
+broker_pid=$!
+bootstrap=$(wait_for_line "$run_dir/broker.out" BOOTSTRAP 30 | cut -d' ' -f2)
+echo "Embedded Kafka broker on $bootstrap (6 partitions per topic)"
+
+for s in "${services[@]}"; do
+  if [[ $ephemeral == 1 ]]; then g=0 m=0; else g=${grpc_port[$s]} m=${metrics_port[$s]}; fi
+  extra=()
+  # A demo secret: real deployments take it from a secret store (see deploy/).
+  [[ $s == allocation ]] && extra+=(--pseudonym-secret=local-demo-secret-not-for-real-patients)
+  "$bin_dir/pbr-$s" --data-dir="$run_dir/$s" --kafka-bootstrap="$bootstrap" --rules-dir=rules \
+    --grpc-address="127.0.0.1:$g" --metrics-address="127.0.0.1:$m" "${extra[@]}" \
+    >"$run_dir/$s.out" 2>"$run_dir/logs/$s.log" &
+  pid[$s]=$!
+done
+for s in "${services[@]}"; do
+  ready=$(wait_for_line "$run_dir/$s.out" READY 60)
+  grpc_addr[$s]=$(sed 's/.* grpc=\([^ ]*\).*/\1/' <<<"$ready")
+  metrics_addr[$s]=$(sed 's/.* metrics=\([^ ]*\).*/\1/' <<<"$ready")
+done
+
+ctl=("$bin_dir/pbrctl" --allocation="${grpc_addr[allocation]}" --scheduler="${grpc_addr[review-scheduler]}"
+     --outcomes="${grpc_addr[outcomes]}" --reporting="${grpc_addr[reporting]}")
+"${ctl[@]}" wait-ready --deadline=60s
+echo "Loading demo data ($people synthetic people from two EPRs)..."
+"${ctl[@]}" demo --people="$people" | tee "$run_dir/demo.out"
+# The demo's largest team and how many people it should show ("teams  cmht-south 13, ...").
+read -r team team_people < <(sed -n 's/^teams *\([^ ,]*\) \([0-9]*\).*/\1 \2/p' "$run_dir/demo.out")
+
+cat <<EOT
+
+The care-cluster platform is running on this machine:
+  service            gRPC                 metrics
+  allocation         ${grpc_addr[allocation]}      http://${metrics_addr[allocation]}/metrics
+  review-scheduler   ${grpc_addr[review-scheduler]}      http://${metrics_addr[review-scheduler]}/metrics
+  outcomes           ${grpc_addr[outcomes]}      http://${metrics_addr[outcomes]}/metrics
+  reporting          ${grpc_addr[reporting]}      http://${metrics_addr[reporting]}/metrics
+  Kafka bootstrap    $bootstrap
+
+Try (in another terminal):
+  $bin_dir/pbrctl caseload $team
+  $bin_dir/pbrctl record tools/pbrctl/examples/assessment.json
+  $bin_dir/pbrctl schedule <person_id from the reply>
+  $bin_dir/pbrctl outcomes <person_id>
+  curl -s http://${metrics_addr[allocation]}/metrics | grep pbr_
+EOT
+
+if [[ $exit_after_demo == 1 ]]; then
+  # Smoke check: reporting must reflect the demo load before we call it working.
+  for _ in $(seq 1 300); do
+    if "${ctl[@]}" caseload "$team" --json | grep -Eq "\"people\": *$team_people\b"; then
+      "${ctl[@]}" caseload "$team"
+      exit 0
+    fi
+    sleep 0.2
+  done
+  echo "run-local.sh: reporting did not reflect the demo load within 60 s" >&2
+  exit 1
+fi
+echo
+echo "Press Ctrl-C to stop everything."
+while true; do
+  for s in "${services[@]}"; do
+    if ! kill -0 "${pid[$s]}" 2>/dev/null; then
+      echo "run-local.sh: $s stopped unexpectedly; its log: $run_dir/logs/$s.log" >&2
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the platform needs and builds it into build/.
+# Idempotent: re-running only installs what is missing and rebuilds what changed.
+#   scripts/setup.sh               install + build (RelWithDebInfo)
+#   scripts/setup.sh --release     install + build Release (deploy/Dockerfile uses this)
+#   scripts/setup.sh --deps-only   install packages only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_TYPE=RelWithDebInfo
+do_deps=1
+do_build=1
+for arg in "$@"; do
+  case "$arg" in
+    --release) BUILD_TYPE=Release ;;
+    --deps-only) do_build=0 ;;
+    *) echo "setup.sh: unknown option '$arg' (see the comment at the top of this file)" >&2; exit 2 ;;
+  esac
+done
+
+PACKAGES=(
+  g++ cmake ninja-build pkg-config git ca-certificates tzdata procps
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  librdkafka-dev librocksdb-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libabsl-dev libssl-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+)
+
+if [[ $do_deps == 1 ]]; then
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    if [[ $(id -u) != 0 ]]; then
+      echo "setup.sh: missing Debian packages: ${missing[*]}" >&2
+      echo "setup.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
+      exit 1
+    fi
+    echo "setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+if [[ $do_build == 1 ]]; then
+  jobs=$(nproc)
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$BUILD_TYPE" >/dev/null
+  echo "setup.sh: building ($BUILD_TYPE, $jobs jobs) into build/ ..."
+  cmake --build build -j "$jobs"
+  echo "setup.sh: built; programs are in build/bin/"
+fi
