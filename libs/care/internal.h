@@ -16,6 +16,15 @@
 
 namespace care::internal {
 
+// FNV-1a, for the rule set's content digest (a change detector, not a security measure).
+inline uint64_t Fnv1a(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
 inline absl::string_view AV(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 inline std::string_view SV(absl::string_view s) { return std::string_view(s.data(), s.size()); }
 

@@ -959,14 +959,6 @@ namespace {
 
 constexpr std::string_view kManifestName = "manifest.yaml";
 
-uint64_t Fnv1a(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 }  // namespace
 
 absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::string>& files) {
@@ -978,7 +970,7 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::
   if (!manifest.ok()) return manifest.status();
 
   std::vector<std::string> problems;
-  uint64_t digest = Fnv1a(1469598103934665603ull, manifest_it->second);
+  uint64_t digest = internal::Fnv1a(1469598103934665603ull, manifest_it->second);
   RuleData data;
   data.manifest_version = manifest->version;
 
@@ -988,7 +980,7 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::
       problems.push_back(internal::Cat(kManifestName, ": files.", field, ": file \"", name, "\" not found"));
       return;
     }
-    digest = Fnv1a(Fnv1a(digest, name), it->second);
+    digest = internal::Fnv1a(internal::Fnv1a(digest, name), it->second);
     auto parsed = parse(it->second, name);
     if (!parsed.ok()) {
       problems.push_back(std::string(std::string(parsed.status().message())));

@@ -10,17 +10,6 @@
 #include "absl/strings/str_join.h"
 
 namespace care {
-namespace {
-
-uint64_t Fnv1a(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-}  // namespace
 
 absl::Status ValidateRuleData(const RuleData& d) {
   std::vector<std::string> problems;
@@ -87,7 +76,7 @@ absl::StatusOr<RuleSet> RuleSet::FromData(RuleData data, std::string_view conten
   std::string digest(content_digest);
   if (digest.empty()) {
     uint64_t h = 1469598103934665603ull;
-    for (const auto& [k, v] : rs.file_versions_) h = Fnv1a(Fnv1a(h, k), v);
+    for (const auto& [k, v] : rs.file_versions_) h = internal::Fnv1a(internal::Fnv1a(h, k), v);
     digest = absl::StrFormat("%08x", static_cast<uint32_t>(h ^ (h >> 32)));
   }
   rs.version_ = internal::Cat(data.manifest_version, "#", digest);
