@@ -12,6 +12,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "platform/log.h"
+#include "spdlog/sinks/stdout_color_sinks.h"
 
 namespace pbr::platform {
 namespace {
@@ -98,6 +99,8 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Logs go to stderr; stdout carries only the READY line that launchers wait for.
+  spdlog::set_default_logger(spdlog::stderr_color_mt(std::string(name)));
   spdlog::set_pattern(absl::StrCat("%Y-%m-%dT%H:%M:%S.%e %^%l%$ ", name, ": %v"));
 
   auto config = Config::Load(settings, argc, argv, envp);

@@ -12,8 +12,10 @@ absl::StatusOr<std::unique_ptr<LocalPlatform>> LocalPlatform::Start(LocalPlatfor
                                                                     absl::Duration deadline) {
   std::filesystem::create_directories(options.work_dir);
   std::unique_ptr<LocalPlatform> p(new LocalPlatform(std::move(options)));
-  auto broker = ChildProcess::Spawn(
-      {p->options_.bin_dir + "/pbr-broker", absl::StrCat("--partitions=", p->options_.partitions)}, p->LogPath("broker"));
+  std::vector<std::string> broker_argv = {p->options_.bin_dir + "/pbr-broker",
+                                          absl::StrCat("--partitions=", p->options_.partitions)};
+  broker_argv.insert(broker_argv.end(), p->options_.broker_flags.begin(), p->options_.broker_flags.end());
+  auto broker = ChildProcess::Spawn(broker_argv, p->LogPath("broker"));
   if (!broker.ok()) return broker.status();
   p->broker_ = *std::move(broker);
   auto line = p->broker_->WaitForLine("BOOTSTRAP ", deadline);

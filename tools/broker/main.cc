@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "platform/config.h"
 #include "platform/embedded_broker.h"
 
@@ -19,6 +21,7 @@ int main(int argc, char** argv, char** envp) {
       {"partitions", SettingKind::kInt, "6", "partitions per topic", false, 1, 1000},
       {"brokers", SettingKind::kInt, "1", "mock brokers in the cluster", false, 1, 9},
       {"topic-prefix", SettingKind::kString, "", "prefix for every topic name"},
+      {"extra-topics", SettingKind::kString, "", "more topics to create, NAME[,NAME]; prefixed, same partitions"},
   };
   auto config = pbr::platform::Config::Load(specs, argc, argv, envp);
   if (!config.ok()) {
@@ -32,6 +35,15 @@ int main(int argc, char** argv, char** envp) {
   if (!broker.ok()) {
     std::fprintf(stderr, "pbr-broker: %s\n", broker.status().ToString().c_str());
     return 1;
+  }
+  // Created before BOOTSTRAP is printed: the mock broker needs a topic to exist before a client names it.
+  for (absl::string_view topic : absl::StrSplit(config->GetString("extra-topics"), ',', absl::SkipWhitespace())) {
+    auto st = (*broker)->CreateTopic(config->GetString("topic-prefix") + std::string(absl::StripAsciiWhitespace(topic)),
+                                     static_cast<int>(config->GetInt("partitions")));
+    if (!st.ok()) {
+      std::fprintf(stderr, "pbr-broker: %s\n", st.ToString().c_str());
+      return 1;
+    }
   }
   std::printf("BOOTSTRAP %s\n", (*broker)->bootstrap().c_str());
   std::fflush(stdout);

@@ -21,6 +21,7 @@ struct LocalPlatformOptions {
   int partitions = 6;
   std::string pseudonym_secret = "local-platform-secret-0123456789";
   std::vector<std::string> extra_flags;  // given to every service
+  std::vector<std::string> broker_flags;  // given to pbr-broker, e.g. "--extra-topics=bench"
 };
 
 class LocalPlatform {
