@@ -38,6 +38,7 @@ absl::string_view EventTypeOf(const pbr::v1::EventEnvelope& e) {
   switch (e.payload_case()) {
     case E::kAssessmentRecorded: return topic::kAssessmentRecorded;
     case E::kClusterChanged: return topic::kClusterChanged;
+    case E::kCareEventRecorded: return topic::kCareEventRecorded;
     case E::kReviewDue: return topic::kReviewDue;
     case E::kOutcomeRecorded: return topic::kOutcomeRecorded;
     case E::kDeadLetter: return topic::kDeadLetter;
