@@ -3,27 +3,33 @@
 #include <algorithm>
 #include <set>
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "care/nhs_number.h"
 #include "care_bridge.h"
-#include "pbr/state/v1/state.pb.h"
+#include "intake.h"
 #include "platform/events.h"
+#include "platform/log.h"
 #include "platform/service_host.h"
+#include "rule_checks.h"
 
 namespace pbr::allocation {
 namespace {
 
 using platform::DeterministicId;
+using pbr::state::v1::PersonState;
+using pbr::state::v1::StoredAssessment;
+using pbr::state::v1::StoredCareEvent;
 namespace topic = platform::topic;
 
 std::string RecordKey(absl::string_view source_system, absl::string_view source_record_id) {
   return absl::StrCat(source_system, "\x1f", source_record_id);
 }
 
-// A digest of the request's content, to tell a retry from a conflicting re-use of the same id.
-std::string RequestDigest(const pbr::v1::RecordAssessmentRequest& request) {
+std::string PersonKey(absl::string_view person_id, absl::string_view id) { return absl::StrCat(person_id, "/", id); }
+
+// A digest of a request's content, to tell a retry from a conflicting re-use of the same id.
+std::string RequestDigest(const google::protobuf::Message& request) {
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream out(&bytes);
@@ -34,110 +40,259 @@ std::string RequestDigest(const pbr::v1::RecordAssessmentRequest& request) {
   return DeterministicId("request", {bytes});
 }
 
-// Identifiers from EPRs become Kafka keys and RocksDB key parts: keep them printable and short.
-absl::Status CheckIdentifier(absl::string_view field, absl::string_view value) {
-  if (value.empty()) return absl::InvalidArgumentError(absl::StrCat(field, ": required"));
-  if (value.size() > 128) return absl::InvalidArgumentError(absl::StrCat(field, ": longer than 128 characters"));
-  for (char c : value) {
-    if (!absl::ascii_isgraph(static_cast<unsigned char>(c)) && c != ' ') {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": contains a control or non-ASCII character"));
-    }
+template <typename Proto>
+absl::StatusOr<std::optional<Proto>> GetProto(const platform::Store& store, absl::string_view family,
+                                              absl::string_view key) {
+  auto raw = store.Get(family, key);
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<Proto>();
+  Proto p;
+  if (!p.ParseFromString(**raw)) return absl::DataLossError(absl::StrCat("stored ", family, " record is unreadable"));
+  return std::optional<Proto>(std::move(p));
+}
+
+std::optional<care::HistoryTrigger> TriggerOf(pbr::v1::CareEventType t) {
+  switch (t) {
+    case pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT: return care::HistoryTrigger::kCrhtReferral;
+    case pbr::v1::CARE_EVENT_ADMISSION: return care::HistoryTrigger::kAdmission;
+    case pbr::v1::CARE_EVENT_MHA_ASSESSMENT: return care::HistoryTrigger::kMhaAssessment;
+    case pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE: return care::HistoryTrigger::kMedicationNonConcordance;
+    default: return std::nullopt;
   }
-  return absl::OkStatus();
+}
+
+AssessmentFact FactOf(const StoredAssessment& s) {
+  return {s.content().assessment_id(), platform::FromProto(s.effective_at()), s.content().cluster(),
+          s.content().team_id(), s.content().commissioner_id()};
+}
+
+// Page through `items` (already newest first) with an offset token.
+template <typename T>
+absl::StatusOr<std::pair<std::vector<T>, std::string>> Page(std::vector<T> items, const pbr::v1::ListRequest& r) {
+  int64_t offset = 0;
+  if (!r.page_token().empty() && (!absl::SimpleAtoi(r.page_token(), &offset) || offset < 0)) {
+    return absl::InvalidArgumentError("page_token: not a token from a previous reply");
+  }
+  if (r.page_size() < 0 || r.page_size() > 500) return absl::InvalidArgumentError("page_size: must be 0-500");
+  const int64_t size = r.page_size() == 0 ? 50 : r.page_size();
+  std::vector<T> page;
+  for (int64_t i = offset; i < static_cast<int64_t>(items.size()) && i < offset + size; ++i) {
+    page.push_back(std::move(items[i]));
+  }
+  const std::string next = offset + size < static_cast<int64_t>(items.size()) ? absl::StrCat(offset + size) : "";
+  return std::make_pair(std::move(page), next);
 }
 
 }  // namespace
+
+std::vector<std::string> AllocationFamilies() {
+  return {std::string(kAssessmentsFamily), std::string(kPersonAssessmentsFamily), std::string(kPersonsFamily),
+          std::string(kEpisodesFamily),    std::string(kCareEventsFamily),        std::string(kPersonCareEventsFamily),
+          std::string(kLocalIdsFamily)};
+}
+
+struct AllocationService::PersonRecords {
+  PersonState state;
+  std::vector<StoredAssessment> assessments;  // live and withdrawn
+  std::vector<StoredCareEvent> care_events;
+  std::vector<pbr::v1::Episode> stored_episodes;
+
+  std::vector<AssessmentFact> LiveFacts(absl::string_view except_assessment_id = "") const {
+    std::vector<AssessmentFact> facts;
+    for (const auto& a : assessments) {
+      if (!a.content().withdrawn() && a.content().assessment_id() != except_assessment_id) facts.push_back(FactOf(a));
+    }
+    return facts;
+  }
+};
 
 AllocationService::AllocationService(platform::Store& store, platform::Outbox& outbox, const platform::Clock& clock,
                                      std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret)
     : store_(store), outbox_(outbox), clock_(clock), rules_(std::move(rules)), secret_(std::move(pseudonym_secret)) {}
 
-absl::Status AllocationService::Validate(const pbr::v1::RecordAssessmentRequest& r) const {
-  std::vector<std::string> problems;
-  auto check = [&](const absl::Status& st) {
-    if (!st.ok()) problems.emplace_back(st.message());
-  };
-  check(CheckIdentifier("source_system", r.source_system()));
-  check(CheckIdentifier("source_record_id", r.source_record_id()));
-  check(CheckIdentifier("team_id", r.team_id()));
-  check(CheckIdentifier("clinician_id", r.clinician_id()));
-  check(care::ValidateNhsNumber(r.nhs_number()));
-  if (!r.has_assessed_at()) {
-    problems.emplace_back("assessed_at: required");
-  } else if (platform::FromProto(r.assessed_at()) > clock_.Now() + absl::Hours(24)) {
-    problems.emplace_back("assessed_at: is in the future");
-  } else if (platform::FromProto(r.assessed_at()) < absl::FromCivil(absl::CivilDay(2000, 1, 1), absl::UTCTimeZone())) {
-    problems.emplace_back("assessed_at: is before 2000, before care clusters existed");
-  }
-  if (auto ratings = services::RatingsFromProto(r.ratings()); !ratings.ok()) {
-    check(ratings.status());
-  } else {
-    check(care::ValidateMhct(*ratings));
-  }
-  if (!care::IsValidClusterId(r.cluster())) {
-    problems.push_back(absl::StrCat("cluster: ", r.cluster(),
-                                    r.cluster() == care::kBlankCluster ? " is the blank cluster, never used"
-                                                                       : " is not a care cluster (0-21)"));
-  }
-  if (r.reason() == pbr::v1::ASSESSMENT_REASON_UNSPECIFIED || !pbr::v1::AssessmentReason_IsValid(r.reason())) {
-    problems.emplace_back("reason: required (initial assessment, formal, transfer, discharge or unplanned review)");
-  }
-  if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(problems, "; "));
+std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(std::initializer_list<absl::string_view> keys) {
+  std::set<size_t> stripes;
+  for (absl::string_view k : keys) stripes.insert(std::hash<std::string>{}(std::string(k)) % stripes_.size());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t s : stripes) locks.emplace_back(stripes_[s]);  // ascending order: no deadlock
+  return locks;
 }
 
-absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Record(const pbr::v1::RecordAssessmentRequest& r,
-                                                                          absl::string_view trace_id) {
-  if (auto st = Validate(r); !st.ok()) return st;
+absl::StatusOr<AllocationService::PersonRecords> AllocationService::LoadPerson(const std::string& person_id) const {
+  PersonRecords p;
+  auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
+  if (!state.ok()) return state.status();
+  if (state->has_value()) p.state = **state;
+  absl::Status failure;
+  auto load_index = [&](absl::string_view index, absl::string_view family, auto& out) {
+    return store_.Scan(index, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view record_key) {
+      auto rec = GetProto<typename std::decay_t<decltype(out)>::value_type>(store_, family, record_key);
+      if (!rec.ok()) failure = rec.status();
+      else if (rec->has_value()) out.push_back(**rec);
+      return failure.ok();
+    });
+  };
+  if (auto st = load_index(kPersonAssessmentsFamily, kAssessmentsFamily, p.assessments); !st.ok()) return st;
+  if (auto st = load_index(kPersonCareEventsFamily, kCareEventsFamily, p.care_events); !st.ok()) return st;
+  if (!failure.ok()) return failure;
+  auto st = store_.Scan(kEpisodesFamily, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view v) {
+    if (!p.stored_episodes.emplace_back().ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      failure = absl::DataLossError("stored episode is unreadable");
+    }
+    return failure.ok();
+  });
+  if (!st.ok()) return st;
+  if (!failure.ok()) return failure;
+  return p;
+}
+
+absl::Status AllocationService::MapLocalId(const std::string& person_id, const std::string& source_system,
+                                           const std::string& local_id, PersonState& state,
+                                           rocksdb::WriteBatch& batch) const {
+  if (local_id.empty()) return absl::OkStatus();
+  for (const auto& l : state.local_ids()) {
+    if (l.source_system() != source_system) continue;
+    if (l.local_patient_id() == local_id) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat("local_patient_id: this NHS number is already '",
+                                                      l.local_patient_id(), "' in '", source_system, "', not '",
+                                                      local_id, "'"));
+  }
+  const std::string key = RecordKey(source_system, local_id);
+  auto owner = store_.Get(kLocalIdsFamily, key);
+  if (!owner.ok()) return owner.status();
+  if (owner->has_value() && **owner != person_id) {
+    return absl::FailedPreconditionError(absl::StrCat("local_patient_id: '", local_id, "' in '", source_system,
+                                                      "' already belongs to another NHS number"));
+  }
+  batch.Put(store_.Family(kLocalIdsFamily), key, person_id);
+  auto* l = state.add_local_ids();
+  l->set_source_system(source_system);
+  l->set_local_patient_id(local_id);
+  return absl::OkStatus();
+}
+
+void AllocationService::StagePerson(const std::string& person_id, const PersonView& before, const PersonView& after,
+                                    PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const {
+  for (const auto& e : before.episodes) batch.Delete(store_.Family(kEpisodesFamily), PersonKey(person_id, e.episode_id()));
+  for (const auto& e : after.episodes) {
+    batch.Put(store_.Family(kEpisodesFamily), PersonKey(person_id, e.episode_id()), e.SerializeAsString());
+  }
+  const pbr::v1::Episode* current = after.current();
+  state.set_has_cluster(current != nullptr);
+  state.set_cluster(current ? current->cluster() : 0);
+  state.set_team_id(after.current_team);
+  state.set_episode_id(current ? current->episode_id() : "");
+  if (current) *state.mutable_cluster_since() = current->started_at();
+  else state.clear_cluster_since();
+  state.set_live_assessments(live_assessments);
+  batch.Put(store_.Family(kPersonsFamily), person_id, state.SerializeAsString());
+}
+
+void AllocationService::StageClusterChanged(const std::string& person_id, const PersonView& before,
+                                            const PersonView& after, absl::string_view cause_id,
+                                            const std::string& source_system, absl::string_view trace_id,
+                                            rocksdb::WriteBatch& batch) {
+  const pbr::v1::Episode* was = before.current();
+  const pbr::v1::Episode* now = after.current();
+  // Nothing to announce when the cluster stays, or when no assessment is left (the withdrawal says so).
+  if (now == nullptr || (was != nullptr && was->cluster() == now->cluster())) return;
+  auto changed = platform::MakeEnvelope(topic::kClusterChanged, DeterministicId(topic::kClusterChanged, {cause_id}),
+                                        person_id, platform::FromProto(now->started_at()), clock_.Now(),
+                                        source_system, std::string(trace_id));
+  auto* c = changed.mutable_cluster_changed();
+  c->set_assessment_id(now->started_by_assessment_id());
+  c->set_team_id(after.current_team);
+  c->set_has_previous_cluster(was != nullptr);
+  c->set_previous_cluster(was ? was->cluster() : 0);
+  c->set_cluster(now->cluster());
+  *c->mutable_effective_at() = now->started_at();
+  outbox_.Stage(batch, topic::kClusterChanged, changed);
+}
+
+absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& r,
+                                                                         Mode mode, absl::string_view trace_id) {
+  const absl::Time now = clock_.Now();
+  if (auto st = ValidateAssessment(*rules_, now, r); !st.ok()) return st;
+  auto ratings = services::RatingsFromProto(r.ratings());
+  if (!ratings.ok()) return ratings.status();
   const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   const std::string digest = RequestDigest(r);
+  auto locks = Lock({person_id, record_key});
 
-  std::set<size_t> stripes = {std::hash<std::string>{}(person_id) % stripes_.size(),
-                              std::hash<std::string>{}(record_key) % stripes_.size()};
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (size_t s : stripes) locks.emplace_back(stripes_[s]);
-
-  auto existing = store_.Get(kAssessmentsFamily, record_key);
+  auto existing = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
-    pbr::state::v1::AssessmentRecord record;
-    if (!record.ParseFromString(**existing)) return absl::DataLossError("stored assessment record is unreadable");
-    if (record.request_digest() != digest) {
-      return absl::AlreadyExistsError(absl::StrCat("source_record_id: '", r.source_record_id(), "' from '",
-                                                   r.source_system(),
-                                                   "' was already recorded with different content"));
+    const StoredAssessment& prior = **existing;
+    if (prior.request_digest() == digest && !prior.content().withdrawn()) {
+      pbr::v1::RecordAssessmentReply reply = prior.reply();
+      reply.set_duplicate(true);
+      return reply;
     }
-    pbr::v1::RecordAssessmentReply reply = record.reply();
-    reply.set_duplicate(true);
-    return reply;
+    if (mode == Mode::kRecord) {
+      return absl::AlreadyExistsError(absl::StrCat("source_record_id: '", r.source_record_id(), "' from '",
+                                                   r.source_system(), "' was already recorded with different content",
+                                                   " (use AmendAssessment to correct it)"));
+    }
+    if (prior.person_id() != person_id) {
+      return absl::FailedPreconditionError("nhs_number: differs from the assessment being amended");
+    }
+    if (prior.content().withdrawn()) {
+      return absl::FailedPreconditionError(absl::StrCat("source_record_id: '", r.source_record_id(),
+                                                        "' was withdrawn and cannot be amended"));
+    }
+  } else if (mode == Mode::kAmend) {
+    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment '", r.source_record_id(), "' from '",
+                                            r.source_system(), "' to amend"));
   }
-
-  auto stored_person = store_.Get(kPersonsFamily, person_id);
-  if (!stored_person.ok()) return stored_person.status();
-  pbr::state::v1::AllocationPerson person;
-  const bool known = stored_person->has_value();
-  if (known && !person.ParseFromString(**stored_person)) return absl::DataLossError("stored person is unreadable");
-
-  const absl::Time now = clock_.Now();
-  const absl::Time assessed_at = platform::FromProto(r.assessed_at());
   const std::string assessment_id = DeterministicId("assessment", {r.source_system(), r.source_record_id()});
-  // An assessment older than the person's latest (a late back-fill) is kept and published but
-  // does not move the current cluster: the latest assessment decides it.
-  const bool is_latest = !known || assessed_at >= platform::FromProto(person.assessed_at());
-  const bool cluster_changed = is_latest && (!known || person.cluster() != r.cluster());
+  const int revision = existing->has_value() ? (*existing)->content().revision() + 1 : 0;
 
-  pbr::v1::RecordAssessmentReply reply;
-  reply.set_person_id(person_id);
-  reply.set_assessment_id(assessment_id);
-  reply.set_cluster_changed(cluster_changed);
-  reply.set_rule_version(rules_->version());
-
+  auto person = LoadPerson(person_id);
+  if (!person.ok()) return person.status();
   rocksdb::WriteBatch batch;
-  auto assessed = platform::MakeEnvelope(topic::kAssessmentRecorded,
-                                         DeterministicId(topic::kAssessmentRecorded, {assessment_id}), person_id,
-                                         assessed_at, now, r.source_system(), std::string(trace_id));
-  auto* a = assessed.mutable_assessment_recorded();
+  PersonState state = person->state;
+  if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) return st;
+
+  // Inpatient initial allocations take effect from the admission (SOP; KPI 4 counts bed nights).
+  const absl::Time assessed_at = platform::FromProto(r.assessed_at());
+  const absl::Time effective_at = r.reason() == pbr::v1::ASSESSMENT_REASON_INITIAL && r.has_admitted_at()
+                                      ? platform::FromProto(r.admitted_at())
+                                      : assessed_at;
+
+  // The rules see the person as they were just before this assessment.
+  std::vector<AssessmentFact> others = person->LiveFacts(assessment_id);
+  const PersonView before = DerivePerson(person_id, others);
+  AllocationFacts facts;
+  std::vector<AssessmentFact> earlier;
+  for (const auto& f : others) {
+    if (f.effective_at <= effective_at) earlier.push_back(f);
+  }
+  const PersonView prior_view = DerivePerson(person_id, earlier);
+  if (const pbr::v1::Episode* from = prior_view.current()) {
+    facts.from_cluster = from->cluster();
+    facts.from_cluster_start = platform::ClinicalDay(platform::FromProto(from->started_at()));
+    if (prior_view.episodes.size() >= 2) facts.cluster_before_from = prior_view.episodes.rbegin()[1].cluster();
+  }
+  for (const auto& e : person->care_events) {
+    const absl::Time at = platform::FromProto(e.content().occurred_at());
+    if (auto trigger = TriggerOf(e.content().type()); trigger && at <= assessed_at && at > assessed_at - absl::Hours(24 * 366)) {
+      facts.history.push_back({*trigger, platform::ClinicalDay(at)});
+    }
+  }
+  CheckResult checks = CheckAllocation(*rules_, r, *ratings, facts);
+  if (!checks.refusal.ok()) return checks.refusal;
+
+  others.push_back({assessment_id, effective_at, r.cluster(), r.team_id(), r.commissioner_id()});
+  const PersonView after = DerivePerson(person_id, others);
+  const PersonView stored_before = DerivePerson(person_id, person->LiveFacts());
+
+  auto event = platform::MakeEnvelope(
+      topic::kAssessmentRecorded,
+      revision == 0 ? DeterministicId(topic::kAssessmentRecorded, {assessment_id})
+                    : DeterministicId(topic::kAssessmentRecorded, {assessment_id, absl::StrCat(revision)}),
+      person_id, assessed_at, now, r.source_system(), std::string(trace_id));
+  auto* a = event.mutable_assessment_recorded();
   a->set_assessment_id(assessment_id);
   a->set_source_record_id(r.source_record_id());
   a->set_team_id(r.team_id());
@@ -147,37 +302,42 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Record(const p
   a->set_cluster(r.cluster());
   a->set_reason(r.reason());
   a->set_rule_version(rules_->version());
-  outbox_.Stage(batch, topic::kAssessmentRecorded, assessed);
+  a->set_revision(revision);
+  a->set_service_area(r.service_area());
+  a->set_commissioner_id(r.commissioner_id());
+  a->set_episode_id(after.episode_of.at(assessment_id));
+  a->set_change_class(r.change_class());
+  for (const auto& c : checks.checks) *a->add_checks() = c;
+  a->set_clinical_rationale(r.clinical_rationale());
+  outbox_.Stage(batch, topic::kAssessmentRecorded, event);
+  StageClusterChanged(person_id, stored_before, after, absl::StrCat(assessment_id, "/", revision), r.source_system(),
+                      trace_id, batch);
 
-  if (cluster_changed) {
-    auto changed = platform::MakeEnvelope(topic::kClusterChanged,
-                                          DeterministicId(topic::kClusterChanged, {assessment_id}), person_id,
-                                          assessed_at, now, r.source_system(), std::string(trace_id));
-    auto* c = changed.mutable_cluster_changed();
-    c->set_assessment_id(assessment_id);
-    c->set_team_id(r.team_id());
-    c->set_has_previous_cluster(known);
-    c->set_previous_cluster(known ? person.cluster() : 0);
-    c->set_cluster(r.cluster());
-    *c->mutable_effective_at() = r.assessed_at();
-    outbox_.Stage(batch, topic::kClusterChanged, changed);
+  pbr::v1::RecordAssessmentReply reply;
+  reply.set_person_id(person_id);
+  reply.set_assessment_id(assessment_id);
+  reply.set_cluster_changed(after.current() && (!stored_before.current() ||
+                                                stored_before.current()->cluster() != after.current()->cluster()));
+  reply.set_rule_version(rules_->version());
+  reply.set_episode_id(a->episode_id());
+  for (const auto& c : checks.checks) *reply.add_checks() = c;
+  if (auto suggestions = rules_->SuggestClusters(*ratings); suggestions.ok()) {
+    for (auto& s : ToSuggestions(*suggestions, nullptr, 5)) *reply.add_suggestions() = std::move(s);
   }
+  reply.set_revision(revision);
 
-  if (is_latest) {
-    person.set_cluster(r.cluster());
-    person.set_team_id(r.team_id());
-    person.set_assessment_id(assessment_id);
-    *person.mutable_assessed_at() = r.assessed_at();
-  }
-  person.set_assessments(person.assessments() + 1);
-  batch.Put(store_.Family(kPersonsFamily), person_id, person.SerializeAsString());
-
-  pbr::state::v1::AssessmentRecord record;
-  record.set_request_digest(digest);
-  *record.mutable_reply() = reply;
-  record.set_person_id(person_id);
-  *record.mutable_recorded_at() = platform::ToProto(now);
-  batch.Put(store_.Family(kAssessmentsFamily), record_key, record.SerializeAsString());
+  StoredAssessment stored;
+  stored.set_source_system(r.source_system());
+  stored.set_source_record_id(r.source_record_id());
+  stored.set_person_id(person_id);
+  stored.set_request_digest(digest);
+  *stored.mutable_content() = *a;
+  *stored.mutable_effective_at() = platform::ToProto(effective_at);
+  *stored.mutable_recorded_at() = platform::ToProto(now);
+  *stored.mutable_reply() = reply;
+  batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
+  batch.Put(store_.Family(kPersonAssessmentsFamily), PersonKey(person_id, assessment_id), record_key);
+  StagePerson(person_id, stored_before, after, std::move(state), static_cast<int>(others.size()), batch);
 
   // Synced: the reply promises durability. Concurrent calls share one fsync (group commit).
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
@@ -185,17 +345,280 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Record(const p
   return reply;
 }
 
-grpc::Status AllocationService::RecordAssessment(grpc::ServerContext* context,
-                                                 const pbr::v1::RecordAssessmentRequest* request,
-                                                 pbr::v1::RecordAssessmentReply* reply) {
-  std::string trace_id;
-  if (auto it = context->client_metadata().find("x-trace-id"); it != context->client_metadata().end()) {
-    trace_id.assign(it->second.data(), it->second.size());
+absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Record(const pbr::v1::RecordAssessmentRequest& r,
+                                                                          absl::string_view trace_id) {
+  return Apply(r, Mode::kRecord, trace_id);
+}
+
+absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Amend(const pbr::v1::RecordAssessmentRequest& r,
+                                                                         absl::string_view trace_id) {
+  return Apply(r, Mode::kAmend, trace_id);
+}
+
+absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
+    const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id) {
+  if (auto st = CheckIdentifier("source_system", r.source_system()); !st.ok()) return st;
+  if (auto st = CheckIdentifier("source_record_id", r.source_record_id()); !st.ok()) return st;
+  const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
+  auto peek = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);
+  if (!peek.ok()) return peek.status();
+  if (!peek->has_value()) {
+    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment '", r.source_record_id(), "' from '",
+                                            r.source_system(), "' to withdraw"));
   }
-  auto result = Record(*request, trace_id);
+  const std::string person_id = (*peek)->person_id();
+  auto locks = Lock({person_id, record_key});
+  auto existing = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);  // again, under the lock
+  if (!existing.ok()) return existing.status();
+  StoredAssessment stored = **existing;
+  pbr::v1::WithdrawAssessmentReply reply;
+  reply.set_person_id(person_id);
+  reply.set_assessment_id(stored.content().assessment_id());
+  if (stored.content().withdrawn()) {  // a retry: already done
+    reply.set_revision(stored.content().revision());
+    return reply;
+  }
+  auto person = LoadPerson(person_id);
+  if (!person.ok()) return person.status();
+  const std::string& assessment_id = stored.content().assessment_id();
+  const PersonView before = DerivePerson(person_id, person->LiveFacts());
+  const std::vector<AssessmentFact> remaining = person->LiveFacts(assessment_id);
+  const PersonView after = DerivePerson(person_id, remaining);
+  const int revision = stored.content().revision() + 1;
+
+  const absl::Time now = clock_.Now();
+  rocksdb::WriteBatch batch;
+  pbr::v1::AssessmentRecorded content = stored.content();
+  content.set_revision(revision);
+  content.set_withdrawn(true);
+  content.set_episode_id("");
+  auto event = platform::MakeEnvelope(topic::kAssessmentRecorded,
+                                      DeterministicId(topic::kAssessmentRecorded, {assessment_id, absl::StrCat(revision)}),
+                                      person_id, platform::FromProto(content.assessed_at()), now,
+                                      stored.source_system(), std::string(trace_id));
+  *event.mutable_assessment_recorded() = content;
+  outbox_.Stage(batch, topic::kAssessmentRecorded, event);
+  StageClusterChanged(person_id, before, after, absl::StrCat(assessment_id, "/", revision), stored.source_system(),
+                      trace_id, batch);
+  *stored.mutable_content() = content;
+  stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
+  batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
+  StagePerson(person_id, before, after, person->state, static_cast<int>(remaining.size()), batch);
+  if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
+  outbox_.Wake();
+  PBR_LOG(info) << "assessment " << assessment_id << " withdrawn by " << stored.source_system()
+                << (r.reason().empty() ? "" : ": ") << r.reason();
+  reply.set_revision(revision);
+  reply.set_cluster_changed(after.current() != nullptr && before.current() != nullptr &&
+                            after.current()->cluster() != before.current()->cluster());
+  return reply;
+}
+
+absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent(
+    const pbr::v1::RecordCareEventRequest& r, absl::string_view trace_id) {
+  const absl::Time now = clock_.Now();
+  if (auto st = ValidateCareEvent(now, r); !st.ok()) return st;
+  const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
+  const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
+  const std::string digest = RequestDigest(r);
+  auto locks = Lock({person_id, record_key});
+  auto existing = GetProto<StoredCareEvent>(store_, kCareEventsFamily, record_key);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value()) {
+    if ((*existing)->request_digest() != digest) {
+      return absl::AlreadyExistsError(absl::StrCat("source_record_id: '", r.source_record_id(), "' from '",
+                                                   r.source_system(), "' was already recorded with different content"));
+    }
+    pbr::v1::RecordCareEventReply reply = (*existing)->reply();
+    reply.set_duplicate(true);
+    return reply;
+  }
+  auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
+  if (!state.ok()) return state.status();
+  PersonState person = state->value_or(PersonState());
+  rocksdb::WriteBatch batch;
+  if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), person, batch); !st.ok()) return st;
+
+  const std::string care_event_id = DeterministicId("care-event", {r.source_system(), r.source_record_id()});
+  auto event = platform::MakeEnvelope(topic::kCareEventRecorded,
+                                      DeterministicId(topic::kCareEventRecorded, {care_event_id}), person_id,
+                                      platform::FromProto(r.occurred_at()), now, r.source_system(), std::string(trace_id));
+  auto* c = event.mutable_care_event_recorded();
+  c->set_care_event_id(care_event_id);
+  c->set_source_record_id(r.source_record_id());
+  c->set_type(r.type());
+  *c->mutable_occurred_at() = r.occurred_at();
+  c->set_out_of_hours(r.out_of_hours());
+  c->set_team_id(r.team_id());
+  c->set_clinician_id(r.clinician_id());
+  outbox_.Stage(batch, topic::kCareEventRecorded, event);
+
+  pbr::v1::RecordCareEventReply reply;
+  reply.set_person_id(person_id);
+  reply.set_care_event_id(care_event_id);
+  StoredCareEvent stored;
+  stored.set_source_system(r.source_system());
+  stored.set_person_id(person_id);
+  stored.set_request_digest(digest);
+  *stored.mutable_content() = *c;
+  *stored.mutable_reply() = reply;
+  batch.Put(store_.Family(kCareEventsFamily), record_key, stored.SerializeAsString());
+  batch.Put(store_.Family(kPersonCareEventsFamily), PersonKey(person_id, care_event_id), record_key);
+  batch.Put(store_.Family(kPersonsFamily), person_id, person.SerializeAsString());
+  if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
+  outbox_.Wake();
+  return reply;
+}
+
+absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
+    const pbr::v1::SuggestClustersRequest& r) const {
+  auto ratings = services::RatingsFromProto(r.ratings());
+  if (!ratings.ok()) return ratings.status();
+  if (auto st = care::ValidateMhct(*ratings); !st.ok()) return st;
+  const care::ServiceArea* area = nullptr;
+  if (!r.service_area().empty()) {
+    area = rules_->service_areas().Find(r.service_area());
+    if (area == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("service_area: '", r.service_area(), "' is not a service area"));
+    }
+  }
+  auto result = rules_->SuggestClusters(*ratings);
+  if (!result.ok()) return result.status();
+  pbr::v1::SuggestClustersReply reply;
+  for (auto& s : ToSuggestions(*result, area, 21)) *reply.add_suggestions() = std::move(s);
+  reply.set_rule_version(result->rule_version);
+  reply.set_example_profiles(result->example_profiles);
+  return reply;
+}
+
+absl::StatusOr<pbr::v1::Person> AllocationService::GetPerson(const pbr::v1::GetPersonRequest& r) const {
+  std::string person_id;
+  if (r.who_case() == pbr::v1::GetPersonRequest::kNhsNumber) {
+    if (auto st = care::ValidateNhsNumber(r.nhs_number()); !st.ok()) return st;
+    person_id = platform::KeyedHash(secret_, r.nhs_number());
+  } else if (r.who_case() == pbr::v1::GetPersonRequest::kPersonId && !r.person_id().empty()) {
+    person_id = r.person_id();
+  } else {
+    return absl::InvalidArgumentError("nhs_number or person_id: one is required");
+  }
+  auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
+  if (!state.ok()) return state.status();
+  if (!state->has_value()) return absl::NotFoundError("person: not known to the platform");
+  pbr::v1::Person out;
+  out.set_person_id(person_id);
+  out.set_has_cluster((*state)->has_cluster());
+  out.set_cluster((*state)->cluster());
+  out.set_team_id((*state)->team_id());
+  out.set_episode_id((*state)->episode_id());
+  if ((*state)->has_cluster_since()) *out.mutable_cluster_since() = (*state)->cluster_since();
+  out.set_assessments((*state)->live_assessments());
+  for (const auto& l : (*state)->local_ids()) *out.add_local_ids() = l;
+  return out;
+}
+
+absl::StatusOr<pbr::v1::ListEpisodesReply> AllocationService::ListEpisodes(const pbr::v1::ListRequest& r) const {
+  if (r.person_id().empty()) return absl::InvalidArgumentError("person_id: required");
+  auto person = LoadPerson(r.person_id());
+  if (!person.ok()) return person.status();
+  std::vector<pbr::v1::Episode> episodes = person->stored_episodes;
+  std::sort(episodes.begin(), episodes.end(), [](const auto& a, const auto& b) {
+    return platform::FromProto(a.started_at()) > platform::FromProto(b.started_at());
+  });
+  auto page = Page(std::move(episodes), r);
+  if (!page.ok()) return page.status();
+  pbr::v1::ListEpisodesReply reply;
+  for (auto& e : page->first) *reply.add_episodes() = std::move(e);
+  reply.set_next_page_token(page->second);
+  return reply;
+}
+
+absl::StatusOr<pbr::v1::ListAssessmentsReply> AllocationService::ListAssessments(const pbr::v1::ListRequest& r) const {
+  if (r.person_id().empty()) return absl::InvalidArgumentError("person_id: required");
+  auto person = LoadPerson(r.person_id());
+  if (!person.ok()) return person.status();
+  std::vector<pbr::v1::AssessmentSummary> list;
+  for (const auto& s : person->assessments) {
+    auto& a = list.emplace_back();
+    a.set_assessment_id(s.content().assessment_id());
+    a.set_source_system(s.source_system());
+    a.set_source_record_id(s.source_record_id());
+    *a.mutable_assessed_at() = s.content().assessed_at();
+    a.set_cluster(s.content().cluster());
+    a.set_team_id(s.content().team_id());
+    a.set_reason(s.content().reason());
+    a.set_revision(s.content().revision());
+    a.set_withdrawn(s.content().withdrawn());
+    for (const auto& c : s.content().checks()) *a.add_checks() = c;
+    a.set_clinical_rationale(s.content().clinical_rationale());
+  }
+  std::sort(list.begin(), list.end(), [](const auto& a, const auto& b) {
+    return platform::FromProto(a.assessed_at()) > platform::FromProto(b.assessed_at());
+  });
+  auto page = Page(std::move(list), r);
+  if (!page.ok()) return page.status();
+  pbr::v1::ListAssessmentsReply reply;
+  for (auto& a : page->first) *reply.add_assessments() = std::move(a);
+  reply.set_next_page_token(page->second);
+  return reply;
+}
+
+namespace {
+
+std::string TraceId(const grpc::ServerContext* ctx) {
+  auto it = ctx->client_metadata().find("x-trace-id");
+  return it == ctx->client_metadata().end() ? "" : std::string(it->second.data(), it->second.size());
+}
+
+template <typename T>
+grpc::Status Answer(absl::StatusOr<T> result, T* reply) {
   if (!result.ok()) return platform::ToGrpc(result.status());
   *reply = *std::move(result);
   return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status AllocationService::RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,
+                                                 pbr::v1::RecordAssessmentReply* reply) {
+  return Answer(Record(*r, TraceId(ctx)), reply);
+}
+
+grpc::Status AllocationService::AmendAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,
+                                                pbr::v1::RecordAssessmentReply* reply) {
+  return Answer(Amend(*r, TraceId(ctx)), reply);
+}
+
+grpc::Status AllocationService::WithdrawAssessment(grpc::ServerContext* ctx, const pbr::v1::WithdrawAssessmentRequest* r,
+                                                   pbr::v1::WithdrawAssessmentReply* reply) {
+  return Answer(Withdraw(*r, TraceId(ctx)), reply);
+}
+
+grpc::Status AllocationService::RecordCareEvent(grpc::ServerContext* ctx, const pbr::v1::RecordCareEventRequest* r,
+                                                pbr::v1::RecordCareEventReply* reply) {
+  return Answer(RecordCareEvent(*r, TraceId(ctx)), reply);
+}
+
+grpc::Status AllocationService::SuggestClusters(grpc::ServerContext*, const pbr::v1::SuggestClustersRequest* r,
+                                                pbr::v1::SuggestClustersReply* reply) {
+  return Answer(Suggest(*r), reply);
+}
+
+grpc::Status AllocationService::GetPerson(grpc::ServerContext* ctx, const pbr::v1::GetPersonRequest* r,
+                                          pbr::v1::Person* reply) {
+  // Identifiable reads are audit-logged: who asked, by which identifier.
+  PBR_LOG(info) << "audit: GetPerson by " << (r->who_case() == pbr::v1::GetPersonRequest::kNhsNumber ? "nhs_number" : "person_id")
+                << " from " << ctx->peer();
+  return Answer(GetPerson(*r), reply);
+}
+
+grpc::Status AllocationService::ListEpisodes(grpc::ServerContext*, const pbr::v1::ListRequest* r,
+                                             pbr::v1::ListEpisodesReply* reply) {
+  return Answer(ListEpisodes(*r), reply);
+}
+
+grpc::Status AllocationService::ListAssessments(grpc::ServerContext*, const pbr::v1::ListRequest* r,
+                                                pbr::v1::ListAssessmentsReply* reply) {
+  return Answer(ListAssessments(*r), reply);
 }
 
 }  // namespace pbr::allocation

@@ -1,37 +1,90 @@
 #pragma once
-// Allocation: the front door for every EPR. Validates an assessment, resolves the person to a
-// pseudonym, keeps the record and the person's current cluster, and publishes the facts, all in
-// one synced WriteBatch before replying, so an acknowledged assessment is never lost.
+// Allocation: the front door for every EPR. Validates assessments and care events, resolves the
+// person across EPRs to a pseudonym, checks the chosen cluster against the rules (a breach needs a
+// clinical rationale and is recorded, not hidden), keeps each person's cluster episodes, and
+// publishes the facts. Every change is one synced WriteBatch written before the reply, so an
+// acknowledged record is never lost; concurrent calls share the fsync (group commit).
 #include <array>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "care/rules.h"
+#include "pbr/state/v1/allocation_state.pb.h"
 #include "pbr/v1/allocation.grpc.pb.h"
+#include "person_history.h"
 #include "platform/clock.h"
 #include "platform/outbox.h"
 #include "platform/store.h"
 
 namespace pbr::allocation {
 
-inline constexpr absl::string_view kAssessmentsFamily = "assessments";
-inline constexpr absl::string_view kPersonsFamily = "persons";
+// Column families.
+inline constexpr absl::string_view kAssessmentsFamily = "assessments";              // record key -> StoredAssessment
+inline constexpr absl::string_view kPersonAssessmentsFamily = "person_assessments";  // "<person>/<assessment id>" -> record key
+inline constexpr absl::string_view kPersonsFamily = "persons";                      // person -> PersonState
+inline constexpr absl::string_view kEpisodesFamily = "episodes";                    // "<person>/<episode id>" -> Episode
+inline constexpr absl::string_view kCareEventsFamily = "care_events";               // record key -> StoredCareEvent
+inline constexpr absl::string_view kPersonCareEventsFamily = "person_care_events";  // "<person>/<event id>" -> record key
+inline constexpr absl::string_view kLocalIdsFamily = "local_ids";                   // "<system>\x1f<local id>" -> person
+std::vector<std::string> AllocationFamilies();
 
 class AllocationService final : public pbr::v1::Allocation::Service {
  public:
   AllocationService(platform::Store& store, platform::Outbox& outbox, const platform::Clock& clock,
                     std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret);
 
-  grpc::Status RecordAssessment(grpc::ServerContext* context, const pbr::v1::RecordAssessmentRequest* request,
-                                pbr::v1::RecordAssessmentReply* reply) override;
-
-  // The same, without gRPC: what the handler and the tests call.
+  // The calls without gRPC: what the handlers and the tests use.
   absl::StatusOr<pbr::v1::RecordAssessmentReply> Record(const pbr::v1::RecordAssessmentRequest& request,
                                                         absl::string_view trace_id);
+  absl::StatusOr<pbr::v1::RecordAssessmentReply> Amend(const pbr::v1::RecordAssessmentRequest& request,
+                                                       absl::string_view trace_id);
+  absl::StatusOr<pbr::v1::WithdrawAssessmentReply> Withdraw(const pbr::v1::WithdrawAssessmentRequest& request,
+                                                            absl::string_view trace_id);
+  absl::StatusOr<pbr::v1::RecordCareEventReply> RecordCareEvent(const pbr::v1::RecordCareEventRequest& request,
+                                                                absl::string_view trace_id);
+  absl::StatusOr<pbr::v1::SuggestClustersReply> Suggest(const pbr::v1::SuggestClustersRequest& request) const;
+  absl::StatusOr<pbr::v1::Person> GetPerson(const pbr::v1::GetPersonRequest& request) const;
+  absl::StatusOr<pbr::v1::ListEpisodesReply> ListEpisodes(const pbr::v1::ListRequest& request) const;
+  absl::StatusOr<pbr::v1::ListAssessmentsReply> ListAssessments(const pbr::v1::ListRequest& request) const;
+
+  // gRPC.
+  grpc::Status RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* request,
+                                pbr::v1::RecordAssessmentReply* reply) override;
+  grpc::Status AmendAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* request,
+                               pbr::v1::RecordAssessmentReply* reply) override;
+  grpc::Status WithdrawAssessment(grpc::ServerContext* ctx, const pbr::v1::WithdrawAssessmentRequest* request,
+                                  pbr::v1::WithdrawAssessmentReply* reply) override;
+  grpc::Status RecordCareEvent(grpc::ServerContext* ctx, const pbr::v1::RecordCareEventRequest* request,
+                               pbr::v1::RecordCareEventReply* reply) override;
+  grpc::Status SuggestClusters(grpc::ServerContext* ctx, const pbr::v1::SuggestClustersRequest* request,
+                               pbr::v1::SuggestClustersReply* reply) override;
+  grpc::Status GetPerson(grpc::ServerContext* ctx, const pbr::v1::GetPersonRequest* request,
+                         pbr::v1::Person* reply) override;
+  grpc::Status ListEpisodes(grpc::ServerContext* ctx, const pbr::v1::ListRequest* request,
+                            pbr::v1::ListEpisodesReply* reply) override;
+  grpc::Status ListAssessments(grpc::ServerContext* ctx, const pbr::v1::ListRequest* request,
+                               pbr::v1::ListAssessmentsReply* reply) override;
 
  private:
-  absl::Status Validate(const pbr::v1::RecordAssessmentRequest& request) const;
+  enum class Mode { kRecord, kAmend };
+  struct PersonRecords;  // a person's stored assessments and care events, loaded together
+
+  absl::StatusOr<pbr::v1::RecordAssessmentReply> Apply(const pbr::v1::RecordAssessmentRequest& request, Mode mode,
+                                                       absl::string_view trace_id);
+  absl::StatusOr<PersonRecords> LoadPerson(const std::string& person_id) const;
+  // Checks (and stages) the EPR's local patient id for this person; refuses a conflicting mapping.
+  absl::Status MapLocalId(const std::string& person_id, const std::string& source_system,
+                          const std::string& local_id, pbr::state::v1::PersonState& state,
+                          rocksdb::WriteBatch& batch) const;
+  // Stages the person's derived state and episodes; returns whether the current cluster changed.
+  void StagePerson(const std::string& person_id, const PersonView& before, const PersonView& after,
+                   pbr::state::v1::PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const;
+  void StageClusterChanged(const std::string& person_id, const PersonView& before, const PersonView& after,
+                           absl::string_view cause_id, const std::string& source_system,
+                           absl::string_view trace_id, rocksdb::WriteBatch& batch);
+  std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);
 
   platform::Store& store_;
   platform::Outbox& outbox_;

@@ -1,5 +1,6 @@
 #include "allocation_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -27,17 +28,19 @@ pbr::v1::RecordAssessmentRequest ValidRequest(std::string record_id = "rec-1") {
   r.mutable_ratings()->set_item8_problem_type("B");
   r.set_cluster(4);
   r.set_reason(pbr::v1::ASSESSMENT_REASON_INITIAL);
+  r.set_clinical_rationale("test fixture: the example profiles are not the national grid");
   return r;
 }
 
 class AllocationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), {std::string(kAssessmentsFamily), std::string(kPersonsFamily)});
+    store_ = *platform::Store::Open(dir_.path(), AllocationFamilies());
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
     auto rules = services::LoadRules(PBR_RULES_DIR);
     ASSERT_TRUE(rules.ok()) << rules.status();
-    service_ = std::make_unique<AllocationService>(*store_, *outbox_, clock_, *rules, kSecret);
+    rules_ = *rules;
+    service_ = std::make_unique<AllocationService>(*store_, *outbox_, clock_, rules_, kSecret);
   }
   std::vector<pbr::v1::EventEnvelope> Pending(absl::string_view topic_name) {
     std::vector<pbr::v1::EventEnvelope> out;
@@ -58,6 +61,7 @@ class AllocationTest : public ::testing::Test {
   std::unique_ptr<platform::Store> store_;
   std::unique_ptr<platform::Outbox> outbox_;
   std::unique_ptr<AllocationService> service_;
+  std::shared_ptr<const care::RuleSet> rules_;
 };
 
 TEST_F(AllocationTest, RecordsAssessmentAndPublishesItWithTheClusterStart) {
@@ -116,18 +120,23 @@ TEST_F(AllocationTest, ClusterChangedOnlyWhenTheLatestAssessmentMovesTheCluster)
   auto same = ValidRequest("r2");
   *same.mutable_assessed_at() = platform::ToProto(Day(2026, 6, 1));
   same.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+  same.set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);
+  same.set_clinical_rationale("test: ratings are not the point here");
   EXPECT_FALSE(service_->Record(same, "")->cluster_changed());
 
   auto moved = ValidRequest("r3");
   *moved.mutable_assessed_at() = platform::ToProto(Day(2026, 9, 1));
   moved.set_cluster(5);
   moved.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+  moved.set_change_class(pbr::v1::CHANGE_CLASS_DETERIORATION);
+  moved.set_clinical_rationale("test: ratings are not the point here");
   EXPECT_TRUE(service_->Record(moved, "")->cluster_changed());
 
   // A late back-fill from before the latest assessment does not move the current cluster.
   auto backfill = ValidRequest("r0");
   *backfill.mutable_assessed_at() = platform::ToProto(Day(2025, 12, 1));
   backfill.set_cluster(8);
+  backfill.set_reason(pbr::v1::ASSESSMENT_REASON_INITIAL);
   EXPECT_FALSE(service_->Record(backfill, "")->cluster_changed());
 
   auto changes = Pending("cluster-changed");
@@ -178,6 +187,268 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"MissingReason", [](auto& r) { r.clear_reason(); }, "reason: required"},
         BadInput{"Item8WithoutType", [](auto& r) { r.mutable_ratings()->clear_item8_problem_type(); }, "item"}),
     [](const auto& info) { return info.param.name; });
+
+
+// ---- rule checks, rationale, back-dating ----
+
+class AllocationRulesTest : public AllocationTest {
+ protected:
+  // Clusters whose red rules these ratings meet, and one whose red rules they break.
+  void Classify(const pbr::v1::RecordAssessmentRequest& r, int* fitting, int* breaking) {
+    auto ratings = services::RatingsFromProto(r.ratings());
+    ASSERT_TRUE(ratings.ok());
+    auto s = rules_->SuggestClusters(*ratings);
+    ASSERT_TRUE(s.ok());
+    ASSERT_FALSE(s->ranked.empty());
+    ASSERT_FALSE(s->excluded.empty()) << "the example profiles should exclude some cluster for these ratings";
+    *fitting = s->ranked.front().cluster;
+    *breaking = s->excluded.front().cluster;
+  }
+};
+
+TEST_F(AllocationRulesTest, ARedRuleBreachNeedsARationaleAndIsRecordedWithIt) {
+  auto r = ValidRequest("red");
+  r.clear_clinical_rationale();
+  int fitting = 0, breaking = 0;
+  Classify(r, &fitting, &breaking);
+  r.set_cluster(breaking);
+  auto refused = service_->Record(r, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("clinical_rationale: required"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("red rules"));
+  EXPECT_TRUE(platform::Outbox::ReadPending(*store_)->empty());
+
+  r.set_clinical_rationale("known history of psychosis; ratings reflect a good fortnight");
+  auto accepted = service_->Record(r, "");
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  ASSERT_FALSE(accepted->checks().empty());
+  EXPECT_EQ(accepted->checks(0).rule(), "red-rules");
+  EXPECT_FALSE(accepted->checks(0).passed());
+  auto published = Pending("assessment-recorded");
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].assessment_recorded().clinical_rationale(), r.clinical_rationale());
+  EXPECT_FALSE(published[0].assessment_recorded().checks(0).passed()) << "a breach is published, not hidden";
+  EXPECT_FALSE(accepted->suggestions().empty());
+  EXPECT_EQ(accepted->suggestions(0).cluster(), fitting);
+}
+
+TEST_F(AllocationRulesTest, AServiceAreaMismatchIsRefusedNamingTheAllowedClusters) {
+  auto r = ValidRequest("area");
+  r.set_service_area("memory_dementia");
+  r.set_cluster(11);
+  r.clear_clinical_rationale();
+  auto refused = service_->Record(r, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("service_area: cluster 11 is not held by 'memory_dementia' (allowed: 18, 19, 20, 21)"));
+  r.set_service_area("no-such-area");
+  EXPECT_THAT(service_->Record(r, "").status().message(), HasSubstr("service_area: 'no-such-area' is not a service area"));
+}
+
+TEST_F(AllocationRulesTest, InpatientInitialAllocationIsBackDatedToAdmission) {
+  auto r = ValidRequest("ward");
+  *r.mutable_admitted_at() = platform::ToProto(Day(2026, 2, 20));
+  auto reply = service_->Record(r, "");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  pbr::v1::ListRequest list;
+  list.set_person_id(reply->person_id());
+  auto episodes = service_->ListEpisodes(list);
+  ASSERT_TRUE(episodes.ok());
+  ASSERT_EQ(episodes->episodes_size(), 1);
+  EXPECT_EQ(platform::FromProto(episodes->episodes(0).started_at()), Day(2026, 2, 20));
+  EXPECT_EQ(platform::FromProto(Pending("cluster-changed")[0].cluster_changed().effective_at()), Day(2026, 2, 20));
+}
+
+TEST_F(AllocationRulesTest, AReviewOutsideTheTransitionProtocolNeedsARationale) {
+  auto first = ValidRequest("t1");
+  first.set_cluster(11);
+  ASSERT_TRUE(service_->Record(first, "").ok());
+  // A CRHT referral in the last 12 months: a person on 11 must step up, not stay.
+  pbr::v1::RecordCareEventRequest crisis;
+  crisis.set_source_system("epr-north");
+  crisis.set_source_record_id("ce-1");
+  crisis.set_nhs_number(kNhsNumber);
+  crisis.set_team_id("crht");
+  crisis.set_type(pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT);
+  *crisis.mutable_occurred_at() = platform::ToProto(Day(2026, 5, 1));
+  ASSERT_TRUE(service_->RecordCareEvent(crisis, "").ok());
+
+  auto review = ValidRequest("t2");
+  review.set_cluster(11);
+  review.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+  review.set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);
+  *review.mutable_assessed_at() = platform::ToProto(Day(2026, 8, 1));
+  review.clear_clinical_rationale();
+  auto refused = service_->Record(review, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("clinical_rationale: required"));
+}
+
+// ---- identity across EPRs ----
+
+TEST_F(AllocationTest, OneNhsNumberFromTwoEprsIsOnePersonAndLocalIdsMustNotConflict) {
+  auto a = ValidRequest("a-1");
+  a.set_local_patient_id("RIO123");
+  auto b = ValidRequest("b-1");
+  b.set_source_system("epr-south");
+  b.set_local_patient_id("S-9");
+  *b.mutable_assessed_at() = platform::ToProto(Day(2026, 4, 1));
+  b.set_reason(pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW);
+  b.set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);
+  auto ra = service_->Record(a, "");
+  auto rb = service_->Record(b, "");
+  ASSERT_TRUE(ra.ok() && rb.ok()) << ra.status() << rb.status();
+  EXPECT_EQ(ra->person_id(), rb->person_id());
+  pbr::v1::GetPersonRequest get;
+  get.set_nhs_number(kNhsNumber);
+  auto person = service_->GetPerson(get);
+  ASSERT_TRUE(person.ok());
+  EXPECT_EQ(person->local_ids_size(), 2);
+  EXPECT_EQ(person->assessments(), 2);
+
+  // Another NHS number claiming RIO123 in epr-north is refused, and so is a second id for this one.
+  auto other = ValidRequest("a-2");
+  other.set_nhs_number("4010232137");
+  other.set_local_patient_id("RIO123");
+  auto refused = service_->Record(other, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("already belongs to another NHS number"));
+  auto second_id = ValidRequest("a-3");
+  second_id.set_local_patient_id("RIO999");
+  EXPECT_THAT(service_->Record(second_id, "").status().message(), HasSubstr("is already 'RIO123' in 'epr-north'"));
+}
+
+// ---- corrections ----
+
+TEST_F(AllocationTest, AnAmendmentReplacesTheAssessmentAndAWithdrawalFallsBack) {
+  ASSERT_TRUE(service_->Record(ValidRequest("r1"), "").ok());
+  auto review = ValidRequest("r2");
+  *review.mutable_assessed_at() = platform::ToProto(Day(2026, 6, 1));
+  review.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+  review.set_change_class(pbr::v1::CHANGE_CLASS_DETERIORATION);
+  review.set_cluster(5);
+  ASSERT_TRUE(service_->Record(review, "")->cluster_changed());
+
+  // The EPR corrects the review: it was cluster 6.
+  review.set_cluster(6);
+  EXPECT_EQ(service_->Record(review, "").status().code(), absl::StatusCode::kAlreadyExists)
+      << "a changed record must be sent as an amendment";
+  auto amended = service_->Amend(review, "");
+  ASSERT_TRUE(amended.ok()) << amended.status();
+  EXPECT_EQ(amended->revision(), 1);
+  EXPECT_TRUE(amended->cluster_changed());
+  EXPECT_TRUE(service_->Amend(review, "")->duplicate()) << "a retried amendment is answered from the first";
+
+  auto withdrawn = service_->Withdraw([] {
+    pbr::v1::WithdrawAssessmentRequest w;
+    w.set_source_system("epr-north");
+    w.set_source_record_id("r2");
+    w.set_reason("entered against the wrong patient");
+    return w;
+  }(), "");
+  ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
+  EXPECT_EQ(withdrawn->revision(), 2);
+  EXPECT_TRUE(withdrawn->cluster_changed());
+
+  auto events = Pending("assessment-recorded");
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[2].assessment_recorded().revision(), 1);
+  EXPECT_EQ(events[2].assessment_recorded().cluster(), 6);
+  EXPECT_TRUE(events[3].assessment_recorded().withdrawn());
+  EXPECT_EQ(events[3].assessment_recorded().assessment_id(), events[1].assessment_recorded().assessment_id());
+  auto changes = Pending("cluster-changed");
+  ASSERT_EQ(changes.size(), 4u);  // start on 4, to 5, corrected to 6, back to 4
+  EXPECT_EQ(changes[3].cluster_changed().cluster(), 4);
+  EXPECT_EQ(changes[3].cluster_changed().previous_cluster(), 6);
+
+  pbr::v1::GetPersonRequest get;
+  get.set_nhs_number(kNhsNumber);
+  EXPECT_EQ(service_->GetPerson(get)->cluster(), 4);
+  EXPECT_EQ(service_->GetPerson(get)->assessments(), 1);
+  EXPECT_EQ(service_->Amend(review, "").status().code(), absl::StatusCode::kFailedPrecondition);
+  auto unknown = ValidRequest("never-sent");
+  EXPECT_EQ(service_->Amend(unknown, "").status().code(), absl::StatusCode::kNotFound);
+}
+
+// ---- care events ----
+
+TEST_F(AllocationTest, CareEventsArePublishedOnceAndValidated) {
+  pbr::v1::RecordCareEventRequest e;
+  e.set_source_system("epr-north");
+  e.set_source_record_id("ce-9");
+  e.set_nhs_number(kNhsNumber);
+  e.set_team_id("crht-east");
+  e.set_type(pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT);
+  e.set_out_of_hours(true);
+  *e.mutable_occurred_at() = platform::ToProto(Day(2026, 10, 1));
+  auto first = service_->RecordCareEvent(e, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(service_->RecordCareEvent(e, "")->duplicate());
+  auto published = Pending("care-event-recorded");
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_TRUE(published[0].care_event_recorded().out_of_hours());
+  EXPECT_EQ(published[0].person_id(), platform::KeyedHash(kSecret, kNhsNumber));
+
+  e.set_type(pbr::v1::CARE_EVENT_ADMISSION);
+  e.set_out_of_hours(false);
+  EXPECT_EQ(service_->RecordCareEvent(e, "").status().code(), absl::StatusCode::kAlreadyExists);
+  e.set_source_record_id("ce-10");
+  e.set_out_of_hours(true);
+  auto bad = service_->RecordCareEvent(e, "");
+  EXPECT_THAT(bad.status().message(), HasSubstr("out_of_hours: applies to referrals only"));
+  e.clear_type();
+  EXPECT_THAT(service_->RecordCareEvent(e, "").status().message(), HasSubstr("type: required"));
+}
+
+// ---- suggestions and history queries ----
+
+TEST_F(AllocationTest, SuggestionsRankNeverNineAndRespectTheServiceArea) {
+  pbr::v1::SuggestClustersRequest q;
+  *q.mutable_ratings() = ValidRequest().ratings();
+  auto all = service_->Suggest(q);
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_TRUE(all->example_profiles());
+  for (const auto& s : all->suggestions()) EXPECT_NE(s.cluster(), 9);
+  q.set_service_area("memory_dementia");
+  auto memory = service_->Suggest(q);
+  ASSERT_TRUE(memory.ok());
+  for (const auto& s : memory->suggestions()) EXPECT_GE(s.cluster(), 18);
+  EXPECT_TRUE(platform::Outbox::ReadPending(*store_)->empty()) << "suggestions store nothing";
+}
+
+TEST_F(AllocationTest, HistoryIsNewestFirstAndPaged) {
+  std::string person;
+  for (int m = 1; m <= 5; ++m) {
+    auto r = ValidRequest(absl::StrCat("h", m));
+    *r.mutable_assessed_at() = platform::ToProto(Day(2026, m, 10));
+    if (m > 1) {
+      r.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+      r.set_change_class(pbr::v1::CHANGE_CLASS_DETERIORATION);
+    }
+    r.set_cluster(m % 2 == 0 ? 5 : 4);
+    auto reply = service_->Record(r, "");
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    person = reply->person_id();
+  }
+  pbr::v1::ListRequest list;
+  list.set_person_id(person);
+  list.set_page_size(2);
+  auto page1 = service_->ListAssessments(list);
+  ASSERT_TRUE(page1.ok());
+  ASSERT_EQ(page1->assessments_size(), 2);
+  EXPECT_EQ(page1->assessments(0).source_record_id(), "h5");
+  list.set_page_token(page1->next_page_token());
+  auto page2 = service_->ListAssessments(list);
+  EXPECT_EQ(page2->assessments(0).source_record_id(), "h3");
+  list.set_page_token("nonsense");
+  EXPECT_EQ(service_->ListAssessments(list).status().code(), absl::StatusCode::kInvalidArgument);
+  list.clear_page_token();
+  list.set_page_size(0);
+  auto episodes = service_->ListEpisodes(list);
+  ASSERT_TRUE(episodes.ok());
+  EXPECT_EQ(episodes->episodes_size(), 5);  // 4, 5, 4, 5, 4
+  EXPECT_FALSE(episodes->episodes(0).has_ended_at()) << "the newest is current";
+  EXPECT_TRUE(episodes->episodes(1).has_ended_at());
+}
 
 }  // namespace
 }  // namespace pbr::allocation

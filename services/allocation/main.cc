@@ -9,7 +9,7 @@ int main(int argc, char** argv, char** envp) {
   settings.push_back({"pseudonym-secret", SettingKind::kString, "",
                       "secret key for person pseudonyms (HMAC of the NHS number); keep it in a secret store", true});
   return pbr::platform::RunService(
-      "allocation", settings, {std::string(pbr::allocation::kAssessmentsFamily), std::string(pbr::allocation::kPersonsFamily)},
+      "allocation", settings, pbr::allocation::AllocationFamilies(),
       argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
         const std::string& secret = host.config().GetString("pseudonym-secret");
         if (secret.size() < 16) return absl::InvalidArgumentError("pseudonym-secret: must be at least 16 characters");

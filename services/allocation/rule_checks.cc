@@ -1,0 +1,125 @@
+#include "rule_checks.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "platform/events.h"
+
+namespace pbr::allocation {
+namespace {
+
+care::ChangeClass ToCare(pbr::v1::ChangeClass c) {
+  switch (c) {
+    case pbr::v1::CHANGE_CLASS_IMPROVEMENT: return care::ChangeClass::kImprovement;
+    case pbr::v1::CHANGE_CLASS_DETERIORATION: return care::ChangeClass::kDeterioration;
+    case pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS: return care::ChangeClass::kChangeInDiagnosis;
+    default: return care::ChangeClass::kNoChange;
+  }
+}
+
+std::string ClusterList(const std::set<int>& clusters) { return absl::StrJoin(clusters, ", "); }
+
+}  // namespace
+
+bool IsReview(pbr::v1::AssessmentReason reason) {
+  return reason == pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW || reason == pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW ||
+         reason == pbr::v1::ASSESSMENT_REASON_DISCHARGE_REVIEW || reason == pbr::v1::ASSESSMENT_REASON_UNPLANNED_REVIEW;
+}
+
+CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& r,
+                            const care::MhctRatings& ratings, const AllocationFacts& facts) {
+  CheckResult out;
+  std::vector<std::string> breaches;
+  const bool has_rationale = !r.clinical_rationale().empty();
+
+  if (auto red = rules.CheckRedRules(r.cluster(), ratings); red.ok()) {
+    auto& c = out.checks.emplace_back();
+    c.set_rule("red-rules");
+    c.set_passed(red->met);
+    c.set_reason(red->explanation);
+    c.set_rule_version(red->rule_version);
+    if (!red->met) breaches.push_back(absl::StrCat("the ratings break cluster ", r.cluster(), "'s red rules (", red->explanation, ")"));
+  }
+
+  std::string area_refusal;
+  if (!r.service_area().empty()) {
+    if (auto area = rules.CheckServiceArea(r.service_area(), r.cluster()); area.ok()) {
+      auto& c = out.checks.emplace_back();
+      c.set_rule("service-area");
+      c.set_passed(area->appropriate());
+      c.set_flagged(area->flagged());
+      c.set_reason(area->reason);
+      c.set_rule_version(area->rule_version);
+      if (const care::ServiceArea* a = rules.service_areas().Find(r.service_area())) {
+        std::set<int> allowed = a->allowed;
+        allowed.insert(a->rarely.begin(), a->rarely.end());
+        for (int k : allowed) c.add_expected_clusters(k);
+        if (!area->appropriate()) {
+          area_refusal = absl::StrCat("service_area: cluster ", r.cluster(), " is not held by '", r.service_area(),
+                                      "' (allowed: ", ClusterList(allowed),
+                                      "); give a clinical_rationale to record it anyway");
+        }
+      }
+    }
+  }
+
+  if (IsReview(r.reason()) && facts.from_cluster.has_value()) {
+    care::TransitionQuery q;
+    q.from_cluster = *facts.from_cluster;
+    q.to_cluster = r.cluster();
+    q.change = ToCare(r.change_class());
+    q.review_date = platform::ClinicalDay(platform::FromProto(r.assessed_at()));
+    q.from_cluster_start = facts.from_cluster_start;
+    q.cluster_before_from = facts.cluster_before_from;
+    const care::ServiceArea* area = rules.service_areas().Find(r.service_area());
+    q.acute_pathway = area != nullptr && area->acute_pathway;
+    q.history = facts.history;
+    if (auto t = rules.CheckTransition(q); t.ok()) {
+      auto& c = out.checks.emplace_back();
+      c.set_rule("transition-protocol");
+      c.set_passed(t->adherent());
+      c.set_reason(t->reason);
+      c.set_rule_version(t->rule_version);
+      for (int k : t->expected) c.add_expected_clusters(k);
+      if (!t->adherent()) breaches.push_back(t->reason);
+    }
+  }
+
+  if (!has_rationale) {
+    if (!area_refusal.empty()) {
+      out.refusal = absl::FailedPreconditionError(area_refusal);
+    } else if (!breaches.empty()) {
+      out.refusal = absl::FailedPreconditionError(
+          absl::StrCat("clinical_rationale: required to record this allocation: ", absl::StrJoin(breaches, "; ")));
+    }
+  }
+  return out;
+}
+
+std::vector<pbr::v1::ClusterSuggestion> ToSuggestions(const care::SuggestionResult& result,
+                                                      const care::ServiceArea* only_in_area, size_t max_ranked) {
+  auto in_area = [&](int cluster) {
+    return only_in_area == nullptr || only_in_area->allowed.count(cluster) || only_in_area->rarely.count(cluster);
+  };
+  std::vector<pbr::v1::ClusterSuggestion> out;
+  auto add = [&](const care::ClusterSuggestion& s) {
+    auto& o = out.emplace_back();
+    o.set_cluster(s.cluster);
+    o.set_fit(s.fit);
+    o.set_excluded(s.excluded);
+    o.set_explanation(s.explanation);
+    for (const auto& b : s.broken) o.add_broken_items(b.text);
+  };
+  size_t ranked = 0;
+  for (const auto& s : result.ranked) {
+    if (ranked < max_ranked && in_area(s.cluster)) {
+      add(s);
+      ++ranked;
+    }
+  }
+  for (const auto& s : result.excluded) {
+    if (in_area(s.cluster)) add(s);
+  }
+  return out;
+}
+
+}  // namespace pbr::allocation

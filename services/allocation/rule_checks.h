@@ -1,0 +1,36 @@
+#pragma once
+// The clinician's chosen cluster against the rules: red rules (profile must-score cells), the
+// team's service area, and the transition protocol at a review. Every result is recorded; a
+// breach is accepted only with a clinical rationale.
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "care/rules.h"
+#include "pbr/v1/allocation.pb.h"
+
+namespace pbr::allocation {
+
+struct AllocationFacts {
+  std::optional<int> from_cluster;                  // the cluster before this assessment, if any
+  std::optional<absl::CivilDay> from_cluster_start;
+  std::optional<int> cluster_before_from;
+  std::vector<care::HistoryEvent> history;          // care events that trigger the step-up rule
+};
+
+struct CheckResult {
+  std::vector<pbr::v1::RuleCheck> checks;
+  absl::Status refusal;  // FailedPrecondition when a breach has no rationale
+};
+
+bool IsReview(pbr::v1::AssessmentReason reason);
+
+// `ratings` were validated already; the request's service area, if given, is known to the rules.
+CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& request,
+                            const care::MhctRatings& ratings, const AllocationFacts& facts);
+
+// The ranked suggestions in wire form: best fit first, then the excluded clusters.
+std::vector<pbr::v1::ClusterSuggestion> ToSuggestions(const care::SuggestionResult& result,
+                                                      const care::ServiceArea* only_in_area, size_t max_ranked);
+
+}  // namespace pbr::allocation
