@@ -154,6 +154,7 @@ pbr::v1::RecordAssessmentRequest MakeRequest(int64_t person, const std::string& 
   if (ratings->items(7) >= 1) ratings->set_item8_problem_type("D");
   r.set_cluster(kClusters[person % std::size(kClusters)]);
   r.set_reason(pbr::v1::ASSESSMENT_REASON_INITIAL);
+  r.set_clinical_rationale("benchmark: synthetic ratings");
   return r;
 }
 

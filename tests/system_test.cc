@@ -70,6 +70,10 @@ pbr::v1::RecordAssessmentRequest ToRequest(const Assessment& a) {
   if (a.ratings[7] >= 1 && a.ratings[7] <= 4) r.mutable_ratings()->set_item8_problem_type("D");
   r.set_cluster(a.cluster);
   r.set_reason(a.reason);
+  if (a.reason != pbr::v1::ASSESSMENT_REASON_INITIAL) r.set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);
+  // Synthetic ratings may break the example red rules or the transition protocol; a clinician
+  // records why, and so does this test.
+  r.set_clinical_rationale("system test: synthetic ratings");
   return r;
 }
 

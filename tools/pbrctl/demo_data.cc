@@ -251,7 +251,11 @@ class Generator {
     const std::string nhs_number = UniqueNhsNumber(rng_, nhs_numbers_);
     std::vector<Visit> visits = PlanVisits();
     PlaceInWindow(visits);
-    for (size_t k = 0; k < visits.size(); ++k) out_.push_back(MakeRequest(nhs_number, visits[k], static_cast<int>(k)));
+    for (size_t k = 0; k < visits.size(); ++k) {
+      auto r = MakeRequest(nhs_number, visits[k], static_cast<int>(k));
+      if (k > 0) r.set_change_class(ChangeClassOf(visits[k - 1].cluster, visits[k].cluster));
+      out_.push_back(std::move(r));
+    }
   }
 
   // The person's assessments with days counted from the first (day 0), spanning less than the window.
@@ -328,7 +332,19 @@ class Generator {
     *r.mutable_ratings() = MakeRatings(rng_, v.cluster, review_index);
     r.set_cluster(v.cluster);
     r.set_reason(v.reason);
+    // The ratings are synthetic, so the chosen cluster may break the (example) red rules or the
+    // transition protocol: say so, as a clinician must.
+    r.set_clinical_rationale("synthetic demo data");
     return r;
+  }
+
+  // A plausible change class for a review: same cluster is no change; a move up the cluster
+  // numbers within a super-class reads as deterioration, down as improvement.
+  static pbr::v1::ChangeClass ChangeClassOf(int from, int to) {
+    if (from == to) return pbr::v1::CHANGE_CLASS_NO_CHANGE;
+    auto super_class = [](int c) { return c == 0 ? 0 : c <= 8 ? 1 : c <= 17 ? 2 : 3; };
+    if (super_class(from) != super_class(to)) return pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS;
+    return to > from ? pbr::v1::CHANGE_CLASS_DETERIORATION : pbr::v1::CHANGE_CLASS_IMPROVEMENT;
   }
 
   const DemoOptions& options_;
