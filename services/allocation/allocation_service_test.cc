@@ -175,6 +175,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"BlankCluster", [](auto& r) { r.set_cluster(9); }, "cluster: 9 is the blank cluster"},
         BadInput{"ClusterOutOfRange", [](auto& r) { r.set_cluster(22); }, "cluster: 22"},
         BadInput{"NegativeCluster", [](auto& r) { r.set_cluster(-1); }, "cluster: -1"},
+        BadInput{"MissingCluster", [](auto& r) { r.clear_cluster(); }, "cluster: required"},
         BadInput{"NhsChecksum", [](auto& r) { r.set_nhs_number("9434765918"); }, "nhs_number"},
         BadInput{"NhsLength", [](auto& r) { r.set_nhs_number("943476591"); }, "nhs_number"},
         BadInput{"MissingRecordId", [](auto& r) { r.clear_source_record_id(); }, "source_record_id: required"},

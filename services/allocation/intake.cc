@@ -75,7 +75,9 @@ absl::Status ValidateAssessment(const care::RuleSet& rules, absl::Time now, cons
   } else {
     p.Check(care::ValidateMhct(*ratings));
   }
-  if (!care::IsValidClusterId(r.cluster())) {
+  if (!r.has_cluster()) {
+    p.Add("cluster: required (0-21 except 9)");
+  } else if (!care::IsValidClusterId(r.cluster())) {
     p.Add(absl::StrCat("cluster: ", r.cluster(),
                        r.cluster() == care::kBlankCluster ? " is the blank cluster, never used"
                                                           : " is not a care cluster (0-21)"));

@@ -1,0 +1,679 @@
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "csv.h"
+#include "gtest/gtest.h"
+#include "progress.h"
+#include "report.h"
+#include "rows.h"
+#include "send.h"
+
+namespace pbr::import {
+namespace {
+
+using Cells = std::map<std::string, std::string>;
+
+const absl::TimeZone& London() {
+  static const absl::TimeZone zone = [] {
+    absl::TimeZone z;
+    EXPECT_TRUE(absl::LoadTimeZone("Europe/London", &z));
+    return z;
+  }();
+  return zone;
+}
+
+int64_t Unix(int y, int m, int d, int hh, int mm) {
+  return absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(y, m, d, hh, mm, 0), absl::UTCTimeZone()));
+}
+
+// A complete, parseable assessment row; tests change the cells they are about.
+Cells Assessment() {
+  Cells c = {{"kind", "assessment"},        {"source_system", "rio-north"},
+             {"source_record_id", "RN-1"},  {"nhs_number", "9990001006"},
+             {"local_patient_id", "RN100"}, {"team_id", "cmht-north"},
+             {"clinician_id", "clin-1"},    {"assessed_at", "2024-05-14T10:30:00Z"},
+             {"reason", "initial"},         {"cluster", "4"},
+             {"item8_problem_type", "B"}};
+  const int ratings[18] = {0, 1, 0, 0, 1, 0, 3, 2, 2, 1, 0, 2, 0, 0, 1, 0, 1, 1};
+  for (int i = 0; i < 13; ++i) c[absl::StrCat("item", i + 1)] = std::to_string(ratings[i]);
+  for (int i = 0; i < 5; ++i)
+    c[absl::StrCat("item", std::string(1, static_cast<char>('A' + i)))] = std::to_string(ratings[13 + i]);
+  return c;
+}
+
+Cells CareEvent() {
+  return {
+      {"kind", "care_event"},       {"source_system", "systmone-south"}, {"source_record_id", "SS-E-1"},
+      {"nhs_number", "9990001006"}, {"local_patient_id", "S-77"},        {"team_id", "crht-south"},
+      {"clinician_id", "clin-4"},   {"event_type", "referral_to_crht"},  {"occurred_at", "2024-05-30T22:15:00+01:00"},
+      {"out_of_hours", "true"}};
+}
+
+// A file with every known column as the header, then one line per row.
+std::string File(const std::vector<Cells>& rows) {
+  const std::vector<std::string> columns = KnownColumns();
+  std::string out = CsvLine(columns);
+  for (const Cells& row : rows) {
+    std::vector<std::string> fields;
+    for (const std::string& c : columns) fields.push_back(row.count(c) ? row.at(c) : "");
+    out += CsvLine(fields);
+  }
+  return out;
+}
+
+ImportFile Parse(const std::string& text) {
+  auto file = ParseImportFile(text, London());
+  EXPECT_TRUE(file.ok()) << file.status();
+  return file.ok() ? *std::move(file) : ImportFile{};
+}
+
+// The one reject of a one-row file, checked to be on line 2 (the line after the header).
+Reject OnlyReject(const Cells& row) {
+  ImportFile file = Parse(File({row}));
+  EXPECT_TRUE(file.rows.empty());
+  EXPECT_EQ(file.rejects.size(), 1u);
+  if (file.rejects.empty()) return {};
+  EXPECT_EQ(file.rejects[0].line, 2);
+  return file.rejects[0];
+}
+
+// ---- CSV ----
+
+TEST(ImportCsv, QuotedFieldsHoldCommasDoubledQuotesAndLineBreaks) {
+  const auto records = ParseCsv("a,b\n\"x, y\",\"say \"\"hi\"\"\"\n\"two\nlines\",z\nlast,row\n");
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[1].fields, (std::vector<std::string>{"x, y", "say \"hi\""}));
+  EXPECT_EQ(records[2].fields, (std::vector<std::string>{"two\nlines", "z"}));
+  EXPECT_EQ(records[2].line, 3);
+  EXPECT_EQ(records[3].line, 5);  // the line break inside the quoted field counts
+}
+
+TEST(ImportCsv, CrlfBomBlankLinesAndNoFinalLineBreak) {
+  const auto records = ParseCsv("\xEF\xBB\xBFkind,x\r\n\r\nassessment,1\r\ncare_event,2");
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].fields, (std::vector<std::string>{"kind", "x"}));  // no BOM in the first name
+  EXPECT_EQ(records[1].fields, (std::vector<std::string>{"assessment", "1"}));
+  EXPECT_EQ(records[1].line, 3);
+  EXPECT_EQ(records[2].fields, (std::vector<std::string>{"care_event", "2"}));
+}
+
+TEST(ImportCsv, EmptyFieldsAreKept) {
+  const auto records = ParseCsv("a,,\"\",b,\n");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].fields, (std::vector<std::string>{"a", "", "", "b", ""}));
+}
+
+TEST(ImportCsv, MalformedQuotingIsAnErrorOnItsLineAndLaterRowsAreStillRead) {
+  const auto records = ParseCsv("h\nab\"c\n\"x\"y\nok\n");
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[1].line, 2);
+  EXPECT_TRUE(absl::StrContains(records[1].error, "quote inside an unquoted field")) << records[1].error;
+  EXPECT_EQ(records[2].line, 3);
+  EXPECT_TRUE(absl::StrContains(records[2].error, "after a closing quote")) << records[2].error;
+  EXPECT_EQ(records[3].fields, std::vector<std::string>{"ok"});
+  EXPECT_EQ(records[3].line, 4);
+}
+
+TEST(ImportCsv, UnterminatedQuoteIsAnErrorOnTheLineThatOpenedIt) {
+  const auto records = ParseCsv("h\n\"open\nmore\nrows\n");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].line, 2);
+  EXPECT_TRUE(absl::StrContains(records[1].error, "never closed")) << records[1].error;
+}
+
+TEST(ImportCsv, FieldsAreQuotedOnlyWhenNeededAndRoundTrip) {
+  EXPECT_EQ(CsvField("plain"), "plain");
+  EXPECT_EQ(CsvField("a,b"), "\"a,b\"");
+  EXPECT_EQ(CsvField("say \"hi\""), "\"say \"\"hi\"\"\"");
+  EXPECT_EQ(CsvField(" padded"), "\" padded\"");
+  const std::vector<std::string> fields = {"1", "x,y", "q\"uote", "two\nlines", ""};
+  const auto records = ParseCsv(CsvLine(fields));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].fields, fields);
+}
+
+TEST(ImportCsv, Utf8Validation) {
+  EXPECT_TRUE(IsValidUtf8("plain"));
+  EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  EXPECT_FALSE(IsValidUtf8("caf\xE9"));           // Latin-1
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("ends in \xE2\x82"));  // truncated
+}
+
+// ---- header ----
+
+TEST(ImportHeader, UnknownColumnsAreRefusedByName) {
+  auto file =
+      ParseImportFile("kind,source_system,source_record_id,nhs_number,colour,Team\nassessment,a,b,c,d,e\n", London());
+  ASSERT_FALSE(file.ok());
+  EXPECT_TRUE(absl::StrContains(file.status().message(), "'colour'")) << file.status();
+  EXPECT_TRUE(absl::StrContains(file.status().message(), "'Team'")) << file.status();
+}
+
+TEST(ImportHeader, MissingRequiredAndRepeatedColumnsAreRefused) {
+  auto file = ParseImportFile("kind,source_system,team_id,team_id\n", London());
+  ASSERT_FALSE(file.ok());
+  EXPECT_TRUE(absl::StrContains(file.status().message(), "repeated column(s) team_id")) << file.status();
+  EXPECT_TRUE(absl::StrContains(file.status().message(), "source_record_id, nhs_number")) << file.status();
+}
+
+TEST(ImportHeader, AnyOrderAnyCaseAndAHeaderOnlyFileHasNoRows) {
+  auto file = ParseImportFile(" NHS_Number ,Kind,source_record_id,SOURCE_SYSTEM,event_type\r\n", London());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_TRUE(file->rows.empty());
+  EXPECT_TRUE(file->rejects.empty());
+  file = ParseImportFile(
+      "nhs_number,kind,source_record_id,source_system,event_type\n9990001006,care_event,E1,rio,admission\n", London());
+  ASSERT_TRUE(file.ok()) << file.status();
+  ASSERT_EQ(file->rows.size(), 1u);
+  EXPECT_EQ(std::get<CareEventRequest>(file->rows[0].request).type(), pbr::v1::CARE_EVENT_ADMISSION);
+}
+
+TEST(ImportHeader, AnEmptyFileIsAnError) {
+  EXPECT_FALSE(ParseImportFile("", London()).ok());
+  EXPECT_FALSE(ParseImportFile("\xEF\xBB\xBF\r\n", London()).ok());
+}
+
+// ---- row -> request ----
+
+TEST(ImportRows, AssessmentMapsEveryColumn) {
+  Cells c = Assessment();
+  c["itemA"] = "9";
+  c["itemE"] = "4";
+  c["item8_problem_type"] = "J";
+  c["item8_other_text"] = " hoarding, \"papers\" ";
+  c["service_area"] = "community_non_psychosis";
+  c["commissioner_id"] = "icb-north";
+  c["face_to_face_contacts"] = "3";
+  c["first_contact_at"] = "2024-05-01";  // BST: 12:00 London is 11:00 UTC
+  c["admitted_at"] = "2024-01-15";       // GMT: 12:00 London is 12:00 UTC
+  c["assessed_at"] = "2024-05-14T10:30:00.250+01:00";
+  c["reason"] = "formal_review";
+  c["change_class"] = "change_in_diagnosis";
+  c["clinical_rationale"] = "  agreed at MDT, see note  ";
+  c["cluster"] = "0";
+  ImportFile file = Parse(File({c}));
+  ASSERT_EQ(file.rows.size(), 1u) << (file.rejects.empty() ? "" : file.rejects[0].reason);
+  ASSERT_TRUE(file.rows[0].is_assessment());
+  EXPECT_EQ(file.rows[0].line, 2);
+  const auto& r = std::get<AssessmentRequest>(file.rows[0].request);
+  EXPECT_EQ(r.source_system(), "rio-north");
+  EXPECT_EQ(r.source_record_id(), "RN-1");
+  EXPECT_EQ(r.nhs_number(), "9990001006");
+  EXPECT_EQ(r.local_patient_id(), "RN100");
+  EXPECT_EQ(r.team_id(), "cmht-north");
+  EXPECT_EQ(r.clinician_id(), "clin-1");
+  EXPECT_EQ(r.assessed_at().seconds(), Unix(2024, 5, 14, 9, 30));
+  EXPECT_EQ(r.assessed_at().nanos(), 250000000);
+  EXPECT_EQ(r.reason(), pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+  EXPECT_EQ(r.cluster(), 0);
+  ASSERT_EQ(r.ratings().items_size(), 18);
+  EXPECT_EQ(r.ratings().items(6), 3);   // item7
+  EXPECT_EQ(r.ratings().items(12), 0);  // item13
+  EXPECT_EQ(r.ratings().items(13), 9);  // itemA follows item13
+  EXPECT_EQ(r.ratings().items(17), 4);  // itemE
+  EXPECT_EQ(r.ratings().item8_problem_type(), "J");
+  EXPECT_EQ(r.ratings().item8_other_text(), " hoarding, \"papers\" ");  // free text kept as written
+  EXPECT_EQ(r.service_area(), "community_non_psychosis");
+  EXPECT_EQ(r.commissioner_id(), "icb-north");
+  EXPECT_EQ(r.face_to_face_contacts(), 3);
+  EXPECT_EQ(r.first_contact_at().seconds(), Unix(2024, 5, 1, 11, 0));
+  EXPECT_EQ(r.admitted_at().seconds(), Unix(2024, 1, 15, 12, 0));
+  EXPECT_EQ(r.change_class(), pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS);
+  EXPECT_EQ(r.clinical_rationale(), "  agreed at MDT, see note  ");
+}
+
+TEST(ImportRows, CareEventMapsEveryColumn) {
+  ImportFile file = Parse(File({CareEvent()}));
+  ASSERT_EQ(file.rows.size(), 1u) << (file.rejects.empty() ? "" : file.rejects[0].reason);
+  ASSERT_FALSE(file.rows[0].is_assessment());
+  const auto& e = std::get<CareEventRequest>(file.rows[0].request);
+  EXPECT_EQ(e.source_system(), "systmone-south");
+  EXPECT_EQ(e.source_record_id(), "SS-E-1");
+  EXPECT_EQ(e.nhs_number(), "9990001006");
+  EXPECT_EQ(e.local_patient_id(), "S-77");
+  EXPECT_EQ(e.team_id(), "crht-south");
+  EXPECT_EQ(e.clinician_id(), "clin-4");
+  EXPECT_EQ(e.type(), pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT);
+  EXPECT_EQ(e.occurred_at().seconds(), Unix(2024, 5, 30, 21, 15));
+  EXPECT_TRUE(e.out_of_hours());
+}
+
+TEST(ImportRows, EmptyCellsAreNotGiven) {
+  Cells e = CareEvent();
+  e["occurred_at"] = "";
+  e["out_of_hours"] = "";
+  e["local_patient_id"] = "   ";
+  Cells a = Assessment();
+  for (const char* k : {"assessed_at", "reason", "item8_problem_type"}) a[k] = "";
+  for (int i = 1; i <= 13; ++i) a[absl::StrCat("item", i)] = "";
+  for (char x : std::string("ABCDE")) a[absl::StrCat("item", std::string(1, x))] = "";
+  ImportFile file = Parse(File({e, a}));
+  ASSERT_EQ(file.rows.size(), 2u) << (file.rejects.empty() ? "" : file.rejects[0].reason);
+  const auto& ev = std::get<CareEventRequest>(file.rows[0].request);
+  EXPECT_FALSE(ev.has_occurred_at());
+  EXPECT_FALSE(ev.out_of_hours());
+  EXPECT_EQ(ev.local_patient_id(), "");
+  const auto& as = std::get<AssessmentRequest>(file.rows[1].request);
+  EXPECT_FALSE(as.has_assessed_at());
+  EXPECT_EQ(as.reason(), pbr::v1::ASSESSMENT_REASON_UNSPECIFIED);
+  EXPECT_EQ(as.ratings().items_size(), 0);  // none given: the service says what it needs
+}
+
+TEST(ImportRows, WordsIgnoreCaseAndSurroundingSpaces) {
+  Cells a = Assessment();
+  a["kind"] = " Assessment ";
+  a["reason"] = "UNPLANNED_REVIEW";
+  a["change_class"] = " No_Change";
+  a["cluster"] = " 11 ";
+  Cells e = CareEvent();
+  e["event_type"] = "Medication_Non_Concordance";
+  e["out_of_hours"] = "FALSE";
+  ImportFile file = Parse(File({a, e}));
+  ASSERT_EQ(file.rows.size(), 2u) << (file.rejects.empty() ? "" : file.rejects[0].reason);
+  const auto& r = std::get<AssessmentRequest>(file.rows[0].request);
+  EXPECT_EQ(r.reason(), pbr::v1::ASSESSMENT_REASON_UNPLANNED_REVIEW);
+  EXPECT_EQ(r.change_class(), pbr::v1::CHANGE_CLASS_NO_CHANGE);
+  EXPECT_EQ(r.cluster(), 11);
+  EXPECT_EQ(std::get<CareEventRequest>(file.rows[1].request).type(), pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE);
+}
+
+TEST(ImportRows, ValuesAreParsedNotValidated) {
+  // Range and identity checks are the service's: these are sent as written.
+  Cells a = Assessment();
+  a["nhs_number"] = "1234567890";
+  a["cluster"] = "9";
+  a["item1"] = "7";
+  ImportFile file = Parse(File({a}));
+  ASSERT_EQ(file.rows.size(), 1u);
+  const auto& r = std::get<AssessmentRequest>(file.rows[0].request);
+  EXPECT_EQ(r.cluster(), 9);
+  EXPECT_EQ(r.ratings().items(0), 7);
+}
+
+// ---- local rejections ----
+
+TEST(ImportRejects, MalformedCsvOnItsLine) {
+  const std::string text =
+      File({CareEvent()}) + "care_event,\"bad\"quote\n" + File({CareEvent()}).substr(File({}).size());
+  ImportFile file = Parse(text);
+  ASSERT_EQ(file.rejects.size(), 1u);
+  EXPECT_EQ(file.rejects[0].line, 3);
+  EXPECT_EQ(file.rejects[0].code, code::kBadCsv);
+  ASSERT_EQ(file.rows.size(), 2u);
+  EXPECT_EQ(file.rows[1].line, 4);
+}
+
+TEST(ImportRejects, WrongColumnCount) {
+  ImportFile file = Parse(File({CareEvent()}) + "care_event,rio,E9\n");
+  ASSERT_EQ(file.rejects.size(), 1u);
+  EXPECT_EQ(file.rejects[0].line, 3);
+  EXPECT_EQ(file.rejects[0].code, code::kColumnCount);
+  EXPECT_TRUE(absl::StrContains(file.rejects[0].reason, "has 3 fields")) << file.rejects[0].reason;
+}
+
+TEST(ImportRejects, NotUtf8) {
+  Cells e = CareEvent();
+  e["team_id"] = "caf\xE9";
+  const Reject r = OnlyReject(e);
+  EXPECT_EQ(r.code, code::kBadEncoding);
+  EXPECT_TRUE(absl::StrContains(r.reason, "team_id")) << r.reason;
+}
+
+TEST(ImportRejects, MissingOrUnknownKind) {
+  Cells e = CareEvent();
+  e["kind"] = "";
+  Reject r = OnlyReject(e);
+  EXPECT_EQ(r.code, code::kBadKind);
+  EXPECT_EQ(r.source_record_id, "SS-E-1");
+  e["kind"] = "referral";
+  r = OnlyReject(e);
+  EXPECT_EQ(r.code, code::kBadKind);
+  EXPECT_TRUE(absl::StrContains(r.reason, "'referral'")) << r.reason;
+}
+
+TEST(ImportRejects, ColumnOfTheOtherKind) {
+  Cells e = CareEvent();
+  e["cluster"] = "4";
+  Reject r = OnlyReject(e);
+  EXPECT_EQ(r.code, code::kNotForKind);
+  EXPECT_TRUE(absl::StrContains(r.reason, "cluster")) << r.reason;
+  Cells a = Assessment();
+  a["out_of_hours"] = "true";
+  r = OnlyReject(a);
+  EXPECT_EQ(r.code, code::kNotForKind);
+  EXPECT_TRUE(absl::StrContains(r.reason, "out_of_hours")) << r.reason;
+}
+
+TEST(ImportRejects, BadNumbers) {
+  for (const auto& [column, value] : std::vector<std::pair<std::string, std::string>>{
+           {"cluster", "four"}, {"item5", "2.5"}, {"itemC", "-"}, {"face_to_face_contacts", "99999999999"}}) {
+    Cells a = Assessment();
+    a[column] = value;
+    const Reject r = OnlyReject(a);
+    EXPECT_EQ(r.code, code::kBadNumber) << column;
+    EXPECT_TRUE(absl::StrContains(r.reason, column)) << r.reason;
+    EXPECT_EQ(r.source_record_id, "RN-1");
+    EXPECT_FALSE(absl::StrContains(r.reason, "empty")) << r.reason;  // an unreadable rating is not a missing one
+  }
+}
+
+TEST(ImportRejects, UnknownWords) {
+  for (const auto& [column, value] :
+       std::vector<std::pair<std::string, std::string>>{{"reason", "inital"}, {"change_class", "better"}}) {
+    Cells a = Assessment();
+    a[column] = value;
+    const Reject r = OnlyReject(a);
+    EXPECT_EQ(r.code, code::kBadEnum) << column;
+    EXPECT_TRUE(absl::StrContains(r.reason, absl::StrCat(column, ": '", value, "' is not one of"))) << r.reason;
+  }
+  Cells e = CareEvent();
+  e["event_type"] = "phone_call";
+  EXPECT_EQ(OnlyReject(e).code, code::kBadEnum);
+}
+
+TEST(ImportRejects, BadTimes) {
+  for (const std::string value : {"2024-05-14 10:30", "2024-05-14T10:30:00", "2024-02-30", "14/05/2024", "2024-5-14"}) {
+    Cells a = Assessment();
+    a["assessed_at"] = value;
+    const Reject r = OnlyReject(a);
+    EXPECT_EQ(r.code, code::kBadTime) << value;
+    EXPECT_TRUE(absl::StrContains(r.reason, "assessed_at")) << r.reason;
+  }
+  Cells e = CareEvent();
+  e["occurred_at"] = "yesterday";
+  EXPECT_EQ(OnlyReject(e).code, code::kBadTime);
+}
+
+TEST(ImportRejects, BadBool) {
+  Cells e = CareEvent();
+  e["out_of_hours"] = "yes";
+  const Reject r = OnlyReject(e);
+  EXPECT_EQ(r.code, code::kBadBool);
+  EXPECT_TRUE(absl::StrContains(r.reason, "out_of_hours: 'yes'")) << r.reason;
+}
+
+TEST(ImportRejects, SomeRatingsEmpty) {
+  Cells a = Assessment();
+  a["item3"] = "";
+  a["itemB"] = "";
+  const Reject r = OnlyReject(a);
+  EXPECT_EQ(r.code, code::kIncompleteRatings);
+  EXPECT_TRUE(absl::StrContains(r.reason, "item3, itemB empty")) << r.reason;
+}
+
+TEST(ImportRejects, EmptyClusterOnAnAssessment) {
+  Cells a = Assessment();
+  a["cluster"] = "";
+  EXPECT_EQ(OnlyReject(a).code, code::kMissingCluster);
+}
+
+TEST(ImportRejects, EveryProblemIsListedUnderTheFirstOnesCode) {
+  Cells a = Assessment();
+  a["reason"] = "x";
+  a["cluster"] = "y";
+  const Reject r = OnlyReject(a);
+  EXPECT_EQ(r.code, code::kBadEnum);  // reason comes before cluster in the file
+  EXPECT_TRUE(absl::StrContains(r.reason, "reason: 'x'")) << r.reason;
+  EXPECT_TRUE(absl::StrContains(r.reason, "; cluster: 'y'")) << r.reason;
+}
+
+TEST(ImportRejects, LineNumbersCountQuotedLineBreaks) {
+  Cells a = Assessment();
+  a["clinical_rationale"] = "first line\nsecond line";
+  Cells bad = CareEvent();
+  bad["out_of_hours"] = "maybe";
+  ImportFile file = Parse(File({a, bad}));
+  ASSERT_EQ(file.rejects.size(), 1u);
+  EXPECT_EQ(file.rejects[0].line, 4);  // header 1, assessment 2-3
+}
+
+// ---- reject file and summary ----
+
+TEST(ImportReport, RejectFileListsLocalAndServiceRejectsByLine) {
+  ImportFile file;
+  file.rejects.push_back(Reject{7, "RN-7", "BAD_ENUM", "reason: 'x' is not one of initial, formal_review"});
+  ImportRow row;
+  row.line = 3;
+  AssessmentRequest a;
+  a.set_source_record_id("RN-3");
+  row.request = a;
+  file.rows.push_back(row);
+  SendResult sent;
+  sent.outcomes.push_back(RowOutcome{RowOutcome::State::kRejected, "INVALID_ARGUMENT", "nhs_number: \"bad\" check"});
+  EXPECT_EQ(RejectsCsv(CollectRejects(file, &sent)),
+            "line,source_record_id,code,reason\n"
+            "3,RN-3,INVALID_ARGUMENT,\"nhs_number: \"\"bad\"\" check\"\n"
+            "7,RN-7,BAD_ENUM,\"reason: 'x' is not one of initial, formal_review\"\n");
+}
+
+TEST(ImportReport, RejectFileIsWrittenOnlyWhenThereAreRejects) {
+  const std::string path = (std::filesystem::temp_directory_path() / "pbr_import_test.rejects.csv").string();
+  ASSERT_TRUE(WriteRejectsFile(path, {Reject{2, "id", "BAD_BOOL", "x"}}).ok());
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "line,source_record_id,code,reason\n2,id,BAD_BOOL,x\n");
+  ASSERT_TRUE(WriteRejectsFile(path, {}).ok());
+  EXPECT_FALSE(std::filesystem::exists(path));   // the stale one is gone
+  EXPECT_TRUE(WriteRejectsFile(path, {}).ok());  // and none is fine
+}
+
+TEST(ImportReport, DefaultRejectsPath) {
+  EXPECT_EQ(DefaultRejectsPath("data/north.csv"), "data/north.rejects.csv");
+  EXPECT_EQ(DefaultRejectsPath("NORTH.CSV"), "NORTH.rejects.csv");
+  EXPECT_EQ(DefaultRejectsPath("export"), "export.rejects.csv");
+}
+
+TEST(ImportReport, SummaryCountsEachOutcomeAndReasonCode) {
+  ImportFile file = Parse(File({Assessment(), CareEvent(), CareEvent(), CareEvent()}) + "care_event,x\n");
+  file.rejects.push_back(Reject{9, "", "BAD_TIME", "t"});
+  SendResult sent;
+  sent.outcomes = {RowOutcome{RowOutcome::State::kAccepted}, RowOutcome{RowOutcome::State::kDuplicate},
+                   RowOutcome{RowOutcome::State::kRejected, "UNIMPLEMENTED", "no"},
+                   RowOutcome{RowOutcome::State::kNotSent}};
+  const Summary s = Summarise(file, &sent);
+  EXPECT_EQ(s.rows, 6u);
+  EXPECT_EQ(s.assessments, 1u);
+  EXPECT_EQ(s.care_events, 3u);
+  EXPECT_EQ(s.accepted, 1u);
+  EXPECT_EQ(s.duplicates, 1u);
+  EXPECT_EQ(s.not_sent, 1u);
+  EXPECT_EQ(s.rejected_locally, 2u);
+  EXPECT_EQ(s.rejected_by_service, 1u);
+  EXPECT_EQ(s.rejects_by_code,
+            (std::map<std::string, size_t>{{"BAD_TIME", 1}, {"COLUMN_COUNT", 1}, {"UNIMPLEMENTED", 1}}));
+  const std::string text = RenderSummary(s);
+  EXPECT_TRUE(absl::StrContains(text, "duplicates    1")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "rejected      3 (2 unreadable, 1 refused by the service)")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "not sent      1")) << text;
+}
+
+// ---- sending ----
+
+std::vector<ImportRow> PeopleRows(int people, int per_person) {
+  std::vector<ImportRow> rows;
+  for (int k = 0; k < per_person; ++k) {
+    for (int p = 0; p < people; ++p) {
+      CareEventRequest e;
+      e.set_nhs_number(absl::StrCat("999", 1000000 + p));
+      e.set_source_record_id(absl::StrCat(p, "-", k));
+      rows.push_back(ImportRow{static_cast<int>(rows.size()) + 2, e});
+    }
+  }
+  return rows;
+}
+
+TEST(ImportSend, ShardingKeepsOnePersonsRowsTogetherInFileOrder) {
+  const auto rows = PeopleRows(50, 4);
+  const auto shards = ShardByPerson(rows, 8);
+  ASSERT_EQ(shards.size(), 8u);
+  std::map<std::string, size_t> shard_of;
+  size_t total = 0;
+  for (size_t s = 0; s < shards.size(); ++s) {
+    total += shards[s].size();
+    for (size_t k = 1; k < shards[s].size(); ++k) EXPECT_LT(shards[s][k - 1], shards[s][k]);  // file order
+    for (size_t i : shards[s]) {
+      auto [it, added] = shard_of.emplace(rows[i].nhs_number(), s);
+      EXPECT_EQ(it->second, s) << rows[i].nhs_number() << " is in two shards";
+    }
+  }
+  EXPECT_EQ(total, rows.size());
+  EXPECT_GT(std::count_if(shards.begin(), shards.end(), [](const auto& s) { return !s.empty(); }), 4);
+}
+
+// Records what was sent, per person, with small random delays so workers interleave.
+class FakeIntake : public Intake {
+ public:
+  std::function<Answer(const ImportRow&, int call)> answer = [](const ImportRow&, int) { return Answer{}; };
+
+  Answer Send(const ImportRow& row) override {
+    int call;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      sent_[row.nhs_number()].push_back(row.source_record_id());
+      call = ++calls_[row.source_record_id()];
+      if (!in_flight_people_.insert(row.nhs_number()).second) overlap_ = true;  // two of one person's rows at once
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(std::hash<std::string>{}(row.source_record_id()) % 300));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_people_.erase(row.nhs_number());
+    }
+    return answer(row, call);
+  }
+
+  std::map<std::string, std::vector<std::string>> sent() const { return sent_; }
+  bool overlap() const { return overlap_; }
+  int calls(const std::string& id) const { return calls_.count(id) ? calls_.at(id) : 0; }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::vector<std::string>> sent_;
+  std::map<std::string, int> calls_;
+  std::set<std::string> in_flight_people_;
+  bool overlap_ = false;
+};
+
+SendOptions Fast(int concurrency) {
+  SendOptions o;
+  o.concurrency = concurrency;
+  o.backoff = absl::Milliseconds(1);
+  return o;
+}
+
+TEST(ImportSend, EachPersonsRowsAreSentOneAtATimeInFileOrder) {
+  const auto rows = PeopleRows(40, 5);
+  FakeIntake intake;
+  std::atomic<int> done{0};
+  const SendResult result = SendAll(rows, intake, Fast(8), [&] { ++done; });
+  EXPECT_EQ(done.load(), 200);
+  EXPECT_FALSE(result.stopped_early);
+  EXPECT_FALSE(intake.overlap());
+  for (const auto& [nhs, ids] : intake.sent()) {
+    ASSERT_EQ(ids.size(), 5u);
+    for (size_t k = 0; k < ids.size(); ++k) EXPECT_TRUE(absl::EndsWith(ids[k], absl::StrCat("-", k))) << ids[k];
+  }
+  for (const auto& o : result.outcomes) EXPECT_EQ(o.state, RowOutcome::State::kAccepted);
+}
+
+TEST(ImportSend, DuplicatesAndRefusalsAreRecordedPerRow) {
+  const auto rows = PeopleRows(3, 1);
+  FakeIntake intake;
+  intake.answer = [](const ImportRow& row, int) {
+    if (row.source_record_id() == "0-0") return Intake::Answer{grpc::Status::OK, /*duplicate=*/true};
+    if (row.source_record_id() == "1-0") return Intake::Answer{grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "later")};
+    return Intake::Answer{grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "nhs_number: bad check digit")};
+  };
+  const SendResult result = SendAll(rows, intake, Fast(2), nullptr);
+  EXPECT_EQ(result.outcomes[0].state, RowOutcome::State::kDuplicate);
+  EXPECT_EQ(result.outcomes[1].state, RowOutcome::State::kRejected);
+  EXPECT_EQ(result.outcomes[1].code, "UNIMPLEMENTED");
+  EXPECT_EQ(result.outcomes[2].code, "INVALID_ARGUMENT");
+  EXPECT_EQ(result.outcomes[2].reason, "nhs_number: bad check digit");
+  EXPECT_EQ(intake.calls("2-0"), 1);  // refusals are final: no retry
+}
+
+TEST(ImportSend, TransientFailuresAreRetried) {
+  const auto rows = PeopleRows(3, 2);
+  FakeIntake intake;
+  // A slow service, a refused connection, a server shutting down mid-call: each row's first try fails.
+  intake.answer = [](const ImportRow& row, int call) {
+    const grpc::StatusCode codes[] = {grpc::StatusCode::DEADLINE_EXCEEDED, grpc::StatusCode::UNAVAILABLE,
+                                      grpc::StatusCode::CANCELLED};
+    return call == 1 ? Intake::Answer{grpc::Status(codes[row.line % 3], "transient")} : Intake::Answer{};
+  };
+  const SendResult result = SendAll(rows, intake, Fast(2), nullptr);
+  EXPECT_FALSE(result.stopped_early);
+  for (const auto& o : result.outcomes) EXPECT_EQ(o.state, RowOutcome::State::kAccepted);
+  for (const ImportRow& row : rows) EXPECT_EQ(intake.calls(row.source_record_id()), 2);
+}
+
+TEST(ImportSend, AnUnreachableServiceStopsTheImport) {
+  const auto rows = PeopleRows(10, 10);
+  FakeIntake intake;
+  intake.answer = [](const ImportRow&, int) {
+    return Intake::Answer{grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused")};
+  };
+  const SendResult result = SendAll(rows, intake, Fast(4), nullptr);
+  EXPECT_TRUE(result.stopped_early);
+  EXPECT_EQ(result.stop_status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(result.not_sent(), rows.size());
+  size_t calls = 0;
+  for (const auto& [nhs, ids] : intake.sent()) calls += ids.size();
+  EXPECT_LE(calls, 4u * 3u);  // at most one row per worker, three attempts each
+}
+
+// ---- progress and the shipped example ----
+
+TEST(ImportProgress, LineShowsDoneTotalRateAndEta) {
+  EXPECT_EQ(Progress::Line("sent", 40, 100, absl::Seconds(2)), "sent 40/100 (40%)  20/s  ETA 3s");
+  EXPECT_EQ(Progress::Line("sent", 0, 100, absl::Seconds(2)), "sent 0/100 (0%)  0/s  ETA -");
+  EXPECT_EQ(Progress::Line("sent", 5, 5, absl::Seconds(1)), "sent 5/5 (100%)  5/s  ETA 0s");
+}
+
+TEST(ImportProgress, WithoutATerminalOneLinePerTenth) {
+  std::ostringstream out;
+  {
+    Progress progress("sent", 20, out, /*tty=*/false);
+    for (int i = 0; i < 20; ++i) progress.Add();
+  }
+  const std::string text = out.str();
+  EXPECT_FALSE(absl::StrContains(text, "\r"));
+  EXPECT_TRUE(absl::StrContains(text, "sent 20/20 (100%)")) << text;
+  EXPECT_LE(std::count(text.begin(), text.end(), '\n'), 10);
+}
+
+TEST(ImportExample, DemoCsvHasTwelveRowsTwoDeliberateRejectsAndAnOverlappingPerson) {
+  std::ifstream in(PBR_IMPORT_EXAMPLE_CSV, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  ImportFile file = Parse(text.str());
+  EXPECT_EQ(file.rows.size(), 12u);
+  ASSERT_EQ(file.rejects.size(), 2u);
+  EXPECT_EQ(file.rejects[0].line, 10);
+  EXPECT_EQ(file.rejects[0].code, code::kBadEnum);
+  EXPECT_EQ(file.rejects[1].line, 15);
+  EXPECT_EQ(file.rejects[1].code, code::kBadNumber);
+  std::map<std::string, std::set<std::string>> systems_of;  // NHS number -> EPRs
+  for (const ImportRow& row : file.rows) {
+    systems_of[row.nhs_number()].insert(row.is_assessment() ? std::get<AssessmentRequest>(row.request).source_system()
+                                                            : std::get<CareEventRequest>(row.request).source_system());
+  }
+  EXPECT_TRUE(std::any_of(systems_of.begin(), systems_of.end(), [](const auto& p) { return p.second.size() == 2; }));
+}
+
+}  // namespace
+}  // namespace pbr::import

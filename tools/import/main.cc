@@ -1,0 +1,196 @@
+// pbr-import: records a CSV file of assessments and care events through the allocation intake.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "progress.h"
+#include "report.h"
+#include "rows.h"
+#include "rpc.h"
+#include "send.h"
+
+namespace {
+
+using namespace pbr::import;
+
+struct Options {
+  std::string file;
+  pbr::cli::RpcOptions rpc;
+  std::string timeout = "10s";
+  int concurrency = 8;
+  std::string rejects;
+  bool dry_run = false;
+};
+
+constexpr char kColumnsHelp[] =
+    R"(The file: CSV (UTF-8, optional BOM; LF or CRLF; "quoted, fields" with "" for a quote), one row per
+assessment or care event, a header row naming the columns (any order; unknown columns are an error).
+Empty cells mean "not given"; spaces around values are ignored except in free text.
+  kind                   assessment | care_event                                       (required column)
+  source_system          the EPR, e.g. rio-north                                       (required column)
+  source_record_id       the EPR's id for the record; re-sending it is a duplicate     (required column)
+  nhs_number             10 digits                                                     (required column)
+  local_patient_id, team_id, clinician_id
+assessment rows:
+  assessed_at            RFC 3339 (2024-05-14T10:30:00Z, 2024-05-14T10:30:00+01:00) or YYYY-MM-DD
+                         (= 12:00 Europe/London); first_contact_at and admitted_at the same
+  reason                 initial | formal_review | transfer_review | discharge_review | unplanned_review
+  cluster                0-21 except 9 (required on assessment rows)
+  item1..item13, itemA..itemE   ratings 0-4 or 9 (not known): all 18 or none
+  item8_problem_type     A-J;  item8_other_text (for J)
+  service_area, commissioner_id, face_to_face_contacts (a number)
+  change_class           improvement | no_change | deterioration | change_in_diagnosis
+  clinical_rationale     free text
+care_event rows:
+  event_type             referral_to_crht | referral_to_inpatients | admission | face_to_face_contact |
+                         discharge_review | discharge_from_service | mha_assessment | medication_non_concordance
+  occurred_at            as assessed_at
+  out_of_hours           true | false
+Rows of one NHS number are sent in file order. Rows that cannot be read, and rows the service refuses,
+go to the reject file (line,source_record_id,code,reason); re-running a file records nothing twice.
+Exit status: 0 all rows recorded (or duplicates), 1 some rows rejected, 2 bad usage or file, or the
+service unreachable (the rows not sent are counted; re-run the same file when it is back).)";
+
+CLI::Validator DurationValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return pbr::cli::ParseCliDuration(value) ? "" : "expected a positive duration such as 10s, 500ms or 2m";
+      },
+      "DURATION");
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::cerr << "error: cannot read " << path << ": " << std::strerror(errno) << "\n";
+    return std::nullopt;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Overwriting the input with rejects would lose the data being imported.
+bool SameFile(const std::string& a, const std::string& b) {
+  std::error_code error;
+  return a == b || std::filesystem::equivalent(a, b, error);
+}
+
+// Writes the reject file and prints where it is; false (after saying why) if it could not be written.
+bool ReportRejects(const std::string& path, const std::vector<Reject>& rejects) {
+  if (auto st = WriteRejectsFile(path, rejects); !st.ok()) {
+    std::cerr << "error: " << st.message() << "\n";
+    return false;
+  }
+  if (!rejects.empty()) std::cout << "rejects       " << path << "\n";
+  return true;
+}
+
+int Finish(const Options& o, const ImportFile& file, const SendResult* sent, absl::Time start) {
+  const Summary summary = Summarise(file, sent);
+  std::cout << RenderSummary(summary);
+  if (summary.rejects_by_code.count("UNIMPLEMENTED") > 0) {
+    std::cout << "  (UNIMPLEMENTED: this allocation service does not offer the call yet, e.g. RecordCareEvent;\n"
+                 "   re-run the same file once it does: the rows recorded now answer as duplicates)\n";
+  }
+  const bool written = ReportRejects(o.rejects, CollectRejects(file, sent));
+  std::cout << absl::StrFormat("took          %.1fs\n", absl::ToDoubleSeconds(absl::Now() - start));
+  if (sent != nullptr && sent->stopped_early) {
+    std::cerr << "error: stopped early, " << summary.not_sent
+              << " rows not sent: " << pbr::cli::DescribeRpcError(sent->stop_status, o.rpc.AllocationEndpoint())
+              << "\n  re-run the same file once the service is back: rows already recorded answer as duplicates\n";
+    return kExitFailed;
+  }
+  if (!written) return kExitFailed;
+  return summary.rejected_locally + summary.rejected_by_service > 0 ? kExitRejects : kExitOk;
+}
+
+// Fails fast, before any row, rather than a retry loop per row when nothing is listening.
+grpc::Status Connect(grpc::Channel& channel, absl::Duration timeout) {
+  if (channel.WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      absl::StrCat("no connection within ", absl::FormatDuration(timeout)));
+}
+
+int Run(Options& o) {
+  const absl::Time start = absl::Now();
+  o.rpc.timeout = *pbr::cli::ParseCliDuration(o.timeout);
+  if (o.rejects.empty()) o.rejects = DefaultRejectsPath(o.file);
+  if (SameFile(o.file, o.rejects)) {
+    std::cerr << "error: --rejects names the input file " << o.file << "\n";
+    return kExitFailed;
+  }
+  absl::TimeZone london;
+  if (!absl::LoadTimeZone("Europe/London", &london)) {
+    std::cerr << "error: cannot load the Europe/London time zone (is tzdata installed?)\n";
+    return kExitFailed;
+  }
+  const std::optional<std::string> text = ReadFile(o.file);
+  if (!text) return kExitFailed;
+  absl::StatusOr<ImportFile> file = ParseImportFile(*text, london);
+  if (!file.ok()) {
+    std::cerr << "error: " << o.file << ": " << file.status().message() << "\n";
+    return kExitFailed;
+  }
+  const pbr::cli::Endpoint endpoint = o.rpc.AllocationEndpoint();
+  std::cerr << absl::StrFormat(
+      "pbr-import: %s: %d rows to send, %d unreadable%s\n", o.file, file->rows.size(), file->rejects.size(),
+      o.dry_run ? " (dry run)"
+                : absl::StrFormat(", %d in flight to %s at %s", o.concurrency, endpoint.service, endpoint.address));
+  if (o.dry_run) return Finish(o, *file, nullptr, start);
+
+  auto channel = pbr::cli::MakeChannel(endpoint.address);
+  if (grpc::Status connected = file->rows.empty() ? grpc::Status::OK : Connect(*channel, o.rpc.timeout);
+      !connected.ok()) {
+    SendResult none;
+    none.outcomes.resize(file->rows.size());  // every row "not sent"
+    none.stopped_early = true;
+    none.stop_status = connected;
+    return Finish(o, *file, &none, start);
+  }
+  GrpcIntake intake(channel, o.rpc.timeout);
+  SendOptions send;
+  send.concurrency = o.concurrency;
+  SendResult sent;
+  {
+    Progress progress("sent", file->rows.size(), std::cerr, isatty(STDERR_FILENO) != 0);
+    sent = SendAll(file->rows, intake, send, [&progress] { progress.Add(); });
+  }
+  return Finish(o, *file, &sent, start);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pbr-import: record a CSV file of MHCT assessments and care events through the allocation service."};
+  app.footer(kColumnsHelp);
+  app.get_formatter()->column_width(24);
+  Options o;
+  app.add_option("FILE", o.file, "the CSV file (see below)")->required();
+  app.add_option("--allocation", o.rpc.allocation, "allocation service address")
+      ->envname("PBR_ALLOCATION_ADDR")
+      ->capture_default_str();
+  app.add_option("--timeout", o.timeout, "deadline of each call")->check(DurationValidator())->capture_default_str();
+  app.add_option("--concurrency", o.concurrency, "calls in flight (rows of one person are never concurrent)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--rejects", o.rejects, "where rejected rows go (default FILE without .csv + .rejects.csv)");
+  app.add_flag("--dry-run", o.dry_run, "parse and report, send nothing");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitFailed;  // --help is not an error
+  }
+  return Run(o);
+}

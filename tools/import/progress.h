@@ -1,0 +1,51 @@
+// A progress line on stderr: rows done/total, rate and ETA. Rewritten in place (\r) at most five times a
+// second on a terminal; elsewhere (logs, CI) one line per tenth of the work, so logs stay short.
+// pbrctl's `demo` has the same line in a private class; both could share this one.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "absl/time/time.h"
+
+namespace pbr::import {
+
+class Progress {
+ public:
+  // `verb` starts the line ("sent 40/100 ..."). `tty` chooses the in-place form.
+  Progress(std::string verb, size_t total, std::ostream& out, bool tty);
+  ~Progress() { Finish(); }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void Add() { done_.fetch_add(1, std::memory_order_relaxed); }  // thread-safe
+  // Prints the final line and stops the ticker; idempotent.
+  void Finish();
+
+  // "sent 40/100 (40%)  20/s  ETA 3s"
+  static std::string Line(const std::string& verb, size_t done, size_t total, absl::Duration elapsed);
+
+ private:
+  void Loop();
+  void Print(size_t done, bool final);
+  int Decile(size_t done) const { return total_ == 0 ? 10 : static_cast<int>(done * 10 / total_); }
+
+  const std::string verb_;
+  const size_t total_;
+  std::ostream& out_;
+  const bool tty_;
+  const absl::Time start_;
+  std::atomic<size_t> done_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool finished_ = false;
+  int printed_decile_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace pbr::import
