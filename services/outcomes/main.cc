@@ -7,8 +7,9 @@
 int main(int argc, char** argv, char** envp) {
   std::unique_ptr<pbr::outcomes::OutcomeRecorder> recorder;
   return pbr::platform::RunService(
-      "outcomes", pbr::platform::CommonSettings("outcomes", 50053, 9103), {std::string(pbr::outcomes::kOutcomesFamily)},
-      argc, argv, envp, [&](pbr::platform::ServiceHost& host) -> absl::Status {
+      "outcomes", pbr::platform::CommonSettings("outcomes", 50053, 9103),
+      {std::string(pbr::outcomes::kOutcomesFamily), std::string(pbr::outcomes::kAssessmentsFamily)}, argc, argv, envp,
+      [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
         recorder = std::make_unique<pbr::outcomes::OutcomeRecorder>(*rules);

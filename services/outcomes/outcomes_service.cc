@@ -2,12 +2,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "care_bridge.h"
+#include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
 
 namespace pbr::outcomes {
 namespace {
 namespace topic = platform::topic;
+using pbr::state::v1::OutcomeAssessment;
+
+// Ordered by clinical time within the person, so History is one prefix scan in time order.
+std::string OutcomeKey(absl::string_view person_id, const google::protobuf::Timestamp& assessed_at,
+                       absl::string_view assessment_id) {
+  const int64_t nanos = absl::ToUnixNanos(platform::FromProto(assessed_at));
+  return absl::StrCat(person_id, "/", platform::EncodeOrderedU64(static_cast<uint64_t>(nanos) ^ (1ull << 63)), "/",
+                      assessment_id);
+}
 }  // namespace
 
 absl::Status OutcomeRecorder::OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
@@ -15,9 +25,30 @@ absl::Status OutcomeRecorder::OnAssessment(const platform::ConsumedEvent& event,
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   if (a.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
+
+  const std::string index_key = absl::StrCat(person_id, "/", a.assessment_id());
+  auto stored = ctx.store().Get(kAssessmentsFamily, index_key);
+  if (!stored.ok()) return stored.status();
+  OutcomeAssessment held;
+  if (stored->has_value()) {
+    if (!held.ParseFromString(**stored)) return absl::DataLossError("stored assessment is unreadable");
+    if (a.revision() <= held.revision()) return absl::OkStatus();  // stale or repeated
+  }
+
+  // A withdrawal's ratings may be anything as last recorded: they are neither checked nor used.
+  // It is not announced on outcome-recorded yet (the contract cannot say "withdrawn"); reporting
+  // drops the outcome itself when it sees the withdrawal on assessment-recorded.
+  if (a.withdrawn()) {
+    if (!held.outcome_key().empty()) ctx.batch().Delete(ctx.store().Family(kOutcomesFamily), held.outcome_key());
+    OutcomeAssessment next;
+    next.set_revision(a.revision());
+    next.set_withdrawn(true);
+    ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), index_key, next.SerializeAsString());
+    return absl::OkStatus();
+  }
+
   auto ratings = services::RatingsFromProto(a.ratings());
   if (!ratings.ok()) return ratings.status();
-
   const care::HonosTotal total = rules_->HonosTotalOf(*ratings);
   pbr::v1::OutcomeEntry entry;
   entry.set_assessment_id(a.assessment_id());
@@ -26,16 +57,22 @@ absl::Status OutcomeRecorder::OnAssessment(const platform::ConsumedEvent& event,
   entry.set_honos_total(total.total);
   entry.set_missing_items(total.missing_items);
   entry.set_total_valid(total.valid);
-  const int64_t nanos = absl::ToUnixNanos(platform::FromProto(a.assessed_at()));
-  ctx.batch().Put(ctx.store().Family(kOutcomesFamily),
-                  absl::StrCat(person_id, "/", platform::EncodeOrderedU64(static_cast<uint64_t>(nanos) ^ (1ull << 63)),
-                               "/", a.assessment_id()),
-                  entry.SerializeAsString());
+  // An amendment may move assessed_at, and with it the key: the earlier entry must go.
+  const std::string key = OutcomeKey(person_id, a.assessed_at(), a.assessment_id());
+  if (!held.outcome_key().empty() && held.outcome_key() != key) {
+    ctx.batch().Delete(ctx.store().Family(kOutcomesFamily), held.outcome_key());
+  }
+  ctx.batch().Put(ctx.store().Family(kOutcomesFamily), key, entry.SerializeAsString());
+  OutcomeAssessment next;
+  next.set_revision(a.revision());
+  next.set_outcome_key(key);
+  ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), index_key, next.SerializeAsString());
 
-  auto out = platform::MakeEnvelope(topic::kOutcomeRecorded,
-                                    platform::DeterministicId(topic::kOutcomeRecorded, {a.assessment_id()}), person_id,
-                                    platform::FromProto(a.assessed_at()), ctx.now(), event.event.source_system(),
-                                    event.event.trace_id());
+  // One id per revision: an amended outcome is a new fact, not a duplicate to be dropped.
+  auto out = platform::MakeEnvelope(
+      topic::kOutcomeRecorded,
+      platform::DeterministicId(topic::kOutcomeRecorded, {a.assessment_id(), absl::StrCat(a.revision())}), person_id,
+      platform::FromProto(a.assessed_at()), ctx.now(), event.event.source_system(), event.event.trace_id());
   auto* o = out.mutable_outcome_recorded();
   o->set_assessment_id(a.assessment_id());
   o->set_team_id(a.team_id());

@@ -9,9 +9,11 @@ int main(int argc, char** argv, char** envp) {
   return pbr::platform::RunService(
       "reporting", pbr::platform::CommonSettings("reporting", 50054, 9104),
       {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily),
-       std::string(pbr::reporting::kTeamCountsFamily)}, argc, argv, envp,
+       std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily)},
+      argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });
+        // Still consumed (the handler ignores it): the assessment history decides the cluster.
         host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });
         host.On(topic::kOutcomeRecorded, [&](const auto& ev, auto& ctx) { return model.OnOutcome(ev, ctx); });
         host.On(topic::kReviewDue, [&](const auto& ev, auto& ctx) { return model.OnReviewDue(ev, ctx); });

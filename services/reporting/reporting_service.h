@@ -9,14 +9,21 @@ namespace pbr::reporting {
 
 inline constexpr absl::string_view kPersonsFamily = "persons";   // person -> pbr.state.v1.ReportingPerson
 inline constexpr absl::string_view kTeamIndexFamily = "teams";   // "<team>/<person>" -> ""
-inline constexpr absl::string_view kTeamCountsFamily = "team_counts";  // team -> assessments recorded
+inline constexpr absl::string_view kTeamCountsFamily = "team_counts";  // team -> live assessments recorded
+// "<person>/<assessment_id>" -> pbr.state.v1.ReportingAssessment: each assessment as last received
+// (withdrawn ones kept, so a stale revision cannot revive them) and the HoNOS last received for it.
+inline constexpr absl::string_view kAssessmentsFamily = "assessments";
 
 // Each handler folds one event into the person's read-model record. Events of one person arrive
 // in order per topic but not across topics, so each fact carries the clinical time or the
-// assessment it belongs to, and only the newest fact of each kind is kept.
+// assessment it belongs to. The person's team, cluster and HoNOS are derived afresh from their
+// live assessments (the latest by assessed_at, then assessment id) whenever one of those changes,
+// so amendments and withdrawals are followed exactly.
 class CaseloadModel {
  public:
   absl::Status OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+  // Ignored: the current cluster is derived from the assessment history, which cluster-changed
+  // only repeats (and cannot express a person left with no assessment at all).
   absl::Status OnClusterChanged(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
   absl::Status OnOutcome(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
   absl::Status OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;

@@ -1,5 +1,6 @@
 #include "reporting_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
 #include "platform/outbox.h"
@@ -15,7 +16,7 @@ class ReportingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = *platform::Store::Open(dir_.path(), {std::string(kPersonsFamily), std::string(kTeamIndexFamily),
-                                                     std::string(kTeamCountsFamily)});
+                                                     std::string(kTeamCountsFamily), std::string(kAssessmentsFamily)});
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
   }
   void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
@@ -52,6 +53,40 @@ class ReportingTest : public ::testing::Test {
     auto e = platform::MakeEnvelope(topic::kReviewDue, "r" + basis + std::to_string(state), person, T(1), T(1), "", "");
     e.mutable_review_due()->set_basis_assessment_id(basis);
     e.mutable_review_due()->set_state(state);
+    Apply(topic::kReviewDue, e);
+  }
+  // Revision `revision` of assessment `id`: an amendment with new content.
+  void Amend(const std::string& person, const std::string& id, int revision, int day, const std::string& team,
+             int cluster) {
+    auto e = platform::MakeEnvelope(topic::kAssessmentRecorded, absl::StrCat("e", id, "-r", revision), person, T(day),
+                                    T(day), "epr", "");
+    auto* a = e.mutable_assessment_recorded();
+    a->set_assessment_id(id);
+    a->set_revision(revision);
+    a->set_team_id(team);
+    a->set_cluster(cluster);
+    *a->mutable_assessed_at() = platform::ToProto(T(day));
+    Apply(topic::kAssessmentRecorded, e);
+  }
+  // A withdrawal carries nothing but the id and revision here (its other fields may be anything).
+  void Withdraw(const std::string& person, const std::string& id, int revision) {
+    auto e = platform::MakeEnvelope(topic::kAssessmentRecorded, absl::StrCat("e", id, "-r", revision), person, T(0),
+                                    T(0), "epr", "");
+    e.mutable_assessment_recorded()->set_assessment_id(id);
+    e.mutable_assessment_recorded()->set_revision(revision);
+    e.mutable_assessment_recorded()->set_withdrawn(true);
+    Apply(topic::kAssessmentRecorded, e);
+  }
+  // A review as the scheduler announces it: with the basis's MHCT date and cluster.
+  void ReviewOf(const std::string& person, const std::string& basis, int mhct_day, int cluster,
+                pbr::v1::ReviewState state) {
+    auto e = platform::MakeEnvelope(topic::kReviewDue, absl::StrCat("r", basis, mhct_day, state), person, T(1), T(1),
+                                    "", "");
+    auto* r = e.mutable_review_due();
+    r->set_basis_assessment_id(basis);
+    r->set_state(state);
+    r->set_cluster(cluster);
+    *r->mutable_latest_mhct_date() = platform::ToProto(platform::ClinicalDay(T(mhct_day)));
     Apply(topic::kReviewDue, e);
   }
   pbr::v1::Caseload Get(const std::string& team) {
@@ -117,6 +152,112 @@ TEST_F(ReportingTest, FactsArrivingOutOfOrderKeepTheNewest) {
   EXPECT_EQ(east.persons(0).latest_honos_total(), 8);
   EXPECT_EQ(east.persons(0).review_state(), pbr::v1::REVIEW_STATE_OVERDUE);
   EXPECT_EQ(Get("north").people(), 0);
+}
+
+TEST_F(ReportingTest, AnAmendmentMovesThePersonTheirClusterAndTheTeamCount) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  Amend("p1", "a1", 1, 12, "west", 4);
+  auto east = Get("east");
+  EXPECT_EQ(east.people(), 0);
+  EXPECT_EQ(east.assessments_recorded(), 0) << "the assessment now counts for the team it was amended to";
+  auto west = Get("west");
+  ASSERT_EQ(west.persons_size(), 1);
+  EXPECT_EQ(west.persons(0).cluster(), 4);
+  EXPECT_EQ(west.persons(0).latest_honos_total(), 12) << "the outcome as last received, until the amended one";
+  EXPECT_EQ(west.assessments_recorded(), 1);
+  Outcome("p1", "a1", 12, 20);
+  EXPECT_EQ(Get("west").persons(0).latest_honos_total(), 20);
+}
+
+TEST_F(ReportingTest, WithdrawingTheLatestFallsBackToThePreviousAssessment) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  Assessment("p1", "a2", 50, "west", 13);
+  Outcome("p1", "a2", 50, 8);
+  ASSERT_EQ(Get("west").people(), 1);
+  Withdraw("p1", "a2", 1);
+  Outcome("p1", "a2", 50, 30);  // a late outcome for the withdrawn assessment changes nothing
+  auto west = Get("west");
+  EXPECT_EQ(west.people(), 0);
+  EXPECT_EQ(west.assessments_recorded(), 0);
+  auto east = Get("east");
+  ASSERT_EQ(east.persons_size(), 1);
+  EXPECT_EQ(east.persons(0).cluster(), 11);
+  EXPECT_EQ(east.persons(0).latest_honos_total(), 12);
+  EXPECT_TRUE(east.persons(0).has_honos());
+  EXPECT_EQ(east.assessments_recorded(), 1);
+}
+
+TEST_F(ReportingTest, WithdrawingTheOnlyAssessmentEmptiesEveryCaseload) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  Review("p1", "a1", pbr::v1::REVIEW_STATE_OVERDUE);
+  ASSERT_EQ(Get("east").reviews_overdue(), 1);
+  Withdraw("p1", "a1", 1);
+  auto east = Get("east");
+  EXPECT_EQ(east.people(), 0);
+  EXPECT_EQ(east.reviews_overdue(), 0);
+  EXPECT_EQ(east.persons_size(), 0);
+  EXPECT_EQ(east.assessments_recorded(), 0);
+}
+
+TEST_F(ReportingTest, AStaleRevisionIsIgnored) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Amend("p1", "a1", 2, 20, "west", 4);
+  Amend("p1", "a1", 1, 30, "north", 12);  // older than the revision held
+  Amend("p1", "a1", 2, 30, "north", 12);  // the same revision again
+  Withdraw("p1", "a1", 0);
+  auto west = Get("west");
+  ASSERT_EQ(west.persons_size(), 1);
+  EXPECT_EQ(west.persons(0).cluster(), 4);
+  EXPECT_EQ(west.assessments_recorded(), 1);
+  EXPECT_EQ(Get("north").people(), 0);
+  EXPECT_EQ(Get("north").assessments_recorded(), 0);
+  EXPECT_EQ(Get("east").assessments_recorded(), 0);
+}
+
+TEST_F(ReportingTest, RecordedCountsStayExactThroughAmendmentsAndWithdrawals) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Assessment("p1", "a2", 20, "east", 11);
+  Assessment("p2", "a3", 15, "west", 4);
+  Amend("p1", "a2", 1, 21, "west", 11);   // moves one east -> west
+  Amend("p1", "a2", 2, 22, "west", 12);   // same team: no change in counts
+  Withdraw("p1", "a1", 1);                // east loses one
+  Withdraw("p1", "a1", 2);                // withdrawn again: nothing more to remove
+  Withdraw("p2", "a9", 1);                // never seen: nothing to remove
+  EXPECT_EQ(Get("east").assessments_recorded(), 0);
+  EXPECT_EQ(Get("west").assessments_recorded(), 2);
+  EXPECT_EQ(Get("west").people(), 2);
+}
+
+TEST_F(ReportingTest, AReviewOfAnEarlierRevisionOfTheBasisIsNotHonoured) {
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
+  ASSERT_EQ(Get("east").reviews_overdue(), 1);
+  // The scheduler re-announces the amended basis before reporting sees the amendment itself.
+  ReviewOf("p1", "a1", 40, 11, pbr::v1::REVIEW_STATE_DUE);
+  EXPECT_EQ(Get("east").reviews_overdue(), 0);
+  EXPECT_EQ(Get("east").reviews_due(), 0) << "not yet: reporting still holds the first revision";
+  Amend("p1", "a1", 1, 40, "east", 11);
+  EXPECT_EQ(Get("east").reviews_due(), 1);
+  // Amended again to a date whose review is not announced (upcoming): the old one no longer counts.
+  Amend("p1", "a1", 2, 90, "east", 11);
+  EXPECT_EQ(Get("east").reviews_due(), 0);
+  EXPECT_EQ(Get("east").reviews_overdue(), 0);
+}
+
+TEST_F(ReportingTest, ClusterChangedDoesNotOverrideTheAssessmentHistory) {
+  Assessment("p1", "a1", 10, "east", 11);
+  auto e = platform::MakeEnvelope(topic::kClusterChanged, "c1", "p1", T(60), T(60), "epr", "");
+  e.mutable_cluster_changed()->set_assessment_id("a9");
+  e.mutable_cluster_changed()->set_team_id("west");
+  e.mutable_cluster_changed()->set_cluster(4);
+  *e.mutable_cluster_changed()->mutable_effective_at() = platform::ToProto(T(60));
+  Apply(topic::kClusterChanged, e);
+  ASSERT_EQ(Get("east").persons_size(), 1);
+  EXPECT_EQ(Get("east").persons(0).cluster(), 11);
+  EXPECT_EQ(Get("west").people(), 0);
 }
 
 }  // namespace

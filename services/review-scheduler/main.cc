@@ -14,7 +14,9 @@ int main(int argc, char** argv, char** envp) {
   std::unique_ptr<pbr::scheduler::Scheduler> scheduler;
   return pbr::platform::RunService(
       "review-scheduler", settings,
-      {std::string(pbr::scheduler::kSchedulesFamily), std::string(pbr::scheduler::kTimersFamily)}, argc, argv, envp,
+      {std::string(pbr::scheduler::kSchedulesFamily), std::string(pbr::scheduler::kTimersFamily),
+       std::string(pbr::scheduler::kAssessmentsFamily)},
+      argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();

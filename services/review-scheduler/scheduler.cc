@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
 
@@ -10,7 +11,59 @@ namespace {
 
 using platform::FromProto;
 using platform::ToProto;
+using pbr::state::v1::ScheduledAssessment;
 namespace topic = platform::topic;
+
+std::string AssessmentKey(absl::string_view person_id, absl::string_view assessment_id) {
+  return absl::StrCat(person_id, "/", assessment_id);
+}
+
+// Whether `a` is later than `b`: by assessed_at, ties broken by assessment id so every service
+// picks the same latest assessment whatever order the events came in.
+bool Later(const ScheduledAssessment& a, const ScheduledAssessment& b) {
+  const absl::Time ta = FromProto(a.assessed_at()), tb = FromProto(b.assessed_at());
+  return ta != tb ? ta > tb : a.assessment_id() > b.assessment_id();
+}
+
+absl::StatusOr<std::optional<ScheduledAssessment>> LoadAssessment(const platform::Store& store,
+                                                                 absl::string_view person_id,
+                                                                 absl::string_view assessment_id) {
+  auto stored = store.Get(kAssessmentsFamily, AssessmentKey(person_id, assessment_id));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<ScheduledAssessment>();
+  ScheduledAssessment a;
+  if (!a.ParseFromString(**stored)) return absl::DataLossError("stored assessment is unreadable");
+  return std::optional<ScheduledAssessment>(std::move(a));
+}
+
+// The person's latest live assessment, with `changed` standing in for its stored version (it is
+// only in the batch, which reads do not see).
+absl::StatusOr<std::optional<ScheduledAssessment>> LatestLive(const platform::Store& store, absl::string_view person_id,
+                                                             const ScheduledAssessment& changed) {
+  std::optional<ScheduledAssessment> latest;
+  if (!changed.withdrawn()) latest = changed;
+  bool corrupt = false;
+  auto st = store.Scan(kAssessmentsFamily, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view v) {
+    ScheduledAssessment a;
+    if (!a.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      corrupt = true;
+      return false;
+    }
+    if (!a.withdrawn() && a.assessment_id() != changed.assessment_id() && (!latest || Later(a, *latest))) {
+      latest = std::move(a);
+    }
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (corrupt) return absl::DataLossError("stored assessment is unreadable");
+  return latest;
+}
+
+// Same basis, same content: the schedule would come out the same.
+bool SameBasis(const pbr::v1::Schedule& s, const ScheduledAssessment& a) {
+  return s.basis_assessment_id() == a.assessment_id() && FromProto(s.basis_assessed_at()) == FromProto(a.assessed_at()) &&
+         s.cluster() == a.cluster() && s.team_id() == a.team_id();
+}
 
 std::string TimerKey(absl::CivilDay day, absl::string_view person_id) {
   return absl::StrFormat("%04d-%02d-%02d/%s", day.year(), day.month(), day.day(), person_id);
@@ -37,7 +90,7 @@ pbr::v1::ReviewState ReviewStateOn(const pbr::v1::Schedule& schedule, absl::Civi
 }
 
 void Scheduler::Save(platform::ApplyContext& ctx, const std::string& person_id, const pbr::v1::Schedule* previous,
-                     pbr::v1::Schedule schedule, const pbr::v1::EventEnvelope& cause) const {
+                     pbr::v1::Schedule schedule, int32_t basis_revision, const pbr::v1::EventEnvelope& cause) const {
   auto& batch = ctx.batch();
   const auto& store = ctx.store();
   if (previous != nullptr) {
@@ -47,14 +100,21 @@ void Scheduler::Save(platform::ApplyContext& ctx, const std::string& person_id, 
   batch.Put(store.Family(kSchedulesFamily), person_id, schedule.SerializeAsString());
 
   const bool announce = schedule.state() == pbr::v1::REVIEW_STATE_DUE || schedule.state() == pbr::v1::REVIEW_STATE_OVERDUE;
+  // Reporting matches a review to its basis by id, MHCT date and cluster, so an amended basis
+  // (same id, new date or cluster) in the same state is announced again.
   if (!announce || (previous != nullptr && previous->basis_assessment_id() == schedule.basis_assessment_id() &&
-                    previous->state() == schedule.state())) {
+                    FromProto(previous->latest_mhct_date()) == FromProto(schedule.latest_mhct_date()) &&
+                    previous->cluster() == schedule.cluster() && previous->state() == schedule.state())) {
     return;
   }
   const std::string state_name = pbr::v1::ReviewState_Name(schedule.state());
+  // Per basis revision and cause: a timer moves one revision into a state at most once, and an
+  // assessment event causes at most one announcement; anything less would collide with an
+  // earlier announcement of the same basis and be dropped by consumers as a duplicate.
   auto event = platform::MakeEnvelope(
       topic::kReviewDue,
-      platform::DeterministicId(topic::kReviewDue, {person_id, schedule.basis_assessment_id(), state_name}),
+      platform::DeterministicId(topic::kReviewDue, {person_id, schedule.basis_assessment_id(), state_name,
+                                                    absl::StrCat(basis_revision), cause.event_id()}),
       person_id,
       absl::FromCivil(schedule.state() == pbr::v1::REVIEW_STATE_DUE ? FromProto(schedule.window_opens())
                                                                     : FromProto(schedule.due_date()) + 1,
@@ -76,34 +136,68 @@ absl::Status Scheduler::OnAssessment(const platform::ConsumedEvent& event, platf
   const auto& a = event.event.assessment_recorded();
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
-  if (!a.has_assessed_at()) return absl::InvalidArgumentError("assessed_at: missing");
+  // A withdrawal's other fields may be anything as last recorded: only live content is checked.
+  if (!a.withdrawn()) {
+    if (!a.has_assessed_at()) return absl::InvalidArgumentError("assessed_at: missing");
+    auto due = rules_->ReviewDueDate(a.cluster(), platform::ClinicalDay(FromProto(a.assessed_at())), policy_);
+    if (!due.ok()) return absl::InvalidArgumentError(absl::StrCat("cluster: ", due.status().message()));
+  }
+  if (a.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
 
+  auto held = LoadAssessment(ctx.store(), person_id, a.assessment_id());
+  if (!held.ok()) return held.status();
+  if (held->has_value() && a.revision() <= (*held)->revision()) return absl::OkStatus();  // stale or repeated
+
+  ScheduledAssessment changed;
+  changed.set_assessment_id(a.assessment_id());
+  changed.set_revision(a.revision());
+  changed.set_withdrawn(a.withdrawn());
+  if (!a.withdrawn()) {
+    *changed.mutable_assessed_at() = a.assessed_at();
+    changed.set_cluster(a.cluster());
+    changed.set_team_id(a.team_id());
+  }
+  ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), AssessmentKey(person_id, a.assessment_id()),
+                  changed.SerializeAsString());
+
+  auto latest = LatestLive(ctx.store(), person_id, changed);
+  if (!latest.ok()) return latest.status();
   auto stored = ctx.store().Get(kSchedulesFamily, person_id);
   if (!stored.ok()) return stored.status();
   std::optional<pbr::v1::Schedule> previous;
   if (stored->has_value()) {
     previous.emplace();
     if (!previous->ParseFromString(**stored)) return absl::DataLossError("stored schedule is unreadable");
-    // The review clock runs from the latest MHCT: an older assessment arriving late changes nothing.
-    if (FromProto(previous->basis_assessed_at()) > FromProto(a.assessed_at())) return absl::OkStatus();
   }
 
-  const absl::CivilDay mhct_day = platform::ClinicalDay(FromProto(a.assessed_at()));
-  auto due = rules_->ReviewDueDate(a.cluster(), mhct_day, policy_);
+  if (!latest->has_value()) {  // nothing left to review: no schedule, no timer
+    if (previous) {
+      if (auto day = NextChange(*previous)) ctx.batch().Delete(ctx.store().Family(kTimersFamily), TimerKey(*day, person_id));
+      ctx.batch().Delete(ctx.store().Family(kSchedulesFamily), person_id);
+    }
+    return absl::OkStatus();
+  }
+  const ScheduledAssessment& basis = **latest;
+  // The review clock runs from the latest MHCT: an older assessment arriving late, or a change to
+  // one that is not the basis, leaves the schedule (and its announcements) as they are.
+  if (previous && SameBasis(*previous, basis)) return absl::OkStatus();
+
+  const absl::CivilDay mhct_day = platform::ClinicalDay(FromProto(basis.assessed_at()));
+  auto due = rules_->ReviewDueDate(basis.cluster(), mhct_day, policy_);
   if (!due.ok()) return absl::InvalidArgumentError(absl::StrCat("cluster: ", due.status().message()));
 
   pbr::v1::Schedule schedule;
   schedule.set_person_id(person_id);
-  schedule.set_team_id(a.team_id());
-  schedule.set_cluster(a.cluster());
-  schedule.set_basis_assessment_id(a.assessment_id());
-  *schedule.mutable_basis_assessed_at() = a.assessed_at();
+  schedule.set_team_id(basis.team_id());
+  schedule.set_cluster(basis.cluster());
+  schedule.set_basis_assessment_id(basis.assessment_id());
+  *schedule.mutable_basis_assessed_at() = basis.assessed_at();
   *schedule.mutable_latest_mhct_date() = ToProto(mhct_day);
   *schedule.mutable_window_opens() = ToProto(due->window_opens);
   *schedule.mutable_due_date() = ToProto(due->due);
   schedule.set_rule_version(due->rule_version);
   schedule.set_state(ReviewStateOn(schedule, platform::ClinicalDay(ctx.now())));
-  Save(ctx, person_id, previous ? &*previous : nullptr, std::move(schedule), event.event);
+  Save(ctx, person_id, previous ? &*previous : nullptr, std::move(schedule), basis.revision(), event.event);
   return absl::OkStatus();
 }
 
@@ -127,8 +221,10 @@ absl::Status Scheduler::AdvanceDueReviews(platform::ApplyContext& ctx) const {
     pbr::v1::Schedule next = previous;
     next.set_state(ReviewStateOn(next, today));
     if (next.state() == previous.state()) continue;
+    auto basis = LoadAssessment(ctx.store(), person_id, next.basis_assessment_id());
+    if (!basis.ok()) return basis.status();
     pbr::v1::EventEnvelope cause;  // a timer has no upstream event
-    Save(ctx, person_id, &previous, std::move(next), cause);
+    Save(ctx, person_id, &previous, std::move(next), basis->has_value() ? (*basis)->revision() : 0, cause);
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,8 @@
 #include "scheduler.h"
 
+#include <set>
+
+#include "absl/strings/str_cat.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -16,10 +19,12 @@ absl::Time At(absl::CivilDay d) { return absl::FromCivil(absl::CivilSecond(d.yea
 class SchedulerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), {std::string(kSchedulesFamily), std::string(kTimersFamily)});
+    store_ = *platform::Store::Open(dir_.path(), {std::string(kSchedulesFamily), std::string(kTimersFamily),
+                                                     std::string(kAssessmentsFamily)});
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
     auto rules = services::LoadRules(PBR_RULES_DIR);
     ASSERT_TRUE(rules.ok()) << rules.status();
+    rules_ = *rules;
     scheduler_ = std::make_unique<Scheduler>(*rules, care::ReviewPolicy::kTrustSop);
   }
 
@@ -37,6 +42,46 @@ class SchedulerTest : public ::testing::Test {
     platform::ApplyContext ctx(*store_, *outbox_, batch, At(now));
     ASSERT_TRUE(scheduler_->OnAssessment({platform::topic::kAssessmentRecorded, 0, 0, e}, ctx).ok());
     ASSERT_TRUE(store_->Write(batch, false).ok());
+  }
+  // Applies revision `revision` of assessment `id`: an amendment with the given content, or a
+  // withdrawal (whose other fields are left blank, as a withdrawal need not repeat them).
+  void Correct(absl::CivilDay now, const std::string& id, int revision, absl::CivilDay assessed, int cluster,
+               const std::string& team = "team-a", bool withdrawn = false, const std::string& person = "person-1") {
+    auto e = platform::MakeEnvelope(platform::topic::kAssessmentRecorded, absl::StrCat("ev-", id, "-r", revision),
+                                    person, At(assessed), At(now), "epr", "");
+    auto* a = e.mutable_assessment_recorded();
+    a->set_assessment_id(id);
+    a->set_revision(revision);
+    a->set_withdrawn(withdrawn);
+    if (!withdrawn) {
+      a->set_team_id(team);
+      a->set_cluster(cluster);
+      *a->mutable_assessed_at() = platform::ToProto(At(assessed));
+    }
+    rocksdb::WriteBatch batch;
+    platform::ApplyContext ctx(*store_, *outbox_, batch, At(now));
+    auto st = scheduler_->OnAssessment({platform::topic::kAssessmentRecorded, 0, 0, e}, ctx);
+    ASSERT_TRUE(st.ok()) << st;
+    ASSERT_TRUE(store_->Write(batch, false).ok());
+  }
+  void Withdraw(absl::CivilDay now, const std::string& id, int revision) {
+    Correct(now, id, revision, now, 0, "", /*withdrawn=*/true);
+  }
+  std::set<std::string> AnnouncedIds() {
+    std::set<std::string> ids;
+    const auto pending = platform::Outbox::ReadPending(*store_);  // kept: the loop reads into it
+    EXPECT_TRUE(pending.ok());
+    for (const auto& p : pending.value_or(std::vector<platform::PendingEvent>{})) {
+      pbr::v1::EventEnvelope e;
+      EXPECT_TRUE(e.ParseFromString(p.value));
+      ids.insert(e.event_id());
+    }
+    return ids;
+  }
+  absl::CivilDay DueFor(int cluster, absl::CivilDay mhct) {
+    auto due = rules_->ReviewDueDate(cluster, mhct, care::ReviewPolicy::kTrustSop);
+    EXPECT_TRUE(due.ok()) << due.status();
+    return due.ok() ? due->due : mhct;
   }
   void Advance(absl::CivilDay now) {
     rocksdb::WriteBatch batch;
@@ -70,6 +115,7 @@ class SchedulerTest : public ::testing::Test {
   pbr::testing::TempDir dir_;
   std::unique_ptr<platform::Store> store_;
   std::unique_ptr<platform::Outbox> outbox_;
+  std::shared_ptr<const care::RuleSet> rules_;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
@@ -137,6 +183,97 @@ TEST_F(SchedulerTest, MonthEndIsClampedAndTheBlankClusterIsRefused) {
 
 TEST_F(SchedulerTest, UnknownPersonIsNotFound) {
   EXPECT_EQ(Scheduler::Lookup(*store_, "nobody", D(2026, 1, 1)).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, AnAmendmentMovesTheScheduleToItsNewDateClusterAndTeam) {
+  Assess(D(2026, 5, 1), D(2026, 3, 2), 4, "a1");
+  ASSERT_EQ(Timers(), 1);
+  Correct(D(2026, 5, 1), "a1", 1, D(2026, 4, 1), 11, "team-b");
+  auto s = Get(D(2026, 5, 1));
+  EXPECT_EQ(s.basis_assessment_id(), "a1");
+  EXPECT_EQ(s.cluster(), 11);
+  EXPECT_EQ(s.team_id(), "team-b");
+  EXPECT_EQ(platform::FromProto(s.latest_mhct_date()), D(2026, 4, 1));
+  EXPECT_EQ(platform::FromProto(s.due_date()), DueFor(11, D(2026, 4, 1)));
+  EXPECT_EQ(Timers(), 1) << "the old timer is replaced, not kept beside the new one";
+  EXPECT_TRUE(Announced().empty());
+}
+
+TEST_F(SchedulerTest, AnAmendedBasisIsAnnouncedAgainByEventAndByTimer) {
+  // Cluster 4 from 2 March: window opens 22 August.
+  Assess(D(2026, 5, 1), D(2026, 3, 2), 4, "a1");
+  Advance(D(2026, 8, 25));
+  ASSERT_EQ(Announced().size(), 1u);
+  // Amended to 4 March: still due, but from another MHCT date, so reporting must hear it again.
+  Correct(D(2026, 8, 25), "a1", 1, D(2026, 3, 4), 4);
+  auto announced = Announced();
+  ASSERT_EQ(announced.size(), 2u);
+  EXPECT_EQ(announced[1].state(), pbr::v1::REVIEW_STATE_DUE);
+  EXPECT_EQ(platform::FromProto(announced[1].latest_mhct_date()), D(2026, 3, 4));
+  // Amended to 1 May: back to upcoming (nothing to announce), then due again when its window opens.
+  Correct(D(2026, 8, 26), "a1", 2, D(2026, 5, 1), 4);
+  EXPECT_EQ(Get(D(2026, 8, 26)).state(), pbr::v1::REVIEW_STATE_UPCOMING);
+  EXPECT_EQ(Announced().size(), 2u);
+  Advance(D(2026, 10, 31));
+  announced = Announced();
+  ASSERT_EQ(announced.size(), 3u);
+  EXPECT_EQ(platform::FromProto(announced[2].latest_mhct_date()), D(2026, 5, 1));
+  EXPECT_EQ(AnnouncedIds().size(), 3u) << "every announcement has its own event id";
+}
+
+TEST_F(SchedulerTest, WithdrawingTheLatestFallsBackToThePreviousAndAnnouncesIt) {
+  Assess(D(2026, 11, 22), D(2025, 1, 10), 14, "old");  // long overdue
+  Assess(D(2026, 11, 22), D(2026, 11, 20), 14, "new");  // four weeks: upcoming
+  EXPECT_EQ(Get(D(2026, 11, 22)).basis_assessment_id(), "new");
+  ASSERT_EQ(Announced().size(), 1u);
+  Withdraw(D(2026, 11, 22), "new", 1);
+  auto s = Get(D(2026, 11, 22));
+  EXPECT_EQ(s.basis_assessment_id(), "old");
+  EXPECT_EQ(s.state(), pbr::v1::REVIEW_STATE_OVERDUE);
+  auto announced = Announced();
+  ASSERT_EQ(announced.size(), 2u) << "the basis is new again, so its overdue review is announced again";
+  EXPECT_EQ(announced[1].basis_assessment_id(), "old");
+  EXPECT_EQ(announced[1].state(), pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(AnnouncedIds().size(), 2u);
+  EXPECT_EQ(Timers(), 0);
+}
+
+TEST_F(SchedulerTest, WithdrawingTheOnlyAssessmentRemovesTheScheduleAndItsTimer) {
+  Assess(D(2026, 5, 1), D(2026, 3, 2), 4, "a1");
+  ASSERT_EQ(Timers(), 1);
+  Withdraw(D(2026, 5, 2), "a1", 1);
+  EXPECT_EQ(Scheduler::Lookup(*store_, "person-1", D(2026, 5, 2)).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Timers(), 0);
+  Advance(D(2026, 9, 30));
+  EXPECT_TRUE(Announced().empty());
+  // A stale copy of the original (another event id, so not de-duplicated) does not revive it.
+  Correct(D(2026, 5, 3), "a1", 0, D(2026, 3, 2), 4);
+  EXPECT_EQ(Scheduler::Lookup(*store_, "person-1", D(2026, 5, 3)).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, AStaleRevisionIsIgnored) {
+  Assess(D(2026, 5, 1), D(2026, 3, 2), 4, "a1");
+  Correct(D(2026, 5, 1), "a1", 2, D(2026, 4, 10), 11);
+  Correct(D(2026, 5, 1), "a1", 1, D(2026, 1, 1), 4);   // older than what is held
+  Correct(D(2026, 5, 1), "a1", 2, D(2026, 2, 2), 13);  // same revision again
+  auto s = Get(D(2026, 5, 1));
+  EXPECT_EQ(platform::FromProto(s.latest_mhct_date()), D(2026, 4, 10));
+  EXPECT_EQ(s.cluster(), 11);
+}
+
+TEST_F(SchedulerTest, AmendingAnOlderAssessmentPastTheLatestMakesItTheBasis) {
+  Assess(D(2026, 5, 1), D(2026, 1, 5), 4, "a1");
+  Assess(D(2026, 5, 1), D(2026, 4, 1), 11, "a2");
+  Correct(D(2026, 5, 1), "a1", 1, D(2026, 3, 1), 5);  // amended but still older: nothing moves
+  EXPECT_EQ(Get(D(2026, 5, 1)).basis_assessment_id(), "a2");
+  Correct(D(2026, 5, 1), "a1", 2, D(2026, 4, 20), 5);  // now the latest
+  auto s = Get(D(2026, 5, 1));
+  EXPECT_EQ(s.basis_assessment_id(), "a1");
+  EXPECT_EQ(s.cluster(), 5);
+  EXPECT_EQ(Timers(), 1);
+  Withdraw(D(2026, 5, 2), "a1", 3);
+  EXPECT_EQ(Get(D(2026, 5, 2)).basis_assessment_id(), "a2");
+  EXPECT_EQ(Timers(), 1);
 }
 
 }  // namespace
