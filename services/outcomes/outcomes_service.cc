@@ -35,15 +35,27 @@ absl::Status OutcomeRecorder::OnAssessment(const platform::ConsumedEvent& event,
     if (a.revision() <= held.revision()) return absl::OkStatus();  // stale or repeated
   }
 
+  // One id per revision: an amended outcome is a new fact, not a duplicate to be dropped.
+  auto out = platform::MakeEnvelope(
+      topic::kOutcomeRecorded,
+      platform::DeterministicId(topic::kOutcomeRecorded, {a.assessment_id(), absl::StrCat(a.revision())}), person_id,
+      platform::FromProto(a.assessed_at()), ctx.now(), event.event.source_system(), event.event.trace_id());
+  auto* o = out.mutable_outcome_recorded();
+  o->set_assessment_id(a.assessment_id());
+  o->set_team_id(a.team_id());
+  o->set_cluster(a.cluster());
+  *o->mutable_assessed_at() = a.assessed_at();
+  o->set_rule_version(rules_->version());
+
   // A withdrawal's ratings may be anything as last recorded: they are neither checked nor used.
-  // It is not announced on outcome-recorded yet (the contract cannot say "withdrawn"); reporting
-  // drops the outcome itself when it sees the withdrawal on assessment-recorded.
   if (a.withdrawn()) {
     if (!held.outcome_key().empty()) ctx.batch().Delete(ctx.store().Family(kOutcomesFamily), held.outcome_key());
     OutcomeAssessment next;
     next.set_revision(a.revision());
     next.set_withdrawn(true);
     ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), index_key, next.SerializeAsString());
+    o->set_withdrawn(true);
+    ctx.Emit(topic::kOutcomeRecorded, out);
     return absl::OkStatus();
   }
 
@@ -68,20 +80,9 @@ absl::Status OutcomeRecorder::OnAssessment(const platform::ConsumedEvent& event,
   next.set_outcome_key(key);
   ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), index_key, next.SerializeAsString());
 
-  // One id per revision: an amended outcome is a new fact, not a duplicate to be dropped.
-  auto out = platform::MakeEnvelope(
-      topic::kOutcomeRecorded,
-      platform::DeterministicId(topic::kOutcomeRecorded, {a.assessment_id(), absl::StrCat(a.revision())}), person_id,
-      platform::FromProto(a.assessed_at()), ctx.now(), event.event.source_system(), event.event.trace_id());
-  auto* o = out.mutable_outcome_recorded();
-  o->set_assessment_id(a.assessment_id());
-  o->set_team_id(a.team_id());
-  o->set_cluster(a.cluster());
-  *o->mutable_assessed_at() = a.assessed_at();
   o->set_honos_total(total.total);
   o->set_missing_items(total.missing_items);
   o->set_total_valid(total.valid);
-  o->set_rule_version(rules_->version());
   ctx.Emit(topic::kOutcomeRecorded, out);
   return absl::OkStatus();
 }

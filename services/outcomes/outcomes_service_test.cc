@@ -140,7 +140,11 @@ TEST_F(OutcomesTest, AWithdrawalRemovesTheOutcomeAndTheLastOneLeavesNone) {
   EXPECT_EQ(h->outcomes(0).assessment_id(), "a1");
   ASSERT_TRUE(Correct("a1", 1, t1, {}, /*withdrawn=*/true).ok());
   EXPECT_EQ(OutcomeRecorder::History(*store_, "p1").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(Emitted().size(), 2u) << "withdrawals are not announced until OutcomeRecorded can say so";
+  auto emitted = Emitted();
+  ASSERT_EQ(emitted.size(), 4u) << "two outcomes, then each withdrawal is announced";
+  EXPECT_TRUE(emitted[2].outcome_recorded().withdrawn());
+  EXPECT_EQ(emitted[2].outcome_recorded().assessment_id(), "a2");
+  EXPECT_TRUE(emitted[3].outcome_recorded().withdrawn());
 }
 
 TEST_F(OutcomesTest, AStaleRevisionIsIgnored) {

@@ -194,6 +194,13 @@ absl::Status CaseloadModel::OnOutcome(const platform::ConsumedEvent& event, plat
   // outcome last received wins: outcomes announces revisions in order on one partition.
   if (held.withdrawn()) return absl::OkStatus();
   held.set_assessment_id(o.assessment_id());
+  if (o.withdrawn()) {  // the assessment's own withdrawal may not have arrived yet
+    held.set_has_outcome(false);
+    held.set_honos_total(0);
+    held.set_honos_valid(false);
+    Put(ctx, person_id, held);
+    return Refold(ctx, person_id, *all);
+  }
   held.set_has_outcome(true);
   held.set_honos_total(o.honos_total());
   held.set_honos_valid(o.total_valid());

@@ -260,5 +260,19 @@ TEST_F(ReportingTest, ClusterChangedDoesNotOverrideTheAssessmentHistory) {
   EXPECT_EQ(Get("west").people(), 0);
 }
 
+TEST_F(ReportingTest, AWithdrawnOutcomeStopsCountingBeforeTheAssessmentsOwnWithdrawalArrives) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  ASSERT_EQ(Get("east").clusters(0).people_with_honos(), 1);
+  auto e = platform::MakeEnvelope(topic::kOutcomeRecorded, "o-withdrawn", "p1", T(10), T(11), "epr", "");
+  e.mutable_outcome_recorded()->set_assessment_id("a1");
+  e.mutable_outcome_recorded()->set_withdrawn(true);
+  Apply(topic::kOutcomeRecorded, e);
+  auto east = Get("east");
+  ASSERT_EQ(east.clusters_size(), 1);
+  EXPECT_EQ(east.clusters(0).people_with_honos(), 0);
+  EXPECT_FALSE(east.persons(0).has_honos());
+}
+
 }  // namespace
 }  // namespace pbr::reporting
