@@ -309,6 +309,10 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   a->set_change_class(r.change_class());
   for (const auto& c : checks.checks) *a->add_checks() = c;
   a->set_clinical_rationale(r.clinical_rationale());
+  a->set_face_to_face_contacts(r.face_to_face_contacts());
+  if (r.has_first_contact_at()) *a->mutable_first_contact_at() = r.first_contact_at();
+  if (r.has_admitted_at()) *a->mutable_admitted_at() = r.admitted_at();
+  *a->mutable_effective_at() = platform::ToProto(effective_at);
   outbox_.Stage(batch, topic::kAssessmentRecorded, event);
   StageClusterChanged(person_id, stored_before, after, absl::StrCat(assessment_id, "/", revision), r.source_system(),
                       trace_id, batch);

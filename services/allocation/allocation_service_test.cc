@@ -257,6 +257,11 @@ TEST_F(AllocationRulesTest, InpatientInitialAllocationIsBackDatedToAdmission) {
   ASSERT_EQ(episodes->episodes_size(), 1);
   EXPECT_EQ(platform::FromProto(episodes->episodes(0).started_at()), Day(2026, 2, 20));
   EXPECT_EQ(platform::FromProto(Pending("cluster-changed")[0].cluster_changed().effective_at()), Day(2026, 2, 20));
+  const auto events = Pending("assessment-recorded");
+  const auto& published = events.at(0).assessment_recorded();
+  EXPECT_EQ(platform::FromProto(published.admitted_at()), Day(2026, 2, 20));
+  EXPECT_EQ(platform::FromProto(published.effective_at()), Day(2026, 2, 20));
+  EXPECT_EQ(platform::FromProto(published.assessed_at()), Day(2026, 3, 2)) << "the review clock keeps the MHCT date";
 }
 
 TEST_F(AllocationRulesTest, AReviewOutsideTheTransitionProtocolNeedsARationale) {
