@@ -113,13 +113,9 @@ class IntakeSystemTest : public ::testing::Test {
 
   template <typename Service>
   std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
-    return Service::NewStub(grpc::CreateChannel(platform_->GrpcAddress(name), grpc::InsecureChannelCredentials()));
+    return platform_->Stub<Service>(name);
   }
-  static std::unique_ptr<grpc::ClientContext> Context() {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return ctx;
-  }
+  static std::unique_ptr<grpc::ClientContext> Context() { return testing::CallContext(); }
   pbr::v1::Caseload Caseload(const std::string& team) {
     pbr::v1::GetCaseloadRequest req;
     req.set_team_id(team);

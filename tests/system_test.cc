@@ -112,13 +112,9 @@ class SystemTest : public ::testing::Test {
 
   template <typename Service>
   std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
-    return Service::NewStub(grpc::CreateChannel(platform_->GrpcAddress(name), grpc::InsecureChannelCredentials()));
+    return platform_->Stub<Service>(name);
   }
-  static std::unique_ptr<grpc::ClientContext> Context() {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    return ctx;
-  }
+  static std::unique_ptr<grpc::ClientContext> Context() { return testing::CallContext(); }
 
   // Records an assessment; remembers what the platform should now know.
   pbr::v1::RecordAssessmentReply Record(pbr::v1::Allocation::Stub& stub, const Assessment& a) {

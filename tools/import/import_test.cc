@@ -14,13 +14,15 @@
 #include "absl/time/civil_time.h"
 #include "csv.h"
 #include "gtest/gtest.h"
-#include "progress.h"
+#include "progress.h"  // tools/pbrctl: shared with `pbrctl demo`
 #include "report.h"
 #include "rows.h"
 #include "send.h"
 
 namespace pbr::import {
 namespace {
+
+using pbr::cli::Progress;
 
 using Cells = std::map<std::string, std::string>;
 

@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "progress.h"
+#include "progress.h"  // tools/pbrctl: shared with `pbrctl demo`
 #include "report.h"
 #include "rows.h"
 #include "rpc.h"
@@ -22,6 +22,7 @@
 namespace {
 
 using namespace pbr::import;
+using pbr::cli::Progress;
 
 struct Options {
   std::string file;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -54,6 +55,71 @@ int Query(const RpcOptions& rpc, const Endpoint& endpoint, const QueryFormat& fo
   return kExitOk;
 }
 
+// Reads `path` and parses it with `parse`; nullopt (after saying why on stderr) when either fails.
+template <typename Parse>
+auto ReadAndParse(const std::string& path, Parse parse) -> std::optional<typename decltype(parse(""))::value_type> {
+  const std::optional<std::string> text = ReadInput(path);
+  if (!text) return std::nullopt;
+  auto parsed = parse(*text);
+  if (!parsed.ok()) {
+    std::cerr << "error: " << (path == "-" ? "stdin" : path) << ": " << parsed.status().message() << "\n";
+    return std::nullopt;
+  }
+  return *std::move(parsed);
+}
+
+int RecordOrAmend(const RpcOptions& rpc, const std::string& path, const QueryFormat& format, bool amend) {
+  auto request = ReadAndParse(path, ParseAssessmentJson);
+  if (!request) return kExitBadInput;
+  const Endpoint endpoint = rpc.AllocationEndpoint();
+  auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  return Query<pbr::v1::RecordAssessmentReply>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::RecordAssessmentReply& reply) {
+        c.AddMetadata("x-trace-id", absl::StrCat(amend ? "pbrctl-amend-" : "pbrctl-", request->source_record_id()));
+        return amend ? stub->AmendAssessment(&c, *request, &reply) : stub->RecordAssessment(&c, *request, &reply);
+      },
+      [amend](const pbr::v1::RecordAssessmentReply& reply) {
+        return RenderRecordReply(reply, amend ? "amended" : "recorded");
+      });
+}
+
+// One page of a person's history, or with `all` every page from `page_token` on, merged into one reply
+// (newest first, as the server pages it). Each page is its own call with its own deadline.
+template <typename Reply, typename Call, typename Merge, typename Render>
+int ListPages(const RpcOptions& rpc, const Endpoint& endpoint, const std::string& person_id,
+              const HistoryOptions& options, const QueryFormat& format, Call call, Merge merge, Render render) {
+  pbr::v1::ListRequest request;
+  request.set_person_id(person_id);
+  request.set_page_size(options.page_size);
+  request.set_page_token(options.page_token);
+  Reply all;
+  for (;;) {
+    grpc::ClientContext context;
+    SetTimeout(context, rpc.timeout);
+    Reply page;
+    const grpc::Status status = call(context, request, page);
+    if (!status.ok()) return ReportRpcError(status, endpoint);
+    merge(all, page);
+    all.set_next_page_token(page.next_page_token());
+    if (!options.all || page.next_page_token().empty()) break;
+    if (page.next_page_token() == request.page_token()) {  // a server bug would otherwise loop for ever
+      std::cerr << "error: the server returned the same page token twice (" << page.next_page_token() << ")\n";
+      return kExitFailed;
+    }
+    request.set_page_token(page.next_page_token());
+  }
+  if (format.json) {
+    std::cout << ToJson(all);
+    return kExitOk;
+  }
+  std::cout << render(person_id, all);
+  if (!all.next_page_token().empty()) {
+    std::cout << "\nmore: add --page-token=" << all.next_page_token() << " for the next page, or --all\n";
+  }
+  return kExitOk;
+}
+
 // Polls the endpoint's health service until it reports SERVING or `until` passes; the last problem seen
 // otherwise. At least one check is made even when `until` has already passed, so the report is current.
 std::optional<std::string> WaitServing(const Endpoint& endpoint, absl::Time until) {
@@ -86,24 +152,105 @@ std::optional<std::string> WaitServing(const Endpoint& endpoint, absl::Time unti
 
 }  // namespace
 
-int RunRecord(const RpcOptions& rpc, const std::string& path) {
-  const std::optional<std::string> text = ReadInput(path);
-  if (!text) return kExitBadInput;
-  auto request = ParseAssessmentJson(*text);
-  if (!request.ok()) {
-    std::cerr << "error: " << (path == "-" ? "stdin" : path) << ": " << request.status().message() << "\n";
-    return kExitBadInput;
-  }
+int RunRecord(const RpcOptions& rpc, const std::string& path, const QueryFormat& format) {
+  return RecordOrAmend(rpc, path, format, /*amend=*/false);
+}
+
+int RunAmend(const RpcOptions& rpc, const std::string& path, const QueryFormat& format) {
+  return RecordOrAmend(rpc, path, format, /*amend=*/true);
+}
+
+int RunWithdraw(const RpcOptions& rpc, const std::string& source_system, const std::string& source_record_id,
+                const std::string& reason, const QueryFormat& format) {
   const Endpoint endpoint = rpc.AllocationEndpoint();
   auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
-  grpc::ClientContext context;
-  SetTimeout(context, rpc.timeout);
-  context.AddMetadata("x-trace-id", absl::StrCat("pbrctl-", request->source_record_id()));
-  pbr::v1::RecordAssessmentReply reply;
-  const grpc::Status status = stub->RecordAssessment(&context, *request, &reply);
-  if (!status.ok()) return ReportRpcError(status, endpoint);
-  std::cout << ToJson(reply);
-  return kExitOk;
+  pbr::v1::WithdrawAssessmentRequest request;
+  request.set_source_system(source_system);
+  request.set_source_record_id(source_record_id);
+  request.set_reason(reason);
+  return Query<pbr::v1::WithdrawAssessmentReply>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::WithdrawAssessmentReply& reply) {
+        c.AddMetadata("x-trace-id", absl::StrCat("pbrctl-withdraw-", source_record_id));
+        return stub->WithdrawAssessment(&c, request, &reply);
+      },
+      RenderWithdrawReply);
+}
+
+int RunCareEvent(const RpcOptions& rpc, const std::string& path, const QueryFormat& format) {
+  auto request = ReadAndParse(path, ParseCareEventJson);
+  if (!request) return kExitBadInput;
+  const Endpoint endpoint = rpc.AllocationEndpoint();
+  auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  return Query<pbr::v1::RecordCareEventReply>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::RecordCareEventReply& reply) {
+        c.AddMetadata("x-trace-id", absl::StrCat("pbrctl-", request->source_record_id()));
+        return stub->RecordCareEvent(&c, *request, &reply);
+      },
+      RenderCareEventReply);
+}
+
+int RunSuggest(const RpcOptions& rpc, const std::string& path, const std::string& service_area,
+               const QueryFormat& format) {
+  auto input = ReadAndParse(path, ParseSuggestInput);
+  if (!input) return kExitBadInput;
+  const Endpoint endpoint = rpc.AllocationEndpoint();
+  auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  pbr::v1::SuggestClustersRequest request;
+  *request.mutable_ratings() = input->ratings;
+  request.set_service_area(service_area);
+  return Query<pbr::v1::SuggestClustersReply>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::SuggestClustersReply& reply) {
+        const grpc::Status status = stub->SuggestClusters(&c, request, &reply);
+        // On stderr, so it is seen whether the fits are printed as a table or as JSON.
+        if (status.ok() && reply.example_profiles()) std::cerr << ExampleProfilesWarning();
+        return status;
+      },
+      RenderSuggestReply);
+}
+
+int RunPerson(const RpcOptions& rpc, const std::string& nhs_number, const std::string& person_id,
+              const QueryFormat& format) {
+  const Endpoint endpoint = rpc.AllocationEndpoint();
+  auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  pbr::v1::GetPersonRequest request;
+  if (!nhs_number.empty()) {
+    request.set_nhs_number(nhs_number);
+  } else {
+    request.set_person_id(person_id);
+  }
+  return Query<pbr::v1::Person>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::Person& reply) { return stub->GetPerson(&c, request, &reply); },
+      RenderPerson);
+}
+
+int RunHistory(const RpcOptions& rpc, const std::string& person_id, const HistoryOptions& options,
+               const QueryFormat& format) {
+  const Endpoint endpoint = rpc.AllocationEndpoint();
+  auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  if (options.episodes) {
+    return ListPages<pbr::v1::ListEpisodesReply>(
+        rpc, endpoint, person_id, options, format,
+        [&](grpc::ClientContext& c, const pbr::v1::ListRequest& request, pbr::v1::ListEpisodesReply& reply) {
+          return stub->ListEpisodes(&c, request, &reply);
+        },
+        [](pbr::v1::ListEpisodesReply& all, const pbr::v1::ListEpisodesReply& page) {
+          all.mutable_episodes()->MergeFrom(page.episodes());
+        },
+        RenderEpisodes);
+  }
+  return ListPages<pbr::v1::ListAssessmentsReply>(
+      rpc, endpoint, person_id, options, format,
+      [&](grpc::ClientContext& c, const pbr::v1::ListRequest& request, pbr::v1::ListAssessmentsReply& reply) {
+        return stub->ListAssessments(&c, request, &reply);
+      },
+      [](pbr::v1::ListAssessmentsReply& all, const pbr::v1::ListAssessmentsReply& page) {
+        all.mutable_assessments()->MergeFrom(page.assessments());
+      },
+      RenderAssessments);
 }
 
 int RunSchedule(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format) {

@@ -3,8 +3,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <condition_variable>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -16,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "commands.h"
 #include "pbr/v1/allocation.grpc.pb.h"
+#include "progress.h"
 
 namespace pbr::cli {
 namespace {
@@ -36,73 +35,6 @@ std::vector<PersonBatch> GroupByPerson(const std::vector<Request>& requests) {
   }
   return batches;
 }
-
-// A progress line on stderr at most five times a second: rewritten in place on a terminal, else one
-// line per tenth of the work so logs stay short.
-class Progress {
- public:
-  explicit Progress(size_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(absl::Now()) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~Progress() { Finish(); }
-
-  void Add() { done_.fetch_add(1, std::memory_order_relaxed); }
-
-  void Finish() {
-    if (!thread_.joinable()) return;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      finished_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-    const size_t done = done_.load();
-    if (tty_) {
-      std::cerr << "\r" << Line(done) << "\033[K\n";
-    } else if (Decile(done) > printed_decile_) {
-      std::cerr << Line(done) << "\n";
-    }
-  }
-
- private:
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!wake_.wait_for(lock, std::chrono::milliseconds(200), [this] { return finished_; })) {
-      const size_t done = done_.load();
-      if (tty_) {
-        std::cerr << "\r" << Line(done) << "\033[K" << std::flush;
-      } else if (Decile(done) > printed_decile_) {
-        printed_decile_ = Decile(done);
-        std::cerr << Line(done) << "\n";
-      }
-    }
-  }
-
-  int Decile(size_t done) const { return total_ == 0 ? 10 : static_cast<int>(done * 10 / total_); }
-
-  std::string Line(size_t done) const {
-    const double seconds = std::max(absl::ToDoubleSeconds(absl::Now() - start_), 1e-3);
-    const double rate = static_cast<double>(done) / seconds;
-    return absl::StrFormat("recorded %d/%d (%d%%)  %.0f/s  ETA %s", done, total_,
-                           total_ == 0 ? 100 : done * 100 / total_, rate, Eta(done, rate));
-  }
-
-  std::string Eta(size_t done, double rate) const {
-    if (done >= total_) return "0s";
-    if (rate <= 0) return "-";
-    return absl::FormatDuration(absl::Seconds(std::ceil(static_cast<double>(total_ - done) / rate)));
-  }
-
-  const size_t total_;
-  const bool tty_;
-  const absl::Time start_;
-  std::atomic<size_t> done_{0};
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool finished_ = false;
-  int printed_decile_ = 0;
-  std::thread thread_;
-};
 
 // What the intake answered, shared by the workers.
 class Tally {
@@ -268,7 +200,7 @@ int RunDemo(const RpcOptions& rpc, const pbr::demo::DemoOptions& data, int concu
   const absl::Time start = absl::Now();
   LoadResult load;
   {
-    Progress progress(requests.size());
+    Progress progress("recorded", requests.size(), std::cerr, isatty(STDERR_FILENO) != 0);
     load = RecordAll(rpc, *stub, batches, std::max(concurrency, 1), tally, progress);
   }
   PrintSummary(rpc, requests, batches, tally, load, absl::Now() - start);

@@ -63,14 +63,60 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout, "deadline for each call")->check(DurationValidator())->capture_default_str();
 
   std::string file;
-  auto* record = app.add_subcommand("record", "Record one MHCT assessment (RecordAssessmentRequest as JSON)");
-  record->add_option("FILE", file, "JSON file, or - for stdin")->required();
-  record->footer("Example: pbrctl record tools/pbrctl/examples/assessment.json\n"
-                 "Prints the reply as JSON. Field names in either form (sourceSystem or source_system);\n"
-                 "assessedAt as an RFC 3339 time; reason as ASSESSMENT_REASON_INITIAL etc.");
-
   std::string id;
   pbr::cli::QueryFormat format;
+  auto* record = app.add_subcommand("record", "Record one MHCT assessment (RecordAssessmentRequest as JSON)");
+  record->add_option("FILE", file, "JSON file, or - for stdin")->required();
+  record->add_flag("--json", format.json, "print the reply as JSON");
+  record->footer("Example: pbrctl record tools/pbrctl/examples/assessment.json\n"
+                 "Prints the ids, the rule checks and the best-fitting clusters. Field names in either form\n"
+                 "(sourceSystem or source_system); assessedAt as an RFC 3339 time; reason as\n"
+                 "ASSESSMENT_REASON_INITIAL etc.; \"cluster\" is required (0 is a real cluster: say it).\n"
+                 "A cluster that breaks the rules is refused unless the file gives a clinicalRationale.");
+  auto* amend = app.add_subcommand("amend", "Correct a recorded assessment (the whole RecordAssessmentRequest again)");
+  amend->add_option("FILE", file, "JSON file, or - for stdin")->required();
+  amend->add_flag("--json", format.json, "print the reply as JSON");
+  amend->footer("The assessment is found by sourceSystem and sourceRecordId; everything else is replaced.");
+
+  std::string source_system, source_record_id, withdraw_reason;
+  auto* withdraw = app.add_subcommand("withdraw", "Withdraw a recorded assessment (the EPR's record was wrong)");
+  withdraw->add_option("SOURCE_SYSTEM", source_system, "the EPR that sent it, e.g. rio-north")->required();
+  withdraw->add_option("SOURCE_RECORD_ID", source_record_id, "the EPR's id for the assessment")->required();
+  withdraw->add_option("--reason", withdraw_reason, "why, kept with the record");
+  withdraw->add_flag("--json", format.json, "print the reply as JSON");
+
+  auto* care_event = app.add_subcommand("care-event", "Record a care event (RecordCareEventRequest as JSON)");
+  care_event->add_option("FILE", file, "JSON file, or - for stdin")->required();
+  care_event->add_flag("--json", format.json, "print the reply as JSON");
+  care_event->footer("Example: pbrctl care-event tools/pbrctl/examples/care_event.json\n"
+                     "type as CARE_EVENT_REFERRAL_TO_CRHT etc.; outOfHours applies to referrals only.");
+
+  std::string service_area;
+  auto* suggest = app.add_subcommand("suggest", "Rank the clusters that fit a set of MHCT ratings (records nothing)");
+  suggest->add_option("FILE", file, "JSON file, or - for stdin: MhctRatings or a RecordAssessmentRequest")->required();
+  suggest->add_option("--service-area", service_area, "only clusters this service area holds, e.g. crht");
+  suggest->add_flag("--json", format.json, "print the reply as JSON");
+  suggest->footer("Examples: pbrctl suggest tools/pbrctl/examples/assessment.json\n"
+                  "          echo '{\"items\": [0,1,0,0,1,0,3,2,2,1,0,2,0,0,1,0,1,1], \"item8ProblemType\": \"B\"}' \\\n"
+                  "            | pbrctl suggest -\n"
+                  "Of a RecordAssessmentRequest only the ratings are used.");
+
+  std::string nhs_number;
+  auto* person = app.add_subcommand("person", "Show a person by NHS number or person id");
+  auto* nhs_option = person->add_option("--nhs", nhs_number, "the NHS number (10 digits)");
+  person->add_option("PERSON_ID", id, "the platform's person id")->excludes(nhs_option);
+  person->add_flag("--json", format.json, "print the reply as JSON");
+
+  pbr::cli::HistoryOptions history_options;
+  auto* history = app.add_subcommand("history", "List a person's assessments (or episodes), newest first");
+  history->add_option("PERSON_ID", id, "the platform's person id")->required();
+  history->add_flag("--episodes", history_options.episodes, "list cluster episodes instead of assessments");
+  history->add_option("--page-size", history_options.page_size, "items per page (server default 50)")
+      ->check(CLI::Range(1, 500));
+  history->add_option("--page-token", history_options.page_token, "start at this page (from a previous listing)");
+  history->add_flag("--all", history_options.all, "follow the pages to the end");
+  history->add_flag("--json", format.json, "print the reply as JSON (with --all, every page in one reply)");
+
   auto* schedule = app.add_subcommand("schedule", "Show a person's next cluster review");
   schedule->add_option("PERSON_ID", id, "the platform's person id (from a record reply)")->required();
   schedule->add_flag("--json", format.json, "print the reply as JSON");
@@ -107,7 +153,19 @@ int main(int argc, char** argv) {
   }
   rpc.timeout = *pbr::cli::ParseCliDuration(timeout);
 
-  if (*record) return pbr::cli::RunRecord(rpc, file);
+  if (*record) return pbr::cli::RunRecord(rpc, file, format);
+  if (*amend) return pbr::cli::RunAmend(rpc, file, format);
+  if (*withdraw) return pbr::cli::RunWithdraw(rpc, source_system, source_record_id, withdraw_reason, format);
+  if (*care_event) return pbr::cli::RunCareEvent(rpc, file, format);
+  if (*suggest) return pbr::cli::RunSuggest(rpc, file, service_area, format);
+  if (*person) {
+    if (nhs_number.empty() == id.empty()) {
+      std::cerr << "error: person: give either --nhs=NUMBER or PERSON_ID\n";
+      return kExitBadInput;
+    }
+    return pbr::cli::RunPerson(rpc, nhs_number, id, format);
+  }
+  if (*history) return pbr::cli::RunHistory(rpc, id, history_options, format);
   if (*schedule) return pbr::cli::RunSchedule(rpc, id, format);
   if (*outcomes) return pbr::cli::RunOutcomes(rpc, id, format);
   if (*caseload) return pbr::cli::RunCaseload(rpc, id, format);

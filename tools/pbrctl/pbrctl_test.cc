@@ -152,6 +152,7 @@ TEST(PbrctlJson, ExampleFileParsesAndIsValid) {
   EXPECT_EQ(request->source_system(), "rio-north");
   EXPECT_TRUE(care::ValidateNhsNumber(request->nhs_number()).ok());
   EXPECT_TRUE(care::ValidateMhct(ToCare(request->ratings())).ok()) << care::ValidateMhct(ToCare(request->ratings()));
+  EXPECT_TRUE(request->has_cluster()) << "the intake requires the cluster to be given";
   EXPECT_TRUE(care::IsValidClusterId(request->cluster()));
   EXPECT_EQ(request->reason(), v1::ASSESSMENT_REASON_INITIAL);
   EXPECT_EQ(request->assessed_at().seconds(),
@@ -173,6 +174,213 @@ TEST(PbrctlJson, ErrorsNameTheProblem) {
   EXPECT_FALSE(truncated.ok());
   auto bad_time = cli::ParseAssessmentJson(R"({"assessedAt": "yesterday"})");
   EXPECT_FALSE(bad_time.ok());
+}
+
+TEST(PbrctlJson, CareEventExampleParsesAndIsValid) {
+  auto request = cli::ParseCareEventJson(ReadFile(PBRCTL_CARE_EVENT_JSON));
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(request->nhs_number(), "9990000018");
+  EXPECT_TRUE(care::ValidateNhsNumber(request->nhs_number()).ok());
+  EXPECT_EQ(request->type(), v1::CARE_EVENT_REFERRAL_TO_CRHT);
+  EXPECT_TRUE(request->out_of_hours());
+  EXPECT_TRUE(request->has_occurred_at());
+  for (const std::string& id : {request->source_system(), request->source_record_id(), request->team_id()}) {
+    EXPECT_TRUE(PrintableId(id)) << id;
+  }
+}
+
+TEST(PbrctlJson, CareEventErrorsNameTheProblem) {
+  auto bad_type = cli::ParseCareEventJson(R"({"type": "CARE_EVENT_TEA_BREAK"})");
+  ASSERT_FALSE(bad_type.ok());
+  EXPECT_TRUE(absl::StrContains(bad_type.status().message(), "RecordCareEventRequest")) << bad_type.status();
+}
+
+TEST(PbrctlSuggestInput, BareRatings) {
+  auto input = cli::ParseSuggestInput(R"({"items": [0,1,0,0,1,0,3,2,2,1,0,2,0,0,1,0,1,1], "item8ProblemType": "B"})");
+  ASSERT_TRUE(input.ok()) << input.status();
+  EXPECT_FALSE(input->from_assessment);
+  EXPECT_EQ(input->ratings.items_size(), 18);
+  EXPECT_EQ(input->ratings.items(6), 3);
+  EXPECT_EQ(input->ratings.item8_problem_type(), "B");
+  // Proto field names too, and an item 8 field alone is enough to tell the form.
+  auto snake = cli::ParseSuggestInput(R"({"item8_problem_type": "J", "item8_other_text": "hoarding"})");
+  ASSERT_TRUE(snake.ok()) << snake.status();
+  EXPECT_FALSE(snake->from_assessment);
+  EXPECT_EQ(snake->ratings.item8_other_text(), "hoarding");
+}
+
+TEST(PbrctlSuggestInput, AssessmentFileGivesItsRatings) {
+  const std::string text = ReadFile(PBRCTL_EXAMPLE_JSON);
+  auto input = cli::ParseSuggestInput(text);
+  ASSERT_TRUE(input.ok()) << input.status();
+  EXPECT_TRUE(input->from_assessment);
+  auto request = cli::ParseAssessmentJson(text);
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(input->ratings.SerializeAsString(), request->ratings().SerializeAsString());
+}
+
+TEST(PbrctlSuggestInput, ErrorsNameTheProblem) {
+  auto no_ratings = cli::ParseSuggestInput(R"({"sourceSystem": "rio-north", "cluster": 4})");
+  ASSERT_FALSE(no_ratings.ok());
+  EXPECT_TRUE(absl::StrContains(no_ratings.status().message(), "no ratings")) << no_ratings.status();
+  auto misspelt_item = cli::ParseSuggestInput(R"({"items": [1], "item8ProblemTyp": "B"})");
+  ASSERT_FALSE(misspelt_item.ok());
+  EXPECT_TRUE(absl::StrContains(misspelt_item.status().message(), "MhctRatings")) << misspelt_item.status();
+  EXPECT_TRUE(absl::StrContains(misspelt_item.status().message(), "item8ProblemTyp")) << misspelt_item.status();
+  auto misspelt_in_request = cli::ParseSuggestInput(R"({"ratings": {"itemz": [1]}})");
+  ASSERT_FALSE(misspelt_in_request.ok());
+  EXPECT_TRUE(absl::StrContains(misspelt_in_request.status().message(), "itemz")) << misspelt_in_request.status();
+  auto neither = cli::ParseSuggestInput(R"({"ratingz": {}})");
+  ASSERT_FALSE(neither.ok());
+  EXPECT_TRUE(absl::StrContains(neither.status().message(), "MhctRatings")) << neither.status();
+  EXPECT_TRUE(absl::StrContains(neither.status().message(), "ratingz")) << neither.status();
+  for (const char* not_an_object : {"[1, 2]", "42", "", "{\"items\": "}) {
+    EXPECT_FALSE(cli::ParseSuggestInput(not_an_object).ok()) << not_an_object;
+  }
+}
+
+v1::RuleCheck Check(const std::string& rule, bool passed, const std::string& reason, std::vector<int> expected = {},
+                    bool flagged = false) {
+  v1::RuleCheck c;
+  c.set_rule(rule);
+  c.set_passed(passed);
+  c.set_reason(reason);
+  c.set_flagged(flagged);
+  for (int k : expected) c.add_expected_clusters(k);
+  return c;
+}
+
+v1::ClusterSuggestion Suggestion(int cluster, double fit, bool excluded, const std::string& explanation) {
+  v1::ClusterSuggestion s;
+  s.set_cluster(cluster);
+  s.set_fit(fit);
+  s.set_excluded(excluded);
+  s.set_explanation(explanation);
+  return s;
+}
+
+TEST(PbrctlRender, RuleChecksOneALine) {
+  google::protobuf::RepeatedPtrField<v1::RuleCheck> checks;
+  *checks.Add() = Check("red-rules", true, "The ratings meet every must-score cell of cluster 4.");
+  *checks.Add() = Check("service-area", true, "Cluster 8 is rarely held here.", {4, 5, 8}, /*flagged=*/true);
+  *checks.Add() = Check("transition-protocol", false, "Cluster 8 to 5 does not follow the protocol.", {8, 7});
+  EXPECT_EQ(cli::RenderRuleChecks(checks),
+            "✓ red-rules: The ratings meet every must-score cell of cluster 4.\n"
+            "✓ service-area (flagged): Cluster 8 is rarely held here. (expected clusters: 4, 5, 8)\n"
+            "✗ transition-protocol: Cluster 8 to 5 does not follow the protocol. (expected clusters: 8, 7)\n");
+  EXPECT_EQ(cli::RenderRuleChecks({}), "none\n");
+}
+
+google::protobuf::RepeatedPtrField<v1::ClusterSuggestion> SomeSuggestions() {
+  google::protobuf::RepeatedPtrField<v1::ClusterSuggestion> s;
+  *s.Add() = Suggestion(3, 1.0, false, "Rank 1: best");
+  *s.Add() = Suggestion(12, 0.966, false, "Rank 2: next");
+  *s.Add() = Suggestion(4, 0.5, false, "Rank 3: third");
+  *s.Add() = Suggestion(6, 0.92, true, "Cluster 6 is excluded: item 13");
+  return s;
+}
+
+TEST(PbrctlRender, SuggestionsRankedThenExcluded) {
+  EXPECT_EQ(cli::RenderSuggestions(SomeSuggestions(), 10, true),
+            "cluster   fit  excluded  explanation\n"
+            "      3  100%            Rank 1: best\n"
+            "     12   97%            Rank 2: next\n"
+            "      4   50%            Rank 3: third\n"
+            "      6   92%  yes       Cluster 6 is excluded: item 13\n");
+  // The record reply's short form: the top two, no excluded ones, no excluded column.
+  EXPECT_EQ(cli::RenderSuggestions(SomeSuggestions(), 2, false),
+            "cluster   fit  explanation\n"
+            "      3  100%  Rank 1: best\n"
+            "     12   97%  Rank 2: next\n");
+}
+
+TEST(PbrctlRender, RecordReplyShowsChecksAndTopSuggestions) {
+  v1::RecordAssessmentReply reply;
+  reply.set_person_id("p1");
+  reply.set_assessment_id("a1");
+  reply.set_episode_id("e1");
+  reply.set_cluster_changed(true);
+  reply.set_rule_version("v1");
+  reply.set_revision(2);
+  *reply.add_checks() = Check("red-rules", false, "item D is rated 1 but cluster 8 must score 2-4 on it.");
+  *reply.mutable_suggestions() = SomeSuggestions();
+  const std::string text = cli::RenderRecordReply(reply, "amended");
+  EXPECT_TRUE(absl::StartsWith(text, "amended assessment a1, revision 2\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "cluster changed  yes\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "rule checks:\n  ✗ red-rules: item D is rated 1")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "Rank 3: third")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "excluded")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "duplicate")) << text;
+  reply.set_duplicate(true);
+  reply.clear_suggestions();
+  const std::string retry = cli::RenderRecordReply(reply, "recorded");
+  EXPECT_TRUE(absl::StrContains(retry, "(duplicate: already recorded")) << retry;
+  EXPECT_FALSE(absl::StrContains(retry, "suggestions")) << retry;
+}
+
+TEST(PbrctlRender, SuggestReplyCountsRankedAndExcluded) {
+  v1::SuggestClustersReply reply;
+  *reply.mutable_suggestions() = SomeSuggestions();
+  reply.set_rule_version("v7");
+  const std::string text = cli::RenderSuggestReply(reply);
+  EXPECT_TRUE(absl::StartsWith(text, "3 cluster(s) ranked, 1 excluded (rules v7)\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "Cluster 6 is excluded")) << text;
+  EXPECT_TRUE(absl::StrContains(cli::ExampleProfilesWarning(), "EXAMPLE"));
+}
+
+TEST(PbrctlRender, HistoryTables) {
+  v1::ListAssessmentsReply assessments;
+  auto* a = assessments.add_assessments();
+  a->set_assessment_id("a2");
+  a->set_source_system("rio-north");
+  a->set_source_record_id("R2");
+  a->mutable_assessed_at()->set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(2024, 8, 14, 10, 30, 0), absl::UTCTimeZone())));
+  a->set_cluster(5);
+  a->set_team_id("cmht-north");
+  a->set_reason(v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+  a->set_revision(1);
+  a->set_withdrawn(true);
+  *a->add_checks() = Check("red-rules", true, "");
+  *a->add_checks() = Check("transition-protocol", false, "");
+  a->set_clinical_rationale("worse after bereavement");
+  const std::string text = cli::RenderAssessments("p1", assessments);
+  EXPECT_TRUE(absl::StartsWith(text, "person p1: 1 assessment(s), newest first\n")) << text;
+  for (const char* cell : {"2024-08-14 10:30", "formal review", "rio-north R2", "✗ transition-protocol", "withdrawn"}) {
+    EXPECT_TRUE(absl::StrContains(text, cell)) << cell << "\n" << text;
+  }
+
+  v1::ListEpisodesReply episodes;
+  auto* current = episodes.add_episodes();
+  current->set_episode_id("e2");
+  current->set_cluster(5);
+  current->mutable_started_at()->set_seconds(1723631400);
+  auto* ended = episodes.add_episodes();
+  ended->set_episode_id("e1");
+  ended->set_cluster(8);
+  ended->mutable_started_at()->set_seconds(1715682600);
+  ended->mutable_ended_at()->set_seconds(1723631400);
+  const std::string eps = cli::RenderEpisodes("p1", episodes);
+  EXPECT_TRUE(absl::StrContains(eps, "current")) << eps;
+  EXPECT_LT(eps.find("e2"), eps.find("e1")) << "kept newest first, as the server sent them\n" << eps;
+}
+
+TEST(PbrctlRender, PersonWithoutACluster) {
+  v1::Person p;
+  p.set_person_id("p1");
+  auto* l = p.add_local_ids();
+  l->set_source_system("rio-north");
+  l->set_local_patient_id("RN1");
+  const std::string text = cli::RenderPerson(p);
+  EXPECT_TRUE(absl::StrContains(text, "cluster      none\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "rio-north RN1")) << text;
+}
+
+TEST(PbrctlRender, TableCountsCharactersNotBytes) {
+  cli::Table t({"check", "n"}, {false, true});
+  t.AddRow({"✓", "1"});
+  t.AddRow({"✗ red", "10"});
+  EXPECT_EQ(t.Render(), "check   n\n✓       1\n✗ red  10\n");
 }
 
 TEST(PbrctlRender, CaseloadHasClustersAndTotals) {

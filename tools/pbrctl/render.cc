@@ -2,11 +2,15 @@
 
 #include <algorithm>
 
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 
@@ -32,18 +36,98 @@ std::string StateName(pbr::v1::ReviewState state) {
 
 std::string Mean(double value, int count) { return count > 0 ? absl::StrFormat("%.1f", value) : "-"; }
 
+// "ASSESSMENT_REASON_FORMAL_REVIEW" -> "formal review".
+std::string ReasonName(pbr::v1::AssessmentReason reason) {
+  std::string name = pbr::v1::AssessmentReason_Name(reason);
+  if (name.empty()) return absl::StrCat("reason ", static_cast<int>(reason));
+  return absl::StrReplaceAll(absl::AsciiStrToLower(absl::StripPrefix(name, "ASSESSMENT_REASON_")), {{"_", " "}});
+}
+
+std::string YesNo(bool value) { return value ? "yes" : "no"; }
+
+// Strict protobuf JSON: unknown fields are errors, so a misspelt field is reported rather than dropped.
+absl::Status ParseJson(const std::string& text, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(text, message, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("not a valid ", message->GetDescriptor()->name(), " in JSON: ",
+                                                   status.message().ToString()));
+  }
+  return absl::OkStatus();
+}
+
+std::string Indent(const std::string& text, absl::string_view prefix = "  ") {
+  std::string out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) absl::StrAppend(&out, prefix, line, "\n");
+  return out;
+}
+
+// Characters, not bytes, in UTF-8 text: continuation bytes (10xxxxxx) do not start a character.
+size_t DisplayWidth(const std::string& text) {
+  size_t width = 0;
+  for (unsigned char c : text) width += (c & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
+// The checks column of the history: failed rules by name, else a tick.
+std::string ChecksSummary(const RuleChecks& checks) {
+  if (checks.empty()) return "-";
+  std::vector<std::string> failed, flagged;
+  for (const auto& c : checks) {
+    if (!c.passed()) failed.push_back(absl::StrCat("✗ ", c.rule()));
+    if (c.passed() && c.flagged()) flagged.push_back(absl::StrCat(c.rule(), " flagged"));
+  }
+  if (!failed.empty()) return absl::StrJoin(failed, ", ");
+  return flagged.empty() ? "✓" : absl::StrCat("✓ (", absl::StrJoin(flagged, ", "), ")");
+}
+
 }  // namespace
 
 absl::StatusOr<pbr::v1::RecordAssessmentRequest> ParseAssessmentJson(const std::string& text) {
   pbr::v1::RecordAssessmentRequest request;
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  auto status = google::protobuf::util::JsonStringToMessage(text, &request, options);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a valid RecordAssessmentRequest in JSON: ", status.message().ToString()));
-  }
+  if (auto st = ParseJson(text, &request); !st.ok()) return st;
   return request;
+}
+
+absl::StatusOr<pbr::v1::RecordCareEventRequest> ParseCareEventJson(const std::string& text) {
+  pbr::v1::RecordCareEventRequest request;
+  if (auto st = ParseJson(text, &request); !st.ok()) return st;
+  return request;
+}
+
+absl::StatusOr<SuggestInput> ParseSuggestInput(const std::string& text) {
+  // Any JSON object parses as a Struct: look at its top-level fields, then parse strictly in that form so
+  // the error (a misspelt field, a bad value) is about the form the user meant.
+  google::protobuf::Struct object;
+  if (!google::protobuf::util::JsonStringToMessage(text, &object).ok()) {
+    return absl::InvalidArgumentError(
+        "not a JSON object: expected MhctRatings ({\"items\": [...]}) or a RecordAssessmentRequest");
+  }
+  bool bare_ratings = false;
+  for (const char* field : {"items", "item8ProblemType", "item8_problem_type", "item8OtherText", "item8_other_text"}) {
+    bare_ratings = bare_ratings || object.fields().count(field) > 0;
+  }
+  SuggestInput input;
+  if (bare_ratings) {
+    if (auto st = ParseJson(text, &input.ratings); !st.ok()) return st;
+    return input;
+  }
+  pbr::v1::RecordAssessmentRequest request;
+  if (auto st = ParseJson(text, &request); !st.ok()) {
+    if (object.fields().count("ratings") > 0) return st;
+    // Neither form's key fields: say both forms rather than only the one tried.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected MhctRatings ({\"items\": [...]}) or a RecordAssessmentRequest with \"ratings\"; as the latter: ",
+        st.message()));
+  }
+  if (!request.has_ratings()) {
+    return absl::InvalidArgumentError(
+        "no ratings: expected MhctRatings ({\"items\": [...]}) or a RecordAssessmentRequest with \"ratings\"");
+  }
+  input.ratings = request.ratings();
+  input.from_assessment = true;
+  return input;
 }
 
 std::string ToJson(const google::protobuf::Message& message) {
@@ -123,6 +207,126 @@ std::string RenderCaseload(const pbr::v1::Caseload& c, bool with_persons) {
   return out;
 }
 
+std::string RenderRuleChecks(const RuleChecks& checks) {
+  if (checks.empty()) return "none\n";
+  std::string out;
+  for (const auto& c : checks) {
+    absl::StrAppend(&out, c.passed() ? "✓ " : "✗ ", c.rule(), c.flagged() ? " (flagged)" : "");
+    if (!c.reason().empty()) absl::StrAppend(&out, ": ", c.reason());
+    if (!c.expected_clusters().empty()) {
+      absl::StrAppend(&out, " (expected clusters: ", absl::StrJoin(c.expected_clusters(), ", "), ")");
+    }
+    absl::StrAppend(&out, "\n");
+  }
+  return out;
+}
+
+std::string RenderSuggestions(const Suggestions& suggestions, size_t max_ranked, bool with_excluded) {
+  std::vector<std::string> header = {"cluster", "fit"};
+  std::vector<bool> right = {true, true};
+  if (with_excluded) {
+    header.push_back("excluded");
+    right.push_back(false);
+  }
+  header.push_back("explanation");
+  right.push_back(false);
+  Table t(header, right);
+  size_t ranked = 0;
+  for (const auto& s : suggestions) {
+    if (s.excluded() ? !with_excluded : ranked++ >= max_ranked) continue;
+    std::vector<std::string> row = {absl::StrCat(s.cluster()), absl::StrFormat("%.0f%%", s.fit() * 100)};
+    if (with_excluded) row.push_back(s.excluded() ? "yes" : "");
+    row.push_back(s.explanation());
+    t.AddRow(std::move(row));
+  }
+  return t.Render();
+}
+
+std::string RenderRecordReply(const pbr::v1::RecordAssessmentReply& r, absl::string_view verb) {
+  std::string out = absl::StrCat(verb, " assessment ", r.assessment_id(), ", revision ", r.revision(),
+                                 r.duplicate() ? " (duplicate: already recorded; this is the first reply again)" : "",
+                                 "\n\n");
+  Table t({"", ""}, {false, false});
+  t.AddRow({"person", r.person_id()});
+  t.AddRow({"episode", r.episode_id()});
+  t.AddRow({"cluster changed", YesNo(r.cluster_changed())});
+  t.AddRow({"rules", r.rule_version()});
+  absl::StrAppend(&out, t.Render(), "\nrule checks:\n", Indent(RenderRuleChecks(r.checks())));
+  int ranked = 0;
+  for (const auto& s : r.suggestions()) ranked += s.excluded() ? 0 : 1;
+  if (ranked > 0) {
+    absl::StrAppend(&out, "\ntop suggestions (best fit first; `pbrctl suggest` for all):\n",
+                    Indent(RenderSuggestions(r.suggestions(), 3, false)));
+  }
+  return out;
+}
+
+std::string RenderWithdrawReply(const pbr::v1::WithdrawAssessmentReply& r) {
+  Table t({"", ""}, {false, false});
+  t.AddRow({"person", r.person_id()});
+  t.AddRow({"cluster changed", YesNo(r.cluster_changed())});
+  return absl::StrCat("withdrew assessment ", r.assessment_id(), ", revision ", r.revision(), "\n\n", t.Render());
+}
+
+std::string RenderCareEventReply(const pbr::v1::RecordCareEventReply& r) {
+  return absl::StrCat("recorded care event ", r.care_event_id(), " for person ", r.person_id(),
+                      r.duplicate() ? " (duplicate: already recorded)" : "", "\n");
+}
+
+std::string RenderSuggestReply(const pbr::v1::SuggestClustersReply& r) {
+  int ranked = 0;
+  for (const auto& s : r.suggestions()) ranked += s.excluded() ? 0 : 1;
+  return absl::StrCat(ranked, " cluster(s) ranked, ", r.suggestions_size() - ranked, " excluded (rules ",
+                      r.rule_version(), ")\n\n", RenderSuggestions(r.suggestions(), r.suggestions_size(), true));
+}
+
+std::string ExampleProfilesWarning() {
+  return "warning: these fits come from the shipped EXAMPLE scoring profiles "
+         "(rules/scoring_profiles.EXAMPLE.yaml), not a trust's cluster grid; do not allocate by them\n";
+}
+
+std::string RenderPerson(const pbr::v1::Person& p) {
+  Table t({"", ""}, {false, false});
+  t.AddRow({"person", p.person_id()});
+  t.AddRow({"cluster", p.has_cluster() ? absl::StrCat(p.cluster(), " since ", FormatTimestamp(p.cluster_since()),
+                                                      " UTC")
+                                       : "none"});
+  t.AddRow({"team", p.team_id().empty() ? "-" : p.team_id()});
+  t.AddRow({"episode", p.episode_id().empty() ? "-" : p.episode_id()});
+  t.AddRow({"assessments", absl::StrCat(p.assessments())});
+  std::vector<std::string> ids;
+  for (const auto& l : p.local_ids()) ids.push_back(absl::StrCat(l.source_system(), " ", l.local_patient_id()));
+  t.AddRow({"local ids", ids.empty() ? "-" : absl::StrJoin(ids, ", ")});
+  return t.Render();
+}
+
+std::string RenderAssessments(const std::string& person_id, const pbr::v1::ListAssessmentsReply& r) {
+  std::string out = absl::StrFormat("person %s: %d assessment(s), newest first\n\n", person_id,
+                                    r.assessments_size());
+  Table t({"assessed (UTC)", "cluster", "reason", "rev", "team", "source record", "checks", "rationale", "status",
+           "assessment"},
+          {false, true, false, true, false, false, false, false, false, false});
+  for (const auto& a : r.assessments()) {
+    t.AddRow({FormatTimestamp(a.assessed_at()), absl::StrCat(a.cluster()), ReasonName(a.reason()),
+              absl::StrCat(a.revision()), a.team_id(), absl::StrCat(a.source_system(), " ", a.source_record_id()),
+              ChecksSummary(a.checks()), a.clinical_rationale().empty() ? "" : "yes",
+              a.withdrawn() ? "withdrawn" : "", a.assessment_id()});
+  }
+  return absl::StrCat(out, t.Render());
+}
+
+std::string RenderEpisodes(const std::string& person_id, const pbr::v1::ListEpisodesReply& r) {
+  std::string out = absl::StrFormat("person %s: %d episode(s), newest first\n\n", person_id, r.episodes_size());
+  Table t({"started (UTC)", "ended (UTC)", "cluster", "team", "commissioner", "episode", "started by"},
+          {false, false, true, false, false, false, false});
+  for (const auto& e : r.episodes()) {
+    t.AddRow({FormatTimestamp(e.started_at()), e.has_ended_at() ? FormatTimestamp(e.ended_at()) : "current",
+              absl::StrCat(e.cluster()), e.team_id(), e.commissioner_id().empty() ? "-" : e.commissioner_id(),
+              e.episode_id(), e.started_by_assessment_id()});
+  }
+  return absl::StrCat(out, t.Render());
+}
+
 Table::Table(std::vector<std::string> header, std::vector<bool> right_aligned)
     : header_(std::move(header)), right_aligned_(std::move(right_aligned)) {
   right_aligned_.resize(header_.size(), false);
@@ -138,14 +342,14 @@ void Table::AddSeparator() { rows_.emplace_back(); }
 std::string Table::Render() const {
   const bool has_header = std::any_of(header_.begin(), header_.end(), [](const auto& h) { return !h.empty(); });
   std::vector<size_t> widths(header_.size(), 0);
-  for (size_t i = 0; i < header_.size(); ++i) widths[i] = header_[i].size();
+  for (size_t i = 0; i < header_.size(); ++i) widths[i] = DisplayWidth(header_[i]);
   for (const auto& row : rows_) {
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], DisplayWidth(row[i]));
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string out;
     for (size_t i = 0; i < cells.size(); ++i) {
-      const std::string pad(widths[i] - cells[i].size(), ' ');
+      const std::string pad(widths[i] - DisplayWidth(cells[i]), ' ');
       if (i > 0) out += "  ";
       out += right_aligned_[i] ? pad + cells[i] : (i + 1 < cells.size() ? cells[i] + pad : cells[i]);
     }

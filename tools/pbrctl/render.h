@@ -5,8 +5,10 @@
 #include <vector>
 
 #include <google/protobuf/message.h>
+#include <google/protobuf/repeated_field.h>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "pbr/v1/allocation.pb.h"
 #include "pbr/v1/outcomes.pb.h"
 #include "pbr/v1/reporting.pb.h"
@@ -19,6 +21,18 @@ namespace pbr::cli {
 // errors, so a misspelt field is reported rather than silently dropped. InvalidArgument says what is wrong.
 absl::StatusOr<pbr::v1::RecordAssessmentRequest> ParseAssessmentJson(const std::string& text);
 
+// A RecordCareEventRequest in JSON, read the same way; type as the enum name (CARE_EVENT_REFERRAL_TO_CRHT).
+absl::StatusOr<pbr::v1::RecordCareEventRequest> ParseCareEventJson(const std::string& text);
+
+// What `pbrctl suggest` reads: either bare ratings (an MhctRatings: {"items": [...], "item8ProblemType": ...})
+// or a whole RecordAssessmentRequest, of which only the ratings are used. The form is told by the top-level
+// fields: "items" or an item 8 field means MhctRatings, anything else a RecordAssessmentRequest.
+struct SuggestInput {
+  pbr::v1::MhctRatings ratings;
+  bool from_assessment = false;  // the ratings came out of a RecordAssessmentRequest
+};
+absl::StatusOr<SuggestInput> ParseSuggestInput(const std::string& text);
+
 // Pretty-printed JSON that shows every field, zero values included (so "duplicate": false is visible).
 std::string ToJson(const google::protobuf::Message& message);
 
@@ -28,7 +42,30 @@ std::string RenderOutcomes(const pbr::v1::PersonOutcomes& outcomes);
 // row per person.
 std::string RenderCaseload(const pbr::v1::Caseload& caseload, bool with_persons);
 
-// A plain text table with aligned columns; numeric columns are right-aligned.
+using RuleChecks = google::protobuf::RepeatedPtrField<pbr::v1::RuleCheck>;
+using Suggestions = google::protobuf::RepeatedPtrField<pbr::v1::ClusterSuggestion>;
+
+// One line per check: "✓ red-rules: <reason>", "✗ transition-protocol: <reason> (expected clusters: 4, 5)";
+// a pass that is only "rarely" appropriate reads "✓ service-area (flagged): ...". "none" when empty.
+std::string RenderRuleChecks(const RuleChecks& checks);
+// Suggestions as the server ranked them: cluster, fit %, excluded, explanation. At most `max_ranked` of the
+// ranked (not excluded) ones; the excluded ones (and the "excluded" column) only when `with_excluded`.
+std::string RenderSuggestions(const Suggestions& suggestions, size_t max_ranked, bool with_excluded);
+// Record and amend replies (`verb` "recorded" or "amended"): ids, then the rule checks and the top three
+// suggestions.
+std::string RenderRecordReply(const pbr::v1::RecordAssessmentReply& reply, absl::string_view verb);
+std::string RenderWithdrawReply(const pbr::v1::WithdrawAssessmentReply& reply);
+std::string RenderCareEventReply(const pbr::v1::RecordCareEventReply& reply);
+// Every suggestion; the example-profiles warning is separate (ExampleProfilesWarning) so it can go to stderr.
+std::string RenderSuggestReply(const pbr::v1::SuggestClustersReply& reply);
+std::string ExampleProfilesWarning();
+std::string RenderPerson(const pbr::v1::Person& person);
+// One page (or, with --all, every page) of a person's history, newest first as the server sends it.
+std::string RenderAssessments(const std::string& person_id, const pbr::v1::ListAssessmentsReply& reply);
+std::string RenderEpisodes(const std::string& person_id, const pbr::v1::ListEpisodesReply& reply);
+
+// A plain text table with aligned columns; numeric columns are right-aligned. Widths count UTF-8 characters,
+// so cells with ✓ or ✗ line up.
 class Table {
  public:
   Table(std::vector<std::string> header, std::vector<bool> right_aligned);

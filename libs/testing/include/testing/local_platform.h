@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
 #include "testing/process.h"
 
 namespace pbr::testing {
@@ -23,6 +24,13 @@ struct LocalPlatformOptions {
   std::vector<std::string> extra_flags;  // given to every service
   std::vector<std::string> broker_flags;  // given to pbr-broker, e.g. "--extra-topics=bench"
 };
+
+// A client context whose call must finish within `deadline`.
+inline std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration deadline = absl::Seconds(10)) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  return ctx;
+}
 
 class LocalPlatform {
  public:
@@ -44,6 +52,12 @@ class LocalPlatform {
   std::string GrpcAddress(const std::string& name) const;
   std::string MetricsAddress(const std::string& name) const;
   std::string LogPath(const std::string& name) const { return options_.work_dir + "/" + name + ".log"; }
+
+  // A client of a running service (after a restart, ask again: the port changes).
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) const {
+    return Service::NewStub(grpc::CreateChannel(GrpcAddress(name), grpc::InsecureChannelCredentials()));
+  }
 
  private:
   explicit LocalPlatform(LocalPlatformOptions options) : options_(std::move(options)) {}

@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 
-namespace pbr::import {
+namespace pbr::cli {
 namespace {
 
 std::string Eta(size_t done, size_t total, double rate) {
@@ -57,4 +57,4 @@ std::string Progress::Line(const std::string& verb, size_t done, size_t total, a
                          rate, Eta(done, total, rate));
 }
 
-}  // namespace pbr::import
+}  // namespace pbr::cli

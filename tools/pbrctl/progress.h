@@ -1,6 +1,6 @@
 // A progress line on stderr: rows done/total, rate and ETA. Rewritten in place (\r) at most five times a
 // second on a terminal; elsewhere (logs, CI) one line per tenth of the work, so logs stay short.
-// pbrctl's `demo` has the same line in a private class; both could share this one.
+// Shared by `pbrctl demo` and pbr-import.
 #pragma once
 
 #include <atomic>
@@ -13,7 +13,7 @@
 
 #include "absl/time/time.h"
 
-namespace pbr::import {
+namespace pbr::cli {
 
 class Progress {
  public:
@@ -48,4 +48,4 @@ class Progress {
   std::thread thread_;
 };
 
-}  // namespace pbr::import
+}  // namespace pbr::cli
