@@ -245,6 +245,22 @@ TEST_F(AllocationRulesTest, AServiceAreaMismatchIsRefusedNamingTheAllowedCluster
   EXPECT_THAT(service_->Record(r, "").status().message(), HasSubstr("service_area: 'no-such-area' is not a service area"));
 }
 
+TEST_F(AllocationRulesTest, ClusterElevenIsNotUsedAtAFirstPresentation) {
+  auto r = ValidRequest("first");
+  r.set_cluster(11);
+  r.clear_clinical_rationale();
+  auto refused = service_->Record(r, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("clinical_rationale: required"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("11"));
+  r.set_clinical_rationale("known to another trust's psychosis service for years");
+  auto accepted = service_->Record(r, "");
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  bool recorded = false;
+  for (const auto& c : accepted->checks()) recorded |= c.rule() == "cluster-restriction" && !c.passed();
+  EXPECT_TRUE(recorded);
+}
+
 TEST_F(AllocationRulesTest, InpatientInitialAllocationIsBackDatedToAdmission) {
   auto r = ValidRequest("ward");
   *r.mutable_admitted_at() = platform::ToProto(Day(2026, 2, 20));

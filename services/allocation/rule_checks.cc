@@ -62,6 +62,20 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
     }
   }
 
+  // At an initial allocation, the clusters never used at a first presentation or on the acute
+  // pathway (11); at a review the transition protocol applies the same restrictions.
+  if (!IsReview(r.reason())) {
+    const care::ServiceArea* area = rules.service_areas().Find(r.service_area());
+    const std::string problem = care::ClusterRestrictionProblem(
+        rules.transitions(), r.cluster(), !facts.from_cluster.has_value(), area != nullptr && area->acute_pathway);
+    auto& c = out.checks.emplace_back();
+    c.set_rule("cluster-restriction");
+    c.set_passed(problem.empty());
+    c.set_reason(problem.empty() ? "no restriction applies to this cluster here" : problem);
+    c.set_rule_version(rules.version());
+    if (!problem.empty()) breaches.push_back(problem);
+  }
+
   if (IsReview(r.reason()) && facts.from_cluster.has_value()) {
     care::TransitionQuery q;
     q.from_cluster = *facts.from_cluster;
