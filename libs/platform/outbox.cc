@@ -68,7 +68,13 @@ void Outbox::StageRaw(rocksdb::WriteBatch& batch, absl::string_view topic_name, 
   AppendChunk(entry, settings_.Topic(topic_name));
   AppendChunk(entry, key);
   entry.append(value.data(), value.size());
-  batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(next_seq_.fetch_add(1)), entry);
+  uint64_t seq;
+  {
+    std::lock_guard lock(staged_mu_);
+    seq = next_seq_.fetch_add(1);
+    staged_unseen_.emplace(seq, absl::Now());
+  }
+  batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(seq), entry);
 }
 
 void Outbox::Wake() {
@@ -148,10 +154,24 @@ void Outbox::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque
   }
 }
 
-void Outbox::RelayPass() {
+uint64_t Outbox::QuickPassStart() {
+  constexpr absl::Duration kWriteGrace = absl::Seconds(2);
+  uint64_t start;
+  {
+    std::lock_guard lock(staged_mu_);
+    const absl::Time cutoff = absl::Now() - kWriteGrace;
+    std::erase_if(staged_unseen_, [&](const auto& e) { return e.second < cutoff; });
+    start = staged_unseen_.empty() ? next_seq_.load() : staged_unseen_.begin()->first;
+  }
+  if (!in_flight_.empty()) start = std::min(start, *in_flight_.begin());
+  return start;
+}
+
+void Outbox::RelayPass(bool full) {
   int64_t depth = 0;
   bool queue_full = false;
-  auto st = store_.Scan(kOutboxFamily, "", [&](absl::string_view key, absl::string_view value) {
+  const std::string start = full ? std::string() : EncodeOrderedU64(QuickPassStart());
+  auto st = store_.ScanFrom(kOutboxFamily, start, [&](absl::string_view key, absl::string_view value) {
     ++depth;
     const uint64_t seq = DecodeOrderedU64(key);
     if (queue_full || in_flight_.contains(seq)) return true;
@@ -167,6 +187,8 @@ void Outbox::RelayPass() {
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(seq))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       in_flight_.insert(seq);
+      std::lock_guard lock(staged_mu_);
+      staged_unseen_.erase(seq);
     } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       queue_full = true;  // keep counting depth; the rest goes in a later pass
     } else {
@@ -175,6 +197,7 @@ void Outbox::RelayPass() {
     return true;
   });
   if (!st.ok()) PBR_LOG(err) << "outbox: " << st;
+  if (!full && depth == 0 && depth_ > 0) return;  // only a full pass may declare the outbox empty
   depth_ = depth;
   if (metrics_) metrics_->SetOutboxDepth(depth);
   if (depth == 0) {
@@ -185,6 +208,7 @@ void Outbox::RelayPass() {
 
 void Outbox::Run() {
   bool rescan = true;  // entries left from before a restart
+  absl::Time next_full_pass = absl::InfinitePast();
   while (true) {
     {
       std::unique_lock lock(mu_);
@@ -196,7 +220,12 @@ void Outbox::Run() {
       rescan = rescan || woken_;
       woken_ = false;
     }
-    if (rescan) RelayPass();
+    if (const absl::Time now = absl::Now(); now >= next_full_pass) {
+      RelayPass(/*full=*/true);
+      next_full_pass = now + absl::Seconds(5);
+    } else if (rescan) {
+      RelayPass(/*full=*/false);
+    }
     rescan = false;
     rd_kafka_poll(producer_.get(), 0);
     if (char err[512]; rd_kafka_fatal_error(producer_.get(), err, sizeof err) != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -89,6 +89,18 @@ absl::Status Store::Scan(absl::string_view family, absl::string_view prefix,
   return FromRocks(it->status(), absl::StrCat("scan ", family));
 }
 
+absl::Status Store::ScanFrom(absl::string_view family, absl::string_view start,
+                             const std::function<bool(absl::string_view, absl::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Family(family)));
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
+    if (!visit(absl::string_view(it->key().data(), it->key().size()),
+               absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), absl::StrCat("scan ", family));
+}
+
 absl::StatusOr<std::optional<std::string>> Store::LastKey(absl::string_view family) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Family(family)));
   it->SeekToLast();

@@ -5,6 +5,7 @@
 // event that was already delivered; its deterministic event id lets consumers drop the copy.
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -59,13 +60,23 @@ class Outbox {
   Outbox(Store& store, KafkaSettings settings, Metrics* metrics);
   absl::Status CreateProducer();
   void Run();
-  void RelayPass();
+  // Sends what is stored and not in flight. A full pass reads the whole family; a quick pass
+  // starts where unsent entries can still be, so it does not wade through the tombstones of
+  // everything already delivered.
+  void RelayPass(bool full);
+  uint64_t QuickPassStart();
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
 
   Store& store_;
   const KafkaSettings settings_;
   Metrics* metrics_;
   std::atomic<uint64_t> next_seq_{0};
+  // Sequences staged but not yet picked up by the relay, with when they were staged. A batch is
+  // written moments after staging, so anything below the lowest of these (and below what is in
+  // flight) has been delivered; a batch that was dropped is forgotten after a grace period, and
+  // periodic full passes catch any entry whose write took longer still.
+  std::mutex staged_mu_;
+  std::map<uint64_t, absl::Time> staged_unseen_;
   KafkaHandle producer_;
   std::thread relay_;
 

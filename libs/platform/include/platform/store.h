@@ -40,6 +40,10 @@ class Store {
   // Calls `visit` for each key with `prefix` in order until it returns false.
   absl::Status Scan(absl::string_view family, absl::string_view prefix,
                     const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const;
+  // Calls `visit` for each key from `start` (inclusive) to the end of the family, in order, until
+  // it returns false. Seeking past deleted keys is what keeps queue-like families cheap to read.
+  absl::Status ScanFrom(absl::string_view family, absl::string_view start,
+                        const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const;
   // The last key of a family, if any.
   absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view family) const;
 
