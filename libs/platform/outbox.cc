@@ -127,15 +127,21 @@ void Outbox::Stop(absl::Duration deadline) {
     rd_kafka_flush(producer_.get(), static_cast<int>(absl::ToInt64Milliseconds(deadline)));
     rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_poll(producer_.get(), 0);  // runs the delivery callbacks of the flushed messages
-    if (!delivered_.empty()) {
-      rocksdb::WriteBatch batch;
-      for (uint64_t seq : delivered_) batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
-      if (auto st = store_.Write(batch, false); !st.ok()) PBR_LOG(warn) << "outbox: " << st;
-      delivered_.clear();
-    }
+    ForgetDelivered();
     producer_.reset();
   }
   in_flight_.clear();
+}
+
+bool Outbox::ForgetDelivered() {
+  if (delivered_.empty()) return false;
+  rocksdb::WriteBatch batch;
+  for (uint64_t seq : delivered_) batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
+  if (auto st = store_.Write(batch, false); !st.ok()) {
+    PBR_LOG(err) << "outbox: " << st;  // the entries are re-sent; consumers drop the copies
+  }
+  delivered_.clear();
+  return true;
 }
 
 void Outbox::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque) {
@@ -237,15 +243,7 @@ void Outbox::Run() {
       if (auto st = CreateProducer(); !st.ok()) PBR_LOG(err) << "outbox: " << st;
       rescan = true;
     }
-    if (!delivered_.empty()) {
-      rocksdb::WriteBatch batch;
-      for (uint64_t seq : delivered_) batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
-      if (auto st = store_.Write(batch, false); !st.ok()) {
-        PBR_LOG(err) << "outbox: " << st;  // the entries are re-sent; consumers drop the copies
-      }
-      delivered_.clear();
-      rescan = true;  // refresh depth
-    }
+    if (ForgetDelivered()) rescan = true;  // refresh depth
     if (delivery_failed_) {
       delivery_failed_ = false;
       rescan = true;

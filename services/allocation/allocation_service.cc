@@ -188,14 +188,14 @@ void AllocationService::StagePerson(const std::string& person_id, const PersonVi
   batch.Put(store_.Family(kPersonsFamily), person_id, state.SerializeAsString());
 }
 
-void AllocationService::StageClusterChanged(const std::string& person_id, const PersonView& before,
+bool AllocationService::StageClusterChanged(const std::string& person_id, const PersonView& before,
                                             const PersonView& after, absl::string_view cause_id,
                                             const std::string& source_system, absl::string_view trace_id,
                                             rocksdb::WriteBatch& batch) {
   const pbr::v1::Episode* was = before.current();
   const pbr::v1::Episode* now = after.current();
   // Nothing to announce when the cluster stays, or when no assessment is left (the withdrawal says so).
-  if (now == nullptr || (was != nullptr && was->cluster() == now->cluster())) return;
+  if (now == nullptr || (was != nullptr && was->cluster() == now->cluster())) return false;
   auto changed = platform::MakeEnvelope(topic::kClusterChanged, DeterministicId(topic::kClusterChanged, {cause_id}),
                                         person_id, platform::FromProto(now->started_at()), clock_.Now(),
                                         source_system, std::string(trace_id));
@@ -207,6 +207,7 @@ void AllocationService::StageClusterChanged(const std::string& person_id, const 
   c->set_cluster(now->cluster());
   *c->mutable_effective_at() = now->started_at();
   outbox_.Stage(batch, topic::kClusterChanged, changed);
+  return true;
 }
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& r,
@@ -262,7 +263,6 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
 
   // The rules see the person as they were just before this assessment.
   std::vector<AssessmentFact> others = person->LiveFacts(assessment_id);
-  const PersonView before = DerivePerson(person_id, others);
   AllocationFacts facts;
   std::vector<AssessmentFact> earlier;
   for (const auto& f : others) {
@@ -314,14 +314,14 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   if (r.has_admitted_at()) *a->mutable_admitted_at() = r.admitted_at();
   *a->mutable_effective_at() = platform::ToProto(effective_at);
   outbox_.Stage(batch, topic::kAssessmentRecorded, event);
-  StageClusterChanged(person_id, stored_before, after, absl::StrCat(assessment_id, "/", revision), r.source_system(),
-                      trace_id, batch);
+  const bool cluster_changed = StageClusterChanged(person_id, stored_before, after,
+                                                   absl::StrCat(assessment_id, "/", revision), r.source_system(),
+                                                   trace_id, batch);
 
   pbr::v1::RecordAssessmentReply reply;
   reply.set_person_id(person_id);
   reply.set_assessment_id(assessment_id);
-  reply.set_cluster_changed(after.current() && (!stored_before.current() ||
-                                                stored_before.current()->cluster() != after.current()->cluster()));
+  reply.set_cluster_changed(cluster_changed);
   reply.set_rule_version(rules_->version());
   reply.set_episode_id(a->episode_id());
   for (const auto& c : checks.checks) *reply.add_checks() = c;
@@ -402,8 +402,8 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
                                       stored.source_system(), std::string(trace_id));
   *event.mutable_assessment_recorded() = content;
   outbox_.Stage(batch, topic::kAssessmentRecorded, event);
-  StageClusterChanged(person_id, before, after, absl::StrCat(assessment_id, "/", revision), stored.source_system(),
-                      trace_id, batch);
+  const bool cluster_changed = StageClusterChanged(person_id, before, after, absl::StrCat(assessment_id, "/", revision),
+                                                   stored.source_system(), trace_id, batch);
   *stored.mutable_content() = content;
   stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
@@ -413,8 +413,7 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
   PBR_LOG(info) << "assessment " << assessment_id << " withdrawn by " << stored.source_system()
                 << (r.reason().empty() ? "" : ": ") << r.reason();
   reply.set_revision(revision);
-  reply.set_cluster_changed(after.current() != nullptr && before.current() != nullptr &&
-                            after.current()->cluster() != before.current()->cluster());
+  reply.set_cluster_changed(cluster_changed);
   return reply;
 }
 

@@ -78,10 +78,11 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   absl::Status MapLocalId(const std::string& person_id, const std::string& source_system,
                           const std::string& local_id, pbr::state::v1::PersonState& state,
                           rocksdb::WriteBatch& batch) const;
-  // Stages the person's derived state and episodes; returns whether the current cluster changed.
+  // Stages the person's derived state and episodes (replacing those derived before).
   void StagePerson(const std::string& person_id, const PersonView& before, const PersonView& after,
                    pbr::state::v1::PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const;
-  void StageClusterChanged(const std::string& person_id, const PersonView& before, const PersonView& after,
+  // Stages cluster-changed when the current cluster started or changed; returns whether it did.
+  bool StageClusterChanged(const std::string& person_id, const PersonView& before, const PersonView& after,
                            absl::string_view cause_id, const std::string& source_system,
                            absl::string_view trace_id, rocksdb::WriteBatch& batch);
   std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);

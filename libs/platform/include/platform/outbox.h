@@ -65,6 +65,8 @@ class Outbox {
   // everything already delivered.
   void RelayPass(bool full);
   uint64_t QuickPassStart();
+  // Deletes the entries the broker acknowledged since the last call; false when there were none.
+  bool ForgetDelivered();
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
 
   Store& store_;
