@@ -155,6 +155,8 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
     reject = absl::StrCat("unsupported: schema_version ", event.schema_version(), " is newer than ", kSchemaVersion);
   } else if (EventTypeOf(event) != topic_name) {
     reject = absl::StrCat("unknown-type: payload '", EventTypeOf(event), "' does not belong on topic ", topic_name);
+  } else if (auto invalid = validator_ ? validator_(topic_name, event) : absl::OkStatus(); !invalid.ok()) {
+    reject = absl::StrCat("invalid: ", invalid.message());
   }
 
   bool duplicate = false;

@@ -58,6 +58,11 @@ class ApplyContext {
 
 using EventHandler = std::function<absl::Status(const ConsumedEvent&, ApplyContext&)>;
 
+// Checks an event's payload against the platform's shared contract rules before any handler sees
+// it, so every service accepts or refuses the same events for the same reason. A non-OK result
+// dead-letters the message with the status message as the reason.
+using EventValidator = std::function<absl::Status(absl::string_view topic_name, const pbr::v1::EventEnvelope&)>;
+
 class Consumer {
  public:
   Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics* metrics, const Clock& clock);
@@ -65,6 +70,8 @@ class Consumer {
 
   // Registers the handler for one topic (name without prefix). Call before Start.
   void On(absl::string_view topic_name, EventHandler handler);
+  // The shared payload rules; required before Start when any topic is subscribed.
+  void ValidateWith(EventValidator validator) { validator_ = std::move(validator); }
 
   // Runs `task` every `interval` on the consumer's own thread, between messages, so it never races
   // a handler; what it writes into the context's batch is stored (with its events) in one write.
@@ -98,6 +105,7 @@ class Consumer {
   absl::Status RunDueTasks();
 
   std::map<std::string, EventHandler, std::less<>> handlers_;  // by unprefixed topic name
+  EventValidator validator_;
   struct Task {
     absl::Duration interval;
     std::function<absl::Status(ApplyContext&)> run;

@@ -35,6 +35,8 @@ class ServiceHost {
   const KafkaSettings& kafka() const { return kafka_; }
   // Subscribes to a topic; the consumer starts only if at least one topic is subscribed.
   void On(absl::string_view topic_name, EventHandler handler);
+  // The shared payload rules every consumed event is checked by (see Consumer::ValidateWith).
+  void ValidateEventsWith(EventValidator validator) { consumer_->ValidateWith(std::move(validator)); }
   // Runs `task` every `interval` on the consumer's thread (see Consumer::Every).
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
   // Registers a gRPC service (kept alive by the host).
