@@ -31,7 +31,10 @@ absl::Status Consumer::RunDueTasks() {
     ApplyContext ctx(store_, outbox_, batch, clock_.Now());
     if (auto st = task.run(ctx); !st.ok()) return st;
     if (batch.Count() == 0) continue;
-    if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) return st;
+    if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) {
+      if (!store_.CheckWritable().ok()) continue;  // a full disk: the task runs again next interval
+      return st;
+    }
     if (ctx.emitted() > 0) outbox_.Wake();
   }
   return absl::OkStatus();
@@ -87,29 +90,105 @@ void Consumer::Stop() {
   consumer_.reset();
 }
 
+namespace {
+
+// A digest of a message's key and value: what the consumer remembers of the last message it applied.
+std::string MessageDigest(const rd_kafka_message_t* msg) {
+  return DeterministicId("consumed", {absl::string_view(static_cast<const char*>(msg->key), msg->key_len),
+                                      absl::string_view(static_cast<const char*>(msg->payload), msg->len)});
+}
+
+constexpr absl::string_view kRecoveryHint =
+    "Nothing was skipped or applied twice. If the broker was replaced or reset, recover as the README's "
+    "'Recovery' section says: re-publish allocation's history (--republish-history) and rebuild this service "
+    "(--reset-state).";
+
+}  // namespace
+
+absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                                      const pbr::state::v1::ConsumedPosition& stored, const std::string& cluster_id) {
+  const std::string where = absl::StrCat(topic, " partition ", partition);
+  if (!stored.cluster_id().empty() && !cluster_id.empty() && stored.cluster_id() != cluster_id) {
+    return absl::DataLossError(absl::StrCat(where, ": the broker is cluster '", cluster_id,
+                                            "', but this service consumed it from cluster '", stored.cluster_id(),
+                                            "': it is not the log this service consumed. ", kRecoveryHint));
+  }
+  int64_t low = 0, high = 0;
+  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout));
+  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat(where, ": cannot read the log's extent: ", rd_kafka_err2str(e)));
+  }
+  if (high < stored.next_offset()) {
+    return absl::DataLossError(absl::StrCat(where, ": the log ends at offset ", high, " but this service has applied it up to ",
+                                            stored.next_offset(), ": it is not the log this service consumed. ",
+                                            kRecoveryHint));
+  }
+  if (low > stored.next_offset() - 1) {
+    return absl::DataLossError(absl::StrCat(where, ": the log now starts at offset ", low,
+                                            ", after the last message this service applied (", stored.next_offset() - 1,
+                                            "): refusing to resume. ", kRecoveryHint));
+  }
+  return absl::OkStatus();
+}
+
 void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                            void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
+  self->resume_points_.clear();
   if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     rd_kafka_assign(rk, nullptr);
     return;
   }
+  if (char* id = rd_kafka_clusterid(rk, static_cast<int>(absl::ToInt64Milliseconds(self->settings_.timeout)))) {
+    self->cluster_id_ = id;
+    rd_kafka_mem_free(rk, id);
+  }
   for (int i = 0; i < parts->cnt; ++i) {
     auto& p = parts->elems[i];
-    auto stored = self->store_.Get(kOffsetsFamily, self->OffsetKey(p.topic, p.partition));
+    const std::string key = self->OffsetKey(p.topic, p.partition);
+    auto stored = self->store_.Get(kOffsetsFamily, key);
     if (!stored.ok()) {
       self->rebalance_error_ = stored.status();
       p.offset = RD_KAFKA_OFFSET_INVALID;
       continue;
     }
-    int64_t next = RD_KAFKA_OFFSET_BEGINNING;
-    if (stored->has_value() && !absl::SimpleAtoi(**stored, &next)) {
-      self->rebalance_error_ = absl::DataLossError(absl::StrCat("stored offset for ", p.topic, "/", p.partition,
-                                                                " is not a number: '", **stored, "'"));
+    p.offset = RD_KAFKA_OFFSET_BEGINNING;
+    if (!stored->has_value()) continue;
+    pbr::state::v1::ConsumedPosition position;
+    int64_t legacy = 0;
+    if (absl::SimpleAtoi(**stored, &legacy)) {
+      position.set_next_offset(legacy);  // written before positions carried a digest: resumed unchecked
+    } else if (!position.ParseFromString(**stored) || position.next_offset() < 0) {
+      self->rebalance_error_ = absl::DataLossError(absl::StrCat("stored position for ", p.topic, "/", p.partition,
+                                                                " is unreadable"));
+      continue;
     }
-    p.offset = next;
+    p.offset = position.next_offset();
+    if (position.next_offset() == 0 || position.last_digest().empty()) continue;
+    if (auto st = self->CheckResumable(rk, p.topic, p.partition, position, self->cluster_id_); !st.ok()) {
+      self->rebalance_error_ = st;
+      continue;
+    }
+    // Re-read the last applied message to prove the log is the one consumed.
+    p.offset = position.next_offset() - 1;
+    self->resume_points_[key] = {p.offset, position.last_digest()};
   }
   rd_kafka_assign(rk, parts);
+}
+
+absl::StatusOr<bool> Consumer::VerifyResumePoint(const rd_kafka_message_t* msg) {
+  auto it = resume_points_.find(OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition));
+  if (it == resume_points_.end()) return false;
+  const ResumePoint expected = it->second;
+  resume_points_.erase(it);
+  if (msg->offset == expected.offset && MessageDigest(msg) == expected.digest) return true;
+  return absl::DataLossError(absl::StrCat(
+      rd_kafka_topic_name(msg->rkt), " partition ", msg->partition, ": the message at offset ", msg->offset,
+      msg->offset == expected.offset ? " is not the one this service applied there"
+                                     : absl::StrCat(" came where offset ", expected.offset, " was expected"),
+      ": the log under the stored offset is not the log this service consumed (the broker was replaced or reset). ",
+      kRecoveryHint));
 }
 
 absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name,
@@ -136,6 +215,9 @@ absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_vi
 }
 
 absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
+  auto resume_point = VerifyResumePoint(msg);
+  if (!resume_point.ok()) return resume_point.status();
+  if (*resume_point) return absl::OkStatus();  // applied before the restart
   const std::string full_topic = rd_kafka_topic_name(msg->rkt);
   absl::string_view topic_name = full_topic;
   absl::ConsumePrefix(&topic_name, settings_.topic_prefix);
@@ -175,14 +257,19 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
       return st;
     } else {
       staged = ctx.emitted() > 0;
-      batch.Put(store_.Family(kSeenFamily), event.event_id(), "");
+      batch.Put(store_.Family(kSeenFamily), event.event_id(),
+                EncodeOrderedU64(static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now() + dedup_retention_))));
     }
   }
   if (!reject.empty()) {
     if (auto st = DeadLetter(msg, topic_name, reject, batch); !st.ok()) return st;
     staged = true;
   }
-  batch.Put(store_.Family(kOffsetsFamily), OffsetKey(full_topic, msg->partition), absl::StrCat(msg->offset + 1));
+  pbr::state::v1::ConsumedPosition position;
+  position.set_next_offset(msg->offset + 1);
+  position.set_cluster_id(cluster_id_);
+  position.set_last_digest(MessageDigest(msg));
+  batch.Put(store_.Family(kOffsetsFamily), OffsetKey(full_topic, msg->partition), position.SerializeAsString());
   // Not synced: after a power cut the state and its offset roll back together and the messages
   // are consumed again; the outbox's deterministic ids make any re-sent event harmless.
   if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) return st;
@@ -212,6 +299,52 @@ void Consumer::UpdateLag() {
   rd_kafka_topic_partition_list_destroy(parts);
 }
 
+void Consumer::SeekTo(const char* topic, int32_t partition, int64_t offset) {
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(consumer_.get(), list,
+                                                     static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout)))) {
+    PBR_LOG(warn) << "consumer: seek " << topic << "/" << partition << "@" << offset << ": " << rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+absl::Status Consumer::PauseUntilWritable(const rd_kafka_message_t* msg) {
+  PBR_LOG(err) << "consumer: paused at " << rd_kafka_topic_name(msg->rkt) << "/" << msg->partition << "@"
+               << msg->offset << ": " << store_.CheckWritable() << "; nothing is committed, resuming when it writes again";
+  paused_ = true;
+  if (metrics_) metrics_->SetConsumerPaused(true);
+  auto set_paused = [&](bool pause) {
+    rd_kafka_topic_partition_list_t* parts = nullptr;
+    if (rd_kafka_assignment(consumer_.get(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) return;
+    if (pause) rd_kafka_pause_partitions(consumer_.get(), parts);
+    else rd_kafka_resume_partitions(consumer_.get(), parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+  };
+  set_paused(true);
+  // The message was not applied: read it again once the store can write.
+  SeekTo(rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
+  absl::Status result;
+  while (!stopping_ && !store_.CheckWritable().ok()) {
+    // Keep serving the group; anything already fetched is put back the same way.
+    if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 200)) {
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) SeekTo(rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+      rd_kafka_message_destroy(m);
+      set_paused(true);  // a rebalance may have assigned partitions afresh
+    }
+    if (!rebalance_error_.ok()) {
+      result = rebalance_error_;
+      break;
+    }
+  }
+  set_paused(false);
+  paused_ = false;
+  if (metrics_) metrics_->SetConsumerPaused(false);
+  if (result.ok() && !stopping_) PBR_LOG(warn) << "consumer: the store writes again; resumed";
+  return result;
+}
+
 void Consumer::Run() {
   absl::Status fatal;
   absl::Time next_lag_update = absl::InfinitePast();
@@ -221,6 +354,7 @@ void Consumer::Run() {
     if (msg != nullptr) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         fatal = Handle(msg);
+        if (!fatal.ok() && !store_.CheckWritable().ok()) fatal = PauseUntilWritable(msg);
       } else if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
         fatal = absl::DataLossError(absl::StrCat(
             "stored offset for ", msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", " partition ", msg->partition,

@@ -26,10 +26,10 @@ struct Node {
   std::unique_ptr<Outbox> outbox;
   KafkaSettings kafka;
 
-  Node(const EmbeddedBroker& broker, std::string group) {
+  Node(const EmbeddedBroker& broker, std::string group, StoreOptions options = {}) {
     kafka.bootstrap = broker.bootstrap();
     kafka.group_id = std::move(group);
-    store = *Store::Open(dir.path(), {std::string(kCounts)});
+    store = *Store::Open(dir.path(), {std::string(kCounts)}, std::move(options));
     outbox = *Outbox::Open(*store, kafka, nullptr);
     auto st = outbox->Start();
     EXPECT_TRUE(st.ok()) << st;
@@ -222,6 +222,132 @@ TEST_F(ConsumerTest, AStoredOffsetTheBrokerNoLongerHasStopsLoudly) {
   EXPECT_EQ(fatal.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(fatal.ToString(), HasSubstr("assessment-recorded partition"));
   EXPECT_THAT(fatal.ToString(), HasSubstr("refusing to reset"));
+}
+
+// Runs a counting consumer on `node` until `done` holds; returns the fatal status, if any.
+absl::Status ConsumeUntil(Node& node, const Clock& clock, const std::function<bool()>& done) {
+  absl::Status fatal;
+  std::atomic<bool> stopped{false};
+  Consumer consumer(*node.store, *node.outbox, node.kafka, nullptr, clock);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  EXPECT_TRUE(consumer.Start([&](const absl::Status& s) {
+    fatal = s;
+    stopped = true;
+  }).ok());
+  EXPECT_TRUE(pbr::testing::WaitUntil([&] { return stopped.load() || done(); }, kDeadline));
+  consumer.Stop();
+  return fatal;
+}
+
+// The broker is replaced by an empty one that then receives other events: its log under the
+// consumer's stored offsets is not the log the consumer applied.
+TEST_F(ConsumerTest, ABrokerReplacedByOneWithALongerLogStopsWithDataLossAndSkipsNothing) {
+  Node service(*broker_, "replaced-longer");
+  {
+    Node upstream(*broker_, "unused");
+    for (int i = 0; i < 30; ++i) upstream.Publish(Assessment(i));
+    ASSERT_TRUE(ConsumeUntil(service, clock_, [&] { return service.Total() == 30; }).ok());
+  }
+  auto replacement = EmbeddedBroker::Start(6, "");
+  ASSERT_TRUE(replacement.ok());
+  service.kafka.bootstrap = (*replacement)->bootstrap();
+  Node upstream(**replacement, "unused");
+  for (int i = 100; i < 190; ++i) upstream.Publish(Assessment(i));  // more than before, in every partition
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+  absl::Status fatal = ConsumeUntil(service, clock_, [] { return false; });
+  EXPECT_EQ(fatal.code(), absl::StatusCode::kDataLoss) << fatal;
+  EXPECT_THAT(fatal.ToString(), HasSubstr("not the log this service consumed"));
+  EXPECT_THAT(fatal.ToString(), HasSubstr("assessment-recorded partition"));
+  EXPECT_EQ(service.Total(), 30) << "nothing from the other log was applied";
+}
+
+// The same, where the cluster id cannot tell (positions stored without one): the message under the
+// stored offset is read again and is not the one applied there.
+TEST_F(ConsumerTest, ALogThatIsNotTheOneConsumedIsRecognisedByItsLastAppliedMessage) {
+  Node service(*broker_, "replaced-same-id");
+  {
+    Node upstream(*broker_, "unused");
+    for (int i = 0; i < 30; ++i) upstream.Publish(Assessment(i));
+    ASSERT_TRUE(ConsumeUntil(service, clock_, [&] { return service.Total() == 30; }).ok());
+  }
+  rocksdb::WriteBatch forget_cluster;
+  ASSERT_TRUE(service.store->Scan(kOffsetsFamily, "", [&](absl::string_view k, absl::string_view v) {
+    pbr::state::v1::ConsumedPosition p;
+    EXPECT_TRUE(p.ParseFromArray(v.data(), static_cast<int>(v.size())));
+    EXPECT_FALSE(p.last_digest().empty());
+    p.clear_cluster_id();
+    forget_cluster.Put(service.store->Family(kOffsetsFamily), std::string(k), p.SerializeAsString());
+    return true;
+  }).ok());
+  ASSERT_TRUE(service.store->Write(forget_cluster, false).ok());
+  auto replacement = EmbeddedBroker::Start(6, "");
+  ASSERT_TRUE(replacement.ok());
+  service.kafka.bootstrap = (*replacement)->bootstrap();
+  Node upstream(**replacement, "unused");
+  for (int i = 100; i < 190; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+  absl::Status fatal = ConsumeUntil(service, clock_, [] { return false; });
+  EXPECT_EQ(fatal.code(), absl::StatusCode::kDataLoss) << fatal;
+  EXPECT_THAT(fatal.ToString(), HasSubstr("is not the one this service applied there"));
+  EXPECT_EQ(service.Total(), 30);
+}
+
+TEST_F(ConsumerTest, ABrokerReplacedByOneWithAShorterLogStopsWithDataLoss) {
+  Node service(*broker_, "replaced-shorter");
+  {
+    Node upstream(*broker_, "unused");
+    for (int i = 0; i < 60; ++i) upstream.Publish(Assessment(i));
+    ASSERT_TRUE(ConsumeUntil(service, clock_, [&] { return service.Total() == 60; }).ok());
+  }
+  auto replacement = EmbeddedBroker::Start(6, "");
+  ASSERT_TRUE(replacement.ok());
+  service.kafka.bootstrap = (*replacement)->bootstrap();
+  Node upstream(**replacement, "unused");
+  for (int i = 100; i < 103; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+  absl::Status fatal = ConsumeUntil(service, clock_, [] { return false; });
+  EXPECT_EQ(fatal.code(), absl::StatusCode::kDataLoss) << fatal;
+  EXPECT_THAT(fatal.ToString(), HasSubstr("not the log this service consumed"));
+  EXPECT_EQ(service.Total(), 60);
+}
+
+TEST_F(ConsumerTest, ARestartOnTheSameBrokerChecksItsResumePointAndContinues) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "restarting");
+  for (int i = 0; i < 20; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(ConsumeUntil(service, clock_, [&] { return service.Total() == 20; }).ok());
+  for (int i = 20; i < 50; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(ConsumeUntil(service, clock_, [&] { return service.Total() == 50; }).ok());
+  EXPECT_EQ(service.Total(), 50);
+}
+
+// A full disk under a consumer: it pauses at the message it cannot apply, commits nothing, and
+// carries on by itself, exactly once, when space returns.
+TEST_F(ConsumerTest, AConsumerPausesWhileItsStoreCannotWriteAndResumesByItself) {
+  auto free = std::make_shared<std::atomic<uint64_t>>(1ull << 30);
+  StoreOptions options;
+  options.free_bytes = [free](const std::string&) -> absl::StatusOr<uint64_t> { return free->load(); };
+  Node service(*broker_, "full-disk", options);
+  Node upstream(*broker_, "unused");
+  absl::Status fatal;
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([&](const absl::Status& s) { fatal = s; }).ok());
+  for (int i = 0; i < 10; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return service.Total() == 10; }, kDeadline));
+
+  *free = 1ull << 20;  // the disk fills up
+  for (int i = 10; i < 40; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.paused(); }, kDeadline));
+  EXPECT_EQ(service.Total(), 10) << "nothing is applied while the store cannot write";
+  EXPECT_TRUE(fatal.ok()) << "the consumer pauses, it does not stop: " << fatal;
+
+  *free = 1ull << 30;  // space returns
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return service.Total() == 40 && !consumer.paused(); }, kDeadline))
+      << service.Total();
+  consumer.Stop();
+  EXPECT_EQ(service.Total(), 40);
+  EXPECT_TRUE(fatal.ok()) << fatal;
 }
 
 TEST_F(ConsumerTest, OutboxKeepsEventsWhileTheBrokerIsAwayAndSendsThemLater) {

@@ -23,7 +23,24 @@ Metrics::Metrics(std::string service)
                         .Name("pbr_outbox_depth")
                         .Help("events stored but not yet acknowledged by the broker")
                         .Register(*registry_)
-                        .Add({{"service", service_}})) {}
+                        .Add({{"service", service_}})),
+      consumer_paused_(prometheus::BuildGauge()
+                           .Name("pbr_consumer_paused")
+                           .Help("1 while the consumer is paused because the store cannot write")
+                           .Register(*registry_)
+                           .Add({{"service", service_}})),
+      store_writable_(prometheus::BuildGauge()
+                          .Name("pbr_store_writable")
+                          .Help("1 when the service's store can write (free space above the reserve, no write error)")
+                          .Register(*registry_)
+                          .Add({{"service", service_}})),
+      undeliverable_(prometheus::BuildCounter()
+                         .Name("pbr_outbox_undeliverable_total")
+                         .Help("events the broker refused for good (e.g. too large), set aside in the outbox's "
+                               "undeliverable family instead of being retried for ever")
+                         .Register(*registry_)) {
+  store_writable_.Set(1);
+}
 
 absl::Status Metrics::Serve(const std::string& address) {
   try {
@@ -63,5 +80,13 @@ void Metrics::SetConsumerLag(absl::string_view topic, int partition, int64_t lag
 }
 
 void Metrics::SetOutboxDepth(int64_t depth) { outbox_depth_.Set(static_cast<double>(depth)); }
+
+void Metrics::SetConsumerPaused(bool paused) { consumer_paused_.Set(paused ? 1 : 0); }
+
+void Metrics::SetStoreWritable(bool writable) { store_writable_.Set(writable ? 1 : 0); }
+
+void Metrics::CountUndeliverable(absl::string_view topic) {
+  undeliverable_.Add({{"service", service_}, {"topic", std::string(topic)}}).Increment();
+}
 
 }  // namespace pbr::platform

@@ -1,6 +1,9 @@
 #include "platform/store.h"
 
+#include <atomic>
+
 #include "gtest/gtest.h"
+#include "rocksdb/file_system.h"
 #include "platform/clock.h"
 #include "platform/events.h"
 #include "testing/process.h"
@@ -52,6 +55,126 @@ TEST(PlatformStore, OrderedIntegersSortNumerically) {
 TEST(PlatformStore, OpeningAFileAsDirectoryFailsWithStatus) {
   auto store = Store::Open("/dev/null/x", {});
   EXPECT_FALSE(store.ok());
+}
+
+// A filesystem whose disk can be made full: table and log appends then fail with NoSpace, as the
+// real one would; `free` is what the store is told is left.
+class FullDiskFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  FullDiskFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "FullDiskForTests"; }
+  std::atomic<bool> full{false};
+  std::atomic<uint64_t> free{1ull << 30};
+  std::atomic<int> refused{0};
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* d) override {
+    auto st = target()->NewWritableFile(f, o, r, d);
+    if (st.ok()) *r = std::make_unique<File>(std::move(*r), this);
+    return st;
+  }
+
+ private:
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, FullDiskFileSystem* fs)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             rocksdb::IODebugContext* dbg) override {
+      if (fs_->full) {
+        ++fs_->refused;
+        return rocksdb::IOStatus::NoSpace("injected: no space left on device");
+      }
+      return FSWritableFileOwnerWrapper::Append(d, o, dbg);
+    }
+    rocksdb::IOStatus Append(const rocksdb::Slice& d, const rocksdb::IOOptions& o,
+                             const rocksdb::DataVerificationInfo& v, rocksdb::IODebugContext* dbg) override {
+      if (fs_->full) {
+        ++fs_->refused;
+        return rocksdb::IOStatus::NoSpace("injected: no space left on device");
+      }
+      return FSWritableFileOwnerWrapper::Append(d, o, v, dbg);
+    }
+
+   private:
+    FullDiskFileSystem* fs_;
+  };
+};
+
+struct FullDiskStore {
+  std::shared_ptr<FullDiskFileSystem> fs = std::make_shared<FullDiskFileSystem>();
+  std::unique_ptr<Store> store;
+  explicit FullDiskStore(const std::string& dir) {
+    StoreOptions o;
+    o.file_system = fs;
+    o.min_free_bytes = 64ull << 20;
+    o.free_bytes = [fs = fs](const std::string&) -> absl::StatusOr<uint64_t> { return fs->free.load(); };
+    auto opened = Store::Open(dir, {"people"}, o);
+    EXPECT_TRUE(opened.ok()) << opened.status();
+    if (opened.ok()) store = *std::move(opened);
+  }
+  absl::Status Put(const std::string& key) {
+    rocksdb::WriteBatch batch;
+    batch.Put(store->Family("people"), key, "cluster 4");
+    batch.Put(store->Family(kOffsetsFamily), "t/0", key);
+    return store->Write(batch, /*sync=*/true);
+  }
+};
+
+TEST(PlatformStore, AFullDiskRefusesWritesWithoutCrashingAndRecoversByItself) {
+  pbr::testing::TempDir dir;
+  FullDiskStore s(dir.path());
+  ASSERT_NE(s.store, nullptr);
+  ASSERT_TRUE(s.Put("before").ok());
+
+  s.fs->free = 10ull << 20;  // below the reserve
+  s.fs->full = true;
+  absl::Status refused = s.Put("during");
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_NE(refused.message().find("cannot write"), std::string::npos) << refused;
+  EXPECT_FALSE(s.store->CheckWritable().ok());
+  EXPECT_FALSE(s.store->Get("people", "during")->has_value()) << "nothing is written when refused";
+  EXPECT_EQ(s.store->Get(kOffsetsFamily, "t/0")->value(), "before");
+
+  s.fs->full = false;
+  s.fs->free = 1ull << 30;
+  EXPECT_TRUE(s.store->CheckWritable().ok());
+  ASSERT_TRUE(s.Put("after").ok()) << "writes resume with no restart";
+  EXPECT_TRUE(s.store->Get("people", "after")->has_value());
+}
+
+TEST(PlatformStore, ABackgroundFlushOnAFullDiskIsAnErrorThenResumes) {
+  pbr::testing::TempDir dir;
+  FullDiskStore s(dir.path());
+  ASSERT_NE(s.store, nullptr);
+  ASSERT_TRUE(s.Put("p1").ok());
+  // The disk fills under the store's feet (its free-space reading says there is room): the
+  // flush's table file cannot be written.
+  s.fs->full = true;
+  EXPECT_FALSE(s.store->Flush().ok());
+  EXPECT_GT(s.fs->refused.load(), 0);
+  s.fs->full = false;
+  // Whatever RocksDB made of the failed flush, the store writes again by itself, without a restart.
+  EXPECT_TRUE(pbr::testing::WaitUntil([&] { return s.store->CheckWritable().ok(); }, absl::Seconds(20)));
+  ASSERT_TRUE(s.Put("p2").ok());
+  EXPECT_TRUE(s.store->Get("people", "p1")->has_value());
+  EXPECT_TRUE(s.store->Get("people", "p2")->has_value());
+}
+
+TEST(PlatformStore, SeenIdsPastTheirRetentionAreDroppedByCompaction) {
+  pbr::testing::TempDir dir;
+  auto store = Store::Open(dir.path(), {});
+  ASSERT_TRUE(store.ok());
+  rocksdb::WriteBatch batch;
+  const uint64_t now = static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now()));
+  batch.Put((*store)->Family(kSeenFamily), "expired", EncodeOrderedU64(now - 10));
+  batch.Put((*store)->Family(kSeenFamily), "kept", EncodeOrderedU64(now + 3600));
+  ASSERT_TRUE((*store)->Write(batch, false).ok());
+  ASSERT_TRUE((*store)->Flush().ok());
+  rocksdb::CompactRangeOptions cro;
+  ASSERT_TRUE((*store)->db()->CompactRange(cro, (*store)->Family(kSeenFamily), nullptr, nullptr).ok());
+  EXPECT_FALSE((*store)->Get(kSeenFamily, "expired")->has_value());
+  EXPECT_TRUE((*store)->Get(kSeenFamily, "kept")->has_value());
 }
 
 TEST(PlatformEvents, DeterministicIdsAndPseudonyms) {

@@ -7,8 +7,13 @@
 //
 // A handler returns OK to apply, InvalidArgument to send the message to the dead-letter topic with
 // its reason, and any other error to stop the consumer (the service then exits non-zero, and a
-// restart resumes from the last applied message). A stored offset the broker no longer has is a
-// fatal error naming the topic and partition: silently resetting would lose or double events.
+// restart resumes from the last applied message). A stored offset the broker no longer has, or a
+// log under the stored offset that is not the one consumed (a replaced or reset broker: checked by
+// the cluster id and by re-reading the last applied message), is a DATA_LOSS error naming the topic
+// and partition: silently resetting or skipping would lose or double events.
+//
+// When the store cannot write (a full disk), the consumer pauses at the message it could not
+// apply, commits nothing, and resumes by itself once the store writes again.
 #include <atomic>
 #include <functional>
 #include <map>
@@ -17,6 +22,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "pbr/state/v1/state.pb.h"
 #include "pbr/v1/events.pb.h"
 #include "platform/clock.h"
 #include "platform/kafka.h"
@@ -72,6 +78,8 @@ class Consumer {
   void On(absl::string_view topic_name, EventHandler handler);
   // The shared payload rules; required before Start when any topic is subscribed.
   void ValidateWith(EventValidator validator) { validator_ = std::move(validator); }
+  // How long applied event ids are remembered for de-duplication (see kSeenFamily).
+  void SetDedupRetention(absl::Duration retention) { dedup_retention_ = retention; }
 
   // Runs `task` every `interval` on the consumer's own thread, between messages, so it never races
   // a handler; what it writes into the context's batch is stored (with its events) in one write.
@@ -86,10 +94,20 @@ class Consumer {
 
   // Messages fully handled (applied, skipped as duplicate, or dead-lettered) since start.
   int64_t handled() const { return handled_.load(); }
+  // True while paused because the store cannot write.
+  bool paused() const { return paused_.load(); }
 
  private:
   void Run();
   absl::Status Handle(const rd_kafka_message_t* msg);
+  // Checks, once per assignment, that the first message read from a partition is the one last
+  // applied there; true when `msg` was that message (already applied: not handled again).
+  absl::StatusOr<bool> VerifyResumePoint(const rd_kafka_message_t* msg);
+  absl::Status CheckResumable(rd_kafka_t* rk, const std::string& topic, int32_t partition,
+                              const pbr::state::v1::ConsumedPosition& stored, const std::string& cluster_id);
+  // Holds the consumer at `msg` (not applied) until the store writes again or the consumer stops.
+  absl::Status PauseUntilWritable(const rd_kafka_message_t* msg);
+  void SeekTo(const char* topic, int32_t partition, int64_t offset);
   absl::Status DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name, const std::string& reason,
                           rocksdb::WriteBatch& batch);
   void UpdateLag();
@@ -106,6 +124,14 @@ class Consumer {
 
   std::map<std::string, EventHandler, std::less<>> handlers_;  // by unprefixed topic name
   EventValidator validator_;
+  absl::Duration dedup_retention_ = absl::Hours(24 * 30);
+  struct ResumePoint {
+    int64_t offset;
+    std::string digest;
+  };
+  std::map<std::string, ResumePoint, std::less<>> resume_points_;  // by offset key; consumer thread only
+  std::string cluster_id_;  // of the broker the current assignment came from
+  std::atomic<bool> paused_{false};
   struct Task {
     absl::Duration interval;
     std::function<absl::Status(ApplyContext&)> run;

@@ -28,6 +28,9 @@ class Metrics {
   void CountDeadLettered(absl::string_view topic, absl::string_view reason_class);
   void SetConsumerLag(absl::string_view topic, int partition, int64_t lag);
   void SetOutboxDepth(int64_t depth);
+  void SetConsumerPaused(bool paused);
+  void SetStoreWritable(bool writable);
+  void CountUndeliverable(absl::string_view topic);
 
  private:
   std::string service_;
@@ -41,6 +44,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& dead_lettered_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Gauge& outbox_depth_;
+  prometheus::Gauge& consumer_paused_;
+  prometheus::Gauge& store_writable_;
+  prometheus::Family<prometheus::Counter>& undeliverable_;
 };
 
 }  // namespace pbr::platform

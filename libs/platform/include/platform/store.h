@@ -1,13 +1,18 @@
 #pragma once
 // A service's RocksDB database: one column family per kind of record, and a status-returning API.
 // Every logical change is one WriteBatch (state + consumed offset + outgoing events together).
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
+
+#include "absl/time/time.h"
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,15 +24,38 @@ namespace pbr::platform {
 // Column families the platform library itself uses in every service's database.
 inline constexpr absl::string_view kOffsetsFamily = "offsets";  // "<topic>/<partition>" -> next offset
 inline constexpr absl::string_view kOutboxFamily = "outbox";    // sequence -> event waiting to be published
-inline constexpr absl::string_view kSeenFamily = "seen";        // event id -> "" once applied
+// event id -> when the id may be forgotten (EncodeOrderedU64 of Unix seconds); expired ids are
+// dropped by compaction, so the family is bounded by the de-duplication retention.
+inline constexpr absl::string_view kSeenFamily = "seen";
+// sequence -> every event the service ever published, for re-publishing to a new broker (only in
+// services that keep a journal: allocation, the system of record).
+inline constexpr absl::string_view kJournalFamily = "journal";
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what);
+
+// Free bytes on the filesystem holding `dir`.
+absl::StatusOr<uint64_t> FreeBytes(const std::string& dir);
+
+struct StoreOptions {
+  // Memory for every family together: the block cache, which memtables are charged to as well,
+  // so a service's RocksDB memory stays near this however many families it has.
+  uint64_t memory_budget = 256ull << 20;
+  // Writes are refused (UNAVAILABLE, nothing written) while the data directory has less than
+  // this free, so RocksDB itself never meets a full disk in its write-ahead log.
+  uint64_t min_free_bytes = 64ull << 20;
+  // Tests inject a fault-prone filesystem and a free-space reading; by default the real ones.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
+  std::function<absl::StatusOr<uint64_t>(const std::string& dir)> free_bytes;
+};
 
 class Store {
  public:
   // Opens (creating if needed) the database with the platform's families plus `families`.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
-                                                     const std::vector<std::string>& families);
+                                                     const std::vector<std::string>& families,
+                                                     StoreOptions options = {});
+  // Deletes a database (a consumer service's explicit rebuild from the topics).
+  static absl::Status Destroy(const std::string& dir);
   ~Store();
 
   // The handle of a family that was named at Open; a wrong name is a programming error.
@@ -36,7 +64,12 @@ class Store {
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view family, absl::string_view key) const;
   // `sync` makes the write-ahead log durable before returning; concurrent synced writers share
   // one fsync (RocksDB's write group), which is the group commit acknowledged intake relies on.
+  // A write that cannot be made (full disk, I/O error) returns UNAVAILABLE naming the cause and
+  // writes nothing; the store recovers by itself once the cause is gone (see CheckWritable).
   absl::Status Write(rocksdb::WriteBatch& batch, bool sync);
+  // OK when a write would be attempted now: enough free space and no unrecovered write error.
+  // After a failed write it tries to resume RocksDB (at most every 500 ms). Health checks call it.
+  absl::Status CheckWritable();
   // Calls `visit` for each key with `prefix` in order until it returns false.
   absl::Status Scan(absl::string_view family, absl::string_view prefix,
                     const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const;
@@ -47,12 +80,21 @@ class Store {
   // The last key of a family, if any.
   absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view family) const;
 
+  // Flushes every memtable to table files (a clean stop, and before measuring bytes stored).
+  absl::Status Flush();
+
   rocksdb::DB* db() const { return db_.get(); }
   const std::string& dir() const { return dir_; }
 
  private:
   Store() = default;
+  absl::Status SpaceCheck() const;
   std::string dir_;
+  StoreOptions options_;
+  std::unique_ptr<rocksdb::Env> env_;  // over options_.file_system, when one is injected
+  std::mutex recover_mu_;
+  std::atomic<bool> write_failed_{false};
+  absl::Time next_resume_ = absl::InfinitePast();
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name_;
   std::unique_ptr<rocksdb::DB> db_;
