@@ -4,20 +4,23 @@
 #
 #   scripts/run-local.sh                 set up, start, load 300 demo people, wait for Ctrl-C
 #   options: --no-setup  --people=N  --ephemeral-ports  --exit-after-demo  --bin-dir=DIR  --run-dir=DIR
+#            --fresh (forget the previous run's data and start empty)
 #
-# The embedded broker keeps nothing across restarts, so each run starts from empty service data
-# (under var/local/ by default): a service whose stored offsets the broker no longer has refuses
-# to start rather than silently lose or double events.
+# Data is kept across runs (under var/local/ by default). The embedded broker keeps nothing across
+# restarts, so a second start recovers the way a trust would after losing its broker (README:
+# Recovery): allocation, the system of record, re-publishes its history to the new broker
+# (--republish-history) and the other services rebuild their state from it (--reset-state).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-setup=1 people=300 ephemeral=0 exit_after_demo=0 bin_dir=build/bin run_dir=var/local
+setup=1 people=300 ephemeral=0 exit_after_demo=0 fresh=0 bin_dir=build/bin run_dir=var/local
 for arg in "$@"; do
   case "$arg" in
     --no-setup) setup=0 ;;
     --people=*) people="${arg#*=}" ;;
     --ephemeral-ports) ephemeral=1 ;;
     --exit-after-demo) exit_after_demo=1 ;;
+    --fresh) fresh=1 ;;
     --bin-dir=*) bin_dir="${arg#*=}" ;;
     --run-dir=*) run_dir="${arg#*=}" ;;
     *) echo "run-local.sh: unknown option '$arg' (see the comment at the top of this file)" >&2; exit 2 ;;
@@ -29,7 +32,11 @@ for p in pbr-broker pbr-allocation pbr-review-scheduler pbr-outcomes pbr-reporti
   [[ -x "$bin_dir/$p" ]] || { echo "run-local.sh: $bin_dir/$p is missing; run scripts/setup.sh" >&2; exit 1; }
 done
 
-rm -rf "$run_dir"
+if [[ $fresh == 1 ]]; then rm -rf "$run_dir"; fi
+# A previous run's data: recover it onto the new (empty) broker instead of loading the demo again.
+restart=0
+if [[ -d "$run_dir/allocation" && -f "$run_dir/demo.out" ]]; then restart=1; fi
+if [[ $restart == 0 ]]; then rm -rf "$run_dir"; fi
 mkdir -p "$run_dir/logs"
 services=(allocation review-scheduler outcomes reporting)
 declare -A grpc_port=([allocation]=50051 [review-scheduler]=50052 [outcomes]=50053 [reporting]=50054)
@@ -74,6 +81,9 @@ echo "Embedded Kafka broker on $bootstrap (6 partitions per topic)"
 for s in "${services[@]}"; do
   if [[ $ephemeral == 1 ]]; then g=0 m=0; else g=${grpc_port[$s]} m=${metrics_port[$s]}; fi
   extra=()
+  if [[ $restart == 1 ]]; then
+    if [[ $s == allocation ]]; then extra+=(--republish-history=true); else extra+=(--reset-state=true); fi
+  fi
   # A demo secret: real deployments take it from a secret store (see deploy/).
   [[ $s == allocation ]] && extra+=(--pseudonym-secret=local-demo-secret-not-for-real-patients)
   "$bin_dir/pbr-$s" --data-dir="$run_dir/$s" --kafka-bootstrap="$bootstrap" --rules-dir=rules \
@@ -90,8 +100,13 @@ done
 ctl=("$bin_dir/pbrctl" --allocation="${grpc_addr[allocation]}" --scheduler="${grpc_addr[review-scheduler]}"
      --outcomes="${grpc_addr[outcomes]}" --reporting="${grpc_addr[reporting]}")
 "${ctl[@]}" wait-ready --deadline=60s
-echo "Loading demo data ($people synthetic people from two EPRs)..."
-"${ctl[@]}" demo --people="$people" | tee "$run_dir/demo.out"
+if [[ $restart == 0 ]]; then
+  echo "Loading demo data ($people synthetic people from two EPRs)..."
+  "${ctl[@]}" demo --people="$people" | tee "$run_dir/demo.out"
+else
+  echo "Kept the data of the previous run in $run_dir: allocation re-published its history to the new broker"
+  echo "and the other services are rebuilding from it (start with --fresh to begin again)."
+fi
 # The demo's largest team and how many people it should show ("teams  cmht-south 13, ...").
 read -r team team_people < <(sed -n 's/^teams *\([^ ,]*\) \([0-9]*\).*/\1 \2/p' "$run_dir/demo.out")
 
@@ -118,6 +133,30 @@ if [[ $exit_after_demo == 1 ]]; then
   for _ in $(seq 1 300); do
     if "${ctl[@]}" caseload "$team" --json | grep -Eq "\"people\": *$team_people\b"; then
       "${ctl[@]}" caseload "$team"
+      # Every team's caseload once all of it is reflected, for comparing one run with the next.
+      teams=$(sed -n 's/^teams *//p' "$run_dir/demo.out" | tr ',' '\n' | awk '{print $1" "$2}')
+      while read -r t n; do
+        [[ -z "$t" ]] && continue
+        for _ in $(seq 1 300); do
+          "${ctl[@]}" caseload "$t" --json | grep -Eq "\"people\": *$n\b" && break
+          sleep 0.2
+        done
+      done <<<"$teams"
+      # ... and the scheduler's and outcomes' events with it: no consumer lags, no outbox holds anything.
+      calm=0
+      for _ in $(seq 1 300); do
+        backlog=0
+        for s in "${services[@]}"; do
+          n=$(curl -s "http://${metrics_addr[$s]}/metrics" | awk '/^pbr_(consumer_lag|outbox_depth)[{ ]/ {t += $NF} END {print t + 0}')
+          backlog=$((backlog + ${n%.*}))
+        done
+        if ((backlog == 0)); then calm=$((calm + 1)); else calm=0; fi
+        ((calm >= 3)) && break
+        sleep 0.5
+      done
+      while read -r t n; do
+        [[ -n "$t" ]] && "${ctl[@]}" caseload "$t" --json
+      done <<<"$teams" >"$run_dir/caseloads.json"
       exit 0
     fi
     sleep 0.2

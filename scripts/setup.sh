@@ -19,7 +19,7 @@ for arg in "$@"; do
 done
 
 PACKAGES=(
-  g++ cmake ninja-build pkg-config git ca-certificates tzdata procps
+  g++ cmake ninja-build pkg-config git ca-certificates tzdata procps curl
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libabsl-dev libssl-dev libspdlog-dev libfmt-dev

@@ -2,6 +2,7 @@
 #include "platform/consumer.h"
 
 #include <mutex>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -26,11 +27,14 @@ struct Node {
   std::unique_ptr<Outbox> outbox;
   KafkaSettings kafka;
 
-  Node(const EmbeddedBroker& broker, std::string group, StoreOptions options = {}) {
+  Node(const EmbeddedBroker& broker, std::string group, StoreOptions options = {}, bool journal = false) {
     kafka.bootstrap = broker.bootstrap();
     kafka.group_id = std::move(group);
-    store = *Store::Open(dir.path(), {std::string(kCounts)}, std::move(options));
+    std::vector<std::string> families = {std::string(kCounts)};
+    if (journal) families.emplace_back(kJournalFamily);
+    store = *Store::Open(dir.path(), families, std::move(options));
     outbox = *Outbox::Open(*store, kafka, nullptr);
+    if (journal) outbox->KeepJournal();
     auto st = outbox->Start();
     EXPECT_TRUE(st.ok()) << st;
   }
@@ -224,6 +228,13 @@ TEST_F(ConsumerTest, AStoredOffsetTheBrokerNoLongerHasStopsLoudly) {
   EXPECT_THAT(fatal.ToString(), HasSubstr("refusing to reset"));
 }
 
+// How many of Assessment(0..39) belong to person-p.
+int64_t i_count(int p) {
+  int64_t n = 0;
+  for (int i = 0; i < 40; ++i) n += (i % 7 == p);
+  return n;
+}
+
 // Runs a counting consumer on `node` until `done` holds; returns the fatal status, if any.
 absl::Status ConsumeUntil(Node& node, const Clock& clock, const std::function<bool()>& done) {
   absl::Status fatal;
@@ -348,6 +359,80 @@ TEST_F(ConsumerTest, AConsumerPausesWhileItsStoreCannotWriteAndResumesByItself) 
   consumer.Stop();
   EXPECT_EQ(service.Total(), 40);
   EXPECT_TRUE(fatal.ok()) << fatal;
+}
+
+// An event over the broker's message limit can never be delivered: it is set aside loudly, and
+// neither blocks what comes after it nor is retried for ever.
+TEST_F(ConsumerTest, AnEventTheBrokerRefusesForGoodIsSetAsideAndTheRestIsDelivered) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "after-refusal");
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  upstream.Publish(Assessment(1));
+  pbr::v1::EventEnvelope huge = Assessment(2);
+  huge.mutable_assessment_recorded()->mutable_ratings()->set_item8_other_text(std::string(1'100'000, 'x'));
+  upstream.Publish(huge);
+  upstream.Publish(Assessment(3));
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return service.Total() == 2; }, kDeadline)) << service.Total();
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline)) << "a refused event must not stay in the outbox";
+  EXPECT_EQ(upstream.outbox->undeliverable(), 1);
+  int kept = 0;
+  ASSERT_TRUE(upstream.store->Scan(kUndeliverableFamily, "", [&](absl::string_view, absl::string_view v) {
+    EXPECT_GT(v.size(), 1'100'000u);
+    return ++kept, true;
+  }).ok());
+  EXPECT_EQ(kept, 1);
+  // Still reported after a restart, until an operator deals with it.
+  upstream.outbox->Stop(absl::Seconds(5));
+  auto reopened = Outbox::Open(*upstream.store, upstream.kafka, nullptr);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->undeliverable(), 1);
+}
+
+// allocation's recovery path: its journal re-published to an empty broker reproduces every event,
+// with the same ids, for a consumer rebuilding from nothing.
+TEST_F(ConsumerTest, AJournalRepublishedToANewBrokerRebuildsAConsumerExactly) {
+  auto journal_dir = std::make_unique<Node>(*broker_, "unused", StoreOptions{}, /*journal=*/true);
+  Node& upstream = *journal_dir;
+  for (int i = 0; i < 40; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+  upstream.outbox->Stop(absl::Seconds(5));
+
+  auto replacement = EmbeddedBroker::Start(6, "");
+  ASSERT_TRUE(replacement.ok());
+  upstream.kafka.bootstrap = (*replacement)->bootstrap();
+  auto outbox = Outbox::Open(*upstream.store, upstream.kafka, nullptr);
+  ASSERT_TRUE(outbox.ok());
+  (*outbox)->KeepJournal();
+  int64_t reported = 0;
+  auto republished = (*outbox)->RepublishJournal([&](int64_t done, int64_t total) {
+    EXPECT_EQ(total, 40);
+    reported = done;
+  });
+  ASSERT_TRUE(republished.ok()) << republished.status();
+  EXPECT_EQ(*republished, 40);
+  EXPECT_EQ(reported, 40);
+  ASSERT_TRUE((*outbox)->Start().ok());
+
+  Node rebuilt(**replacement, "rebuilt");
+  std::mutex mu;
+  std::set<std::string> ids;
+  Consumer consumer(*rebuilt.store, *rebuilt.outbox, rebuilt.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, [&](const ConsumedEvent& ev, ApplyContext& ctx) {
+    std::lock_guard lock(mu);
+    ids.insert(ev.event.event_id());
+    return CountPerPerson(ev, ctx);
+  });
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return rebuilt.Total() == 40; }, kDeadline)) << rebuilt.Total();
+  EXPECT_TRUE((*outbox)->WaitUntilEmpty(kDeadline));
+  consumer.Stop();
+  (*outbox)->Stop(absl::Seconds(5));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(ids.size(), 40u);
+  for (int i = 0; i < 40; ++i) EXPECT_TRUE(ids.contains(Assessment(i).event_id())) << i;
+  for (int p = 0; p < 7; ++p) EXPECT_EQ(rebuilt.Count(absl::StrCat("person-", p)), i_count(p));
 }
 
 TEST_F(ConsumerTest, OutboxKeepsEventsWhileTheBrokerIsAwayAndSendsThemLater) {

@@ -38,7 +38,12 @@ Metrics::Metrics(std::string service)
                          .Name("pbr_outbox_undeliverable_total")
                          .Help("events the broker refused for good (e.g. too large), set aside in the outbox's "
                                "undeliverable family instead of being retried for ever")
-                         .Register(*registry_)) {
+                         .Register(*registry_)),
+      undeliverable_kept_(prometheus::BuildGauge()
+                              .Name("pbr_outbox_undeliverable")
+                              .Help("events refused for good and kept aside for an operator (alert when above 0)")
+                              .Register(*registry_)
+                              .Add({{"service", service_}})) {
   store_writable_.Set(1);
 }
 
@@ -80,6 +85,8 @@ void Metrics::SetConsumerLag(absl::string_view topic, int partition, int64_t lag
 }
 
 void Metrics::SetOutboxDepth(int64_t depth) { outbox_depth_.Set(static_cast<double>(depth)); }
+
+void Metrics::SetUndeliverable(int64_t events) { undeliverable_kept_.Set(static_cast<double>(events)); }
 
 void Metrics::SetConsumerPaused(bool paused) { consumer_paused_.Set(paused ? 1 : 0); }
 

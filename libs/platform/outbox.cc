@@ -26,7 +26,27 @@ bool ReadChunk(absl::string_view& in, absl::string_view& chunk) {
   return true;
 }
 
+// The event id inside an entry's value, for error messages ("" when it is not an envelope).
+std::string EventIdOf(absl::string_view value) {
+  pbr::v1::EventEnvelope e;
+  return e.ParseFromArray(value.data(), static_cast<int>(value.size())) ? e.event_id() : std::string();
+}
+
 }  // namespace
+
+bool IsPermanentProduceError(rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
+  }
+}
 
 absl::StatusOr<std::vector<PendingEvent>> Outbox::ReadPending(const Store& store) {
   std::vector<PendingEvent> out;
@@ -52,8 +72,54 @@ absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(Store& store, KafkaSettings
   std::unique_ptr<Outbox> outbox(new Outbox(store, std::move(settings), metrics));
   auto last = store.LastKey(kOutboxFamily);
   if (!last.ok()) return last.status();
-  outbox->next_seq_ = last->has_value() ? DecodeOrderedU64(**last) + 1 : 0;
+  uint64_t next = last->has_value() ? DecodeOrderedU64(**last) + 1 : 0;
+  // Sequences are shared with the journal and the refused entries, so none is ever reused.
+  for (absl::string_view family : {kJournalFamily, kUndeliverableFamily}) {
+    if (!store.HasFamily(family)) continue;
+    auto l = store.LastKey(family);
+    if (!l.ok()) return l.status();
+    if (l->has_value()) next = std::max(next, DecodeOrderedU64(**l) + 1);
+  }
+  outbox->next_seq_ = next;
+  int64_t refused = 0;
+  if (auto st = store.Scan(kUndeliverableFamily, "", [&](absl::string_view, absl::string_view) { return ++refused, true; });
+      !st.ok()) {
+    return st;
+  }
+  outbox->undeliverable_ = refused;
+  if (metrics) metrics->SetUndeliverable(refused);
+  if (refused > 0) {
+    PBR_LOG(err) << "outbox: " << refused << " events the broker refused for good are kept in family "
+                 << kUndeliverableFamily << " for an operator (see README: Recovery)";
+  }
   return outbox;
+}
+
+absl::StatusOr<int64_t> Outbox::RepublishJournal(const std::function<void(int64_t, int64_t)>& progress) {
+  int64_t total = 0;
+  if (auto st = store_.Scan(kJournalFamily, "", [&](absl::string_view, absl::string_view) { return ++total, true; });
+      !st.ok()) {
+    return st;
+  }
+  int64_t done = 0;
+  rocksdb::WriteBatch batch;
+  absl::Status failed;
+  auto flush = [&]() {
+    if (batch.Count() == 0) return true;
+    failed = store_.Write(batch, /*sync=*/true);
+    batch.Clear();
+    if (progress) progress(done, total);
+    return failed.ok();
+  };
+  auto st = store_.Scan(kJournalFamily, "", [&](absl::string_view, absl::string_view entry) {
+    const uint64_t seq = next_seq_.fetch_add(1);
+    batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(seq), rocksdb::Slice(entry.data(), entry.size()));
+    ++done;
+    return batch.Count() < 1000 || flush();
+  });
+  if (!st.ok()) return st;
+  if (!failed.ok() || !flush()) return failed;
+  return done;
 }
 
 Outbox::~Outbox() { Stop(absl::ZeroDuration()); }
@@ -75,6 +141,7 @@ void Outbox::StageRaw(rocksdb::WriteBatch& batch, absl::string_view topic_name, 
     staged_unseen_.emplace(seq, absl::Now());
   }
   batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(seq), entry);
+  if (keep_journal_) batch.Put(store_.Family(kJournalFamily), EncodeOrderedU64(seq), entry);
 }
 
 void Outbox::Wake() {
@@ -133,6 +200,27 @@ void Outbox::Stop(absl::Duration deadline) {
   in_flight_.clear();
 }
 
+void Outbox::SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why) {
+  absl::string_view rest = entry, t, key;
+  const bool framed = ReadChunk(rest, t) && ReadChunk(rest, key);
+  PBR_LOG(err) << "outbox: the broker refused event " << (framed ? EventIdOf(rest) : "?") << " (outbox entry " << seq
+               << ", topic " << topic << ", key " << (framed ? std::string(key) : "?") << ", " << entry.size()
+               << " bytes) for good: " << why << ". It is set aside in family " << kUndeliverableFamily
+               << " and not retried; later events go on. See README: Recovery.";
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.Family(kUndeliverableFamily), EncodeOrderedU64(seq), rocksdb::Slice(entry.data(), entry.size()));
+  batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
+  if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) {
+    PBR_LOG(err) << "outbox: could not set entry " << seq << " aside: " << st;  // tried again on the next pass
+    return;
+  }
+  ++undeliverable_;
+  if (metrics_) {
+    metrics_->CountUndeliverable(topic);
+    metrics_->SetUndeliverable(undeliverable_.load());
+  }
+}
+
 bool Outbox::ForgetDelivered() {
   if (delivered_.empty()) return false;
   rocksdb::WriteBatch batch;
@@ -151,6 +239,8 @@ void Outbox::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     self->delivered_.push_back(seq);
     if (self->metrics_) self->metrics_->CountProduced(rd_kafka_topic_name(msg->rkt));
+  } else if (IsPermanentProduceError(msg->err)) {
+    self->refused_.push_back({seq, rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err)});
   } else {
     self->delivery_failed_ = true;
     if (msg->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && msg->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
@@ -197,6 +287,9 @@ void Outbox::RelayPass(bool full) {
       staged_unseen_.erase(seq);
     } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       queue_full = true;  // keep counting depth; the rest goes in a later pass
+    } else if (IsPermanentProduceError(err)) {
+      SetAside(seq, topic_name, value, rd_kafka_err2str(err));
+      --depth;
     } else {
       PBR_LOG(warn) << "outbox: produce to " << topic_name << ": " << rd_kafka_err2str(err);
     }
@@ -244,6 +337,14 @@ void Outbox::Run() {
       rescan = true;
     }
     if (ForgetDelivered()) rescan = true;  // refresh depth
+    if (!refused_.empty()) {
+      for (const Refused& r : refused_) {
+        auto entry = store_.Get(kOutboxFamily, EncodeOrderedU64(r.seq));
+        if (entry.ok() && entry->has_value()) SetAside(r.seq, r.topic, **entry, r.why);
+      }
+      refused_.clear();
+      rescan = true;
+    }
     if (delivery_failed_) {
       delivery_failed_ = false;
       rescan = true;

@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -88,6 +90,12 @@ void ServiceHost::Every(absl::Duration interval, std::function<absl::Status(Appl
   consumer_->Every(interval, std::move(task));
 }
 
+SettingSpec ResetStateSetting() {
+  return {"reset-state", SettingKind::kBool, "false",
+          "delete this service's store at start and rebuild it from the topics (once, after the broker was "
+          "replaced and allocation re-published its history; README: Recovery)"};
+}
+
 void ServiceHost::AddService(std::unique_ptr<grpc::Service> service) { services_.push_back(std::move(service)); }
 
 int RunService(absl::string_view name, std::vector<SettingSpec> settings, const std::vector<std::string>& families,
@@ -103,6 +111,20 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   spdlog::set_default_logger(spdlog::stderr_color_mt(std::string(name)));
   spdlog::set_pattern(absl::StrCat("%Y-%m-%dT%H:%M:%S.%e %^%l%$ ", name, ": %v"));
 
+  // Settings the platform itself takes in every service.
+  settings.push_back({"store-memory-mib", SettingKind::kInt, "256",
+                      "RocksDB memory for the whole store (block cache, with the memtables charged to it)", false, 16,
+                      1 << 20});
+  settings.push_back({"store-reserve-mib", SettingKind::kInt, "64",
+                      "free space kept on the data directory's filesystem: below it writes are refused (UNAVAILABLE) "
+                      "and health says NOT_SERVING until space returns",
+                      false, 0, 1 << 20});
+  settings.push_back({"dedup-retention", SettingKind::kDuration, "720h",
+                      "how long applied event ids are remembered to drop re-sent copies; must exceed the longest "
+                      "outage after which an outbox could re-send an event"});
+  const bool rebuildable = std::any_of(settings.begin(), settings.end(), [](const SettingSpec& s) {
+    return s.name == "reset-state";
+  });
   auto config = Config::Load(settings, argc, argv, envp);
   if (!config.ok()) {
     if (absl::IsNotFound(config.status())) {
@@ -126,7 +148,15 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
 
   host.metrics_ = std::make_unique<Metrics>(std::string(name));
   if (auto st = host.metrics_->Serve(host.config_.GetString("metrics-address")); !st.ok()) return fail(st);
-  auto store = Store::Open(host.config_.GetString("data-dir"), families);
+  if (rebuildable && host.config_.GetBool("reset-state")) {
+    // An explicit rebuild (after a broker was replaced): this service's state comes back from the topics.
+    spdlog::warn("reset-state: deleting the store in {} to rebuild it from the topics", host.config_.GetString("data-dir"));
+    if (auto st = Store::Destroy(host.config_.GetString("data-dir")); !st.ok()) return fail(st);
+  }
+  StoreOptions store_options;
+  store_options.memory_budget = static_cast<uint64_t>(host.config_.GetInt("store-memory-mib")) << 20;
+  store_options.min_free_bytes = static_cast<uint64_t>(host.config_.GetInt("store-reserve-mib")) << 20;
+  auto store = Store::Open(host.config_.GetString("data-dir"), families, store_options);
   if (!store.ok()) return fail(store.status());
   host.store_ = *std::move(store);
   auto outbox = Outbox::Open(*host.store_, host.kafka_, host.metrics_.get());
@@ -134,6 +164,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   host.outbox_ = *std::move(outbox);
   host.consumer_ =
       std::make_unique<Consumer>(*host.store_, *host.outbox_, host.kafka_, host.metrics_.get(), *host.clock_);
+  host.consumer_->SetDedupRetention(host.config_.GetDuration("dedup-retention"));
   if (auto st = setup(host); !st.ok()) return fail(st);
 
   StopRequest stop;
@@ -168,6 +199,35 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
     spdlog::info("serving gRPC on {}:{}, metrics on {}:{}", grpc_host, grpc_port, metrics_host, host.metrics_->port());
   }
 
+  // Health follows the store and the outbox: NOT_SERVING while the store cannot write (a full
+  // disk; it recovers by itself), and "outbox" NOT_SERVING while events the broker refused for good
+  // are kept aside for an operator.
+  std::mutex health_mu;
+  std::condition_variable health_cv;
+  bool health_stop = false;
+  std::thread health_thread([&] {
+    std::optional<bool> was_writable, was_delivering;
+    std::unique_lock lock(health_mu);
+    while (!health_stop) {
+      lock.unlock();
+      const absl::Status writable = host.store_->CheckWritable();
+      const bool delivering = host.outbox_->undeliverable() == 0;
+      if (server && (was_writable != writable.ok() || was_delivering != delivering)) {
+        server->GetHealthCheckService()->SetServingStatus(writable.ok());
+        server->GetHealthCheckService()->SetServingStatus("outbox", delivering);
+        if (was_writable.has_value() && *was_writable != writable.ok()) {
+          if (writable.ok()) spdlog::warn("health: SERVING again, the store writes");
+          else spdlog::error("health: NOT_SERVING: {}", writable.ToString());
+        }
+      }
+      host.metrics_->SetStoreWritable(writable.ok());
+      was_writable = writable.ok();
+      was_delivering = delivering;
+      lock.lock();
+      health_cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return health_stop; });
+    }
+  });
+
   std::thread signal_thread([&] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
@@ -176,6 +236,12 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   });
 
   exit_status = stop.Wait();
+  {
+    std::lock_guard lock(health_mu);
+    health_stop = true;
+  }
+  health_cv.notify_all();
+  health_thread.join();
   // Orderly shutdown: stop intake, finish calls in flight, leave the group, flush the outbox.
   const absl::Time deadline = absl::Now() + host.config_.GetDuration("shutdown-timeout");
   if (server) {

@@ -206,7 +206,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   static const SeenExpiry kSeenExpiry;
 
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, std::string(kOffsetsFamily),
-                                    std::string(kOutboxFamily), std::string(kSeenFamily)};
+                                    std::string(kOutboxFamily), std::string(kSeenFamily),
+                                    std::string(kUndeliverableFamily)};
   names.insert(names.end(), families.begin(), families.end());
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& n : names) {

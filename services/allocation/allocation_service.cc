@@ -88,7 +88,7 @@ absl::StatusOr<std::pair<std::vector<T>, std::string>> Page(std::vector<T> items
 std::vector<std::string> AllocationFamilies() {
   return {std::string(kAssessmentsFamily), std::string(kPersonAssessmentsFamily), std::string(kPersonsFamily),
           std::string(kEpisodesFamily),    std::string(kCareEventsFamily),        std::string(kPersonCareEventsFamily),
-          std::string(kLocalIdsFamily)};
+          std::string(kLocalIdsFamily),    std::string(platform::kJournalFamily)};
 }
 
 struct AllocationService::PersonRecords {

@@ -1,6 +1,7 @@
 // pbr-allocation: the EPR-facing intake service.
 #include "allocation_service.h"
 #include "care_bridge.h"
+#include "platform/log.h"
 #include "platform/service_host.h"
 
 int main(int argc, char** argv, char** envp) {
@@ -8,6 +9,9 @@ int main(int argc, char** argv, char** envp) {
   auto settings = pbr::platform::CommonSettings("allocation", 50051, 9101);
   settings.push_back({"pseudonym-secret", SettingKind::kString, "",
                       "secret key for person pseudonyms (HMAC of the NHS number); keep it in a secret store", true});
+  settings.push_back({"republish-history", SettingKind::kBool, "false",
+                       "at start, queue every event allocation ever published for publishing again, in order and "
+                       "with the same ids (once, after the broker was replaced; README: Recovery)"});
   return pbr::platform::RunService(
       "allocation", settings, pbr::allocation::AllocationFamilies(),
       argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
@@ -15,6 +19,16 @@ int main(int argc, char** argv, char** envp) {
         if (secret.size() < 16) return absl::InvalidArgumentError("pseudonym-secret: must be at least 16 characters");
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
+        // The system of record keeps every event it publishes, so a lost broker can be refilled.
+        host.outbox().KeepJournal();
+        if (host.config().GetBool("republish-history")) {
+          auto republished = host.outbox().RepublishJournal([](int64_t done, int64_t total) {
+            PBR_LOG(info) << "republish-history: " << done << " of " << total << " events queued";
+          });
+          if (!republished.ok()) return republished.status();
+          PBR_LOG(warn) << "republish-history: " << *republished
+                        << " events queued for the broker; consumers rebuild with --reset-state";
+        }
         host.AddService(std::make_unique<pbr::allocation::AllocationService>(host.store(), host.outbox(), host.clock(),
                                                                             *rules, secret));
         return absl::OkStatus();

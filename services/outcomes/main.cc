@@ -6,8 +6,10 @@
 
 int main(int argc, char** argv, char** envp) {
   std::unique_ptr<pbr::outcomes::OutcomeRecorder> recorder;
+  auto settings = pbr::platform::CommonSettings("outcomes", 50053, 9103);
+  settings.push_back(pbr::platform::ResetStateSetting());
   return pbr::platform::RunService(
-      "outcomes", pbr::platform::CommonSettings("outcomes", 50053, 9103),
+      "outcomes", settings,
       {std::string(pbr::outcomes::kOutcomesFamily), std::string(pbr::outcomes::kAssessmentsFamily)}, argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));

@@ -6,8 +6,10 @@
 int main(int argc, char** argv, char** envp) {
   pbr::reporting::CaseloadModel model;
   namespace topic = pbr::platform::topic;
+  auto settings = pbr::platform::CommonSettings("reporting", 50054, 9104);
+  settings.push_back(pbr::platform::ResetStateSetting());
   return pbr::platform::RunService(
-      "reporting", pbr::platform::CommonSettings("reporting", 50054, 9104),
+      "reporting", settings,
       {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily),
        std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily)},
       argc, argv, envp,

@@ -7,6 +7,7 @@
 int main(int argc, char** argv, char** envp) {
   using pbr::platform::SettingKind;
   auto settings = pbr::platform::CommonSettings("review-scheduler", 50052, 9102);
+  settings.push_back(pbr::platform::ResetStateSetting());
   settings.push_back({"review-policy", SettingKind::kChoice, "sop",
                       "review periods to schedule by: the trust SOP or the national 2014/15 periods", false, 0, 0,
                       {"sop", "national"}});

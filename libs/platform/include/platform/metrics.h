@@ -31,6 +31,7 @@ class Metrics {
   void SetConsumerPaused(bool paused);
   void SetStoreWritable(bool writable);
   void CountUndeliverable(absl::string_view topic);
+  void SetUndeliverable(int64_t events);
 
  private:
   std::string service_;
@@ -47,6 +48,7 @@ class Metrics {
   prometheus::Gauge& consumer_paused_;
   prometheus::Gauge& store_writable_;
   prometheus::Family<prometheus::Counter>& undeliverable_;
+  prometheus::Gauge& undeliverable_kept_;
 };
 
 }  // namespace pbr::platform

@@ -3,10 +3,19 @@
 // change that caused them, and a relay thread publishes them with the idempotent producer and
 // deletes each entry only on its delivery report. A crash at any point re-sends at worst an
 // event that was already delivered; its deterministic event id lets consumers drop the copy.
+//
+// An event the broker refuses for good (too large, invalid) is never retried for ever in silence:
+// it is moved to the `outbox_undeliverable` family, logged as an error naming it, counted in a
+// metric and reported by undeliverable() (the service's health then says NOT_SERVING for
+// "outbox"). Intake bounds every field so this cannot happen by construction.
+//
+// A service that is a system of record keeps a journal of every event it ever staged, so the
+// whole history can be re-published to a new broker (RepublishJournal).
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -39,6 +48,14 @@ class Outbox {
   static absl::StatusOr<std::unique_ptr<Outbox>> Open(Store& store, KafkaSettings settings, Metrics* metrics);
   ~Outbox();
 
+  // From now on every staged event is also kept in the store's journal family (which the store
+  // must have been opened with). Call before anything is staged.
+  void KeepJournal() { keep_journal_ = true; }
+  // Stages every journalled event again, in the order first staged (so per person in order, with
+  // the same event ids), for a broker that lacks them. `progress` is told how many so far.
+  // Returns how many were staged. Call before Start.
+  absl::StatusOr<int64_t> RepublishJournal(const std::function<void(int64_t done, int64_t total)>& progress);
+
   // Adds `event` to `batch` for publication on topic `topic_name` (without the environment prefix),
   // keyed by the event's person id. Nothing is sent until the batch is written and Wake() is called.
   void Stage(rocksdb::WriteBatch& batch, absl::string_view topic_name, const pbr::v1::EventEnvelope& event);
@@ -53,6 +70,8 @@ class Outbox {
 
   // Entries stored and not yet acknowledged, as of the relay's last pass.
   int64_t depth() const { return depth_.load(); }
+  // Events the broker refused for good, kept aside for an operator (see above).
+  int64_t undeliverable() const { return undeliverable_.load(); }
   // Blocks until the relay has seen an empty outbox, or the deadline passes; true if empty.
   bool WaitUntilEmpty(absl::Duration deadline);
 
@@ -67,6 +86,8 @@ class Outbox {
   uint64_t QuickPassStart();
   // Deletes the entries the broker acknowledged since the last call; false when there were none.
   bool ForgetDelivered();
+  // Moves a refused entry out of the outbox so it neither blocks nor loops.
+  void SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
 
   Store& store_;
@@ -91,8 +112,19 @@ class Outbox {
   // Owned by the relay thread.
   std::set<uint64_t> in_flight_;
   std::vector<uint64_t> delivered_;
+  struct Refused {
+    uint64_t seq;
+    std::string topic;
+    std::string why;
+  };
+  std::vector<Refused> refused_;  // by the broker in a delivery report
   bool delivery_failed_ = false;
   std::atomic<int64_t> depth_{0};
+  std::atomic<int64_t> undeliverable_{0};
+  bool keep_journal_ = false;
 };
+
+// Broker errors that no retry can cure for this message.
+bool IsPermanentProduceError(rd_kafka_resp_err_t err);
 
 }  // namespace pbr::platform

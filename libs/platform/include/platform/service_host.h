@@ -56,6 +56,11 @@ class ServiceHost {
   std::vector<std::unique_ptr<grpc::Service>> services_;
 };
 
+// The `reset-state` setting of a service whose state is rebuilt from the topics (every consumer,
+// never allocation, the system of record): true deletes its store at start, for a rebuild after
+// the broker was replaced (README: Recovery).
+SettingSpec ResetStateSetting();
+
 // The whole life of a service process; returns the exit code. `setup` registers the service's
 // handlers and may refuse to start (bad rule files, say) with a clear status.
 // On start it prints one line to stdout: "READY <name> grpc=HOST:PORT metrics=HOST:PORT".

@@ -27,6 +27,8 @@ inline constexpr absl::string_view kOutboxFamily = "outbox";    // sequence -> e
 // event id -> when the id may be forgotten (EncodeOrderedU64 of Unix seconds); expired ids are
 // dropped by compaction, so the family is bounded by the de-duplication retention.
 inline constexpr absl::string_view kSeenFamily = "seen";
+// sequence -> an outbox entry the broker refused for good (kept for an operator; see outbox.h).
+inline constexpr absl::string_view kUndeliverableFamily = "outbox_undeliverable";
 // sequence -> every event the service ever published, for re-publishing to a new broker (only in
 // services that keep a journal: allocation, the system of record).
 inline constexpr absl::string_view kJournalFamily = "journal";
@@ -60,6 +62,7 @@ class Store {
 
   // The handle of a family that was named at Open; a wrong name is a programming error.
   rocksdb::ColumnFamilyHandle* Family(absl::string_view name) const;
+  bool HasFamily(absl::string_view name) const { return by_name_.contains(name); }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view family, absl::string_view key) const;
   // `sync` makes the write-ahead log durable before returning; concurrent synced writers share
