@@ -29,6 +29,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "demo_data.h"
@@ -517,7 +519,41 @@ struct Results {
   double end_to_end_per_s = 0;  // accepted / (first send -> fully reflected)
   LatencyResult latency;
   Percentiles kafka;
+  struct ServiceFootprint {
+    std::string name;
+    int64_t rss_bytes = 0;
+    int64_t data_bytes = 0;   // table files, write-ahead logs and MANIFEST after a clean stop
+    int64_t total_bytes = 0;  // everything in the data directory (also RocksDB's info LOG and OPTIONS)
+  };
+  std::vector<ServiceFootprint> footprint;
 };
+
+// Resident memory of a process (VmRSS), in bytes; -1 when unreadable.
+int64_t RssBytes(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    int64_t kb = 0;
+    if (absl::StartsWith(line, "VmRSS:") && absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kb)) {
+      return kb * 1024;
+    }
+  }
+  return -1;
+}
+
+// Bytes under a data directory: RocksDB's data files, and everything.
+std::pair<int64_t, int64_t> DirBytes(const std::string& dir) {
+  int64_t data = 0, total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
+    if (!e.is_regular_file(ec)) continue;
+    const int64_t n = static_cast<int64_t>(e.file_size(ec));
+    const std::string name = e.path().filename().string();
+    total += n;
+    if (absl::EndsWith(name, ".sst") || absl::EndsWith(name, ".log") || absl::StartsWith(name, "MANIFEST")) data += n;
+  }
+  return {data, total};
+}
 
 void Stage(const char* what) {
   std::printf("\n-- %s\n", what);
@@ -638,6 +674,18 @@ absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
   out.end_to_end_per_s = out.accepted / Seconds(reflected - intake.start);
   std::printf("all %lld visible %.2f s after the last ack; first send -> all visible: %.0f assessments/s\n",
               static_cast<long long>(out.accepted), out.reflect_s, out.end_to_end_per_s);
+
+  Stage("footprint: memory while running, bytes stored after a clean stop");
+  for (const char* name : testing::LocalPlatform::kServices) {
+    out.footprint.push_back({name, RssBytes(local->Pid(name))});
+  }
+  if (auto st = owned.StopAll(); !st.ok()) return st;
+  for (auto& s : out.footprint) {
+    std::tie(s.data_bytes, s.total_bytes) = DirBytes(absl::StrCat(f.work_dir, "/", s.name));
+    std::printf("%-17s RSS %7.1f MiB   stored %8.1f MiB (%6.0f bytes/assessment; whole directory %6.0f)\n",
+                s.name.c_str(), s.rss_bytes / 1048576.0, s.data_bytes / 1048576.0,
+                static_cast<double>(s.data_bytes) / (out.accepted + 1), static_cast<double>(s.total_bytes) / (out.accepted + 1));
+  }
   return absl::OkStatus();
 }
 
@@ -654,6 +702,10 @@ void PrintTable(const Flags& f, const Results& r) {
   std::printf("%-34s %12.2f %12.2f %9.1fx  (platform / Kafka)\n", "ack -> visible p99, ms", r.latency.visible.p99,
               r.kafka.p99, r.latency.visible.p99 / r.kafka.p99);
   std::printf("%-34s %12.2f %12.2f %10s\n", "ack -> visible max, ms", r.latency.visible.max, r.kafka.max, "-");
+  for (const auto& s : r.footprint) {
+    std::printf("%-34s %12.0f %12s %10s  (RSS %.0f MiB)\n", absl::StrCat(s.name, " bytes/assessment").c_str(),
+                static_cast<double>(s.data_bytes) / (r.accepted + 1), "-", "-", s.rss_bytes / 1048576.0);
+  }
   std::printf("(latency at %d/s for %d s; intake %d assessments, %d clients, %d teams)\n", f.rate, f.latency_seconds,
               f.assessments, f.clients, f.teams);
 }

@@ -226,7 +226,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   if (existing->has_value()) {
     const StoredAssessment& prior = **existing;
     if (prior.request_digest() == digest && !prior.content().withdrawn()) {
-      pbr::v1::RecordAssessmentReply reply = prior.reply();
+      pbr::v1::RecordAssessmentReply reply = ReplyFor(prior, *ratings);
       reply.set_duplicate(true);
       return reply;
     }
@@ -318,18 +318,6 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
                                                    absl::StrCat(assessment_id, "/", revision), r.source_system(),
                                                    trace_id, batch);
 
-  pbr::v1::RecordAssessmentReply reply;
-  reply.set_person_id(person_id);
-  reply.set_assessment_id(assessment_id);
-  reply.set_cluster_changed(cluster_changed);
-  reply.set_rule_version(rules_->version());
-  reply.set_episode_id(a->episode_id());
-  for (const auto& c : checks.checks) *reply.add_checks() = c;
-  if (auto suggestions = rules_->SuggestClusters(*ratings); suggestions.ok()) {
-    for (auto& s : ToSuggestions(*suggestions, nullptr, 5)) *reply.add_suggestions() = std::move(s);
-  }
-  reply.set_revision(revision);
-
   StoredAssessment stored;
   stored.set_source_system(r.source_system());
   stored.set_source_record_id(r.source_record_id());
@@ -338,7 +326,8 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   *stored.mutable_content() = *a;
   *stored.mutable_effective_at() = platform::ToProto(effective_at);
   *stored.mutable_recorded_at() = platform::ToProto(now);
-  *stored.mutable_reply() = reply;
+  stored.set_cluster_changed(cluster_changed);
+  pbr::v1::RecordAssessmentReply reply = ReplyFor(stored, *ratings);
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonAssessmentsFamily), PersonKey(person_id, assessment_id), record_key);
   StagePerson(person_id, stored_before, after, std::move(state), static_cast<int>(others.size()), batch);
@@ -346,6 +335,24 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   // Synced: the reply promises durability. Concurrent calls share one fsync (group commit).
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
   outbox_.Wake();
+  return reply;
+}
+
+pbr::v1::RecordAssessmentReply AllocationService::ReplyFor(const StoredAssessment& stored,
+                                                          const care::MhctRatings& ratings) const {
+  if (stored.has_reply()) return stored.reply();  // stored whole by an earlier version
+  pbr::v1::RecordAssessmentReply reply;
+  reply.set_person_id(stored.person_id());
+  reply.set_assessment_id(stored.content().assessment_id());
+  reply.set_cluster_changed(stored.cluster_changed());
+  reply.set_rule_version(stored.content().rule_version());
+  reply.set_episode_id(stored.content().episode_id());
+  for (const auto& c : stored.content().checks()) *reply.add_checks() = c;
+  // Recomputed rather than stored: the same ratings give the same ranking under the same rules.
+  if (auto suggestions = rules_->SuggestClusters(ratings); suggestions.ok()) {
+    for (auto& s : ToSuggestions(*suggestions, nullptr, 5)) *reply.add_suggestions() = std::move(s);
+  }
+  reply.set_revision(stored.content().revision());
   return reply;
 }
 
@@ -432,7 +439,9 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
       return absl::AlreadyExistsError(absl::StrCat("source_record_id: '", r.source_record_id(), "' from '",
                                                    r.source_system(), "' was already recorded with different content"));
     }
-    pbr::v1::RecordCareEventReply reply = (*existing)->reply();
+    pbr::v1::RecordCareEventReply reply;
+    reply.set_person_id((*existing)->person_id());
+    reply.set_care_event_id((*existing)->content().care_event_id());
     reply.set_duplicate(true);
     return reply;
   }
@@ -464,7 +473,6 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   stored.set_person_id(person_id);
   stored.set_request_digest(digest);
   *stored.mutable_content() = *c;
-  *stored.mutable_reply() = reply;
   batch.Put(store_.Family(kCareEventsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonCareEventsFamily), PersonKey(person_id, care_event_id), record_key);
   batch.Put(store_.Family(kPersonsFamily), person_id, person.SerializeAsString());

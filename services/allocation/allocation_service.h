@@ -32,6 +32,9 @@ std::vector<std::string> AllocationFamilies();
 
 class AllocationService final : public pbr::v1::Allocation::Service {
  public:
+  // The reply to a recorded assessment, the same for its first call and every retry.
+  pbr::v1::RecordAssessmentReply ReplyFor(const pbr::state::v1::StoredAssessment& stored,
+                                          const care::MhctRatings& ratings) const;
   AllocationService(platform::Store& store, platform::Outbox& outbox, const platform::Clock& clock,
                     std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret);
 

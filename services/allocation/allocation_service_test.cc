@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
 #include "testing/process.h"
@@ -104,6 +105,27 @@ TEST_F(AllocationTest, ARetryReturnsTheFirstReplyAndPublishesNothingNew) {
   EXPECT_TRUE(again->duplicate());
   EXPECT_EQ(again->assessment_id(), first->assessment_id());
   EXPECT_EQ(platform::Outbox::ReadPending(*store_)->size(), pending);
+  // Answered identically (suggestions, checks, episode and all), but for the duplicate flag.
+  pbr::v1::RecordAssessmentReply expected = *first;
+  expected.set_duplicate(true);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*again, expected))
+      << again->DebugString() << "\nvs\n" << expected.DebugString();
+  EXPECT_GT(first->suggestions_size(), 0);
+}
+
+// What a retry needs is stored, not what can be recomputed: no 6 KB written-out reply per record.
+TEST_F(AllocationTest, AStoredAssessmentHoldsWhatARetryNeedsNotTheWholeReply) {
+  pbr::v1::RecordAssessmentRequest r = ValidRequest();
+  ASSERT_TRUE(service_->Record(r, "").ok());
+  int records = 0;
+  ASSERT_TRUE(store_->Scan(kAssessmentsFamily, "", [&](absl::string_view, absl::string_view v) {
+    pbr::state::v1::StoredAssessment stored;
+    EXPECT_TRUE(stored.ParseFromArray(v.data(), static_cast<int>(v.size())));
+    EXPECT_FALSE(stored.has_reply());
+    EXPECT_LT(v.size(), 1500u) << stored.DebugString();
+    return ++records, true;
+  }).ok());
+  EXPECT_EQ(records, 1);
 }
 
 TEST_F(AllocationTest, TheSameRecordIdWithOtherContentIsRefused) {

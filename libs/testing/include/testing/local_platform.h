@@ -49,6 +49,12 @@ class LocalPlatform {
   absl::Status StopAll(absl::Duration deadline = absl::Seconds(30));
 
   const std::string& bootstrap() const { return bootstrap_; }
+  // The process id of a running service (for measuring it), or -1.
+  pid_t Pid(const std::string& name) const {
+    auto it = services_.find(name);
+    return it == services_.end() ? -1 : it->second->pid();
+  }
+  std::string DataDir(const std::string& name) const { return options_.work_dir + "/" + name; }
   std::string GrpcAddress(const std::string& name) const;
   std::string MetricsAddress(const std::string& name) const;
   std::string LogPath(const std::string& name) const { return options_.work_dir + "/" + name + ".log"; }
