@@ -351,7 +351,9 @@ void Consumer::Run() {
   while (!stopping_ && fatal.ok()) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_.get(), 100);
     if (!rebalance_error_.ok()) fatal = rebalance_error_;
-    if (msg != nullptr) {
+    if (msg != nullptr && !fatal.ok()) {
+      rd_kafka_message_destroy(msg);  // the first reason to stop is the one reported
+    } else if (msg != nullptr) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         fatal = Handle(msg);
         if (!fatal.ok() && !store_.CheckWritable().ok()) fatal = PauseUntilWritable(msg);

@@ -32,7 +32,21 @@ LocalPlatform::~LocalPlatform() {
   broker_.reset();
 }
 
-absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration deadline) {
+absl::Status LocalPlatform::ReplaceBroker(absl::Duration deadline) {
+  if (broker_) broker_->Kill();
+  std::vector<std::string> broker_argv = {options_.bin_dir + "/pbr-broker", absl::StrCat("--partitions=", options_.partitions)};
+  broker_argv.insert(broker_argv.end(), options_.broker_flags.begin(), options_.broker_flags.end());
+  auto broker = ChildProcess::Spawn(broker_argv, LogPath("broker"));
+  if (!broker.ok()) return broker.status();
+  broker_ = *std::move(broker);
+  auto line = broker_->WaitForLine("BOOTSTRAP ", deadline);
+  if (!line.ok()) return line.status();
+  bootstrap_ = line->substr(std::string("BOOTSTRAP ").size());
+  return absl::OkStatus();
+}
+
+absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration deadline,
+                                         const std::vector<std::string>& extra_flags) {
   std::vector<std::string> argv = {
       absl::StrCat(options_.bin_dir, "/pbr-", name),
       "--grpc-address=127.0.0.1:0",
@@ -44,6 +58,7 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
   };
   if (name == "allocation") argv.push_back(absl::StrCat("--pseudonym-secret=", options_.pseudonym_secret));
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto child = ChildProcess::Spawn(argv, LogPath(name));
   if (!child.ok()) return child.status();
   auto ready = (*child)->WaitForLine("READY ", deadline);

@@ -41,7 +41,17 @@ class LocalPlatform {
                                                               absl::Duration deadline = absl::Seconds(60));
   ~LocalPlatform();  // kills whatever still runs
 
-  absl::Status StartService(const std::string& name, absl::Duration deadline = absl::Seconds(30));
+  // `extra_flags` are given to this start only (e.g. "--reset-state=true").
+  absl::Status StartService(const std::string& name, absl::Duration deadline = absl::Seconds(30),
+                            const std::vector<std::string>& extra_flags = {});
+  // Kills the broker and starts a new, empty one (as after losing it); services started from now
+  // on are given its address, those running keep the old one.
+  absl::Status ReplaceBroker(absl::Duration deadline = absl::Seconds(30));
+  // The running process of a service, or nullptr.
+  ChildProcess* Process(const std::string& name) {
+    auto it = services_.find(name);
+    return it == services_.end() ? nullptr : it->second.get();
+  }
   void KillService(const std::string& name);  // SIGKILL: no chance to flush or leave the group
   // SIGTERM and wait; an error unless it exits 0 in time.
   absl::Status StopService(const std::string& name, absl::Duration deadline = absl::Seconds(20));
