@@ -48,6 +48,12 @@ class LocalPlatform {
   // Stops every service, then the broker, each within the deadline and with exit code 0.
   absl::Status StopAll(absl::Duration deadline = absl::Seconds(30));
 
+  // Freezes the broker with SIGSTOP (clients keep their connections; nothing is answered) and
+  // thaws it with SIGCONT. StopAll and the destructor end a frozen broker too.
+  absl::Status PauseBroker();
+  absl::Status ResumeBroker();
+  bool BrokerPaused() const;
+
   const std::string& bootstrap() const { return bootstrap_; }
   std::string GrpcAddress(const std::string& name) const;
   std::string MetricsAddress(const std::string& name) const;
