@@ -734,11 +734,12 @@ TEST_F(FaultSystemTest, IntakeKeepsAcknowledgingWhileTheBrokerIsFrozenAndDeliver
   std::this_thread::sleep_until(absl::ToChronoTime(frozen_at + kFreeze));  // the rest of the 30 s freeze
   ASSERT_TRUE(platform_->BrokerPaused());
   std::move(thaw).Invoke();
+  ASSERT_FALSE(platform_->BrokerPaused());
   EXPECT_EQ(during, kSlices * kPerSlice);
   std::printf("fault test B: %d assessments acknowledged during the %s freeze\n", during,
               absl::FormatDuration(kFreeze).c_str());
 
-  // After: more intake while the outbox re-sends its backlog.
+  // After: more intake while the backlog is delivered.
   for (int i = 0; i < kAfter; ++i) {
     const Assessment a = i % 2 == 0 ? person(kBefore + i, 1, "after") : person(100 + i, 0, "after");
     ASSERT_NO_FATAL_FAILURE(RecordOk(*allocation, a));
