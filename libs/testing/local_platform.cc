@@ -103,6 +103,18 @@ absl::Status LocalPlatform::StopAll(absl::Duration deadline) {
   return result;
 }
 
+absl::Status LocalPlatform::PauseBroker() {
+  if (!broker_) return absl::FailedPreconditionError("no broker");
+  return broker_->Stop();
+}
+
+absl::Status LocalPlatform::ResumeBroker() {
+  if (!broker_) return absl::FailedPreconditionError("no broker");
+  return broker_->Continue();
+}
+
+bool LocalPlatform::BrokerPaused() const { return broker_ && broker_->Stopped(); }
+
 std::string LocalPlatform::GrpcAddress(const std::string& name) const {
   auto it = addresses_.find(name);
   return it == addresses_.end() ? "" : it->second.first;

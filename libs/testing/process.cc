@@ -98,6 +98,7 @@ bool ChildProcess::Running() {
 absl::StatusOr<int> ChildProcess::Terminate(absl::Duration deadline) {
   if (!Running()) return exit_code_.value_or(-1);
   kill(pid_, SIGTERM);
+  kill(pid_, SIGCONT);  // a stopped child takes the SIGTERM only once continued
   if (WaitUntil([this] { return !Running(); }, deadline, absl::Milliseconds(10))) return *exit_code_;
   Kill();
   return absl::DeadlineExceededError(absl::StrCat("pid ", pid_, " did not stop within ", absl::FormatDuration(deadline),
@@ -110,6 +111,37 @@ void ChildProcess::Kill() {
   int status = 0;
   waitpid(pid_, &status, 0);
   exit_code_ = 128 + SIGKILL;
+}
+
+absl::Status ChildProcess::Stop() {
+  if (!Running()) return absl::FailedPreconditionError(absl::StrCat("pid ", pid_, " is not running"));
+  if (Stopped()) return absl::OkStatus();  // already reported: waiting again would block
+  kill(pid_, SIGSTOP);
+  int status = 0;
+  if (waitpid(pid_, &status, WUNTRACED) != pid_) return absl::InternalError(absl::StrCat("waitpid ", pid_, " failed"));
+  if (WIFSTOPPED(status)) return absl::OkStatus();
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return absl::FailedPreconditionError(absl::StrCat("pid ", pid_, " exited (", *exit_code_, ") instead of stopping"));
+}
+
+absl::Status ChildProcess::Continue() {
+  if (!Running()) return absl::FailedPreconditionError(absl::StrCat("pid ", pid_, " is not running"));
+  if (!Stopped()) return absl::OkStatus();  // nothing to continue: no report would come
+  kill(pid_, SIGCONT);
+  int status = 0;
+  if (waitpid(pid_, &status, WCONTINUED) != pid_) return absl::InternalError(absl::StrCat("waitpid ", pid_, " failed"));
+  if (WIFCONTINUED(status)) return absl::OkStatus();
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return absl::FailedPreconditionError(absl::StrCat("pid ", pid_, " exited (", *exit_code_, ") instead of continuing"));
+}
+
+bool ChildProcess::Stopped() const {
+  if (exit_code_.has_value() || pid_ <= 0) return false;
+  std::ifstream in(absl::StrCat("/proc/", pid_, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // "pid (comm) S ...": the state follows the last ')', since comm may hold anything.
+  const auto paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'T';
 }
 
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration deadline, absl::Duration poll) {

@@ -58,6 +58,12 @@ class LocalPlatform {
   // Stops every service, then the broker, each within the deadline and with exit code 0.
   absl::Status StopAll(absl::Duration deadline = absl::Seconds(30));
 
+  // Freezes the broker with SIGSTOP (clients keep their connections; nothing is answered) and
+  // thaws it with SIGCONT. StopAll and the destructor end a frozen broker too.
+  absl::Status PauseBroker();
+  absl::Status ResumeBroker();
+  bool BrokerPaused() const;
+
   const std::string& bootstrap() const { return bootstrap_; }
   // The process id of a running service (for measuring it), or -1.
   pid_t Pid(const std::string& name) const {

@@ -26,8 +26,14 @@ class ChildProcess {
   absl::StatusOr<std::string> WaitForLine(absl::string_view prefix, absl::Duration deadline);
   // SIGTERM, then wait up to `deadline`; returns the exit code (SIGKILL and an error after it).
   absl::StatusOr<int> Terminate(absl::Duration deadline);
-  void Kill();  // SIGKILL and reap
+  void Kill();  // SIGKILL and reap (a stopped child too)
   bool Running();
+  // SIGSTOP: the child is frozen, its sockets stay open and nothing is answered, until Continue
+  // (SIGCONT). Each returns once the kernel reports the new state. Terminate continues a stopped
+  // child so it can take its SIGTERM; Kill and the destructor end it either way.
+  absl::Status Stop();
+  absl::Status Continue();
+  bool Stopped() const;  // the kernel's view (/proc/<pid>/stat), not a remembered flag
   pid_t pid() const { return pid_; }
   const std::string& log_path() const { return log_path_; }
 
