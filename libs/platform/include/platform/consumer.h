@@ -70,7 +70,8 @@ class Consumer {
 
   // Registers the handler for one topic (name without prefix). Call before Start.
   void On(absl::string_view topic_name, EventHandler handler);
-  // The shared payload rules; required before Start when any topic is subscribed.
+  // The shared payload rules; required before Start when any topic is subscribed (Start refuses
+  // otherwise).
   void ValidateWith(EventValidator validator) { validator_ = std::move(validator); }
 
   // Runs `task` every `interval` on the consumer's own thread, between messages, so it never races
