@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 
 namespace pbr::testing {
 
@@ -16,6 +17,9 @@ class TestServer {
  public:
   static std::unique_ptr<TestServer> Start(const std::vector<grpc::Service*>& services,
                                            const std::function<void(grpc::ServerBuilder&)>& prepare) {
+    // As RunService does. gRPC's health service is served through its callback API, and with a
+    // callback method on the server, unknown methods reach the interceptors under their own names.
+    grpc::EnableDefaultHealthCheckService(true);
     auto s = std::unique_ptr<TestServer>(new TestServer);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &s->port_);
