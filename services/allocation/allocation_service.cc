@@ -505,15 +505,10 @@ absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
 }
 
 absl::StatusOr<pbr::v1::Person> AllocationService::GetPerson(const pbr::v1::GetPersonRequest& r) const {
-  std::string person_id;
-  if (r.who_case() == pbr::v1::GetPersonRequest::kNhsNumber) {
-    if (auto st = care::ValidateNhsNumber(r.nhs_number()); !st.ok()) return st;
-    person_id = platform::KeyedHash(secret_, r.nhs_number());
-  } else if (r.who_case() == pbr::v1::GetPersonRequest::kPersonId && !r.person_id().empty()) {
-    person_id = r.person_id();
-  } else {
-    return absl::InvalidArgumentError("nhs_number or person_id: one is required");
-  }
+  if (auto st = ValidatePersonQuery(r); !st.ok()) return st;
+  const std::string person_id = r.who_case() == pbr::v1::GetPersonRequest::kNhsNumber
+                                    ? platform::KeyedHash(secret_, r.nhs_number())
+                                    : r.person_id();
   auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
   if (!state.ok()) return state.status();
   if (!state->has_value()) return absl::NotFoundError("person: not known to the platform");
@@ -530,7 +525,7 @@ absl::StatusOr<pbr::v1::Person> AllocationService::GetPerson(const pbr::v1::GetP
 }
 
 absl::StatusOr<pbr::v1::ListEpisodesReply> AllocationService::ListEpisodes(const pbr::v1::ListRequest& r) const {
-  if (r.person_id().empty()) return absl::InvalidArgumentError("person_id: required");
+  if (auto st = ValidateListRequest(r); !st.ok()) return st;
   auto person = LoadPerson(r.person_id());
   if (!person.ok()) return person.status();
   std::vector<pbr::v1::Episode> episodes = person->stored_episodes;
@@ -546,7 +541,7 @@ absl::StatusOr<pbr::v1::ListEpisodesReply> AllocationService::ListEpisodes(const
 }
 
 absl::StatusOr<pbr::v1::ListAssessmentsReply> AllocationService::ListAssessments(const pbr::v1::ListRequest& r) const {
-  if (r.person_id().empty()) return absl::InvalidArgumentError("person_id: required");
+  if (auto st = ValidateListRequest(r); !st.ok()) return st;
   auto person = LoadPerson(r.person_id());
   if (!person.ok()) return person.status();
   std::vector<pbr::v1::AssessmentSummary> list;

@@ -110,4 +110,23 @@ absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::Sugge
   return p.Result();
 }
 
+absl::Status ValidatePersonQuery(const pbr::v1::GetPersonRequest& r) {
+  Problems p;
+  if (r.who_case() == pbr::v1::GetPersonRequest::kNhsNumber) {
+    p.Check(care::ValidateNhsNumber(r.nhs_number()));
+  } else if (r.who_case() == pbr::v1::GetPersonRequest::kPersonId && !r.person_id().empty()) {
+    p.Identifier("person_id", r.person_id(), Need::kRequired);
+  } else {
+    p.Add("nhs_number or person_id", "one is required");
+  }
+  return p.Result();
+}
+
+absl::Status ValidateListRequest(const pbr::v1::ListRequest& r) {
+  Problems p;
+  p.Identifier("person_id", r.person_id(), Need::kRequired);
+  p.Identifier("page_token", r.page_token(), Need::kOptional, limits::kPageTokenBytes);
+  return p.Result();
+}
+
 }  // namespace pbr::allocation

@@ -16,5 +16,8 @@ absl::Status ValidateCareEvent(absl::Time now, const pbr::v1::RecordCareEventReq
                                absl::string_view trace_id = "");
 absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id = "");
 absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r);
+// The queries: bounded too, though they store nothing.
+absl::Status ValidatePersonQuery(const pbr::v1::GetPersonRequest& r);
+absl::Status ValidateListRequest(const pbr::v1::ListRequest& r);
 
 }  // namespace pbr::allocation

@@ -331,6 +331,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadCall{"CareEventType", Rpc::kCareEvent, [](Calls& c) { c.care_event.set_type(static_cast<pbr::v1::CareEventType>(77)); }, "type: required"}),
     [](const auto& info) { return info.param.name; });
 
+TEST_F(IntakeTest, QueriesAreBoundedToo) {
+  pbr::v1::GetPersonRequest get;
+  get.set_person_id(std::string(1 << 20, 'p'));
+  auto person = service_->GetPerson(get);
+  EXPECT_EQ(person.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(person.status().message(), HasSubstr("person_id: longer than 128"));
+  get.set_nhs_number("0000000000");
+  EXPECT_THAT(service_->GetPerson(get).status().message(), HasSubstr("nhs_number: ten equal digits"));
+  pbr::v1::ListRequest list;
+  list.set_person_id(Over(128));
+  list.set_page_token(Over(20, '1'));
+  const absl::Status listed = service_->ListAssessments(list).status();
+  EXPECT_THAT(listed.message(), HasSubstr("person_id: longer than 128"));
+  EXPECT_THAT(listed.message(), HasSubstr("page_token: longer than 20"));
+  pbr::v1::SuggestClustersRequest suggest;
+  *suggest.mutable_ratings() = Assessment("x").ratings();
+  suggest.set_service_area(std::string(1 << 20, 'a'));
+  const absl::Status suggested = service_->Suggest(suggest).status();
+  EXPECT_THAT(suggested.message(), HasSubstr("service_area: longer than 64"));
+  EXPECT_LT(suggested.message().size(), 1000u);
+}
+
 // ---- through gRPC: what fails while the request is parsed ----
 
 class IntakeOverGrpc : public IntakeTest, public ::testing::WithParamInterface<BadCall> {
