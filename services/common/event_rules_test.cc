@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "care_bridge.h"
+#include "field_limits.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
@@ -116,6 +117,18 @@ TEST(EventRules, AValidEventOfEveryTypeIsAccepted) {
   for (const auto& e : {Assessment(), CareEvent(), ClusterChanged(), ReviewDue(), Outcome()}) {
     EXPECT_TRUE(Validate(e).ok()) << e.event_type() << ": " << Validate(e);
   }
+}
+
+TEST(EventRules, TheTimeWindowIsTheYears2000To2199) {
+  EXPECT_EQ(absl::FromUnixSeconds(limits::kEarliestUnixSeconds), Day(2000, 1, 1));
+  EXPECT_EQ(absl::FromUnixSeconds(limits::kLatestUnixSeconds), Day(2200, 1, 1));
+  auto e = Outcome();
+  *e.mutable_outcome_recorded()->mutable_assessed_at() = platform::ToProto(Day(2200, 1, 1) - absl::Nanoseconds(1));
+  EXPECT_TRUE(Validate(e).ok()) << Validate(e);
+  *e.mutable_outcome_recorded()->mutable_assessed_at() = platform::ToProto(Day(2000, 1, 1));
+  EXPECT_TRUE(Validate(e).ok()) << Validate(e);
+  *e.mutable_outcome_recorded()->mutable_assessed_at() = platform::ToProto(Day(2000, 1, 1) - absl::Nanoseconds(1));
+  EXPECT_THAT(Validate(e).message(), HasSubstr("outcome_recorded.assessed_at: is before 2000"));
 }
 
 TEST(EventRules, AWithdrawalIsCheckedForIdentityAndBoundsOnly) {

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 
 namespace pbr::services::limits {
@@ -40,8 +39,8 @@ inline constexpr int kMaxExpectedClusters = 22;          // checks.expected_clus
 // Every Timestamp: nanos 0-999,999,999 and within this fixed window (clinical and system times,
 // and the dates computed from them such as review due dates). Fixed, not "now"-dependent, so every
 // consumer decides alike; intake also refuses clinical times more than a day in the future.
-inline const absl::Time kEarliestTime = absl::FromCivil(absl::CivilDay(2000, 1, 1), absl::UTCTimeZone());
-inline const absl::Time kLatestTime = absl::FromCivil(absl::CivilDay(2200, 1, 1), absl::UTCTimeZone());  // exclusive
+inline constexpr int64_t kEarliestUnixSeconds = 946'684'800;   // 2000-01-01T00:00:00Z
+inline constexpr int64_t kLatestUnixSeconds = 7'258'118'400;   // 2200-01-01T00:00:00Z, exclusive
 inline constexpr int kEarliestYear = 2000, kLatestYear = 2199;  // the same window for CivilDate fields
 inline constexpr absl::Duration kMaxClockSkew = absl::Hours(24);  // intake: "in the future" beyond this
 

@@ -61,9 +61,9 @@ void Problems::Time(absl::string_view field, const google::protobuf::Timestamp& 
     Add(field, absl::StrCat("nanos ", t.nanos(), " is not 0-999999999"));
     return;
   }
-  if (t.seconds() < absl::ToUnixSeconds(limits::kEarliestTime)) {
+  if (t.seconds() < limits::kEarliestUnixSeconds) {
     Add(field, "is before 2000, before care clusters existed");
-  } else if (t.seconds() >= absl::ToUnixSeconds(limits::kLatestTime)) {
+  } else if (t.seconds() >= limits::kLatestUnixSeconds) {
     Add(field, absl::StrCat("is after ", limits::kLatestYear, ", not a plausible time"));
   }
 }

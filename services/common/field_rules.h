@@ -34,8 +34,8 @@ class Problems {
   void Text(absl::string_view field, absl::string_view value, size_t max_bytes);
   // A repeated field of at most `max` entries.
   void Count(absl::string_view field, int size, int max);
-  // A well-formed Timestamp (nanos 0-999,999,999) inside the fixed window limits::kEarliestTime to
-  // limits::kLatestTime. `present` is the has_ accessor.
+  // A well-formed Timestamp (nanos 0-999,999,999) inside the fixed window of limits::
+  // kEarliestUnixSeconds to kLatestUnixSeconds. `present` is the has_ accessor.
   void Time(absl::string_view field, const google::protobuf::Timestamp& t, bool present, Need need);
   // A real calendar date whose year is inside the same window.
   void Date(absl::string_view field, const pbr::v1::CivilDate& d, bool present, Need need);
