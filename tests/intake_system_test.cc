@@ -69,6 +69,8 @@ class IntakeSystemTest : public ::testing::Test {
     kafka.group_id = "test-observer";
     observer_outbox_ = *platform::Outbox::Open(*observer_store_, kafka, nullptr);
     observer_ = std::make_unique<platform::Consumer>(*observer_store_, *observer_outbox_, kafka, nullptr, clock_);
+    // It records what was published, as published: the services apply the shared rules.
+    observer_->ValidateWith([](absl::string_view, const pbr::v1::EventEnvelope&) { return absl::OkStatus(); });
     for (absl::string_view t : {platform::topic::kAssessmentRecorded, platform::topic::kClusterChanged,
                                 platform::topic::kCareEventRecorded}) {
       observer_->On(t, [this](const platform::ConsumedEvent& ev, platform::ApplyContext&) {

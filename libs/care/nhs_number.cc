@@ -17,6 +17,12 @@ absl::Status ValidateNhsNumber(std::string_view s) {
           internal::Cat("nhs_number: character ", i + 1, " is not a digit"));
     }
   }
+  // Ten equal digits pass the check digit (0000000000, 1111111111, ...) but are never issued:
+  // EPRs use them as placeholders for "not known".
+  if (s.find_first_not_of(s[0]) == std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        internal::Cat("nhs_number: ten equal digits (", s.substr(0, 3), "...) is a placeholder, never an issued number"));
+  }
   int sum = 0;
   for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
   int check = 11 - (sum % 11);

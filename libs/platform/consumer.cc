@@ -45,6 +45,11 @@ std::string Consumer::OffsetKey(absl::string_view topic, int32_t partition) cons
 }
 
 absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) {
+  // Without the shared rules, services would disagree about which events count.
+  if (!handlers_.empty() && !validator_) {
+    return absl::FailedPreconditionError(
+        "consumer: no event validator (ValidateWith / ServiceHost::ValidateEventsWith) for the subscribed topics");
+  }
   on_fatal_ = std::move(on_fatal);
   auto conf = BaseKafkaConf(settings_);
   if (!conf.ok()) return conf.status();

@@ -86,6 +86,9 @@ absl::Status CountPerPerson(const ConsumedEvent& ev, ApplyContext& ctx) {
   return absl::OkStatus();
 }
 
+// These tests are about delivery, not content: every payload passes (services use the shared rules).
+absl::Status AnyPayload(absl::string_view, const pbr::v1::EventEnvelope&) { return absl::OkStatus(); }
+
 class ConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -101,6 +104,7 @@ TEST_F(ConsumerTest, AppliesEveryEventExactlyOnceEvenWhenResent) {
   Node upstream(*broker_, "unused");
   Node service(*broker_, "counting");
   Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
 
@@ -132,6 +136,7 @@ TEST_F(ConsumerTest, StateAndOffsetCommitTogetherSoARestartResumesExactly) {
   std::atomic<bool> stopped{false};
   {
     Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+    consumer.ValidateWith(AnyPayload);
     consumer.On(topic::kAssessmentRecorded, [&](const ConsumedEvent& ev, ApplyContext& ctx) {
       if (applied.load() == 50) return absl::UnavailableError("disk went away");
       ++applied;
@@ -149,6 +154,7 @@ TEST_F(ConsumerTest, StateAndOffsetCommitTogetherSoARestartResumesExactly) {
 
   // Second life: it seeks to the stored offsets, so it reads only what was not applied.
   Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
   ASSERT_TRUE(pbr::testing::WaitUntil([&] { return service.Total() == kEvents; }, kDeadline))
@@ -161,12 +167,14 @@ TEST_F(ConsumerTest, BadMessagesGoToTheDeadLetterTopicWithTheirReason) {
   Node service(*broker_, "strict");
   Node watcher(*broker_, "dead-letter-watcher");
   Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
 
   std::mutex mu;
   std::vector<std::string> reasons;
   Consumer dead_letters(*watcher.store, *watcher.outbox, watcher.kafka, nullptr, clock_);
+  dead_letters.ValidateWith(AnyPayload);
   dead_letters.On(topic::kDeadLetter, [&](const ConsumedEvent& ev, ApplyContext&) {
     std::lock_guard lock(mu);
     reasons.push_back(ev.event.dead_letter().reason() + " @" + ev.event.dead_letter().topic());
@@ -204,6 +212,25 @@ TEST_F(ConsumerTest, BadMessagesGoToTheDeadLetterTopicWithTheirReason) {
                            HasSubstr("unknown-type: payload 'outcome-recorded'"), HasSubstr("unsupported: schema_version 2")));
 }
 
+TEST_F(ConsumerTest, AValidatorDecidesBeforeTheHandlerAndIsRequired) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "validated");
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  auto refused = consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; });
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), HasSubstr("no event validator"));
+
+  consumer.ValidateWith([](absl::string_view, const pbr::v1::EventEnvelope& e) {
+    return e.person_id() == "person-1" ? absl::InvalidArgumentError("person_id: not this one") : absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  for (int i = 0; i < 14; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.handled() == 14; }, kDeadline)) << consumer.handled();
+  EXPECT_EQ(service.Count("person-1"), 0) << "refused by the validator, never applied";
+  EXPECT_EQ(service.Total(), 12);
+}
+
 TEST_F(ConsumerTest, AStoredOffsetTheBrokerNoLongerHasStopsLoudly) {
   Node service(*broker_, "lost");
   {
@@ -217,6 +244,7 @@ TEST_F(ConsumerTest, AStoredOffsetTheBrokerNoLongerHasStopsLoudly) {
   absl::Status fatal;
   std::atomic<bool> stopped{false};
   Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([&](const absl::Status& s) {
     fatal = s;
@@ -240,6 +268,7 @@ absl::Status ConsumeUntil(Node& node, const Clock& clock, const std::function<bo
   absl::Status fatal;
   std::atomic<bool> stopped{false};
   Consumer consumer(*node.store, *node.outbox, node.kafka, nullptr, clock);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   EXPECT_TRUE(consumer.Start([&](const absl::Status& s) {
     fatal = s;
@@ -342,6 +371,7 @@ TEST_F(ConsumerTest, AConsumerPausesWhileItsStoreCannotWriteAndResumesByItself) 
   Node upstream(*broker_, "unused");
   absl::Status fatal;
   Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([&](const absl::Status& s) { fatal = s; }).ok());
   for (int i = 0; i < 10; ++i) upstream.Publish(Assessment(i));
@@ -367,6 +397,7 @@ TEST_F(ConsumerTest, AnEventTheBrokerRefusesForGoodIsSetAsideAndTheRestIsDeliver
   Node upstream(*broker_, "unused");
   Node service(*broker_, "after-refusal");
   Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
   upstream.Publish(Assessment(1));
@@ -419,6 +450,7 @@ TEST_F(ConsumerTest, AJournalRepublishedToANewBrokerRebuildsAConsumerExactly) {
   std::mutex mu;
   std::set<std::string> ids;
   Consumer consumer(*rebuilt.store, *rebuilt.outbox, rebuilt.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, [&](const ConsumedEvent& ev, ApplyContext& ctx) {
     std::lock_guard lock(mu);
     ids.insert(ev.event.event_id());
@@ -441,6 +473,7 @@ TEST_F(ConsumerTest, OutboxKeepsEventsWhileTheBrokerIsAwayAndSendsThemLater) {
   for (int i = 0; i < 10; ++i) service.Publish(Assessment(i));
   Node reader(*broker_, "late-reader");
   Consumer consumer(*reader.store, *reader.outbox, reader.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
   consumer.On(topic::kAssessmentRecorded, CountPerPerson);
   ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
   // Reopening the outbox (a restart) sends what was stored.

@@ -51,7 +51,9 @@ absl::Status Metrics::Serve(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address, 2);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(absl::StrCat("metrics-address ", address, ": ", e.what()));
+    // civetweb refuses an address in use (no SO_REUSEPORT), but says only "null context".
+    return absl::UnavailableError(
+        absl::StrCat("metrics-address ", address, ": cannot listen there (is another process using it?): ", e.what()));
   }
   exposer_->RegisterCollectable(registry_);
   auto ports = exposer_->GetListeningPorts();

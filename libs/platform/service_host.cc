@@ -9,7 +9,12 @@
 #include <algorithm>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/stubs/logging.h"
+#include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
@@ -19,13 +24,103 @@
 namespace pbr::platform {
 namespace {
 
-// Counts every RPC by method and status code and observes its latency.
+using grpc::experimental::InterceptionHookPoints;
+
+// The method a call names, if this binary knows it ("/pbr.v1.Allocation/RecordAssessment").
+const google::protobuf::MethodDescriptor* FindMethod(absl::string_view path) {
+  if (!absl::ConsumePrefix(&path, "/")) return nullptr;
+  const size_t slash = path.find('/');
+  if (slash == absl::string_view::npos) return nullptr;
+  return google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+      absl::StrCat(path.substr(0, slash), ".", path.substr(slash + 1)));
+}
+
+// Health checks are served by gRPC's own code, with no descriptor in the generated pool.
+constexpr absl::string_view kHealthMethods[] = {"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"};
+
+// Protobuf reports a string field holding invalid UTF-8 only in a log line, written on the
+// thread that parses. The sync server creates a call's interceptors, parses its request and runs
+// the POST_RECV_MESSAGE hook on one thread, in that order, so the line in between names the field.
+thread_local std::string t_invalid_utf8_field;
+google::protobuf::LogHandler* g_previous_log_handler = nullptr;
+
+void CaptureProtobufLog(google::protobuf::LogLevel level, const char* filename, int line, const std::string& message) {
+  // "String field 'pbr.v1.MhctRatings.item8_other_text' contains invalid UTF-8 data when parsing ..."
+  absl::string_view m = message;
+  if (absl::ConsumePrefix(&m, "String field '") && absl::StrContains(m, "invalid UTF-8")) {
+    t_invalid_utf8_field = std::string(m.substr(0, m.find('\'')));
+  }
+  if (g_previous_log_handler != nullptr) g_previous_log_handler(level, filename, line, message);
+}
+
+// The path from `message` to the field named `full_name` ("ratings.item8_other_text").
+bool FieldPath(const google::protobuf::Descriptor* message, absl::string_view full_name, int depth, std::string* path) {
+  if (message == nullptr || depth > 8) return false;
+  for (int i = 0; i < message->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = message->field(i);
+    std::string rest;
+    if (f->full_name() == full_name ||
+        (f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE &&
+         FieldPath(f->message_type(), full_name, depth + 1, &rest))) {
+      *path = rest.empty() ? f->name() : absl::StrCat(f->name(), ".", rest);
+      return true;
+    }
+  }
+  return false;
+}
+
+// A request that cannot be parsed is the caller's mistake: gRPC answers INTERNAL with no message,
+// so this names the problem and the field instead (INVALID_ARGUMENT), for every service's calls.
+class UnreadableRequestInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit UnreadableRequestInterceptor(grpc::experimental::ServerRpcInfo* info) : method_(info->method()) {
+    t_invalid_utf8_field.clear();  // this thread parses this call's request next
+  }
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
+      if (methods->GetRecvMessage() == nullptr) {
+        unreadable_ = true;
+        field_ = t_invalid_utf8_field;
+      }
+      t_invalid_utf8_field.clear();
+    }
+    if (unreadable_ && methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS) &&
+        methods->GetSendStatus().error_code() == grpc::StatusCode::INTERNAL) {
+      methods->ModifySendStatus(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, Problem()));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  std::string Problem() const {
+    const google::protobuf::MethodDescriptor* method = FindMethod(method_);
+    const std::string request = method ? method->input_type()->full_name() : "the request";
+    if (field_.empty()) return absl::StrCat("request: not a valid ", request, " message");
+    std::string path;
+    if (!method || !FieldPath(method->input_type(), field_, 0, &path)) path = field_;
+    return absl::StrCat(path, ": is not valid UTF-8 (every string field must be)");
+  }
+
+  std::string method_;
+  bool unreadable_ = false;
+  std::string field_;
+};
+
+class UnreadableRequestInterceptorFactory final : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(grpc::experimental::ServerRpcInfo* info) override {
+    return new UnreadableRequestInterceptor(info);
+  }
+};
+
+// Counts every RPC by method and status code and observes its latency. A method this binary does
+// not know is counted as "unknown": label values come from a bounded set, whatever callers send.
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
   MetricsInterceptor(grpc::experimental::ServerRpcInfo* info, Metrics* metrics)
-      : method_(info->method()), metrics_(metrics), start_(absl::Now()) {}
+      : method_(MethodLabel(info->method())), metrics_(metrics), start_(absl::Now()) {}
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
       metrics_->ObserveRpc(method_, absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
                            absl::ToDoubleSeconds(absl::Now() - start_));
@@ -75,9 +170,34 @@ class StopRequest {
 
 }  // namespace
 
+std::string MethodLabel(absl::string_view method) {
+  for (absl::string_view health : kHealthMethods) {
+    if (method == health) return std::string(method);
+  }
+  return FindMethod(method) != nullptr ? std::string(method) : "unknown";
+}
+
+void PrepareServer(grpc::ServerBuilder& builder, Metrics* metrics) {
+  static std::once_flag once;
+  std::call_once(once, [] { g_previous_log_handler = google::protobuf::SetLogHandler(&CaptureProtobufLog); });
+  // Off, so a second process on a bound address fails to start instead of sharing its calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  // First, so the metrics see the status as rewritten.
+  interceptors.push_back(std::make_unique<UnreadableRequestInterceptorFactory>());
+  if (metrics != nullptr) interceptors.push_back(std::make_unique<MetricsInterceptorFactory>(metrics));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+}
+
 grpc::Status ToGrpc(const absl::Status& s) {
   if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+  // A backstop: status messages travel as metadata, which clients limit (8 KiB by default).
+  constexpr size_t kMaxMessage = 4096;
+  absl::string_view message = s.message();
+  std::string shown = message.size() <= kMaxMessage
+                          ? std::string(message)
+                          : absl::StrCat(message.substr(0, kMaxMessage), "... (", message.size(), " bytes)");
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::move(shown));
 }
 
 void ServiceHost::On(absl::string_view topic_name, EventHandler handler) {
@@ -167,37 +287,42 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   host.consumer_->SetDedupRetention(host.config_.GetDuration("dedup-retention"));
   if (auto st = setup(host); !st.ok()) return fail(st);
 
-  StopRequest stop;
-  if (auto st = host.outbox_->Start(); !st.ok()) return fail(st);
-  if (host.consumes_) {
-    if (auto st = host.consumer_->Start([&stop](const absl::Status& s) { stop.Request(s); }); !st.ok()) return fail(st);
-  }
-
+  // The gRPC port is bound before the outbox and the consumer start: a process that cannot have
+  // its address (another one holds it) must stop before it joins the consumer group.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(host.config_.GetString("grpc-address"), grpc::InsecureServerCredentials(), &grpc_port);
   for (auto& s : host.services_) builder.RegisterService(s.get());
-  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
-  interceptors.push_back(std::make_unique<MetricsInterceptorFactory>(host.metrics_.get()));
-  builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  PrepareServer(builder, host.metrics_.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  absl::Status exit_status;
   if (server == nullptr || grpc_port == 0) {
-    exit_status = absl::UnavailableError(
-        absl::StrCat("grpc-address ", host.config_.GetString("grpc-address"), " could not be bound"));
-    stop.Request(exit_status);
-  } else {
-    const std::string grpc_host = host.config_.GetString("grpc-address").substr(
-        0, host.config_.GetString("grpc-address").rfind(':'));
-    const std::string metrics_host = host.config_.GetString("metrics-address").substr(
-        0, host.config_.GetString("metrics-address").rfind(':'));
-    std::printf("READY %s grpc=%s:%d metrics=%s:%d\n", std::string(name).c_str(), grpc_host.c_str(), grpc_port,
-                metrics_host.c_str(), host.metrics_->port());
-    std::fflush(stdout);
-    spdlog::info("serving gRPC on {}:{}, metrics on {}:{}", grpc_host, grpc_port, metrics_host, host.metrics_->port());
+    return fail(absl::UnavailableError(absl::StrCat("grpc-address ", host.config_.GetString("grpc-address"),
+                                                    ": cannot listen there (is another process using it?)")));
   }
+  auto stop_server = [&server] { server->Shutdown(absl::ToChronoTime(absl::Now())); };
+
+  StopRequest stop;
+  if (auto st = host.outbox_->Start(); !st.ok()) {
+    stop_server();
+    return fail(st);
+  }
+  if (host.consumes_) {
+    if (auto st = host.consumer_->Start([&stop](const absl::Status& s) { stop.Request(s); }); !st.ok()) {
+      stop_server();
+      host.outbox_->Stop(absl::ZeroDuration());
+      return fail(st);
+    }
+  }
+  const std::string grpc_host =
+      host.config_.GetString("grpc-address").substr(0, host.config_.GetString("grpc-address").rfind(':'));
+  const std::string metrics_host =
+      host.config_.GetString("metrics-address").substr(0, host.config_.GetString("metrics-address").rfind(':'));
+  std::printf("READY %s grpc=%s:%d metrics=%s:%d\n", std::string(name).c_str(), grpc_host.c_str(), grpc_port,
+              metrics_host.c_str(), host.metrics_->port());
+  std::fflush(stdout);
+  spdlog::info("serving gRPC on {}:{}, metrics on {}:{}", grpc_host, grpc_port, metrics_host, host.metrics_->port());
 
   // Health follows the store and the outbox: NOT_SERVING while the store cannot write (a full
   // disk; it recovers by itself), and "outbox" NOT_SERVING while events the broker refused for good
@@ -235,7 +360,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
     stop.Request(absl::OkStatus());
   });
 
-  exit_status = stop.Wait();
+  const absl::Status exit_status = stop.Wait();
   {
     std::lock_guard lock(health_mu);
     health_stop = true;
@@ -244,10 +369,8 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   health_thread.join();
   // Orderly shutdown: stop intake, finish calls in flight, leave the group, flush the outbox.
   const absl::Time deadline = absl::Now() + host.config_.GetDuration("shutdown-timeout");
-  if (server) {
-    server->GetHealthCheckService()->Shutdown();
-    server->Shutdown(absl::ToChronoTime(deadline));
-  }
+  server->GetHealthCheckService()->Shutdown();
+  server->Shutdown(absl::ToChronoTime(deadline));
   if (host.consumes_) host.consumer_->Stop();
   host.outbox_->Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()));
   // Wake the signal thread if the stop came from elsewhere.

@@ -7,9 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "care/nhs_number.h"
 #include "care_bridge.h"
+#include "event_rules.h"
 #include "intake.h"
 #include "platform/events.h"
 #include "platform/log.h"
+#include "platform/quote.h"
 #include "platform/service_host.h"
 #include "rule_checks.h"
 
@@ -17,6 +19,7 @@ namespace pbr::allocation {
 namespace {
 
 using platform::DeterministicId;
+using platform::Quote;
 using pbr::state::v1::PersonState;
 using pbr::state::v1::StoredAssessment;
 using pbr::state::v1::StoredCareEvent;
@@ -64,6 +67,17 @@ std::optional<care::HistoryTrigger> TriggerOf(pbr::v1::CareEventType t) {
 AssessmentFact FactOf(const StoredAssessment& s) {
   return {s.content().assessment_id(), platform::FromProto(s.effective_at()), s.content().cluster(),
           s.content().team_id(), s.content().commissioner_id()};
+}
+
+// Stages an event once it passes the rules every consumer applies, so nothing allocation publishes
+// can be refused downstream (intake's checks make a failure here a bug, hence Internal).
+absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatch& batch,
+                          absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
+  if (auto st = services::ValidateEvent(rules, topic_name, event); !st.ok()) {
+    return absl::InternalError(absl::StrCat("allocation built an event its consumers would refuse: ", st.message()));
+  }
+  outbox.Stage(batch, topic_name, event);
+  return absl::OkStatus();
 }
 
 // Page through `items` (already newest first) with an offset token.
@@ -153,16 +167,16 @@ absl::Status AllocationService::MapLocalId(const std::string& person_id, const s
   for (const auto& l : state.local_ids()) {
     if (l.source_system() != source_system) continue;
     if (l.local_patient_id() == local_id) return absl::OkStatus();
-    return absl::FailedPreconditionError(absl::StrCat("local_patient_id: this NHS number is already '",
-                                                      l.local_patient_id(), "' in '", source_system, "', not '",
-                                                      local_id, "'"));
+    return absl::FailedPreconditionError(absl::StrCat("local_patient_id: this NHS number is already ",
+                                                      Quote(l.local_patient_id()), " in ", Quote(source_system),
+                                                      ", not ", Quote(local_id)));
   }
   const std::string key = RecordKey(source_system, local_id);
   auto owner = store_.Get(kLocalIdsFamily, key);
   if (!owner.ok()) return owner.status();
   if (owner->has_value() && **owner != person_id) {
-    return absl::FailedPreconditionError(absl::StrCat("local_patient_id: '", local_id, "' in '", source_system,
-                                                      "' already belongs to another NHS number"));
+    return absl::FailedPreconditionError(absl::StrCat("local_patient_id: ", Quote(local_id), " in ",
+                                                      Quote(source_system), " already belongs to another NHS number"));
   }
   batch.Put(store_.Family(kLocalIdsFamily), key, person_id);
   auto* l = state.add_local_ids();
@@ -188,7 +202,7 @@ void AllocationService::StagePerson(const std::string& person_id, const PersonVi
   batch.Put(store_.Family(kPersonsFamily), person_id, state.SerializeAsString());
 }
 
-bool AllocationService::StageClusterChanged(const std::string& person_id, const PersonView& before,
+absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& person_id, const PersonView& before,
                                             const PersonView& after, absl::string_view cause_id,
                                             const std::string& source_system, absl::string_view trace_id,
                                             rocksdb::WriteBatch& batch) {
@@ -206,14 +220,14 @@ bool AllocationService::StageClusterChanged(const std::string& person_id, const 
   c->set_previous_cluster(was ? was->cluster() : 0);
   c->set_cluster(now->cluster());
   *c->mutable_effective_at() = now->started_at();
-  outbox_.Stage(batch, topic::kClusterChanged, changed);
+  if (auto st = StageChecked(outbox_, *rules_, batch, topic::kClusterChanged, changed); !st.ok()) return st;
   return true;
 }
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& r,
                                                                          Mode mode, absl::string_view trace_id) {
   const absl::Time now = clock_.Now();
-  if (auto st = ValidateAssessment(*rules_, now, r); !st.ok()) return st;
+  if (auto st = ValidateAssessment(*rules_, now, r, trace_id); !st.ok()) return st;
   auto ratings = services::RatingsFromProto(r.ratings());
   if (!ratings.ok()) return ratings.status();
   const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
@@ -231,20 +245,20 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
       return reply;
     }
     if (mode == Mode::kRecord) {
-      return absl::AlreadyExistsError(absl::StrCat("source_record_id: '", r.source_record_id(), "' from '",
-                                                   r.source_system(), "' was already recorded with different content",
+      return absl::AlreadyExistsError(absl::StrCat("source_record_id: ", Quote(r.source_record_id()), " from ",
+                                                   Quote(r.source_system()), " was already recorded with different content",
                                                    " (use AmendAssessment to correct it)"));
     }
     if (prior.person_id() != person_id) {
       return absl::FailedPreconditionError("nhs_number: differs from the assessment being amended");
     }
     if (prior.content().withdrawn()) {
-      return absl::FailedPreconditionError(absl::StrCat("source_record_id: '", r.source_record_id(),
-                                                        "' was withdrawn and cannot be amended"));
+      return absl::FailedPreconditionError(absl::StrCat("source_record_id: ", Quote(r.source_record_id()),
+                                                        " was withdrawn and cannot be amended"));
     }
   } else if (mode == Mode::kAmend) {
-    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment '", r.source_record_id(), "' from '",
-                                            r.source_system(), "' to amend"));
+    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment ", Quote(r.source_record_id()), " from ",
+                                            Quote(r.source_system()), " to amend"));
   }
   const std::string assessment_id = DeterministicId("assessment", {r.source_system(), r.source_record_id()});
   const int revision = existing->has_value() ? (*existing)->content().revision() + 1 : 0;
@@ -313,10 +327,11 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   if (r.has_first_contact_at()) *a->mutable_first_contact_at() = r.first_contact_at();
   if (r.has_admitted_at()) *a->mutable_admitted_at() = r.admitted_at();
   *a->mutable_effective_at() = platform::ToProto(effective_at);
-  outbox_.Stage(batch, topic::kAssessmentRecorded, event);
-  const bool cluster_changed = StageClusterChanged(person_id, stored_before, after,
-                                                   absl::StrCat(assessment_id, "/", revision), r.source_system(),
-                                                   trace_id, batch);
+  if (auto st = StageChecked(outbox_, *rules_, batch, topic::kAssessmentRecorded, event); !st.ok()) return st;
+  auto staged_change = StageClusterChanged(person_id, stored_before, after, absl::StrCat(assessment_id, "/", revision),
+                                           r.source_system(), trace_id, batch);
+  if (!staged_change.ok()) return staged_change.status();
+  const bool cluster_changed = *staged_change;
 
   StoredAssessment stored;
   stored.set_source_system(r.source_system());
@@ -368,14 +383,13 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Amend(const pb
 
 absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
     const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id) {
-  if (auto st = CheckIdentifier("source_system", r.source_system()); !st.ok()) return st;
-  if (auto st = CheckIdentifier("source_record_id", r.source_record_id()); !st.ok()) return st;
+  if (auto st = ValidateWithdrawal(r, trace_id); !st.ok()) return st;
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   auto peek = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);
   if (!peek.ok()) return peek.status();
   if (!peek->has_value()) {
-    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment '", r.source_record_id(), "' from '",
-                                            r.source_system(), "' to withdraw"));
+    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment ", Quote(r.source_record_id()), " from ",
+                                            Quote(r.source_system()), " to withdraw"));
   }
   const std::string person_id = (*peek)->person_id();
   auto locks = Lock({person_id, record_key});
@@ -408,9 +422,11 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
                                       person_id, platform::FromProto(content.assessed_at()), now,
                                       stored.source_system(), std::string(trace_id));
   *event.mutable_assessment_recorded() = content;
-  outbox_.Stage(batch, topic::kAssessmentRecorded, event);
-  const bool cluster_changed = StageClusterChanged(person_id, before, after, absl::StrCat(assessment_id, "/", revision),
-                                                   stored.source_system(), trace_id, batch);
+  if (auto st = StageChecked(outbox_, *rules_, batch, topic::kAssessmentRecorded, event); !st.ok()) return st;
+  auto staged_change = StageClusterChanged(person_id, before, after, absl::StrCat(assessment_id, "/", revision),
+                                           stored.source_system(), trace_id, batch);
+  if (!staged_change.ok()) return staged_change.status();
+  const bool cluster_changed = *staged_change;
   *stored.mutable_content() = content;
   stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
@@ -427,7 +443,7 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
 absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent(
     const pbr::v1::RecordCareEventRequest& r, absl::string_view trace_id) {
   const absl::Time now = clock_.Now();
-  if (auto st = ValidateCareEvent(now, r); !st.ok()) return st;
+  if (auto st = ValidateCareEvent(now, r, trace_id); !st.ok()) return st;
   const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   const std::string digest = RequestDigest(r);
@@ -436,8 +452,8 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
     if ((*existing)->request_digest() != digest) {
-      return absl::AlreadyExistsError(absl::StrCat("source_record_id: '", r.source_record_id(), "' from '",
-                                                   r.source_system(), "' was already recorded with different content"));
+      return absl::AlreadyExistsError(absl::StrCat("source_record_id: ", Quote(r.source_record_id()), " from ",
+                                                   Quote(r.source_system()), " was already recorded with different content"));
     }
     pbr::v1::RecordCareEventReply reply;
     reply.set_person_id((*existing)->person_id());
@@ -463,7 +479,7 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   c->set_out_of_hours(r.out_of_hours());
   c->set_team_id(r.team_id());
   c->set_clinician_id(r.clinician_id());
-  outbox_.Stage(batch, topic::kCareEventRecorded, event);
+  if (auto st = StageChecked(outbox_, *rules_, batch, topic::kCareEventRecorded, event); !st.ok()) return st;
 
   pbr::v1::RecordCareEventReply reply;
   reply.set_person_id(person_id);
@@ -483,16 +499,10 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
 
 absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
     const pbr::v1::SuggestClustersRequest& r) const {
+  if (auto st = ValidateSuggestion(*rules_, r); !st.ok()) return st;
   auto ratings = services::RatingsFromProto(r.ratings());
   if (!ratings.ok()) return ratings.status();
-  if (auto st = care::ValidateMhct(*ratings); !st.ok()) return st;
-  const care::ServiceArea* area = nullptr;
-  if (!r.service_area().empty()) {
-    area = rules_->service_areas().Find(r.service_area());
-    if (area == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("service_area: '", r.service_area(), "' is not a service area"));
-    }
-  }
+  const care::ServiceArea* area = r.service_area().empty() ? nullptr : rules_->service_areas().Find(r.service_area());
   auto result = rules_->SuggestClusters(*ratings);
   if (!result.ok()) return result.status();
   pbr::v1::SuggestClustersReply reply;
@@ -503,15 +513,10 @@ absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
 }
 
 absl::StatusOr<pbr::v1::Person> AllocationService::GetPerson(const pbr::v1::GetPersonRequest& r) const {
-  std::string person_id;
-  if (r.who_case() == pbr::v1::GetPersonRequest::kNhsNumber) {
-    if (auto st = care::ValidateNhsNumber(r.nhs_number()); !st.ok()) return st;
-    person_id = platform::KeyedHash(secret_, r.nhs_number());
-  } else if (r.who_case() == pbr::v1::GetPersonRequest::kPersonId && !r.person_id().empty()) {
-    person_id = r.person_id();
-  } else {
-    return absl::InvalidArgumentError("nhs_number or person_id: one is required");
-  }
+  if (auto st = ValidatePersonQuery(r); !st.ok()) return st;
+  const std::string person_id = r.who_case() == pbr::v1::GetPersonRequest::kNhsNumber
+                                    ? platform::KeyedHash(secret_, r.nhs_number())
+                                    : r.person_id();
   auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
   if (!state.ok()) return state.status();
   if (!state->has_value()) return absl::NotFoundError("person: not known to the platform");
@@ -528,7 +533,7 @@ absl::StatusOr<pbr::v1::Person> AllocationService::GetPerson(const pbr::v1::GetP
 }
 
 absl::StatusOr<pbr::v1::ListEpisodesReply> AllocationService::ListEpisodes(const pbr::v1::ListRequest& r) const {
-  if (r.person_id().empty()) return absl::InvalidArgumentError("person_id: required");
+  if (auto st = ValidateListRequest(r); !st.ok()) return st;
   auto person = LoadPerson(r.person_id());
   if (!person.ok()) return person.status();
   std::vector<pbr::v1::Episode> episodes = person->stored_episodes;
@@ -544,7 +549,7 @@ absl::StatusOr<pbr::v1::ListEpisodesReply> AllocationService::ListEpisodes(const
 }
 
 absl::StatusOr<pbr::v1::ListAssessmentsReply> AllocationService::ListAssessments(const pbr::v1::ListRequest& r) const {
-  if (r.person_id().empty()) return absl::InvalidArgumentError("person_id: required");
+  if (auto st = ValidateListRequest(r); !st.ok()) return st;
   auto person = LoadPerson(r.person_id());
   if (!person.ok()) return person.status();
   std::vector<pbr::v1::AssessmentSummary> list;

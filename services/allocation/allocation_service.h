@@ -85,9 +85,10 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   void StagePerson(const std::string& person_id, const PersonView& before, const PersonView& after,
                    pbr::state::v1::PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const;
   // Stages cluster-changed when the current cluster started or changed; returns whether it did.
-  bool StageClusterChanged(const std::string& person_id, const PersonView& before, const PersonView& after,
-                           absl::string_view cause_id, const std::string& source_system,
-                           absl::string_view trace_id, rocksdb::WriteBatch& batch);
+  absl::StatusOr<bool> StageClusterChanged(const std::string& person_id, const PersonView& before,
+                                           const PersonView& after, absl::string_view cause_id,
+                                           const std::string& source_system, absl::string_view trace_id,
+                                           rocksdb::WriteBatch& batch);
   std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);
 
   platform::Store& store_;

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "platform/events.h"
+#include "platform/quote.h"
 
 namespace pbr::allocation {
 namespace {
@@ -19,11 +20,6 @@ care::ChangeClass ToCare(pbr::v1::ChangeClass c) {
 std::string ClusterList(const std::set<int>& clusters) { return absl::StrJoin(clusters, ", "); }
 
 }  // namespace
-
-bool IsReview(pbr::v1::AssessmentReason reason) {
-  return reason == pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW || reason == pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW ||
-         reason == pbr::v1::ASSESSMENT_REASON_DISCHARGE_REVIEW || reason == pbr::v1::ASSESSMENT_REASON_UNPLANNED_REVIEW;
-}
 
 CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& r,
                             const care::MhctRatings& ratings, const AllocationFacts& facts) {
@@ -54,8 +50,8 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
         allowed.insert(a->rarely.begin(), a->rarely.end());
         for (int k : allowed) c.add_expected_clusters(k);
         if (!area->appropriate()) {
-          area_refusal = absl::StrCat("service_area: cluster ", r.cluster(), " is not held by '", r.service_area(),
-                                      "' (allowed: ", ClusterList(allowed),
+          area_refusal = absl::StrCat("service_area: cluster ", r.cluster(), " is not held by ",
+                                      platform::Quote(r.service_area()), " (allowed: ", ClusterList(allowed),
                                       "); give a clinical_rationale to record it anyway");
         }
       }

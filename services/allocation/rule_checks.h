@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "care/rules.h"
+#include "field_rules.h"
 #include "pbr/v1/allocation.pb.h"
 
 namespace pbr::allocation {
@@ -23,7 +24,7 @@ struct CheckResult {
   absl::Status refusal;  // FailedPrecondition when a breach has no rationale
 };
 
-bool IsReview(pbr::v1::AssessmentReason reason);
+using services::IsReview;
 
 // `ratings` were validated already; the request's service area, if given, is known to the rules.
 CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& request,

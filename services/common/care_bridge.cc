@@ -1,6 +1,7 @@
 #include "care_bridge.h"
 
 #include "absl/strings/str_cat.h"
+#include "platform/quote.h"
 
 namespace pbr::services {
 
@@ -12,8 +13,9 @@ absl::StatusOr<care::MhctRatings> RatingsFromProto(const pbr::v1::MhctRatings& r
   care::MhctRatings out;
   for (int i = 0; i < care::kMhctItemCount; ++i) out.items[i] = ratings.items(i);
   if (ratings.item8_problem_type().size() > 1) {
-    return absl::InvalidArgumentError(absl::StrCat("ratings.item8_problem_type: '", ratings.item8_problem_type(),
-                                                   "' is not a single letter A-J"));
+    return absl::InvalidArgumentError(absl::StrCat("ratings.item8_problem_type: ",
+                                                   platform::Quote(ratings.item8_problem_type()),
+                                                   " is not a single letter A-J"));
   }
   out.item8_problem_type = ratings.item8_problem_type().empty() ? 0 : ratings.item8_problem_type()[0];
   out.item8_other_text = ratings.item8_other_text();

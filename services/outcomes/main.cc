@@ -1,5 +1,6 @@
 // pbr-outcomes: HoNOS outcome measures for every assessment.
 #include "care_bridge.h"
+#include "event_rules.h"
 #include "outcomes_service.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
@@ -14,6 +15,7 @@ int main(int argc, char** argv, char** envp) {
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
+        host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         recorder = std::make_unique<pbr::outcomes::OutcomeRecorder>(*rules);
         host.On(pbr::platform::topic::kAssessmentRecorded,
                 [&](const auto& ev, auto& ctx) { return recorder->OnAssessment(ev, ctx); });

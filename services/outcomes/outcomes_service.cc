@@ -4,6 +4,7 @@
 #include "care_bridge.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
+#include "platform/quote.h"
 #include "platform/service_host.h"
 
 namespace pbr::outcomes {
@@ -99,7 +100,7 @@ absl::StatusOr<pbr::v1::PersonOutcomes> OutcomeRecorder::History(const platform:
   if (!st.ok()) return st;
   if (corrupt) return absl::DataLossError("stored outcome is unreadable");
   if (out.outcomes().empty()) {
-    return absl::NotFoundError(absl::StrCat("person_id: no outcomes for '", person_id, "'"));
+    return absl::NotFoundError(absl::StrCat("person_id: no outcomes for ", platform::Quote(person_id)));
   }
   return out;
 }

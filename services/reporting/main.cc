@@ -1,4 +1,6 @@
 // pbr-reporting: read models (team caseloads) built from every topic.
+#include "care_bridge.h"
+#include "event_rules.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
 #include "reporting_service.h"
@@ -14,6 +16,10 @@ int main(int argc, char** argv, char** envp) {
        std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily)},
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
+        // Reporting applies no clinical rule itself, but checks every event by the shared ones.
+        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        if (!rules.ok()) return rules.status();
+        host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });
         // Still consumed (the handler ignores it): the assessment history decides the cluster.
         host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });

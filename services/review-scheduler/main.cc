@@ -1,5 +1,6 @@
 // pbr-review-scheduler: keeps every person's next cluster review and announces due and overdue reviews.
 #include "care_bridge.h"
+#include "event_rules.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
 #include "scheduler.h"
@@ -21,6 +22,7 @@ int main(int argc, char** argv, char** envp) {
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
+        host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         auto policy = care::ParseReviewPolicy(host.config().GetString("review-policy"));
         if (!policy.ok()) return policy.status();
         scheduler = std::make_unique<pbr::scheduler::Scheduler>(*rules, *policy);

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
+#include "platform/quote.h"
 #include "platform/service_host.h"
 
 namespace pbr::scheduler {
@@ -233,7 +234,9 @@ absl::StatusOr<pbr::v1::Schedule> Scheduler::Lookup(const platform::Store& store
                                                     absl::CivilDay today) {
   auto stored = store.Get(kSchedulesFamily, person_id);
   if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return absl::NotFoundError(absl::StrCat("person_id: no schedule for '", person_id, "'"));
+  if (!stored->has_value()) {
+    return absl::NotFoundError(absl::StrCat("person_id: no schedule for ", platform::Quote(person_id)));
+  }
   pbr::v1::Schedule s;
   if (!s.ParseFromString(**stored)) return absl::DataLossError("stored schedule is unreadable");
   s.set_state(ReviewStateOn(s, today));  // as of now, even between timer passes

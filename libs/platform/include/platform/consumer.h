@@ -76,7 +76,8 @@ class Consumer {
 
   // Registers the handler for one topic (name without prefix). Call before Start.
   void On(absl::string_view topic_name, EventHandler handler);
-  // The shared payload rules; required before Start when any topic is subscribed.
+  // The shared payload rules; required before Start when any topic is subscribed (Start refuses
+  // otherwise).
   void ValidateWith(EventValidator validator) { validator_ = std::move(validator); }
   // How long applied event ids are remembered for de-duplication (see kSeenFamily).
   void SetDedupRetention(absl::Duration retention) { dedup_retention_ = retention; }

@@ -23,7 +23,18 @@
 
 namespace pbr::platform {
 
+// The gRPC status for a result; its message is capped (status messages travel as metadata).
 grpc::Status ToGrpc(const absl::Status& s);
+
+// What every service's gRPC server gets (RunService applies it; tests building their own server
+// use it too): the interceptors, which turn an unreadable request (invalid UTF-8 in a string
+// field, say) into INVALID_ARGUMENT naming the field and count calls in `metrics` (if not null)
+// by method, and no SO_REUSEPORT, so a second process on a bound address fails to start.
+void PrepareServer(grpc::ServerBuilder& builder, Metrics* metrics);
+
+// The metrics label for a called method: its path if this binary knows the method, else
+// "unknown", so label values stay a bounded set whatever names callers send.
+std::string MethodLabel(absl::string_view method);
 
 class ServiceHost {
  public:
@@ -35,7 +46,8 @@ class ServiceHost {
   const KafkaSettings& kafka() const { return kafka_; }
   // Subscribes to a topic; the consumer starts only if at least one topic is subscribed.
   void On(absl::string_view topic_name, EventHandler handler);
-  // The shared payload rules every consumed event is checked by (see Consumer::ValidateWith).
+  // The shared payload rules every consumed event is checked by (see Consumer::ValidateWith);
+  // required when any topic is subscribed: the service refuses to start without it.
   void ValidateEventsWith(EventValidator validator) { consumer_->ValidateWith(std::move(validator)); }
   // Runs `task` every `interval` on the consumer's thread (see Consumer::Every).
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
