@@ -210,8 +210,12 @@ absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_vi
   p->set_offset(msg->offset);
   p->set_consumer_group(settings_.group_id);
   p->set_reason(reason);
-  p->set_original_key(std::string(key));
-  p->set_original_value(std::string(static_cast<const char*>(msg->payload), msg->len));
+  // Bounded: a message near the broker's limit must still fit once wrapped in a dead letter.
+  constexpr size_t kKeptBytes = 256 << 10;
+  p->set_original_key(std::string(key.substr(0, kKeptBytes)));
+  p->set_original_value(std::string(static_cast<const char*>(msg->payload), std::min(msg->len, kKeptBytes)));
+  p->set_original_value_size(static_cast<int64_t>(msg->len));
+  p->set_original_value_truncated(msg->len > kKeptBytes);
   outbox_.Stage(batch, topic::kDeadLetter, dl);
   PBR_LOG(warn) << "dead-lettered " << rd_kafka_topic_name(msg->rkt) << "/" << msg->partition << "@" << msg->offset
                << ": " << reason;

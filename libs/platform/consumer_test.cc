@@ -178,13 +178,18 @@ TEST_F(ConsumerTest, BadMessagesGoToTheDeadLetterTopicWithTheirReason) {
   dead_letters.On(topic::kDeadLetter, [&](const ConsumedEvent& ev, ApplyContext&) {
     std::lock_guard lock(mu);
     reasons.push_back(ev.event.dead_letter().reason() + " @" + ev.event.dead_letter().topic());
+    if (ev.event.dead_letter().original_value_size() > 900'000) {
+      EXPECT_TRUE(ev.event.dead_letter().original_value_truncated());
+      EXPECT_LE(ev.event.dead_letter().original_value().size(), 256u << 10);
+    }
     return absl::OkStatus();
   });
   ASSERT_TRUE(dead_letters.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
 
   {
     rocksdb::WriteBatch batch;
-    upstream.outbox->StageRaw(batch, topic::kAssessmentRecorded, "person-x", "\xff\xff not protobuf");
+    // Near the broker's message limit: its dead letter must still fit, so it carries a prefix.
+    upstream.outbox->StageRaw(batch, topic::kAssessmentRecorded, "person-x", "\xff\xff not protobuf" + std::string(999'000, 'x'));
     ASSERT_TRUE(upstream.store->Write(batch, false).ok());
   }
   auto rejected = Assessment(1);
