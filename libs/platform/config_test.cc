@@ -166,6 +166,11 @@ TEST(PlatformConfig, SecretFromAFileWithoutItsTrailingNewline) {
   auto c = LoadSecret({}, {env.c_str()});
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->GetString("key"), kStrongKey);
+  // Readable by our own group too (a Kubernetes Secret volume: 0440, group = the pod's fsGroup).
+  const std::string arg_group = "--key-file=" + WriteFile(dir.path() + "/key-group", kStrongKey, 0640);
+  auto group = LoadSecret({arg_group.c_str()});
+  ASSERT_TRUE(group.ok()) << group.status();
+  EXPECT_EQ(group->GetString("key"), kStrongKey);
   // Only one newline is the file's ending; anything else is part of the key.
   WriteFile(dir.path() + "/key3", std::string(kStrongKey) + "\n\n", 0600);
   const std::string arg3 = "--key-file=" + dir.path() + "/key3";
