@@ -78,14 +78,20 @@ broker_pid=$!
 bootstrap=$(wait_for_line "$run_dir/broker.out" BOOTSTRAP 30 | cut -d' ' -f2)
 echo "Embedded Kafka broker on $bootstrap (6 partitions per topic)"
 
+# Allocation's pseudonym key: random, made once per run directory (mode 0600) and then kept, so
+# pseudonyms stay the same across restarts with the same data. Deployments keep theirs in a secret store.
+secret_file="$run_dir/pseudonym-secret"
+if [[ ! -s $secret_file ]]; then
+  (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$secret_file.new" && mv "$secret_file.new" "$secret_file")
+fi
+
 for s in "${services[@]}"; do
   if [[ $ephemeral == 1 ]]; then g=0 m=0; else g=${grpc_port[$s]} m=${metrics_port[$s]}; fi
   extra=()
   if [[ $restart == 1 ]]; then
     if [[ $s == allocation ]]; then extra+=(--republish-history=true); else extra+=(--reset-state=true); fi
   fi
-  # A demo secret: real deployments take it from a secret store (see deploy/).
-  [[ $s == allocation ]] && extra+=(--pseudonym-secret=local-demo-secret-not-for-real-patients)
+  [[ $s == allocation ]] && extra+=(--pseudonym-secret-file="$secret_file")
   "$bin_dir/pbr-$s" --data-dir="$run_dir/$s" --kafka-bootstrap="$bootstrap" --rules-dir=rules \
     --grpc-address="127.0.0.1:$g" --metrics-address="127.0.0.1:$m" "${extra[@]}" \
     >"$run_dir/$s.out" 2>"$run_dir/logs/$s.log" &

@@ -4,16 +4,19 @@
 #   scripts/setup.sh               install + build (RelWithDebInfo)
 #   scripts/setup.sh --release     install + build Release (deploy/Dockerfile uses this)
 #   scripts/setup.sh --deps-only   install packages only
+#   scripts/setup.sh --no-fuzz     without the fuzzing toolchain (clang-14; deploy/Dockerfile uses this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD_TYPE=RelWithDebInfo
 do_deps=1
 do_build=1
+do_fuzz=1
 for arg in "$@"; do
   case "$arg" in
     --release) BUILD_TYPE=Release ;;
     --deps-only) do_build=0 ;;
+    --no-fuzz) do_fuzz=0 ;;
     *) echo "setup.sh: unknown option '$arg' (see the comment at the top of this file)" >&2; exit 2 ;;
   esac
 done
@@ -25,6 +28,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libabsl-dev libssl-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
 )
+# The fuzz targets (fuzz/run.sh, run by scripts/test.sh): clang with libFuzzer and the sanitizer
+# runtimes, and llvm-symbolizer (llvm-14) so a crash report names functions and lines.
+if [[ $do_fuzz == 1 ]]; then PACKAGES+=(clang-14 libclang-rt-14-dev llvm-14); fi
 
 if [[ $do_deps == 1 ]]; then
   missing=()
@@ -35,6 +41,7 @@ if [[ $do_deps == 1 ]]; then
     if [[ $(id -u) != 0 ]]; then
       echo "setup.sh: missing Debian packages: ${missing[*]}" >&2
       echo "setup.sh: run as root (or: sudo apt-get install ${missing[*]})" >&2
+      [[ $do_fuzz == 1 ]] && echo "setup.sh: (--no-fuzz, or scripts/test.sh --no-fuzz, skips clang-14 and the fuzz targets)" >&2
       exit 1
     fi
     echo "setup.sh: installing ${#missing[@]} Debian packages: ${missing[*]}"

@@ -1,13 +1,24 @@
 #include "platform/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
 #include <fstream>
+#include <set>
 
 #include "platform/log.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -60,36 +71,153 @@ std::string CheckValue(const SettingSpec& spec, const std::string& value) {
   return "";
 }
 
-}  // namespace
+std::string FileSetting(absl::string_view secret) { return absl::StrCat(secret, "-file"); }
 
-std::string Config::EnvName(absl::string_view setting) {
-  std::string out = "PBR_";
-  for (char c : setting) out += (c == '-' || c == '.') ? '_' : absl::ascii_toupper(c);
-  return out;
-}
-
-std::string Config::Usage(std::span<const SettingSpec> specs) {
-  std::string out = "Settings (flag --NAME=VALUE, environment PBR_NAME, or NAME = VALUE in --config=FILE):\n";
+// The declared settings plus the companion NAME-file of every secret.
+std::vector<SettingSpec> WithCompanions(std::span<const SettingSpec> specs) {
+  std::vector<SettingSpec> out(specs.begin(), specs.end());
   for (const auto& s : specs) {
-    absl::StrAppend(&out, "  --", s.name, s.required ? " (required)" : "",
-                    s.default_value.empty() ? "" : absl::StrCat(" [default ", s.default_value, "]"), "\n      ",
-                    s.help, "\n");
+    if (!s.secret) continue;
+    SettingSpec file;
+    file.name = FileSetting(s.name);
+    file.help = absl::StrCat("a file holding ", s.name,
+                             " (one trailing newline is ignored); refused if every user may read it");
+    out.push_back(std::move(file));
   }
   return out;
 }
 
-absl::StatusOr<Config> Config::Load(std::span<const SettingSpec> specs, int argc, const char* const* argv,
+std::string HowToGiveSecret(absl::string_view name) {
+  return absl::StrCat("give it in a file only this user can read, --", FileSetting(name), "=FILE, or in the environment ",
+                      Config::EnvName(name));
+}
+
+// The content of a secret's file, with one trailing newline removed.
+absl::StatusOr<std::string> ReadSecretFile(absl::string_view setting, const std::string& path) {
+  const std::string what = absl::StrCat(FileSetting(setting), " '", path, "'");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return absl::InvalidArgumentError(absl::StrCat(what, " cannot be read: ", std::strerror(errno)));
+  struct stat st{};
+  std::string content;
+  std::string problem;
+  if (fstat(fd, &st) != 0) {
+    problem = absl::StrCat("cannot be read: ", std::strerror(errno));
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = "is not a regular file";
+  } else if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
+    // As readable as a command line: refused for the same reason.
+    problem = absl::StrFormat("can be read or written by every user of this machine (mode %04o); chmod 600 it",
+                              st.st_mode & 07777);
+  } else if (st.st_size > 65536) {
+    problem = "is larger than 64 KiB: not a key";
+  } else {
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) content.append(buf, static_cast<size_t>(n));
+    if (n < 0) problem = absl::StrCat("cannot be read: ", std::strerror(errno));
+  }
+  close(fd);
+  if (!problem.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " ", problem));
+  // A group other than our own can read it: maybe deliberate (a secrets agent's group), so only warned
+  // about. Kubernetes mounts Secret files 0440 with group = fsGroup, the service's own group.
+  if ((st.st_mode & (S_IRGRP | S_IWGRP)) != 0 && st.st_gid != getegid()) {
+    PBR_LOG(warn) << what << " can be read by the members of group " << st.st_gid
+                  << ", not only this service; chmod 600 it unless that is intended";
+  }
+  if (absl::EndsWith(content, "\n")) {
+    content.pop_back();
+    if (absl::EndsWith(content, "\r")) content.pop_back();
+  }
+  return content;
+}
+
+double ShannonBitsPerSymbol(const std::array<int, 256>& counts, size_t total) {
+  double h = 0;
+  for (int c : counts) {
+    if (c == 0) continue;
+    const double p = static_cast<double>(c) / static_cast<double>(total);
+    h -= p * std::log2(p);
+  }
+  return h;
+}
+
+// Why a secret is too weak to be a key, or "".
+std::string WeakSecret(const SettingSpec& spec, absl::string_view value) {
+  if (spec.min_entropy_bits <= 0) return "";
+  const size_t min_chars = static_cast<size_t>((spec.min_entropy_bits + 3) / 4);
+  if (value.size() < min_chars) {
+    return absl::StrCat("is too short: ", value.size(), " characters, at least ", min_chars,
+                        " needed (generate one with: head -c 48 /dev/urandom | base64 -w0)");
+  }
+  const double bits = EstimateEntropyBits(value);
+  if (bits < spec.min_entropy_bits) {
+    return absl::StrCat("is too predictable: about ", static_cast<int>(bits), " bits of entropy, at least ",
+                        spec.min_entropy_bits,
+                        " needed; repeats, short alphabets and runs such as abcdef count for little "
+                        "(generate one with: head -c 48 /dev/urandom | base64 -w0)");
+  }
+  return "";
+}
+
+}  // namespace
+
+double EstimateEntropyBits(absl::string_view value) {
+  if (value.size() < 2) return 0;
+  std::array<int, 256> symbols{};
+  std::array<int, 256> steps{};
+  for (size_t i = 0; i < value.size(); ++i) {
+    ++symbols[static_cast<unsigned char>(value[i])];
+    if (i > 0) ++steps[static_cast<unsigned char>(value[i] - value[i - 1])];
+  }
+  const double per_char =
+      std::min(ShannonBitsPerSymbol(symbols, value.size()), ShannonBitsPerSymbol(steps, value.size() - 1));
+  return per_char * static_cast<double>(value.size());
+}
+
+std::string Config::EnvName(absl::string_view setting) {
+  std::string out(kEnvPrefix);
+  for (char c : setting) out += (c == '-' || c == '.') ? '_' : absl::ascii_toupper(c);
+  return out;
+}
+
+std::string Config::Usage(std::span<const SettingSpec> declared) {
+  std::string out = absl::StrCat(
+      "Settings (flag --NAME=VALUE, environment ", kEnvPrefix, "NAME, or NAME = VALUE in --config=FILE; an unknown ",
+      kEnvPrefix, "* variable is an error):\n");
+  for (const auto& s : WithCompanions(declared)) {
+    absl::StrAppend(&out, "  --", s.name, s.required ? " (required)" : "",
+                    s.default_value.empty() ? "" : absl::StrCat(" [default ", s.default_value, "]"), "\n      ",
+                    s.help, "\n");
+    if (s.secret) {
+      absl::StrAppend(&out, "      A secret: never a flag or a --config line (other users can read those); ",
+                      HowToGiveSecret(s.name), ".\n");
+    }
+    if (s.min_entropy_bits > 0) {
+      absl::StrAppend(&out, "      At least ", (s.min_entropy_bits + 3) / 4, " characters and ", s.min_entropy_bits,
+                      " bits of estimated entropy: its length times the smaller of the Shannon entropy of its\n"
+                      "      characters and of the steps between neighbours, so repeats, short alphabets and runs "
+                      "(abcdef) count for little.\n      `head -c 48 /dev/urandom | base64 -w0` makes one that "
+                      "passes (64 characters, about 330 bits).\n");
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Config> Config::Load(std::span<const SettingSpec> declared, int argc, const char* const* argv,
                                     const char* const* envp) {
+  const std::vector<SettingSpec> all = WithCompanions(declared);
+  const std::span<const SettingSpec> specs(all);
   std::vector<std::string> problems;
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> chosen;  // name -> (value, origin)
   for (const auto& s : specs) chosen[s.name] = {s.default_value, "default"};
+  std::set<std::string, std::less<>> refused_secrets;  // given where a secret may not be: "required" would repeat it
 
   // Flags are parsed first (to find --config) but applied last.
   std::vector<std::pair<std::string, std::string>> flags;
   std::string config_file;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") return absl::NotFoundError(Usage(specs));
+    if (arg == "--help" || arg == "-h") return absl::NotFoundError(Usage(declared));
     if (!absl::ConsumePrefix(&arg, "--")) {
       problems.push_back(absl::StrCat("argument '", arg, "': expected --NAME=VALUE"));
       continue;
@@ -123,8 +251,17 @@ absl::StatusOr<Config> Config::Load(std::span<const SettingSpec> specs, int argc
         }
         std::string name(absl::StripAsciiWhitespace(l.substr(0, eq)));
         std::string value(absl::StripAsciiWhitespace(l.substr(eq + 1)));
-        if (!FindSpec(specs, name)) {
+        const SettingSpec* spec = FindSpec(specs, name);
+        if (!spec) {
           problems.push_back(absl::StrCat(where, ": unknown setting '", name, "'"));
+          continue;
+        }
+        if (spec->secret) {
+          problems.push_back(absl::StrCat(where, ": ", name,
+                                          " is a secret and is not read from a config file (config files get "
+                                          "copied, shared and committed); ",
+                                          HowToGiveSecret(name)));
+          refused_secrets.insert(name);
           continue;
         }
         chosen[name] = {value, where};
@@ -132,35 +269,83 @@ absl::StatusOr<Config> Config::Load(std::span<const SettingSpec> specs, int argc
     }
   }
 
+  // Every PBR_ variable must name a setting of this program: a typo in a deployment's environment
+  // (the usual way Kubernetes passes settings) would otherwise leave the default silently in force.
   if (envp != nullptr) {
-    for (const auto& s : specs) {
-      std::string env = EnvName(s.name) + "=";
-      for (const char* const* e = envp; *e != nullptr; ++e) {
-        if (absl::StartsWith(*e, env)) chosen[s.name] = {std::string(*e + env.size()), EnvName(s.name)};
+    for (const char* const* e = envp; *e != nullptr; ++e) {
+      absl::string_view entry = *e;
+      if (!absl::StartsWith(entry, kEnvPrefix)) continue;
+      const auto eq = entry.find('=');
+      const absl::string_view var = entry.substr(0, eq);
+      const absl::string_view value = eq == absl::string_view::npos ? "" : entry.substr(eq + 1);
+      const SettingSpec* spec = nullptr;
+      for (const auto& s : specs) {
+        if (EnvName(s.name) == var) spec = &s;
       }
+      if (spec == nullptr) {
+        problems.push_back(absl::StrCat("environment variable ", var,
+                                        ": not a setting of this program (see --help; ", kEnvPrefix,
+                                        "* is for service settings only, the client tools read PBRCTL_*)"));
+        continue;
+      }
+      chosen[spec->name] = {std::string(value), std::string(var)};
     }
   }
 
   for (const auto& [name, value] : flags) {
-    if (!FindSpec(specs, name)) {
+    const SettingSpec* spec = FindSpec(specs, name);
+    if (!spec) {
       problems.push_back(absl::StrCat("flag --", name, ": unknown setting (see --help)"));
+      continue;
+    }
+    if (spec->secret) {
+      problems.push_back(absl::StrCat("flag --", name,
+                                      ": a secret is not taken from the command line, where every user of this "
+                                      "machine can read it (ps, /proc); ",
+                                      HowToGiveSecret(name)));
+      refused_secrets.insert(name);
       continue;
     }
     chosen[name] = {value, absl::StrCat("--", name)};
   }
 
+  // A secret's file, when named, gives its value.
+  for (const auto& s : declared) {
+    if (!s.secret) continue;
+    const auto& [path, path_origin] = chosen[FileSetting(s.name)];
+    if (path.empty()) continue;
+    auto& [value, origin] = chosen[s.name];
+    if (!value.empty()) {
+      problems.push_back(absl::StrCat(s.name, ": given both in ", origin, " and by ", FileSetting(s.name), " (from ",
+                                      path_origin, "); give one"));
+      continue;
+    }
+    auto content = ReadSecretFile(s.name, path);
+    if (!content.ok()) {
+      problems.push_back(absl::StrCat(content.status().message(), " (from ", path_origin, ")"));
+      continue;
+    }
+    value = *std::move(content);
+    origin = absl::StrCat(FileSetting(s.name), " '", path, "'");
+  }
+
   Config config;
   for (const auto& s : specs) {
     const auto& [value, origin] = chosen[s.name];
+    config.values_[s.name] = value;
     if (value.empty()) {
-      if (s.required) problems.push_back(absl::StrCat(s.name, ": required (", s.help, ")"));
-      config.values_[s.name] = value;
+      if (s.required && !refused_secrets.contains(s.name)) {
+        problems.push_back(absl::StrCat(s.name, ": required (", s.help, ")",
+                                        s.secret ? absl::StrCat("; ", HowToGiveSecret(s.name)) : ""));
+      }
       continue;
     }
-    if (std::string why = CheckValue(s, value); !why.empty()) {
-      problems.push_back(absl::StrCat(s.name, " = '", value, "' (from ", origin, ") ", why));
-    }
-    config.values_[s.name] = value;
+    std::string why = CheckValue(s, value);
+    if (why.empty() && s.secret) why = WeakSecret(s, value);
+    if (why.empty()) continue;
+    // A secret's value is never repeated, not even in an error.
+    problems.push_back(s.secret ? absl::StrCat(s.name, " (from ", origin, ") ", why)
+                                : absl::StrCat(s.name, " = '", value, "' (from ", origin, ") ", why));
   }
   if (!problems.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("invalid configuration:\n  ", absl::StrJoin(problems, "\n  ")));

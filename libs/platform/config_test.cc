@@ -1,5 +1,7 @@
 #include "platform/config.h"
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -10,6 +12,7 @@ namespace pbr::platform {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 std::vector<SettingSpec> Specs() {
   return {
@@ -78,6 +81,173 @@ TEST(PlatformConfig, HelpListsEverySetting) {
 }
 
 TEST(PlatformConfig, EnvironmentNames) { EXPECT_EQ(Config::EnvName("kafka-bootstrap"), "PBR_KAFKA_BOOTSTRAP"); }
+
+// A typo in a deployment's environment must stop the service, as a typo in a flag or a file does.
+TEST(PlatformConfig, RefusesUnknownEnvironmentVariablesNamingEach) {
+  auto c = LoadArgs({"--name=a"}, {"PBR_PROT=9000", "PBR_ALLOCATION_ADDR=127.0.0.1:1", "PBR_PORT=9001",
+                                   "PBRCTL_ALLOCATION_ADDR=127.0.0.1:1", "HOME=/root", "PBR_BARE"});
+  ASSERT_FALSE(c.ok());
+  const std::string msg(c.status().message());
+  EXPECT_THAT(msg, HasSubstr("environment variable PBR_PROT: not a setting of this program"));
+  EXPECT_THAT(msg, HasSubstr("environment variable PBR_ALLOCATION_ADDR: not a setting"));
+  EXPECT_THAT(msg, HasSubstr("environment variable PBR_BARE: not a setting"));
+  EXPECT_THAT(msg, HasSubstr("client tools read PBRCTL_*"));
+  EXPECT_THAT(msg, Not(HasSubstr("PBR_PORT")));  // a real setting
+  EXPECT_THAT(msg, Not(HasSubstr("PBRCTL_ALLOCATION_ADDR")));
+  EXPECT_THAT(msg, Not(HasSubstr("HOME")));
+
+  auto ok = LoadArgs({"--name=a"}, {"PBR_PORT=9001", "PBRCTL_ALLOCATION_ADDR=x", "PBRX=1"});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->GetInt("port"), 9001);
+}
+
+// Random, from `head -c 48 /dev/urandom | base64 -w0`.
+constexpr const char* kStrongKey = "IO4i4i/kUy+5vXAfOSYBBslpLxnOBJXaP1xH342cYx/i1D6Frugelg1x1nVPbzB8";
+
+std::vector<SettingSpec> SecretSpecs() {
+  SettingSpec key{"key", SettingKind::kString, "", "a signing key", true};
+  key.secret = true;
+  key.min_entropy_bits = 128;
+  return {{"name", SettingKind::kString, "", "a name"}, key};
+}
+
+absl::StatusOr<Config> LoadSecret(std::vector<const char*> args, std::vector<const char*> env = {}) {
+  args.insert(args.begin(), "prog");
+  env.push_back(nullptr);
+  auto specs = SecretSpecs();
+  return Config::Load(specs, static_cast<int>(args.size()), args.data(), env.data());
+}
+
+std::string WriteFile(const std::string& path, const std::string& content, mode_t mode) {
+  std::ofstream(path) << content;
+  chmod(path.c_str(), mode);
+  return path;
+}
+
+TEST(PlatformConfig, SecretIsNeverTakenFromTheCommandLineOrAConfigFile) {
+  pbr::testing::TempDir dir;
+  const std::string file = WriteFile(dir.path() + "/svc.conf", std::string("key = ") + kStrongKey + "\n", 0600);
+  const std::string flag = std::string("--key=") + kStrongKey;
+  auto from_flag = LoadSecret({flag.c_str()});
+  ASSERT_FALSE(from_flag.ok());
+  std::string msg(from_flag.status().message());
+  EXPECT_THAT(msg, HasSubstr("flag --key: a secret is not taken from the command line"));
+  EXPECT_THAT(msg, HasSubstr("--key-file=FILE"));
+  EXPECT_THAT(msg, HasSubstr("PBR_KEY"));
+  EXPECT_THAT(msg, Not(HasSubstr(kStrongKey)));
+  EXPECT_THAT(msg, Not(HasSubstr("key: required")));  // one clear message, not two
+
+  const std::string config = "--config=" + file;
+  auto from_file = LoadSecret({config.c_str()});
+  ASSERT_FALSE(from_file.ok());
+  msg = std::string(from_file.status().message());
+  EXPECT_THAT(msg, HasSubstr(file + ":1: key is a secret and is not read from a config file"));
+  EXPECT_THAT(msg, HasSubstr("--key-file=FILE"));
+  EXPECT_THAT(msg, Not(HasSubstr(kStrongKey)));
+}
+
+TEST(PlatformConfig, SecretFromTheEnvironment) {
+  const std::string env = std::string("PBR_KEY=") + kStrongKey;
+  auto c = LoadSecret({}, {env.c_str()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->GetString("key"), kStrongKey);
+}
+
+TEST(PlatformConfig, SecretFromAFileWithoutItsTrailingNewline) {
+  pbr::testing::TempDir dir;
+  const std::string path = WriteFile(dir.path() + "/key", std::string(kStrongKey) + "\n", 0600);
+  for (const std::string& arg : {"--key-file=" + path, "--config=" + WriteFile(dir.path() + "/svc.conf",
+                                                                                  "key-file = " + path + "\n", 0644)}) {
+    auto c = LoadSecret({arg.c_str()});
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->GetString("key"), kStrongKey);
+  }
+  const std::string env = "PBR_KEY_FILE=" + WriteFile(dir.path() + "/key2", std::string(kStrongKey) + "\r\n", 0400);
+  auto c = LoadSecret({}, {env.c_str()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->GetString("key"), kStrongKey);
+  // Readable by our own group too (a Kubernetes Secret volume: 0440, group = the pod's fsGroup).
+  const std::string arg_group = "--key-file=" + WriteFile(dir.path() + "/key-group", kStrongKey, 0640);
+  auto group = LoadSecret({arg_group.c_str()});
+  ASSERT_TRUE(group.ok()) << group.status();
+  EXPECT_EQ(group->GetString("key"), kStrongKey);
+  // Only one newline is the file's ending; anything else is part of the key.
+  WriteFile(dir.path() + "/key3", std::string(kStrongKey) + "\n\n", 0600);
+  const std::string arg3 = "--key-file=" + dir.path() + "/key3";
+  auto c3 = LoadSecret({arg3.c_str()});
+  ASSERT_TRUE(c3.ok()) << c3.status();
+  EXPECT_EQ(c3->GetString("key"), std::string(kStrongKey) + "\n");
+}
+
+TEST(PlatformConfig, SecretFileOthersCanReadIsRefused) {
+  pbr::testing::TempDir dir;
+  const std::string path = WriteFile(dir.path() + "/key", kStrongKey, 0644);
+  const std::string arg = "--key-file=" + path;
+  auto c = LoadSecret({arg.c_str()});
+  ASSERT_FALSE(c.ok());
+  const std::string msg(c.status().message());
+  EXPECT_THAT(msg, HasSubstr("key-file '" + path + "' can be read or written by every user of this machine (mode 0644)"));
+  EXPECT_THAT(msg, HasSubstr("chmod 600"));
+  EXPECT_THAT(msg, Not(HasSubstr(kStrongKey)));
+
+  const std::string missing = "--key-file=" + dir.path() + "/nothing";
+  auto m = LoadSecret({missing.c_str()});
+  ASSERT_FALSE(m.ok());
+  EXPECT_THAT(std::string(m.status().message()), HasSubstr("key-file '" + dir.path() + "/nothing' cannot be read"));
+}
+
+TEST(PlatformConfig, SecretGivenTwiceIsRefused) {
+  pbr::testing::TempDir dir;
+  const std::string path = WriteFile(dir.path() + "/key", kStrongKey, 0600);
+  const std::string arg = "--key-file=" + path;
+  const std::string env = std::string("PBR_KEY=") + kStrongKey;
+  auto c = LoadSecret({arg.c_str()}, {env.c_str()});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("key: given both in PBR_KEY and by key-file (from --key-file)"));
+}
+
+TEST(PlatformConfig, MissingSecretSaysWhereToPutIt) {
+  auto c = LoadSecret({});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()),
+              HasSubstr("key: required (a signing key); give it in a file only this user can read, --key-file=FILE, "
+                        "or in the environment PBR_KEY"));
+}
+
+TEST(PlatformConfig, WeakSecretsAreRefusedWithoutRepeatingThem) {
+  for (const std::string weak : {std::string(16, 'a'), std::string("local-platform-secret-0123456789"),
+                                 std::string(64, 'a'), std::string("0123456789abcdef0123456789abcdef"),
+                                 std::string("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+                                 std::string("abababababababababababababababababab")}) {
+    const std::string env = "PBR_KEY=" + weak;
+    auto c = LoadSecret({}, {env.c_str()});
+    ASSERT_FALSE(c.ok()) << weak;
+    const std::string msg(c.status().message());
+    EXPECT_THAT(msg, HasSubstr("key (from PBR_KEY) is too ")) << weak;
+    EXPECT_THAT(msg, Not(HasSubstr(weak)));
+  }
+  const std::string short_env = "PBR_KEY=" + std::string(kStrongKey).substr(0, 31);
+  auto c = LoadSecret({}, {short_env.c_str()});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(std::string(c.status().message()), HasSubstr("is too short: 31 characters, at least 32 needed"));
+}
+
+TEST(PlatformConfig, EntropyEstimate) {
+  EXPECT_EQ(EstimateEntropyBits(""), 0);
+  EXPECT_EQ(EstimateEntropyBits(std::string(64, 'a')), 0);
+  EXPECT_LT(EstimateEntropyBits("abcdefghijklmnopqrstuvwxyz"), 10);   // a run: every step the same
+  EXPECT_LT(EstimateEntropyBits("abababababababababababababababab"), 33);  // one bit a character at most
+  EXPECT_GT(EstimateEntropyBits(kStrongKey), 256);
+}
+
+TEST(PlatformConfig, HelpExplainsSecrets) {
+  auto c = LoadSecret({"--help"});
+  ASSERT_TRUE(absl::IsNotFound(c.status()));
+  const std::string msg(c.status().message());
+  EXPECT_THAT(msg, HasSubstr("--key-file"));
+  EXPECT_THAT(msg, HasSubstr("A secret: never a flag or a --config line"));
+  EXPECT_THAT(msg, HasSubstr("At least 32 characters and 128 bits of estimated entropy"));
+}
 
 }  // namespace
 }  // namespace pbr::platform

@@ -1,5 +1,9 @@
 #include "testing/local_platform.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "absl/strings/match.h"
@@ -7,6 +11,18 @@
 #include "absl/strings/str_split.h"
 
 namespace pbr::testing {
+namespace {
+
+// The secret as allocation wants it: in a file only its owner can read, never on the command line.
+absl::Status WriteSecretFile(const std::string& path, const std::string& secret) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", path));
+  const bool ok = fchmod(fd, 0600) == 0 && write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
+  close(fd);
+  return ok ? absl::OkStatus() : absl::InternalError(absl::StrCat("cannot write ", path));
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalPlatform>> LocalPlatform::Start(LocalPlatformOptions options,
                                                                     absl::Duration deadline) {
@@ -56,7 +72,11 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
       absl::StrCat("--rules-dir=", options_.rules_dir),
       absl::StrCat("--clock=", options_.clock),
   };
-  if (name == "allocation") argv.push_back(absl::StrCat("--pseudonym-secret=", options_.pseudonym_secret));
+  if (name == "allocation") {
+    const std::string secret_file = options_.work_dir + "/pseudonym-secret";
+    if (auto st = WriteSecretFile(secret_file, options_.pseudonym_secret); !st.ok()) return st;
+    argv.push_back("--pseudonym-secret-file=" + secret_file);
+  }
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto child = ChildProcess::Spawn(argv, LogPath(name));

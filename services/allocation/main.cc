@@ -7,16 +7,19 @@
 int main(int argc, char** argv, char** envp) {
   using pbr::platform::SettingKind;
   auto settings = pbr::platform::CommonSettings("allocation", 50051, 9101);
-  settings.push_back({"pseudonym-secret", SettingKind::kString, "",
-                      "secret key for person pseudonyms (HMAC of the NHS number); keep it in a secret store", true});
+  pbr::platform::SettingSpec secret{"pseudonym-secret", SettingKind::kString, "",
+                                    "HMAC key for person pseudonyms (of the NHS number); keep it in a secret store and "
+                                    "never change it: a new key gives every person a new pseudonym",
+                                    true};
+  secret.secret = true;          // PBR_PSEUDONYM_SECRET or --pseudonym-secret-file=FILE, never a flag
+  secret.min_entropy_bits = 128;  // and so at least 32 characters
+  settings.push_back(std::move(secret));
   settings.push_back({"republish-history", SettingKind::kBool, "false",
                        "at start, queue every event allocation ever published for publishing again, in order and "
                        "with the same ids (once, after the broker was replaced; README: Recovery)"});
   return pbr::platform::RunService(
       "allocation", settings, pbr::allocation::AllocationFamilies(),
       argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
-        const std::string& secret = host.config().GetString("pseudonym-secret");
-        if (secret.size() < 16) return absl::InvalidArgumentError("pseudonym-secret: must be at least 16 characters");
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
         // The system of record keeps every event it publishes, so a lost broker can be refilled.
@@ -29,8 +32,8 @@ int main(int argc, char** argv, char** envp) {
           PBR_LOG(warn) << "republish-history: " << *republished
                         << " events queued for the broker; consumers rebuild with --reset-state";
         }
-        host.AddService(std::make_unique<pbr::allocation::AllocationService>(host.store(), host.outbox(), host.clock(),
-                                                                            *rules, secret));
+        host.AddService(std::make_unique<pbr::allocation::AllocationService>(
+            host.store(), host.outbox(), host.clock(), *rules, host.config().GetString("pseudonym-secret")));
         return absl::OkStatus();
       });
 }

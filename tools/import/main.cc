@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   Options o;
   app.add_option("FILE", o.file, "the CSV file (see below)")->required();
   app.add_option("--allocation", o.rpc.allocation, "allocation service address")
-      ->envname("PBR_ALLOCATION_ADDR")
+      ->envname("PBRCTL_ALLOCATION_ADDR")
       ->capture_default_str();
   app.add_option("--timeout", o.timeout, "deadline of each call")->check(DurationValidator())->capture_default_str();
   app.add_option("--concurrency", o.concurrency, "calls in flight (rows of one person are never concurrent)")

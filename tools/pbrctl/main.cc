@@ -30,13 +30,13 @@ CLI::Validator DateValidator() {
 
 void AddAddressFlags(CLI::App& app, pbr::cli::RpcOptions& rpc) {
   app.add_option("--allocation", rpc.allocation, "allocation service address")
-      ->envname("PBR_ALLOCATION_ADDR")->capture_default_str()->group("Services");
+      ->envname("PBRCTL_ALLOCATION_ADDR")->capture_default_str()->group("Services");
   app.add_option("--scheduler", rpc.scheduler, "review-scheduler service address")
-      ->envname("PBR_SCHEDULER_ADDR")->capture_default_str()->group("Services");
+      ->envname("PBRCTL_SCHEDULER_ADDR")->capture_default_str()->group("Services");
   app.add_option("--outcomes", rpc.outcomes, "outcomes service address")
-      ->envname("PBR_OUTCOMES_ADDR")->capture_default_str()->group("Services");
+      ->envname("PBRCTL_OUTCOMES_ADDR")->capture_default_str()->group("Services");
   app.add_option("--reporting", rpc.reporting, "reporting service address")
-      ->envname("PBR_REPORTING_ADDR")->capture_default_str()->group("Services");
+      ->envname("PBRCTL_REPORTING_ADDR")->capture_default_str()->group("Services");
 }
 
 // Midnight UTC of `date`, or now when it is empty.

@@ -20,7 +20,8 @@ struct LocalPlatformOptions {
   std::string work_dir;    // data directories and logs go here
   std::string clock = "system";
   int partitions = 6;
-  std::string pseudonym_secret = "local-platform-secret-0123456789";
+  // Test-only key (random, so strong enough for allocation); written to work_dir/pseudonym-secret (0600).
+  std::string pseudonym_secret = "2vRfGsd6AmZa/tbe5fVFS3H3tU9Htd1fg5eTvMrmZKzwI546154/xI0by19hGnqX";
   std::vector<std::string> extra_flags;  // given to every service
   std::vector<std::string> broker_flags;  // given to pbr-broker, e.g. "--extra-topics=bench"
 };
