@@ -45,8 +45,12 @@ class AddressInUseTest : public ::testing::TestWithParam<const char*> {
                                      absl::StrCat("--data-dir=", dir_.path(), "/", instance),
                                      "--kafka-bootstrap=" + bootstrap_,
                                      absl::StrCat("--rules-dir=", PBR_RULES_DIR),
-                                     "--pseudonym-secret=address-in-use-test-secret"};
-    if (std::string(GetParam()) != "allocation") argv.pop_back();
+                                     "--pseudonym-secret-file=" + dir_.path() + "/pseudonym-secret"};
+    if (std::string(GetParam()) == "allocation") {
+      EXPECT_TRUE(testing::WriteSecretFile(dir_.path() + "/pseudonym-secret", testing::LocalPlatformOptions().pseudonym_secret).ok());
+    } else {
+      argv.pop_back();
+    }
     auto child = testing::ChildProcess::Spawn(argv, Log(instance));
     EXPECT_TRUE(child.ok()) << child.status();
     return child.ok() ? *std::move(child) : nullptr;

@@ -52,17 +52,7 @@ absl::Time At(absl::CivilDay d) {
   return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), 11, 0, 0), London());
 }
 
-// A valid NHS number from nine digits: the tenth is the modulus-11 check digit.
-std::string NhsNumber(int64_t nine_digits) {
-  for (;; ++nine_digits) {
-    std::string s = absl::StrFormat("%09d", nine_digits);
-    int sum = 0;
-    for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check != 10) return s + static_cast<char>('0' + check);
-  }
-}
+using testing::NhsNumber;
 
 std::vector<int> Ratings(int seed) {
   std::vector<int> r(18);

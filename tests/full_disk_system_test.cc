@@ -24,16 +24,7 @@ namespace {
 using testing::LocalPlatform;
 constexpr absl::Duration kDeadline = absl::Seconds(60);
 
-std::string NhsNumber(int64_t nine_digits) {
-  for (;; ++nine_digits) {
-    std::string s = absl::StrFormat("%09d", nine_digits);
-    int sum = 0;
-    for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
-    int check = 11 - sum % 11;
-    if (check == 11) check = 0;
-    if (check != 10) return s + static_cast<char>('0' + check);
-  }
-}
+using testing::NhsNumber;
 
 pbr::v1::RecordAssessmentRequest Request(int i) {
   pbr::v1::RecordAssessmentRequest r;

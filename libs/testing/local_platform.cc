@@ -8,12 +8,11 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 
 namespace pbr::testing {
-namespace {
 
-// The secret as allocation wants it: in a file only its owner can read, never on the command line.
 absl::Status WriteSecretFile(const std::string& path, const std::string& secret) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return absl::InternalError(absl::StrCat("cannot write ", path));
@@ -22,7 +21,16 @@ absl::Status WriteSecretFile(const std::string& path, const std::string& secret)
   return ok ? absl::OkStatus() : absl::InternalError(absl::StrCat("cannot write ", path));
 }
 
-}  // namespace
+std::string NhsNumber(int64_t nine_digits) {
+  for (;; ++nine_digits) {
+    std::string s = absl::StrFormat("%09d", nine_digits);
+    int sum = 0;
+    for (int i = 0; i < 9; ++i) sum += (s[i] - '0') * (10 - i);
+    int check = 11 - sum % 11;
+    if (check == 11) check = 0;
+    if (check != 10) return s + static_cast<char>('0' + check);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<LocalPlatform>> LocalPlatform::Start(LocalPlatformOptions options,
                                                                     absl::Duration deadline) {

@@ -26,6 +26,14 @@ struct LocalPlatformOptions {
   std::vector<std::string> broker_flags;  // given to pbr-broker, e.g. "--extra-topics=bench"
 };
 
+// Writes allocation's pseudonym secret as it wants it: in a file only its owner can read (0600),
+// never on the command line.
+absl::Status WriteSecretFile(const std::string& path, const std::string& secret);
+
+// A valid NHS number from nine digits (the first that makes one, counting up): the tenth is the
+// modulus-11 check digit.
+std::string NhsNumber(int64_t nine_digits);
+
 // A client context whose call must finish within `deadline`.
 inline std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration deadline = absl::Seconds(10)) {
   auto ctx = std::make_unique<grpc::ClientContext>();
