@@ -32,7 +32,7 @@ absl::Status Consumer::RunDueTasks() {
     if (auto st = task.run(ctx); !st.ok()) return st;
     if (batch.Count() == 0) continue;
     if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) {
-      if (!store_.CheckWritable().ok()) continue;  // a full disk: the task runs again next interval
+      if (IsStoreRefusal(st)) continue;  // a full disk: the task runs again next interval
       return st;
     }
     if (ctx.emitted() > 0) outbox_.Wake();
@@ -120,7 +120,11 @@ absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, 
   }
   int64_t low = 0, high = 0;
   const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout));
-  rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms);
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int attempt = 0; attempt < 3; ++attempt) {  // a leader election is brief: ride it out
+    e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms / 3 + 1);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+  }
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::UnavailableError(absl::StrCat(where, ": cannot read the log's extent: ", rd_kafka_err2str(e)));
   }
@@ -141,6 +145,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
                            void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
   self->resume_points_.clear();
+  self->next_offsets_.clear();
   if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     rd_kafka_assign(rk, nullptr);
     return;
@@ -170,6 +175,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
       continue;
     }
     p.offset = position.next_offset();
+    self->next_offsets_[key] = position.next_offset();
     if (position.next_offset() == 0 || position.last_digest().empty()) continue;
     if (auto st = self->CheckResumable(rk, p.topic, p.partition, position, self->cluster_id_); !st.ok()) {
       self->rebalance_error_ = st;
@@ -228,6 +234,15 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
   if (!resume_point.ok()) return resume_point.status();
   if (*resume_point) return absl::OkStatus();  // applied before the restart
   const std::string full_topic = rd_kafka_topic_name(msg->rkt);
+  const std::string position_key = OffsetKey(full_topic, msg->partition);
+  if (auto next = next_offsets_.find(position_key); next != next_offsets_.end()) {
+    if (msg->offset < next->second) return absl::OkStatus();  // applied already (a re-fetch)
+    if (msg->offset > next->second) {
+      return absl::DataLossError(absl::StrCat(full_topic, " partition ", msg->partition, ": offset ", msg->offset,
+                                              " came after ", next->second - 1,
+                                              " with messages in between never applied. ", kRecoveryHint));
+    }
+  }
   absl::string_view topic_name = full_topic;
   absl::ConsumePrefix(&topic_name, settings_.topic_prefix);
 
@@ -278,10 +293,11 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
   position.set_next_offset(msg->offset + 1);
   position.set_cluster_id(cluster_id_);
   position.set_last_digest(MessageDigest(msg));
-  batch.Put(store_.Family(kOffsetsFamily), OffsetKey(full_topic, msg->partition), position.SerializeAsString());
+  batch.Put(store_.Family(kOffsetsFamily), position_key, position.SerializeAsString());
   // Not synced: after a power cut the state and its offset roll back together and the messages
   // are consumed again; the outbox's deterministic ids make any re-sent event harmless.
   if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) return st;
+  next_offsets_[position_key] = msg->offset + 1;
   if (staged) outbox_.Wake();
   if (metrics_ && reject.empty()) metrics_->CountConsumed(topic_name);
   handled_.fetch_add(1);
@@ -308,15 +324,38 @@ void Consumer::UpdateLag() {
   rd_kafka_topic_partition_list_destroy(parts);
 }
 
-void Consumer::SeekTo(const char* topic, int32_t partition, int64_t offset) {
+absl::Status Consumer::ErrorOf(const rd_kafka_message_t* msg) {
+  if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+    return absl::DataLossError(absl::StrCat(
+        "stored offset for ", msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", " partition ", msg->partition,
+        " is no longer on the broker (", rd_kafka_message_errstr(msg),
+        "); refusing to reset: events would be lost or counted twice. ", kRecoveryHint));
+  }
+  if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    PBR_LOG(warn) << "kafka consumer: " << rd_kafka_message_errstr(msg);
+    if (char err[512]; rd_kafka_fatal_error(consumer_.get(), err, sizeof err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::UnavailableError(absl::StrCat("kafka consumer fatal error: ", err));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::SeekTo(const char* topic, int32_t partition, int64_t offset) {
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
+  std::string failure;
   if (rd_kafka_error_t* e = rd_kafka_seek_partitions(consumer_.get(), list,
                                                      static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout)))) {
-    PBR_LOG(warn) << "consumer: seek " << topic << "/" << partition << "@" << offset << ": " << rd_kafka_error_string(e);
+    failure = rd_kafka_error_string(e);
     rd_kafka_error_destroy(e);
+  } else if (list->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    failure = rd_kafka_err2str(list->elems[0].err);
   }
   rd_kafka_topic_partition_list_destroy(list);
+  if (failure.empty()) return absl::OkStatus();
+  // Without the seek the next fetch would start after a message that was never applied.
+  return absl::UnavailableError(absl::StrCat("consumer: cannot go back to ", topic, "/", partition, "@", offset,
+                                             " to apply it later: ", failure, "; stopping (a restart resumes there)"));
 }
 
 absl::Status Consumer::PauseUntilWritable(const rd_kafka_message_t* msg) {
@@ -333,19 +372,19 @@ absl::Status Consumer::PauseUntilWritable(const rd_kafka_message_t* msg) {
   };
   set_paused(true);
   // The message was not applied: read it again once the store can write.
-  SeekTo(rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
-  absl::Status result;
-  while (!stopping_ && !store_.CheckWritable().ok()) {
+  absl::Status result = SeekTo(rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
+  while (result.ok() && !stopping_ && !store_.CheckWritable().ok()) {
     // Keep serving the group; anything already fetched is put back the same way.
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 200)) {
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) SeekTo(rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        result = SeekTo(rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+      } else {
+        result = ErrorOf(m);
+      }
       rd_kafka_message_destroy(m);
       set_paused(true);  // a rebalance may have assigned partitions afresh
     }
-    if (!rebalance_error_.ok()) {
-      result = rebalance_error_;
-      break;
-    }
+    if (!rebalance_error_.ok()) result = rebalance_error_;
   }
   set_paused(false);
   paused_ = false;
@@ -365,18 +404,9 @@ void Consumer::Run() {
     } else if (msg != nullptr) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         fatal = Handle(msg);
-        if (!fatal.ok() && !store_.CheckWritable().ok()) fatal = PauseUntilWritable(msg);
-      } else if (msg->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET || msg->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
-        fatal = absl::DataLossError(absl::StrCat(
-            "stored offset for ", msg->rkt ? rd_kafka_topic_name(msg->rkt) : "?", " partition ", msg->partition,
-            " is no longer on the broker (", rd_kafka_message_errstr(msg),
-            "); refusing to reset: events would be lost or counted twice. Restore the topic or rebuild this "
-            "service's state deliberately."));
-      } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        PBR_LOG(warn) << "kafka consumer: " << rd_kafka_message_errstr(msg);
-        if (char err[512]; rd_kafka_fatal_error(consumer_.get(), err, sizeof err) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          fatal = absl::UnavailableError(absl::StrCat("kafka consumer fatal error: ", err));
-        }
+        if (IsStoreRefusal(fatal)) fatal = PauseUntilWritable(msg);
+      } else {
+        fatal = ErrorOf(msg);
       }
       rd_kafka_message_destroy(msg);
     }

@@ -103,6 +103,9 @@ absl::StatusOr<int64_t> Outbox::RepublishJournal(const std::function<void(int64_
   }
   int64_t done = 0;
   rocksdb::WriteBatch batch;
+  // What still waits in the outbox is in the journal too: dropped in the first batch, so the new
+  // broker gets every person's events once and in the order they were first staged.
+  batch.DeleteRange(store_.Family(kOutboxFamily), EncodeOrderedU64(0), EncodeOrderedU64(next_seq_.load()));
   absl::Status failed;
   auto flush = [&]() {
     if (batch.Count() == 0) return true;
@@ -111,10 +114,16 @@ absl::StatusOr<int64_t> Outbox::RepublishJournal(const std::function<void(int64_
     if (progress) progress(done, total);
     return failed.ok();
   };
-  auto st = store_.Scan(kJournalFamily, "", [&](absl::string_view, absl::string_view entry) {
+  auto st = store_.Scan(kJournalFamily, "", [&](absl::string_view key, absl::string_view entry) {
+    ++done;
+    auto refused = store_.Get(kUndeliverableFamily, key);
+    if (!refused.ok()) {
+      failed = refused.status();
+      return false;
+    }
+    if (refused->has_value()) return true;  // the broker refused it for good: kept aside, not re-sent
     const uint64_t seq = next_seq_.fetch_add(1);
     batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(seq), rocksdb::Slice(entry.data(), entry.size()));
-    ++done;
     return batch.Count() < 1000 || flush();
   });
   if (!st.ok()) return st;
@@ -200,7 +209,7 @@ void Outbox::Stop(absl::Duration deadline) {
   in_flight_.clear();
 }
 
-void Outbox::SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why) {
+bool Outbox::SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why) {
   absl::string_view rest = entry, t, key;
   const bool framed = ReadChunk(rest, t) && ReadChunk(rest, key);
   PBR_LOG(err) << "outbox: the broker refused event " << (framed ? EventIdOf(rest) : "?") << " (outbox entry " << seq
@@ -212,13 +221,14 @@ void Outbox::SetAside(uint64_t seq, absl::string_view topic, absl::string_view e
   batch.Delete(store_.Family(kOutboxFamily), EncodeOrderedU64(seq));
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) {
     PBR_LOG(err) << "outbox: could not set entry " << seq << " aside: " << st;  // tried again on the next pass
-    return;
+    return false;
   }
   ++undeliverable_;
   if (metrics_) {
     metrics_->CountUndeliverable(topic);
     metrics_->SetUndeliverable(undeliverable_.load());
   }
+  return true;
 }
 
 bool Outbox::ForgetDelivered() {
@@ -288,8 +298,7 @@ void Outbox::RelayPass(bool full) {
     } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       queue_full = true;  // keep counting depth; the rest goes in a later pass
     } else if (IsPermanentProduceError(err)) {
-      SetAside(seq, topic_name, value, rd_kafka_err2str(err));
-      --depth;
+      if (SetAside(seq, topic_name, value, rd_kafka_err2str(err))) --depth;
     } else {
       PBR_LOG(warn) << "outbox: produce to " << topic_name << ": " << rd_kafka_err2str(err);
     }

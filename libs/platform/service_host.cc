@@ -238,7 +238,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   settings.push_back({"store-reserve-mib", SettingKind::kInt, "64",
                       "free space kept on the data directory's filesystem: below it writes are refused (UNAVAILABLE) "
                       "and health says NOT_SERVING until space returns",
-                      false, 0, 1 << 20});
+                      false, 2, 1 << 20});
   settings.push_back({"dedup-retention", SettingKind::kDuration, "720h",
                       "how long applied event ids are remembered to drop re-sent copies; must exceed the longest "
                       "outage after which an outbox could re-send an event"});
@@ -260,6 +260,11 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
     spdlog::critical("cannot start: {}", st.ToString());
     return 1;
   };
+  if (host.config_.GetDuration("dedup-retention") < absl::Hours(1)) {
+    std::fprintf(stderr, "%s: invalid configuration:\n  dedup-retention = '%s' must be at least 1h: ids must outlive "
+                 "any re-send of an event\n", std::string(name).c_str(), host.config_.GetString("dedup-retention").c_str());
+    return 2;
+  }
   auto clock = MakeClock(host.config_.GetString("clock"));
   if (!clock.ok()) return fail(clock.status());
   host.clock_ = *std::move(clock);
@@ -361,6 +366,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   });
 
   const absl::Status exit_status = stop.Wait();
+  host.store_->BeginShutdown();  // nothing may wait for disk space from here on
   {
     std::lock_guard lock(health_mu);
     health_stop = true;

@@ -34,9 +34,10 @@ constexpr uint64_t kMiB = 1ull << 20;
 class DiskGuardFile final : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   DiskGuardFile(std::unique_ptr<rocksdb::FSWritableFile> file, std::string name, bool log_file,
-                std::function<absl::StatusOr<uint64_t>(const std::string&)> free_bytes, std::string dir)
+                std::function<absl::StatusOr<uint64_t>(const std::string&)> free_bytes, std::string dir,
+                std::shared_ptr<std::atomic<bool>> shutting_down)
       : FSWritableFileOwnerWrapper(std::move(file)), name_(std::move(name)), log_file_(log_file),
-        free_bytes_(std::move(free_bytes)), dir_(std::move(dir)) {}
+        free_bytes_(std::move(free_bytes)), dir_(std::move(dir)), shutting_down_(std::move(shutting_down)) {}
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                            rocksdb::IODebugContext* dbg) override {
@@ -71,6 +72,9 @@ class DiskGuardFile final : public rocksdb::FSWritableFileOwnerWrapper {
     PBR_LOG(err) << "store: " << name_ << " waits for free space on " << dir_ << " (the disk is full)";
     absl::Time next_log = absl::Now() + absl::Seconds(30);
     while (!Fits(n)) {
+      if (shutting_down_->load()) {
+        return rocksdb::IOStatus::NoSpace(absl::StrCat(name_, ": the disk is still full at shutdown"));
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       if (absl::Now() >= next_log) {
         PBR_LOG(err) << "store: " << name_ << " still waits for free space on " << dir_;
@@ -84,13 +88,16 @@ class DiskGuardFile final : public rocksdb::FSWritableFileOwnerWrapper {
   bool log_file_;
   std::function<absl::StatusOr<uint64_t>(const std::string&)> free_bytes_;
   std::string dir_;
+  std::shared_ptr<std::atomic<bool>> shutting_down_;
 };
 
 class DiskGuardFileSystem final : public rocksdb::FileSystemWrapper {
  public:
   DiskGuardFileSystem(const std::shared_ptr<rocksdb::FileSystem>& base,
-                      std::function<absl::StatusOr<uint64_t>(const std::string&)> free_bytes, std::string dir)
-      : FileSystemWrapper(base), free_bytes_(std::move(free_bytes)), dir_(std::move(dir)) {}
+                      std::function<absl::StatusOr<uint64_t>(const std::string&)> free_bytes, std::string dir,
+                      std::shared_ptr<std::atomic<bool>> shutting_down)
+      : FileSystemWrapper(base), free_bytes_(std::move(free_bytes)), dir_(std::move(dir)),
+        shutting_down_(std::move(shutting_down)) {}
   const char* Name() const override { return "PbrDiskGuard"; }
 
   rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
@@ -114,11 +121,12 @@ class DiskGuardFileSystem final : public rocksdb::FileSystemWrapper {
     if (!st.ok()) return st;
     const std::string base = std::filesystem::path(fname).filename().string();
     const bool log_file = absl::EndsWith(base, ".log") || absl::StartsWith(base, "MANIFEST");
-    *r = std::make_unique<DiskGuardFile>(std::move(*r), base, log_file, free_bytes_, dir_);
+    *r = std::make_unique<DiskGuardFile>(std::move(*r), base, log_file, free_bytes_, dir_, shutting_down_);
     return st;
   }
   std::function<absl::StatusOr<uint64_t>(const std::string&)> free_bytes_;
   std::string dir_;
+  std::shared_ptr<std::atomic<bool>> shutting_down_;
 };
 
 // Drops de-duplication ids whose retention has passed (see kSeenFamily).
@@ -148,7 +156,17 @@ class ErrorWatch final : public rocksdb::EventListener {
   std::atomic<bool>* failed_;
 };
 
+constexpr absl::string_view kRefusalPayload = "pbr.platform.StoreRefusal";
+
+absl::Status Refusal(std::string message) {
+  absl::Status st = absl::UnavailableError(std::move(message));
+  st.SetPayload(kRefusalPayload, absl::Cord("1"));
+  return st;
+}
+
 }  // namespace
+
+bool IsStoreRefusal(const absl::Status& status) { return status.GetPayload(kRefusalPayload).has_value(); }
 
 absl::StatusOr<uint64_t> FreeBytes(const std::string& dir) {
   struct statvfs fs;
@@ -179,7 +197,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   std::unique_ptr<Store> store(new Store());
   store->dir_ = dir;
   store->options_ = opts;
-  store->env_ = rocksdb::NewCompositeEnv(std::make_shared<DiskGuardFileSystem>(opts.file_system, opts.free_bytes, dir));
+  store->env_ = rocksdb::NewCompositeEnv(std::make_shared<DiskGuardFileSystem>(opts.file_system, opts.free_bytes, dir,
+                                                                             store->shutting_down_));
 
   rocksdb::DBOptions options;
   options.env = store->env_.get();
@@ -256,7 +275,7 @@ absl::Status Store::SpaceCheck() const {
   auto free = options_.free_bytes(dir_);
   if (!free.ok()) return absl::OkStatus();  // cannot tell: let RocksDB try
   if (*free < options_.min_free_bytes) {
-    return absl::UnavailableError(absl::StrCat("the store cannot write: its data directory ", dir_, " has ",
+    return Refusal(absl::StrCat("the store cannot write: its data directory ", dir_, " has ",
                                                *free / kMiB, " MiB free, below the ", options_.min_free_bytes / kMiB,
                                                " MiB it keeps in reserve; nothing was written"));
   }
@@ -268,10 +287,10 @@ absl::Status Store::CheckWritable() {
   if (!write_failed_.load()) return absl::OkStatus();
   std::lock_guard lock(recover_mu_);
   if (!write_failed_.load()) return absl::OkStatus();
-  if (absl::Now() < next_resume_) return absl::UnavailableError("the store cannot write: recovering from a failed write");
+  if (absl::Now() < next_resume_) return Refusal("the store cannot write: recovering from a failed write");
   next_resume_ = absl::Now() + absl::Milliseconds(500);
   if (rocksdb::Status s = db_->Resume(); !s.ok()) {
-    return absl::UnavailableError(absl::StrCat("the store cannot write: ", s.ToString()));
+    return Refusal(absl::StrCat("the store cannot write: ", s.ToString()));
   }
   write_failed_ = false;
   PBR_LOG(warn) << "store: " << dir_ << " writes again";
@@ -285,7 +304,7 @@ absl::Status Store::Write(rocksdb::WriteBatch& batch, bool sync) {
   if (rocksdb::Status s = db_->Write(wo, &batch); !s.ok()) {
     write_failed_ = true;
     PBR_LOG(err) << "store: write to " << dir_ << " failed: " << s.ToString();
-    return absl::UnavailableError(absl::StrCat("the store cannot write: ", s.ToString()));
+    return Refusal(absl::StrCat("the store cannot write: ", s.ToString()));
   }
   return absl::OkStatus();
 }

@@ -105,6 +105,26 @@ std::vector<std::string> AllocationFamilies() {
           std::string(kLocalIdsFamily),    std::string(platform::kJournalFamily)};
 }
 
+absl::StatusOr<bool> JournalCoversHistory(platform::Store& store) {
+  constexpr absl::string_view kMarker = "journal-covers-history";
+  const std::string family(rocksdb::kDefaultColumnFamilyName);
+  auto marker = store.Get(family, kMarker);
+  if (!marker.ok()) return marker.status();
+  if (marker->has_value()) return **marker == "true";
+  // First start with a journal: it covers everything only if nothing was recorded before it.
+  bool empty = true;
+  for (absl::string_view records : {kAssessmentsFamily, kCareEventsFamily}) {
+    if (auto st = store.Scan(records, "", [&](absl::string_view, absl::string_view) { return empty = false; });
+        !st.ok()) {
+      return st;
+    }
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(store.Family(family), std::string(kMarker), empty ? "true" : "false");
+  if (auto st = store.Write(batch, /*sync=*/true); !st.ok()) return st;
+  return empty;
+}
+
 struct AllocationService::PersonRecords {
   PersonState state;
   std::vector<StoredAssessment> assessments;  // live and withdrawn

@@ -30,6 +30,11 @@ inline constexpr absl::string_view kPersonCareEventsFamily = "person_care_events
 inline constexpr absl::string_view kLocalIdsFamily = "local_ids";                   // "<system>\x1f<local id>" -> person
 std::vector<std::string> AllocationFamilies();
 
+// Whether the store's journal holds every event allocation ever published (false for a store an
+// earlier version filled before journals existed: re-publishing it would give consumers part of
+// the history). Decided, and remembered, on the first start with a journal.
+absl::StatusOr<bool> JournalCoversHistory(platform::Store& store);
+
 class AllocationService final : public pbr::v1::Allocation::Service {
  public:
   // The reply to a recorded assessment, the same for its first call and every retry.

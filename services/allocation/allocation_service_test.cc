@@ -496,3 +496,31 @@ TEST_F(AllocationTest, HistoryIsNewestFirstAndPaged) {
 
 }  // namespace
 }  // namespace pbr::allocation
+
+namespace pbr::allocation {
+namespace {
+
+// Re-publishing a journal that began after the first assessments would rebuild consumers from
+// part of the history: such a store is recognised, and remembered, on its first start.
+TEST_F(AllocationTest, AJournalCoversTheHistoryOnlyWhenItBeganWithTheStore) {
+  auto fresh = JournalCoversHistory(*store_);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_TRUE(*fresh);
+  ASSERT_TRUE(service_->Record(ValidRequest(), "").ok());
+  EXPECT_TRUE(*JournalCoversHistory(*store_)) << "decided once, on the first start";
+
+  pbr::testing::TempDir older;
+  auto store = platform::Store::Open(older.path(), AllocationFamilies());
+  ASSERT_TRUE(store.ok());
+  auto outbox = platform::Outbox::Open(**store, platform::KafkaSettings{}, nullptr);
+  ASSERT_TRUE(outbox.ok());
+  AllocationService earlier(**store, **outbox, clock_, rules_, kSecret);  // an earlier version: no journal
+  ASSERT_TRUE(earlier.Record(ValidRequest(), "").ok());
+  auto partial = JournalCoversHistory(**store);
+  ASSERT_TRUE(partial.ok());
+  EXPECT_FALSE(*partial);
+  EXPECT_FALSE(*JournalCoversHistory(**store));
+}
+
+}  // namespace
+}  // namespace pbr::allocation

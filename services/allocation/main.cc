@@ -23,8 +23,16 @@ int main(int argc, char** argv, char** envp) {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
         // The system of record keeps every event it publishes, so a lost broker can be refilled.
+        auto complete = pbr::allocation::JournalCoversHistory(host.store());
+        if (!complete.ok()) return complete.status();
         host.outbox().KeepJournal();
         if (host.config().GetBool("republish-history")) {
+          if (!*complete) {
+            return absl::FailedPreconditionError(
+                "republish-history: this store was filled before it kept a journal, so its journal lacks the "
+                "oldest events and re-publishing it would rebuild the other services from part of the history; "
+                "restore the topics from the Kafka cluster's backup instead (deploy/README.md)");
+          }
           auto republished = host.outbox().RepublishJournal([](int64_t done, int64_t total) {
             PBR_LOG(info) << "republish-history: " << done << " of " << total << " events queued";
           });

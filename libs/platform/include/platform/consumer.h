@@ -108,7 +108,9 @@ class Consumer {
                               const pbr::state::v1::ConsumedPosition& stored, const std::string& cluster_id);
   // Holds the consumer at `msg` (not applied) until the store writes again or the consumer stops.
   absl::Status PauseUntilWritable(const rd_kafka_message_t* msg);
-  void SeekTo(const char* topic, int32_t partition, int64_t offset);
+  absl::Status SeekTo(const char* topic, int32_t partition, int64_t offset);
+  // What a message carrying an error means: OK to carry on, or why to stop.
+  absl::Status ErrorOf(const rd_kafka_message_t* msg);
   absl::Status DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name, const std::string& reason,
                           rocksdb::WriteBatch& batch);
   void UpdateLag();
@@ -131,6 +133,9 @@ class Consumer {
     std::string digest;
   };
   std::map<std::string, ResumePoint, std::less<>> resume_points_;  // by offset key; consumer thread only
+  // The offset each partition must deliver next (consumer thread only): a lower one was applied
+  // already, a higher one would skip messages.
+  std::map<std::string, int64_t, std::less<>> next_offsets_;
   std::string cluster_id_;  // of the broker the current assignment came from
   std::atomic<bool> paused_{false};
   struct Task {

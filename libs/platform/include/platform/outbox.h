@@ -87,7 +87,7 @@ class Outbox {
   // Deletes the entries the broker acknowledged since the last call; false when there were none.
   bool ForgetDelivered();
   // Moves a refused entry out of the outbox so it neither blocks nor loops.
-  void SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why);
+  bool SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
 
   Store& store_;

@@ -35,6 +35,10 @@ inline constexpr absl::string_view kJournalFamily = "journal";
 
 absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what);
 
+// True for the UNAVAILABLE a Store returns when it refuses or fails a write (a full disk): the
+// caller may wait and try again; nothing was written.
+bool IsStoreRefusal(const absl::Status& status);
+
 // Free bytes on the filesystem holding `dir`.
 absl::StatusOr<uint64_t> FreeBytes(const std::string& dir);
 
@@ -83,6 +87,9 @@ class Store {
   // The last key of a family, if any.
   absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view family) const;
 
+  // Stops waiting for disk space inside RocksDB (a process shutting down must not hang on a full disk).
+  void BeginShutdown() { shutting_down_->store(true); }
+
   // Flushes every memtable to table files (a clean stop, and before measuring bytes stored).
   absl::Status Flush();
 
@@ -97,6 +104,7 @@ class Store {
   std::unique_ptr<rocksdb::Env> env_;  // over options_.file_system, when one is injected
   std::mutex recover_mu_;
   std::atomic<bool> write_failed_{false};
+  std::shared_ptr<std::atomic<bool>> shutting_down_ = std::make_shared<std::atomic<bool>>(false);
   absl::Time next_resume_ = absl::InfinitePast();
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name_;
