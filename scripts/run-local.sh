@@ -35,9 +35,11 @@ done
 if [[ $fresh == 1 ]]; then rm -rf "$run_dir"; fi
 # A previous run's data: recover it onto the new (empty) broker instead of loading the demo again.
 restart=0
-if [[ -d "$run_dir/allocation" && -f "$run_dir/demo.out" ]]; then restart=1; fi
+# (.kept-data marks a run directory this version made; one from before is started afresh.)
+if [[ -d "$run_dir/allocation" && -f "$run_dir/demo.out" && -f "$run_dir/.kept-data" ]]; then restart=1; fi
 if [[ $restart == 0 ]]; then rm -rf "$run_dir"; fi
 mkdir -p "$run_dir/logs"
+touch "$run_dir/.kept-data"
 services=(allocation review-scheduler outcomes reporting)
 declare -A grpc_port=([allocation]=50051 [review-scheduler]=50052 [outcomes]=50053 [reporting]=50054)
 declare -A metrics_port=([allocation]=9101 [review-scheduler]=9102 [outcomes]=9103 [reporting]=9104)
