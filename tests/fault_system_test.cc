@@ -30,40 +30,23 @@
 #include "pbr/v1/outcomes.grpc.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "pbr/v1/review_scheduler.grpc.pb.h"
+#include "platform_fixture.h"
 #include "testing/local_platform.h"
 
 namespace pbr {
 namespace {
 
 using testing::LocalPlatform;
+using systemtest::At;
+using systemtest::kToday;
+using systemtest::HonosTotal;
+using systemtest::London;
+using systemtest::Ratings;
 constexpr absl::Duration kConverge = absl::Seconds(90);
 constexpr absl::Duration kCallDeadline = absl::Seconds(10);
-const absl::CivilDay kToday(2026, 11, 22);  // the platform's fixed clock below
-
-const absl::TimeZone& London() {
-  static const absl::TimeZone tz = [] {
-    absl::TimeZone z;
-    absl::LoadTimeZone("Europe/London", &z);
-    return z;
-  }();
-  return tz;
-}
-absl::Time At(absl::CivilDay d) {
-  return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), 11, 0, 0), London());
-}
 
 using testing::NhsNumber;
 
-std::vector<int> Ratings(int seed) {
-  std::vector<int> r(18);
-  for (int i = 0; i < 18; ++i) r[i] = (seed * 7 + i * 3) % 5;
-  return r;
-}
-int HonosTotal(const std::vector<int>& r) {
-  int total = 0;
-  for (int i = 0; i < 12; ++i) total += r[i];
-  return total;
-}
 
 const std::vector<int> kClusters = {0, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
 
@@ -108,31 +91,8 @@ struct Acked {
   int first_replies = 0;  // replies with duplicate=false: at most one, whoever sent it
 };
 
-class FaultSystemTest : public ::testing::Test {
+class FaultSystemTest : public systemtest::PlatformFixture {
  protected:
-  void SetUp() override {
-    testing::LocalPlatformOptions options;
-    options.bin_dir = PBR_BIN_DIR;
-    options.rules_dir = PBR_RULES_DIR;
-    options.work_dir = dir_.path();
-    options.clock = "fixed:2026-11-22T12:00:00Z";
-    auto platform = LocalPlatform::Start(options);
-    ASSERT_TRUE(platform.ok()) << platform.status();
-    platform_ = *std::move(platform);
-    auto rules = care::RuleSet::LoadFromDirectory(PBR_RULES_DIR);
-    ASSERT_TRUE(rules.ok()) << rules.status();
-    rules_ = std::make_unique<care::RuleSet>(*std::move(rules));
-  }
-  void TearDown() override {
-    if (platform_) {
-      EXPECT_TRUE(platform_->StopAll().ok()) << "every process stops cleanly on SIGTERM";
-    }
-  }
-
-  template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
-    return platform_->Stub<Service>(name);
-  }
   static std::unique_ptr<grpc::ClientContext> Context() { return testing::CallContext(kCallDeadline); }
   // What is left of the current convergence deadline: one for a whole round of checks, so a
   // failing test reports every mismatch within it rather than waiting again for each person.
@@ -407,10 +367,7 @@ class FaultSystemTest : public ::testing::Test {
   }
   int64_t OutboxDepth(const std::string& service) { return Metric(service, "pbr_outbox_depth"); }
 
-  testing::TempDir dir_;
   absl::Time converge_until_ = absl::InfinitePast();
-  std::unique_ptr<LocalPlatform> platform_;
-  std::unique_ptr<care::RuleSet> rules_;
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, Acked> acked_;
   std::map<std::string, std::string> person_of_nhs_;

@@ -18,6 +18,7 @@
 #include "platform/events.h"
 #include "platform/outbox.h"
 #include "platform/store.h"
+#include "platform_fixture.h"
 #include "testing/local_platform.h"
 
 namespace pbr {
@@ -103,22 +104,8 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-class RecoverySystemTest : public ::testing::Test {
+class RecoverySystemTest : public systemtest::PlatformFixture {
  protected:
-  void SetUp() override {
-    testing::LocalPlatformOptions options;
-    options.bin_dir = PBR_BIN_DIR;
-    options.rules_dir = PBR_RULES_DIR;
-    options.work_dir = dir_.path();
-    options.clock = "fixed:2026-11-22T12:00:00Z";
-    auto platform = LocalPlatform::Start(options);
-    ASSERT_TRUE(platform.ok()) << platform.status();
-    platform_ = *std::move(platform);
-  }
-  void TearDown() override {
-    if (platform_) EXPECT_TRUE(platform_->StopAll().ok());
-  }
-
   // Starts every consumer on the current broker and expects each to stop with DATA_LOSS.
   void ExpectConsumersStopWithDataLoss(const char* why) {
     for (const char* name : kConsumers) {
@@ -134,8 +121,6 @@ class RecoverySystemTest : public ::testing::Test {
     }
   }
 
-  testing::TempDir dir_;
-  std::unique_ptr<LocalPlatform> platform_;
 };
 
 TEST_F(RecoverySystemTest, AReplacedBrokerStopsEveryConsumerLoudlyAndTheRecoveryPathRestoresExactState) {

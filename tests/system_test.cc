@@ -15,26 +15,21 @@
 #include "pbr/v1/outcomes.grpc.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "pbr/v1/review_scheduler.grpc.pb.h"
+#include "platform_fixture.h"
 #include "testing/local_platform.h"
 
 namespace pbr {
 namespace {
 
 using testing::LocalPlatform;
+using systemtest::At;
+using systemtest::kToday;
+using systemtest::HonosTotal;
+using systemtest::London;
+using systemtest::Ratings;
 constexpr absl::Duration kConverge = absl::Seconds(90);
-const absl::CivilDay kToday(2026, 11, 22);
 
-const absl::TimeZone& London() {
-  static const absl::TimeZone tz = [] {
-    absl::TimeZone z;
-    absl::LoadTimeZone("Europe/London", &z);
-    return z;
-  }();
-  return tz;
-}
 absl::CivilDay D(int y, int m, int d) { return absl::CivilDay(y, m, d); }
-absl::Time At(absl::CivilDay d) { return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), 11, 0, 0), London()); }
-
 using testing::NhsNumber;
 
 struct Assessment {
@@ -67,43 +62,10 @@ pbr::v1::RecordAssessmentRequest ToRequest(const Assessment& a) {
   return r;
 }
 
-std::vector<int> Ratings(int seed) {
-  std::vector<int> r(18);
-  for (int i = 0; i < 18; ++i) r[i] = (seed * 7 + i * 3) % 5;
-  return r;
-}
 
-int HonosTotal(const std::vector<int>& r) {
-  int total = 0;
-  for (int i = 0; i < 12; ++i) total += r[i];
-  return total;
-}
 
-class SystemTest : public ::testing::Test {
+class SystemTest : public systemtest::PlatformFixture {
  protected:
-  void SetUp() override {
-    testing::LocalPlatformOptions options;
-    options.bin_dir = PBR_BIN_DIR;
-    options.rules_dir = PBR_RULES_DIR;
-    options.work_dir = dir_.path();
-    options.clock = "fixed:2026-11-22T12:00:00Z";
-    auto platform = LocalPlatform::Start(options);
-    ASSERT_TRUE(platform.ok()) << platform.status();
-    platform_ = *std::move(platform);
-    auto rules = care::RuleSet::LoadFromDirectory(PBR_RULES_DIR);
-    ASSERT_TRUE(rules.ok()) << rules.status();
-    rules_ = std::make_unique<care::RuleSet>(*std::move(rules));
-  }
-  void TearDown() override {
-    if (platform_) {
-      EXPECT_TRUE(platform_->StopAll().ok()) << "every process stops cleanly on SIGTERM";
-    }
-  }
-
-  template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
-    return platform_->Stub<Service>(name);
-  }
   static std::unique_ptr<grpc::ClientContext> Context() { return testing::CallContext(); }
 
   // Records an assessment; remembers what the platform should now know.
@@ -231,9 +193,6 @@ class SystemTest : public ::testing::Test {
     std::string latest_id;
     int assessments = 0;
   };
-  testing::TempDir dir_;
-  std::unique_ptr<LocalPlatform> platform_;
-  std::unique_ptr<care::RuleSet> rules_;
   std::mutex mu_;
   std::map<std::string, PersonTruth> oracle_;
   std::map<std::string, int64_t> team_assessments_;

@@ -1,0 +1,75 @@
+#pragma once
+// What the multi-process system tests share: the whole platform (broker and four service binaries)
+// on a fixed clinical clock, started for each test and stopped cleanly after it, and the times at
+// which they record assessments.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "care/rules.h"
+#include "gtest/gtest.h"
+#include "testing/local_platform.h"
+
+namespace pbr::systemtest {
+
+inline const absl::CivilDay kToday(2026, 11, 22);  // the platform's fixed clock
+
+inline const absl::TimeZone& London() {
+  static const absl::TimeZone tz = [] {
+    absl::TimeZone z;
+    absl::LoadTimeZone("Europe/London", &z);
+    return z;
+  }();
+  return tz;
+}
+// 11:00 UK time on a clinical day.
+inline absl::Time At(absl::CivilDay d) {
+  return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), 11, 0, 0), London());
+}
+
+// Synthetic MHCT ratings (items 1-13, A-E), different for each seed, and their HoNOS total.
+inline std::vector<int> Ratings(int seed) {
+  std::vector<int> r(18);
+  for (int i = 0; i < 18; ++i) r[i] = (seed * 7 + i * 3) % 5;
+  return r;
+}
+inline int HonosTotal(const std::vector<int>& r) {
+  int total = 0;
+  for (int i = 0; i < 12; ++i) total += r[i];
+  return total;
+}
+
+class PlatformFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    testing::LocalPlatformOptions options;
+    options.bin_dir = PBR_BIN_DIR;
+    options.rules_dir = PBR_RULES_DIR;
+    options.work_dir = dir_.path();
+    options.clock = "fixed:2026-11-22T12:00:00Z";
+    auto platform = testing::LocalPlatform::Start(options);
+    ASSERT_TRUE(platform.ok()) << platform.status();
+    platform_ = *std::move(platform);
+    auto rules = care::RuleSet::LoadFromDirectory(PBR_RULES_DIR);
+    ASSERT_TRUE(rules.ok()) << rules.status();
+    rules_ = std::make_unique<care::RuleSet>(*std::move(rules));
+  }
+  void TearDown() override {
+    if (platform_) {
+      EXPECT_TRUE(platform_->StopAll().ok()) << "every process stops cleanly on SIGTERM";
+    }
+  }
+
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
+    return platform_->Stub<Service>(name);
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<testing::LocalPlatform> platform_;
+  std::unique_ptr<care::RuleSet> rules_;
+};
+
+}  // namespace pbr::systemtest
