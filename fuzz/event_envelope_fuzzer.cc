@@ -11,20 +11,14 @@
 #include "absl/strings/string_view.h"
 #include "care/rules.h"
 #include "care_bridge.h"
+#include "shipped_rules.h"
 #include "event_rules.h"
 #include "pbr/v1/events.pb.h"
 #include "platform/events.h"
 
 namespace {
 
-const care::RuleSet& Rules() {
-  static const std::shared_ptr<const care::RuleSet> rules = [] {
-    auto loaded = pbr::services::LoadRules(PBR_RULES_DIR);
-    if (!loaded.ok()) std::abort();  // the shipped rules must load
-    return *std::move(loaded);
-  }();
-  return *rules;
-}
+const care::RuleSet& Rules() { return ShippedRules(); }
 
 }  // namespace
 

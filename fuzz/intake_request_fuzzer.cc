@@ -11,20 +11,14 @@
 #include "absl/time/time.h"
 #include "care/rules.h"
 #include "care_bridge.h"
+#include "shipped_rules.h"
 #include "intake.h"
 #include "pbr/v1/allocation.pb.h"
 #include "rule_checks.h"
 
 namespace {
 
-const care::RuleSet& Rules() {
-  static const std::shared_ptr<const care::RuleSet> rules = [] {
-    auto loaded = pbr::services::LoadRules(PBR_RULES_DIR);
-    if (!loaded.ok()) std::abort();  // the shipped rules must load
-    return *std::move(loaded);
-  }();
-  return *rules;
-}
+const care::RuleSet& Rules() { return ShippedRules(); }
 
 // A fixed "now", so an input behaves the same on every run.
 const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2024, 7, 1, 12, 0, 0), absl::UTCTimeZone());

@@ -34,11 +34,6 @@ Metrics::Metrics(std::string service)
                           .Help("1 when the service's store can write (free space above the reserve, no write error)")
                           .Register(*registry_)
                           .Add({{"service", service_}})),
-      undeliverable_(prometheus::BuildCounter()
-                         .Name("pbr_outbox_undeliverable_total")
-                         .Help("events the broker refused for good (e.g. too large), set aside in the outbox's "
-                               "undeliverable family instead of being retried for ever")
-                         .Register(*registry_)),
       undeliverable_kept_(prometheus::BuildGauge()
                               .Name("pbr_outbox_undeliverable")
                               .Help("events refused for good and kept aside for an operator (alert when above 0)")
@@ -94,8 +89,5 @@ void Metrics::SetConsumerPaused(bool paused) { consumer_paused_.Set(paused ? 1 :
 
 void Metrics::SetStoreWritable(bool writable) { store_writable_.Set(writable ? 1 : 0); }
 
-void Metrics::CountUndeliverable(absl::string_view topic) {
-  undeliverable_.Add({{"service", service_}, {"topic", std::string(topic)}}).Increment();
-}
 
 }  // namespace pbr::platform

@@ -224,10 +224,7 @@ bool Outbox::SetAside(uint64_t seq, absl::string_view topic, absl::string_view e
     return false;
   }
   ++undeliverable_;
-  if (metrics_) {
-    metrics_->CountUndeliverable(topic);
-    metrics_->SetUndeliverable(undeliverable_.load());
-  }
+  if (metrics_) metrics_->SetUndeliverable(undeliverable_.load());
   return true;
 }
 

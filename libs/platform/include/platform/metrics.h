@@ -30,7 +30,6 @@ class Metrics {
   void SetOutboxDepth(int64_t depth);
   void SetConsumerPaused(bool paused);
   void SetStoreWritable(bool writable);
-  void CountUndeliverable(absl::string_view topic);
   void SetUndeliverable(int64_t events);
 
  private:
@@ -47,7 +46,6 @@ class Metrics {
   prometheus::Gauge& outbox_depth_;
   prometheus::Gauge& consumer_paused_;
   prometheus::Gauge& store_writable_;
-  prometheus::Family<prometheus::Counter>& undeliverable_;
   prometheus::Gauge& undeliverable_kept_;
 };
 
