@@ -1,0 +1,247 @@
+#include "ledger/ledger.h"
+
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace pbr::ledger {
+namespace {
+
+using ::testing::ElementsAre;
+
+absl::Time Day(int month, int day, int hour = 10) {
+  return absl::FromCivil(absl::CivilSecond(2026, month, day, hour, 0, 0), absl::UTCTimeZone());
+}
+
+Assessment A(std::string id, absl::Time at, int cluster, AssessmentKind kind = AssessmentKind::kFormalReview,
+             std::string team = "t1") {
+  Assessment a;
+  a.id = std::move(id);
+  a.assessed_at = at;
+  a.effective_at = at;
+  a.cluster = cluster;
+  a.kind = kind;
+  a.team_id = std::move(team);
+  return a;
+}
+
+CareEvent E(std::string id, CareEventKind kind, absl::Time at) {
+  CareEvent e;
+  e.id = std::move(id);
+  e.kind = kind;
+  e.occurred_at = at;
+  return e;
+}
+
+std::vector<int> Clusters(const CareRecord& r) {
+  std::vector<int> out;
+  for (const auto& e : r.episodes) out.push_back(e.cluster);
+  return out;
+}
+
+TEST(Fold, AHigherRevisionWinsAndAStaleOneChangesNothing) {
+  PersonFacts f;
+  EXPECT_TRUE(f.Fold(A("a", Day(1, 1), 4)));
+  Assessment amended = A("a", Day(1, 2), 5);
+  amended.revision = 1;
+  EXPECT_TRUE(f.Fold(amended));
+  EXPECT_FALSE(f.Fold(A("a", Day(1, 1), 4)));  // revision 0 again, late
+  EXPECT_FALSE(f.Fold(amended));               // repeated
+  EXPECT_EQ(f.FindAssessment("a")->cluster, 5);
+}
+
+TEST(Fold, AWithdrawalIsATombstoneThatAStaleRevisionCannotRevive) {
+  PersonFacts f;
+  f.Fold(A("a", Day(1, 1), 4));
+  Assessment gone = A("a", Day(1, 1), 4);
+  gone.revision = 1;
+  gone.withdrawn = true;
+  EXPECT_TRUE(f.Fold(gone));
+  EXPECT_FALSE(f.Fold(A("a", Day(1, 1), 4)));
+  EXPECT_TRUE(f.LiveAssessments().empty());
+  EXPECT_FALSE(Derive("p", f).latest.has_value());
+  EXPECT_EQ(Derive("p", f).current_episode(), nullptr);
+}
+
+TEST(Latest, IsTheLatestMhctTimeThenTheLaterEffectiveTimeThenTheGreaterId) {
+  PersonFacts f;
+  f.Fold(A("b", Day(3, 1), 4, AssessmentKind::kInitial));
+  f.Fold(A("a", Day(3, 1), 5));  // same MHCT time and effective time: "b" > "a" wins
+  EXPECT_EQ(Derive("p", f).latest->id, "b");
+  Assessment c = A("c", Day(3, 1), 6);
+  c.effective_at = Day(3, 1) + absl::Minutes(1);  // hypothetical: same MHCT time, later effect
+  f.Fold(c);
+  EXPECT_EQ(Derive("p", f).latest->id, "c");
+}
+
+TEST(Clocks, ABackDatedInpatientEpisodeStartsAtTheAdmissionWhileTheReviewClockRunsFromTheMhct) {
+  PersonFacts f;
+  Assessment initial = A("init", Day(3, 3), 14, AssessmentKind::kInitial);
+  initial.effective_at = Day(3, 1);  // admitted two days before the MHCT
+  f.Fold(initial);
+  const CareRecord r = Derive("p", f);
+  ASSERT_NE(r.current_episode(), nullptr);
+  EXPECT_EQ(r.current_episode()->started_at, Day(3, 1));
+  EXPECT_EQ(r.open_referral()->opened_at, Day(3, 1));
+  ASSERT_TRUE(r.review_basis().has_value());
+  EXPECT_EQ(r.review_basis()->assessed_at, Day(3, 3));
+}
+
+TEST(Clocks, AReviewBetweenTheAdmissionAndALaterMhctDoesNotOutrankIt) {
+  // The order is by MHCT time everywhere: allocation's current cluster and reporting's agree.
+  PersonFacts f;
+  f.Fold(A("community", Day(2, 1), 12, AssessmentKind::kInitial));
+  Assessment ward = A("ward", Day(3, 3), 14, AssessmentKind::kTransferReview);
+  f.Fold(ward);
+  f.Fold(A("between", Day(3, 2), 13));
+  const CareRecord r = Derive("p", f);
+  EXPECT_EQ(r.latest->id, "ward");
+  EXPECT_EQ(r.current_episode()->cluster, 14);
+  EXPECT_THAT(Clusters(r), ElementsAre(12, 13, 14));
+}
+
+TEST(Episodes, StartWhenTheClusterChangesAndEndAtTheNextStart) {
+  PersonFacts f;
+  f.Fold(A("a1", Day(1, 1), 4, AssessmentKind::kInitial));
+  f.Fold(A("a2", Day(4, 1), 4));
+  f.Fold(A("a3", Day(7, 1), 5));
+  const CareRecord r = Derive("p", f);
+  ASSERT_THAT(Clusters(r), ElementsAre(4, 5));
+  EXPECT_EQ(r.episodes[0].ended_at, Day(7, 1));
+  EXPECT_FALSE(r.episodes[0].ended_by_discharge);
+  EXPECT_EQ(r.episodes[0].id, EpisodeId("p", "a1"));
+  EXPECT_EQ(r.episode_of.at("a2"), r.episodes[0].id);
+  EXPECT_EQ(r.previous_episode()->cluster, 4);
+}
+
+TEST(Referrals, AReferralOpensAPeriodThatADischargeClosesWithItsEpisode) {
+  PersonFacts f;
+  f.Fold(E("ref", CareEventKind::kReferralReceived, Day(1, 1)));
+  CareRecord r = Derive("p", f);
+  ASSERT_NE(r.open_referral(), nullptr);
+  EXPECT_EQ(r.open_referral()->opened_by, "ref");
+  EXPECT_EQ(r.current_episode(), nullptr);  // referred, not yet allocated
+  EXPECT_FALSE(r.review_basis().has_value());
+
+  f.Fold(A("init", Day(1, 10), 4, AssessmentKind::kInitial));
+  f.Fold(A("dr", Day(5, 1), 4, AssessmentKind::kDischargeReview));
+  f.Fold(E("dis", CareEventKind::kDischargeFromService, Day(5, 1)));  // same instant as the discharge review
+  r = Derive("p", f);
+  EXPECT_EQ(r.open_referral(), nullptr);
+  EXPECT_EQ(r.current_episode(), nullptr);
+  EXPECT_FALSE(r.review_basis().has_value());
+  ASSERT_EQ(r.episodes.size(), 1u);
+  EXPECT_EQ(r.episodes[0].ended_at, Day(5, 1));
+  EXPECT_TRUE(r.episodes[0].ended_by_discharge);
+  EXPECT_EQ(r.referral_of.at("dr"), r.referrals[0].id);
+  EXPECT_EQ(r.referral_of.at("dis"), r.referrals[0].id);
+  EXPECT_EQ(r.referrals[0].closed_at, Day(5, 1));
+}
+
+TEST(Referrals, AReReferralOpensANewPeriodAndANewEpisodeOnTheSameCluster) {
+  PersonFacts f;
+  f.Fold(A("init", Day(1, 1), 4, AssessmentKind::kInitial));
+  f.Fold(E("dis", CareEventKind::kDischargeFromService, Day(3, 1)));
+  f.Fold(A("again", Day(6, 1), 4, AssessmentKind::kInitial));
+  const CareRecord r = Derive("p", f);
+  ASSERT_EQ(r.referrals.size(), 2u);
+  EXPECT_TRUE(r.referrals[0].opened_by_assessment);
+  EXPECT_EQ(r.referrals[1].opened_by, "again");
+  EXPECT_TRUE(r.returning());
+  ASSERT_THAT(Clusters(r), ElementsAre(4, 4));
+  EXPECT_EQ(r.current_episode()->started_by, "again");
+  EXPECT_EQ(r.review_basis()->assessment_id, "again");
+}
+
+TEST(Referrals, AReferralWhileOneIsOpenBelongsToIt) {
+  PersonFacts f;
+  f.Fold(E("r1", CareEventKind::kReferralReceived, Day(1, 1)));
+  f.Fold(E("r2", CareEventKind::kReferralReceived, Day(2, 1)));
+  const CareRecord r = Derive("p", f);
+  ASSERT_EQ(r.referrals.size(), 1u);
+  EXPECT_EQ(r.referral_of.at("r2"), r.referrals[0].id);
+}
+
+TEST(Referrals, ADischargeWithNothingOpenChangesNothing) {
+  PersonFacts f;
+  f.Fold(E("dis", CareEventKind::kDischargeFromService, Day(1, 1)));
+  const CareRecord r = Derive("p", f);
+  EXPECT_TRUE(r.referrals.empty());
+  EXPECT_EQ(r.referral_of.count("dis"), 0u);
+}
+
+TEST(Referrals, WithdrawingTheDischargeReopensThePeriodAndTheEpisode) {
+  PersonFacts f;
+  f.Fold(A("init", Day(1, 1), 4, AssessmentKind::kInitial));
+  f.Fold(E("dis", CareEventKind::kDischargeFromService, Day(3, 1)));
+  CareEvent withdrawn = E("dis", CareEventKind::kDischargeFromService, Day(3, 1));
+  withdrawn.revision = 1;
+  withdrawn.withdrawn = true;
+  f.Fold(withdrawn);
+  const CareRecord r = Derive("p", f);
+  ASSERT_NE(r.current_episode(), nullptr);
+  EXPECT_EQ(r.review_basis()->assessment_id, "init");
+}
+
+TEST(Referrals, OtherCareEventsBelongToThePeriodCoveringTheirTime) {
+  PersonFacts f;
+  f.Fold(A("init", Day(1, 1), 12, AssessmentKind::kInitial));
+  f.Fold(E("crht", CareEventKind::kReferralToCrht, Day(2, 1)));
+  f.Fold(E("dis", CareEventKind::kDischargeFromService, Day(3, 1)));
+  f.Fold(E("late", CareEventKind::kFaceToFaceContact, Day(4, 1)));
+  const CareRecord r = Derive("p", f);
+  EXPECT_EQ(r.referral_of.at("crht"), r.referrals[0].id);
+  EXPECT_EQ(r.referral_of.count("late"), 0u);
+}
+
+TEST(Before, SeesOnlyWhatCameBeforeTheAssessment) {
+  PersonFacts f;
+  f.Fold(A("a1", Day(1, 1), 11, AssessmentKind::kInitial));
+  f.Fold(E("adm", CareEventKind::kAdmission, Day(2, 1)));
+  f.Fold(A("a3", Day(9, 1), 13));
+  const Assessment next = A("a2", Day(3, 1), 12);
+  const PersonFacts before = f.Before(next);
+  EXPECT_EQ(before.assessments().size(), 1u);
+  EXPECT_EQ(before.care_events().size(), 1u);
+  EXPECT_EQ(Derive("p", before).current_episode()->cluster, 11);
+}
+
+TEST(ReviewBasis, KeyChangesWithAnAmendedDateOrCluster) {
+  PersonFacts f;
+  f.Fold(A("a", Day(1, 1), 4, AssessmentKind::kInitial));
+  const std::string first = Derive("p", f).review_basis()->key();
+  Assessment amended = A("a", Day(1, 2), 4, AssessmentKind::kInitial);
+  amended.revision = 1;
+  f.Fold(amended);
+  EXPECT_NE(Derive("p", f).review_basis()->key(), first);
+}
+
+TEST(Derive, IsTheSameWhateverOrderTheFactsArrivedIn) {
+  std::vector<std::function<void(PersonFacts&)>> facts = {
+      [](PersonFacts& f) { f.Fold(E("ref", CareEventKind::kReferralReceived, Day(1, 1))); },
+      [](PersonFacts& f) { f.Fold(A("a1", Day(1, 5), 4, AssessmentKind::kInitial)); },
+      [](PersonFacts& f) { f.Fold(A("a2", Day(4, 5), 5)); },
+      [](PersonFacts& f) { f.Fold(E("dis", CareEventKind::kDischargeFromService, Day(6, 1))); },
+      [](PersonFacts& f) { f.Fold(A("a3", Day(8, 1), 5, AssessmentKind::kInitial)); },
+  };
+  std::vector<size_t> order = {0, 1, 2, 3, 4};
+  std::string expected;
+  do {
+    PersonFacts f;
+    for (size_t i : order) facts[i](f);
+    const CareRecord r = Derive("p", f);
+    std::string shape;
+    for (const auto& e : r.episodes) {
+      shape += absl::StrCat(e.id, ":", e.cluster, ":", absl::ToUnixSeconds(e.started_at), ":",
+                            e.ended_at ? absl::ToUnixSeconds(*e.ended_at) : -1, ";");
+    }
+    for (const auto& p : r.referrals) shape += absl::StrCat(p.id, p.open() ? "+" : "-", ";");
+    if (expected.empty()) expected = shape;
+    EXPECT_EQ(shape, expected);
+  } while (std::next_permutation(order.begin(), order.end()));
+}
+
+}  // namespace
+}  // namespace pbr::ledger
