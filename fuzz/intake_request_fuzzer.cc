@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (suggestions.ok()) {
       const care::ServiceArea* area =
           request.service_area().empty() ? nullptr : rules.service_areas().Find(request.service_area());
-      (void)pbr::allocation::ToSuggestions(*suggestions, area, 5);
+      (void)pbr::allocation::ToSuggestions(rules, *suggestions, area, 5);
     }
   } else {
     pbr::v1::RecordCareEventRequest request;

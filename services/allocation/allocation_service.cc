@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "care/nhs_number.h"
 #include "care_bridge.h"
+#include "care_record.h"
 #include "event_rules.h"
 #include "intake.h"
 #include "platform/events.h"
@@ -54,19 +55,35 @@ absl::StatusOr<std::optional<Proto>> GetProto(const platform::Store& store, absl
   return std::optional<Proto>(std::move(p));
 }
 
-std::optional<care::HistoryTrigger> TriggerOf(pbr::v1::CareEventType t) {
-  switch (t) {
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT: return care::HistoryTrigger::kCrhtReferral;
-    case pbr::v1::CARE_EVENT_ADMISSION: return care::HistoryTrigger::kAdmission;
-    case pbr::v1::CARE_EVENT_MHA_ASSESSMENT: return care::HistoryTrigger::kMhaAssessment;
-    case pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE: return care::HistoryTrigger::kMedicationNonConcordance;
+std::optional<care::HistoryTrigger> TriggerOf(ledger::CareEventKind kind) {
+  switch (kind) {
+    case ledger::CareEventKind::kReferralToCrht: return care::HistoryTrigger::kCrhtReferral;
+    case ledger::CareEventKind::kAdmission: return care::HistoryTrigger::kAdmission;
+    case ledger::CareEventKind::kMhaAssessment: return care::HistoryTrigger::kMhaAssessment;
+    case ledger::CareEventKind::kMedicationNonConcordance: return care::HistoryTrigger::kMedicationNonConcordance;
     default: return std::nullopt;
   }
 }
 
-AssessmentFact FactOf(const StoredAssessment& s) {
-  return {s.content().assessment_id(), platform::FromProto(s.effective_at()), s.content().cluster(),
-          s.content().team_id(), s.content().commissioner_id()};
+std::string DayOf(absl::Time t) { return absl::FormatCivilTime(platform::ClinicalDay(t)); }
+
+// What the rules need from the person's care record just before an assessment: the cluster of
+// the open referral period it would review, the one before it, whether the person is returning
+// after a discharge, and the acute events of the 12 months before it.
+AllocationFacts FactsBefore(const ledger::PersonFacts& before, const ledger::CareRecord& prior, absl::Time assessed_at) {
+  AllocationFacts facts;
+  if (const ledger::Episode* from = prior.current_episode()) {
+    facts.from_cluster = from->cluster;
+    facts.from_cluster_start = platform::ClinicalDay(from->started_at);
+    if (const ledger::Episode* earlier = prior.previous_episode()) facts.cluster_before_from = earlier->cluster;
+  }
+  facts.returning_patient = prior.returning();
+  const absl::CivilDay day = platform::ClinicalDay(assessed_at);
+  for (const ledger::CareEvent* e : before.LiveCareEvents()) {
+    const absl::CivilDay at = platform::ClinicalDay(e->occurred_at);
+    if (auto trigger = TriggerOf(e->kind); trigger && at <= day && at > day - 366) facts.history.push_back({*trigger, at});
+  }
+  return facts;
 }
 
 // Stages an event once it passes the rules every consumer applies, so nothing allocation publishes
@@ -77,6 +94,53 @@ absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, 
     return absl::InternalError(absl::StrCat("allocation built an event its consumers would refuse: ", st.message()));
   }
   outbox.Stage(batch, topic_name, event);
+  return absl::OkStatus();
+}
+
+// An assessment must fit the person's referral periods (SOP 4.7): an initial assessment opens a
+// period (a person with an open one and a cluster is being transferred, which is a review), and a
+// review belongs to an open period (after a discharge a new referral or initial assessment is
+// needed first). A review for a person never allocated is checked as an initial allocation.
+absl::Status CheckReferralPeriod(const pbr::v1::RecordAssessmentRequest& r, const ledger::CareRecord& prior) {
+  const ledger::ReferralPeriod* open = prior.open_referral();
+  const ledger::Episode* current = prior.current_episode();
+  if (r.reason() == pbr::v1::ASSESSMENT_REASON_INITIAL && open != nullptr && current != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "reason: the person has an open referral period (since ", DayOf(open->opened_at), ") on cluster ",
+        current->cluster, ": a transfer between teams or services is not an initial assessment (SOP 4.7); record it "
+        "as ASSESSMENT_REASON_TRANSFER_REVIEW with a change_class, or record the discharge first"));
+  }
+  if (IsReview(r.reason()) && open == nullptr && prior.last_referral() != nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "reason: the person was discharged from service on ", DayOf(*prior.last_referral()->closed_at),
+        " and has no open referral period to review; record the new referral (CARE_EVENT_REFERRAL_RECEIVED) or an "
+        "initial assessment first"));
+  }
+  return absl::OkStatus();
+}
+
+// A discharge from service closes the referral period open at its time, after everything in it.
+absl::Status CheckDischarge(const ledger::CareRecord& prior, absl::Time at) {
+  const ledger::ReferralPeriod* open = prior.open_referral();
+  if (open == nullptr) {
+    const ledger::ReferralPeriod* last = prior.last_referral();
+    return absl::FailedPreconditionError(
+        last == nullptr
+            ? std::string("type: the person has no open referral period to discharge from (no referral or initial "
+                          "assessment is recorded)")
+            : absl::StrCat("type: the person has no open referral period to discharge from (discharged on ",
+                           DayOf(*last->closed_at), ")"));
+  }
+  if (at < open->opened_at) {
+    return absl::FailedPreconditionError(absl::StrCat("occurred_at: before the open referral period began (",
+                                                      DayOf(open->opened_at), ")"));
+  }
+  if (prior.latest.has_value() && prior.latest->assessed_at > at &&
+      prior.referral_of.count(prior.latest->id) && prior.referral_of.at(prior.latest->id) == open->id) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "occurred_at: the referral period has an assessment after this discharge (on ", DayOf(prior.latest->assessed_at),
+        "); a discharge closes the period, so it comes after its last assessment"));
+  }
   return absl::OkStatus();
 }
 
@@ -129,14 +193,16 @@ struct AllocationService::PersonRecords {
   PersonState state;
   std::vector<StoredAssessment> assessments;  // live and withdrawn
   std::vector<StoredCareEvent> care_events;
-  std::vector<pbr::v1::Episode> stored_episodes;
 
-  std::vector<AssessmentFact> LiveFacts(absl::string_view except_assessment_id = "") const {
-    std::vector<AssessmentFact> facts;
-    for (const auto& a : assessments) {
-      if (!a.content().withdrawn() && a.content().assessment_id() != except_assessment_id) facts.push_back(FactOf(a));
-    }
+  // The person's facts, for the shared ledger to derive their care from.
+  ledger::PersonFacts Facts() const {
+    ledger::PersonFacts facts;
+    for (const auto& a : assessments) facts.Fold(FactOf(a));
+    for (const auto& e : care_events) facts.Fold(FactOf(e));
     return facts;
+  }
+  int LiveAssessments(const ledger::PersonFacts& facts) const {
+    return static_cast<int>(facts.LiveAssessments().size());
   }
 };
 
@@ -169,14 +235,6 @@ absl::StatusOr<AllocationService::PersonRecords> AllocationService::LoadPerson(c
   if (auto st = load_index(kPersonAssessmentsFamily, kAssessmentsFamily, p.assessments); !st.ok()) return st;
   if (auto st = load_index(kPersonCareEventsFamily, kCareEventsFamily, p.care_events); !st.ok()) return st;
   if (!failure.ok()) return failure;
-  auto st = store_.Scan(kEpisodesFamily, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view v) {
-    if (!p.stored_episodes.emplace_back().ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      failure = absl::DataLossError("stored episode is unreadable");
-    }
-    return failure.ok();
-  });
-  if (!st.ok()) return st;
-  if (!failure.ok()) return failure;
   return p;
 }
 
@@ -205,41 +263,64 @@ absl::Status AllocationService::MapLocalId(const std::string& person_id, const s
   return absl::OkStatus();
 }
 
-void AllocationService::StagePerson(const std::string& person_id, const PersonView& before, const PersonView& after,
-                                    PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const {
-  for (const auto& e : before.episodes) batch.Delete(store_.Family(kEpisodesFamily), PersonKey(person_id, e.episode_id()));
+void AllocationService::StagePerson(const std::string& person_id, const ledger::CareRecord& before,
+                                    const ledger::CareRecord& after, PersonState state, int live_assessments,
+                                    rocksdb::WriteBatch& batch) const {
+  for (const auto& e : before.episodes) batch.Delete(store_.Family(kEpisodesFamily), PersonKey(person_id, e.id));
   for (const auto& e : after.episodes) {
-    batch.Put(store_.Family(kEpisodesFamily), PersonKey(person_id, e.episode_id()), e.SerializeAsString());
+    batch.Put(store_.Family(kEpisodesFamily), PersonKey(person_id, e.id), ToProto(e).SerializeAsString());
   }
-  const pbr::v1::Episode* current = after.current();
+  const ledger::Episode* current = after.current_episode();
+  const std::optional<ledger::ReviewBasis> basis = after.review_basis();
   state.set_has_cluster(current != nullptr);
-  state.set_cluster(current ? current->cluster() : 0);
-  state.set_team_id(after.current_team);
-  state.set_episode_id(current ? current->episode_id() : "");
-  if (current) *state.mutable_cluster_since() = current->started_at();
+  state.set_cluster(current ? current->cluster : 0);
+  state.set_team_id(basis ? basis->team_id : "");
+  state.set_episode_id(current ? current->id : "");
+  if (current) *state.mutable_cluster_since() = platform::ToProto(current->started_at);
   else state.clear_cluster_since();
   state.set_live_assessments(live_assessments);
+  const ledger::ReferralPeriod* referral = after.last_referral();
+  state.set_referral_open(referral != nullptr && referral->open());
+  state.set_referral_id(referral ? referral->id : "");
+  if (referral) *state.mutable_referral_opened_at() = platform::ToProto(referral->opened_at);
+  else state.clear_referral_opened_at();
+  if (referral && referral->closed_at) *state.mutable_discharged_at() = platform::ToProto(*referral->closed_at);
+  else state.clear_discharged_at();
   batch.Put(store_.Family(kPersonsFamily), person_id, state.SerializeAsString());
 }
 
-absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& person_id, const PersonView& before,
-                                            const PersonView& after, absl::string_view cause_id,
-                                            const std::string& source_system, absl::string_view trace_id,
-                                            rocksdb::WriteBatch& batch) {
-  const pbr::v1::Episode* was = before.current();
-  const pbr::v1::Episode* now = after.current();
-  // Nothing to announce when the cluster stays, or when no assessment is left (the withdrawal says so).
-  if (now == nullptr || (was != nullptr && was->cluster() == now->cluster())) return false;
+absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& person_id,
+                                                            const ledger::CareRecord& before,
+                                                            const ledger::CareRecord& after, absl::string_view cause_id,
+                                                            const std::string& source_system, absl::string_view trace_id,
+                                                            rocksdb::WriteBatch& batch) {
+  const ledger::Episode* was = before.current_episode();
+  const ledger::Episode* now = after.current_episode();
+  const ledger::Episode* ended = nullptr;  // the episode a discharge just ended
+  if (now == nullptr && was != nullptr) {
+    for (const auto& e : after.episodes) {
+      if (e.id == was->id && e.ended_by_discharge) ended = &e;
+    }
+  }
+  // Nothing to announce when the cluster stays, or when a correction left no assessment at all
+  // (the withdrawal itself says so).
+  if (ended == nullptr && (now == nullptr || (was != nullptr && was->cluster == now->cluster))) return false;
+  const ledger::Episode& subject = ended != nullptr ? *ended : *now;
+  const absl::Time at = ended != nullptr ? *ended->ended_at : now->started_at;
   auto changed = platform::MakeEnvelope(topic::kClusterChanged, DeterministicId(topic::kClusterChanged, {cause_id}),
-                                        person_id, platform::FromProto(now->started_at()), clock_.Now(),
-                                        source_system, std::string(trace_id));
+                                        person_id, at, clock_.Now(), source_system, std::string(trace_id));
   auto* c = changed.mutable_cluster_changed();
-  c->set_assessment_id(now->started_by_assessment_id());
-  c->set_team_id(after.current_team);
-  c->set_has_previous_cluster(was != nullptr);
-  c->set_previous_cluster(was ? was->cluster() : 0);
-  c->set_cluster(now->cluster());
-  *c->mutable_effective_at() = now->started_at();
+  c->set_assessment_id(subject.started_by);
+  const std::optional<ledger::ReviewBasis> basis = after.review_basis();
+  c->set_team_id(basis ? basis->team_id : subject.team_id);
+  const bool has_previous = ended == nullptr && was != nullptr;
+  c->set_has_previous_cluster(has_previous);
+  c->set_previous_cluster(has_previous ? was->cluster : 0);
+  c->set_cluster(subject.cluster);
+  *c->mutable_effective_at() = platform::ToProto(at);
+  c->set_ended(ended != nullptr);
+  c->set_referral_id(subject.referral_id);
+  c->set_episode_id(subject.id);
   if (auto st = StageChecked(outbox_, *rules_, batch, topic::kClusterChanged, changed); !st.ok()) return st;
   return true;
 }
@@ -289,37 +370,37 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   PersonState state = person->state;
   if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) return st;
 
-  // Inpatient initial allocations take effect from the admission (SOP; KPI 4 counts bed nights).
   const absl::Time assessed_at = platform::FromProto(r.assessed_at());
-  const absl::Time effective_at = r.reason() == pbr::v1::ASSESSMENT_REASON_INITIAL && r.has_admitted_at()
-                                      ? platform::FromProto(r.admitted_at())
-                                      : assessed_at;
+  ledger::Assessment next;
+  next.id = assessment_id;
+  next.revision = revision;
+  next.assessed_at = assessed_at;
+  next.effective_at = assessed_at;
+  next.cluster = r.cluster();
+  next.kind = KindOf(r.reason());
+  next.team_id = r.team_id();
+  next.commissioner_id = r.commissioner_id();
+  next.service_area = r.service_area();
 
-  // The rules see the person as they were just before this assessment.
-  std::vector<AssessmentFact> others = person->LiveFacts(assessment_id);
-  AllocationFacts facts;
-  std::vector<AssessmentFact> earlier;
-  for (const auto& f : others) {
-    if (f.effective_at <= effective_at) earlier.push_back(f);
+  // The rules see the person's care as the shared ledger derives it just before this assessment.
+  ledger::PersonFacts facts = person->Facts();
+  const ledger::CareRecord stored_before = ledger::Derive(person_id, facts);
+  const ledger::PersonFacts earlier = facts.Before(next);
+  const ledger::CareRecord prior = ledger::Derive(person_id, earlier);
+  if (auto st = CheckReferralPeriod(r, prior); !st.ok()) return st;
+  const AllocationFacts rule_facts = FactsBefore(earlier, prior, assessed_at);
+  const bool as_initial = CheckedAsInitial(r, rule_facts);
+  // An inpatient initial allocation takes effect from the admission (SOP Table 13: back-dated to
+  // the admission date and time); the review clock still runs from the MHCT date.
+  if (as_initial && r.reason() == pbr::v1::ASSESSMENT_REASON_INITIAL && r.has_admitted_at()) {
+    next.effective_at = platform::FromProto(r.admitted_at());
   }
-  const PersonView prior_view = DerivePerson(person_id, earlier);
-  if (const pbr::v1::Episode* from = prior_view.current()) {
-    facts.from_cluster = from->cluster();
-    facts.from_cluster_start = platform::ClinicalDay(platform::FromProto(from->started_at()));
-    if (prior_view.episodes.size() >= 2) facts.cluster_before_from = prior_view.episodes.rbegin()[1].cluster();
-  }
-  for (const auto& e : person->care_events) {
-    const absl::Time at = platform::FromProto(e.content().occurred_at());
-    if (auto trigger = TriggerOf(e.content().type()); trigger && at <= assessed_at && at > assessed_at - absl::Hours(24 * 366)) {
-      facts.history.push_back({*trigger, platform::ClinicalDay(at)});
-    }
-  }
-  CheckResult checks = CheckAllocation(*rules_, r, *ratings, facts);
+  const absl::Time effective_at = next.effective_at;
+  CheckResult checks = CheckAllocation(*rules_, r, *ratings, rule_facts);
   if (!checks.refusal.ok()) return checks.refusal;
 
-  others.push_back({assessment_id, effective_at, r.cluster(), r.team_id(), r.commissioner_id()});
-  const PersonView after = DerivePerson(person_id, others);
-  const PersonView stored_before = DerivePerson(person_id, person->LiveFacts());
+  facts.Fold(next);
+  const ledger::CareRecord after = ledger::Derive(person_id, facts);
 
   auto event = platform::MakeEnvelope(
       topic::kAssessmentRecorded,
@@ -340,6 +421,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   a->set_service_area(r.service_area());
   a->set_commissioner_id(r.commissioner_id());
   a->set_episode_id(after.episode_of.at(assessment_id));
+  a->set_referral_id(after.referral_of.at(assessment_id));
   a->set_change_class(r.change_class());
   for (const auto& c : checks.checks) *a->add_checks() = c;
   a->set_clinical_rationale(r.clinical_rationale());
@@ -365,7 +447,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   pbr::v1::RecordAssessmentReply reply = ReplyFor(stored, *ratings);
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonAssessmentsFamily), PersonKey(person_id, assessment_id), record_key);
-  StagePerson(person_id, stored_before, after, std::move(state), static_cast<int>(others.size()), batch);
+  StagePerson(person_id, stored_before, after, std::move(state), person->LiveAssessments(facts), batch);
 
   // Synced: the reply promises durability. Concurrent calls share one fsync (group commit).
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
@@ -382,10 +464,20 @@ pbr::v1::RecordAssessmentReply AllocationService::ReplyFor(const StoredAssessmen
   reply.set_cluster_changed(stored.cluster_changed());
   reply.set_rule_version(stored.content().rule_version());
   reply.set_episode_id(stored.content().episode_id());
-  for (const auto& c : stored.content().checks()) *reply.add_checks() = c;
-  // Recomputed rather than stored: the same ratings give the same ranking under the same rules.
-  if (auto suggestions = rules_->SuggestClusters(ratings); suggestions.ok()) {
-    for (auto& s : ToSuggestions(*suggestions, nullptr, 5)) *reply.add_suggestions() = std::move(s);
+  reply.set_referral_id(stored.content().referral_id());
+  const pbr::v1::RuleCheck* protocol = nullptr;
+  for (const auto& c : stored.content().checks()) {
+    *reply.add_checks() = c;
+    if (c.rule() == "transition-protocol") protocol = &c;
+  }
+  if (protocol != nullptr) {
+    // A review: the clinician chooses guided by the protocol's options (SOP 4.6), no ranking.
+    for (int k : protocol->expected_clusters()) reply.add_protocol_options(k);
+  } else if (auto suggestions = rules_->SuggestClusters(ratings); suggestions.ok()) {
+    // An initial allocation: recomputed rather than stored (the same ratings and rules give the
+    // same ranking), within the team's service area.
+    const care::ServiceArea* area = rules_->service_areas().Find(stored.content().service_area());
+    for (auto& s : ToSuggestions(*rules_, *suggestions, area, 5)) *reply.add_suggestions() = std::move(s);
   }
   reply.set_revision(stored.content().revision());
   return reply;
@@ -426,10 +518,14 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
   auto person = LoadPerson(person_id);
   if (!person.ok()) return person.status();
   const std::string& assessment_id = stored.content().assessment_id();
-  const PersonView before = DerivePerson(person_id, person->LiveFacts());
-  const std::vector<AssessmentFact> remaining = person->LiveFacts(assessment_id);
-  const PersonView after = DerivePerson(person_id, remaining);
+  ledger::PersonFacts facts = person->Facts();
+  const ledger::CareRecord before = ledger::Derive(person_id, facts);
   const int revision = stored.content().revision() + 1;
+  ledger::Assessment tombstone = FactOf(stored);
+  tombstone.revision = revision;
+  tombstone.withdrawn = true;
+  facts.Fold(tombstone);
+  const ledger::CareRecord after = ledger::Derive(person_id, facts);
 
   const absl::Time now = clock_.Now();
   rocksdb::WriteBatch batch;
@@ -437,6 +533,7 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
   content.set_revision(revision);
   content.set_withdrawn(true);
   content.set_episode_id("");
+  content.set_referral_id("");
   auto event = platform::MakeEnvelope(topic::kAssessmentRecorded,
                                       DeterministicId(topic::kAssessmentRecorded, {assessment_id, absl::StrCat(revision)}),
                                       person_id, platform::FromProto(content.assessed_at()), now,
@@ -450,7 +547,7 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
   *stored.mutable_content() = content;
   stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
-  StagePerson(person_id, before, after, person->state, static_cast<int>(remaining.size()), batch);
+  StagePerson(person_id, before, after, person->state, person->LiveAssessments(facts), batch);
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
   outbox_.Wake();
   PBR_LOG(info) << "assessment " << assessment_id << " withdrawn by " << stored.source_system()
@@ -478,19 +575,35 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
     pbr::v1::RecordCareEventReply reply;
     reply.set_person_id((*existing)->person_id());
     reply.set_care_event_id((*existing)->content().care_event_id());
+    reply.set_referral_id((*existing)->content().referral_id());
     reply.set_duplicate(true);
     return reply;
   }
-  auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
-  if (!state.ok()) return state.status();
-  PersonState person = state->value_or(PersonState());
+  auto person = LoadPerson(person_id);
+  if (!person.ok()) return person.status();
+  PersonState state = person->state;
   rocksdb::WriteBatch batch;
-  if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), person, batch); !st.ok()) return st;
+  if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) return st;
 
   const std::string care_event_id = DeterministicId("care-event", {r.source_system(), r.source_record_id()});
+  ledger::CareEvent fact;
+  fact.id = care_event_id;
+  fact.kind = KindOf(r.type());
+  fact.occurred_at = platform::FromProto(r.occurred_at());
+  fact.team_id = r.team_id();
+  fact.out_of_hours = r.out_of_hours();
+  ledger::PersonFacts facts = person->Facts();
+  const ledger::CareRecord before = ledger::Derive(person_id, facts);
+  if (fact.kind == ledger::CareEventKind::kDischargeFromService) {
+    if (auto st = CheckDischarge(before, fact.occurred_at); !st.ok()) return st;
+  }
+  facts.Fold(fact);
+  const ledger::CareRecord after = ledger::Derive(person_id, facts);
+  const auto referral = after.referral_of.find(care_event_id);
+
   auto event = platform::MakeEnvelope(topic::kCareEventRecorded,
                                       DeterministicId(topic::kCareEventRecorded, {care_event_id}), person_id,
-                                      platform::FromProto(r.occurred_at()), now, r.source_system(), std::string(trace_id));
+                                      fact.occurred_at, now, r.source_system(), std::string(trace_id));
   auto* c = event.mutable_care_event_recorded();
   c->set_care_event_id(care_event_id);
   c->set_source_record_id(r.source_record_id());
@@ -499,11 +612,16 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   c->set_out_of_hours(r.out_of_hours());
   c->set_team_id(r.team_id());
   c->set_clinician_id(r.clinician_id());
+  if (referral != after.referral_of.end()) c->set_referral_id(referral->second);
   if (auto st = StageChecked(outbox_, *rules_, batch, topic::kCareEventRecorded, event); !st.ok()) return st;
+  auto staged_change = StageClusterChanged(person_id, before, after, care_event_id, r.source_system(), trace_id, batch);
+  if (!staged_change.ok()) return staged_change.status();
 
   pbr::v1::RecordCareEventReply reply;
   reply.set_person_id(person_id);
   reply.set_care_event_id(care_event_id);
+  reply.set_referral_id(c->referral_id());
+  reply.set_cluster_changed(*staged_change);
   StoredCareEvent stored;
   stored.set_source_system(r.source_system());
   stored.set_person_id(person_id);
@@ -511,7 +629,7 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   *stored.mutable_content() = *c;
   batch.Put(store_.Family(kCareEventsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonCareEventsFamily), PersonKey(person_id, care_event_id), record_key);
-  batch.Put(store_.Family(kPersonsFamily), person_id, person.SerializeAsString());
+  StagePerson(person_id, before, after, std::move(state), person->LiveAssessments(facts), batch);
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
   outbox_.Wake();
   return reply;
@@ -526,7 +644,7 @@ absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
   auto result = rules_->SuggestClusters(*ratings);
   if (!result.ok()) return result.status();
   pbr::v1::SuggestClustersReply reply;
-  for (auto& s : ToSuggestions(*result, area, 21)) *reply.add_suggestions() = std::move(s);
+  for (auto& s : ToSuggestions(*rules_, *result, area, 21)) *reply.add_suggestions() = std::move(s);
   reply.set_rule_version(result->rule_version);
   reply.set_example_profiles(result->example_profiles);
   return reply;
@@ -548,6 +666,10 @@ absl::StatusOr<pbr::v1::Person> AllocationService::GetPerson(const pbr::v1::GetP
   out.set_episode_id((*state)->episode_id());
   if ((*state)->has_cluster_since()) *out.mutable_cluster_since() = (*state)->cluster_since();
   out.set_assessments((*state)->live_assessments());
+  out.set_referral_open((*state)->referral_open());
+  out.set_referral_id((*state)->referral_id());
+  if ((*state)->has_referral_opened_at()) *out.mutable_referral_opened_at() = (*state)->referral_opened_at();
+  if ((*state)->has_discharged_at()) *out.mutable_discharged_at() = (*state)->discharged_at();
   for (const auto& l : (*state)->local_ids()) *out.add_local_ids() = l;
   return out;
 }
@@ -556,14 +678,28 @@ absl::StatusOr<pbr::v1::ListEpisodesReply> AllocationService::ListEpisodes(const
   if (auto st = ValidateListRequest(r); !st.ok()) return st;
   auto person = LoadPerson(r.person_id());
   if (!person.ok()) return person.status();
-  std::vector<pbr::v1::Episode> episodes = person->stored_episodes;
-  std::sort(episodes.begin(), episodes.end(), [](const auto& a, const auto& b) {
-    return platform::FromProto(a.started_at()) > platform::FromProto(b.started_at());
-  });
+  const ledger::CareRecord record = ledger::Derive(r.person_id(), person->Facts());
+  std::vector<pbr::v1::Episode> episodes;
+  for (auto e = record.episodes.rbegin(); e != record.episodes.rend(); ++e) episodes.push_back(ToProto(*e));
   auto page = Page(std::move(episodes), r);
   if (!page.ok()) return page.status();
   pbr::v1::ListEpisodesReply reply;
   for (auto& e : page->first) *reply.add_episodes() = std::move(e);
+  reply.set_next_page_token(page->second);
+  return reply;
+}
+
+absl::StatusOr<pbr::v1::ListReferralsReply> AllocationService::ListReferrals(const pbr::v1::ListRequest& r) const {
+  if (auto st = ValidateListRequest(r); !st.ok()) return st;
+  auto person = LoadPerson(r.person_id());
+  if (!person.ok()) return person.status();
+  const ledger::CareRecord record = ledger::Derive(r.person_id(), person->Facts());
+  std::vector<pbr::v1::ReferralPeriod> referrals;
+  for (auto p = record.referrals.rbegin(); p != record.referrals.rend(); ++p) referrals.push_back(ToProto(*p));
+  auto page = Page(std::move(referrals), r);
+  if (!page.ok()) return page.status();
+  pbr::v1::ListReferralsReply reply;
+  for (auto& p : page->first) *reply.add_referrals() = std::move(p);
   reply.set_next_page_token(page->second);
   return reply;
 }
@@ -650,6 +786,11 @@ grpc::Status AllocationService::GetPerson(grpc::ServerContext* ctx, const pbr::v
 grpc::Status AllocationService::ListEpisodes(grpc::ServerContext*, const pbr::v1::ListRequest* r,
                                              pbr::v1::ListEpisodesReply* reply) {
   return Answer(ListEpisodes(*r), reply);
+}
+
+grpc::Status AllocationService::ListReferrals(grpc::ServerContext*, const pbr::v1::ListRequest* r,
+                                              pbr::v1::ListReferralsReply* reply) {
+  return Answer(ListReferrals(*r), reply);
 }
 
 grpc::Status AllocationService::ListAssessments(grpc::ServerContext*, const pbr::v1::ListRequest* r,

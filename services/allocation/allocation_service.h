@@ -13,7 +13,7 @@
 #include "care/rules.h"
 #include "pbr/state/v1/allocation_state.pb.h"
 #include "pbr/v1/allocation.grpc.pb.h"
-#include "person_history.h"
+#include "ledger/ledger.h"
 #include "platform/clock.h"
 #include "platform/outbox.h"
 #include "platform/store.h"
@@ -56,6 +56,7 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   absl::StatusOr<pbr::v1::Person> GetPerson(const pbr::v1::GetPersonRequest& request) const;
   absl::StatusOr<pbr::v1::ListEpisodesReply> ListEpisodes(const pbr::v1::ListRequest& request) const;
   absl::StatusOr<pbr::v1::ListAssessmentsReply> ListAssessments(const pbr::v1::ListRequest& request) const;
+  absl::StatusOr<pbr::v1::ListReferralsReply> ListReferrals(const pbr::v1::ListRequest& request) const;
 
   // gRPC.
   grpc::Status RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* request,
@@ -74,6 +75,8 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                             pbr::v1::ListEpisodesReply* reply) override;
   grpc::Status ListAssessments(grpc::ServerContext* ctx, const pbr::v1::ListRequest* request,
                                pbr::v1::ListAssessmentsReply* reply) override;
+  grpc::Status ListReferrals(grpc::ServerContext* ctx, const pbr::v1::ListRequest* request,
+                             pbr::v1::ListReferralsReply* reply) override;
 
  private:
   enum class Mode { kRecord, kAmend };
@@ -87,11 +90,12 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                           const std::string& local_id, pbr::state::v1::PersonState& state,
                           rocksdb::WriteBatch& batch) const;
   // Stages the person's derived state and episodes (replacing those derived before).
-  void StagePerson(const std::string& person_id, const PersonView& before, const PersonView& after,
+  void StagePerson(const std::string& person_id, const ledger::CareRecord& before, const ledger::CareRecord& after,
                    pbr::state::v1::PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const;
-  // Stages cluster-changed when the current cluster started or changed; returns whether it did.
-  absl::StatusOr<bool> StageClusterChanged(const std::string& person_id, const PersonView& before,
-                                           const PersonView& after, absl::string_view cause_id,
+  // Stages cluster-changed when the current cluster started, changed, or ended with a discharge;
+  // returns whether it did.
+  absl::StatusOr<bool> StageClusterChanged(const std::string& person_id, const ledger::CareRecord& before,
+                                           const ledger::CareRecord& after, absl::string_view cause_id,
                                            const std::string& source_system, absl::string_view trace_id,
                                            rocksdb::WriteBatch& batch);
   std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);

@@ -224,7 +224,14 @@ class AllocationRulesTest : public AllocationTest {
     ASSERT_TRUE(s.ok());
     ASSERT_FALSE(s->ranked.empty());
     ASSERT_FALSE(s->excluded.empty()) << "the example profiles should exclude some cluster for these ratings";
-    *fitting = s->ranked.front().cluster;
+    // The best fit the initial tool may offer: never a cluster unused in secondary care (1-3).
+    *fitting = -1;
+    for (const auto& c : s->ranked) {
+      if (rules_->FindCluster(c.cluster)->used_in_secondary_care) {
+        *fitting = c.cluster;
+        break;
+      }
+    }
     *breaking = s->excluded.front().cluster;
   }
 };
@@ -520,6 +527,210 @@ TEST_F(AllocationTest, AJournalCoversTheHistoryOnlyWhenItBeganWithTheStore) {
   ASSERT_TRUE(partial.ok());
   EXPECT_FALSE(*partial);
   EXPECT_FALSE(*JournalCoversHistory(**store));
+}
+
+// ---- Referral periods, discharge and the SOP's allocation rules (issue 8) ----
+
+class CareRecordTest : public AllocationTest {
+ protected:
+  pbr::v1::RecordCareEventRequest CareEvent(std::string id, pbr::v1::CareEventType type, absl::Time at) {
+    pbr::v1::RecordCareEventRequest e;
+    e.set_source_system("epr-north");
+    e.set_source_record_id(std::move(id));
+    e.set_nhs_number(kNhsNumber);
+    e.set_team_id("cmht-east");
+    e.set_type(type);
+    *e.mutable_occurred_at() = platform::ToProto(at);
+    return e;
+  }
+  pbr::v1::RecordAssessmentRequest Review(std::string id, absl::Time at, int cluster,
+                                          pbr::v1::ChangeClass change = pbr::v1::CHANGE_CLASS_NO_CHANGE) {
+    auto r = ValidRequest(std::move(id));
+    *r.mutable_assessed_at() = platform::ToProto(at);
+    r.set_cluster(cluster);
+    r.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+    r.set_change_class(change);
+    return r;
+  }
+  pbr::v1::Person Person() {
+    pbr::v1::GetPersonRequest q;
+    q.set_nhs_number(kNhsNumber);
+    auto p = service_->GetPerson(q);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : pbr::v1::Person();
+  }
+  std::string PersonId() const { return platform::KeyedHash(kSecret, kNhsNumber); }
+};
+
+TEST_F(CareRecordTest, ADischargeEndsTheEpisodeAndAnnouncesIt) {
+  ASSERT_TRUE(service_->Record(ValidRequest("init"), "").ok());
+  auto discharged = service_->RecordCareEvent(
+      CareEvent("dis", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 6, 1)), "");
+  ASSERT_TRUE(discharged.ok()) << discharged.status();
+  EXPECT_TRUE(discharged->cluster_changed());
+  EXPECT_FALSE(discharged->referral_id().empty());
+
+  const pbr::v1::Person p = Person();
+  EXPECT_FALSE(p.referral_open());
+  EXPECT_FALSE(p.has_cluster());
+  EXPECT_EQ(platform::FromProto(p.discharged_at()), Day(2026, 6, 1));
+  auto changed = Pending("cluster-changed");
+  ASSERT_EQ(changed.size(), 2u);
+  EXPECT_TRUE(changed[1].cluster_changed().ended());
+  EXPECT_EQ(changed[1].cluster_changed().cluster(), 4);
+  EXPECT_EQ(platform::FromProto(changed[1].cluster_changed().effective_at()), Day(2026, 6, 1));
+  auto published = Pending("care-event-recorded");
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].care_event_recorded().referral_id(), discharged->referral_id());
+
+  pbr::v1::ListRequest list;
+  list.set_person_id(PersonId());
+  auto episodes = service_->ListEpisodes(list);
+  ASSERT_TRUE(episodes.ok());
+  ASSERT_EQ(episodes->episodes_size(), 1);
+  EXPECT_TRUE(episodes->episodes(0).ended_by_discharge());
+  EXPECT_EQ(platform::FromProto(episodes->episodes(0).ended_at()), Day(2026, 6, 1));
+}
+
+TEST_F(CareRecordTest, AReviewAfterADischargeIsRefusedAndAnInitialAssessmentOpensANewReferral) {
+  auto first = service_->Record(ValidRequest("init"), "");
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(
+      service_->RecordCareEvent(CareEvent("dis", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 6, 1)), "").ok());
+  auto review = service_->Record(Review("late-review", Day(2026, 7, 1), 4), "");
+  EXPECT_EQ(review.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(review.status().message(), HasSubstr("discharged from service on 2026-06-01"));
+
+  auto again = ValidRequest("re-referred");
+  *again.mutable_assessed_at() = platform::ToProto(Day(2026, 8, 1));
+  auto second = service_->Record(again, "");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(second->referral_id(), first->referral_id());
+  EXPECT_NE(second->episode_id(), first->episode_id());
+  EXPECT_TRUE(second->cluster_changed());
+  EXPECT_TRUE(Person().referral_open());
+  EXPECT_TRUE(Person().has_cluster());
+
+  pbr::v1::ListRequest list;
+  list.set_person_id(PersonId());
+  auto referrals = service_->ListReferrals(list);
+  ASSERT_TRUE(referrals.ok());
+  ASSERT_EQ(referrals->referrals_size(), 2);
+  EXPECT_FALSE(referrals->referrals(0).has_closed_at());  // newest first
+  EXPECT_TRUE(referrals->referrals(1).has_closed_at());
+}
+
+TEST_F(CareRecordTest, AReferralOpensAPeriodThatTheInitialAssessmentJoins) {
+  auto referred = service_->RecordCareEvent(
+      CareEvent("ref", pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, Day(2026, 2, 20)), "");
+  ASSERT_TRUE(referred.ok()) << referred.status();
+  EXPECT_FALSE(referred->referral_id().empty());
+  EXPECT_TRUE(Person().referral_open());
+  EXPECT_FALSE(Person().has_cluster());
+  auto initial = service_->Record(ValidRequest("init"), "");
+  ASSERT_TRUE(initial.ok()) << initial.status();
+  EXPECT_EQ(initial->referral_id(), referred->referral_id());
+}
+
+TEST_F(CareRecordTest, AnInitialAssessmentForAPersonWithAnOpenReferralAndClusterIsATransfer) {
+  auto r = ValidRequest("init");
+  r.set_cluster(13);
+  r.set_service_area("community_psychosis");
+  ASSERT_TRUE(service_->Record(r, "").ok());
+  auto disguised = ValidRequest("transfer");
+  *disguised.mutable_assessed_at() = platform::ToProto(Day(2026, 5, 1));
+  disguised.set_cluster(4);
+  auto refused = service_->Record(disguised, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("ASSESSMENT_REASON_TRANSFER_REVIEW"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("cluster 13"));
+
+  // Recorded as the transfer it is, the move is checked against the transition protocol.
+  disguised.set_reason(pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW);
+  disguised.set_change_class(pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS);
+  disguised.clear_clinical_rationale();
+  auto checked = service_->Record(disguised, "");
+  EXPECT_EQ(checked.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(checked.status().message(), HasSubstr("transition protocol"));
+}
+
+TEST_F(CareRecordTest, AReviewForAPersonWithNoClusterIsCheckedAsAnInitialAllocationAndSaysSo) {
+  auto r = Review("first-seen", Day(2026, 3, 2), 4);
+  auto reply = service_->Record(r, "");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  std::vector<std::string> rules;
+  for (const auto& c : reply->checks()) rules.push_back(c.rule());
+  EXPECT_THAT(rules, ::testing::Contains("initial-allocation"));
+  EXPECT_THAT(rules, ::testing::Contains("cluster-restriction"));
+  EXPECT_THAT(rules, ::testing::Not(::testing::Contains("transition-protocol")));
+  EXPECT_FALSE(reply->suggestions().empty()) << "checked as an initial allocation, it gets the initial tool's ranking";
+  EXPECT_TRUE(reply->protocol_options().empty());
+}
+
+TEST_F(CareRecordTest, AReviewListsTheProtocolsOptionsAndNoRanking) {
+  ASSERT_TRUE(service_->Record(ValidRequest("init"), "").ok());
+  auto reply = service_->Record(Review("review", Day(2026, 6, 1), 5, pbr::v1::CHANGE_CLASS_DETERIORATION), "");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_TRUE(reply->suggestions().empty()) << "the review tool uses no algorithm (SOP 4.6)";
+  EXPECT_THAT(reply->protocol_options(), ::testing::ElementsAre(5, 6));
+}
+
+TEST_F(CareRecordTest, InitialSuggestionsStayInTheServiceAreaAndNeverOfferClustersUnusedInSecondaryCare) {
+  auto r = ValidRequest("init");
+  r.set_service_area("community_non_psychosis");
+  for (int i = 0; i < 18; ++i) r.mutable_ratings()->set_items(i, i == 6 ? 2 : 0);  // a low-need profile
+  r.mutable_ratings()->clear_item8_problem_type();
+  auto reply = service_->Record(r, "");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  const care::ServiceArea* area = rules_->service_areas().Find("community_non_psychosis");
+  for (const auto& s : reply->suggestions()) {
+    EXPECT_TRUE(area->allowed.count(s.cluster()) || area->rarely.count(s.cluster())) << s.cluster();
+    EXPECT_TRUE(rules_->FindCluster(s.cluster())->used_in_secondary_care) << s.cluster();
+  }
+  pbr::v1::SuggestClustersRequest q;
+  *q.mutable_ratings() = r.ratings();
+  auto suggested = service_->Suggest(q);
+  ASSERT_TRUE(suggested.ok());
+  for (const auto& s : suggested->suggestions()) EXPECT_GT(s.cluster() == 0 ? 4 : s.cluster(), 3) << s.cluster();
+}
+
+TEST_F(CareRecordTest, ADischargeNeedsAnOpenReferralAndComesAfterItsAssessments) {
+  auto nothing = service_->RecordCareEvent(
+      CareEvent("dis-0", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 1, 1)), "");
+  EXPECT_EQ(nothing.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(nothing.status().message(), HasSubstr("no open referral period"));
+
+  ASSERT_TRUE(service_->Record(ValidRequest("init"), "").ok());
+  ASSERT_TRUE(service_->Record(Review("review", Day(2026, 6, 1), 4), "").ok());
+  auto early = service_->RecordCareEvent(
+      CareEvent("dis-1", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 5, 1)), "");
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(early.status().message(), HasSubstr("occurred_at"));
+  EXPECT_TRUE(Person().referral_open());
+
+  // The discharge review and the discharge at the same moment: the review belongs to the period.
+  auto review = Review("discharge-review", Day(2026, 7, 1), 4);
+  review.set_reason(pbr::v1::ASSESSMENT_REASON_DISCHARGE_REVIEW);
+  ASSERT_TRUE(service_->Record(review, "").ok());
+  ASSERT_TRUE(
+      service_->RecordCareEvent(CareEvent("dis-2", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 7, 1)), "").ok());
+  EXPECT_FALSE(Person().referral_open());
+}
+
+TEST_F(CareRecordTest, ABackDatedInpatientEpisodeStartsAtTheAdmissionAndTheCurrentClusterIsTheLatestMhct) {
+  auto r = ValidRequest("ward");
+  r.set_cluster(14);
+  r.set_service_area("inpatient");
+  *r.mutable_admitted_at() = platform::ToProto(Day(2026, 2, 27));
+  ASSERT_TRUE(service_->Record(r, "").ok());
+  const pbr::v1::Person p = Person();
+  EXPECT_EQ(p.cluster(), 14);
+  EXPECT_EQ(platform::FromProto(p.cluster_since()), Day(2026, 2, 27));
+  EXPECT_EQ(platform::FromProto(p.referral_opened_at()), Day(2026, 2, 27));
+  auto published = Pending("assessment-recorded");
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(platform::FromProto(published[0].assessment_recorded().assessed_at()), Day(2026, 3, 2));
+  EXPECT_EQ(platform::FromProto(published[0].assessment_recorded().effective_at()), Day(2026, 2, 27));
 }
 
 }  // namespace

@@ -45,7 +45,12 @@ pbr::v1::RecordAssessmentRequest Assessment(std::string record_id) {
 
 // One valid request of each kind; a case spoils one field of the one its call sends.
 struct Calls {
-  pbr::v1::RecordAssessmentRequest record = Assessment("rec-2");
+  // Another person: a second initial assessment for the first one would be a transfer (refused).
+  pbr::v1::RecordAssessmentRequest record = [] {
+    auto r = Assessment("rec-2");
+    r.set_nhs_number("9434765927");
+    return r;
+  }();
   pbr::v1::RecordAssessmentRequest amend = [] {
     auto r = Assessment("rec-1");  // recorded in SetUp
     r.set_clinician_id("clin-8");

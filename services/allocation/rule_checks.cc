@@ -21,6 +21,10 @@ std::string ClusterList(const std::set<int>& clusters) { return absl::StrJoin(cl
 
 }  // namespace
 
+bool CheckedAsInitial(const pbr::v1::RecordAssessmentRequest& r, const AllocationFacts& facts) {
+  return !IsReview(r.reason()) || !facts.from_cluster.has_value();
+}
+
 CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& r,
                             const care::MhctRatings& ratings, const AllocationFacts& facts) {
   CheckResult out;
@@ -58,21 +62,29 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
     }
   }
 
-  // At an initial allocation, the clusters never used at a first presentation or on the acute
-  // pathway (11); at a review the transition protocol applies the same restrictions.
-  if (!IsReview(r.reason())) {
-    const care::ServiceArea* area = rules.service_areas().Find(r.service_area());
-    const std::string problem = care::ClusterRestrictionProblem(
-        rules.transitions(), r.cluster(), !facts.from_cluster.has_value(), area != nullptr && area->acute_pathway);
+  const care::ServiceArea* area = rules.service_areas().Find(r.service_area());
+  const bool acute_pathway = area != nullptr && area->acute_pathway;
+  if (CheckedAsInitial(r, facts)) {
+    if (IsReview(r.reason())) {
+      // SOP 4.5: with no cluster to review from, the initial-allocation rules are the ones that apply.
+      auto& c = out.checks.emplace_back();
+      c.set_rule("initial-allocation");
+      c.set_passed(true);
+      c.set_reason("The platform holds no cluster for this person, so this review was checked with the "
+                   "initial-allocation rules (red rules, service area, clusters not used at a first "
+                   "presentation or for a returning patient) and not with the transition protocol.");
+      c.set_rule_version(rules.version());
+    }
+    // Clusters never used at a first presentation, for a returning patient, or on the acute pathway.
+    const std::string problem = care::ClusterRestrictionProblem(rules.transitions(), r.cluster(),
+                                                                !facts.returning_patient, acute_pathway);
     auto& c = out.checks.emplace_back();
     c.set_rule("cluster-restriction");
     c.set_passed(problem.empty());
     c.set_reason(problem.empty() ? "no restriction applies to this cluster here" : problem);
     c.set_rule_version(rules.version());
     if (!problem.empty()) breaches.push_back(problem);
-  }
-
-  if (IsReview(r.reason()) && facts.from_cluster.has_value()) {
+  } else {
     care::TransitionQuery q;
     q.from_cluster = *facts.from_cluster;
     q.to_cluster = r.cluster();
@@ -80,8 +92,7 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
     q.review_date = platform::ClinicalDay(platform::FromProto(r.assessed_at()));
     q.from_cluster_start = facts.from_cluster_start;
     q.cluster_before_from = facts.cluster_before_from;
-    const care::ServiceArea* area = rules.service_areas().Find(r.service_area());
-    q.acute_pathway = area != nullptr && area->acute_pathway;
+    q.acute_pathway = acute_pathway;
     q.history = facts.history;
     if (auto t = rules.CheckTransition(q); t.ok()) {
       auto& c = out.checks.emplace_back();
@@ -105,9 +116,13 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
   return out;
 }
 
-std::vector<pbr::v1::ClusterSuggestion> ToSuggestions(const care::SuggestionResult& result,
+std::vector<pbr::v1::ClusterSuggestion> ToSuggestions(const care::RuleSet& rules, const care::SuggestionResult& result,
                                                       const care::ServiceArea* only_in_area, size_t max_ranked) {
+  // Every service area of the platform is secondary care: clusters the trust does not use there
+  // (1-3) are never offered, whatever their fit.
   auto in_area = [&](int cluster) {
+    const care::ClusterInfo* info = rules.FindCluster(cluster);
+    if (info == nullptr || !info->used_in_secondary_care) return false;
     return only_in_area == nullptr || only_in_area->allowed.count(cluster) || only_in_area->rarely.count(cluster);
   };
   std::vector<pbr::v1::ClusterSuggestion> out;

@@ -12,12 +12,18 @@
 
 namespace pbr::allocation {
 
+// What the shared ledger says about the person just before this assessment.
 struct AllocationFacts {
-  std::optional<int> from_cluster;                  // the cluster before this assessment, if any
+  std::optional<int> from_cluster;                  // the current cluster of the open referral, if any
   std::optional<absl::CivilDay> from_cluster_start;
-  std::optional<int> cluster_before_from;
-  std::vector<care::HistoryEvent> history;          // care events that trigger the step-up rule
+  std::optional<int> cluster_before_from;           // the cluster immediately before it
+  std::vector<care::HistoryEvent> history;          // care events that trigger the acute-event rule
+  bool returning_patient = false;                   // an earlier referral period was closed
 };
+
+// Whether the assessment is checked as an initial allocation: an initial assessment, or a review
+// for a person the platform holds no cluster for (then checked, and answered, as an initial one).
+bool CheckedAsInitial(const pbr::v1::RecordAssessmentRequest& request, const AllocationFacts& facts);
 
 struct CheckResult {
   std::vector<pbr::v1::RuleCheck> checks;
@@ -30,8 +36,9 @@ using services::IsReview;
 CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& request,
                             const care::MhctRatings& ratings, const AllocationFacts& facts);
 
-// The ranked suggestions in wire form: best fit first, then the excluded clusters.
-std::vector<pbr::v1::ClusterSuggestion> ToSuggestions(const care::SuggestionResult& result,
+// The ranked suggestions in wire form: best fit first, then the excluded clusters. Only clusters the
+// service area holds (any area: null) and never those the trust does not use in secondary care.
+std::vector<pbr::v1::ClusterSuggestion> ToSuggestions(const care::RuleSet& rules, const care::SuggestionResult& result,
                                                       const care::ServiceArea* only_in_area, size_t max_ranked);
 
 }  // namespace pbr::allocation

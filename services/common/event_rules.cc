@@ -36,6 +36,7 @@ absl::Status AssessmentRecorded(const care::RuleSet& rules, const pbr::v1::Asses
   p.Identifier("rule_version", a.rule_version(), Need::kOptional);
   p.Identifier("commissioner_id", a.commissioner_id(), Need::kOptional);
   p.Identifier("episode_id", a.episode_id(), Need::kOptional);
+  p.Identifier("referral_id", a.referral_id(), Need::kOptional);
   p.Identifier("service_area", a.service_area(), Need::kOptional, limits::kServiceAreaBytes);
   p.Text("clinical_rationale", a.clinical_rationale(), limits::kClinicalRationaleBytes);
   if (a.withdrawn()) {
@@ -69,6 +70,9 @@ absl::Status AssessmentRecorded(const care::RuleSet& rules, const pbr::v1::Asses
 absl::Status CareEventRecorded(const pbr::v1::CareEventRecorded& c) {
   Problems p("care_event_recorded.");
   p.Identifier("care_event_id", c.care_event_id(), Need::kRequired);
+  if (c.revision() < 0) p.Add("revision", absl::StrCat(c.revision(), " is negative"));
+  if (c.withdrawn() && c.revision() < 1) p.Add("revision", "a withdrawal follows the care event: at least 1");
+  p.Identifier("referral_id", c.referral_id(), Need::kOptional);
   p.Identifier("source_record_id", c.source_record_id(), Need::kRequired);
   p.Identifier("team_id", c.team_id(), Need::kRequired);
   p.Identifier("clinician_id", c.clinician_id(), Need::kOptional);
@@ -88,6 +92,9 @@ absl::Status ClusterChanged(const care::RuleSet& rules, const pbr::v1::ClusterCh
     p.Add("previous_cluster", "set without has_previous_cluster");
   }
   p.Time("effective_at", c.effective_at(), c.has_effective_at(), Need::kRequired);
+  if (c.ended() && c.has_previous_cluster()) p.Add("previous_cluster", "set on an ended episode");
+  p.Identifier("referral_id", c.referral_id(), Need::kOptional);
+  p.Identifier("episode_id", c.episode_id(), Need::kOptional);
   return p.Result();
 }
 

@@ -31,7 +31,7 @@ inline constexpr size_t kPageTokenBytes = 20;
 // What allocation adds to an assessment-recorded event itself: its rule checks (red rules,
 // service area, cluster restriction, transition protocol; room for more), each with a reason in
 // words from the rule files and the clusters it expected.
-inline constexpr int kMaxRuleChecks = 8;
+inline constexpr int kMaxRuleChecks = 12;
 inline constexpr size_t kRuleNameBytes = 64;             // checks.rule
 inline constexpr size_t kRuleReasonBytes = 2000;         // checks.reason
 inline constexpr int kMaxExpectedClusters = 22;          // checks.expected_clusters (0-21)
