@@ -265,9 +265,9 @@ INSTANTIATE_TEST_SUITE_P(
                 "assessment_recorded.clinical_rationale: longer than 4000 bytes"},
         Spoiled{"TooManyChecks", Assessment,
                 [](auto& e) {
-                  for (int i = 0; i < 8; ++i) *A(e)->add_checks() = A(e)->checks(0);
+                  for (int i = 0; i < limits::kMaxRuleChecks; ++i) *A(e)->add_checks() = A(e)->checks(0);
                 },
-                "assessment_recorded.checks: more than 8 entries (9)"},
+                "assessment_recorded.checks: more than 12 entries (13)"},
         Spoiled{"LongCheckReason", Assessment,
                 [](auto& e) { A(e)->mutable_checks(0)->set_reason(std::string(2001, 'x')); },
                 "assessment_recorded.checks[0].reason: longer than 2000 bytes"},
