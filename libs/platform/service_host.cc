@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/stubs/logging.h"
@@ -218,6 +219,39 @@ SettingSpec ResetStateSetting() {
 
 void ServiceHost::AddService(std::unique_ptr<grpc::Service> service) { services_.push_back(std::move(service)); }
 
+namespace {
+
+// The families a service keeps are its state layout. A store an earlier version built with another
+// layout would be read wrongly (a read model missing what it now derives from), so a service that
+// can rebuild from the topics refuses it and says how; allocation, the system of record, keeps its
+// data and only warns about families it no longer uses.
+absl::Status CheckStateLayout(Store& store, std::vector<std::string> families, bool rebuildable,
+                              const std::string& dir) {
+  constexpr absl::string_view kLayoutKey = "state-layout";
+  const std::string family(rocksdb::kDefaultColumnFamilyName);
+  std::sort(families.begin(), families.end());
+  const std::string layout = absl::StrJoin(families, ",");
+  auto marker = store.Get(family, kLayoutKey);
+  if (!marker.ok()) return marker.status();
+  const bool changed = marker->has_value() ? **marker != layout
+                                           : !store.created_families().empty() || !store.unrequested_families().empty();
+  if (changed && rebuildable) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data-dir ", dir, ": this store was built by an earlier version that kept other state (",
+        marker->has_value() ? absl::StrCat("layout ", **marker) : std::string("no layout recorded"), "; now ", layout,
+        "): start once with --reset-state=true to rebuild it from the topics"));
+  }
+  for (const auto& f : store.unrequested_families()) {
+    PBR_LOG(warn) << "store: family " << f << " in " << dir << " is no longer used by this version (kept as it is)";
+  }
+  if (marker->has_value() && **marker == layout) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  batch.Put(store.Family(family), std::string(kLayoutKey), layout);
+  return store.Write(batch, /*sync=*/true);
+}
+
+}  // namespace
+
 int RunService(absl::string_view name, std::vector<SettingSpec> settings, const std::vector<std::string>& families,
                int argc, const char* const* argv, const char* const* envp,
                const std::function<absl::Status(ServiceHost&)>& setup) {
@@ -284,6 +318,9 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   auto store = Store::Open(host.config_.GetString("data-dir"), families, store_options);
   if (!store.ok()) return fail(store.status());
   host.store_ = *std::move(store);
+  if (auto st = CheckStateLayout(*host.store_, families, rebuildable, host.config_.GetString("data-dir")); !st.ok()) {
+    return fail(st);
+  }
   auto outbox = Outbox::Open(*host.store_, host.kafka_, host.metrics_.get());
   if (!outbox.ok()) return fail(outbox.status());
   host.outbox_ = *std::move(outbox);

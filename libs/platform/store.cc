@@ -1,5 +1,6 @@
 #include "platform/store.h"
 
+#include <algorithm>
 #include <sys/statvfs.h>
 
 #include <cerrno>
@@ -228,6 +229,21 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
                                     std::string(kOutboxFamily), std::string(kSeenFamily),
                                     std::string(kUndeliverableFamily)};
   names.insert(names.end(), families.begin(), families.end());
+  // RocksDB opens a database only with every family it holds: an earlier version's family is
+  // opened too (and reported), so an upgrade is a decision the service makes, not a failed open.
+  std::vector<std::string> existing;
+  if (!rocksdb::DB::ListColumnFamilies(options, dir, &existing).ok()) existing.clear();  // a new database
+  for (const auto& n : names) {
+    if (!existing.empty() && std::find(existing.begin(), existing.end(), n) == existing.end()) {
+      store->created_.push_back(n);
+    }
+  }
+  for (const auto& n : existing) {
+    if (std::find(names.begin(), names.end(), n) == names.end()) {
+      store->unrequested_.push_back(n);
+      names.push_back(n);
+    }
+  }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& n : names) {
     rocksdb::ColumnFamilyOptions o = family_options;

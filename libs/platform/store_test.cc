@@ -231,5 +231,24 @@ TEST(PlatformTopicAdmin, AnUnreachableClusterIsADeadlineNotAHang) {
   EXPECT_FALSE(result.ok());
 }
 
+TEST(PlatformStore, AnEarlierVersionsFamiliesAreOpenedAndReportedNotDropped) {
+  pbr::testing::TempDir dir;
+  {
+    auto first = Store::Open(dir.path(), {"kept", "old"});
+    ASSERT_TRUE(first.ok()) << first.status();
+    EXPECT_TRUE((*first)->created_families().empty()) << "a new database: nothing to report";
+    rocksdb::WriteBatch batch;
+    batch.Put((*first)->Family("old"), "k", "v");
+    ASSERT_TRUE((*first)->Write(batch, true).ok());
+  }
+  auto second = Store::Open(dir.path(), {"kept", "new"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ((*second)->created_families(), std::vector<std::string>{"new"});
+  EXPECT_EQ((*second)->unrequested_families(), std::vector<std::string>{"old"});
+  auto value = (*second)->Get("old", "k");
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ(value->value_or(""), "v");
+}
+
 }  // namespace
 }  // namespace pbr::platform

@@ -73,6 +73,13 @@ absl::Status CareEventRecorded(const pbr::v1::CareEventRecorded& c) {
   if (c.revision() < 0) p.Add("revision", absl::StrCat(c.revision(), " is negative"));
   if (c.withdrawn() && c.revision() < 1) p.Add("revision", "a withdrawal follows the care event: at least 1");
   p.Identifier("referral_id", c.referral_id(), Need::kOptional);
+  if (c.withdrawn()) {
+    // Like an assessment's withdrawal: it must always get through, whatever content it carries.
+    p.Identifier("source_record_id", c.source_record_id(), Need::kOptional);
+    p.Identifier("team_id", c.team_id(), Need::kOptional);
+    p.Identifier("clinician_id", c.clinician_id(), Need::kOptional);
+    return p.Result();
+  }
   p.Identifier("source_record_id", c.source_record_id(), Need::kRequired);
   p.Identifier("team_id", c.team_id(), Need::kRequired);
   p.Identifier("clinician_id", c.clinician_id(), Need::kOptional);

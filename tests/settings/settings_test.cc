@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "platform/store.h"
 #include "testing/process.h"
 #include "yaml-cpp/yaml.h"
 
@@ -90,6 +91,29 @@ Exit RunToExit(const TempDir& dir, std::vector<std::string> argv) {
 std::vector<std::string> AllocationArgs(const TempDir& dir) {
   return {"pbr-allocation", "--data-dir=" + dir.path() + "/data", "--kafka-bootstrap=127.0.0.1:9",
           "--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"};
+}
+
+// A read model built by an earlier version (here: one that kept the scheduler's old "assessments"
+// family and none of the ledger's) would be read wrongly: the service refuses it and says how to rebuild.
+TEST(Settings, AConsumerRefusesAStoreAnEarlierVersionBuiltAndSaysHowToRebuildIt) {
+  TempDir dir;
+  {
+    auto old = platform::Store::Open(dir.path() + "/data", {"schedules", "timers", "assessments"});
+    ASSERT_TRUE(old.ok()) << old.status();
+    rocksdb::WriteBatch batch;
+    batch.Put((*old)->Family("assessments"), "person/assessment", "as an earlier version kept it");
+    ASSERT_TRUE((*old)->Write(batch, /*sync=*/true).ok());
+  }
+  Exit e = RunToExit(dir, {"pbr-review-scheduler", "--data-dir=" + dir.path() + "/data",
+                           "--kafka-bootstrap=127.0.0.1:9", "--grpc-address=127.0.0.1:0",
+                           "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"});
+  EXPECT_EQ(e.code, 1) << e.log;
+  EXPECT_THAT(e.log, HasSubstr("--reset-state=true"));
+  auto kept = platform::Store::Open(dir.path() + "/data", {"schedules", "timers", "assessments"});
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  auto value = (*kept)->Get("assessments", "person/assessment");
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ(value->value_or(""), "as an earlier version kept it") << "a refused store keeps its data";
 }
 
 TEST(Settings, AllocationRefusesThePseudonymSecretOnTheCommandLine) {

@@ -67,6 +67,11 @@ class Store {
   // The handle of a family that was named at Open; a wrong name is a programming error.
   rocksdb::ColumnFamilyHandle* Family(absl::string_view name) const;
   bool HasFamily(absl::string_view name) const { return by_name_.contains(name); }
+  // How this open found the database, for telling a store an earlier version built apart: the
+  // families this open had to create, and the ones it found that the caller did not ask for
+  // (opened as they are, never dropped: their data stays until someone decides).
+  const std::vector<std::string>& created_families() const { return created_; }
+  const std::vector<std::string>& unrequested_families() const { return unrequested_; }
 
   absl::StatusOr<std::optional<std::string>> Get(absl::string_view family, absl::string_view key) const;
   // `sync` makes the write-ahead log durable before returning; concurrent synced writers share
@@ -108,6 +113,7 @@ class Store {
   absl::Time next_resume_ = absl::InfinitePast();
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>> by_name_;
+  std::vector<std::string> created_, unrequested_;
   std::unique_ptr<rocksdb::DB> db_;
 };
 
