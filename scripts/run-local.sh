@@ -141,7 +141,8 @@ if [[ $exit_after_demo == 1 ]]; then
   for _ in $(seq 1 300); do
     if "${ctl[@]}" caseload "$team" --json | grep -Eq "\"people\": *$team_people\b"; then
       "${ctl[@]}" caseload "$team"
-      # Every team's caseload once all of it is reflected, for comparing one run with the next.
+      # Every team's caseload once all of it is reflected, for comparing one run with the next
+      # (pbrctl's JSON prints every field, zeros included, so a cluster 0 row or a 0 count compares too).
       teams=$(sed -n 's/^teams *//p' "$run_dir/demo.out" | tr ',' '\n' | awk '{print $1" "$2}')
       while read -r t n; do
         [[ -z "$t" ]] && continue

@@ -1,8 +1,10 @@
 // The whole platform end to end: the embedded broker and the four service binaries as separate
 // processes, fed through gRPC like an EPR would, checked through each service's query API.
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -300,6 +302,22 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
       << reporting_metrics.status() << "\n" << reporting_metrics.value_or("");
   EXPECT_NE(reporting_metrics.value_or("").find("pbr_events_consumed_total{service=\"reporting\",topic=\"review-due\"}"),
             std::string::npos);
+
+  // Every service says which rules it runs. The shipped ones have the example scoring profiles, so
+  // each also warns in its log at start that suggestions and red-rule checks are for demonstration.
+  for (const std::string service : {"allocation", "review-scheduler", "outcomes", "reporting"}) {
+    auto metrics = testing::HttpGet(platform_->MetricsAddress(service), "/metrics");
+    ASSERT_TRUE(metrics.ok()) << service << ": " << metrics.status();
+    EXPECT_NE(metrics->find(absl::StrCat("pbr_rules_info{example_profiles=\"true\",rule_version=\"", rules_->version(),
+                                         "\",service=\"", service, "\"} 1\n")),
+              std::string::npos)
+        << *metrics;
+    std::ifstream log_file(platform_->LogPath(service));
+    std::stringstream log;
+    log << log_file.rdbuf();
+    EXPECT_NE(log.str().find("the scoring profiles are an EXAMPLE"), std::string::npos)
+        << service << "'s log:\n" << testing::Tail(platform_->LogPath(service));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
 #include "platform/metrics.h"
 
+#include <stdexcept>
+
 #include "absl/strings/str_cat.h"
+#include "prometheus/text_serializer.h"
 
 namespace pbr::platform {
 
@@ -88,6 +91,33 @@ void Metrics::SetUndeliverable(int64_t events) { undeliverable_kept_.Set(static_
 void Metrics::SetConsumerPaused(bool paused) { consumer_paused_.Set(paused ? 1 : 0); }
 
 void Metrics::SetStoreWritable(bool writable) { store_writable_.Set(writable ? 1 : 0); }
+
+absl::Status Metrics::SetInfo(const std::string& name, const std::string& help,
+                              const std::map<std::string, std::string>& labels) {
+  if (labels.count("service") > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": label \"service\" is set by the platform"));
+  }
+  prometheus::Labels all(labels.begin(), labels.end());
+  all["service"] = service_;
+  std::lock_guard<std::mutex> lock(info_mu_);
+  auto it = infos_.find(name);
+  // prometheus-cpp refuses bad metric and label names by throwing; say which one instead.
+  try {
+    if (it == infos_.end()) {
+      auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+      it = infos_.emplace(name, InfoSeries{&family, nullptr}).first;
+    }
+    prometheus::Gauge& gauge = it->second.family->Add(all);
+    if (it->second.gauge != nullptr && it->second.gauge != &gauge) it->second.family->Remove(it->second.gauge);
+    it->second.gauge = &gauge;
+    gauge.Set(1);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": not a valid info metric (name or label names): ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+std::string Metrics::Text() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
 
 
 }  // namespace pbr::platform

@@ -20,7 +20,7 @@ int main(int argc, char** argv, char** envp) {
   return pbr::platform::RunService(
       "allocation", settings, pbr::allocation::AllocationFamilies(),
       argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
-        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         // The system of record keeps every event it publishes, so a lost broker can be refilled.
         auto complete = pbr::allocation::JournalCoversHistory(host.store());

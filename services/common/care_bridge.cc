@@ -1,7 +1,10 @@
 #include "care_bridge.h"
 
 #include "absl/strings/str_cat.h"
+#include "platform/log.h"
+#include "platform/metrics.h"
 #include "platform/quote.h"
+#include "platform/service_host.h"
 
 namespace pbr::services {
 
@@ -37,6 +40,32 @@ absl::StatusOr<std::shared_ptr<const care::RuleSet>> LoadRules(const std::string
         absl::StrCat("rules-dir '", rules_dir, "' does not hold a valid rule set:\n", rules.status().message()));
   }
   return std::make_shared<const care::RuleSet>(*std::move(rules));
+}
+
+absl::Status ReportRules(const care::RuleSet& rules, platform::Metrics& metrics) {
+  const bool example = rules.profiles().example;
+  if (example) {
+    // Loud on purpose: the shipped grid was invented to exercise the software, and a deployment that
+    // forgot to replace it would rank clusters and check red rules against made-up cells.
+    PBR_LOG(warn) << "rules " << rules.version() << ": the scoring profiles are an EXAMPLE, not a trust's grid ("
+                  << rules.profiles().version << ": " << rules.profiles().label
+                  << "): cluster suggestions and red-rule checks are for demonstration only; before clinical use "
+                  << "point scoring_profiles in the rules manifest at the trust's grid from the national "
+                  << "clustering booklet";
+  } else {
+    PBR_LOG(info) << "rules " << rules.version() << ": scoring profiles " << rules.profiles().version;
+  }
+  return metrics.SetInfo(kRulesInfoMetric,
+                         "1 for the rule set this process runs: its version, and whether its scoring profiles are "
+                         "the shipped example (suggestions and red-rule checks for demonstration only)",
+                         {{"rule_version", rules.version()}, {"example_profiles", example ? "true" : "false"}});
+}
+
+absl::StatusOr<std::shared_ptr<const care::RuleSet>> LoadRulesFor(platform::ServiceHost& host) {
+  auto rules = LoadRules(host.config().GetString("rules-dir"));
+  if (!rules.ok()) return rules.status();
+  if (auto st = ReportRules(**rules, host.metrics()); !st.ok()) return st;
+  return rules;
 }
 
 }  // namespace pbr::services

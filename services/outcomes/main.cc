@@ -13,7 +13,7 @@ int main(int argc, char** argv, char** envp) {
       "outcomes", settings,
       {std::string(pbr::outcomes::kOutcomesFamily), std::string(pbr::outcomes::kAssessmentsFamily)}, argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
-        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         recorder = std::make_unique<pbr::outcomes::OutcomeRecorder>(*rules);

@@ -19,7 +19,7 @@ int main(int argc, char** argv, char** envp) {
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         // Reporting applies no clinical rule itself, but checks every event by the shared ones.
-        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });

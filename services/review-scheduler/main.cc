@@ -22,7 +22,7 @@ int main(int argc, char** argv, char** envp) {
        std::string(pbr::scheduler::kLedgerFamily)},
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
-        auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
+        auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         auto policy = care::ParseReviewPolicy(host.config().GetString("review-policy"));

@@ -10,6 +10,9 @@ namespace {
 
 using pbr::cli::kExitBadInput;
 
+// Every field is printed, zeros included: cluster 0 is a real cluster and a count of 0 is an answer.
+constexpr const char* kJsonHelp = "print the reply as JSON (every field, zeros and false included)";
+
 // Validates a duration flag where it is parsed, so CLI11 reports it like any other bad value.
 CLI::Validator DurationValidator() {
   return CLI::Validator(
@@ -67,7 +70,7 @@ int main(int argc, char** argv) {
   pbr::cli::QueryFormat format;
   auto* record = app.add_subcommand("record", "Record one MHCT assessment (RecordAssessmentRequest as JSON)");
   record->add_option("FILE", file, "JSON file, or - for stdin")->required();
-  record->add_flag("--json", format.json, "print the reply as JSON");
+  record->add_flag("--json", format.json, kJsonHelp);
   record->footer("Example: pbrctl record tools/pbrctl/examples/assessment.json\n"
                  "Prints the ids, the rule checks and the best-fitting clusters. Field names in either form\n"
                  "(sourceSystem or source_system); assessedAt as an RFC 3339 time; reason as\n"
@@ -75,7 +78,7 @@ int main(int argc, char** argv) {
                  "A cluster that breaks the rules is refused unless the file gives a clinicalRationale.");
   auto* amend = app.add_subcommand("amend", "Correct a recorded assessment (the whole RecordAssessmentRequest again)");
   amend->add_option("FILE", file, "JSON file, or - for stdin")->required();
-  amend->add_flag("--json", format.json, "print the reply as JSON");
+  amend->add_flag("--json", format.json, kJsonHelp);
   amend->footer("The assessment is found by sourceSystem and sourceRecordId; everything else is replaced.");
 
   std::string source_system, source_record_id, withdraw_reason;
@@ -83,11 +86,11 @@ int main(int argc, char** argv) {
   withdraw->add_option("SOURCE_SYSTEM", source_system, "the EPR that sent it, e.g. rio-north")->required();
   withdraw->add_option("SOURCE_RECORD_ID", source_record_id, "the EPR's id for the assessment")->required();
   withdraw->add_option("--reason", withdraw_reason, "why, kept with the record");
-  withdraw->add_flag("--json", format.json, "print the reply as JSON");
+  withdraw->add_flag("--json", format.json, kJsonHelp);
 
   auto* care_event = app.add_subcommand("care-event", "Record a care event (RecordCareEventRequest as JSON)");
   care_event->add_option("FILE", file, "JSON file, or - for stdin")->required();
-  care_event->add_flag("--json", format.json, "print the reply as JSON");
+  care_event->add_flag("--json", format.json, kJsonHelp);
   care_event->footer("Example: pbrctl care-event tools/pbrctl/examples/care_event.json\n"
                      "type as CARE_EVENT_REFERRAL_TO_CRHT etc.; outOfHours applies to referrals only.");
 
@@ -95,7 +98,7 @@ int main(int argc, char** argv) {
   auto* suggest = app.add_subcommand("suggest", "Rank the clusters that fit a set of MHCT ratings (records nothing)");
   suggest->add_option("FILE", file, "JSON file, or - for stdin: MhctRatings or a RecordAssessmentRequest")->required();
   suggest->add_option("--service-area", service_area, "only clusters this service area holds, e.g. crht");
-  suggest->add_flag("--json", format.json, "print the reply as JSON");
+  suggest->add_flag("--json", format.json, kJsonHelp);
   suggest->footer("Examples: pbrctl suggest tools/pbrctl/examples/assessment.json\n"
                   "          echo '{\"items\": [0,1,0,0,1,0,3,2,2,1,0,2,0,0,1,0,1,1], \"item8ProblemType\": \"B\"}' \\\n"
                   "            | pbrctl suggest -\n"
@@ -105,7 +108,7 @@ int main(int argc, char** argv) {
   auto* person = app.add_subcommand("person", "Show a person by NHS number or person id");
   auto* nhs_option = person->add_option("--nhs", nhs_number, "the NHS number (10 digits)");
   person->add_option("PERSON_ID", id, "the platform's person id")->excludes(nhs_option);
-  person->add_flag("--json", format.json, "print the reply as JSON");
+  person->add_flag("--json", format.json, kJsonHelp);
 
   pbr::cli::HistoryOptions history_options;
   auto* history = app.add_subcommand("history", "List a person's assessments (or episodes), newest first");
@@ -115,17 +118,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 500));
   history->add_option("--page-token", history_options.page_token, "start at this page (from a previous listing)");
   history->add_flag("--all", history_options.all, "follow the pages to the end");
-  history->add_flag("--json", format.json, "print the reply as JSON (with --all, every page in one reply)");
+  history->add_flag("--json", format.json, std::string(kJsonHelp) + "; with --all, every page in one reply");
 
   auto* schedule = app.add_subcommand("schedule", "Show a person's next cluster review");
   schedule->add_option("PERSON_ID", id, "the platform's person id (from a record reply)")->required();
-  schedule->add_flag("--json", format.json, "print the reply as JSON");
+  schedule->add_flag("--json", format.json, kJsonHelp);
   auto* outcomes = app.add_subcommand("outcomes", "Show a person's HoNOS outcomes, oldest first");
   outcomes->add_option("PERSON_ID", id, "the platform's person id (from a record reply)")->required();
-  outcomes->add_flag("--json", format.json, "print the reply as JSON");
+  outcomes->add_flag("--json", format.json, kJsonHelp);
   auto* caseload = app.add_subcommand("caseload", "Show a team's caseload by cluster");
   caseload->add_option("TEAM_ID", id, "team id, e.g. cmht-north")->required();
-  caseload->add_flag("--json", format.json, "print the reply as JSON");
+  caseload->add_flag("--json", format.json, kJsonHelp);
   caseload->add_flag("--persons", format.persons, "list every person on the caseload too");
 
   pbr::demo::DemoOptions demo;

@@ -3,6 +3,9 @@
 #include <set>
 #include <sstream>
 
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/strings/match.h"
 #include "care/catalogue.h"
 #include "care/mhct.h"
@@ -404,6 +407,54 @@ TEST(PbrctlRender, CaseloadHasClustersAndTotals) {
   EXPECT_TRUE(absl::StrContains(text, "mean HoNOS")) << text;
   EXPECT_TRUE(absl::StrContains(text, "total")) << text;
   EXPECT_TRUE(absl::StrContains(text, "15.0")) << text;  // (2*10 + 2*20) / 4
+}
+
+// Proto3 JSON leaves out zero values by default; cluster 0 ("Variance") is a real cluster and a zero
+// count is an answer, so `--json` (and the caseloads.json run-local.sh writes with it) shows them.
+TEST(PbrctlJsonOutput, ZeroClusterAndZeroCountsArePrinted) {
+  v1::Caseload c;
+  c.set_team_id("cmht-north");
+  c.set_people(1);
+  auto* k0 = c.add_clusters();
+  k0->set_cluster(0);
+  k0->set_people(1);
+  auto* p = c.add_persons();
+  p->set_person_id("p-1");
+  p->set_cluster(0);
+  const std::string json = cli::ToJson(c);
+  for (const char* field : {"\"cluster\": 0", "\"reviewsDue\": 0", "\"reviewsOverdue\": 0",
+                            "\"peopleWithHonos\": 0", "\"meanLatestHonos\": 0", "\"hasHonos\": false",
+                            "\"latestHonosTotal\": 0", "\"reviewState\": \"REVIEW_STATE_UNSPECIFIED\"",
+                            "\"assessmentsRecorded\": \"0\""}) {
+    EXPECT_TRUE(absl::StrContains(json, field)) << field << " missing from\n" << json;
+  }
+  // Both the cluster row and the person carry their cluster 0.
+  google::protobuf::Struct parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json, &parsed).ok()) << json;
+  const auto& row = parsed.fields().at("clusters").list_value().values(0).struct_value().fields();
+  ASSERT_EQ(row.count("cluster"), 1u) << json;
+  EXPECT_EQ(row.at("cluster").number_value(), 0);
+  EXPECT_EQ(row.at("people").number_value(), 1);
+  const auto& person = parsed.fields().at("persons").list_value().values(0).struct_value().fields();
+  ASSERT_EQ(person.count("cluster"), 1u) << json;
+  EXPECT_EQ(person.at("cluster").number_value(), 0);
+
+  // An empty caseload says "people": 0 rather than nothing.
+  v1::Caseload empty;
+  empty.set_team_id("cmht-south");
+  EXPECT_TRUE(absl::StrContains(cli::ToJson(empty), "\"people\": 0")) << cli::ToJson(empty);
+
+  // The same for the other replies printed with --json: a schedule and a person on cluster 0.
+  v1::Schedule s;
+  s.set_person_id("p-1");
+  s.set_cluster(0);
+  EXPECT_TRUE(absl::StrContains(cli::ToJson(s), "\"cluster\": 0")) << cli::ToJson(s);
+  v1::Person who;
+  who.set_person_id("p-1");
+  who.set_has_cluster(true);
+  who.set_cluster(0);
+  EXPECT_TRUE(absl::StrContains(cli::ToJson(who), "\"cluster\": 0")) << cli::ToJson(who);
+  EXPECT_TRUE(absl::StrContains(cli::ToJson(who), "\"referralOpen\": false")) << cli::ToJson(who);
 }
 
 TEST(PbrctlRender, TableAlignsColumns) {

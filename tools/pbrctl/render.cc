@@ -133,6 +133,9 @@ absl::StatusOr<SuggestInput> ParseSuggestInput(const std::string& text) {
 std::string ToJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = true;
+  // Proto3 JSON would drop zeros and false: cluster 0 is a real cluster and "people": 0 is an answer,
+  // so every primitive field is printed (protobuf 3.21's name for it; newer ones call it
+  // always_print_fields_with_no_presence). Unset messages (a date not yet known) stay absent.
   options.always_print_primitive_fields = true;
   std::string out;
   auto status = google::protobuf::util::MessageToJsonString(message, &out, options);

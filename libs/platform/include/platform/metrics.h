@@ -1,6 +1,8 @@
 #pragma once
 // Each service's Prometheus metrics and its /metrics endpoint.
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -32,7 +34,22 @@ class Metrics {
   void SetStoreWritable(bool writable);
   void SetUndeliverable(int64_t events);
 
+  // An info gauge: one series `name`{service="<service>", labels...} = 1 saying what this process
+  // runs (its rules, say), so a dashboard can join on it. Setting it again replaces the series, so
+  // there is never more than one per name whatever the labels. Label names must be valid Prometheus
+  // names and not "service"; InvalidArgument names the offending label otherwise.
+  absl::Status SetInfo(const std::string& name, const std::string& help,
+                       const std::map<std::string, std::string>& labels);
+
+  // Every metric in the Prometheus text format, as /metrics serves it (tests, diagnostics).
+  std::string Text() const;
+
  private:
+  struct InfoSeries {
+    prometheus::Family<prometheus::Gauge>* family = nullptr;
+    prometheus::Gauge* gauge = nullptr;
+  };
+
   std::string service_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
@@ -47,6 +64,8 @@ class Metrics {
   prometheus::Gauge& consumer_paused_;
   prometheus::Gauge& store_writable_;
   prometheus::Gauge& undeliverable_kept_;
+  std::mutex info_mu_;
+  std::map<std::string, InfoSeries> infos_;  // by metric name
 };
 
 }  // namespace pbr::platform
