@@ -63,7 +63,8 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
   if (!IsReview(r.reason())) {
     const care::ServiceArea* area = rules.service_areas().Find(r.service_area());
     const std::string problem = care::ClusterRestrictionProblem(
-        rules.transitions(), r.cluster(), !facts.from_cluster.has_value(), area != nullptr && area->acute_pathway);
+        rules.transitions(), r.cluster(), !facts.from_cluster.has_value(), area != nullptr && area->acute_pathway,
+        /*returning_patient=*/false);
     auto& c = out.checks.emplace_back();
     c.set_rule("cluster-restriction");
     c.set_passed(problem.empty());
