@@ -21,9 +21,9 @@ using testing::ShippedRules;
 
 // ---- SOP Table 12, transcribed from the SOP's flattened text ----
 //
-// Written from /work/shared/seeds/004 (the SOP's "Table 12. Care Cluster Transitions at Review") by reading the
-// printed cell groups in column order: improvement, minimal/no change, deterioration, change in diagnosis. It is
-// deliberately in the SOP's own notation ("CC4, CC5") and not a copy of rules/transitions.yaml.
+// Written from the trust SOP's text (its Table 12 of transitions at review, as extracted: one flattened line) by
+// reading the printed cell groups in column order: improvement, minimal/no change, deterioration, change in
+// diagnosis. It keeps the SOP's cluster notation ("CC4, CC5") and is not a copy of rules/transitions.yaml.
 struct SopRow {
   int from;
   const char* improvement;
@@ -138,7 +138,11 @@ TEST(CareTransitionSopTable12, ShippedTableMatchesTheSopCellByCell) {
 }
 
 TEST(CareTransitionSopTable12, TheComparisonReportsEveryDifferingCell) {
-  std::map<int, TransitionRow> table = ShippedRules().transitions().rows;
+  std::map<int, TransitionRow> table;  // the transcription itself, then three cells spoilt
+  for (const SopRow& row : kSopTable12) {
+    for (ChangeClass c : kChangeClasses) table[row.from].expected[static_cast<int>(c)] = SopCell(row, c);
+  }
+  EXPECT_THAT(DifferingCells(table, kSopTable12, std::size(kSopTable12)), ::testing::IsEmpty());
   table[13].expected[static_cast<int>(ChangeClass::kImprovement)] = {13};
   table[19].expected[static_cast<int>(ChangeClass::kChangeInDiagnosis)] = {4};
   table.erase(21);
@@ -194,7 +198,7 @@ TEST_P(CareTransitionTable, EveryCell) {
 INSTANTIATE_TEST_SUITE_P(AllRows, CareTransitionTable, ::testing::ValuesIn(kSopTable12),
                          [](const auto& info) { return "From" + std::to_string(info.param.from); });
 
-// ---- time on cluster ("after 12 months on CC4", "after 3 years" on 5 and 10) ----
+// ---- time on cluster (12 months on 4; 3 years on 5 and on 10) ----
 
 TEST(CareTransitionConditions, TwelveMonthsOnFourMovesToFiveOrSix) {
   TransitionQuery q = Query(4, 4, ChangeClass::kImprovement);
@@ -237,8 +241,8 @@ TEST(CareTransitionConditions, ThreeYearsOnTenMovesToElevenToSeventeen) {
 }
 
 // ---- restrictions ----
-// "CC11 not used for first presentation to Secondary Care MH Services or Acute Care Pathway (CRHT & Inpatients)";
-// "CC7 not used for first presentation or returning patient to Secondary MH Services".
+// The SOP keeps 11 out of first presentations and the acute pathway (CRHT, inpatients), and 7 out of first
+// presentations and patients returning to secondary mental health services.
 
 struct RestrictionCase {
   const char* name;
@@ -317,9 +321,8 @@ TEST(CareTransitionConditions, SevenNeverForAReturningPatient) {
 }
 
 // ---- the acute-event rule ----
-// 11: "If the SU has had a referral to CRHT, Inpatients, MHA Assessment or have not been concordant with
-// medication in the last 12 months then they must be stepped up to CC12, CC13, CC14 or CC15".
-// 12: "If the SU has improved but had [the same] in the last 12 months then they must remain on CC12"; 13: "CC13".
+// A referral to CRHT or to inpatients, an MHA assessment or medication non-concordance in the last 12 months:
+// on 11 the person steps up to 12-15; on 12 and improved they remain on 12; on 13 and improved, on 13.
 
 const HistoryTrigger kAllTriggers[] = {HistoryTrigger::kCrhtReferral, HistoryTrigger::kInpatientReferral,
                                        HistoryTrigger::kAdmission, HistoryTrigger::kMhaAssessment,
@@ -410,8 +413,8 @@ TEST(CareTransitionConditions, AcuteEventWindowIsTwelveMonthsInclusive) {
 }
 
 // ---- 14/15 back to 16/17 ----
-// "Can re-allocate CC16 or CC17 if the SU was on either of these Clusters immediately prior to Allocation of
-// CC14" (and CC15).
+// From 14 or 15, 16 or 17 may be re-allocated when the person was on one of those two just before the crisis;
+// "either" (default) and "same" are the two readings of which one may follow.
 
 TransitionRules ParseChanged(const std::vector<std::pair<std::string, std::string>>& edits) {
   std::string yaml = ReadRuleFile("transitions.yaml");
@@ -482,11 +485,9 @@ TEST(CareTransitionConditions, EmptyColumnIsNeverAdherent) {
 }
 
 // ---- advisories: evaluated, recorded, never a refusal ----
-// "Psychotic Care Clusters - Before a Service User is reallocated to a Care Cluster with interventions of a lower
-// level of intensity, the assessed recovery needs to have been significant and sustained ... In most cases
-// (except CC10, 14 & 15) this will be 12 months." "Organic Care Clusters Generally Service User will only move up
-// Care Clusters". "Non Psychotic Care Clusters are NOT used as a stepped care model ... the Service User must be
-// discharged on the Care Cluster which provided the level of interventions that facilitated the recovery".
+// Psychosis clusters (not 10, 14, 15): a step to less intensive care follows about 12 months of sustained
+// recovery. Organic clusters: people generally move up only. Non-psychotic clusters are not stepped care: the
+// person is discharged on the cluster whose interventions brought the recovery.
 
 struct AdvisoryCase {
   const char* name;
