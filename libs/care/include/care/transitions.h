@@ -71,7 +71,8 @@ struct StepUpRule {
   std::string text;
 };
 
-// How "re-allocate CC16 or CC17 if the person was on either of these clusters immediately before" is read.
+// From 14/15 the SOP allows 16 or 17 again when the person was on one of them just before the crisis; it can be
+// read as "either may follow" or "only the same one may follow".
 enum class PriorClusterReading {
   kEither,  // "either": on any of `to` immediately before -> every one of `to` may follow
   kSame,    // "same": only the one of `to` the person was on
