@@ -496,14 +496,148 @@ absl::StatusOr<ServiceAreas> ParseServiceAreasFile(std::string_view yaml, std::s
 
 // ---------------------------------------------------------------- transitions
 
+namespace {
+
+constexpr ChangeClass kAllChangeClasses[] = {ChangeClass::kImprovement, ChangeClass::kNoChange,
+                                             ChangeClass::kDeterioration, ChangeClass::kChangeInDiagnosis};
+
+// A scalar parsed by `parse` (one of the transitions enums); reports the parser's message under the field.
+template <typename T, typename ParseFn>
+std::optional<T> GetEnum(Ctx& ctx, const YAML::Node& map, std::string_view key, std::string_view path,
+                         bool required, ParseFn parse) {
+  std::optional<std::string> s = GetString(ctx, map, key, path, required);
+  if (!s) return std::nullopt;
+  auto v = parse(*s);
+  if (!v.ok()) {
+    ctx.Error(map[std::string(key)], Sub(path, key), std::string(v.status().message()));
+    return std::nullopt;
+  }
+  return *v;
+}
+
+// `ambiguities`: each a Table 12 row the flattened SOP text leaves open, with the named readings.
+void ParseAmbiguities(Ctx& ctx, const YAML::Node& list, TransitionRules& tr) {
+  std::set<std::string> ids;
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node n = list[i];
+    const std::string path = Idx("ambiguities", i);
+    if (!n.IsMap()) {
+      ctx.Error(n, path, "must be a mapping with id, from, table_reading, alternatives");
+      continue;
+    }
+    CheckKeys(ctx, n, path, {"id", "from", "table_reading", "alternatives", "text"});
+    TableAmbiguity a;
+    if (auto s = GetString(ctx, n, "id", path)) {
+      a.id = *s;
+      if (!ids.insert(a.id).second) {
+        ctx.Error(n["id"], Sub(path, "id"), internal::Cat("ambiguity \"", a.id, "\" is listed twice"));
+      }
+    }
+    a.from = -1;
+    if (YAML::Node f = Get(ctx, n, "from", path, true); f.IsDefined()) {
+      if (auto c = ScalarCluster(ctx, f, Sub(path, "from"))) {
+        a.from = *c;
+        if (!tr.rows.count(*c)) {
+          ctx.Error(f, Sub(path, "from"), internal::Cat("the table has no row for cluster ", *c));
+        }
+      }
+    }
+    if (auto s = GetString(ctx, n, "table_reading", path)) a.table_reading = *s;
+    a.text = GetString(ctx, n, "text", path, false).value_or("");
+    const std::string alt_path = Sub(path, "alternatives");
+    YAML::Node alts = Get(ctx, n, "alternatives", path, true);
+    if (alts.IsDefined() && (!alts.IsMap() || alts.size() == 0)) {
+      ctx.Error(alts, alt_path, "must be a mapping of reading name to the cells it sets");
+    } else if (alts.IsDefined()) {
+      for (auto it = alts.begin(); it != alts.end(); ++it) {
+        TableReading r;
+        r.name = it->first.IsScalar() ? std::string(internal::Strip(it->first.Scalar())) : "";
+        const std::string rpath = Sub(alt_path, r.name.empty() ? "?" : r.name);
+        if (r.name.empty()) {
+          ctx.Error(it->first, rpath, "a reading needs a name");
+          continue;
+        }
+        if (r.name == a.table_reading) {
+          ctx.Error(it->first, rpath, "is the table's own reading (table_reading); list only the others");
+          continue;
+        }
+        const YAML::Node cells = it->second;
+        if (!cells.IsMap() || cells.size() == 0) {
+          ctx.Error(cells, rpath, "must set at least one of improvement, no_change, deterioration, "
+                                  "change_in_diagnosis");
+          continue;
+        }
+        CheckKeys(ctx, cells, rpath, {"improvement", "no_change", "deterioration", "change_in_diagnosis"});
+        for (ChangeClass c : kAllChangeClasses) {
+          if (!cells[std::string(ChangeClassName(c))].IsDefined()) continue;
+          if (auto set = GetClusterSet(ctx, cells, ChangeClassName(c), rpath)) r.cells[c] = *set;
+        }
+        a.alternatives.push_back(std::move(r));
+      }
+    }
+    a.chosen = a.table_reading;
+    tr.ambiguities.push_back(std::move(a));
+  }
+}
+
+// `readings`: ambiguity id -> the reading to apply; then the chosen readings are written into the table.
+void ApplyReadings(Ctx& ctx, const YAML::Node& readings, TransitionRules& tr) {
+  if (readings.IsDefined()) {
+    if (!readings.IsMap()) {
+      ctx.Error(readings, "readings", "must be a mapping of ambiguity id to reading name");
+    } else {
+      std::vector<std::string> ids;
+      for (const auto& a : tr.ambiguities) ids.push_back(a.id);
+      for (auto it = readings.begin(); it != readings.end(); ++it) {
+        const std::string id = it->first.IsScalar() ? std::string(internal::Strip(it->first.Scalar())) : "?";
+        const std::string path = Sub("readings", id);
+        TableAmbiguity* a = nullptr;
+        for (auto& x : tr.ambiguities) {
+          if (x.id == id) a = &x;
+        }
+        if (a == nullptr) {
+          ctx.Error(it->first, path,
+                    internal::Cat("no ambiguity \"", id, "\" in ambiguities; expected one of: ",
+                                  ids.empty() ? std::string("(none)") : absl::StrJoin(ids, ", ")));
+          continue;
+        }
+        std::optional<std::string> name = ScalarString(ctx, it->second, path);
+        if (!name) continue;
+        std::vector<std::string> names = {a->table_reading};
+        bool known = *name == a->table_reading;
+        for (const auto& r : a->alternatives) {
+          names.push_back(r.name);
+          known = known || r.name == *name;
+        }
+        if (!known) {
+          ctx.Error(it->second, path,
+                    internal::Cat("reading \"", *name, "\" is not one of: ", absl::StrJoin(names, ", ")));
+          continue;
+        }
+        a->chosen = *name;
+      }
+    }
+  }
+  for (const auto& a : tr.ambiguities) {
+    auto row = tr.rows.find(a.from);
+    if (row == tr.rows.end()) continue;
+    for (const auto& r : a.alternatives) {
+      if (r.name != a.chosen) continue;
+      for (const auto& [c, set] : r.cells) row->second.expected[static_cast<int>(c)] = set;
+    }
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<TransitionRules> ParseTransitionsFile(std::string_view yaml, std::string_view file_name) {
   Ctx ctx(file_name);
   YAML::Node root;
   if (!LoadYaml(ctx, yaml, &root)) return ctx.Finish();
   TransitionRules tr;
   CheckKeys(ctx, root, "",
-            {"kind", "version", "description", "table", "time_on_cluster", "restrictions", "step_up",
-             "prior_cluster", "advisories"});
+            {"kind", "version", "description", "table", "readings", "ambiguities", "time_on_cluster",
+             "restrictions", "step_up", "prior_cluster", "advisories"});
   Header(ctx, root, RuleFileKind::kTransitions, &tr.version);
 
   auto list_at = [&](std::string_view key, bool required) -> YAML::Node {
@@ -531,8 +665,7 @@ absl::StatusOr<TransitionRules> ParseTransitionsFile(std::string_view yaml, std:
       TransitionRow row;
       std::optional<int> from;
       if (YAML::Node f = Get(ctx, n, "from", path, true); f.IsDefined()) from = ScalarCluster(ctx, f, Sub(path, "from"));
-      for (ChangeClass c : {ChangeClass::kImprovement, ChangeClass::kNoChange, ChangeClass::kDeterioration,
-                            ChangeClass::kChangeInDiagnosis}) {
+      for (ChangeClass c : kAllChangeClasses) {
         if (auto s = GetClusterSet(ctx, n, ChangeClassName(c), path)) row.expected[static_cast<int>(c)] = *s;
       }
       if (!from) continue;
@@ -545,6 +678,8 @@ absl::StatusOr<TransitionRules> ParseTransitionsFile(std::string_view yaml, std:
     }
     RequireAllClusters(ctx, table, "table", seen, "row");
   }
+  if (YAML::Node list = list_at("ambiguities", false); list.IsDefined()) ParseAmbiguities(ctx, list, tr);
+  ApplyReadings(ctx, Get(ctx, root, "readings", "", false), tr);
   if (YAML::Node list = list_at("time_on_cluster", false); list.IsDefined()) {
     for (size_t i = 0; i < list.size(); ++i) {
       const YAML::Node n = list[i];
@@ -565,13 +700,20 @@ absl::StatusOr<TransitionRules> ParseTransitionsFile(std::string_view yaml, std:
     for (size_t i = 0; i < list.size(); ++i) {
       const YAML::Node n = list[i];
       const std::string path = Idx("restrictions", i);
-      CheckKeys(ctx, n, path, {"cluster", "not_at_first_presentation", "not_on_acute_pathway"});
+      CheckKeys(ctx, n, path,
+                {"cluster", "not_at_first_presentation", "not_on_acute_pathway", "not_for_returning_patient"});
       ClusterRestriction r;
       if (YAML::Node f = Get(ctx, n, "cluster", path, true); f.IsDefined()) {
         r.cluster = ScalarCluster(ctx, f, Sub(path, "cluster")).value_or(-1);
       }
       r.not_at_first_presentation = GetBool(ctx, n, "not_at_first_presentation", path).value_or(false);
       r.not_on_acute_pathway = GetBool(ctx, n, "not_on_acute_pathway", path).value_or(false);
+      r.not_for_returning_patient = GetBool(ctx, n, "not_for_returning_patient", path).value_or(false);
+      if (n.IsMap() && !r.not_at_first_presentation && !r.not_on_acute_pathway && !r.not_for_returning_patient) {
+        ctx.Error(n, path,
+                  "restricts nothing; set not_at_first_presentation, not_on_acute_pathway or "
+                  "not_for_returning_patient to true");
+      }
       tr.restrictions.push_back(r);
     }
   }
@@ -594,21 +736,46 @@ absl::StatusOr<TransitionRules> ParseTransitionsFile(std::string_view yaml, std:
     for (size_t i = 0; i < list.size(); ++i) {
       const YAML::Node n = list[i];
       const std::string path = Idx("prior_cluster", i);
-      CheckKeys(ctx, n, path, {"from", "to", "text"});
+      CheckKeys(ctx, n, path, {"from", "to", "reading", "text"});
       PriorClusterRule r;
       if (auto s = GetClusterSet(ctx, n, "from", path)) r.from = *s;
       if (auto s = GetClusterSet(ctx, n, "to", path)) r.to = *s;
+      if (auto v = GetEnum<PriorClusterReading>(ctx, n, "reading", path, false, ParsePriorClusterReading)) {
+        r.reading = *v;
+      }
       r.text = GetString(ctx, n, "text", path, false).value_or("");
       tr.prior_cluster.push_back(std::move(r));
     }
   }
   if (YAML::Node list = list_at("advisories", false); list.IsDefined()) {
+    std::set<std::string> ids;
     for (size_t i = 0; i < list.size(); ++i) {
       const YAML::Node n = list[i];
       const std::string path = Idx("advisories", i);
-      CheckKeys(ctx, n, path, {"clusters", "text"});
+      CheckKeys(ctx, n, path,
+                {"id", "clusters", "change_classes", "move", "to_clusters", "check", "min_time_on_cluster",
+                 "text"});
       TransitionAdvisory a;
+      if (auto s = GetString(ctx, n, "id", path)) {
+        a.id = *s;
+        if (!ids.insert(a.id).second) {
+          ctx.Error(n["id"], Sub(path, "id"), internal::Cat("advisory \"", a.id, "\" is listed twice"));
+        }
+      }
       if (auto s = GetClusterSet(ctx, n, "clusters", path)) a.clusters = *s;
+      if (auto s = change_classes(n, path)) a.change_classes = *s;
+      if (auto v = GetEnum<AdvisoryMove>(ctx, n, "move", path, true, ParseAdvisoryMove)) a.move = *v;
+      if (auto s = GetClusterSet(ctx, n, "to_clusters", path, false)) a.to_clusters = *s;
+      std::optional<AdvisoryTest> test = GetEnum<AdvisoryTest>(ctx, n, "check", path, true, ParseAdvisoryTest);
+      if (test) a.test = *test;
+      const bool has_time = n.IsMap() && n["min_time_on_cluster"].IsDefined();
+      if (test == AdvisoryTest::kTimeOnCluster) {
+        if (auto p = GetPeriod(ctx, n, "min_time_on_cluster", path)) a.min_time_on_cluster = *p;
+      } else if (test && has_time) {
+        ctx.Error(n["min_time_on_cluster"], Sub(path, "min_time_on_cluster"),
+                  internal::Cat("is used only with check: time_on_cluster (this check is ",
+                                AdvisoryTestName(*test), ")"));
+      }
       a.text = GetString(ctx, n, "text", path).value_or("");
       tr.advisories.push_back(std::move(a));
     }

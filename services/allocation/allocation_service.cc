@@ -58,6 +58,7 @@ absl::StatusOr<std::optional<Proto>> GetProto(const platform::Store& store, absl
 std::optional<care::HistoryTrigger> TriggerOf(ledger::CareEventKind kind) {
   switch (kind) {
     case ledger::CareEventKind::kReferralToCrht: return care::HistoryTrigger::kCrhtReferral;
+    case ledger::CareEventKind::kReferralToInpatients: return care::HistoryTrigger::kInpatientReferral;
     case ledger::CareEventKind::kAdmission: return care::HistoryTrigger::kAdmission;
     case ledger::CareEventKind::kMhaAssessment: return care::HistoryTrigger::kMhaAssessment;
     case ledger::CareEventKind::kMedicationNonConcordance: return care::HistoryTrigger::kMedicationNonConcordance;

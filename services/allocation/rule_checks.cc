@@ -76,8 +76,10 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
       c.set_rule_version(rules.version());
     }
     // Clusters never used at a first presentation, for a returning patient, or on the acute pathway.
+    // An initial allocation is a first presentation unless an earlier referral period was closed.
     const std::string problem = care::ClusterRestrictionProblem(rules.transitions(), r.cluster(),
-                                                                !facts.returning_patient, acute_pathway);
+                                                                /*first_presentation=*/!facts.returning_patient,
+                                                                acute_pathway, facts.returning_patient);
     auto& c = out.checks.emplace_back();
     c.set_rule("cluster-restriction");
     c.set_passed(problem.empty());
@@ -102,6 +104,16 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
       c.set_rule_version(t->rule_version);
       for (int k : t->expected) c.add_expected_clusters(k);
       if (!t->adherent()) breaches.push_back(t->reason);
+      // The SOP's guidance beside the table reaches the clinician and the record, but never refuses.
+      for (const care::AdvisoryCheck& a : t->advisory_checks) {
+        if (!a.applies) continue;
+        auto& g = out.checks.emplace_back();
+        g.set_rule(absl::StrCat("advisory:", a.id));
+        g.set_advisory(true);
+        g.set_passed(a.passed());
+        g.set_reason(a.reason.empty() ? a.text : a.reason);
+        g.set_rule_version(t->rule_version);
+      }
     }
   }
 
