@@ -733,5 +733,108 @@ TEST_F(CareRecordTest, ABackDatedInpatientEpisodeStartsAtTheAdmissionAndTheCurre
   EXPECT_EQ(platform::FromProto(published[0].assessment_recorded().effective_at()), Day(2026, 2, 27));
 }
 
+// The acute-event rule through allocation: a care event of the last 12 months changes what the
+// protocol expects, and a referral to inpatients counts by itself (SOP Table 12, rows 11-13).
+struct AcuteCase {
+  std::string name;
+  pbr::v1::CareEventType event;
+  int from = 13;
+  int to = 12;
+  bool adherent = false;
+};
+void PrintTo(const AcuteCase& c, std::ostream* os) { *os << c.name; }
+
+class AcuteEventRule : public CareRecordTest, public ::testing::WithParamInterface<AcuteCase> {};
+
+TEST_P(AcuteEventRule, DecidesWhetherAnImprovementMayStepDown) {
+  const AcuteCase& c = GetParam();
+  auto r = ValidRequest("init");
+  r.set_cluster(c.from);
+  r.set_service_area("community_psychosis");
+  ASSERT_TRUE(service_->Record(r, "").ok());
+  auto e = CareEvent("acute", c.event, Day(2026, 5, 1));
+  if (c.event == pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT || c.event == pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS) {
+    e.set_out_of_hours(false);
+  }
+  ASSERT_TRUE(service_->RecordCareEvent(e, "").ok());
+  auto review = Review("review", Day(2026, 8, 1), c.to, pbr::v1::CHANGE_CLASS_IMPROVEMENT);
+  review.set_service_area("community_psychosis");
+  // With a rationale the assessment is recorded whatever the example profiles say; the
+  // transition-protocol check says whether the move adheres (KPI 8 counts it either way).
+  auto reply = service_->Record(review, "");
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  const pbr::v1::RuleCheck* protocol = nullptr;
+  for (const auto& check : reply->checks()) {
+    if (check.rule() == "transition-protocol") protocol = &check;
+  }
+  ASSERT_NE(protocol, nullptr);
+  EXPECT_EQ(protocol->passed(), c.adherent) << protocol->reason();
+  if (!c.adherent) EXPECT_THAT(reply->protocol_options(), ::testing::ElementsAre(c.from));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sop, AcuteEventRule,
+    ::testing::Values(
+        AcuteCase{"On13ImprovedAfterCrhtReferralMustRemainOn13", pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT, 13, 12, false},
+        AcuteCase{"On13ImprovedAfterCrhtReferralStaysOn13", pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT, 13, 13, true},
+        AcuteCase{"On12ImprovedAfterAdmissionMustRemainOn12", pbr::v1::CARE_EVENT_ADMISSION, 12, 11, false},
+        AcuteCase{"On12ImprovedAfterAdmissionMayNotGoUpTo13", pbr::v1::CARE_EVENT_ADMISSION, 12, 13, false},
+        AcuteCase{"On12ImprovedAfterMhaAssessmentStaysOn12", pbr::v1::CARE_EVENT_MHA_ASSESSMENT, 12, 12, true},
+        AcuteCase{"AReferralToInpatientsAloneTriggersTheRule", pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS, 13, 12,
+                  false},
+        AcuteCase{"NonConcordanceTriggersTheRule", pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE, 12, 11, false},
+        AcuteCase{"AFaceToFaceContactIsNoAcuteEvent", pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT, 13, 12, true}),
+    [](const auto& info) { return info.param.name; });
+
+TEST_F(CareRecordTest, ClusterSevenIsNotUsedForAReturningPatient) {
+  auto first = ValidRequest("first");
+  first.set_cluster(4);
+  ASSERT_TRUE(service_->Record(first, "").ok());
+  ASSERT_TRUE(
+      service_->RecordCareEvent(CareEvent("dis", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 6, 1)), "").ok());
+  auto back = ValidRequest("returning");
+  *back.mutable_assessed_at() = platform::ToProto(Day(2026, 9, 1));
+  back.set_cluster(7);
+  back.clear_clinical_rationale();
+  auto refused = service_->Record(back, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("Cluster 7"));
+}
+
+TEST_F(CareRecordTest, ClusterSevenIsNotUsedForAFirstPresentation) {
+  auto r = ValidRequest("first");
+  r.set_cluster(7);
+  r.clear_clinical_rationale();
+  auto refused = service_->Record(r, "");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("Cluster 7"));
+}
+
+TEST_F(CareRecordTest, AdvisoryRulesAreRecordedAndPublishedWithoutRefusing) {
+  auto r = ValidRequest("init");
+  r.set_cluster(13);
+  r.set_service_area("community_psychosis");
+  ASSERT_TRUE(service_->Record(r, "").ok());
+  // Three months on 13, then an improvement to 12: within the protocol, but the SOP wants about
+  // 12 months of sustained recovery before a psychosis cluster steps down.
+  auto review = Review("review", Day(2026, 6, 1), 12, pbr::v1::CHANGE_CLASS_IMPROVEMENT);
+  review.set_service_area("community_psychosis");
+  review.clear_clinical_rationale();
+  auto reply = service_->Record(review, "");
+  ASSERT_TRUE(reply.ok()) << reply.status() << ": advisory rules never refuse";
+  const pbr::v1::RuleCheck* advisory = nullptr;
+  for (const auto& c : reply->checks()) {
+    if (c.advisory()) advisory = &c;
+  }
+  ASSERT_NE(advisory, nullptr);
+  EXPECT_EQ(advisory->rule(), "advisory:psychosis_sustained_recovery");
+  EXPECT_FALSE(advisory->passed());
+  auto published = Pending("assessment-recorded");
+  ASSERT_EQ(published.size(), 2u);
+  bool recorded = false;
+  for (const auto& c : published[1].assessment_recorded().checks()) recorded |= c.advisory() && !c.passed();
+  EXPECT_TRUE(recorded) << "published with the assessment";
+}
+
 }  // namespace
 }  // namespace pbr::allocation
