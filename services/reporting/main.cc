@@ -16,7 +16,8 @@ int main(int argc, char** argv, char** envp) {
        std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily)},
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
-        // Reporting applies no clinical rule itself, but checks every event by the shared ones.
+        // Reporting applies no clinical rule itself, but checks every event by the shared ones, and
+        // answers caseloads for the teams of the rules' team registry.
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
@@ -25,7 +26,7 @@ int main(int argc, char** argv, char** envp) {
         host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });
         host.On(topic::kOutcomeRecorded, [&](const auto& ev, auto& ctx) { return model.OnOutcome(ev, ctx); });
         host.On(topic::kReviewDue, [&](const auto& ev, auto& ctx) { return model.OnReviewDue(ev, ctx); });
-        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store()));
+        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules));
         return absl::OkStatus();
       });
 }

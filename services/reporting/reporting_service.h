@@ -1,6 +1,9 @@
 #pragma once
 // Reporting: read models built from every topic. This first one is the team caseload: people per
 // cluster, reviews due and overdue, and the latest HoNOS totals.
+#include <memory>
+
+#include "care/rules.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "platform/consumer.h"
 #include "platform/store.h"
@@ -33,12 +36,18 @@ class CaseloadModel {
 
 class ReportingApi final : public pbr::v1::Reporting::Service {
  public:
-  explicit ReportingApi(const platform::Store& store) : store_(store) {}
+  // `rules` supplies the team registry: a caseload is answered for registered teams only.
+  ReportingApi(const platform::Store& store, std::shared_ptr<const care::RuleSet> rules)
+      : store_(store), rules_(std::move(rules)) {}
+  // NOT_FOUND naming team_id for a team the registry does not list; a registered team with nobody on
+  // its caseload is an empty caseload.
+  absl::StatusOr<pbr::v1::Caseload> GetCaseload(const pbr::v1::GetCaseloadRequest& request) const;
   grpc::Status GetCaseload(grpc::ServerContext*, const pbr::v1::GetCaseloadRequest* request,
                            pbr::v1::Caseload* reply) override;
 
  private:
   const platform::Store& store_;
+  std::shared_ptr<const care::RuleSet> rules_;
 };
 
 }  // namespace pbr::reporting
