@@ -325,7 +325,8 @@ TEST_F(IntakeSystemTest, AnUnknownTeamIsRefusedUnlessAllocationRunsWithTheMigrat
   // The published record says the same.
   ASSERT_TRUE(testing::WaitUntil([&] { return !Events("assessment-recorded").empty(); }, kConverge));
   bool published = false;
-  for (const auto& c : Events("assessment-recorded").front().assessment_recorded().checks()) {
+  const auto events = Events("assessment-recorded");
+  for (const auto& c : events.front().assessment_recorded().checks()) {
     published |= c.rule() == "team" && !c.passed();
   }
   EXPECT_TRUE(published);

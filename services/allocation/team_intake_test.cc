@@ -75,7 +75,8 @@ class TeamIntakeTest : public ::testing::Test {
     const auto pending = platform::Outbox::ReadPending(*store_);
     EXPECT_TRUE(pending.ok());
     for (const auto& p : *pending) {
-      if (p.topic == topic_name) EXPECT_TRUE(out.emplace_back().ParseFromString(p.value));
+      if (p.topic != topic_name) continue;
+      EXPECT_TRUE(out.emplace_back().ParseFromString(p.value));
     }
     return out;
   }
