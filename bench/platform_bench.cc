@@ -33,6 +33,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "care/rules.h"
 #include "demo_data.h"
 #include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
@@ -560,6 +561,50 @@ void Stage(const char* what) {
   std::fflush(stdout);
 }
 
+// The rules the platform runs on: --rules-dir copied, with a teams file of the bench's own (as a trust
+// replaces the example one, rules/README.md) listing every team it records for: the warm-up's, the
+// intake's and one per latency sample. They are all in the service area holding the most clusters.
+absl::StatusOr<std::string> WriteBenchRules(const Flags& f) {
+  auto rules = care::RuleSet::LoadFromDirectory(f.rules_dir);
+  if (!rules.ok()) return rules.status();
+  const care::ServiceArea* widest = nullptr;
+  for (const care::ServiceArea& a : rules->service_areas().areas) {
+    if (widest == nullptr || a.allowed.size() + a.rarely.size() > widest->allowed.size() + widest->rarely.size()) {
+      widest = &a;
+    }
+  }
+  const std::string dir = f.work_dir + "/rules";
+  std::error_code ec;
+  std::filesystem::copy(f.rules_dir, dir, std::filesystem::copy_options::recursive, ec);
+  if (ec) return absl::InternalError(absl::StrCat("copying ", f.rules_dir, " to ", dir, ": ", ec.message()));
+  std::string teams = "# Written by platform_bench: the teams it records for.\nkind: teams\nversion: \"bench\"\nteams:\n";
+  auto add = [&](const std::string& id) {
+    absl::StrAppend(&teams, "  - {id: ", id, ", name: bench, service_area: ", widest->id,
+                    ", default_commissioner: bench}\n");
+  };
+  add("bench-warmup");
+  for (int t = 0; t < f.teams; ++t) add(absl::StrCat("bench-team-", t));
+  for (int i = 0; i < f.rate * f.latency_seconds; ++i) add(absl::StrCat("lat-", i));
+  std::ofstream(dir + "/teams.bench.yaml") << teams;
+  // The manifest's files.teams (the only "teams:" key in it) points at the bench's file.
+  std::ifstream in(dir + "/manifest.yaml");
+  std::string manifest, line;
+  bool pointed = false;
+  while (std::getline(in, line)) {
+    const std::string key = std::string(absl::StripLeadingAsciiWhitespace(line));
+    if (absl::StartsWith(key, "teams:") && key.size() < line.size()) {
+      line = absl::StrCat(line.substr(0, line.size() - key.size()), "teams: teams.bench.yaml");
+      pointed = true;
+    }
+    absl::StrAppend(&manifest, line, "\n");
+  }
+  if (!pointed) return absl::FailedPreconditionError(absl::StrCat(f.rules_dir, "/manifest.yaml names no teams file"));
+  std::ofstream(dir + "/manifest.yaml") << manifest;
+  auto bench_rules = care::RuleSet::LoadFromDirectory(dir);
+  if (!bench_rules.ok()) return bench_rules.status();
+  return dir;
+}
+
 // The running platform, shared with the signal watcher so an interrupted run stops it too.
 struct Owned {
   std::mutex mu;
@@ -590,9 +635,11 @@ absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
               Seconds(echo->end - echo->start), f.clients, out.echo_per_s);
 
   Stage("starting the platform (broker + 4 services)");
+  auto rules_dir = WriteBenchRules(f);
+  if (!rules_dir.ok()) return rules_dir.status();
   testing::LocalPlatformOptions options;
   options.bin_dir = f.bin_dir;
-  options.rules_dir = f.rules_dir;
+  options.rules_dir = *rules_dir;
   options.work_dir = f.work_dir;
   options.clock = "system";
   options.partitions = f.partitions;

@@ -1,7 +1,8 @@
 // libFuzzer target: allocation's request validation on arbitrary wire bytes.
 // The first byte picks the request (even: RecordAssessmentRequest, odd: RecordCareEventRequest); the
-// rest is the serialized message. An assessment that passes validation is then taken through the
-// rule checks and the cluster suggestions, as the service does: validation is what makes them safe.
+// rest is the serialized message. An assessment that passes validation is then given its team's defaults
+// and taken through the rule checks and the cluster suggestions, as the service does: validation is what
+// makes them safe. Unknown teams are admitted (allow-unknown-teams), so arbitrary team ids get that far too.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -22,6 +23,7 @@ const care::RuleSet& Rules() { return ShippedRules(); }
 
 // A fixed "now", so an input behaves the same on every run.
 const absl::Time kNow = absl::FromCivil(absl::CivilSecond(2024, 7, 1, 12, 0, 0), absl::UTCTimeZone());
+const pbr::allocation::IntakeOptions kAdmitUnknownTeams{.allow_unknown_teams = true};
 
 }  // namespace
 
@@ -32,9 +34,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ++data;
   --size;
   if (selector % 2 == 0) {
-    pbr::v1::RecordAssessmentRequest request;
-    if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
-    if (!pbr::allocation::ValidateAssessment(rules, kNow, request).ok()) return 0;
+    pbr::v1::RecordAssessmentRequest sent;
+    if (!sent.ParseFromArray(data, static_cast<int>(size))) return 0;
+    if (!pbr::allocation::ValidateAssessment(rules, kNow, sent, "", kAdmitUnknownTeams).ok()) return 0;
+    const pbr::v1::RecordAssessmentRequest request = pbr::allocation::WithTeamDefaults(rules, sent);
+    (void)pbr::allocation::UnknownTeamCheck(rules, request.team_id());
     auto ratings = pbr::services::RatingsFromProto(request.ratings());
     if (!ratings.ok()) std::abort();  // validated ratings convert
     pbr::allocation::AllocationFacts facts;
@@ -53,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     pbr::v1::RecordCareEventRequest request;
     if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
-    (void)pbr::allocation::ValidateCareEvent(kNow, request);
+    (void)pbr::allocation::ValidateCareEvent(rules, kNow, request, "", kAdmitUnknownTeams);
   }
   return 0;
 }

@@ -22,7 +22,7 @@ using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 namespace topic = platform::topic;
 constexpr absl::Duration kConverge = absl::Seconds(60);
-constexpr char kTeam[] = "probe-team";
+constexpr char kTeam[] = "cmht-east";  // a team of rules/teams.yaml, holding cluster 4
 
 absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
 

@@ -434,8 +434,10 @@ bool Retryable(const grpc::Status& st) {
 
 TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidStream) {
   constexpr int kClients = 4, kOwnPeople = 8, kRounds = 3, kShared = 3, kKills = 6, kAcksBetweenKills = 14;
-  const std::vector<std::string> teams = {"t-north", "t-south", "t-crisis", "t-memory"};
-  const std::string kRefusedTeam = "t-refused", kConflictTeam = "t-conflict";
+  // Teams of rules/teams.yaml: each assessment goes to one that holds its cluster. The refused and the
+  // conflicting requests name teams nothing else uses, whose caseloads must stay empty.
+  const std::vector<std::string> teams = {"cmht-north", "eip-central", "crht-east", "memory-west", "inpatient-ward-3"};
+  const std::string kRefusedTeam = "cmht-south", kConflictTeam = "crht-south";
 
   // Each client's own people (three assessments each, in rounds), people every client records for
   // (one assessment each, plus one identical request that every client sends), an amendment, and
@@ -448,9 +450,9 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
       Assessment a;
       a.record_id = absl::StrCat("c", c, "-p", i, "-r", round);
       a.nhs = NhsNumber(610000000 + c * 1000 + i * 13);
-      a.team = teams[(c + i) % teams.size()];
       a.day = absl::CivilDay(2025, 1, 10) + i * 3 + round * 150;
       a.cluster = kClusters[(c * 5 + i * 3 + round * 7) % kClusters.size()];
+      a.team = systemtest::TeamHolding(*rules_, teams, a.cluster, c + i);
       a.ratings_seed = c * 31 + i * 7 + round;
       a.reason = round == 0 ? pbr::v1::ASSESSMENT_REASON_INITIAL : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
       return a;
@@ -463,9 +465,9 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
           s.epr = "epr-b";
           s.record_id = absl::StrCat("c", c, "-s", round);
           s.nhs = NhsNumber(620000000 + round * 13);
-          s.team = teams[round];
           s.day = absl::CivilDay(2026, 3, 1) + c * 5 + round;
           s.cluster = kClusters[(c + round * 4) % kClusters.size()];
+          s.team = systemtest::TeamHolding(*rules_, teams, s.cluster, round);
           s.ratings_seed = 100 + c * 3 + round;
           s.reason = pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
           plan.push_back({Step::kRecord, s});
@@ -475,9 +477,9 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
           s.epr = "epr-b";
           s.record_id = absl::StrCat("same-s", round);
           s.nhs = NhsNumber(620000000 + round * 13);
-          s.team = teams[round];
           s.day = absl::CivilDay(2026, 2, 1) + round;
           s.cluster = kClusters[(7 + round) % kClusters.size()];
+          s.team = systemtest::TeamHolding(*rules_, teams, s.cluster, round);
           s.ratings_seed = 200 + round;
           plan.push_back({Step::kRecord, s, grpc::StatusCode::OK, /*single_sender=*/false});
         }
@@ -503,6 +505,7 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
     // An amendment of a person's latest assessment: another cluster and other ratings.
     Assessment amended = own(1, kRounds - 1);
     amended.cluster = kClusters[(c * 5 + 3 + (kRounds - 1) * 7 + 5) % kClusters.size()];
+    amended.team = systemtest::TeamHolding(*rules_, teams, amended.cluster, c + 1);
     amended.ratings_seed += 50;
     plan.push_back({Step::kAmend, amended});
   }
@@ -633,14 +636,15 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
 TEST_F(FaultSystemTest, IntakeKeepsAcknowledgingWhileTheBrokerIsFrozenAndDeliversOnceAfter) {
   constexpr absl::Duration kFreeze = absl::Seconds(30);
   constexpr int kBefore = 20, kSlices = 6, kPerSlice = 8, kAfter = 20;
-  const std::vector<std::string> teams = {"t-north", "t-south", "t-crisis"};
+  // Between them they hold every cluster (rules/teams.yaml): every assessment is on one of their caseloads.
+  const std::vector<std::string> teams = {"cmht-north", "eip-central", "memory-west"};
   auto person = [&](int i, int review, const std::string& tag) {
     Assessment a;
     a.record_id = absl::StrCat(tag, "-", i, "-", review);
     a.nhs = NhsNumber(710000000 + i * 13);
-    a.team = teams[i % teams.size()];
     a.day = absl::CivilDay(2025, 6, 1) + i + review * 120;
     a.cluster = kClusters[(i * 5 + review * 3) % kClusters.size()];
+    a.team = systemtest::TeamHolding(*rules_, teams, a.cluster, i);
     a.ratings_seed = i * 3 + review;
     a.reason = review == 0 ? pbr::v1::ASSESSMENT_REASON_INITIAL : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
     return a;

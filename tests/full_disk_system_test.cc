@@ -31,7 +31,7 @@ pbr::v1::RecordAssessmentRequest Request(int i) {
   r.set_source_system("epr-a");
   r.set_source_record_id(absl::StrCat("full-disk-", i));
   r.set_nhs_number(NhsNumber(943476000 + i * 13));
-  r.set_team_id("cmht-disk");
+  r.set_team_id("cmht-east");
   r.set_clinician_id("clin-1");
   r.mutable_assessed_at()->set_seconds(absl::ToUnixSeconds(absl::FromCivil(absl::CivilDay(2026, 10, 1), absl::UTCTimeZone())));
   for (int k = 0; k < 18; ++k) r.mutable_ratings()->add_items((i + k) % 3);
@@ -83,7 +83,7 @@ bool Serving(const std::string& address) {
 
 int64_t CaseloadPeople(LocalPlatform& platform) {
   pbr::v1::GetCaseloadRequest request;
-  request.set_team_id("cmht-disk");
+  request.set_team_id("cmht-east");
   pbr::v1::Caseload caseload;
   if (!platform.Stub<pbr::v1::Reporting>("reporting")->GetCaseload(testing::CallContext().get(), request, &caseload).ok()) {
     return -1;

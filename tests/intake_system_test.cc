@@ -158,15 +158,16 @@ class IntakeSystemTest : public ::testing::Test {
 };
 
 TEST_F(IntakeSystemTest, TwoEprsReplaysMalformedRowsAmendmentsAndWithdrawals) {
-  // EPR A: person one starts on 11 and steps up to 12 after a crisis referral; person two on 4.
+  // EPR A: person one starts on 11 with a psychosis team and steps up to 12 after a crisis referral;
+  // person two on 4 with a community team.
   const std::string a = WriteFile(
       "rio.csv",
       absl::StrCat(kHeader,
-                   AssessmentRow("rio-north", "RN-1", kPersonOne, "RN100", "cmht-north", "2026-05-01", "initial", "11", ""),
+                   AssessmentRow("rio-north", "RN-1", kPersonOne, "RN100", "eip-north", "2026-05-01", "initial", "11", ""),
                    AssessmentRow("rio-north", "RN-2", kPersonTwo, "RN200", "cmht-north", "2026-06-01", "initial", "4", ""),
                    "care_event,rio-north,RN-E1,", kPersonOne, ",RN100,crht-east,clin-2,,,,,,,,,,,,,,,,,,,,,,,,,",
                    "referral_to_crht,2026-07-01T23:10:00+01:00,true\n",
-                   AssessmentRow("rio-north", "RN-3", kPersonOne, "RN100", "cmht-north", "2026-08-01",
+                   AssessmentRow("rio-north", "RN-3", kPersonOne, "RN100", "eip-north", "2026-08-01",
                                  "formal_review", "12", "deterioration")));
   // EPR B: the same person one under its own local id, moved to crisis care on 13; person three
   // new; one unreadable row and one the service refuses (a bad NHS number check digit).
@@ -197,7 +198,8 @@ TEST_F(IntakeSystemTest, TwoEprsReplaysMalformedRowsAmendmentsAndWithdrawals) {
   EXPECT_EQ(one.local_ids_size(), 2);
   EXPECT_EQ(one.cluster(), 13);
   EXPECT_EQ(one.assessments(), 3);
-  ExpectCaseload("cmht-north", {{4, 1}}, 3);
+  ExpectCaseload("eip-north", {}, 2);
+  ExpectCaseload("cmht-north", {{4, 1}}, 1);
   ExpectCaseload("crht-south", {{13, 1}}, 1);
   ExpectCaseload("memory-west", {{18, 1}}, 1);
 
@@ -240,9 +242,10 @@ TEST_F(IntakeSystemTest, TwoEprsReplaysMalformedRowsAmendmentsAndWithdrawals) {
   st = allocation->WithdrawAssessment(Context().get(), withdraw, &withdrawn);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_TRUE(withdrawn.cluster_changed());
-  // Person one is back on 12 with the cmht-north review as the basis of the next review.
+  // Person one is back on 12 with the eip-north review as the basis of the next review.
   ExpectCaseload("crht-south", {}, 0);
-  ExpectCaseload("cmht-north", {{4, 1}, {12, 1}}, 3);
+  ExpectCaseload("eip-north", {{12, 1}}, 2);
+  ExpectCaseload("cmht-north", {{4, 1}}, 1);
   EXPECT_TRUE(testing::WaitUntil(
       [&] { return scheduler->GetSchedule(Context().get(), sreq, &schedule).ok() && schedule.cluster() == 12; },
       kConverge))
@@ -276,6 +279,57 @@ TEST_F(IntakeSystemTest, TwoEprsReplaysMalformedRowsAmendmentsAndWithdrawals) {
   // Cluster changes: one 11 -> 12 -> 13 -> 14 -> 12; two starts on 4; three on 18.
   ASSERT_TRUE(testing::WaitUntil([&] { return Events("cluster-changed").size() >= 7; }, kConverge));
   EXPECT_EQ(Events("cluster-changed").size(), 7u);
+}
+
+// Teams come from the rules' registry (rules/teams.yaml). An id nobody has listed is refused, and has no
+// caseload; started with the migration setting, allocation admits it and says so: on the record, in its
+// metrics and in its log.
+TEST_F(IntakeSystemTest, AnUnknownTeamIsRefusedUnlessAllocationRunsWithTheMigrationSetting) {
+  pbr::v1::RecordAssessmentRequest r;
+  r.set_source_system("rio-north");
+  r.set_source_record_id("RN-LEGACY-1");
+  r.set_nhs_number(kPersonTwo);
+  r.set_team_id("north-cmht-old");
+  r.set_clinician_id("clin-1");
+  r.mutable_assessed_at()->set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(2026, 6, 1, 12, 0, 0), platform::ClinicalTimeZone())));
+  for (int v : {1, 0, 1, 0, 2, 1, 2, 2, 1, 1, 1, 2, 0, 0, 1, 0, 1, 0}) r.mutable_ratings()->add_items(v);
+  r.mutable_ratings()->set_item8_problem_type("B");
+  r.set_cluster(4);
+  r.set_reason(pbr::v1::ASSESSMENT_REASON_INITIAL);
+  r.set_clinical_rationale("synthetic ratings, for the test");
+  pbr::v1::RecordAssessmentReply reply;
+  grpc::Status st = Stub<pbr::v1::Allocation>("allocation")->RecordAssessment(Context().get(), r, &reply);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("team_id: 'north-cmht-old' is not a team"));
+  pbr::v1::GetCaseloadRequest req;
+  req.set_team_id("north-cmht-old");
+  pbr::v1::Caseload caseload;
+  st = Stub<pbr::v1::Reporting>("reporting")->GetCaseload(Context().get(), req, &caseload);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(st.error_message(), HasSubstr("team_id: 'north-cmht-old'"));
+
+  ASSERT_TRUE(platform_->StopService("allocation").ok());
+  ASSERT_TRUE(platform_->StartService("allocation", absl::Seconds(30), {"--allow-unknown-teams=true"}).ok());
+  st = Stub<pbr::v1::Allocation>("allocation")->RecordAssessment(Context().get(), r, &reply);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  bool unknown = false;
+  for (const auto& c : reply.checks()) unknown |= c.rule() == "team" && !c.passed();
+  EXPECT_TRUE(unknown) << reply.DebugString();
+  auto metrics = testing::HttpGet(platform_->MetricsAddress("allocation"), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics, HasSubstr("pbr_unknown_team_records_total{kind=\"assessment\",service=\"allocation\"} 1"));
+  std::ifstream log(platform_->LogPath("allocation"));
+  const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(log_text, HasSubstr("team_id 'north-cmht-old' is not in the team registry"));
+  // The published record says the same.
+  ASSERT_TRUE(testing::WaitUntil([&] { return !Events("assessment-recorded").empty(); }, kConverge));
+  bool published = false;
+  const auto events = Events("assessment-recorded");
+  for (const auto& c : events.front().assessment_recorded().checks()) {
+    published |= c.rule() == "team" && !c.passed();
+  }
+  EXPECT_TRUE(published);
 }
 
 }  // namespace

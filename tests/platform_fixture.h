@@ -41,6 +41,20 @@ inline int HonosTotal(const std::vector<int>& r) {
   return total;
 }
 
+// The `n`th (round and round) of `teams` whose service area holds `cluster`, by the rules' team registry,
+// so a synthetic assessment goes to a team that may hold its cluster.
+inline std::string TeamHolding(const care::RuleSet& rules, const std::vector<std::string>& teams, int cluster,
+                               int n) {
+  std::vector<std::string> holding;
+  for (const std::string& id : teams) {
+    const care::Team* team = rules.teams().Find(id);
+    const care::ServiceArea* area = team != nullptr ? rules.service_areas().Find(team->service_area) : nullptr;
+    if (area != nullptr && (area->allowed.count(cluster) || area->rarely.count(cluster))) holding.push_back(id);
+  }
+  EXPECT_FALSE(holding.empty()) << "none of the teams holds cluster " << cluster;
+  return holding.empty() ? teams.front() : holding[static_cast<size_t>(n) % holding.size()];
+}
+
 class PlatformFixture : public ::testing::Test {
  protected:
   void SetUp() override {

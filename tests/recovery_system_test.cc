@@ -27,7 +27,7 @@ namespace {
 using testing::LocalPlatform;
 constexpr absl::Duration kDeadline = absl::Seconds(90);
 const char* const kConsumers[] = {"review-scheduler", "outcomes", "reporting"};
-const char* const kTeams[] = {"cmht-a", "cmht-b", "cmht-c"};
+const char* const kTeams[] = {"cmht-north", "cmht-south", "cmht-east"};  // rules/teams.yaml: they hold 4 and 5
 
 using testing::NhsNumber;
 

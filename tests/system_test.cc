@@ -29,6 +29,7 @@ using systemtest::kToday;
 using systemtest::HonosTotal;
 using systemtest::London;
 using systemtest::Ratings;
+using systemtest::TeamHolding;
 constexpr absl::Duration kConverge = absl::Seconds(90);
 
 absl::CivilDay D(int y, int m, int d) { return absl::CivilDay(y, m, d); }
@@ -203,21 +204,22 @@ class SystemTest : public systemtest::PlatformFixture {
 TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStream) {
   auto allocation = Stub<pbr::v1::Allocation>("allocation");
 
-  // --- Part 1: a few people whose reviews are worked out by hand (trust SOP periods, today 22 Nov 2026).
+  // --- Part 1: a few people whose reviews are worked out by hand (trust SOP periods, today 22 Nov 2026),
+  // on psychosis teams (community_psychosis holds 10-17) and a memory service (18-21).
   // Cluster 14 (4 weeks) from 1 Nov: due 28 Nov, window open since 18 Nov -> due.
-  auto p1 = Record(*allocation, {"epr-a", "a-1", NhsNumber(400000001), "east", D(2026, 11, 1), 14, Ratings(1)});
-  // Cluster 4 (6 months) from 10 Jan: due 9 Jul -> overdue.
-  Record(*allocation, {"epr-a", "a-2", NhsNumber(400000002), "east", D(2026, 1, 10), 4, Ratings(2)});
+  auto p1 = Record(*allocation, {"epr-a", "a-1", NhsNumber(400000001), "eip-central", D(2026, 11, 1), 14, Ratings(1)});
+  // Cluster 10 (6 months) from 10 Jan: due 9 Jul -> overdue.
+  Record(*allocation, {"epr-a", "a-2", NhsNumber(400000002), "eip-central", D(2026, 1, 10), 10, Ratings(2)});
   // Cluster 11 (6 months) from 1 Oct: due 31 Mar 2027 -> upcoming.
-  Record(*allocation, {"epr-a", "a-3", NhsNumber(400000003), "east", D(2026, 10, 1), 11, Ratings(3)});
+  Record(*allocation, {"epr-a", "a-3", NhsNumber(400000003), "eip-central", D(2026, 10, 1), 11, Ratings(3)});
   // Reviewed and stepped up from 11 to 12 in another team.
-  Record(*allocation, {"epr-a", "a-4", NhsNumber(400000004), "west", D(2026, 6, 1), 11, Ratings(4)});
-  auto stepped = Record(*allocation, {"epr-a", "a-5", NhsNumber(400000004), "west", D(2026, 11, 20), 12, Ratings(5),
+  Record(*allocation, {"epr-a", "a-4", NhsNumber(400000004), "eip-north", D(2026, 6, 1), 11, Ratings(4)});
+  auto stepped = Record(*allocation, {"epr-a", "a-5", NhsNumber(400000004), "eip-north", D(2026, 11, 20), 12, Ratings(5),
                                       pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW});
   EXPECT_TRUE(stepped.cluster_changed());
   // The same person from two EPRs is one person.
-  auto from_a = Record(*allocation, {"epr-a", "a-6", NhsNumber(400000006), "memory", D(2025, 12, 1), 18, Ratings(6)});
-  auto from_b = Record(*allocation, {"epr-b", "B-77", NhsNumber(400000006), "memory", D(2026, 2, 1), 19, Ratings(7),
+  auto from_a = Record(*allocation, {"epr-a", "a-6", NhsNumber(400000006), "memory-west", D(2025, 12, 1), 18, Ratings(6)});
+  auto from_b = Record(*allocation, {"epr-b", "B-77", NhsNumber(400000006), "memory-west", D(2026, 2, 1), 19, Ratings(7),
                                      pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW});
   EXPECT_EQ(from_a.person_id(), from_b.person_id());
 
@@ -225,28 +227,30 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
   pbr::v1::RecordAssessmentReply retry;
   ASSERT_TRUE(allocation
                   ->RecordAssessment(Context().get(),
-                                     ToRequest({"epr-a", "a-1", NhsNumber(400000001), "east", D(2026, 11, 1), 14, Ratings(1)}),
+                                     ToRequest({"epr-a", "a-1", NhsNumber(400000001), "eip-central", D(2026, 11, 1), 14, Ratings(1)}),
                                      &retry)
                   .ok());
   EXPECT_TRUE(retry.duplicate());
   EXPECT_EQ(retry.person_id(), p1.person_id());
   // Bad input is refused, naming the field.
-  auto bad = ToRequest({"epr-a", "a-bad", "1234567890", "east", D(2026, 11, 1), 9, Ratings(1)});
+  auto bad = ToRequest({"epr-a", "a-bad", "1234567890", "eip-central", D(2026, 11, 1), 9, Ratings(1)});
   pbr::v1::RecordAssessmentReply ignored;
   grpc::Status refused = allocation->RecordAssessment(Context().get(), bad, &ignored);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(refused.error_message().find("nhs_number"), std::string::npos) << refused.error_message();
   EXPECT_NE(refused.error_message().find("cluster: 9"), std::string::npos) << refused.error_message();
 
-  auto east = ExpectedCaseload("east");
-  EXPECT_EQ(east.people(), 3);  // the oracle agrees with the hand-worked figures
-  EXPECT_EQ(east.reviews_due(), 1);
-  EXPECT_EQ(east.reviews_overdue(), 1);
-  ExpectCaseloadsConverge({"east", "west", "memory"});
+  auto central = ExpectedCaseload("eip-central");
+  EXPECT_EQ(central.people(), 3);  // the oracle agrees with the hand-worked figures
+  EXPECT_EQ(central.reviews_due(), 1);
+  EXPECT_EQ(central.reviews_overdue(), 1);
+  ExpectCaseloadsConverge({"eip-central", "eip-north", "memory-west"});
   ExpectSchedulesAndOutcomes();
 
   // --- Part 2: a stream of assessments; consumers are killed with SIGKILL mid-stream and restarted.
-  const std::vector<std::string> teams = {"t-north", "t-south", "t-crisis", "t-memory"};
+  // The demo's teams (rules/teams.yaml); each assessment goes to one that holds its cluster.
+  const std::vector<std::string> teams = {"cmht-north", "cmht-south",  "eip-central",
+                                          "crht-east",  "memory-west", "inpatient-ward-3"};
   const std::vector<int> clusters = {0, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
   constexpr int kPeople = 80, kPerPerson = 3;
   std::atomic<int> accepted{0};
@@ -257,9 +261,9 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
         Assessment a;
         a.record_id = absl::StrCat("s-", i, "-", round);
         a.nhs = NhsNumber(500000000 + i * 13);
-        a.team = teams[(i + round / 2) % teams.size()];  // some people move team at their last review
         a.day = absl::CivilDay(2025, 1, 5) + i + round * 120;
         a.cluster = clusters[(i * 5 + round * (i % 3 == 0)) % clusters.size()];
+        a.team = TeamHolding(*rules_, teams, a.cluster, i + round / 2);  // some move team at their last review
         a.ratings = Ratings(i + round);
         a.reason = round == 0 ? pbr::v1::ASSESSMENT_REASON_INITIAL : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
         Record(*stub, a);
@@ -278,7 +282,7 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
   EXPECT_EQ(accepted.load(), kPeople * kPerPerson);
 
   std::set<std::string> all_teams(teams.begin(), teams.end());
-  all_teams.insert({"east", "west", "memory"});
+  all_teams.insert({"eip-north"});  // from part 1 (the others are in `teams`)
   ExpectCaseloadsConverge(all_teams);
   ExpectSchedulesAndOutcomes();
 

@@ -268,6 +268,7 @@ std::string_view RuleFileKindName(RuleFileKind k) {
     case RuleFileKind::kOutcomes: return "outcomes";
     case RuleFileKind::kKpis: return "kpis";
     case RuleFileKind::kPriceList: return "price_list";
+    case RuleFileKind::kTeams: return "teams";
   }
   return "?";
 }
@@ -276,13 +277,13 @@ absl::StatusOr<RuleFileKind> ParseRuleFileKind(std::string_view name) {
   for (RuleFileKind k :
        {RuleFileKind::kManifest, RuleFileKind::kClusters, RuleFileKind::kReviewPeriods,
         RuleFileKind::kServiceAreas, RuleFileKind::kTransitions, RuleFileKind::kScoringProfiles,
-        RuleFileKind::kOutcomes, RuleFileKind::kKpis, RuleFileKind::kPriceList}) {
+        RuleFileKind::kOutcomes, RuleFileKind::kKpis, RuleFileKind::kPriceList, RuleFileKind::kTeams}) {
     if (RuleFileKindName(k) == name) return k;
   }
   return absl::InvalidArgumentError(internal::Cat(
       "kind \"", name,
       "\" is not manifest, clusters, review_periods, service_areas, transitions, scoring_profiles, "
-      "outcomes, kpis or price_list"));
+      "outcomes, kpis, price_list or teams"));
 }
 
 absl::StatusOr<RuleFileKind> DetectRuleFileKind(std::string_view yaml, std::string_view file_name) {
@@ -312,7 +313,7 @@ absl::StatusOr<Manifest> ParseManifestFile(std::string_view yaml, std::string_vi
   if (files.IsDefined()) {
     CheckKeys(ctx, files, "files",
               {"clusters", "review_periods", "service_areas", "transitions", "scoring_profiles", "outcomes",
-               "kpis", "price_lists"});
+               "kpis", "teams", "price_lists"});
     auto get = [&](std::string_view key, std::string* out) {
       if (auto s = GetString(ctx, files, key, "files")) *out = *s;
     };
@@ -323,6 +324,7 @@ absl::StatusOr<Manifest> ParseManifestFile(std::string_view yaml, std::string_vi
     get("scoring_profiles", &m.scoring_profiles);
     get("outcomes", &m.outcomes);
     get("kpis", &m.kpis);
+    get("teams", &m.teams);
     YAML::Node prices = Get(ctx, files, "price_lists", "files", false);
     if (prices.IsDefined()) {
       if (!prices.IsSequence()) {
@@ -1103,6 +1105,67 @@ absl::StatusOr<PriceList> ParsePriceListFile(std::string_view yaml, std::string_
   return Result(ctx, std::move(pl));
 }
 
+// ---------------------------------------------------------------- teams
+
+absl::StatusOr<Teams> ParseTeamsFile(std::string_view yaml, std::string_view file_name,
+                                     const ServiceAreas* known_areas) {
+  Ctx ctx(file_name);
+  YAML::Node root;
+  if (!LoadYaml(ctx, yaml, &root)) return ctx.Finish();
+  Teams t;
+  CheckKeys(ctx, root, "", {"kind", "version", "description", "example", "teams"});
+  Header(ctx, root, RuleFileKind::kTeams, &t.version);
+  if (auto b = GetBool(ctx, root, "example", "")) t.example = *b;
+  YAML::Node list = Get(ctx, root, "teams", "", true);
+  if (list.IsDefined()) {
+    if (!list.IsSequence()) {
+      ctx.Error(list, "teams", "must be a list of teams (use [] for none)");
+    } else {
+      for (size_t i = 0; i < list.size(); ++i) {
+        const YAML::Node n = list[i];
+        const std::string path = Idx("teams", i);
+        if (!n.IsMap()) {
+          ctx.Error(n, path, "must be a mapping with id, name, service_area, default_commissioner");
+          continue;
+        }
+        CheckKeys(ctx, n, path, {"id", "name", "service_area", "default_commissioner", "memory_assessment_service"});
+        // Ids become parts of keys (reporting's "<team>/<person>" index): no '/', no spaces.
+        auto identifier = [&](std::string_view key) -> std::string {
+          std::optional<std::string> s = GetString(ctx, n, key, path);
+          if (!s) return "";
+          if (std::string problem = TeamIdProblem(*s); !problem.empty()) {
+            ctx.Error(n[std::string(key)], Sub(path, key), problem);
+            return "";
+          }
+          return *s;
+        };
+        Team team;
+        team.id = identifier("id");
+        team.name = GetString(ctx, n, "name", path).value_or("");
+        if (auto s = GetString(ctx, n, "service_area", path)) {
+          team.service_area = *s;
+          if (known_areas != nullptr && known_areas->Find(*s) == nullptr) {
+            std::vector<std::string> ids;
+            for (const ServiceArea& a : known_areas->areas) ids.push_back(a.id);
+            ctx.Error(n["service_area"], Sub(path, "service_area"),
+                      internal::Cat("\"", *s, "\" is not a service area of the rule set (", absl::StrJoin(ids, ", "),
+                                   ")"));
+          }
+        }
+        team.default_commissioner = identifier("default_commissioner");
+        if (auto b = GetBool(ctx, n, "memory_assessment_service", path)) team.memory_assessment_service = *b;
+        if (team.id.empty()) continue;
+        if (t.teams.count(team.id)) {
+          ctx.Error(n["id"], Sub(path, "id"), internal::Cat("team \"", team.id, "\" is listed twice"));
+          continue;
+        }
+        t.teams.emplace(team.id, std::move(team));
+      }
+    }
+  }
+  return Result(ctx, std::move(t));
+}
+
 absl::Status ValidateRuleFile(std::string_view yaml, std::string_view file_name) {
   absl::StatusOr<RuleFileKind> kind = DetectRuleFileKind(yaml, file_name);
   if (!kind.ok()) return kind.status();
@@ -1116,6 +1179,7 @@ absl::Status ValidateRuleFile(std::string_view yaml, std::string_view file_name)
     case RuleFileKind::kOutcomes: return ParseOutcomesFile(yaml, file_name).status();
     case RuleFileKind::kKpis: return ParseKpiFile(yaml, file_name).status();
     case RuleFileKind::kPriceList: return ParsePriceListFile(yaml, file_name).status();
+    case RuleFileKind::kTeams: return ParseTeamsFile(yaml, file_name).status();
   }
   return absl::InternalError("unreachable");
 }
@@ -1162,6 +1226,11 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::
   load(manifest->scoring_profiles, "scoring_profiles", ParseScoringProfilesFile, &data.profiles);
   load(manifest->outcomes, "outcomes", ParseOutcomesFile, &data.outcomes);
   load(manifest->kpis, "kpis", ParseKpiFile, &data.kpis);
+  // Each team's service area is checked against the areas just loaded (not when they failed to load).
+  const ServiceAreas* areas = data.service_areas.areas.empty() ? nullptr : &data.service_areas;
+  load(manifest->teams, "teams",
+       [areas](std::string_view yaml, std::string_view name) { return ParseTeamsFile(yaml, name, areas); },
+       &data.teams);
   for (const std::string& name : manifest->price_lists) {
     PriceList pl;
     const size_t before = problems.size();
@@ -1191,7 +1260,7 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromDirectory(const std::string& dir) {
   files[std::string(kManifestName)] = manifest_text;
   std::vector<std::string> names = {manifest->clusters, manifest->review_periods, manifest->service_areas,
                                     manifest->transitions, manifest->scoring_profiles, manifest->outcomes,
-                                    manifest->kpis};
+                                    manifest->kpis, manifest->teams};
   names.insert(names.end(), manifest->price_lists.begin(), manifest->price_lists.end());
   for (const std::string& name : names) {
     std::string text;

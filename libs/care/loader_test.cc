@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "care/rule_files.h"
 #include "test_util.h"
@@ -40,6 +41,8 @@ TEST(CareRuleLoader, ShippedDirectoryLoads) {
   absl::StatusOr<RuleSet> r = RuleSet::LoadFromDirectory(PBR_RULES_DIR);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->price_lists().size(), 3u);
+  EXPECT_EQ(r->file_versions().at("teams"), "EXAMPLE-teams-1");
+  EXPECT_TRUE(r->teams().example);
   // Every shipped file is valid on its own too.
   for (const auto& [name, text] : ShippedFiles()) EXPECT_TRUE(ValidateRuleFile(text, name).ok()) << name;
 }
@@ -209,7 +212,30 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"PriceYearNotConsecutive", "prices/EXAMPLE-00X-2024-25.yaml", "financial_year: 2024/25",
                   "financial_year: 2024/26", "financial_year: 2024/26", "financial year \"2024/26\""},
         Malformed{"PriceBadBasis", "prices/EXAMPLE-00Y-2024-25.yaml", "basis: per_review_period",
-                  "basis: per_month", "basis: per_month", "basis \"per_month\""}),
+                  "basis: per_month", "basis: per_month", "basis \"per_month\""},
+        Malformed{"ManifestWithoutTeams", "manifest.yaml", "  teams: teams.yaml\n", "", "  clusters: clusters.yaml",
+                  "files.teams: is required"},
+        Malformed{"TeamListedTwice", "teams.yaml", "  - id: cmht-south\n", "  - id: cmht-north\n",
+                  "false\n  - id: cmht-north", "teams[1].id: team \"cmht-north\" is listed twice"},
+        Malformed{"TeamIdWithASlash", "teams.yaml", "id: eip-north", "id: eip/north", "id: eip/north",
+                  "teams[3].id: contains '/'"},
+        Malformed{"TeamIdWithASpace", "teams.yaml", "id: crht-east", "id: crht east", "id: crht east",
+                  "teams[7].id: contains a space"},
+        Malformed{"TeamUnknownField", "teams.yaml", "    memory_assessment_service: true\n  - id: memory-south",
+                  "    memory_assesment_service: true\n  - id: memory-south", "memory_assesment_service",
+                  "teams[8].memory_assesment_service: unknown field; expected one of: id, name, service_area"},
+        Malformed{"TeamMemoryFlagNotABool", "teams.yaml", "memory_assessment_service: true\n  - id: memory-south",
+                  "memory_assessment_service: sometimes\n  - id: memory-south", "sometimes",
+                  "teams[8].memory_assessment_service: must be true or false"},
+        Malformed{"TeamWithoutCommissioner", "teams.yaml",
+                  "    service_area: crht\n    default_commissioner: \"00Y\"\n", "    service_area: crht\n",
+                  "id: crht-south", "teams[6].default_commissioner: is required"},
+        Malformed{"TeamWithoutServiceArea", "teams.yaml", "    service_area: inpatient\n    default_commissioner: \"00X\"\n"
+                  "    memory_assessment_service: false\n  - id: inpatient-ward-3",
+                  "    default_commissioner: \"00X\"\n    memory_assessment_service: false\n  - id: inpatient-ward-3",
+                  "id: ward-north", "teams[10].service_area: is required"},
+        Malformed{"TeamsNotAList", "teams.yaml", "teams:\n  - id: cmht-north", "teams: cmht-north\nold:\n  - id: cmht-north",
+                  "teams: cmht-north", "teams: must be a list of teams"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CareRuleLoaderCrossFile, TwoPriceListsForTheSameCommissionerAndYear) {
@@ -218,6 +244,44 @@ TEST(CareRuleLoaderCrossFile, TwoPriceListsForTheSameCommissionerAndYear) {
       Replace(files["prices/EXAMPLE-00Y-2024-25.yaml"], "commissioner: \"00Y\"", "commissioner: \"00X\"");
   EXPECT_THAT(Msg(RuleSet::LoadFromFiles(files).status()),
               HasSubstr("two price lists for commissioner 00X in 2024/25"));
+}
+
+TEST(CareRuleLoaderCrossFile, ATeamInAServiceAreaTheRulesDoNotHave) {
+  const std::string changed = Replace(ShippedFiles()["teams.yaml"], "service_area: crht\n    default_commissioner: \"00Y\"",
+                                      "service_area: home_treatment\n    default_commissioner: \"00Y\"");
+  EXPECT_THAT(LoadWith("teams.yaml", changed),
+              HasSubstr(absl::StrCat("teams.yaml:", LineOf(changed, "service_area: home_treatment"),
+                                     ":19: teams[6].service_area: \"home_treatment\" is not a service area of the rule "
+                                     "set (inpatient, community_non_psychosis, community_psychosis, memory_dementia, crht)")));
+  EXPECT_TRUE(ValidateRuleFile(changed, "teams.yaml").ok()) << "on its own the file cannot know the areas";
+  // When the service areas themselves fail, only their problem is reported, not every team's.
+  const std::string areas = Replace(ShippedFiles()["service_areas.yaml"], "acute_pathway: true", "acute_pathway: maybe");
+  const std::string m = LoadWith("service_areas.yaml", areas);
+  EXPECT_THAT(m, HasSubstr("service_areas.yaml:"));
+  EXPECT_THAT(m, ::testing::Not(HasSubstr("teams.yaml")));
+}
+
+TEST(CareRuleLoader, ReplacingTheTeamsThroughTheManifest) {
+  auto files = ShippedFiles();
+  files["teams.mytrust.yaml"] =
+      "kind: teams\n"
+      "version: \"mytrust-teams-3\"\n"
+      "teams:\n"
+      "  - {id: RX4-CMHT-07, name: \"Riverside CMHT\", service_area: community_non_psychosis, default_commissioner: 15N}\n"
+      "  - {id: RX4-MAS-01, name: \"Memory clinic\", service_area: memory_dementia, default_commissioner: 15N,\n"
+      "     memory_assessment_service: true}\n";
+  files["manifest.yaml"] = Replace(files["manifest.yaml"], "teams: teams.yaml", "teams: teams.mytrust.yaml");
+  auto r = RuleSet::LoadFromFiles(files);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->file_versions().at("teams"), "mytrust-teams-3");
+  EXPECT_FALSE(r->teams().example);
+  EXPECT_EQ(r->teams().teams.size(), 2u);
+  EXPECT_EQ(r->teams().Find("cmht-north"), nullptr) << "the example teams are gone";
+  const Team* memory = r->teams().Find("RX4-MAS-01");
+  ASSERT_NE(memory, nullptr);
+  EXPECT_TRUE(memory->memory_assessment_service);
+  EXPECT_EQ(memory->default_commissioner, "15N");
+  EXPECT_FALSE(r->teams().Find("RX4-CMHT-07")->memory_assessment_service) << "false when left out";
 }
 
 TEST(CareRuleLoaderCrossFile, EveryProblemInEveryFileIsListed) {
@@ -240,6 +304,12 @@ TEST(CareRuleLoaderFromData, RefusesIncompleteData) {
   EXPECT_THAT(m, HasSubstr("no national review period for cluster 7"));
   EXPECT_THAT(m, HasSubstr("no table row for cluster 12"));
   EXPECT_THAT(m, HasSubstr("no target for KPI5"));
+  RuleData teams = ShippedRules().data();
+  teams.teams.teams.at("crht-east").service_area = "home_treatment";
+  teams.teams.teams.at("cmht-east").default_commissioner.clear();
+  const std::string t = Msg(RuleSet::FromData(teams).status());
+  EXPECT_THAT(t, HasSubstr("teams: team \"crht-east\": service area \"home_treatment\" is not in service_areas"));
+  EXPECT_THAT(t, HasSubstr("teams: team \"cmht-east\" has no default commissioner"));
   RuleData ok = ShippedRules().data();
   auto r = RuleSet::FromData(ok);
   ASSERT_TRUE(r.ok());

@@ -55,6 +55,16 @@ absl::Status ValidateRuleData(const RuleData& d) {
                                       " in ", pl.year.label));
     }
   }
+  for (const auto& [id, team] : d.teams.teams) {
+    if (team.id != id) problems.push_back(internal::Cat("teams: entry \"", id, "\" holds team \"", team.id, "\""));
+    if (d.service_areas.Find(team.service_area) == nullptr) {
+      problems.push_back(internal::Cat("teams: team \"", id, "\": service area \"", team.service_area,
+                                      "\" is not in service_areas"));
+    }
+    if (team.default_commissioner.empty()) {
+      problems.push_back(internal::Cat("teams: team \"", id, "\" has no default commissioner"));
+    }
+  }
   if (problems.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 }
@@ -70,6 +80,7 @@ absl::StatusOr<RuleSet> RuleSet::FromData(RuleData data, std::string_view conten
   rs.file_versions_["scoring_profiles"] = data.profiles.version;
   rs.file_versions_["outcomes"] = data.outcomes.version;
   rs.file_versions_["kpis"] = data.kpis.version;
+  rs.file_versions_["teams"] = data.teams.version;
   for (const PriceList& pl : data.price_lists) {
     rs.file_versions_[internal::Cat("prices/", pl.commissioner, "/", pl.year.label)] = pl.version;
   }

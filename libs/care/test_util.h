@@ -39,7 +39,7 @@ inline std::map<std::string, std::string> ShippedFiles() {
   std::map<std::string, std::string> files;
   for (const char* f : {"manifest.yaml", "clusters.yaml", "review_periods.yaml", "service_areas.yaml",
                         "transitions.yaml", "scoring_profiles.EXAMPLE.yaml", "outcomes.yaml", "kpis.yaml",
-                        "prices/EXAMPLE-00X-2024-25.yaml", "prices/EXAMPLE-00X-2025-26.yaml",
+                        "teams.yaml", "prices/EXAMPLE-00X-2024-25.yaml", "prices/EXAMPLE-00X-2025-26.yaml",
                         "prices/EXAMPLE-00Y-2024-25.yaml"}) {
     files[f] = ReadRuleFile(f);
   }

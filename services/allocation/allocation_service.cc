@@ -208,8 +208,32 @@ struct AllocationService::PersonRecords {
 };
 
 AllocationService::AllocationService(platform::Store& store, platform::Outbox& outbox, const platform::Clock& clock,
-                                     std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret)
-    : store_(store), outbox_(outbox), clock_(clock), rules_(std::move(rules)), secret_(std::move(pseudonym_secret)) {}
+                                     std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret,
+                                     AllocationOptions options)
+    : store_(store),
+      outbox_(outbox),
+      clock_(clock),
+      rules_(std::move(rules)),
+      secret_(std::move(pseudonym_secret)),
+      intake_{options.allow_unknown_teams} {
+  if (options.metrics != nullptr) {
+    unknown_team_records_ = &prometheus::BuildCounter()
+                                 .Name("pbr_unknown_team_records_total")
+                                 .Help("assessments and care events recorded for a team the team registry does not "
+                                       "list (admitted by allow-unknown-teams), by kind")
+                                 .Register(options.metrics->registry());
+  }
+}
+
+void AllocationService::NoteUnknownTeam(absl::string_view team_id, absl::string_view kind) const {
+  if (rules_->teams().Find(std::string_view(team_id.data(), team_id.size())) != nullptr) return;
+  if (unknown_team_records_ != nullptr) {
+    unknown_team_records_->Add({{"service", "allocation"}, {"kind", std::string(kind)}}).Increment();
+  }
+  PBR_LOG(warn) << "team_id " << Quote(team_id) << " is not in the team registry (teams "
+                << Quote(rules_->teams().version) << "): " << kind
+                << " recorded because allow-unknown-teams is on; add the team to the teams file";
+}
 
 std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(std::initializer_list<absl::string_view> keys) {
   std::set<size_t> stripes;
@@ -326,15 +350,18 @@ absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& p
   return true;
 }
 
-absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& r,
+absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& request,
                                                                          Mode mode, absl::string_view trace_id) {
   const absl::Time now = clock_.Now();
-  if (auto st = ValidateAssessment(*rules_, now, r, trace_id); !st.ok()) return st;
+  if (auto st = ValidateAssessment(*rules_, now, request, trace_id, intake_); !st.ok()) return st;
+  // From here on the team's service area and (unless the EPR named one) commissioner; retries are told
+  // apart by what was sent.
+  const pbr::v1::RecordAssessmentRequest r = WithTeamDefaults(*rules_, request);
   auto ratings = services::RatingsFromProto(r.ratings());
   if (!ratings.ok()) return ratings.status();
   const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
-  const std::string digest = RequestDigest(r);
+  const std::string digest = RequestDigest(request);
   auto locks = Lock({person_id, record_key});
 
   auto existing = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);
@@ -399,6 +426,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   const absl::Time effective_at = next.effective_at;
   CheckResult checks = CheckAllocation(*rules_, r, *ratings, rule_facts);
   if (!checks.refusal.ok()) return checks.refusal;
+  if (auto team = UnknownTeamCheck(*rules_, r.team_id())) checks.checks.push_back(*std::move(team));
 
   facts.Fold(next);
   const ledger::CareRecord after = ledger::Derive(person_id, facts);
@@ -486,12 +514,16 @@ pbr::v1::RecordAssessmentReply AllocationService::ReplyFor(const StoredAssessmen
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Record(const pbr::v1::RecordAssessmentRequest& r,
                                                                           absl::string_view trace_id) {
-  return Apply(r, Mode::kRecord, trace_id);
+  auto reply = Apply(r, Mode::kRecord, trace_id);
+  if (reply.ok() && !reply->duplicate()) NoteUnknownTeam(r.team_id(), "assessment");
+  return reply;
 }
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Amend(const pbr::v1::RecordAssessmentRequest& r,
                                                                          absl::string_view trace_id) {
-  return Apply(r, Mode::kAmend, trace_id);
+  auto reply = Apply(r, Mode::kAmend, trace_id);
+  if (reply.ok() && !reply->duplicate()) NoteUnknownTeam(r.team_id(), "assessment");
+  return reply;
 }
 
 absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
@@ -561,7 +593,7 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
 absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent(
     const pbr::v1::RecordCareEventRequest& r, absl::string_view trace_id) {
   const absl::Time now = clock_.Now();
-  if (auto st = ValidateCareEvent(now, r, trace_id); !st.ok()) return st;
+  if (auto st = ValidateCareEvent(*rules_, now, r, trace_id, intake_); !st.ok()) return st;
   const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   const std::string digest = RequestDigest(r);
@@ -633,15 +665,17 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   StagePerson(person_id, before, after, std::move(state), person->LiveAssessments(facts), batch);
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
   outbox_.Wake();
+  NoteUnknownTeam(r.team_id(), "care_event");
   return reply;
 }
 
 absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
     const pbr::v1::SuggestClustersRequest& r) const {
-  if (auto st = ValidateSuggestion(*rules_, r); !st.ok()) return st;
+  if (auto st = ValidateSuggestion(*rules_, r, intake_); !st.ok()) return st;
   auto ratings = services::RatingsFromProto(r.ratings());
   if (!ratings.ok()) return ratings.status();
-  const care::ServiceArea* area = r.service_area().empty() ? nullptr : rules_->service_areas().Find(r.service_area());
+  const std::string area_id = SuggestionServiceArea(*rules_, r);  // the request's, else the team's
+  const care::ServiceArea* area = area_id.empty() ? nullptr : rules_->service_areas().Find(area_id);
   auto result = rules_->SuggestClusters(*ratings);
   if (!result.ok()) return result.status();
   pbr::v1::SuggestClustersReply reply;

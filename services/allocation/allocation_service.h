@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "care/rules.h"
+#include "intake.h"
 #include "pbr/state/v1/allocation_state.pb.h"
 #include "pbr/v1/allocation.grpc.pb.h"
 #include "ledger/ledger.h"
 #include "platform/clock.h"
+#include "platform/metrics.h"
 #include "platform/outbox.h"
 #include "platform/store.h"
 
@@ -35,13 +37,21 @@ std::vector<std::string> AllocationFamilies();
 // the history). Decided, and remembered, on the first start with a journal.
 absl::StatusOr<bool> JournalCoversHistory(platform::Store& store);
 
+struct AllocationOptions {
+  // The allow-unknown-teams setting (see IntakeOptions).
+  bool allow_unknown_teams = false;
+  // Where pbr_unknown_team_records_total is counted; none: not counted (tests that do not look).
+  platform::Metrics* metrics = nullptr;
+};
+
 class AllocationService final : public pbr::v1::Allocation::Service {
  public:
   // The reply to a recorded assessment, the same for its first call and every retry.
   pbr::v1::RecordAssessmentReply ReplyFor(const pbr::state::v1::StoredAssessment& stored,
                                           const care::MhctRatings& ratings) const;
   AllocationService(platform::Store& store, platform::Outbox& outbox, const platform::Clock& clock,
-                    std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret);
+                    std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret,
+                    AllocationOptions options = {});
 
   // The calls without gRPC: what the handlers and the tests use.
   absl::StatusOr<pbr::v1::RecordAssessmentReply> Record(const pbr::v1::RecordAssessmentRequest& request,
@@ -99,12 +109,17 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                                            const std::string& source_system, absl::string_view trace_id,
                                            rocksdb::WriteBatch& batch);
   std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);
+  // A record was stored for a team the registry does not list (admitted by allow-unknown-teams): counted
+  // and logged, so the teams file can be completed. Nothing for a registered team.
+  void NoteUnknownTeam(absl::string_view team_id, absl::string_view kind) const;
 
   platform::Store& store_;
   platform::Outbox& outbox_;
   const platform::Clock& clock_;
   std::shared_ptr<const care::RuleSet> rules_;
   const std::string secret_;
+  const IntakeOptions intake_;
+  prometheus::Family<prometheus::Counter>* unknown_team_records_ = nullptr;
   // Calls touching the same person or record are serialised; others run (and sync) together.
   std::array<std::mutex, 64> stripes_;
 };

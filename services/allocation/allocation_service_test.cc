@@ -264,6 +264,7 @@ TEST_F(AllocationRulesTest, ARedRuleBreachNeedsARationaleAndIsRecordedWithIt) {
 
 TEST_F(AllocationRulesTest, AServiceAreaMismatchIsRefusedNamingTheAllowedClusters) {
   auto r = ValidRequest("area");
+  r.set_team_id("memory-west");
   r.set_service_area("memory_dementia");
   r.set_cluster(11);
   r.clear_clinical_rationale();
@@ -276,6 +277,7 @@ TEST_F(AllocationRulesTest, AServiceAreaMismatchIsRefusedNamingTheAllowedCluster
 
 TEST_F(AllocationRulesTest, ClusterElevenIsNotUsedAtAFirstPresentation) {
   auto r = ValidRequest("first");
+  r.set_team_id("eip-central");  // a psychosis team: the area holds 11, the first presentation does not
   r.set_cluster(11);
   r.clear_clinical_rationale();
   auto refused = service_->Record(r, "");
@@ -311,6 +313,7 @@ TEST_F(AllocationRulesTest, InpatientInitialAllocationIsBackDatedToAdmission) {
 
 TEST_F(AllocationRulesTest, AReviewOutsideTheTransitionProtocolNeedsARationale) {
   auto first = ValidRequest("t1");
+  first.set_team_id("eip-central");
   first.set_cluster(11);
   ASSERT_TRUE(service_->Record(first, "").ok());
   // A CRHT referral in the last 12 months: a person on 11 must step up, not stay.
@@ -318,12 +321,13 @@ TEST_F(AllocationRulesTest, AReviewOutsideTheTransitionProtocolNeedsARationale) 
   crisis.set_source_system("epr-north");
   crisis.set_source_record_id("ce-1");
   crisis.set_nhs_number(kNhsNumber);
-  crisis.set_team_id("crht");
+  crisis.set_team_id("crht-east");
   crisis.set_type(pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT);
   *crisis.mutable_occurred_at() = platform::ToProto(Day(2026, 5, 1));
   ASSERT_TRUE(service_->RecordCareEvent(crisis, "").ok());
 
   auto review = ValidRequest("t2");
+  review.set_team_id("eip-central");
   review.set_cluster(11);
   review.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
   review.set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);

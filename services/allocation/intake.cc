@@ -48,10 +48,37 @@ void CheckServiceArea(Problems& p, const care::RuleSet& rules, absl::string_view
   }
 }
 
+const care::Team* FindTeam(const care::RuleSet& rules, absl::string_view team_id) {
+  return rules.teams().Find(std::string_view(team_id.data(), team_id.size()));
+}
+
+// A well-formed team_id (checked by the caller) is registered, unless unknown teams are admitted; a
+// service area sent with a registered team is the team's.
+void CheckTeam(Problems& p, const care::RuleSet& rules, absl::string_view team_id, absl::string_view service_area,
+               const IntakeOptions& options) {
+  Problems shape;
+  shape.Identifier("team_id", team_id, Need::kRequired);
+  if (!shape.ok()) return;  // already reported
+  const care::Team* team = FindTeam(rules, team_id);
+  if (team == nullptr) {
+    if (!options.allow_unknown_teams) {
+      p.Add("team_id", absl::StrCat(platform::Quote(team_id), " is not a team of the rule set's team registry (teams ",
+                                    platform::Quote(rules.teams().version), ")"));
+    }
+    return;
+  }
+  if (!service_area.empty() && service_area != team->service_area &&
+      rules.service_areas().Find(std::string_view(service_area.data(), service_area.size())) != nullptr) {
+    p.Add("service_area", absl::StrCat(platform::Quote(service_area), " is not the service area of team ",
+                                       platform::Quote(team_id), ", which is ", platform::Quote(team->service_area),
+                                       " (leave service_area out to use the team's)"));
+  }
+}
+
 }  // namespace
 
 absl::Status ValidateAssessment(const care::RuleSet& rules, absl::Time now, const pbr::v1::RecordAssessmentRequest& r,
-                                absl::string_view trace_id) {
+                                absl::string_view trace_id, const IntakeOptions& options) {
   Problems p;
   p.Identifier("source_system", r.source_system(), Need::kRequired);
   p.Identifier("source_record_id", r.source_record_id(), Need::kRequired);
@@ -76,11 +103,13 @@ absl::Status ValidateAssessment(const care::RuleSet& rules, absl::Time now, cons
   p.Reason(r.reason(), r.change_class());
   p.FaceToFaceContacts(r.face_to_face_contacts());
   CheckServiceArea(p, rules, r.service_area());
+  CheckTeam(p, rules, r.team_id(), r.service_area(), options);
   p.Text("clinical_rationale", r.clinical_rationale(), limits::kClinicalRationaleBytes);
   return p.Result();
 }
 
-absl::Status ValidateCareEvent(absl::Time now, const pbr::v1::RecordCareEventRequest& r, absl::string_view trace_id) {
+absl::Status ValidateCareEvent(const care::RuleSet& rules, absl::Time now, const pbr::v1::RecordCareEventRequest& r,
+                               absl::string_view trace_id, const IntakeOptions& options) {
   Problems p;
   p.Identifier("source_system", r.source_system(), Need::kRequired);
   p.Identifier("source_record_id", r.source_record_id(), Need::kRequired);
@@ -91,6 +120,7 @@ absl::Status ValidateCareEvent(absl::Time now, const pbr::v1::RecordCareEventReq
   p.Check(care::ValidateNhsNumber(r.nhs_number()));
   CheckClinicalTime(p, "occurred_at", r.occurred_at(), r.has_occurred_at(), Need::kRequired, now);
   p.CareEventType(r.type(), r.out_of_hours());
+  CheckTeam(p, rules, r.team_id(), "", options);
   return p.Result();
 }
 
@@ -103,11 +133,42 @@ absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, abs
   return p.Result();
 }
 
-absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r) {
+absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r,
+                                const IntakeOptions& options) {
   Problems p;
   p.Ratings(r.ratings(), r.has_ratings());
   CheckServiceArea(p, rules, r.service_area());
+  p.Identifier("team_id", r.team_id(), Need::kOptional);
+  if (!r.team_id().empty()) CheckTeam(p, rules, r.team_id(), r.service_area(), options);
   return p.Result();
+}
+
+pbr::v1::RecordAssessmentRequest WithTeamDefaults(const care::RuleSet& rules, const pbr::v1::RecordAssessmentRequest& r) {
+  pbr::v1::RecordAssessmentRequest out = r;
+  if (const care::Team* team = FindTeam(rules, r.team_id())) {
+    out.set_service_area(team->service_area);
+    if (out.commissioner_id().empty()) out.set_commissioner_id(team->default_commissioner);
+  }
+  return out;
+}
+
+std::string SuggestionServiceArea(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r) {
+  if (!r.service_area().empty()) return r.service_area();
+  const care::Team* team = r.team_id().empty() ? nullptr : FindTeam(rules, r.team_id());
+  return team != nullptr ? team->service_area : "";
+}
+
+std::optional<pbr::v1::RuleCheck> UnknownTeamCheck(const care::RuleSet& rules, absl::string_view team_id) {
+  if (FindTeam(rules, team_id) != nullptr) return std::nullopt;
+  pbr::v1::RuleCheck c;
+  c.set_rule("team");
+  c.set_passed(false);
+  c.set_reason(absl::StrCat("Team ", platform::Quote(team_id), " is not in the team registry (teams ",
+                            platform::Quote(rules.teams().version),
+                            "); admitted while unknown teams are allowed, so the service area and commissioner "
+                            "are only what the EPR sent."));
+  c.set_rule_version(rules.version());
+  return c;
 }
 
 absl::Status ValidatePersonQuery(const pbr::v1::GetPersonRequest& r) {

@@ -17,6 +17,10 @@ int main(int argc, char** argv, char** envp) {
   settings.push_back({"republish-history", SettingKind::kBool, "false",
                        "at start, queue every event allocation ever published for publishing again, in order and "
                        "with the same ids (once, after the broker was replaced; README: Recovery)"});
+  settings.push_back({"allow-unknown-teams", SettingKind::kBool, "false",
+                      "admit assessments and care events for teams the rules' team registry (teams.yaml) does not "
+                      "list, recording them as unknown, counting and logging them (while a migration completes the "
+                      "registry); false refuses them"});
   return pbr::platform::RunService(
       "allocation", settings, pbr::allocation::AllocationFamilies(),
       argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
@@ -40,8 +44,16 @@ int main(int argc, char** argv, char** envp) {
           PBR_LOG(warn) << "republish-history: " << *republished
                         << " events queued for the broker; consumers rebuild with --reset-state";
         }
+        pbr::allocation::AllocationOptions options;
+        options.allow_unknown_teams = host.config().GetBool("allow-unknown-teams");
+        options.metrics = &host.metrics();
+        if (options.allow_unknown_teams) {
+          PBR_LOG(warn) << "allow-unknown-teams: teams missing from the team registry (teams "
+                        << (*rules)->teams().version << ", " << (*rules)->teams().teams.size()
+                        << " teams) are admitted and counted in pbr_unknown_team_records_total";
+        }
         host.AddService(std::make_unique<pbr::allocation::AllocationService>(
-            host.store(), host.outbox(), host.clock(), *rules, host.config().GetString("pseudonym-secret")));
+            host.store(), host.outbox(), host.clock(), *rules, host.config().GetString("pseudonym-secret"), options));
         return absl::OkStatus();
       });
 }

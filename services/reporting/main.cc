@@ -18,7 +18,8 @@ int main(int argc, char** argv, char** envp) {
        std::string(pbr::reporting::kLedgerFamily)},
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
-        // Reporting applies no clinical rule itself, but checks every event by the shared ones.
+        // Reporting applies no clinical rule itself, but checks every event by the shared ones, and
+        // answers caseloads for the teams of the rules' team registry.
         auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
@@ -28,7 +29,7 @@ int main(int argc, char** argv, char** envp) {
         host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });
         host.On(topic::kOutcomeRecorded, [&](const auto& ev, auto& ctx) { return model.OnOutcome(ev, ctx); });
         host.On(topic::kReviewDue, [&](const auto& ev, auto& ctx) { return model.OnReviewDue(ev, ctx); });
-        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store()));
+        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules));
         return absl::OkStatus();
       });
 }

@@ -11,6 +11,7 @@
 #include "ledger_store.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
+#include "platform/quote.h"
 #include "platform/service_host.h"
 
 namespace pbr::reporting {
@@ -275,10 +276,20 @@ absl::StatusOr<pbr::v1::Caseload> CaseloadModel::Caseload(const platform::Store&
   return out;
 }
 
+absl::StatusOr<pbr::v1::Caseload> ReportingApi::GetCaseload(const pbr::v1::GetCaseloadRequest& request) const {
+  const std::string& team = request.team_id();
+  if (team.empty()) return absl::InvalidArgumentError("team_id: required");
+  if (rules_->teams().Find(team) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("team_id: ", platform::Quote(team),
+                                            " is not a team of the rule set's team registry (teams ",
+                                            platform::Quote(rules_->teams().version), ")"));
+  }
+  return CaseloadModel::Caseload(store_, team);
+}
+
 grpc::Status ReportingApi::GetCaseload(grpc::ServerContext*, const pbr::v1::GetCaseloadRequest* request,
                                        pbr::v1::Caseload* reply) {
-  if (request->team_id().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "team_id: required");
-  auto caseload = CaseloadModel::Caseload(store_, request->team_id());
+  auto caseload = GetCaseload(*request);
   if (!caseload.ok()) return platform::ToGrpc(caseload.status());
   *reply = *std::move(caseload);
   return grpc::Status::OK;

@@ -4,6 +4,9 @@
 // team and cluster, comes from the shared ledger (libs/ledger): a person is on their team's caseload
 // while they have an open referral period with a current cluster episode, so a discharge from
 // service removes them from every caseload and a later referral's assessment puts them back.
+#include <memory>
+
+#include "care/rules.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "platform/consumer.h"
 #include "platform/store.h"
@@ -45,12 +48,18 @@ class CaseloadModel {
 
 class ReportingApi final : public pbr::v1::Reporting::Service {
  public:
-  explicit ReportingApi(const platform::Store& store) : store_(store) {}
+  // `rules` supplies the team registry: a caseload is answered for registered teams only.
+  ReportingApi(const platform::Store& store, std::shared_ptr<const care::RuleSet> rules)
+      : store_(store), rules_(std::move(rules)) {}
+  // NOT_FOUND naming team_id for a team the registry does not list; a registered team with nobody on
+  // its caseload is an empty caseload.
+  absl::StatusOr<pbr::v1::Caseload> GetCaseload(const pbr::v1::GetCaseloadRequest& request) const;
   grpc::Status GetCaseload(grpc::ServerContext*, const pbr::v1::GetCaseloadRequest* request,
                            pbr::v1::Caseload* reply) override;
 
  private:
   const platform::Store& store_;
+  std::shared_ptr<const care::RuleSet> rules_;
 };
 
 }  // namespace pbr::reporting

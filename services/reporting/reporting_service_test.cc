@@ -4,6 +4,8 @@
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
+#include "care_bridge.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
 #include "platform/outbox.h"
@@ -428,6 +430,39 @@ TEST_F(ReportingTest, EventsInAnyOrderAcrossTheTopicsGiveTheSameCaseloads) {
   EXPECT_DOUBLE_EQ(west.clusters(0).mean_latest_honos(), 9.0);
   EXPECT_EQ(west.reviews_overdue(), kOrders);
   EXPECT_EQ(west.assessments_recorded(), kOrders);
+}
+
+// The API answers for the teams of the registry (rules/teams.yaml) only.
+TEST_F(ReportingTest, ACaseloadIsForARegisteredTeamAndEmptyWhenNobodyIsOnIt) {
+  auto rules = services::LoadRules(PBR_RULES_DIR);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  ReportingApi api(*store_, *rules);
+  Assessment("p1", "a1", 10, "cmht-north", 4);
+  Assessment("p2", "a2", 12, "not-a-team", 4);  // recorded while allocation admitted unknown teams
+  pbr::v1::GetCaseloadRequest request;
+  request.set_team_id("cmht-north");
+  auto north = api.GetCaseload(request);
+  ASSERT_TRUE(north.ok()) << north.status();
+  EXPECT_EQ(north->people(), 1);
+  request.set_team_id("cmht-south");
+  auto nobody = api.GetCaseload(request);
+  ASSERT_TRUE(nobody.ok()) << nobody.status();
+  EXPECT_EQ(nobody->team_id(), "cmht-south");
+  EXPECT_EQ(nobody->people(), 0);
+  EXPECT_EQ(nobody->assessments_recorded(), 0);
+  request.set_team_id("not-a-team");
+  auto unknown = api.GetCaseload(request);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(unknown.status().message(),
+              ::testing::HasSubstr("team_id: 'not-a-team' is not a team of the rule set's team registry"));
+  request.clear_team_id();
+  EXPECT_EQ(api.GetCaseload(request).status().code(), absl::StatusCode::kInvalidArgument);
+  // Through gRPC, as a client sees it.
+  request.set_team_id("t-north");
+  pbr::v1::Caseload reply;
+  const grpc::Status st = api.GetCaseload(nullptr, &request, &reply);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("team_id: 't-north'"));
 }
 
 }  // namespace

@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
       if (rules->profiles().example) {
         std::cout << "  warning: the scoring profiles are the EXAMPLE set, not the national grid\n";
       }
+      if (rules->teams().example) {
+        std::cout << "  warning: the teams are the EXAMPLE set, not this trust's teams\n";
+      }
     } else {
       std::cout << rules.status().message() << "\n";
       ++bad;

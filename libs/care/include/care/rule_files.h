@@ -13,10 +13,10 @@ namespace care {
 
 enum class RuleFileKind {
   kManifest, kClusters, kReviewPeriods, kServiceAreas, kTransitions, kScoringProfiles, kOutcomes, kKpis,
-  kPriceList
+  kPriceList, kTeams
 };
 // The `kind:` value of each file: "manifest", "clusters", "review_periods", "service_areas", "transitions",
-// "scoring_profiles", "outcomes", "kpis", "price_list".
+// "scoring_profiles", "outcomes", "kpis", "price_list", "teams".
 std::string_view RuleFileKindName(RuleFileKind k);
 absl::StatusOr<RuleFileKind> ParseRuleFileKind(std::string_view name);
 
@@ -25,7 +25,7 @@ absl::StatusOr<RuleFileKind> DetectRuleFileKind(std::string_view yaml, std::stri
 
 struct Manifest {
   std::string version;
-  std::string clusters, review_periods, service_areas, transitions, scoring_profiles, outcomes, kpis;
+  std::string clusters, review_periods, service_areas, transitions, scoring_profiles, outcomes, kpis, teams;
   std::vector<std::string> price_lists;
 };
 
@@ -38,6 +38,10 @@ absl::StatusOr<ProfileSet> ParseScoringProfilesFile(std::string_view yaml, std::
 absl::StatusOr<OutcomeModel> ParseOutcomesFile(std::string_view yaml, std::string_view file_name);
 absl::StatusOr<KpiSettings> ParseKpiFile(std::string_view yaml, std::string_view file_name);
 absl::StatusOr<PriceList> ParsePriceListFile(std::string_view yaml, std::string_view file_name);
+// With `known_areas`, each team's service area must be one of them (the loader passes the rule set's);
+// without, only its form is checked (a file validated on its own).
+absl::StatusOr<Teams> ParseTeamsFile(std::string_view yaml, std::string_view file_name,
+                                     const ServiceAreas* known_areas = nullptr);
 
 // Detects the kind and runs the matching parser; OK when the file is valid on its own.
 absl::Status ValidateRuleFile(std::string_view yaml, std::string_view file_name);

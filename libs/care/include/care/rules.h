@@ -19,6 +19,7 @@
 #include "care/profiles.h"
 #include "care/service_areas.h"
 #include "care/tariff.h"
+#include "care/teams.h"
 #include "care/transitions.h"
 
 namespace care {
@@ -34,11 +35,13 @@ struct RuleData {
   OutcomeModel outcomes;
   KpiSettings kpis;
   std::vector<PriceList> price_lists;
+  Teams teams;
 };
 
 // Checks that the parts agree: every valid cluster catalogued, given a review period under both policies, a
 // transition row and a profile; the outcome model's items in range; KPI targets for KPI1-13 and ACC37;
-// no two price lists for the same commissioner and year. Reports every problem, separated by "\n".
+// no two price lists for the same commissioner and year; every team in a known service area, with a
+// commissioner. Reports every problem, separated by "\n".
 absl::Status ValidateRuleData(const RuleData& data);
 
 // Immutable once loaded: safe to share between threads; copies are cheap (they share the data).
@@ -56,7 +59,7 @@ class RuleSet {
   // any file's content changes, even if its declared version does not.
   const std::string& version() const { return version_; }
   // Declared version of each part: "manifest", "clusters", "review_periods", "service_areas",
-  // "transitions", "scoring_profiles", "outcomes", "kpis", "prices/<commissioner>/<year>".
+  // "transitions", "scoring_profiles", "outcomes", "kpis", "teams", "prices/<commissioner>/<year>".
   const std::map<std::string, std::string>& file_versions() const { return file_versions_; }
 
   const RuleData& data() const { return *data_; }
@@ -68,6 +71,8 @@ class RuleSet {
   const OutcomeModel& outcomes() const { return data_->outcomes; }
   const KpiSettings& kpis() const { return data_->kpis; }
   const std::vector<PriceList>& price_lists() const { return data_->price_lists; }
+  // The team registry (reference data: service area, default commissioner, memory assessment service).
+  const Teams& teams() const { return data_->teams; }
 
   // --- catalogue and review periods ---
   const ClusterInfo* FindCluster(int cluster) const { return data_->catalogue.Find(cluster); }
