@@ -224,10 +224,13 @@ class AllocationRulesTest : public AllocationTest {
     ASSERT_TRUE(s.ok());
     ASSERT_FALSE(s->ranked.empty());
     ASSERT_FALSE(s->excluded.empty()) << "the example profiles should exclude some cluster for these ratings";
-    // The best fit the initial tool may offer: never a cluster unused in secondary care (1-3).
+    // The best fit the initial tool may offer: in the team's service area, never a cluster unused
+    // in secondary care (1-3).
+    const care::ServiceArea* area = rules_->service_areas().Find(rules_->teams().Find(r.team_id())->service_area);
     *fitting = -1;
     for (const auto& c : s->ranked) {
-      if (rules_->FindCluster(c.cluster)->used_in_secondary_care) {
+      if (rules_->FindCluster(c.cluster)->used_in_secondary_care &&
+          (area->allowed.count(c.cluster) || area->rarely.count(c.cluster))) {
         *fitting = c.cluster;
         break;
       }
@@ -640,6 +643,7 @@ TEST_F(CareRecordTest, AnInitialAssessmentForAPersonWithAnOpenReferralAndCluster
   auto r = ValidRequest("init");
   r.set_cluster(13);
   r.set_service_area("community_psychosis");
+  r.set_team_id("eip-north");
   ASSERT_TRUE(service_->Record(r, "").ok());
   auto disguised = ValidRequest("transfer");
   *disguised.mutable_assessed_at() = platform::ToProto(Day(2026, 5, 1));
@@ -725,6 +729,7 @@ TEST_F(CareRecordTest, ABackDatedInpatientEpisodeStartsAtTheAdmissionAndTheCurre
   auto r = ValidRequest("ward");
   r.set_cluster(14);
   r.set_service_area("inpatient");
+  r.set_team_id("ward-north");
   *r.mutable_admitted_at() = platform::ToProto(Day(2026, 2, 27));
   ASSERT_TRUE(service_->Record(r, "").ok());
   const pbr::v1::Person p = Person();
@@ -755,6 +760,7 @@ TEST_P(AcuteEventRule, DecidesWhetherAnImprovementMayStepDown) {
   auto r = ValidRequest("init");
   r.set_cluster(c.from);
   r.set_service_area("community_psychosis");
+  r.set_team_id("eip-north");
   ASSERT_TRUE(service_->Record(r, "").ok());
   auto e = CareEvent("acute", c.event, Day(2026, 5, 1));
   if (c.event == pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT || c.event == pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS) {
@@ -763,6 +769,7 @@ TEST_P(AcuteEventRule, DecidesWhetherAnImprovementMayStepDown) {
   ASSERT_TRUE(service_->RecordCareEvent(e, "").ok());
   auto review = Review("review", Day(2026, 8, 1), c.to, pbr::v1::CHANGE_CLASS_IMPROVEMENT);
   review.set_service_area("community_psychosis");
+  review.set_team_id("eip-north");
   // With a rationale the assessment is recorded whatever the example profiles say; the
   // transition-protocol check says whether the move adheres (KPI 8 counts it either way).
   auto reply = service_->Record(review, "");
@@ -818,11 +825,13 @@ TEST_F(CareRecordTest, AdvisoryRulesAreRecordedAndPublishedWithoutRefusing) {
   auto r = ValidRequest("init");
   r.set_cluster(13);
   r.set_service_area("community_psychosis");
+  r.set_team_id("eip-north");
   ASSERT_TRUE(service_->Record(r, "").ok());
   // Three months on 13, then an improvement to 12: within the protocol, but the SOP wants about
   // 12 months of sustained recovery before a psychosis cluster steps down.
   auto review = Review("review", Day(2026, 6, 1), 12, pbr::v1::CHANGE_CLASS_IMPROVEMENT);
   review.set_service_area("community_psychosis");
+  review.set_team_id("eip-north");
   review.clear_clinical_rationale();
   auto reply = service_->Record(review, "");
   ASSERT_TRUE(reply.ok()) << reply.status() << ": advisory rules never refuse";
