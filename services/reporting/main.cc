@@ -1,4 +1,5 @@
-// pbr-reporting: read models (team caseloads) built from every topic.
+// pbr-reporting: read models (team caseloads) built from every topic; who is on a caseload comes from
+// the person's ledger facts (assessment-recorded and care-event-recorded).
 #include "care_bridge.h"
 #include "event_rules.h"
 #include "platform/events.h"
@@ -13,7 +14,8 @@ int main(int argc, char** argv, char** envp) {
   return pbr::platform::RunService(
       "reporting", settings,
       {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily),
-       std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily)},
+       std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily),
+       std::string(pbr::reporting::kLedgerFamily)},
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         // Reporting applies no clinical rule itself, but checks every event by the shared ones.
@@ -21,7 +23,8 @@ int main(int argc, char** argv, char** envp) {
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });
-        // Still consumed (the handler ignores it): the assessment history decides the cluster.
+        host.On(topic::kCareEventRecorded, [&](const auto& ev, auto& ctx) { return model.OnCareEvent(ev, ctx); });
+        // Still consumed (the handler ignores it): the ledger's facts decide the cluster.
         host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });
         host.On(topic::kOutcomeRecorded, [&](const auto& ev, auto& ctx) { return model.OnOutcome(ev, ctx); });
         host.On(topic::kReviewDue, [&](const auto& ev, auto& ctx) { return model.OnReviewDue(ev, ctx); });

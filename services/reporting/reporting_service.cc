@@ -1,9 +1,14 @@
+// Reporting's caseload read model: each assessment and care event is folded into the person's
+// ledger facts and the person derived afresh by the shared ledger; outcomes keep each assessment's
+// HoNOS; review-due keeps the review last announced, honoured only for the current review basis.
 #include "reporting_service.h"
 
 #include <map>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "ledger/ledger.h"
+#include "ledger_store.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
@@ -34,52 +39,32 @@ void Save(platform::ApplyContext& ctx, const std::string& person_id, const std::
   batch.Put(ctx.store().Family(kPersonsFamily), person_id, p.SerializeAsString());
 }
 
-using Assessments = std::map<std::string, ReportingAssessment>;  // by assessment id
-
-// The person's assessments as stored. Handlers change one entry in memory, write it into the
-// batch and derive the person from the map (reads do not see the batch).
-absl::StatusOr<Assessments> LoadAssessments(const platform::Store& store, absl::string_view person_id) {
-  Assessments out;
-  bool corrupt = false;
-  auto st = store.Scan(kAssessmentsFamily, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view v) {
-    ReportingAssessment a;
-    corrupt = !a.ParseFromArray(v.data(), static_cast<int>(v.size()));
-    if (!corrupt) out[a.assessment_id()] = std::move(a);
-    return !corrupt;
-  });
-  if (!st.ok()) return st;
-  if (corrupt) return absl::DataLossError("stored assessment is unreadable");
-  return out;
+// The HoNOS held for one assessment, as last received from outcomes ("<person>/<assessment id>").
+std::string HonosKey(absl::string_view person_id, absl::string_view assessment_id) {
+  return absl::StrCat(person_id, "/", assessment_id);
 }
 
-void Put(platform::ApplyContext& ctx, absl::string_view person_id, const ReportingAssessment& a) {
-  ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), absl::StrCat(person_id, "/", a.assessment_id()),
-                  a.SerializeAsString());
+absl::StatusOr<std::optional<ReportingAssessment>> LoadHonos(const platform::Store& store, absl::string_view person_id,
+                                                             absl::string_view assessment_id) {
+  auto stored = store.Get(kAssessmentsFamily, HonosKey(person_id, assessment_id));
+  if (!stored.ok()) return stored.status();
+  if (!stored->has_value()) return std::optional<ReportingAssessment>();
+  ReportingAssessment a;
+  if (!a.ParseFromString(**stored)) return absl::DataLossError("stored assessment outcome is unreadable");
+  return std::optional<ReportingAssessment>(std::move(a));
 }
 
-bool Live(const ReportingAssessment& a) { return a.recorded() && !a.withdrawn(); }
-
-// The latest live assessment: by assessed_at, ties broken by assessment id (as the scheduler does,
-// so its review basis and this read model agree).
-const ReportingAssessment* LatestLive(const Assessments& all) {
-  const ReportingAssessment* latest = nullptr;
-  for (const auto& [id, a] : all) {
-    if (!Live(a)) continue;
-    if (latest == nullptr || FromProto(a.assessed_at()) > FromProto(latest->assessed_at()) ||
-        (FromProto(a.assessed_at()) == FromProto(latest->assessed_at()) && id > latest->assessment_id())) {
-      latest = &a;
-    }
-  }
-  return latest;
-}
-
-// Derives the person's team, cluster and HoNOS from their latest live assessment (none: the
-// person leaves every caseload) and moves the team index with them.
-absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, const Assessments& all) {
+// Derives the person afresh from their ledger facts and moves the team index with them. They are on
+// a caseload only while they have an open referral period with a current cluster episode: their team
+// is the review basis's (the latest live assessment of the open referral), their cluster the
+// episode's, their HoNOS the basis's. Otherwise (discharged, referred but not yet allocated, nothing
+// live) they leave every caseload. `fresh` is a HoNOS record staged by this message, which the
+// store's reads do not see yet.
+absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, const ledger::PersonFacts& facts,
+                    const ReportingAssessment* fresh = nullptr) {
   auto p = Load(ctx.store(), person_id);
   if (!p.ok()) return p.status();
   const std::string old_team = p->team_id();
-  const ReportingAssessment* latest = LatestLive(all);
   p->clear_team_id();
   p->clear_cluster();
   p->clear_latest_assessment_id();
@@ -87,15 +72,26 @@ absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, c
   p->clear_has_honos();
   p->clear_latest_honos_total();
   p->clear_honos_assessed_at();
-  if (latest != nullptr) {
-    p->set_team_id(latest->team_id());
-    p->set_cluster(latest->cluster());
-    p->set_latest_assessment_id(latest->assessment_id());
-    *p->mutable_latest_assessed_at() = latest->assessed_at();
-    if (latest->has_outcome()) {
-      p->set_has_honos(latest->honos_valid());
-      p->set_latest_honos_total(latest->honos_total());
-      *p->mutable_honos_assessed_at() = latest->assessed_at();
+  const ledger::CareRecord record = ledger::Derive(person_id, facts);
+  const ledger::Episode* episode = record.current_episode();
+  const std::optional<ledger::ReviewBasis> basis = record.review_basis();
+  if (episode != nullptr && basis.has_value()) {
+    p->set_team_id(basis->team_id);
+    p->set_cluster(episode->cluster);
+    p->set_latest_assessment_id(basis->assessment_id);
+    *p->mutable_latest_assessed_at() = platform::ToProto(basis->assessed_at);
+    std::optional<ReportingAssessment> honos;
+    if (fresh != nullptr && fresh->assessment_id() == basis->assessment_id) {
+      honos = *fresh;
+    } else {
+      auto held = LoadHonos(ctx.store(), person_id, basis->assessment_id);
+      if (!held.ok()) return held.status();
+      honos = *std::move(held);
+    }
+    if (honos.has_value() && honos->has_outcome()) {
+      p->set_has_honos(honos->honos_valid());
+      p->set_latest_honos_total(honos->honos_total());
+      *p->mutable_honos_assessed_at() = platform::ToProto(basis->assessed_at);
     }
   }
   Save(ctx, person_id, old_team, *p);
@@ -124,7 +120,8 @@ bool SameReview(const ReportingPerson& p, const pbr::v1::ReviewDue& r) {
          (FromProto(p.review_mhct_date()) == FromProto(r.latest_mhct_date()) && p.review_cluster() == r.cluster());
 }
 
-// A review counts only while it belongs to the person's latest assessment as it now stands.
+// A review counts only while it belongs to the person's review basis as it now stands (the latest
+// live assessment of the open referral period: its id, MHCT date and cluster).
 pbr::v1::ReviewState HonouredReview(const ReportingPerson& p) {
   if (p.latest_assessment_id().empty() || p.review_basis_assessment_id() != p.latest_assessment_id()) {
     return pbr::v1::REVIEW_STATE_UPCOMING;
@@ -144,38 +141,38 @@ absl::Status CaseloadModel::OnAssessment(const platform::ConsumedEvent& event, p
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   if (a.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
-  auto all = LoadAssessments(ctx.store(), person_id);
-  if (!all.ok()) return all.status();
-  ReportingAssessment& held = (*all)[a.assessment_id()];
-  if (held.recorded() && a.revision() <= held.revision()) return absl::OkStatus();  // stale or repeated
-
-  const ReportingAssessment before = held;
-  held.set_assessment_id(a.assessment_id());
-  held.set_recorded(true);
-  held.set_revision(a.revision());
-  held.set_withdrawn(a.withdrawn());
-  if (a.withdrawn()) {
-    // Its content no longer counts anywhere, and its HoNOS goes with it (outcomes does not
-    // announce withdrawals, so this is where reporting learns of them).
-    held.clear_assessed_at();
-    held.clear_team_id();
-    held.clear_cluster();
-    held.clear_has_outcome();
-    held.clear_honos_total();
-    held.clear_honos_valid();
-  } else {
-    *held.mutable_assessed_at() = a.assessed_at();
-    held.set_team_id(a.team_id());
-    held.set_cluster(a.cluster());
+  if (!a.withdrawn() && !a.has_assessed_at()) return absl::InvalidArgumentError("assessed_at: missing");
+  auto facts = services::LoadPersonFacts(ctx.store(), kLedgerFamily, person_id);
+  if (!facts.ok()) return facts.status();
+  std::optional<ledger::Assessment> before;
+  if (const ledger::Assessment* held = facts->FindAssessment(a.assessment_id())) before = *held;
+  if (!facts->Fold(services::AssessmentFromEvent(a))) return absl::OkStatus();  // stale or repeated
+  const ledger::Assessment& now = *facts->FindAssessment(a.assessment_id());
+  services::StageFact(ctx, kLedgerFamily, person_id, now);
+  if (now.withdrawn) {
+    // Its HoNOS goes with it (outcomes does not announce withdrawals, so this is where reporting
+    // learns of them); a late outcome for it is refused by the ledger's tombstone.
+    ctx.batch().Delete(ctx.store().Family(kAssessmentsFamily), HonosKey(person_id, a.assessment_id()));
   }
-  Put(ctx, person_id, held);
 
   // Recorded counts follow the assessment: a move between teams moves one, a withdrawal removes one.
   std::map<std::string, int64_t> deltas;
-  if (Live(before)) --deltas[before.team_id()];
-  if (Live(held)) ++deltas[held.team_id()];
+  if (before.has_value() && !before->withdrawn) --deltas[before->team_id];
+  if (!now.withdrawn) ++deltas[now.team_id];
   if (auto st = AddToTeamCounts(ctx, deltas); !st.ok()) return st;
-  return Refold(ctx, person_id, *all);
+  return Refold(ctx, person_id, *facts);
+}
+
+absl::Status CaseloadModel::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+  const auto& e = event.event.care_event_recorded();
+  const std::string& person_id = event.event.person_id();
+  if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
+  if (e.care_event_id().empty()) return absl::InvalidArgumentError("care_event_id: empty");
+  if (!e.withdrawn() && !e.has_occurred_at()) return absl::InvalidArgumentError("occurred_at: missing");
+  auto folded = services::FoldIntoLedger(ctx, kLedgerFamily, person_id, services::CareEventFromEvent(e));
+  if (!folded.ok()) return folded.status();
+  if (!folded->changed) return absl::OkStatus();  // stale or repeated
+  return Refold(ctx, person_id, folded->facts);
 }
 
 absl::Status CaseloadModel::OnClusterChanged(const platform::ConsumedEvent&, platform::ApplyContext&) const {
@@ -187,25 +184,26 @@ absl::Status CaseloadModel::OnOutcome(const platform::ConsumedEvent& event, plat
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   if (o.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
-  auto all = LoadAssessments(ctx.store(), person_id);
-  if (!all.ok()) return all.status();
-  ReportingAssessment& held = (*all)[o.assessment_id()];
+  auto facts = services::LoadPersonFacts(ctx.store(), kLedgerFamily, person_id);
+  if (!facts.ok()) return facts.status();
   // A withdrawn assessment has no outcome, whatever arrives for it afterwards. Otherwise the
-  // outcome last received wins: outcomes announces revisions in order on one partition.
-  if (held.withdrawn()) return absl::OkStatus();
-  held.set_assessment_id(o.assessment_id());
-  if (o.withdrawn()) {  // the assessment's own withdrawal may not have arrived yet
-    held.set_has_outcome(false);
-    held.set_honos_total(0);
-    held.set_honos_valid(false);
-    Put(ctx, person_id, held);
-    return Refold(ctx, person_id, *all);
+  // outcome last received wins: outcomes announces revisions in order on one partition. An
+  // outcome may arrive before its assessment (the topics are not ordered with each other).
+  if (const ledger::Assessment* a = facts->FindAssessment(o.assessment_id()); a != nullptr && a->withdrawn) {
+    return absl::OkStatus();
   }
-  held.set_has_outcome(true);
-  held.set_honos_total(o.honos_total());
-  held.set_honos_valid(o.total_valid());
-  Put(ctx, person_id, held);
-  return Refold(ctx, person_id, *all);
+  ReportingAssessment held;
+  held.set_assessment_id(o.assessment_id());
+  const std::string key = HonosKey(person_id, o.assessment_id());
+  if (o.withdrawn()) {  // the assessment's own withdrawal may not have arrived yet
+    ctx.batch().Delete(ctx.store().Family(kAssessmentsFamily), key);
+  } else {
+    held.set_has_outcome(true);
+    held.set_honos_total(o.honos_total());
+    held.set_honos_valid(o.total_valid());
+    ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), key, held.SerializeAsString());
+  }
+  return Refold(ctx, person_id, *facts, &held);
 }
 
 absl::Status CaseloadModel::OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {

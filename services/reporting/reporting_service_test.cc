@@ -1,5 +1,8 @@
 #include "reporting_service.h"
 
+#include <functional>
+#include <numeric>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
@@ -16,7 +19,8 @@ class ReportingTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = *platform::Store::Open(dir_.path(), {std::string(kPersonsFamily), std::string(kTeamIndexFamily),
-                                                     std::string(kTeamCountsFamily), std::string(kAssessmentsFamily)});
+                                                     std::string(kTeamCountsFamily), std::string(kAssessmentsFamily),
+                                                     std::string(kLedgerFamily)});
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
   }
   void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
@@ -28,6 +32,7 @@ class ReportingTest : public ::testing::Test {
     if (topic_name == topic::kOutcomeRecorded) st = model_.OnOutcome(ev, ctx);
     if (topic_name == topic::kReviewDue) st = model_.OnReviewDue(ev, ctx);
     if (topic_name == topic::kClusterChanged) st = model_.OnClusterChanged(ev, ctx);
+    if (topic_name == topic::kCareEventRecorded) st = model_.OnCareEvent(ev, ctx);
     ASSERT_TRUE(st.ok()) << st;
     ASSERT_TRUE(store_->Write(batch, false).ok());
   }
@@ -76,6 +81,28 @@ class ReportingTest : public ::testing::Test {
     e.mutable_assessment_recorded()->set_revision(revision);
     e.mutable_assessment_recorded()->set_withdrawn(true);
     Apply(topic::kAssessmentRecorded, e);
+  }
+  // Revision `revision` of care event `id` (a withdrawal carries its identity only).
+  void Care(const std::string& person, const std::string& id, pbr::v1::CareEventType type, int day,
+            int revision = 0, bool withdrawn = false) {
+    auto e = platform::MakeEnvelope(topic::kCareEventRecorded, absl::StrCat("c", id, "-r", revision), person, T(day),
+                                    T(day), "epr", "");
+    auto* c = e.mutable_care_event_recorded();
+    c->set_care_event_id(id);
+    c->set_revision(revision);
+    c->set_withdrawn(withdrawn);
+    if (!withdrawn) {
+      c->set_type(type);
+      c->set_team_id("east");
+      *c->mutable_occurred_at() = platform::ToProto(T(day));
+    }
+    Apply(topic::kCareEventRecorded, e);
+  }
+  void Discharge(const std::string& person, const std::string& id, int day) {
+    Care(person, id, pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, day);
+  }
+  void Referral(const std::string& person, const std::string& id, int day) {
+    Care(person, id, pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, day);
   }
   // A review as the scheduler announces it: with the basis's MHCT date and cluster.
   void ReviewOf(const std::string& person, const std::string& basis, int mhct_day, int cluster,
@@ -272,6 +299,135 @@ TEST_F(ReportingTest, AWithdrawnOutcomeStopsCountingBeforeTheAssessmentsOwnWithd
   ASSERT_EQ(east.clusters_size(), 1);
   EXPECT_EQ(east.clusters(0).people_with_honos(), 0);
   EXPECT_FALSE(east.persons(0).has_honos());
+}
+
+TEST_F(ReportingTest, ADischargeRemovesThePersonFromEveryCaseload) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
+  Assessment("p2", "a2", 12, "east", 11);
+  ASSERT_EQ(Get("east").people(), 2);
+  ASSERT_EQ(Get("east").reviews_overdue(), 1);
+  Discharge("p1", "d1", 30);
+  auto east = Get("east");
+  EXPECT_EQ(east.people(), 1);
+  ASSERT_EQ(east.persons_size(), 1);
+  EXPECT_EQ(east.persons(0).person_id(), "p2");
+  EXPECT_EQ(east.reviews_overdue(), 0);
+  EXPECT_EQ(east.clusters(0).people_with_honos(), 0);
+  EXPECT_EQ(east.assessments_recorded(), 2) << "recorded assessments still count after a discharge";
+  // A contact recorded later for the closed period changes nothing.
+  Care("p1", "contact", pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT, 20);
+  EXPECT_EQ(Get("east").people(), 1);
+}
+
+TEST_F(ReportingTest, ADischargeReviewAtTheDischargeInstantThenTheDischargeLeavesNoCaseload) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Assessment("p1", "dr", 50, "west", 12);  // the discharge review, at the discharge's instant
+  ASSERT_EQ(Get("west").people(), 1);
+  EXPECT_EQ(Get("west").persons(0).cluster(), 12);
+  Discharge("p1", "d1", 50);
+  EXPECT_EQ(Get("west").people(), 0);
+  EXPECT_EQ(Get("east").people(), 0);
+
+  // The other way round: the discharge first, then its review.
+  Assessment("p2", "b1", 10, "east", 11);
+  Discharge("p2", "d2", 50);
+  Assessment("p2", "dr2", 50, "west", 12);
+  EXPECT_EQ(Get("west").people(), 0);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("west").assessments_recorded(), 2);
+}
+
+TEST_F(ReportingTest, AReReferralPutsThePersonBackOnTheirNewTeamsCaseload) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 20);
+  Discharge("p1", "d1", 30);
+  Referral("p1", "r2", 40);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("west").people(), 0) << "referred again, but no cluster yet";
+  Assessment("p1", "a2", 45, "west", 4);
+  EXPECT_EQ(Get("east").people(), 0);
+  auto west = Get("west");
+  ASSERT_EQ(west.persons_size(), 1);
+  EXPECT_EQ(west.persons(0).cluster(), 4);
+  EXPECT_FALSE(west.persons(0).has_honos()) << "the HoNOS of the earlier period is not this one's";
+  Outcome("p1", "a2", 45, 7);
+  EXPECT_EQ(Get("west").persons(0).latest_honos_total(), 7);
+  EXPECT_TRUE(Get("west").persons(0).has_honos());
+}
+
+TEST_F(ReportingTest, AReferralAloneOpensNothingOnTheCaseload) {
+  Referral("p1", "r1", 10);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("east").persons_size(), 0);
+  Assessment("p1", "a1", 12, "east", 3);
+  ASSERT_EQ(Get("east").persons_size(), 1);
+  EXPECT_EQ(Get("east").persons(0).cluster(), 3);
+}
+
+TEST_F(ReportingTest, AWithdrawnDischargeReopensTheCaseloadWithItsReview) {
+  Assessment("p1", "a1", 10, "east", 11);
+  Outcome("p1", "a1", 10, 12);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
+  Discharge("p1", "d1", 30);
+  ASSERT_EQ(Get("east").people(), 0);
+  Care("p1", "d1", pbr::v1::CARE_EVENT_TYPE_UNSPECIFIED, 31, 1, /*withdrawn=*/true);
+  auto east = Get("east");
+  ASSERT_EQ(east.persons_size(), 1);
+  EXPECT_EQ(east.persons(0).cluster(), 11);
+  EXPECT_EQ(east.persons(0).latest_honos_total(), 12);
+  EXPECT_EQ(east.reviews_overdue(), 1) << "the review of the same basis counts again";
+  Discharge("p1", "d1", 30);  // the discharge as first recorded, again: stale
+  EXPECT_EQ(Get("east").people(), 1);
+}
+
+TEST_F(ReportingTest, EventsInAnyOrderAcrossTheTopicsGiveTheSameCaseloads) {
+  using Step = std::function<void(const std::string& person)>;
+  // Discharged: referred, allocated with a HoNOS, reviewed (overdue), discharged.
+  std::vector<Step> discharged = {
+      [&](const std::string& p) { Referral(p, "r1", 1); },
+      [&](const std::string& p) { Assessment(p, "a1", 2, "north", 11); },
+      [&](const std::string& p) { Outcome(p, "a1", 2, 20); },
+      [&](const std::string& p) { Assessment(p, "a2", 20, "north", 12); },
+      [&](const std::string& p) { Discharge(p, "d1", 30); },
+      [&](const std::string& p) { ReviewOf(p, "a2", 20, 12, pbr::v1::REVIEW_STATE_OVERDUE); },
+  };
+  // Returned: discharged, then allocated again by another team, with a HoNOS and an overdue review.
+  std::vector<Step> returned = {
+      [&](const std::string& p) { Referral(p, "r1", 1); },
+      [&](const std::string& p) { Assessment(p, "a1", 2, "east", 11); },
+      [&](const std::string& p) { Discharge(p, "d1", 30); },
+      [&](const std::string& p) { Assessment(p, "a3", 40, "west", 4); },
+      [&](const std::string& p) { Outcome(p, "a3", 40, 9); },
+      [&](const std::string& p) { ReviewOf(p, "a3", 40, 4, pbr::v1::REVIEW_STATE_OVERDUE); },
+  };
+  int people = 0;
+  for (const std::vector<Step>* steps : {&discharged, &returned}) {
+    std::vector<size_t> order(steps->size());
+    std::iota(order.begin(), order.end(), 0);
+    do {
+      const std::string person = absl::StrCat("p", ++people);
+      for (size_t i : order) (*steps)[i](person);
+      if (HasFailure()) return;
+    } while (std::next_permutation(order.begin(), order.end()));
+  }
+  constexpr int kOrders = 720;  // 6! per case
+  ASSERT_EQ(people, 2 * kOrders);
+  const auto north = Get("north");
+  EXPECT_EQ(north.people(), 0) << "every order ends discharged";
+  EXPECT_EQ(north.reviews_overdue(), 0);
+  EXPECT_EQ(north.assessments_recorded(), 2 * kOrders);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("east").assessments_recorded(), kOrders);
+  const auto west = Get("west");
+  EXPECT_EQ(west.people(), kOrders) << "every order ends on west's caseload";
+  ASSERT_EQ(west.clusters_size(), 1);
+  EXPECT_EQ(west.clusters(0).cluster(), 4);
+  EXPECT_EQ(west.clusters(0).people_with_honos(), kOrders);
+  EXPECT_DOUBLE_EQ(west.clusters(0).mean_latest_honos(), 9.0);
+  EXPECT_EQ(west.reviews_overdue(), kOrders);
+  EXPECT_EQ(west.assessments_recorded(), kOrders);
 }
 
 }  // namespace

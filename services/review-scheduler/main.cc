@@ -1,4 +1,6 @@
 // pbr-review-scheduler: keeps every person's next cluster review and announces due and overdue reviews.
+// Consumes assessment-recorded and care-event-recorded (the person's ledger facts: a discharge from
+// service closes the schedule); publishes review-due.
 #include "care_bridge.h"
 #include "event_rules.h"
 #include "platform/events.h"
@@ -17,7 +19,7 @@ int main(int argc, char** argv, char** envp) {
   return pbr::platform::RunService(
       "review-scheduler", settings,
       {std::string(pbr::scheduler::kSchedulesFamily), std::string(pbr::scheduler::kTimersFamily),
-       std::string(pbr::scheduler::kAssessmentsFamily)},
+       std::string(pbr::scheduler::kLedgerFamily)},
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRules(host.config().GetString("rules-dir"));
@@ -28,6 +30,8 @@ int main(int argc, char** argv, char** envp) {
         scheduler = std::make_unique<pbr::scheduler::Scheduler>(*rules, *policy);
         host.On(pbr::platform::topic::kAssessmentRecorded,
                 [&](const auto& ev, auto& ctx) { return scheduler->OnAssessment(ev, ctx); });
+        host.On(pbr::platform::topic::kCareEventRecorded,
+                [&](const auto& ev, auto& ctx) { return scheduler->OnCareEvent(ev, ctx); });
         host.Every(host.config().GetDuration("timer-interval"),
                    [&](auto& ctx) { return scheduler->AdvanceDueReviews(ctx); });
         host.AddService(std::make_unique<pbr::scheduler::ReviewSchedulerApi>(host.store(), host.clock()));

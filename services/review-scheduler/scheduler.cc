@@ -1,8 +1,11 @@
+// The review scheduler: each assessment or care event is folded into the person's ledger facts,
+// the person is derived afresh by the shared ledger, and the schedule follows the review basis (or
+// is closed when there is none). Timers ("<day>/<person>") move schedules between states.
 #include "scheduler.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "pbr/state/v1/state.pb.h"
+#include "ledger_store.h"
 #include "platform/events.h"
 #include "platform/quote.h"
 #include "platform/service_host.h"
@@ -12,58 +15,31 @@ namespace {
 
 using platform::FromProto;
 using platform::ToProto;
-using pbr::state::v1::ScheduledAssessment;
 namespace topic = platform::topic;
 
-std::string AssessmentKey(absl::string_view person_id, absl::string_view assessment_id) {
-  return absl::StrCat(person_id, "/", assessment_id);
+// The review basis a schedule was made from, as far as it identifies the review.
+ledger::ReviewBasis BasisOf(const pbr::v1::Schedule& s) {
+  ledger::ReviewBasis b;
+  b.assessment_id = s.basis_assessment_id();
+  b.assessed_at = FromProto(s.basis_assessed_at());
+  b.cluster = s.cluster();
+  b.team_id = s.team_id();
+  return b;
 }
 
-// Whether `a` is later than `b`: by assessed_at, ties broken by assessment id so every service
-// picks the same latest assessment whatever order the events came in.
-bool Later(const ScheduledAssessment& a, const ScheduledAssessment& b) {
-  const absl::Time ta = FromProto(a.assessed_at()), tb = FromProto(b.assessed_at());
-  return ta != tb ? ta > tb : a.assessment_id() > b.assessment_id();
+// Same review, same team: the schedule would come out the same.
+bool SameBasis(const pbr::v1::Schedule& s, const ledger::ReviewBasis& basis) {
+  return BasisOf(s).key() == basis.key() && s.team_id() == basis.team_id;
 }
 
-absl::StatusOr<std::optional<ScheduledAssessment>> LoadAssessment(const platform::Store& store,
-                                                                 absl::string_view person_id,
-                                                                 absl::string_view assessment_id) {
-  auto stored = store.Get(kAssessmentsFamily, AssessmentKey(person_id, assessment_id));
+absl::StatusOr<std::optional<pbr::v1::Schedule>> LoadSchedule(const platform::Store& store,
+                                                              absl::string_view person_id) {
+  auto stored = store.Get(kSchedulesFamily, person_id);
   if (!stored.ok()) return stored.status();
-  if (!stored->has_value()) return std::optional<ScheduledAssessment>();
-  ScheduledAssessment a;
-  if (!a.ParseFromString(**stored)) return absl::DataLossError("stored assessment is unreadable");
-  return std::optional<ScheduledAssessment>(std::move(a));
-}
-
-// The person's latest live assessment, with `changed` standing in for its stored version (it is
-// only in the batch, which reads do not see).
-absl::StatusOr<std::optional<ScheduledAssessment>> LatestLive(const platform::Store& store, absl::string_view person_id,
-                                                             const ScheduledAssessment& changed) {
-  std::optional<ScheduledAssessment> latest;
-  if (!changed.withdrawn()) latest = changed;
-  bool corrupt = false;
-  auto st = store.Scan(kAssessmentsFamily, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view v) {
-    ScheduledAssessment a;
-    if (!a.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      corrupt = true;
-      return false;
-    }
-    if (!a.withdrawn() && a.assessment_id() != changed.assessment_id() && (!latest || Later(a, *latest))) {
-      latest = std::move(a);
-    }
-    return true;
-  });
-  if (!st.ok()) return st;
-  if (corrupt) return absl::DataLossError("stored assessment is unreadable");
-  return latest;
-}
-
-// Same basis, same content: the schedule would come out the same.
-bool SameBasis(const pbr::v1::Schedule& s, const ScheduledAssessment& a) {
-  return s.basis_assessment_id() == a.assessment_id() && FromProto(s.basis_assessed_at()) == FromProto(a.assessed_at()) &&
-         s.cluster() == a.cluster() && s.team_id() == a.team_id();
+  if (!stored->has_value()) return std::optional<pbr::v1::Schedule>();
+  pbr::v1::Schedule s;
+  if (!s.ParseFromString(**stored)) return absl::DataLossError("stored schedule is unreadable");
+  return std::optional<pbr::v1::Schedule>(std::move(s));
 }
 
 std::string TimerKey(absl::CivilDay day, absl::string_view person_id) {
@@ -144,61 +120,58 @@ absl::Status Scheduler::OnAssessment(const platform::ConsumedEvent& event, platf
     if (!due.ok()) return absl::InvalidArgumentError(absl::StrCat("cluster: ", due.status().message()));
   }
   if (a.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
+  auto folded = services::FoldIntoLedger(ctx, kLedgerFamily, person_id, services::AssessmentFromEvent(a));
+  if (!folded.ok()) return folded.status();
+  if (!folded->changed) return absl::OkStatus();  // stale or repeated
+  return Reschedule(ctx, person_id, folded->facts, event.event);
+}
 
-  auto held = LoadAssessment(ctx.store(), person_id, a.assessment_id());
-  if (!held.ok()) return held.status();
-  if (held->has_value() && a.revision() <= (*held)->revision()) return absl::OkStatus();  // stale or repeated
+absl::Status Scheduler::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+  const auto& e = event.event.care_event_recorded();
+  const std::string& person_id = event.event.person_id();
+  if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
+  if (e.care_event_id().empty()) return absl::InvalidArgumentError("care_event_id: empty");
+  if (!e.withdrawn() && !e.has_occurred_at()) return absl::InvalidArgumentError("occurred_at: missing");
+  auto folded = services::FoldIntoLedger(ctx, kLedgerFamily, person_id, services::CareEventFromEvent(e));
+  if (!folded.ok()) return folded.status();
+  if (!folded->changed) return absl::OkStatus();  // stale or repeated
+  return Reschedule(ctx, person_id, folded->facts, event.event);
+}
 
-  ScheduledAssessment changed;
-  changed.set_assessment_id(a.assessment_id());
-  changed.set_revision(a.revision());
-  changed.set_withdrawn(a.withdrawn());
-  if (!a.withdrawn()) {
-    *changed.mutable_assessed_at() = a.assessed_at();
-    changed.set_cluster(a.cluster());
-    changed.set_team_id(a.team_id());
-  }
-  ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), AssessmentKey(person_id, a.assessment_id()),
-                  changed.SerializeAsString());
+absl::Status Scheduler::Reschedule(platform::ApplyContext& ctx, const std::string& person_id,
+                                   const ledger::PersonFacts& facts, const pbr::v1::EventEnvelope& cause) const {
+  const ledger::CareRecord record = ledger::Derive(person_id, facts);
+  const std::optional<ledger::ReviewBasis> basis = record.review_basis();
+  auto previous = LoadSchedule(ctx.store(), person_id);
+  if (!previous.ok()) return previous.status();
 
-  auto latest = LatestLive(ctx.store(), person_id, changed);
-  if (!latest.ok()) return latest.status();
-  auto stored = ctx.store().Get(kSchedulesFamily, person_id);
-  if (!stored.ok()) return stored.status();
-  std::optional<pbr::v1::Schedule> previous;
-  if (stored->has_value()) {
-    previous.emplace();
-    if (!previous->ParseFromString(**stored)) return absl::DataLossError("stored schedule is unreadable");
-  }
-
-  if (!latest->has_value()) {  // nothing left to review: no schedule, no timer
-    if (previous) {
-      if (auto day = NextChange(*previous)) ctx.batch().Delete(ctx.store().Family(kTimersFamily), TimerKey(*day, person_id));
+  if (!basis.has_value()) {  // discharged, or nothing live to review: the schedule is closed
+    if (previous->has_value()) {
+      if (auto day = NextChange(**previous)) ctx.batch().Delete(ctx.store().Family(kTimersFamily), TimerKey(*day, person_id));
       ctx.batch().Delete(ctx.store().Family(kSchedulesFamily), person_id);
     }
     return absl::OkStatus();
   }
-  const ScheduledAssessment& basis = **latest;
-  // The review clock runs from the latest MHCT: an older assessment arriving late, or a change to
-  // one that is not the basis, leaves the schedule (and its announcements) as they are.
-  if (previous && SameBasis(*previous, basis)) return absl::OkStatus();
+  // The review clock runs from the basis's MHCT date: an older assessment arriving late, a change to
+  // one that is not the basis, or a care event that leaves the basis as it was, changes nothing.
+  if (previous->has_value() && SameBasis(**previous, *basis)) return absl::OkStatus();
 
-  const absl::CivilDay mhct_day = platform::ClinicalDay(FromProto(basis.assessed_at()));
-  auto due = rules_->ReviewDueDate(basis.cluster(), mhct_day, policy_);
+  const absl::CivilDay mhct_day = platform::ClinicalDay(basis->assessed_at);
+  auto due = rules_->ReviewDueDate(basis->cluster, mhct_day, policy_);
   if (!due.ok()) return absl::InvalidArgumentError(absl::StrCat("cluster: ", due.status().message()));
 
   pbr::v1::Schedule schedule;
   schedule.set_person_id(person_id);
-  schedule.set_team_id(basis.team_id());
-  schedule.set_cluster(basis.cluster());
-  schedule.set_basis_assessment_id(basis.assessment_id());
-  *schedule.mutable_basis_assessed_at() = basis.assessed_at();
+  schedule.set_team_id(basis->team_id);
+  schedule.set_cluster(basis->cluster);
+  schedule.set_basis_assessment_id(basis->assessment_id);
+  *schedule.mutable_basis_assessed_at() = ToProto(basis->assessed_at);
   *schedule.mutable_latest_mhct_date() = ToProto(mhct_day);
   *schedule.mutable_window_opens() = ToProto(due->window_opens);
   *schedule.mutable_due_date() = ToProto(due->due);
   schedule.set_rule_version(due->rule_version);
   schedule.set_state(ReviewStateOn(schedule, platform::ClinicalDay(ctx.now())));
-  Save(ctx, person_id, previous ? &*previous : nullptr, std::move(schedule), basis.revision(), event.event);
+  Save(ctx, person_id, previous->has_value() ? &**previous : nullptr, std::move(schedule), basis->revision, cause);
   return absl::OkStatus();
 }
 
@@ -214,31 +187,39 @@ absl::Status Scheduler::AdvanceDueReviews(platform::ApplyContext& ctx) const {
   });
   if (!st.ok()) return st;
   for (const auto& person_id : people) {
-    auto stored = ctx.store().Get(kSchedulesFamily, person_id);
+    auto stored = LoadSchedule(ctx.store(), person_id);
     if (!stored.ok()) return stored.status();
     if (!stored->has_value()) continue;
-    pbr::v1::Schedule previous;
-    if (!previous.ParseFromString(**stored)) return absl::DataLossError("stored schedule is unreadable");
+    const pbr::v1::Schedule& previous = **stored;
     pbr::v1::Schedule next = previous;
     next.set_state(ReviewStateOn(next, today));
     if (next.state() == previous.state()) continue;
-    auto basis = LoadAssessment(ctx.store(), person_id, next.basis_assessment_id());
+    auto basis = services::LoadLedgerAssessment(ctx.store(), kLedgerFamily, person_id, next.basis_assessment_id());
     if (!basis.ok()) return basis.status();
     pbr::v1::EventEnvelope cause;  // a timer has no upstream event
-    Save(ctx, person_id, &previous, std::move(next), basis->has_value() ? (*basis)->revision() : 0, cause);
+    Save(ctx, person_id, &previous, std::move(next), basis->has_value() ? (*basis)->revision : 0, cause);
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<pbr::v1::Schedule> Scheduler::Lookup(const platform::Store& store, absl::string_view person_id,
                                                     absl::CivilDay today) {
-  auto stored = store.Get(kSchedulesFamily, person_id);
+  auto stored = LoadSchedule(store, person_id);
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) {
+    // Why there is none, from the person's facts: a discharge closes the schedule.
+    auto facts = services::LoadPersonFacts(store, kLedgerFamily, person_id);
+    if (!facts.ok()) return facts.status();
+    const ledger::CareRecord record = ledger::Derive(person_id, *facts);
+    if (const ledger::ReferralPeriod* last = record.last_referral(); last != nullptr && !last->open()) {
+      return absl::NotFoundError(absl::StrCat("person_id: ", platform::Quote(person_id),
+                                              " was discharged from service on ",
+                                              absl::FormatCivilTime(platform::ClinicalDay(*last->closed_at)),
+                                              ": no review is scheduled"));
+    }
     return absl::NotFoundError(absl::StrCat("person_id: no schedule for ", platform::Quote(person_id)));
   }
-  pbr::v1::Schedule s;
-  if (!s.ParseFromString(**stored)) return absl::DataLossError("stored schedule is unreadable");
+  pbr::v1::Schedule s = **std::move(stored);
   s.set_state(ReviewStateOn(s, today));  // as of now, even between timer passes
   return s;
 }
