@@ -234,6 +234,7 @@ class CareJourneyTest : public systemtest::PlatformFixture {
   pbr::v1::RecordCareEventReply Discharge(const std::string& nhs, const std::string& record_id,
                                           const std::string& team, absl::Time at) {
     auto reply = CareEvent(nhs, record_id, team, pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, at);
+    if (reply.person_id().empty()) return reply;  // refused: said above
     Expected& p = people_[reply.person_id()];
     p.basis.reset();
     p.discharged = absl::ToCivilDay(at, London());
@@ -611,11 +612,11 @@ TEST_F(CareJourneyTest, PeopleFollowedFromReferralToDischargeAndBack) {
                      .referral_id = ann_period1, .referral_opened_at = ann_referred});
   ExpectServicesConverge("3b. review moving cluster 4 -> 5");
 
-  // ---- 4. An admission: referred at night by home treatment, referred to and admitted to a ward;
-  // the inpatient initial allocation is back-dated to the admission (SOP Table 13), the review
-  // clock runs from the MHCT date.
+  // ---- 4. An admission: referred in the evening to home treatment, referred (out of hours) to and
+  // admitted to a ward; the inpatient initial allocation is back-dated to the admission (SOP Table
+  // 13), the review clock runs from the MHCT date.
   const absl::Time ben_referred = AtTime(D(2026, 11, 1), 21, 0);
-  auto ben_ref = CareEvent(ben, "ben-ref-1", kCrht, pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, ben_referred, true);
+  auto ben_ref = CareEvent(ben, "ben-ref-1", kCrht, pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, ben_referred);
   const std::string ben_id = ben_ref.person_id();
   const std::string ben_period = ben_ref.referral_id();
   auto ben_to_ward = CareEvent(ben, "ben-ref-ip", kCrht, pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS,
