@@ -544,11 +544,17 @@ TEST_F(CareJourneyTest, PeopleFollowedFromReferralToDischargeAndBack) {
   {
     auto four = rules_->ReviewDueDate(4, D(2026, 1, 12));
     ASSERT_TRUE(four.ok());
-    EXPECT_EQ(four->due, D(2026, 7, 11));  // 12 Jan + 6 months = 12 Jul, outside from that day
+    // The shipped rules read ACC36 as "within while MHCT + period > as-at", so due is the day before
+    // MHCT + period (rules/README.md). care-cluster-rules.md section 7 puts the due date on MHCT +
+    // period itself (a review that day still keeps the person within the period); the services and
+    // this test follow the shipped rules.
+    EXPECT_EQ(four->period_ends, D(2026, 7, 12));  // 12 Jan + 6 months
+    EXPECT_EQ(four->due, D(2026, 7, 11));
     EXPECT_EQ(four->window_opens, D(2026, 7, 1));
     auto fourteen = rules_->ReviewDueDate(14, D(2026, 11, 4));
     ASSERT_TRUE(fourteen.ok());
-    EXPECT_EQ(fourteen->due, D(2026, 12, 1));  // 4 Nov + 4 weeks = 2 Dec
+    EXPECT_EQ(fourteen->period_ends, D(2026, 12, 2));  // 4 Nov + 4 weeks
+    EXPECT_EQ(fourteen->due, D(2026, 12, 1));
     EXPECT_EQ(fourteen->window_opens, D(2026, 11, 21));
   }
 
@@ -808,6 +814,7 @@ TEST_F(CareJourneyTest, AcuteEventsInTheLastYearKeepPsychosisClustersUp) {
   const std::string dan = NhsNumber(600000004);  // on 11, referred to inpatients (no admission)
   const std::string gus = NhsNumber(600000007);  // on 11, referred to CRHT
   const std::string eve = NhsNumber(600000005);  // on 12, referred to CRHT, improved
+  // (and Hal, below: on 13, an MHA assessment, improved)
   const std::vector<int> from10_no_change = {10, 11, 12, 13, 16, 17};
 
   auto on_eleven = [&](const std::string& nhs, const std::string& tag, int day_offset) {
@@ -841,6 +848,18 @@ TEST_F(CareJourneyTest, AcuteEventsInTheLastYearKeepPsychosisClustersUp) {
   const Mhct eve3{"eve-3", eve, kEip, "community_psychosis", At(D(2026, 11, 16)), 12, 72,
                   pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW, pbr::v1::CHANGE_CLASS_IMPROVEMENT};
   ExpectReviewReply(eve3, Assess(eve3), {12});
+
+  // Hal: on 13 since April, assessed under the Mental Health Act in August, improved: remains on 13.
+  const std::string hal = NhsNumber(600000008);
+  const Mhct hal1{"hal-1", hal, kEip, "community_psychosis", At(D(2026, 1, 8)), 10, 80};
+  ExpectInitialReply(hal1, Assess(hal1));
+  const Mhct hal2{"hal-2", hal, kEip, "community_psychosis", At(D(2026, 4, 3)), 13, 81,
+                  pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW, pbr::v1::CHANGE_CLASS_NO_CHANGE};
+  ExpectReviewReply(hal2, Assess(hal2), from10_no_change);
+  CareEvent(hal, "hal-mha", kEip, pbr::v1::CARE_EVENT_MHA_ASSESSMENT, At(D(2026, 8, 14)));
+  const Mhct hal3{"hal-3", hal, kEip, "community_psychosis", At(D(2026, 11, 17)), 13, 82,
+                  pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW, pbr::v1::CHANGE_CLASS_IMPROVEMENT};
+  ExpectReviewReply(hal3, Assess(hal3), {13});
 
   ExpectServicesConverge("acute-event reviews");
 }
