@@ -10,6 +10,7 @@
 #include "care_record.h"
 #include "event_rules.h"
 #include "intake.h"
+#include "ledger_store.h"
 #include "platform/events.h"
 #include "platform/log.h"
 #include "platform/quote.h"
@@ -405,7 +406,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   next.assessed_at = assessed_at;
   next.effective_at = assessed_at;
   next.cluster = r.cluster();
-  next.kind = KindOf(r.reason());
+  next.kind = services::AssessmentKindOf(r.reason());
   next.team_id = r.team_id();
   next.commissioner_id = r.commissioner_id();
   next.service_area = r.service_area();
@@ -621,7 +622,7 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   const std::string care_event_id = DeterministicId("care-event", {r.source_system(), r.source_record_id()});
   ledger::CareEvent fact;
   fact.id = care_event_id;
-  fact.kind = KindOf(r.type());
+  fact.kind = services::CareEventKindOf(r.type());
   fact.occurred_at = platform::FromProto(r.occurred_at());
   fact.team_id = r.team_id();
   fact.out_of_hours = r.out_of_hours();

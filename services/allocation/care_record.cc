@@ -1,64 +1,17 @@
 #include "care_record.h"
 
+#include "ledger_store.h"
 #include "platform/events.h"
 
 namespace pbr::allocation {
 
-using platform::FromProto;
-
-ledger::AssessmentKind KindOf(pbr::v1::AssessmentReason reason) {
-  switch (reason) {
-    case pbr::v1::ASSESSMENT_REASON_INITIAL: return ledger::AssessmentKind::kInitial;
-    case pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW: return ledger::AssessmentKind::kFormalReview;
-    case pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW: return ledger::AssessmentKind::kTransferReview;
-    case pbr::v1::ASSESSMENT_REASON_DISCHARGE_REVIEW: return ledger::AssessmentKind::kDischargeReview;
-    case pbr::v1::ASSESSMENT_REASON_UNPLANNED_REVIEW: return ledger::AssessmentKind::kUnplannedReview;
-    default: return ledger::AssessmentKind::kUnspecified;
-  }
-}
-
-ledger::CareEventKind KindOf(pbr::v1::CareEventType type) {
-  switch (type) {
-    case pbr::v1::CARE_EVENT_REFERRAL_RECEIVED: return ledger::CareEventKind::kReferralReceived;
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT: return ledger::CareEventKind::kReferralToCrht;
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS: return ledger::CareEventKind::kReferralToInpatients;
-    case pbr::v1::CARE_EVENT_ADMISSION: return ledger::CareEventKind::kAdmission;
-    case pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT: return ledger::CareEventKind::kFaceToFaceContact;
-    case pbr::v1::CARE_EVENT_DISCHARGE_REVIEW: return ledger::CareEventKind::kDischargeReview;
-    case pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE: return ledger::CareEventKind::kDischargeFromService;
-    case pbr::v1::CARE_EVENT_MHA_ASSESSMENT: return ledger::CareEventKind::kMhaAssessment;
-    case pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE: return ledger::CareEventKind::kMedicationNonConcordance;
-    default: return ledger::CareEventKind::kOther;
-  }
-}
-
 ledger::Assessment FactOf(const pbr::state::v1::StoredAssessment& stored) {
-  const auto& c = stored.content();
-  ledger::Assessment a;
-  a.id = c.assessment_id();
-  a.revision = c.revision();
-  a.withdrawn = c.withdrawn();
-  a.assessed_at = FromProto(c.assessed_at());
-  a.effective_at = stored.has_effective_at() ? FromProto(stored.effective_at()) : a.assessed_at;
-  a.cluster = c.cluster();
-  a.kind = KindOf(c.reason());
-  a.team_id = c.team_id();
-  a.commissioner_id = c.commissioner_id();
-  a.service_area = c.service_area();
-  return a;
+  // The stored content is the event as last published (effective_at included).
+  return services::AssessmentFromEvent(stored.content());
 }
 
 ledger::CareEvent FactOf(const pbr::state::v1::StoredCareEvent& stored) {
-  const auto& c = stored.content();
-  ledger::CareEvent e;
-  e.id = c.care_event_id();
-  e.revision = c.revision();
-  e.withdrawn = c.withdrawn();
-  e.kind = KindOf(c.type());
-  e.occurred_at = FromProto(c.occurred_at());
-  e.team_id = c.team_id();
-  e.out_of_hours = c.out_of_hours();
-  return e;
+  return services::CareEventFromEvent(stored.content());
 }
 
 pbr::v1::Episode ToProto(const ledger::Episode& e) {

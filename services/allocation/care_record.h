@@ -12,8 +12,6 @@ namespace pbr::allocation {
 
 ledger::Assessment FactOf(const pbr::state::v1::StoredAssessment& stored);
 ledger::CareEvent FactOf(const pbr::state::v1::StoredCareEvent& stored);
-ledger::AssessmentKind KindOf(pbr::v1::AssessmentReason reason);
-ledger::CareEventKind KindOf(pbr::v1::CareEventType type);
 
 pbr::v1::Episode ToProto(const ledger::Episode& episode);
 pbr::v1::ReferralPeriod ToProto(const ledger::ReferralPeriod& referral);

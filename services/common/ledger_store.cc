@@ -239,4 +239,14 @@ absl::StatusOr<Folded> FoldIntoLedger(platform::ApplyContext& ctx, absl::string_
   return FoldOne(ctx, family, person_id, std::move(fact), &ledger::PersonFacts::care_events);
 }
 
+absl::StatusOr<Folded> FoldCareEventRecorded(const platform::ConsumedEvent& event, platform::ApplyContext& ctx,
+                                             absl::string_view family) {
+  const auto& e = event.event.care_event_recorded();
+  const std::string& person_id = event.event.person_id();
+  if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
+  if (e.care_event_id().empty()) return absl::InvalidArgumentError("care_event_id: empty");
+  if (!e.withdrawn() && !e.has_occurred_at()) return absl::InvalidArgumentError("occurred_at: missing");
+  return FoldIntoLedger(ctx, family, person_id, CareEventFromEvent(e));
+}
+
 }  // namespace pbr::services

@@ -71,4 +71,9 @@ absl::StatusOr<Folded> FoldIntoLedger(platform::ApplyContext& ctx, absl::string_
 absl::StatusOr<Folded> FoldIntoLedger(platform::ApplyContext& ctx, absl::string_view family,
                                       absl::string_view person_id, ledger::CareEvent fact);
 
+// What every consumer does with a care-event-recorded message: checks the person and the event's
+// identity (InvalidArgument, dead-lettered, when missing) and folds the event into the person's facts.
+absl::StatusOr<Folded> FoldCareEventRecorded(const platform::ConsumedEvent& event, platform::ApplyContext& ctx,
+                                             absl::string_view family);
+
 }  // namespace pbr::services

@@ -127,12 +127,8 @@ absl::Status Scheduler::OnAssessment(const platform::ConsumedEvent& event, platf
 }
 
 absl::Status Scheduler::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
-  const auto& e = event.event.care_event_recorded();
   const std::string& person_id = event.event.person_id();
-  if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
-  if (e.care_event_id().empty()) return absl::InvalidArgumentError("care_event_id: empty");
-  if (!e.withdrawn() && !e.has_occurred_at()) return absl::InvalidArgumentError("occurred_at: missing");
-  auto folded = services::FoldIntoLedger(ctx, kLedgerFamily, person_id, services::CareEventFromEvent(e));
+  auto folded = services::FoldCareEventRecorded(event, ctx, kLedgerFamily);
   if (!folded.ok()) return folded.status();
   if (!folded->changed) return absl::OkStatus();  // stale or repeated
   return Reschedule(ctx, person_id, folded->facts, event.event);
