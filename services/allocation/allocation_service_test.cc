@@ -1,3 +1,4 @@
+#include "allocation_fixture.h"
 #include "allocation_service.h"
 
 #include "absl/strings/str_cat.h"
@@ -12,10 +13,11 @@ namespace pbr::allocation {
 namespace {
 
 using ::testing::HasSubstr;
-constexpr char kSecret[] = "a-test-secret-of-some-length";
-constexpr char kNhsNumber[] = "9434765919";  // valid modulus-11 check digit
+using testing::AllocationFixture;
+using testing::Day;
+using testing::kNhsNumber;
+using testing::kSecret;
 
-absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilSecond(y, m, d, 10, 0, 0), absl::UTCTimeZone()); }
 
 pbr::v1::RecordAssessmentRequest ValidRequest(std::string record_id = "rec-1") {
   pbr::v1::RecordAssessmentRequest r;
@@ -33,37 +35,7 @@ pbr::v1::RecordAssessmentRequest ValidRequest(std::string record_id = "rec-1") {
   return r;
 }
 
-class AllocationTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), AllocationFamilies());
-    outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
-    auto rules = services::LoadRules(PBR_RULES_DIR);
-    ASSERT_TRUE(rules.ok()) << rules.status();
-    rules_ = *rules;
-    service_ = std::make_unique<AllocationService>(*store_, *outbox_, clock_, rules_, kSecret);
-  }
-  std::vector<pbr::v1::EventEnvelope> Pending(absl::string_view topic_name) {
-    std::vector<pbr::v1::EventEnvelope> out;
-    const auto pending = platform::Outbox::ReadPending(*store_);
-    EXPECT_TRUE(pending.ok());
-    for (const auto& p : *pending) {
-      if (p.topic != topic_name) continue;
-      pbr::v1::EventEnvelope e;
-      EXPECT_TRUE(e.ParseFromString(p.value));
-      EXPECT_EQ(p.key, e.person_id());
-      out.push_back(e);
-    }
-    return out;
-  }
-
-  pbr::testing::TempDir dir_;
-  platform::ManualClock clock_{Day(2026, 11, 22)};
-  std::unique_ptr<platform::Store> store_;
-  std::unique_ptr<platform::Outbox> outbox_;
-  std::unique_ptr<AllocationService> service_;
-  std::shared_ptr<const care::RuleSet> rules_;
-};
+class AllocationTest : public AllocationFixture {};
 
 TEST_F(AllocationTest, RecordsAssessmentAndPublishesItWithTheClusterStart) {
   auto reply = service_->Record(ValidRequest(), "trace-1");

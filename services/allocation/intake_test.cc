@@ -5,6 +5,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "allocation_fixture.h"
 #include "allocation_service.h"
 #include "care_bridge.h"
 #include "field_limits.h"
@@ -20,12 +21,13 @@ namespace pbr::allocation {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::AllocationFixture;
+using testing::Day;
+using testing::kNhsNumber;
+using testing::kSecret;
 namespace limits = services::limits;
-constexpr char kSecret[] = "a-test-secret-of-some-length";
-constexpr char kNhsNumber[] = "9434765919";
 const int64_t kTwoTo62 = int64_t{1} << 62;
 
-absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilSecond(y, m, d, 10, 0, 0), absl::UTCTimeZone()); }
 
 pbr::v1::RecordAssessmentRequest Assessment(std::string record_id) {
   pbr::v1::RecordAssessmentRequest r;
@@ -95,15 +97,10 @@ struct BadCall {
 };
 void PrintTo(const BadCall& b, std::ostream* os) { *os << RpcName(b.rpc) << "/" << b.name; }
 
-class IntakeTest : public ::testing::Test {
+class IntakeTest : public AllocationFixture {
  protected:
   void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), AllocationFamilies());
-    outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
-    auto rules = services::LoadRules(PBR_RULES_DIR);
-    ASSERT_TRUE(rules.ok()) << rules.status();
-    rules_ = *rules;
-    service_ = std::make_unique<AllocationService>(*store_, *outbox_, clock_, rules_, kSecret);
+    AllocationFixture::SetUp();
     ASSERT_TRUE(service_->Record(Assessment("rec-1"), "").ok());  // what amend and withdraw correct
   }
 
@@ -131,24 +128,6 @@ class IntakeTest : public ::testing::Test {
     }
     return absl::InternalError("unreachable");
   }
-
-  std::vector<pbr::v1::EventEnvelope> Pending(absl::string_view topic_name) const {
-    std::vector<pbr::v1::EventEnvelope> out;
-    const auto pending = platform::Outbox::ReadPending(*store_);
-    EXPECT_TRUE(pending.ok());
-    for (const auto& p : *pending) {
-      if (p.topic != topic_name) continue;
-      EXPECT_TRUE(out.emplace_back().ParseFromString(p.value));
-    }
-    return out;
-  }
-
-  pbr::testing::TempDir dir_;
-  platform::ManualClock clock_{Day(2026, 11, 22)};
-  std::unique_ptr<platform::Store> store_;
-  std::unique_ptr<platform::Outbox> outbox_;
-  std::shared_ptr<const care::RuleSet> rules_;
-  std::unique_ptr<AllocationService> service_;
 };
 
 TEST_F(IntakeTest, EveryCallOfTheTablesIsAcceptedUnspoiled) {

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "allocation_fixture.h"
 #include "allocation_service.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
@@ -16,10 +17,11 @@ namespace pbr::allocation {
 namespace {
 
 using ::testing::HasSubstr;
-constexpr char kSecret[] = "a-test-secret-of-some-length";
-constexpr char kNhsNumber[] = "9434765919";
+using testing::AllocationFixture;
+using testing::Day;
+using testing::kNhsNumber;
+using testing::kSecret;
 
-absl::Time Day(int y, int m, int d) { return absl::FromCivil(absl::CivilSecond(y, m, d, 10, 0, 0), absl::UTCTimeZone()); }
 
 pbr::v1::RecordAssessmentRequest Assessment(std::string record_id, std::string team) {
   pbr::v1::RecordAssessmentRequest r;
@@ -60,26 +62,8 @@ class CapturedLog {
   std::shared_ptr<spdlog::logger> previous_;
 };
 
-class TeamIntakeTest : public ::testing::Test {
+class TeamIntakeTest : public AllocationFixture {
  protected:
-  void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), AllocationFamilies());
-    outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
-    auto rules = services::LoadRules(PBR_RULES_DIR);
-    ASSERT_TRUE(rules.ok()) << rules.status();
-    rules_ = *rules;
-    service_ = std::make_unique<AllocationService>(*store_, *outbox_, clock_, rules_, kSecret);
-  }
-  std::vector<pbr::v1::EventEnvelope> Pending(absl::string_view topic_name) const {
-    std::vector<pbr::v1::EventEnvelope> out;
-    const auto pending = platform::Outbox::ReadPending(*store_);
-    EXPECT_TRUE(pending.ok());
-    for (const auto& p : *pending) {
-      if (p.topic != topic_name) continue;
-      EXPECT_TRUE(out.emplace_back().ParseFromString(p.value));
-    }
-    return out;
-  }
   pbr::v1::SuggestClustersRequest Suggestion(std::string team, std::string area = "") const {
     pbr::v1::SuggestClustersRequest q;
     *q.mutable_ratings() = Assessment("x", "").ratings();
@@ -87,13 +71,6 @@ class TeamIntakeTest : public ::testing::Test {
     q.set_service_area(std::move(area));
     return q;
   }
-
-  pbr::testing::TempDir dir_;
-  platform::ManualClock clock_{Day(2026, 11, 22)};
-  std::unique_ptr<platform::Store> store_;
-  std::unique_ptr<platform::Outbox> outbox_;
-  std::shared_ptr<const care::RuleSet> rules_;
-  std::unique_ptr<AllocationService> service_;
 };
 
 TEST_F(TeamIntakeTest, TheServiceAreaAndTheDefaultCommissionerComeFromTheTeam) {
