@@ -752,7 +752,9 @@ TEST_P(AcuteEventRule, DecidesWhetherAnImprovementMayStepDown) {
   }
   ASSERT_NE(protocol, nullptr);
   EXPECT_EQ(protocol->passed(), c.adherent) << protocol->reason();
-  if (!c.adherent) EXPECT_THAT(reply->protocol_options(), ::testing::ElementsAre(c.from));
+  if (!c.adherent) {
+    EXPECT_THAT(reply->protocol_options(), ::testing::ElementsAre(c.from));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
