@@ -670,6 +670,67 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   return reply;
 }
 
+absl::StatusOr<pbr::v1::WithdrawCareEventReply> AllocationService::WithdrawCareEvent(
+    const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id) {
+  if (auto st = ValidateWithdrawal(r, trace_id); !st.ok()) return st;
+  const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
+  auto peek = GetProto<StoredCareEvent>(store_, kCareEventsFamily, record_key);
+  if (!peek.ok()) return peek.status();
+  if (!peek->has_value()) {
+    return absl::NotFoundError(absl::StrCat("source_record_id: no care event ", Quote(r.source_record_id()), " from ",
+                                            Quote(r.source_system()), " to withdraw"));
+  }
+  const std::string person_id = (*peek)->person_id();
+  auto locks = Lock({person_id, record_key});
+  auto existing = GetProto<StoredCareEvent>(store_, kCareEventsFamily, record_key);  // again, under the lock
+  if (!existing.ok()) return existing.status();
+  StoredCareEvent stored = **existing;
+  pbr::v1::WithdrawCareEventReply reply;
+  reply.set_person_id(person_id);
+  reply.set_care_event_id(stored.content().care_event_id());
+  if (stored.content().withdrawn()) {  // a retry: already done
+    reply.set_revision(stored.content().revision());
+    return reply;
+  }
+  auto person = LoadPerson(person_id);
+  if (!person.ok()) return person.status();
+  ledger::PersonFacts facts = person->Facts();
+  const ledger::CareRecord before = ledger::Derive(person_id, facts);
+  const int revision = stored.content().revision() + 1;
+  ledger::CareEvent tombstone = FactOf(stored);
+  tombstone.revision = revision;
+  tombstone.withdrawn = true;
+  facts.Fold(tombstone);
+  const ledger::CareRecord after = ledger::Derive(person_id, facts);
+
+  rocksdb::WriteBatch batch;
+  pbr::v1::CareEventRecorded content = stored.content();
+  content.set_revision(revision);
+  content.set_withdrawn(true);
+  content.set_referral_id("");
+  const std::string& care_event_id = content.care_event_id();
+  auto event = platform::MakeEnvelope(topic::kCareEventRecorded,
+                                      DeterministicId(topic::kCareEventRecorded, {care_event_id, absl::StrCat(revision)}),
+                                      person_id, platform::FromProto(content.occurred_at()), clock_.Now(),
+                                      stored.source_system(), std::string(trace_id));
+  *event.mutable_care_event_recorded() = content;
+  if (auto st = StageChecked(outbox_, *rules_, batch, topic::kCareEventRecorded, event); !st.ok()) return st;
+  auto staged_change = StageClusterChanged(person_id, before, after, absl::StrCat(care_event_id, "/", revision),
+                                           stored.source_system(), trace_id, batch);
+  if (!staged_change.ok()) return staged_change.status();
+  *stored.mutable_content() = content;
+  stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
+  batch.Put(store_.Family(kCareEventsFamily), record_key, stored.SerializeAsString());
+  StagePerson(person_id, before, after, person->state, person->LiveAssessments(facts), batch);
+  if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
+  outbox_.Wake();
+  PBR_LOG(info) << "care event " << care_event_id << " withdrawn by " << stored.source_system()
+                << (r.reason().empty() ? "" : ": ") << r.reason();
+  reply.set_revision(revision);
+  reply.set_cluster_changed(*staged_change);
+  return reply;
+}
+
 absl::StatusOr<pbr::v1::SuggestClustersReply> AllocationService::Suggest(
     const pbr::v1::SuggestClustersRequest& r) const {
   if (auto st = ValidateSuggestion(*rules_, r, intake_); !st.ok()) return st;
@@ -804,6 +865,11 @@ grpc::Status AllocationService::WithdrawAssessment(grpc::ServerContext* ctx, con
 grpc::Status AllocationService::RecordCareEvent(grpc::ServerContext* ctx, const pbr::v1::RecordCareEventRequest* r,
                                                 pbr::v1::RecordCareEventReply* reply) {
   return Answer(RecordCareEvent(*r, TraceId(ctx)), reply);
+}
+
+grpc::Status AllocationService::WithdrawCareEvent(grpc::ServerContext* ctx, const pbr::v1::WithdrawCareEventRequest* r,
+                                                  pbr::v1::WithdrawCareEventReply* reply) {
+  return Answer(WithdrawCareEvent(*r, TraceId(ctx)), reply);
 }
 
 grpc::Status AllocationService::SuggestClusters(grpc::ServerContext*, const pbr::v1::SuggestClustersRequest* r,

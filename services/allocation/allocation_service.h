@@ -62,6 +62,8 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                                                             absl::string_view trace_id);
   absl::StatusOr<pbr::v1::RecordCareEventReply> RecordCareEvent(const pbr::v1::RecordCareEventRequest& request,
                                                                 absl::string_view trace_id);
+  absl::StatusOr<pbr::v1::WithdrawCareEventReply> WithdrawCareEvent(const pbr::v1::WithdrawCareEventRequest& request,
+                                                                    absl::string_view trace_id);
   absl::StatusOr<pbr::v1::SuggestClustersReply> Suggest(const pbr::v1::SuggestClustersRequest& request) const;
   absl::StatusOr<pbr::v1::Person> GetPerson(const pbr::v1::GetPersonRequest& request) const;
   absl::StatusOr<pbr::v1::ListEpisodesReply> ListEpisodes(const pbr::v1::ListRequest& request) const;
@@ -77,6 +79,8 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                                   pbr::v1::WithdrawAssessmentReply* reply) override;
   grpc::Status RecordCareEvent(grpc::ServerContext* ctx, const pbr::v1::RecordCareEventRequest* request,
                                pbr::v1::RecordCareEventReply* reply) override;
+  grpc::Status WithdrawCareEvent(grpc::ServerContext* ctx, const pbr::v1::WithdrawCareEventRequest* request,
+                                 pbr::v1::WithdrawCareEventReply* reply) override;
   grpc::Status SuggestClusters(grpc::ServerContext* ctx, const pbr::v1::SuggestClustersRequest* request,
                                pbr::v1::SuggestClustersReply* reply) override;
   grpc::Status GetPerson(grpc::ServerContext* ctx, const pbr::v1::GetPersonRequest* request,

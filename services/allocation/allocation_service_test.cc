@@ -571,6 +571,37 @@ TEST_F(CareRecordTest, ADischargeEndsTheEpisodeAndAnnouncesIt) {
   EXPECT_EQ(platform::FromProto(episodes->episodes(0).ended_at()), Day(2026, 6, 1));
 }
 
+TEST_F(CareRecordTest, AWithdrawnDischargeReopensTheReferralAndTheEpisode) {
+  ASSERT_TRUE(service_->Record(ValidRequest("init"), "").ok());
+  ASSERT_TRUE(
+      service_->RecordCareEvent(CareEvent("dis", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, Day(2026, 6, 1)), "").ok());
+  ASSERT_FALSE(Person().referral_open());
+  pbr::v1::WithdrawCareEventRequest w;
+  w.set_source_system("epr-north");
+  w.set_source_record_id("dis");
+  w.set_reason("recorded against the wrong patient");
+  auto withdrawn = service_->WithdrawCareEvent(w, "");
+  ASSERT_TRUE(withdrawn.ok()) << withdrawn.status();
+  EXPECT_EQ(withdrawn->revision(), 1);
+  EXPECT_TRUE(withdrawn->cluster_changed());
+  EXPECT_TRUE(Person().referral_open());
+  EXPECT_TRUE(Person().has_cluster());
+  EXPECT_EQ(Person().cluster(), 4);
+  auto published = Pending("care-event-recorded");
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_TRUE(published[1].care_event_recorded().withdrawn());
+  EXPECT_EQ(published[1].care_event_recorded().revision(), 1);
+  EXPECT_NE(published[1].event_id(), published[0].event_id());
+  auto again = service_->WithdrawCareEvent(w, "");  // a retry: already done, nothing new
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->revision(), 1);
+  EXPECT_EQ(Pending("care-event-recorded").size(), 2u);
+  w.set_source_record_id("no-such-event");
+  EXPECT_EQ(service_->WithdrawCareEvent(w, "").status().code(), absl::StatusCode::kNotFound);
+  // Now a review is welcome again: the person was never really discharged.
+  ASSERT_TRUE(service_->Record(Review("review", Day(2026, 7, 1), 4), "").ok());
+}
+
 TEST_F(CareRecordTest, AReviewAfterADischargeIsRefusedAndAnInitialAssessmentOpensANewReferral) {
   auto first = service_->Record(ValidRequest("init"), "");
   ASSERT_TRUE(first.ok());

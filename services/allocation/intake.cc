@@ -133,6 +133,15 @@ absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, abs
   return p.Result();
 }
 
+absl::Status ValidateWithdrawal(const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id) {
+  Problems p;
+  p.Identifier("source_system", r.source_system(), Need::kRequired);
+  p.Identifier("source_record_id", r.source_record_id(), Need::kRequired);
+  p.Text("reason", r.reason(), limits::kWithdrawReasonBytes);
+  p.Identifier("x-trace-id", trace_id, Need::kOptional);
+  return p.Result();
+}
+
 absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r,
                                 const IntakeOptions& options) {
   Problems p;

@@ -27,6 +27,7 @@ absl::Status ValidateAssessment(const care::RuleSet& rules, absl::Time now, cons
 absl::Status ValidateCareEvent(const care::RuleSet& rules, absl::Time now, const pbr::v1::RecordCareEventRequest& r,
                                absl::string_view trace_id = "", const IntakeOptions& options = {});
 absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id = "");
+absl::Status ValidateWithdrawal(const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id = "");
 // team_id is optional here.
 absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r,
                                 const IntakeOptions& options = {});
