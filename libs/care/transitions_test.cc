@@ -446,7 +446,9 @@ TEST_P(CarePriorClusterReading, ReturnToSixteenOrSeventeen) {
   auto d = CheckTransition(rules, q);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->adherent(), c.adherent) << d->reason;
-  if (!c.adherent) EXPECT_THAT(d->reason, HasSubstr(c.reason));
+  if (!c.adherent) {
+    EXPECT_THAT(d->reason, HasSubstr(c.reason));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
