@@ -690,6 +690,27 @@ TEST_F(CareJourneyTest, PeopleFollowedFromReferralToDischargeAndBack) {
     }
   }
 
+  // ---- 5b. Fay's discharge was recorded against the wrong person: the EPR withdraws it, and she is
+  // back on the caseload with her overdue review and her episode open again.
+  {
+    pbr::v1::WithdrawCareEventRequest w;
+    w.set_source_system(kEpr);
+    w.set_source_record_id("fay-dis-1");
+    w.set_reason("recorded against the wrong patient");
+    pbr::v1::WithdrawCareEventReply withdrawn;
+    grpc::Status st = allocation_->WithdrawCareEvent(Context().get(), w, &withdrawn);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(withdrawn.revision(), 1);
+    EXPECT_TRUE(withdrawn.cluster_changed()) << "the episode the discharge ended is open again";
+    Expected& p = people_[fay_id];
+    p.basis = Basis{fay1_reply.assessment_id(), kCmht, 4, absl::ToCivilDay(fay1.at, London()), HonosTotal(Ratings(61))};
+    p.discharged.reset();
+    ExpectEpisodes(fay_id, {{fay1_reply.episode_id(), 4, kCmht, fay1.at, std::nullopt, false,
+                             fay1_reply.assessment_id(), fay1_reply.referral_id()}});
+  }
+  ExpectServicesConverge("5b. a discharge withdrawn");
+  EXPECT_EQ(Caseload(kCmht).reviews_overdue(), 1) << "Fay's overdue review is back with her";
+
   // ---- 6. After the discharge: a review is refused; a second discharge too; an initial assessment
   // (the re-referral) opens a new referral period and a new episode.
   {

@@ -292,6 +292,15 @@ TEST(ImportRows, WordsIgnoreCaseAndSurroundingSpaces) {
   EXPECT_EQ(std::get<CareEventRequest>(file.rows[1].request).type(), pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE);
 }
 
+TEST(ImportRows, AReferralReceivedOpensAReferralPeriodFromAFile) {
+  Cells e = CareEvent();
+  e["event_type"] = "referral_received";
+  e["out_of_hours"] = "";
+  ImportFile file = Parse(File({e}));
+  ASSERT_EQ(file.rows.size(), 1u) << (file.rejects.empty() ? "" : file.rejects[0].reason);
+  EXPECT_EQ(std::get<CareEventRequest>(file.rows[0].request).type(), pbr::v1::CARE_EVENT_REFERRAL_RECEIVED);
+}
+
 TEST(ImportRows, ValuesAreParsedNotValidated) {
   // Range and identity checks are the service's: these are sent as written.
   Cells a = Assessment();

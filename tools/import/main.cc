@@ -53,7 +53,7 @@ assessment rows:
   change_class           improvement | no_change | deterioration | change_in_diagnosis
   clinical_rationale     free text
 care_event rows:
-  event_type             referral_to_crht | referral_to_inpatients | admission | face_to_face_contact |
+  event_type             referral_received | referral_to_crht | referral_to_inpatients | admission | face_to_face_contact |
                          discharge_review | discharge_from_service | mha_assessment | medication_non_concordance
   occurred_at            as assessed_at
   out_of_hours           true | false

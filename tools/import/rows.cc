@@ -127,6 +127,7 @@ const Words<pbr::v1::ChangeClass>& ChangeClassWords() {
 
 const Words<pbr::v1::CareEventType>& EventTypeWords() {
   static const Words<pbr::v1::CareEventType> kWords = {
+      {"referral_received", pbr::v1::CARE_EVENT_REFERRAL_RECEIVED},
       {"referral_to_crht", pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT},
       {"referral_to_inpatients", pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS},
       {"admission", pbr::v1::CARE_EVENT_ADMISSION},
