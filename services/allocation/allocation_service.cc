@@ -244,6 +244,26 @@ std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(std::initializ
   return locks;
 }
 
+template <typename Stored>
+absl::StatusOr<AllocationService::Locked<Stored>> AllocationService::LockRecord(absl::string_view family,
+                                                                               const std::string& record_key,
+                                                                               absl::string_view what,
+                                                                               absl::string_view source_system,
+                                                                               absl::string_view source_record_id) {
+  auto peek = GetProto<Stored>(store_, family, record_key);
+  if (!peek.ok()) return peek.status();
+  if (!peek->has_value()) {
+    return absl::NotFoundError(absl::StrCat("source_record_id: no ", what, " ", Quote(source_record_id), " from ",
+                                            Quote(source_system), " to withdraw"));
+  }
+  Locked<Stored> out;
+  out.locks = Lock({(*peek)->person_id(), record_key});
+  auto again = GetProto<Stored>(store_, family, record_key);  // the person's calls are serialised from here
+  if (!again.ok()) return again.status();
+  out.stored = again->value_or(**peek);
+  return out;
+}
+
 absl::StatusOr<AllocationService::PersonRecords> AllocationService::LoadPerson(const std::string& person_id) const {
   PersonRecords p;
   auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
@@ -531,17 +551,11 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
     const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id) {
   if (auto st = ValidateWithdrawal(r, trace_id); !st.ok()) return st;
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
-  auto peek = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);
-  if (!peek.ok()) return peek.status();
-  if (!peek->has_value()) {
-    return absl::NotFoundError(absl::StrCat("source_record_id: no assessment ", Quote(r.source_record_id()), " from ",
-                                            Quote(r.source_system()), " to withdraw"));
-  }
-  const std::string person_id = (*peek)->person_id();
-  auto locks = Lock({person_id, record_key});
-  auto existing = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);  // again, under the lock
-  if (!existing.ok()) return existing.status();
-  StoredAssessment stored = **existing;
+  auto locked = LockRecord<StoredAssessment>(kAssessmentsFamily, record_key, "assessment", r.source_system(),
+                                             r.source_record_id());
+  if (!locked.ok()) return locked.status();
+  StoredAssessment& stored = locked->stored;
+  const std::string person_id = stored.person_id();
   pbr::v1::WithdrawAssessmentReply reply;
   reply.set_person_id(person_id);
   reply.set_assessment_id(stored.content().assessment_id());
@@ -674,17 +688,11 @@ absl::StatusOr<pbr::v1::WithdrawCareEventReply> AllocationService::WithdrawCareE
     const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id) {
   if (auto st = ValidateWithdrawal(r, trace_id); !st.ok()) return st;
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
-  auto peek = GetProto<StoredCareEvent>(store_, kCareEventsFamily, record_key);
-  if (!peek.ok()) return peek.status();
-  if (!peek->has_value()) {
-    return absl::NotFoundError(absl::StrCat("source_record_id: no care event ", Quote(r.source_record_id()), " from ",
-                                            Quote(r.source_system()), " to withdraw"));
-  }
-  const std::string person_id = (*peek)->person_id();
-  auto locks = Lock({person_id, record_key});
-  auto existing = GetProto<StoredCareEvent>(store_, kCareEventsFamily, record_key);  // again, under the lock
-  if (!existing.ok()) return existing.status();
-  StoredCareEvent stored = **existing;
+  auto locked = LockRecord<StoredCareEvent>(kCareEventsFamily, record_key, "care event", r.source_system(),
+                                            r.source_record_id());
+  if (!locked.ok()) return locked.status();
+  StoredCareEvent& stored = locked->stored;
+  const std::string person_id = stored.person_id();
   pbr::v1::WithdrawCareEventReply reply;
   reply.set_person_id(person_id);
   reply.set_care_event_id(stored.content().care_event_id());

@@ -113,6 +113,17 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                                            const std::string& source_system, absl::string_view trace_id,
                                            rocksdb::WriteBatch& batch);
   std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);
+  // A stored record to withdraw, read again under its person's lock (NotFound naming
+  // source_record_id when there is none); the locks are held while the result lives.
+  template <typename Stored>
+  struct Locked {
+    Stored stored;
+    std::vector<std::unique_lock<std::mutex>> locks;
+  };
+  template <typename Stored>
+  absl::StatusOr<Locked<Stored>> LockRecord(absl::string_view family, const std::string& record_key,
+                                            absl::string_view what, absl::string_view source_system,
+                                            absl::string_view source_record_id);
   // A record was stored for a team the registry does not list (admitted by allow-unknown-teams): counted
   // and logged, so the teams file can be completed. Nothing for a registered team.
   void NoteUnknownTeam(absl::string_view team_id, absl::string_view kind) const;

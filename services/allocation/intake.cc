@@ -124,7 +124,10 @@ absl::Status ValidateCareEvent(const care::RuleSet& rules, absl::Time now, const
   return p.Result();
 }
 
-absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id) {
+namespace {
+// Both withdrawals name a record by its source and may say why.
+template <typename Request>
+absl::Status ValidateWithdrawalOf(const Request& r, absl::string_view trace_id) {
   Problems p;
   p.Identifier("source_system", r.source_system(), Need::kRequired);
   p.Identifier("source_record_id", r.source_record_id(), Need::kRequired);
@@ -132,14 +135,14 @@ absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, abs
   p.Identifier("x-trace-id", trace_id, Need::kOptional);
   return p.Result();
 }
+}  // namespace
+
+absl::Status ValidateWithdrawal(const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id) {
+  return ValidateWithdrawalOf(r, trace_id);
+}
 
 absl::Status ValidateWithdrawal(const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id) {
-  Problems p;
-  p.Identifier("source_system", r.source_system(), Need::kRequired);
-  p.Identifier("source_record_id", r.source_record_id(), Need::kRequired);
-  p.Text("reason", r.reason(), limits::kWithdrawReasonBytes);
-  p.Identifier("x-trace-id", trace_id, Need::kOptional);
-  return p.Result();
+  return ValidateWithdrawalOf(r, trace_id);
 }
 
 absl::Status ValidateSuggestion(const care::RuleSet& rules, const pbr::v1::SuggestClustersRequest& r,
