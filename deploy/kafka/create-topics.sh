@@ -27,7 +27,7 @@ if [[ -n "${ADMIN_CONFIG-}" ]]; then admin+=(--command-config "$ADMIN_CONFIG"); 
 # service state is rebuilt by replaying from offset 0. So every topic keeps everything:
 # retention.ms=-1 and cleanup.policy=delete (compaction would drop earlier events for a person).
 # dead-letter is kept too: it is the audit trail of events that were never applied.
-topics=(assessment-recorded care-event-recorded cluster-changed review-due outcome-recorded tariff-activity dead-letter)
+topics=(assessment-recorded care-event-recorded cluster-changed review-due review-completed outcome-recorded tariff-activity dead-letter)
 configs="retention.ms=-1,retention.bytes=-1,cleanup.policy=delete,min.insync.replicas=${min_isr},unclean.leader.election.enable=false"
 config_args=()
 IFS=, read -r -a pairs <<<"$configs"

@@ -28,6 +28,7 @@ absl::string_view EventTypeOf(const pbr::v1::EventEnvelope& e) {
     case E::kClusterChanged: return topic::kClusterChanged;
     case E::kCareEventRecorded: return topic::kCareEventRecorded;
     case E::kReviewDue: return topic::kReviewDue;
+    case E::kReviewCompleted: return topic::kReviewCompleted;
     case E::kOutcomeRecorded: return topic::kOutcomeRecorded;
     case E::kDeadLetter: return topic::kDeadLetter;
     case E::PAYLOAD_NOT_SET: return "";

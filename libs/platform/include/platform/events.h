@@ -19,11 +19,13 @@ inline constexpr absl::string_view kAssessmentRecorded = "assessment-recorded";
 inline constexpr absl::string_view kCareEventRecorded = "care-event-recorded";
 inline constexpr absl::string_view kClusterChanged = "cluster-changed";
 inline constexpr absl::string_view kReviewDue = "review-due";
+inline constexpr absl::string_view kReviewCompleted = "review-completed";
 inline constexpr absl::string_view kOutcomeRecorded = "outcome-recorded";
 inline constexpr absl::string_view kTariffActivity = "tariff-activity";
 inline constexpr absl::string_view kDeadLetter = "dead-letter";
-inline constexpr absl::string_view kAll[] = {kAssessmentRecorded, kCareEventRecorded, kClusterChanged, kReviewDue,
-                                            kOutcomeRecorded,    kTariffActivity,    kDeadLetter};
+inline constexpr absl::string_view kAll[] = {kAssessmentRecorded, kCareEventRecorded, kClusterChanged,
+                                            kReviewDue,          kReviewCompleted,   kOutcomeRecorded,
+                                            kTariffActivity,     kDeadLetter};
 }  // namespace topic
 
 // The payload schema version this build writes and the newest it can read.
