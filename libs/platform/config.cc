@@ -393,7 +393,8 @@ std::vector<SettingSpec> CommonSettings(absl::string_view service_name, int defa
       {"session-timeout", SettingKind::kDuration, "6s", "Kafka consumer group session timeout"},
       {"fetch-wait-max", SettingKind::kDuration, "5ms", "longest a broker holds an empty fetch"},
       {"kafka-timeout", SettingKind::kDuration, "10s", "deadline for blocking Kafka calls and delivery"},
-      {"clock", SettingKind::kString, "system", "'system' or 'fixed:<RFC3339>' (tests and replays)"},
+      {"clock", SettingKind::kString, "system",
+       "'system', 'fixed:<RFC3339>' or 'file:<path>' (tests and replays; a file's time is read at every use)"},
       {"shutdown-timeout", SettingKind::kDuration, "10s", "longest a graceful shutdown may take"},
       {"rules-dir", SettingKind::kString, "rules", "directory of the versioned rule data files"},
   };

@@ -1,15 +1,65 @@
 #include "platform/metrics.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "platform/log.h"
+#include "prometheus/collectable.h"
 #include "prometheus/text_serializer.h"
 
 namespace pbr::platform {
 
+// The service's scrape-time collectors as one Collectable, so the exposer serves them beside the registry.
+class Metrics::Collectors final : public prometheus::Collectable {
+ public:
+  using CollectFn = std::function<std::vector<prometheus::MetricFamily>()>;
+  explicit Collectors(std::string service) : service_(std::move(service)) {}
+
+  void Add(CollectFn collect) {
+    std::lock_guard<std::mutex> lock(mu_);
+    collects_.push_back(std::make_shared<const CollectFn>(std::move(collect)));
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<std::shared_ptr<const CollectFn>> collects;
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // not held while collecting: a slow one delays no AddCollector
+      collects = collects_;
+    }
+    std::vector<prometheus::MetricFamily> out;
+    for (const auto& collect : collects) {
+      std::vector<prometheus::MetricFamily> families;
+      try {
+        families = (*collect)();
+      } catch (const std::exception& e) {
+        PBR_LOG(err) << "metrics: a collector of " << service_ << " failed, its families are left out: " << e.what();
+        continue;
+      }
+      for (auto& family : families) {
+        for (auto& series : family.metric) {
+          auto& labels = series.label;
+          labels.erase(std::remove_if(labels.begin(), labels.end(), [](const auto& l) { return l.name == "service"; }),
+                       labels.end());
+          labels.push_back({"service", service_});
+          std::sort(labels.begin(), labels.end());  // the order the registry's series print in
+        }
+        out.push_back(std::move(family));
+      }
+    }
+    return out;
+  }
+
+ private:
+  const std::string service_;
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<const CollectFn>> collects_;  // guarded by mu_
+};
+
 Metrics::Metrics(std::string service)
     : service_(std::move(service)),
       registry_(std::make_shared<prometheus::Registry>()),
+      collectors_(std::make_shared<Collectors>(service_)),
       rpcs_(prometheus::BuildCounter().Name("pbr_rpcs_total").Help("gRPC calls by method and status code").Register(*registry_)),
       rpc_latency_(prometheus::BuildHistogram()
                        .Name("pbr_rpc_latency_seconds")
@@ -54,6 +104,7 @@ absl::Status Metrics::Serve(const std::string& address) {
         absl::StrCat("metrics-address ", address, ": cannot listen there (is another process using it?): ", e.what()));
   }
   exposer_->RegisterCollectable(registry_);
+  exposer_->RegisterCollectable(collectors_);
   auto ports = exposer_->GetListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
   return absl::OkStatus();
@@ -117,7 +168,16 @@ absl::Status Metrics::SetInfo(const std::string& name, const std::string& help,
   return absl::OkStatus();
 }
 
-std::string Metrics::Text() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
+void Metrics::AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
+  collectors_->Add(std::move(collect));
+}
+
+std::string Metrics::Text() const {
+  auto families = registry_->Collect();
+  auto computed = collectors_->Collect();
+  families.insert(families.end(), std::make_move_iterator(computed.begin()), std::make_move_iterator(computed.end()));
+  return prometheus::TextSerializer().Serialize(families);
+}
 
 
 }  // namespace pbr::platform

@@ -1,5 +1,7 @@
 #include "event_rules.h"
 
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "care/mhct.h"
 #include "field_rules.h"
@@ -105,17 +107,103 @@ absl::Status ClusterChanged(const care::RuleSet& rules, const pbr::v1::ClusterCh
   return p.Result();
 }
 
+// At most this many event-triggered reviews met by one assessment (a referral, a discharge review
+// and an admission at once is already rare).
+constexpr int kMaxTriggersMet = 8;
+
+// Whether `a` is after `b`, on the raw fields (only compared once both are known to be times).
+bool After(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
+  return a.seconds() != b.seconds() ? a.seconds() > b.seconds() : a.nanos() > b.nanos();
+}
+
+// An event-triggered review (SOP Table 13) apart from its outcome, which the caller checks.
+void CheckTrigger(Problems& p, const std::string& field, const pbr::v1::ReviewTrigger& t) {
+  if (t.kind() == pbr::v1::REVIEW_TRIGGER_KIND_UNSPECIFIED || !pbr::v1::ReviewTriggerKind_IsValid(t.kind())) {
+    p.Add(absl::StrCat(field, ".kind"), absl::StrCat(static_cast<int>(t.kind()),
+                                                     " is not a trigger (in-hours or out-of-hours referral, discharge "
+                                                     "review, inpatient admission)"));
+  }
+  p.Identifier(absl::StrCat(field, ".care_event_id"), t.care_event_id(), Need::kRequired);
+  p.Identifier(absl::StrCat(field, ".met_by_assessment_id"), t.met_by_assessment_id(), Need::kOptional);
+  p.Identifier(absl::StrCat(field, ".team_id"), t.team_id(), Need::kOptional);
+  p.Identifier(absl::StrCat(field, ".rule_version"), t.rule_version(), Need::kOptional);
+  Problems times;
+  times.Time(absl::StrCat(field, ".occurred_at"), t.occurred_at(), t.has_occurred_at(), Need::kRequired);
+  times.Time(absl::StrCat(field, ".window_opens"), t.window_opens(), t.has_window_opens(), Need::kRequired);
+  times.Time(absl::StrCat(field, ".deadline"), t.deadline(), t.has_deadline(), Need::kRequired);
+  if (times.ok() && After(t.window_opens(), t.deadline())) {
+    times.Add(absl::StrCat(field, ".window_opens"), "is after the deadline");
+  }
+  p.Check(times.Result());
+}
+
 absl::Status ReviewDue(const care::RuleSet& rules, const pbr::v1::ReviewDue& r) {
   Problems p("review_due.");
-  p.Identifier("basis_assessment_id", r.basis_assessment_id(), Need::kRequired);
-  p.Identifier("team_id", r.team_id(), Need::kRequired);
+  const bool trigger = r.has_trigger();
+  // A missed trigger of a person with no cluster yet (an inpatient admission awaiting its initial
+  // allocation) has no basis, so no formal review to describe.
+  const bool basis = !trigger || !r.basis_assessment_id().empty();
+  p.Identifier("basis_assessment_id", r.basis_assessment_id(), basis ? Need::kRequired : Need::kOptional);
+  p.Identifier("team_id", r.team_id(), Need::kRequired);  // with no basis, the trigger's team
   p.Identifier("rule_version", r.rule_version(), Need::kOptional);
+  p.Identifier("service_area", r.service_area(), Need::kOptional, limits::kServiceAreaBytes);
   p.Cluster(rules, "cluster", r.cluster());
   p.Date("latest_mhct_date", r.latest_mhct_date(), r.has_latest_mhct_date(), Need::kOptional);
-  p.Date("window_opens", r.window_opens(), r.has_window_opens(), Need::kRequired);
-  p.Date("due_date", r.due_date(), r.has_due_date(), Need::kRequired);
-  if (r.state() != pbr::v1::REVIEW_STATE_DUE && r.state() != pbr::v1::REVIEW_STATE_OVERDUE) {
-    p.Add("state", "must be due or overdue (only those are announced)");
+  p.Date("window_opens", r.window_opens(), r.has_window_opens(), basis ? Need::kRequired : Need::kOptional);
+  p.Date("due_date", r.due_date(), r.has_due_date(), basis ? Need::kRequired : Need::kOptional);
+  if (!trigger) {
+    if (r.state() != pbr::v1::REVIEW_STATE_DUE && r.state() != pbr::v1::REVIEW_STATE_OVERDUE) {
+      p.Add("state", "must be due or overdue (only those are announced)");
+    }
+    if (r.retracted()) p.Add("retracted", "only a trigger's announcement is retracted (trigger is not set)");
+    return p.Result();
+  }
+  if (r.state() != pbr::v1::REVIEW_STATE_OVERDUE) p.Add("state", "must be overdue on a trigger's announcement");
+  CheckTrigger(p, "trigger", r.trigger());
+  const auto outcome = r.trigger().outcome();
+  if (!r.retracted() && outcome != pbr::v1::TRIGGER_OUTCOME_MISSED) {
+    p.Add("trigger.outcome", "must be missed (only a missed trigger is announced)");
+  } else if (r.retracted() && outcome != pbr::v1::TRIGGER_OUTCOME_MET && outcome != pbr::v1::TRIGGER_OUTCOME_WITHDRAWN) {
+    p.Add("trigger.outcome", "must be met or withdrawn on a retraction");
+  }
+  return p.Result();
+}
+
+absl::Status ReviewCompleted(const care::RuleSet& rules, const pbr::v1::ReviewCompleted& c) {
+  Problems p("review_completed.");
+  p.Identifier("assessment_id", c.assessment_id(), Need::kRequired);
+  p.Identifier("reviewed_assessment_id", c.reviewed_assessment_id(), Need::kRequired);
+  if (c.revision() < 0) p.Add("revision", absl::StrCat(c.revision(), " is negative"));
+  // Bounds hold for every completion, a withdrawn one included: nothing oversized travels.
+  p.Identifier("rule_version", c.rule_version(), Need::kOptional);
+  p.Identifier("referral_id", c.referral_id(), Need::kOptional);
+  p.Count("triggers_met", c.triggers_met_size(), kMaxTriggersMet);
+  p.Identifier("team_id", c.team_id(), c.withdrawn() ? Need::kOptional : Need::kRequired);
+  if (c.withdrawn()) return p.Result();  // as for an assessment's withdrawal: identity only
+  p.Cluster(rules, "cluster", c.cluster());
+  p.Cluster(rules, "reviewed_cluster", c.reviewed_cluster());
+  p.Time("assessed_at", c.assessed_at(), c.has_assessed_at(), Need::kRequired);
+  p.Date("reviewed_mhct_date", c.reviewed_mhct_date(), c.has_reviewed_mhct_date(), Need::kRequired);
+  p.Date("window_opens", c.window_opens(), c.has_window_opens(), Need::kRequired);
+  p.Date("due_date", c.due_date(), c.has_due_date(), Need::kRequired);
+  if (!pbr::v1::ReviewKind_IsValid(c.kind())) {
+    p.Add("kind", absl::StrCat(static_cast<int>(c.kind()),
+                               " is not a review kind (formal, transfer, discharge, unplanned or unspecified)"));
+  }
+  if (c.days_early() < 0) p.Add("days_early", absl::StrCat(c.days_early(), " is negative"));
+  if (c.days_late() < 0) p.Add("days_late", absl::StrCat(c.days_late(), " is negative"));
+  if (c.days_early() > 0 && c.days_late() > 0) {
+    p.Add("days_late", absl::StrCat(c.days_late(), " with days_early ", c.days_early(), ": a review is early or late"));
+  }
+  if (c.on_time() && c.days_late() != 0) {
+    p.Add("on_time", absl::StrCat("set with days_late ", c.days_late(), " (on time means 0 days late)"));
+  } else if (!c.on_time() && c.days_late() == 0) {
+    p.Add("on_time", "not set with days_late 0 (a late review is at least 1 day late)");
+  }
+  for (int i = 0; i < c.triggers_met_size() && i < kMaxTriggersMet; ++i) {
+    const std::string field = absl::StrCat("triggers_met[", i, "]");
+    CheckTrigger(p, field, c.triggers_met(i));
+    if (c.triggers_met(i).outcome() != pbr::v1::TRIGGER_OUTCOME_MET) p.Add(absl::StrCat(field, ".outcome"), "must be met");
   }
   return p.Result();
 }
@@ -177,6 +265,7 @@ absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_n
     case EventEnvelope::kCareEventRecorded: p.Check(CareEventRecorded(event.care_event_recorded())); break;
     case EventEnvelope::kClusterChanged: p.Check(ClusterChanged(rules, event.cluster_changed())); break;
     case EventEnvelope::kReviewDue: p.Check(ReviewDue(rules, event.review_due())); break;
+    case EventEnvelope::kReviewCompleted: p.Check(ReviewCompleted(rules, event.review_completed())); break;
     case EventEnvelope::kOutcomeRecorded: p.Check(OutcomeRecorded(rules, event.outcome_recorded())); break;
     case EventEnvelope::kDeadLetter: p.Check(DeadLetter(event.dead_letter())); break;
     case EventEnvelope::PAYLOAD_NOT_SET: break;  // reported above

@@ -17,8 +17,9 @@ namespace pbr::services {
 // OK, or InvalidArgument listing every problem, each naming its field ("person_id: required",
 // "assessment_recorded.cluster: 99 is not a care cluster (0-21)"). `topic_name` is without the
 // environment's prefix. Checks the envelope (ids, person, times, type and payload matching the
-// topic) and the payload of each type. A withdrawal (assessment_recorded.withdrawn) carries the
-// content as last recorded, possibly under older rules: only its identity and bounds are checked.
+// topic) and the payload of each type. A withdrawal (assessment_recorded.withdrawn, and likewise a
+// withdrawn care event, outcome or review completion) carries the content as last recorded,
+// possibly under older rules: only its identity and bounds are checked.
 absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_name,
                            const pbr::v1::EventEnvelope& event);
 

@@ -98,6 +98,66 @@ EventEnvelope ReviewDue() {
   return e;
 }
 
+pbr::v1::ReviewTrigger Trigger(pbr::v1::TriggerOutcome outcome) {
+  pbr::v1::ReviewTrigger t;
+  t.set_kind(pbr::v1::REVIEW_TRIGGER_OUT_OF_HOURS_REFERRAL);
+  t.set_care_event_id("ce-1");
+  *t.mutable_occurred_at() = platform::ToProto(Day(2026, 3, 1));
+  *t.mutable_window_opens() = platform::ToProto(Day(2026, 3, 1));
+  *t.mutable_deadline() = platform::ToProto(Day(2026, 3, 4));
+  t.set_outcome(outcome);
+  t.set_team_id("crht");
+  t.set_rule_version("kpis#0001");
+  if (outcome == pbr::v1::TRIGGER_OUTCOME_MET) t.set_met_by_assessment_id("a-2");
+  return t;
+}
+
+// A missed event-triggered review, announced at its deadline.
+EventEnvelope TriggerMissed() {
+  auto e = ReviewDue();
+  auto* r = e.mutable_review_due();
+  r->set_state(pbr::v1::REVIEW_STATE_OVERDUE);
+  r->set_service_area("north-community");
+  *r->mutable_trigger() = Trigger(pbr::v1::TRIGGER_OUTCOME_MISSED);
+  return e;
+}
+
+// The same for an inpatient admission of a person with no cluster: no basis to describe.
+EventEnvelope AdmissionMissed() {
+  auto e = Envelope(topic::kReviewDue);
+  e.set_source_system("");
+  auto* r = e.mutable_review_due();
+  r->set_team_id("ward-3");
+  r->set_state(pbr::v1::REVIEW_STATE_OVERDUE);
+  *r->mutable_trigger() = Trigger(pbr::v1::TRIGGER_OUTCOME_MISSED);
+  r->mutable_trigger()->set_kind(pbr::v1::REVIEW_TRIGGER_INPATIENT_ADMISSION);
+  r->mutable_trigger()->set_team_id("ward-3");
+  return e;
+}
+
+EventEnvelope ReviewCompleted() {
+  auto e = Envelope(topic::kReviewCompleted);
+  auto* c = e.mutable_review_completed();
+  c->set_assessment_id("a-2");
+  c->set_revision(0);
+  *c->mutable_assessed_at() = platform::ToProto(Day(2027, 2, 25));
+  c->set_kind(pbr::v1::REVIEW_KIND_FORMAL);
+  c->set_team_id("cmht-east");
+  c->set_cluster(5);
+  c->set_reviewed_assessment_id("a-1");
+  *c->mutable_reviewed_mhct_date() = platform::ToProto(absl::CivilDay(2026, 3, 2));
+  c->set_reviewed_cluster(4);
+  *c->mutable_window_opens() = platform::ToProto(absl::CivilDay(2027, 2, 20));
+  *c->mutable_due_date() = platform::ToProto(absl::CivilDay(2027, 3, 2));
+  c->set_on_time(true);
+  c->set_days_early(5);
+  c->set_within_window(true);
+  c->set_referral_id("ref-1");
+  *c->add_triggers_met() = Trigger(pbr::v1::TRIGGER_OUTCOME_MET);
+  c->set_rule_version("v1#0000");
+  return e;
+}
+
 EventEnvelope Outcome() {
   auto e = Envelope(topic::kOutcomeRecorded);
   auto* o = e.mutable_outcome_recorded();
@@ -114,7 +174,8 @@ EventEnvelope Outcome() {
 absl::Status Validate(const EventEnvelope& e) { return ValidateEvent(Rules(), e.event_type(), e); }
 
 TEST(EventRules, AValidEventOfEveryTypeIsAccepted) {
-  for (const auto& e : {Assessment(), CareEvent(), ClusterChanged(), ReviewDue(), Outcome()}) {
+  for (const auto& e : {Assessment(), CareEvent(), ClusterChanged(), ReviewDue(), TriggerMissed(), AdmissionMissed(),
+                        ReviewCompleted(), Outcome()}) {
     EXPECT_TRUE(Validate(e).ok()) << e.event_type() << ": " << Validate(e);
   }
 }
@@ -147,6 +208,46 @@ TEST(EventRules, AWithdrawalIsCheckedForIdentityAndBoundsOnly) {
   EXPECT_THAT(Validate(e).message(), HasSubstr("assessment_recorded.clinical_rationale: longer than 4000 bytes"));
 }
 
+TEST(EventRules, ATriggersRetractionSaysMetOrWithdrawn) {
+  for (auto outcome : {pbr::v1::TRIGGER_OUTCOME_MET, pbr::v1::TRIGGER_OUTCOME_WITHDRAWN}) {
+    auto e = TriggerMissed();
+    e.mutable_review_due()->set_retracted(true);
+    e.mutable_review_due()->mutable_trigger()->set_outcome(outcome);
+    EXPECT_TRUE(Validate(e).ok()) << outcome << ": " << Validate(e);
+  }
+  auto e = TriggerMissed();
+  e.mutable_review_due()->set_retracted(true);  // still MISSED
+  EXPECT_THAT(Validate(e).message(), HasSubstr("review_due.trigger.outcome: must be met or withdrawn on a retraction"));
+}
+
+TEST(EventRules, ALateReviewCompletionIsAccepted) {
+  auto e = ReviewCompleted();
+  auto* c = e.mutable_review_completed();
+  c->set_on_time(false);
+  c->set_days_early(0);
+  c->set_days_late(3);
+  c->set_within_window(false);
+  c->clear_triggers_met();
+  c->set_kind(pbr::v1::REVIEW_KIND_UNSPECIFIED);  // the assessment gave no reason
+  EXPECT_TRUE(Validate(e).ok()) << Validate(e);
+}
+
+TEST(EventRules, AWithdrawnReviewCompletionNeedsOnlyItsIdentity) {
+  auto e = Envelope(topic::kReviewCompleted);
+  auto* c = e.mutable_review_completed();
+  c->set_withdrawn(true);
+  c->set_assessment_id("a-2");
+  c->set_reviewed_assessment_id("a-1");
+  c->set_cluster(99);  // as last published: not used by anyone
+  c->set_days_late(-4);
+  EXPECT_TRUE(Validate(e).ok()) << Validate(e);
+  c->clear_reviewed_assessment_id();
+  EXPECT_THAT(Validate(e).message(), HasSubstr("review_completed.reviewed_assessment_id: required"));
+  c->set_reviewed_assessment_id("a-1");
+  c->set_team_id(std::string(129, 't'));  // bounds still hold
+  EXPECT_THAT(Validate(e).message(), HasSubstr("review_completed.team_id: longer than 128"));
+}
+
 TEST(EventRules, EveryProblemIsReportedAtOnce) {
   auto e = Assessment();
   e.clear_person_id();
@@ -166,6 +267,13 @@ TEST(EventRules, TheTopicMustMatchThePayload) {
   e.clear_assessment_recorded();
   EXPECT_THAT(Validate(e).message(), HasSubstr("payload: missing"));
   EXPECT_THAT(ValidateEvent(Rules(), "no-such-topic", Assessment()).message(), HasSubstr("event_type"));
+  EXPECT_THAT(ValidateEvent(Rules(), topic::kReviewDue, ReviewCompleted()).message(),
+              HasSubstr("payload: 'review-completed' does not belong on topic 'review-due'"));
+  EXPECT_THAT(ValidateEvent(Rules(), topic::kReviewCompleted, ReviewDue()).message(),
+              HasSubstr("payload: 'review-due' does not belong on topic 'review-completed'"));
+  auto completed = ReviewCompleted();
+  completed.clear_review_completed();
+  EXPECT_THAT(Validate(completed).message(), HasSubstr("payload: missing ('review-completed' needs one)"));
 }
 
 TEST(EventRules, QuotesOnlyAShortPrefixOfWhatItRefuses) {
@@ -313,6 +421,162 @@ INSTANTIATE_TEST_SUITE_P(
                 [](auto& e) { e.mutable_outcome_recorded()->mutable_assessed_at()->set_seconds(kTwoTo62); },
                 "outcome_recorded.assessed_at: is after 2199"}),
     [](const auto& info) { return info.param.name; });
+
+auto R = [](EventEnvelope& e) { return e.mutable_review_due(); };
+auto T = [](EventEnvelope& e) { return e.mutable_review_due()->mutable_trigger(); };
+auto C = [](EventEnvelope& e) { return e.mutable_review_completed(); };
+auto CT = [](EventEnvelope& e) { return e.mutable_review_completed()->mutable_triggers_met(0); };
+
+INSTANTIATE_TEST_SUITE_P(
+    ReviewDueTrigger, EventRulesRefuse,
+    ::testing::Values(
+        Spoiled{"RetractedWithoutTrigger", ReviewDue, [](auto& e) { R(e)->set_retracted(true); },
+                "review_due.retracted: only a trigger's announcement is retracted"},
+        Spoiled{"LongServiceArea", ReviewDue, [](auto& e) { R(e)->set_service_area(std::string(65, 's')); },
+                "review_due.service_area: longer than 64"},
+        Spoiled{"ServiceAreaControl", TriggerMissed, [](auto& e) { R(e)->set_service_area("north\tsouth"); },
+                "review_due.service_area: contains a control"},
+        Spoiled{"NoBasisWithoutTrigger", ReviewDue, [](auto& e) { R(e)->clear_basis_assessment_id(); },
+                "review_due.basis_assessment_id: required"},
+        Spoiled{"NoTeam", AdmissionMissed, [](auto& e) { R(e)->clear_team_id(); }, "review_due.team_id: required"},
+        Spoiled{"TriggerDue", TriggerMissed, [](auto& e) { R(e)->set_state(pbr::v1::REVIEW_STATE_DUE); },
+                "review_due.state: must be overdue on a trigger's announcement"},
+        Spoiled{"NoKind", TriggerMissed, [](auto& e) { T(e)->clear_kind(); }, "review_due.trigger.kind: 0 is not a trigger"},
+        Spoiled{"UnknownKind", TriggerMissed, [](auto& e) { T(e)->set_kind(static_cast<pbr::v1::ReviewTriggerKind>(42)); },
+                "review_due.trigger.kind: 42 is not a trigger"},
+        Spoiled{"NoCareEvent", TriggerMissed, [](auto& e) { T(e)->clear_care_event_id(); },
+                "review_due.trigger.care_event_id: required"},
+        Spoiled{"CareEventControl", TriggerMissed, [](auto& e) { T(e)->set_care_event_id("ce\n1"); },
+                "review_due.trigger.care_event_id: contains a control"},
+        Spoiled{"NoOccurredAt", TriggerMissed, [](auto& e) { T(e)->clear_occurred_at(); },
+                "review_due.trigger.occurred_at: required"},
+        Spoiled{"NoWindowOpens", AdmissionMissed, [](auto& e) { T(e)->clear_window_opens(); },
+                "review_due.trigger.window_opens: required"},
+        Spoiled{"DeadlineNanos", TriggerMissed, [](auto& e) { T(e)->mutable_deadline()->set_nanos(-1); },
+                "review_due.trigger.deadline: nanos -1"},
+        Spoiled{"DeadlineFarFuture", TriggerMissed, [](auto& e) { T(e)->mutable_deadline()->set_seconds(kTwoTo62); },
+                "review_due.trigger.deadline: is after 2199"},
+        Spoiled{"WindowAfterDeadline", TriggerMissed,
+                [](auto& e) { *T(e)->mutable_window_opens() = platform::ToProto(Day(2026, 3, 4) + absl::Nanoseconds(1)); },
+                "review_due.trigger.window_opens: is after the deadline"},
+        Spoiled{"PendingAnnounced", TriggerMissed, [](auto& e) { T(e)->set_outcome(pbr::v1::TRIGGER_OUTCOME_PENDING); },
+                "review_due.trigger.outcome: must be missed"},
+        Spoiled{"MetNotRetracted", TriggerMissed, [](auto& e) { T(e)->set_outcome(pbr::v1::TRIGGER_OUTCOME_MET); },
+                "review_due.trigger.outcome: must be missed"},
+        Spoiled{"RetractedUnspecified", TriggerMissed,
+                [](auto& e) {
+                  R(e)->set_retracted(true);
+                  T(e)->clear_outcome();
+                },
+                "review_due.trigger.outcome: must be met or withdrawn"},
+        Spoiled{"LongTriggerTeam", TriggerMissed, [](auto& e) { T(e)->set_team_id(std::string(129, 't')); },
+                "review_due.trigger.team_id: longer than 128"},
+        Spoiled{"TriggerBasisDateStillChecked", TriggerMissed, [](auto& e) { R(e)->mutable_due_date()->set_month(13); },
+                "review_due.due_date: 2027-13-2 is not a calendar date"},
+        Spoiled{"TriggerWithBasisNeedsItsDates", TriggerMissed, [](auto& e) { R(e)->clear_window_opens(); },
+                "review_due.window_opens: required"}),
+    [](const auto& info) { return info.param.name; });
+
+INSTANTIATE_TEST_SUITE_P(
+    ReviewCompleted, EventRulesRefuse,
+    ::testing::Values(
+        Spoiled{"NoAssessment", ReviewCompleted, [](auto& e) { C(e)->clear_assessment_id(); },
+                "review_completed.assessment_id: required"},
+        Spoiled{"NoReviewed", ReviewCompleted, [](auto& e) { C(e)->clear_reviewed_assessment_id(); },
+                "review_completed.reviewed_assessment_id: required"},
+        Spoiled{"ReviewedControl", ReviewCompleted, [](auto& e) { C(e)->set_reviewed_assessment_id("a\x01"); },
+                "review_completed.reviewed_assessment_id: contains a control"},
+        Spoiled{"NoTeam", ReviewCompleted, [](auto& e) { C(e)->clear_team_id(); }, "review_completed.team_id: required"},
+        Spoiled{"NegativeRevision", ReviewCompleted, [](auto& e) { C(e)->set_revision(-1); },
+                "review_completed.revision: -1 is negative"},
+        Spoiled{"Cluster99", ReviewCompleted, [](auto& e) { C(e)->set_cluster(99); },
+                "review_completed.cluster: 99 is not a care cluster"},
+        Spoiled{"ReviewedBlankCluster", ReviewCompleted, [](auto& e) { C(e)->set_reviewed_cluster(9); },
+                "review_completed.reviewed_cluster: 9 is the blank cluster"},
+        Spoiled{"NoAssessedAt", ReviewCompleted, [](auto& e) { C(e)->clear_assessed_at(); },
+                "review_completed.assessed_at: required"},
+        Spoiled{"AssessedAtNanos", ReviewCompleted, [](auto& e) { C(e)->mutable_assessed_at()->set_nanos(1000000000); },
+                "review_completed.assessed_at: nanos 1000000000"},
+        Spoiled{"NoReviewedDate", ReviewCompleted, [](auto& e) { C(e)->clear_reviewed_mhct_date(); },
+                "review_completed.reviewed_mhct_date: required"},
+        Spoiled{"NoWindowOpens", ReviewCompleted, [](auto& e) { C(e)->clear_window_opens(); },
+                "review_completed.window_opens: required"},
+        Spoiled{"NoDueDate", ReviewCompleted, [](auto& e) { C(e)->clear_due_date(); },
+                "review_completed.due_date: required"},
+        Spoiled{"DueDateNotADate", ReviewCompleted, [](auto& e) { C(e)->mutable_due_date()->set_day(32); },
+                "review_completed.due_date: 2027-3-32 is not a calendar date"},
+        Spoiled{"DueDateYear", ReviewCompleted, [](auto& e) { C(e)->mutable_due_date()->set_year(1999); },
+                "review_completed.due_date: year 1999 is not 2000-2199"},
+        Spoiled{"UnknownKind", ReviewCompleted, [](auto& e) { C(e)->set_kind(static_cast<pbr::v1::ReviewKind>(9)); },
+                "review_completed.kind: 9 is not a review kind"},
+        Spoiled{"NegativeEarly", ReviewCompleted, [](auto& e) { C(e)->set_days_early(-1); },
+                "review_completed.days_early: -1 is negative"},
+        Spoiled{"NegativeLate", ReviewCompleted,
+                [](auto& e) {
+                  C(e)->set_on_time(false);
+                  C(e)->set_days_early(0);
+                  C(e)->set_days_late(-2);
+                },
+                "review_completed.days_late: -2 is negative"},
+        Spoiled{"EarlyAndLate", ReviewCompleted,
+                [](auto& e) {
+                  C(e)->set_on_time(false);
+                  C(e)->set_days_late(2);
+                },
+                "review_completed.days_late: 2 with days_early 5: a review is early or late"},
+        Spoiled{"OnTimeButLate", ReviewCompleted,
+                [](auto& e) {
+                  C(e)->set_days_early(0);
+                  C(e)->set_days_late(2);
+                },
+                "review_completed.on_time: set with days_late 2"},
+        Spoiled{"LateButNoDays", ReviewCompleted,
+                [](auto& e) {
+                  C(e)->set_on_time(false);
+                  C(e)->set_days_early(0);
+                },
+                "review_completed.on_time: not set with days_late 0"},
+        Spoiled{"TooManyTriggers", ReviewCompleted,
+                [](auto& e) {
+                  for (int i = 0; i < 8; ++i) *C(e)->add_triggers_met() = C(e)->triggers_met(0);
+                },
+                "review_completed.triggers_met: more than 8 entries (9)"},
+        Spoiled{"TriggerMissedAsMet", ReviewCompleted, [](auto& e) { CT(e)->set_outcome(pbr::v1::TRIGGER_OUTCOME_MISSED); },
+                "review_completed.triggers_met[0].outcome: must be met"},
+        Spoiled{"TriggerNoKind", ReviewCompleted, [](auto& e) { CT(e)->clear_kind(); },
+                "review_completed.triggers_met[0].kind: 0 is not a trigger"},
+        Spoiled{"TriggerNoCareEvent", ReviewCompleted, [](auto& e) { CT(e)->clear_care_event_id(); },
+                "review_completed.triggers_met[0].care_event_id: required"},
+        Spoiled{"TriggerNoDeadline", ReviewCompleted, [](auto& e) { CT(e)->clear_deadline(); },
+                "review_completed.triggers_met[0].deadline: required"},
+        Spoiled{"TriggerWindowAfterDeadline", ReviewCompleted,
+                [](auto& e) { *CT(e)->mutable_window_opens() = platform::ToProto(Day(2026, 3, 5)); },
+                "review_completed.triggers_met[0].window_opens: is after the deadline"},
+        Spoiled{"SecondTriggerNoOccurredAt", ReviewCompleted,
+                [](auto& e) {
+                  *C(e)->add_triggers_met() = C(e)->triggers_met(0);
+                  C(e)->mutable_triggers_met(1)->clear_occurred_at();
+                },
+                "review_completed.triggers_met[1].occurred_at: required"},
+        Spoiled{"LongRuleVersion", ReviewCompleted, [](auto& e) { C(e)->set_rule_version(std::string(129, 'v')); },
+                "review_completed.rule_version: longer than 128"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(EventRules, EveryReviewCompletedProblemIsReportedAtOnce) {
+  auto e = ReviewCompleted();
+  auto* c = e.mutable_review_completed();
+  c->clear_team_id();
+  c->set_cluster(99);
+  c->set_days_early(-1);
+  CT(e)->clear_kind();
+  CT(e)->set_outcome(pbr::v1::TRIGGER_OUTCOME_PENDING);
+  const absl::Status st = Validate(e);
+  EXPECT_THAT(st.message(), HasSubstr("review_completed.team_id: required"));
+  EXPECT_THAT(st.message(), HasSubstr("review_completed.cluster: 99"));
+  EXPECT_THAT(st.message(), HasSubstr("review_completed.days_early: -1 is negative"));
+  EXPECT_THAT(st.message(), HasSubstr("review_completed.triggers_met[0].kind"));
+  EXPECT_THAT(st.message(), HasSubstr("review_completed.triggers_met[0].outcome: must be met"));
+}
 
 }  // namespace
 }  // namespace pbr::services

@@ -1,9 +1,11 @@
 #pragma once
 // Each service's Prometheus metrics and its /metrics endpoint.
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -12,6 +14,7 @@
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 
 namespace pbr::platform {
@@ -41,6 +44,15 @@ class Metrics {
   absl::Status SetInfo(const std::string& name, const std::string& help,
                        const std::map<std::string, std::string>& labels);
 
+  // Metric families computed at scrape time from the service's own state (gauges that must agree
+  // with what its API answers at the same instant, so they are read, never pushed).
+  // `collect` runs on every scrape of /metrics (and every Text()), from the exposer's thread: it must be
+  // thread-safe and quick. Each family it returns is served as is, with the service label added to every series
+  // (replacing any "service" label of its own). Family names must not clash with the registry's. May be
+  // called before or after Serve; a collector stays for the life of the Metrics. One that throws is
+  // logged and left out of that scrape.
+  void AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect);
+
   // Every metric in the Prometheus text format, as /metrics serves it (tests, diagnostics).
   std::string Text() const;
 
@@ -50,8 +62,11 @@ class Metrics {
     prometheus::Gauge* gauge = nullptr;
   };
 
+  class Collectors;
+
   std::string service_;
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<Collectors> collectors_;  // registered on the exposer (which holds a weak_ptr)
   std::unique_ptr<prometheus::Exposer> exposer_;
   int port_ = 0;
   prometheus::Family<prometheus::Counter>& rpcs_;
