@@ -1,9 +1,11 @@
 // Reporting's caseload read model: each assessment and care event is folded into the person's
 // ledger facts and the person derived afresh by the shared ledger; outcomes keep each assessment's
-// HoNOS; review-due keeps the review last announced, honoured only for the current review basis.
+// HoNOS; review-due keeps the last announcement of each of the person's latest reviews, and the
+// caseload shows the one for the current review basis.
 #include "reporting_service.h"
 
 #include <map>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -112,27 +114,43 @@ absl::Status AddToTeamCounts(platform::ApplyContext& ctx, const std::map<std::st
   return absl::OkStatus();
 }
 
-// Whether the stored review is the one `r` announces (overdue then outranks due). The MHCT date
-// and cluster tell an amended basis apart from its earlier revision.
-bool SameReview(const ReportingPerson& p, const pbr::v1::ReviewDue& r) {
-  if (p.review_basis_assessment_id() != r.basis_assessment_id()) return false;
-  if (p.has_review_mhct_date() != r.has_latest_mhct_date()) return false;
-  return !r.has_latest_mhct_date() ||
-         (FromProto(p.review_mhct_date()) == FromProto(r.latest_mhct_date()) && p.review_cluster() == r.cluster());
+// A review is identified by its basis, the basis's MHCT date and its cluster (the scheduler's
+// contract, proto/pbr/v1/events.proto ReviewDue): an amended basis with a new date or cluster is
+// another review though its id is unchanged.
+bool SameReview(const pbr::v1::ReviewDue& a, const pbr::v1::ReviewDue& b) {
+  return a.basis_assessment_id() == b.basis_assessment_id() && a.cluster() == b.cluster() &&
+         a.has_latest_mhct_date() == b.has_latest_mhct_date() &&
+         (!a.has_latest_mhct_date() || FromProto(a.latest_mhct_date()) == FromProto(b.latest_mhct_date()));
 }
 
-// A review counts only while it belongs to the person's review basis as it now stands (the latest
-// live assessment of the open referral period: its id, MHCT date and cluster).
-pbr::v1::ReviewState HonouredReview(const ReportingPerson& p) {
-  if (p.latest_assessment_id().empty() || p.review_basis_assessment_id() != p.latest_assessment_id()) {
-    return pbr::v1::REVIEW_STATE_UPCOMING;
+// A record written by a build that kept only the person's last announcement (fields 8-11) has that
+// one, without a due date, until the next announcement moves it into `reviews`.
+std::optional<pbr::v1::ReviewDue> LegacyReview(const ReportingPerson& p) {
+  if (p.reviews_size() > 0 || p.review_basis_assessment_id().empty()) return std::nullopt;
+  pbr::v1::ReviewDue r;
+  r.set_basis_assessment_id(p.review_basis_assessment_id());
+  r.set_state(p.review_state());
+  if (p.has_review_mhct_date()) *r.mutable_latest_mhct_date() = p.review_mhct_date();
+  r.set_cluster(p.review_cluster());
+  return r;
+}
+
+// The announcement the caseload shows: the last one for the person's current review basis (the
+// latest live assessment of the open referral period, as the ledger derives it: its id, MHCT date
+// and cluster, the current episode's being the basis's), if any. None: the review is UPCOMING, as
+// the scheduler holds it, for it announces every other state.
+std::optional<pbr::v1::ReviewDue> HonouredReview(const ReportingPerson& p) {
+  if (p.latest_assessment_id().empty() || !p.has_latest_assessed_at()) return std::nullopt;
+  pbr::v1::ReviewDue basis;
+  basis.set_basis_assessment_id(p.latest_assessment_id());
+  *basis.mutable_latest_mhct_date() = platform::ToProto(platform::ClinicalDay(FromProto(p.latest_assessed_at())));
+  basis.set_cluster(p.cluster());
+  for (const pbr::v1::ReviewDue& r : p.reviews()) {
+    if (SameReview(r, basis)) return r;
   }
-  if (p.has_review_mhct_date() &&
-      (FromProto(p.review_mhct_date()) != platform::ClinicalDay(FromProto(p.latest_assessed_at())) ||
-       p.review_cluster() != p.cluster())) {
-    return pbr::v1::REVIEW_STATE_UPCOMING;  // announced for an earlier revision of the basis
-  }
-  return p.review_state();
+  std::optional<pbr::v1::ReviewDue> legacy = LegacyReview(p);
+  if (legacy.has_value() && SameReview(*legacy, basis)) return legacy;
+  return std::nullopt;
 }
 
 }  // namespace
@@ -205,19 +223,45 @@ absl::Status CaseloadModel::OnOutcome(const platform::ConsumedEvent& event, plat
 
 absl::Status CaseloadModel::OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
   const auto& r = event.event.review_due();
-  auto p = Load(ctx.store(), event.event.person_id());
-  if (!p.ok()) return p.status();
-  // A review belongs to one assessment (as of one revision); overdue outranks due for the same one.
-  if (SameReview(*p, r) && p->review_state() >= r.state()) return absl::OkStatus();
-  p->set_review_basis_assessment_id(r.basis_assessment_id());
-  p->set_review_state(r.state());
-  if (r.has_latest_mhct_date()) {
-    *p->mutable_review_mhct_date() = r.latest_mhct_date();
-  } else {
-    p->clear_review_mhct_date();
+  // A missed event-triggered review (or its retraction) says nothing about the formal review: its
+  // OVERDUE and basis fields are the trigger's, not an announcement of the review's state. Not kept
+  // here (KPI reporting will build on it), and not refused.
+  if (r.has_trigger()) return absl::OkStatus();
+  if (r.basis_assessment_id().empty()) return absl::InvalidArgumentError("basis_assessment_id: empty");
+  if (!r.has_latest_mhct_date()) {
+    return absl::InvalidArgumentError("latest_mhct_date: missing (with the basis and cluster it identifies the review)");
   }
-  p->set_review_cluster(r.cluster());
-  Save(ctx, event.event.person_id(), p->team_id(), *p);
+  const std::string& person_id = event.event.person_id();
+  auto p = Load(ctx.store(), person_id);
+  if (!p.ok()) return p.status();
+  // The last announcement for each review key wins: the scheduler announces one person's reviews in
+  // order on this topic, and a review's state only moves forward, so nothing is ranked here (an
+  // "overdue outranks due" rule would drop a legitimate re-announcement). Kept per key, for the 4
+  // reviews announced most recently, rather than only the person's last announcement: the
+  // assessment and care-event topics are not ordered with this one, so reporting's basis may still
+  // be one the scheduler has since moved on from (its announcements for the new basis arrived
+  // first), or may return to one (a withdrawal, an amendment undone, a discharge withdrawn) before
+  // the scheduler's re-announcement of it arrives; either way the caseload shows what was announced
+  // for the basis reporting holds. A basis older than the 4 shows UPCOMING until its re-announcement.
+  constexpr int kReviewsKept = 4;
+  if (std::optional<pbr::v1::ReviewDue> legacy = LegacyReview(*p)) *p->add_reviews() = *std::move(legacy);
+  p->clear_review_basis_assessment_id();
+  p->clear_review_state();
+  p->clear_review_mhct_date();
+  p->clear_review_cluster();
+  pbr::v1::ReviewDue kept;  // the key, the state and the due date: all the caseload shows
+  kept.set_basis_assessment_id(r.basis_assessment_id());
+  *kept.mutable_latest_mhct_date() = r.latest_mhct_date();
+  kept.set_cluster(r.cluster());
+  kept.set_state(r.state());
+  if (r.has_due_date()) *kept.mutable_due_date() = r.due_date();
+  auto* reviews = p->mutable_reviews();
+  for (int i = reviews->size() - 1; i >= 0; --i) {
+    if (SameReview(reviews->Get(i), kept)) reviews->DeleteSubrange(i, 1);
+  }
+  *reviews->Add() = std::move(kept);
+  if (reviews->size() > kReviewsKept) reviews->DeleteSubrange(0, reviews->size() - kReviewsKept);
+  Save(ctx, person_id, p->team_id(), *p);
   return absl::OkStatus();
 }
 
@@ -235,7 +279,12 @@ absl::StatusOr<pbr::v1::Caseload> CaseloadModel::Caseload(const platform::Store&
       failure = p.status();
       return false;
     }
-    const pbr::v1::ReviewState review = HonouredReview(*p);
+    const std::optional<pbr::v1::ReviewDue> announced = HonouredReview(*p);
+    const pbr::v1::ReviewState review =
+        announced.has_value() && (announced->state() == pbr::v1::REVIEW_STATE_DUE ||
+                                  announced->state() == pbr::v1::REVIEW_STATE_OVERDUE)
+            ? announced->state()
+            : pbr::v1::REVIEW_STATE_UPCOMING;
     auto& c = clusters[p->cluster()];
     c.set_cluster(p->cluster());
     c.set_people(c.people() + 1);
@@ -250,7 +299,11 @@ absl::StatusOr<pbr::v1::Caseload> CaseloadModel::Caseload(const platform::Store&
     person->set_cluster(p->cluster());
     person->set_has_honos(p->has_honos());
     person->set_latest_honos_total(p->latest_honos_total());
-    person->set_review_state(review == pbr::v1::REVIEW_STATE_UNSPECIFIED ? pbr::v1::REVIEW_STATE_UPCOMING : review);
+    person->set_review_state(review);
+    // The scheduler's due date, as announced: reporting computes none.
+    if (review != pbr::v1::REVIEW_STATE_UPCOMING && announced->has_due_date()) {
+      *person->mutable_review_due_date() = announced->due_date();
+    }
     return true;
   });
   if (!st.ok()) return st;

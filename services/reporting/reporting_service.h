@@ -1,9 +1,10 @@
 #pragma once
 // Reporting: read models built from every topic. This first one is the team caseload: people per
-// cluster, reviews due and overdue, and the latest HoNOS totals. Who is on a caseload, and with which
-// team and cluster, comes from the shared ledger (libs/ledger): a person is on their team's caseload
-// while they have an open referral period with a current cluster episode, so a discharge from
-// service removes them from every caseload and a later referral's assessment puts them back.
+// cluster, reviews due and overdue (as the review scheduler announced them, with its due dates), and
+// the latest HoNOS totals. Who is on a caseload, and with which team and cluster, comes from the
+// shared ledger (libs/ledger): a person is on their team's caseload while they have an open referral
+// period with a current cluster episode, so a discharge from service removes them from every
+// caseload and a later referral's assessment puts them back.
 #include <memory>
 
 #include "care/rules.h"
@@ -41,6 +42,10 @@ class CaseloadModel {
   // repeats.
   absl::Status OnClusterChanged(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
   absl::Status OnOutcome(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+  // Keeps the scheduler's last announcement for each of the person's most recently announced
+  // reviews (by basis, MHCT date and cluster); the caseload shows the one for the current review
+  // basis, UPCOMING when there is none. A trigger announcement (missed event-triggered review, or
+  // its retraction) is ignored. INVALID_ARGUMENT: a formal announcement without its basis or date.
   absl::Status OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
 
   static absl::StatusOr<pbr::v1::Caseload> Caseload(const platform::Store& store, absl::string_view team_id);

@@ -1,13 +1,16 @@
 #include "reporting_service.h"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
+#include "pbr/state/v1/state.pb.h"
 #include "platform/outbox.h"
 #include "testing/process.h"
 
@@ -16,6 +19,7 @@ namespace {
 
 namespace topic = platform::topic;
 absl::Time T(int day) { return absl::FromUnixSeconds(1'767'225'600 + day * 86'400); }  // day 0 = 2026-01-01
+absl::CivilDay Day(int day) { return platform::ClinicalDay(T(day)); }
 
 class ReportingTest : public ::testing::Test {
  protected:
@@ -25,7 +29,8 @@ class ReportingTest : public ::testing::Test {
                                                      std::string(kLedgerFamily)});
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
   }
-  void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
+  // The handler's status; its batch is written only when it succeeds.
+  absl::Status TryApply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
     rocksdb::WriteBatch batch;
     platform::ApplyContext ctx(*store_, *outbox_, batch, T(400));
     platform::ConsumedEvent ev{topic_name, 0, 0, e};
@@ -35,8 +40,12 @@ class ReportingTest : public ::testing::Test {
     if (topic_name == topic::kReviewDue) st = model_.OnReviewDue(ev, ctx);
     if (topic_name == topic::kClusterChanged) st = model_.OnClusterChanged(ev, ctx);
     if (topic_name == topic::kCareEventRecorded) st = model_.OnCareEvent(ev, ctx);
+    if (!st.ok()) return st;
+    return store_->Write(batch, false);
+  }
+  void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
+    const absl::Status st = TryApply(topic_name, e);
     ASSERT_TRUE(st.ok()) << st;
-    ASSERT_TRUE(store_->Write(batch, false).ok());
   }
   void Assessment(const std::string& person, const std::string& id, int day, const std::string& team, int cluster) {
     auto e = platform::MakeEnvelope(topic::kAssessmentRecorded, "e" + id, person, T(day), T(day), "epr", "");
@@ -55,12 +64,6 @@ class ReportingTest : public ::testing::Test {
     o->set_honos_total(total);
     o->set_total_valid(valid);
     Apply(topic::kOutcomeRecorded, e);
-  }
-  void Review(const std::string& person, const std::string& basis, pbr::v1::ReviewState state) {
-    auto e = platform::MakeEnvelope(topic::kReviewDue, "r" + basis + std::to_string(state), person, T(1), T(1), "", "");
-    e.mutable_review_due()->set_basis_assessment_id(basis);
-    e.mutable_review_due()->set_state(state);
-    Apply(topic::kReviewDue, e);
   }
   // Revision `revision` of assessment `id`: an amendment with new content.
   void Amend(const std::string& person, const std::string& id, int revision, int day, const std::string& team,
@@ -106,17 +109,60 @@ class ReportingTest : public ::testing::Test {
   void Referral(const std::string& person, const std::string& id, int day) {
     Care(person, id, pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, day);
   }
-  // A review as the scheduler announces it: with the basis's MHCT date and cluster.
-  void ReviewOf(const std::string& person, const std::string& basis, int mhct_day, int cluster,
-                pbr::v1::ReviewState state) {
-    auto e = platform::MakeEnvelope(topic::kReviewDue, absl::StrCat("r", basis, mhct_day, state), person, T(1), T(1),
-                                    "", "");
+  // A formal review as the scheduler announces it: its key (the basis, its MHCT date and cluster),
+  // its state and its due date (the scheduler's, whatever it is: reporting computes none), here
+  // `due_day` (default: 180 days after the MHCT date). Every announcement has its own event id.
+  pbr::v1::EventEnvelope ReviewEvent(const std::string& person, const std::string& basis, int mhct_day, int cluster,
+                                     pbr::v1::ReviewState state, std::optional<int> due_day = std::nullopt) {
+    auto e = platform::MakeEnvelope(topic::kReviewDue, absl::StrCat("r", ++announcements_), person, T(1), T(1), "", "");
     auto* r = e.mutable_review_due();
     r->set_basis_assessment_id(basis);
+    r->set_team_id("east");
     r->set_state(state);
     r->set_cluster(cluster);
-    *r->mutable_latest_mhct_date() = platform::ToProto(platform::ClinicalDay(T(mhct_day)));
+    r->set_rule_version("test");
+    *r->mutable_latest_mhct_date() = platform::ToProto(Day(mhct_day));
+    const int due = due_day.value_or(mhct_day + 180);
+    *r->mutable_due_date() = platform::ToProto(Day(due));
+    *r->mutable_window_opens() = platform::ToProto(Day(due - 10));
+    return e;
+  }
+  void ReviewOf(const std::string& person, const std::string& basis, int mhct_day, int cluster,
+                pbr::v1::ReviewState state, std::optional<int> due_day = std::nullopt) {
+    Apply(topic::kReviewDue, ReviewEvent(person, basis, mhct_day, cluster, state, due_day));
+  }
+  // A missed event-triggered review (or, `retracted`, its withdrawal), as the scheduler announces
+  // it: OVERDUE, with the formal review's basis as it stood (`basis` empty: no cluster yet).
+  void Trigger(const std::string& person, const std::string& basis, int mhct_day, int cluster,
+               bool retracted = false) {
+    auto e = platform::MakeEnvelope(topic::kReviewDue, absl::StrCat("t", ++announcements_), person, T(1), T(1), "", "");
+    auto* r = e.mutable_review_due();
+    r->set_basis_assessment_id(basis);
+    r->set_team_id("east");
+    r->set_state(pbr::v1::REVIEW_STATE_OVERDUE);
+    r->set_cluster(cluster);
+    if (!basis.empty()) *r->mutable_latest_mhct_date() = platform::ToProto(Day(mhct_day));
+    *r->mutable_due_date() = platform::ToProto(Day(mhct_day + 3));
+    *r->mutable_window_opens() = platform::ToProto(Day(mhct_day));
+    r->mutable_trigger()->set_kind(pbr::v1::REVIEW_TRIGGER_IN_HOURS_REFERRAL);
+    r->mutable_trigger()->set_care_event_id("crht-" + person);
+    r->set_retracted(retracted);
     Apply(topic::kReviewDue, e);
+  }
+  // The person's entry on `team`'s caseload has this review state and due date (nullopt: unset).
+  void ExpectReview(const std::string& team, const std::string& person, pbr::v1::ReviewState state,
+                    std::optional<int> due_day) {
+    const auto caseload = Get(team);
+    auto it = std::find_if(caseload.persons().begin(), caseload.persons().end(),
+                           [&](const pbr::v1::CaseloadPerson& p) { return p.person_id() == person; });
+    ASSERT_NE(it, caseload.persons().end()) << person << " is not on " << team << "'s caseload";
+    EXPECT_EQ(it->review_state(), state) << person << " on " << team << ": " << it->DebugString();
+    if (due_day.has_value()) {
+      ASSERT_TRUE(it->has_review_due_date()) << person << ": " << it->DebugString();
+      EXPECT_EQ(platform::FromProto(it->review_due_date()), Day(*due_day)) << person;
+    } else {
+      EXPECT_FALSE(it->has_review_due_date()) << person << ": " << it->DebugString();
+    }
   }
   pbr::v1::Caseload Get(const std::string& team) {
     auto c = CaseloadModel::Caseload(*store_, team);
@@ -128,6 +174,7 @@ class ReportingTest : public ::testing::Test {
   std::unique_ptr<platform::Store> store_;
   std::unique_ptr<platform::Outbox> outbox_;
   CaseloadModel model_;
+  int announcements_ = 0;
 };
 
 TEST_F(ReportingTest, CaseloadCountsPeoplePerClusterReviewsAndLatestHonos) {
@@ -135,9 +182,9 @@ TEST_F(ReportingTest, CaseloadCountsPeoplePerClusterReviewsAndLatestHonos) {
   Outcome("p1", "a1", 10, 12);
   Assessment("p2", "a2", 11, "east", 11);
   Outcome("p2", "a2", 11, 20);
-  Review("p2", "a2", pbr::v1::REVIEW_STATE_DUE);
+  ReviewOf("p2", "a2", 11, 11, pbr::v1::REVIEW_STATE_DUE);
   Assessment("p3", "a3", 12, "east", 4);
-  Review("p3", "a3", pbr::v1::REVIEW_STATE_OVERDUE);
+  ReviewOf("p3", "a3", 12, 4, pbr::v1::REVIEW_STATE_OVERDUE);
   Assessment("p4", "a4", 12, "west", 4);
 
   auto east = Get("east");
@@ -158,7 +205,7 @@ TEST_F(ReportingTest, CaseloadCountsPeoplePerClusterReviewsAndLatestHonos) {
 
 TEST_F(ReportingTest, ANewAssessmentMovesThePersonAndClosesTheOldReview) {
   Assessment("p1", "a1", 10, "east", 14);
-  Review("p1", "a1", pbr::v1::REVIEW_STATE_OVERDUE);
+  ReviewOf("p1", "a1", 10, 14, pbr::v1::REVIEW_STATE_OVERDUE);
   EXPECT_EQ(Get("east").reviews_overdue(), 1);
   Assessment("p1", "a2", 50, "west", 13);
   EXPECT_EQ(Get("east").people(), 0);
@@ -171,8 +218,9 @@ TEST_F(ReportingTest, ANewAssessmentMovesThePersonAndClosesTheOldReview) {
 TEST_F(ReportingTest, FactsArrivingOutOfOrderKeepTheNewest) {
   Outcome("p1", "a2", 50, 8);
   Outcome("p1", "a1", 10, 30);  // older outcome arrives later
-  Review("p1", "a2", pbr::v1::REVIEW_STATE_OVERDUE);
-  Review("p1", "a2", pbr::v1::REVIEW_STATE_DUE);  // a late 'due' does not undo 'overdue'
+  // The review's announcements, in the scheduler's order, before the assessment they belong to.
+  ReviewOf("p1", "a2", 50, 12, pbr::v1::REVIEW_STATE_DUE, 230);
+  ReviewOf("p1", "a2", 50, 12, pbr::v1::REVIEW_STATE_OVERDUE, 230);
   Assessment("p1", "a2", 50, "east", 12);
   Assessment("p1", "a1", 10, "north", 11);  // older assessment arrives later
   auto east = Get("east");
@@ -180,6 +228,7 @@ TEST_F(ReportingTest, FactsArrivingOutOfOrderKeepTheNewest) {
   EXPECT_EQ(east.persons(0).cluster(), 12);
   EXPECT_EQ(east.persons(0).latest_honos_total(), 8);
   EXPECT_EQ(east.persons(0).review_state(), pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(platform::FromProto(east.persons(0).review_due_date()), Day(230));
   EXPECT_EQ(Get("north").people(), 0);
 }
 
@@ -221,7 +270,7 @@ TEST_F(ReportingTest, WithdrawingTheLatestFallsBackToThePreviousAssessment) {
 TEST_F(ReportingTest, WithdrawingTheOnlyAssessmentEmptiesEveryCaseload) {
   Assessment("p1", "a1", 10, "east", 11);
   Outcome("p1", "a1", 10, 12);
-  Review("p1", "a1", pbr::v1::REVIEW_STATE_OVERDUE);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
   ASSERT_EQ(Get("east").reviews_overdue(), 1);
   Withdraw("p1", "a1", 1);
   auto east = Get("east");
@@ -264,10 +313,11 @@ TEST_F(ReportingTest, AReviewOfAnEarlierRevisionOfTheBasisIsNotHonoured) {
   Assessment("p1", "a1", 10, "east", 11);
   ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
   ASSERT_EQ(Get("east").reviews_overdue(), 1);
-  // The scheduler re-announces the amended basis before reporting sees the amendment itself.
+  // The scheduler re-announces the amended basis before reporting sees the amendment itself:
+  // reporting still holds the first revision, and shows what was announced for it.
   ReviewOf("p1", "a1", 40, 11, pbr::v1::REVIEW_STATE_DUE);
-  EXPECT_EQ(Get("east").reviews_overdue(), 0);
-  EXPECT_EQ(Get("east").reviews_due(), 0) << "not yet: reporting still holds the first revision";
+  EXPECT_EQ(Get("east").reviews_overdue(), 1);
+  EXPECT_EQ(Get("east").reviews_due(), 0) << "not yet: the due review is the amended revision's";
   Amend("p1", "a1", 1, 40, "east", 11);
   EXPECT_EQ(Get("east").reviews_due(), 1);
   // Amended again to a date whose review is not announced (upcoming): the old one no longer counts.
@@ -430,6 +480,337 @@ TEST_F(ReportingTest, EventsInAnyOrderAcrossTheTopicsGiveTheSameCaseloads) {
   EXPECT_DOUBLE_EQ(west.clusters(0).mean_latest_honos(), 9.0);
   EXPECT_EQ(west.reviews_overdue(), kOrders);
   EXPECT_EQ(west.assessments_recorded(), kOrders);
+}
+
+// Review states as the scheduler announces them for the person's current basis (its id, MHCT date and
+// cluster): the last announcement for that key, else UPCOMING; the due date is the announcement's.
+
+TEST_F(ReportingTest, TriggeredReviewAnnouncementsLeaveTheFormalReviewAsItWas) {
+  // Due, then a missed trigger (which says OVERDUE, with this basis) and its retraction.
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_DUE, 100);
+  Trigger("p1", "a1", 10, 11);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_DUE, 100);
+  Trigger("p1", "a1", 10, 11, /*retracted=*/true);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_DUE, 100);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 100);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 100);
+
+  // Overdue; then a retraction describing the basis as it stood when the trigger was missed (an
+  // earlier assessment), and a missed trigger from before the person had a cluster (no basis).
+  Assessment("p2", "b0", 5, "east", 11);
+  Assessment("p2", "b1", 20, "east", 11);
+  ReviewOf("p2", "b1", 20, 11, pbr::v1::REVIEW_STATE_OVERDUE, 110);
+  Trigger("p2", "b0", 5, 11, /*retracted=*/true);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 110);
+  Trigger("p2", "", 0, 0);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 110);
+
+  // Nothing announced yet: a trigger leaves it upcoming, and the window opening then shows due.
+  Assessment("p3", "c1", 30, "east", 4);
+  Trigger("p3", "c1", 30, 4);
+  ExpectReview("east", "p3", pbr::v1::REVIEW_STATE_UPCOMING, std::nullopt);
+  ReviewOf("p3", "c1", 30, 4, pbr::v1::REVIEW_STATE_DUE, 120);
+  ExpectReview("east", "p3", pbr::v1::REVIEW_STATE_DUE, 120);
+
+  // A trigger for someone reporting has never heard of keeps nothing about them.
+  Trigger("p4", "d1", 40, 4);
+  Assessment("p4", "d1", 40, "east", 4);
+  ExpectReview("east", "p4", pbr::v1::REVIEW_STATE_UPCOMING, std::nullopt);
+
+  const auto east = Get("east");
+  EXPECT_EQ(east.reviews_due(), 1);
+  EXPECT_EQ(east.reviews_overdue(), 2);
+  ASSERT_EQ(east.clusters_size(), 2);
+  EXPECT_EQ(east.clusters(0).cluster(), 4);
+  EXPECT_EQ(east.clusters(0).reviews_due(), 1);
+  EXPECT_EQ(east.clusters(0).reviews_overdue(), 0);
+  EXPECT_EQ(east.clusters(1).cluster(), 11);
+  EXPECT_EQ(east.clusters(1).reviews_due(), 0);
+  EXPECT_EQ(east.clusters(1).reviews_overdue(), 2);
+}
+
+TEST_F(ReportingTest, AReviewAnnouncedBeforeItsBasisArrivesCountsOnceTheBasisDoes) {
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  // The scheduler has a2 and announces its review; reporting hears of that before a2 itself.
+  ReviewOf("p1", "a2", 50, 13, pbr::v1::REVIEW_STATE_DUE, 140);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  EXPECT_EQ(Get("east").reviews_overdue(), 1) << "a1 is still the basis reporting holds";
+  Assessment("p1", "a2", 50, "west", 13);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("east").reviews_overdue(), 0);
+  ExpectReview("west", "p1", pbr::v1::REVIEW_STATE_DUE, 140);
+  EXPECT_EQ(Get("west").reviews_due(), 1);
+
+  // Reporting's first event about the person is their review.
+  ReviewOf("p2", "b1", 20, 11, pbr::v1::REVIEW_STATE_OVERDUE, 70);
+  Assessment("p2", "b1", 20, "east", 11);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 70);
+}
+
+TEST_F(ReportingTest, ABasisAmendedThenAmendedBackShowsWhatWasAnnouncedForEachRevision) {
+  // MHCT date: the scheduler follows both amendments (due for day 40, overdue again for day 10,
+  // re-announced) before reporting sees either.
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  ReviewOf("p1", "a1", 40, 11, pbr::v1::REVIEW_STATE_DUE, 90);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Amend("p1", "a1", 1, 40, "east", 11);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_DUE, 90);
+  Amend("p1", "a1", 2, 10, "east", 11);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+
+  // Cluster: the announcements follow the amendments; amended back, the first review shows as
+  // announced even before the scheduler's re-announcement arrives.
+  Assessment("p2", "b1", 10, "east", 11);
+  ReviewOf("p2", "b1", 10, 11, pbr::v1::REVIEW_STATE_DUE, 65);
+  Amend("p2", "b1", 1, 10, "east", 12);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_UPCOMING, std::nullopt);
+  ReviewOf("p2", "b1", 10, 12, pbr::v1::REVIEW_STATE_OVERDUE, 55);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 55);
+  Amend("p2", "b1", 2, 10, "east", 11);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_DUE, 65);
+  ReviewOf("p2", "b1", 10, 11, pbr::v1::REVIEW_STATE_DUE, 65);  // the re-announcement
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_DUE, 65);
+
+  const auto east = Get("east");
+  EXPECT_EQ(east.reviews_due(), 1);
+  EXPECT_EQ(east.reviews_overdue(), 1);
+  ASSERT_EQ(east.clusters_size(), 1);
+  EXPECT_EQ(east.clusters(0).reviews_due(), 1);
+  EXPECT_EQ(east.clusters(0).reviews_overdue(), 1);
+}
+
+TEST_F(ReportingTest, WithdrawingTheLaterAssessmentShowsTheOlderBasisAsAnnouncedLongAgo) {
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Assessment("p1", "a2", 300, "west", 13);
+  ReviewOf("p1", "a2", 300, 13, pbr::v1::REVIEW_STATE_DUE, 390);
+  ExpectReview("west", "p1", pbr::v1::REVIEW_STATE_DUE, 390);
+  EXPECT_EQ(Get("east").people(), 0);
+  // The withdrawal arrives before the scheduler's re-announcement of a1's review.
+  Withdraw("p1", "a2", 1);
+  EXPECT_EQ(Get("west").people(), 0);
+  EXPECT_EQ(Get("west").reviews_due(), 0);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  EXPECT_EQ(Get("east").reviews_overdue(), 1);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+
+  // Every announcement (the re-announcement too) before any assessment.
+  ReviewOf("p2", "b1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  ReviewOf("p2", "b2", 300, 13, pbr::v1::REVIEW_STATE_DUE, 390);
+  ReviewOf("p2", "b1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Assessment("p2", "b1", 10, "east", 11);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Assessment("p2", "b2", 300, "west", 13);
+  ExpectReview("west", "p2", pbr::v1::REVIEW_STATE_DUE, 390);
+  Withdraw("p2", "b2", 1);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  EXPECT_EQ(Get("east").reviews_overdue(), 2);
+  EXPECT_EQ(Get("west").people(), 0);
+}
+
+TEST_F(ReportingTest, AReReferralShowsOnlyTheOpenPeriodsReview) {
+  Referral("p1", "r1", 1);
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  // The scheduler has the discharge, the new referral and its assessment; its announcement of the
+  // new period's review reaches reporting first.
+  ReviewOf("p1", "a2", 45, 4, pbr::v1::REVIEW_STATE_DUE, 80);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Discharge("p1", "d1", 30);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("east").reviews_overdue(), 0);
+  Referral("p1", "r2", 40);
+  EXPECT_EQ(Get("west").people(), 0);
+  Assessment("p1", "a2", 45, "west", 4);
+  ExpectReview("west", "p1", pbr::v1::REVIEW_STATE_DUE, 80);
+  EXPECT_EQ(Get("east").people(), 0);
+  // All of it withdrawn: back in the first period, whose review shows as it was announced.
+  Withdraw("p1", "a2", 1);
+  EXPECT_EQ(Get("west").people(), 0);
+  Care("p1", "r2", pbr::v1::CARE_EVENT_TYPE_UNSPECIFIED, 41, 1, /*withdrawn=*/true);
+  Care("p1", "d1", pbr::v1::CARE_EVENT_TYPE_UNSPECIFIED, 31, 1, /*withdrawn=*/true);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+
+  // Re-referred with nothing announced for the new period yet: upcoming, whatever came before.
+  Assessment("p2", "b1", 10, "east", 11);
+  ReviewOf("p2", "b1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Discharge("p2", "e1", 30);
+  Referral("p2", "e2", 40);
+  Assessment("p2", "b2", 45, "east", 11);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_UPCOMING, std::nullopt);
+  EXPECT_EQ(Get("east").reviews_overdue(), 1) << "p1's only";
+}
+
+TEST_F(ReportingTest, ATeamMoveKeepsTheAnnouncedReviewOfItsBasis) {
+  // The same review (same MHCT date and cluster) moved to another team.
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Amend("p1", "a1", 1, 10, "west", 11);
+  EXPECT_EQ(Get("east").people(), 0);
+  EXPECT_EQ(Get("east").reviews_overdue(), 0);
+  ExpectReview("west", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  EXPECT_EQ(Get("west").reviews_overdue(), 1);
+
+  // Moved with a corrected MHCT date, whose review the scheduler announces before reporting sees
+  // the amendment: the team keeps the review it had until the amendment arrives.
+  Assessment("p2", "b1", 10, "east", 11);
+  ReviewOf("p2", "b1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  ReviewOf("p2", "b1", 12, 11, pbr::v1::REVIEW_STATE_DUE, 62);
+  ExpectReview("east", "p2", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  Amend("p2", "b1", 1, 12, "west", 11);
+  EXPECT_EQ(Get("east").people(), 0);
+  ExpectReview("west", "p2", pbr::v1::REVIEW_STATE_DUE, 62);
+  EXPECT_EQ(Get("west").reviews_due(), 1);
+  EXPECT_EQ(Get("west").reviews_overdue(), 1);
+}
+
+TEST_F(ReportingTest, TheLastFourReviewsAnnouncedAreKept) {
+  Assessment("p1", "a1", 10, "east", 11);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  // Three later assessments, each announced, each then withdrawn: a1's review is among the four kept.
+  for (int i = 2; i <= 4; ++i) {
+    const std::string id = absl::StrCat("a", i);
+    Assessment("p1", id, 100 * i, "east", 11);
+    ReviewOf("p1", id, 100 * i, 11, pbr::v1::REVIEW_STATE_DUE, 100 * i + 50);
+    ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_DUE, 100 * i + 50);
+  }
+  for (int i = 4; i >= 2; --i) Withdraw("p1", absl::StrCat("a", i), 1);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  // A fifth review announced: a1's, the least recently announced, is no longer kept, so until the
+  // scheduler re-announces it a1 shows upcoming (the scheduler re-announces a basis that returns).
+  Assessment("p1", "a5", 500, "east", 11);
+  ReviewOf("p1", "a5", 500, 11, pbr::v1::REVIEW_STATE_DUE, 550);
+  Withdraw("p1", "a5", 1);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_UPCOMING, std::nullopt);
+  ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  // Announcing a review again keeps one entry for it.
+  for (int i = 0; i < 10; ++i) ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
+  auto stored = store_->Get(kPersonsFamily, "p1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  pbr::state::v1::ReportingPerson p;
+  ASSERT_TRUE(p.ParseFromString(**stored));
+  EXPECT_EQ(p.reviews_size(), 4);
+}
+
+TEST_F(ReportingTest, AFormalAnnouncementWithoutItsKeyIsRefused) {
+  Assessment("p1", "a1", 10, "east", 11);
+  auto undated = ReviewEvent("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
+  undated.mutable_review_due()->clear_latest_mhct_date();
+  const absl::Status st = TryApply(topic::kReviewDue, undated);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_THAT(st.message(), ::testing::HasSubstr("latest_mhct_date"));
+  auto no_basis = ReviewEvent("p1", "", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE);
+  EXPECT_EQ(TryApply(topic::kReviewDue, no_basis).code(), absl::StatusCode::kInvalidArgument);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_UPCOMING, std::nullopt);
+}
+
+TEST_F(ReportingTest, AReviewKeptByAnEarlierBuildStillCounts) {
+  Assessment("p1", "a1", 10, "east", 11);
+  // As an earlier build stored its one announcement (fields 8-11, no due date).
+  auto stored = store_->Get(kPersonsFamily, "p1");
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  pbr::state::v1::ReportingPerson p;
+  ASSERT_TRUE(p.ParseFromString(**stored));
+  p.set_review_basis_assessment_id("a1");
+  p.set_review_state(pbr::v1::REVIEW_STATE_OVERDUE);
+  *p.mutable_review_mhct_date() = platform::ToProto(Day(10));
+  p.set_review_cluster(11);
+  rocksdb::WriteBatch batch;
+  batch.Put(store_->Family(kPersonsFamily), "p1", p.SerializeAsString());
+  ASSERT_TRUE(store_->Write(batch, false).ok());
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, std::nullopt);
+  // It is kept among the reviews once the next one is announced.
+  ReviewOf("p1", "a2", 50, 11, pbr::v1::REVIEW_STATE_DUE, 100);
+  Assessment("p1", "a2", 50, "east", 11);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_DUE, 100);
+  Withdraw("p1", "a2", 1);
+  ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, std::nullopt);
+}
+
+// The three topics are not ordered with each other. Each scenario gives each topic's events in
+// their order (review-due as the scheduler announced them, triggers included); in every
+// interleaving the caseload ends with what the scheduler holds for the final basis.
+TEST_F(ReportingTest, EveryInterleavingOfTheTopicsShowsTheAnnouncedReviewOfTheFinalBasis) {
+  using Step = std::function<void(const std::string& person)>;
+  using pbr::v1::REVIEW_STATE_DUE;
+  using pbr::v1::REVIEW_STATE_OVERDUE;
+  struct Scenario {
+    std::string name;
+    std::vector<std::vector<Step>> topics;
+    std::string team;
+    int cluster;
+    pbr::v1::ReviewState state;
+    int due_day;
+  };
+  std::vector<Scenario> scenarios = {
+      {"withdrawal back to a review overdue long ago",
+       {{[&](const std::string& p) { Assessment(p, "a1", 10, "east", 11); },
+         [&](const std::string& p) { Assessment(p, "a2", 300, "west", 13); },
+         [&](const std::string& p) { Withdraw(p, "a2", 1); }},
+        {[&](const std::string& p) { ReviewOf(p, "a1", 10, 11, REVIEW_STATE_OVERDUE, 60); },
+         [&](const std::string& p) { ReviewOf(p, "a2", 300, 13, REVIEW_STATE_DUE, 390); },
+         [&](const std::string& p) { Trigger(p, "a2", 300, 13); },
+         [&](const std::string& p) { ReviewOf(p, "a1", 10, 11, REVIEW_STATE_OVERDUE, 60); }}},
+       "east", 11, REVIEW_STATE_OVERDUE, 60},
+      {"amended and amended back, then a trigger",
+       {{[&](const std::string& p) { Assessment(p, "a1", 10, "east", 11); },
+         [&](const std::string& p) { Amend(p, "a1", 1, 40, "west", 11); },
+         [&](const std::string& p) { Amend(p, "a1", 2, 10, "east", 11); }},
+        {[&](const std::string& p) { ReviewOf(p, "a1", 10, 11, REVIEW_STATE_DUE, 100); },
+         [&](const std::string& p) { ReviewOf(p, "a1", 40, 11, REVIEW_STATE_DUE, 130); },
+         [&](const std::string& p) { ReviewOf(p, "a1", 10, 11, REVIEW_STATE_DUE, 100); },
+         [&](const std::string& p) { Trigger(p, "a1", 10, 11); },
+         [&](const std::string& p) { Trigger(p, "a1", 10, 11, /*retracted=*/true); }}},
+       "east", 11, REVIEW_STATE_DUE, 100},
+      {"discharged and re-referred to another team",
+       {{[&](const std::string& p) { Assessment(p, "a1", 10, "east", 11); },
+         [&](const std::string& p) { Assessment(p, "a2", 45, "west", 4); }},
+        {[&](const std::string& p) { Referral(p, "r1", 1); },
+         [&](const std::string& p) { Discharge(p, "d1", 30); },
+         [&](const std::string& p) { Referral(p, "r2", 40); }},
+        {[&](const std::string& p) { ReviewOf(p, "a1", 10, 11, REVIEW_STATE_OVERDUE, 60); },
+         [&](const std::string& p) { ReviewOf(p, "a2", 45, 4, REVIEW_STATE_DUE, 80); },
+         [&](const std::string& p) { Trigger(p, "a2", 45, 4); }}},
+       "west", 4, REVIEW_STATE_DUE, 80},
+  };
+  int people = 0;
+  for (const Scenario& sc : scenarios) {
+    SCOPED_TRACE(sc.name);
+    std::vector<size_t> order;  // which topic's next event comes next
+    for (size_t t = 0; t < sc.topics.size(); ++t) order.insert(order.end(), sc.topics[t].size(), t);
+    std::vector<std::string> persons;
+    do {
+      const std::string person = absl::StrCat("p", ++people);
+      persons.push_back(person);
+      std::vector<size_t> next(sc.topics.size(), 0);
+      for (size_t t : order) sc.topics[t][next[t]++](person);
+      if (HasFailure()) return;
+    } while (std::next_permutation(order.begin(), order.end()));
+    const auto caseload = Get(sc.team);
+    int found = 0;
+    for (const auto& p : caseload.persons()) {
+      if (std::find(persons.begin(), persons.end(), p.person_id()) == persons.end()) continue;
+      ++found;
+      EXPECT_EQ(p.cluster(), sc.cluster) << p.DebugString();
+      EXPECT_EQ(p.review_state(), sc.state) << p.DebugString();
+      EXPECT_EQ(platform::FromProto(p.review_due_date()), Day(sc.due_day)) << p.DebugString();
+    }
+    EXPECT_EQ(found, static_cast<int>(persons.size())) << "every order ends on " << sc.team << "'s caseload";
+  }
+  EXPECT_EQ(people, 35 + 56 + 560);
+  const auto east = Get("east");
+  EXPECT_EQ(east.reviews_overdue(), 35);
+  EXPECT_EQ(east.reviews_due(), 56);
+  const auto west = Get("west");
+  EXPECT_EQ(west.people(), 560);
+  EXPECT_EQ(west.reviews_due(), 560);
+  EXPECT_EQ(west.reviews_overdue(), 0);
 }
 
 // The API answers for the teams of the registry (rules/teams.yaml) only.
