@@ -539,23 +539,18 @@ TEST_F(CareJourneyTest, PeopleFollowedFromReferralToDischargeAndBack) {
   const std::string cal = NhsNumber(600000003);   // psychosis: corrections (amend, withdraw)
   const std::string fay = NhsNumber(600000006);   // overdue, then discharged without a review
 
-  // The oracle's review dates agree with the SOP worked by hand (Table 11 periods; due is the last
-  // day within the period, MHCT + period - 1; the window opens 10 days before).
+  // The oracle's review dates agree with the SOP worked by hand (Table 11 periods; the review is due ON
+  // MHCT + period, overdue from the day after; the window opens 10 days before: care-cluster-rules.md
+  // section 7, rules/README.md, review-periods-2026.1).
   {
     auto four = rules_->ReviewDueDate(4, D(2026, 1, 12));
     ASSERT_TRUE(four.ok());
-    // The shipped rules read ACC36 as "within while MHCT + period > as-at", so due is the day before
-    // MHCT + period (rules/README.md). care-cluster-rules.md section 7 puts the due date on MHCT +
-    // period itself (a review that day still keeps the person within the period); the services and
-    // this test follow the shipped rules.
-    EXPECT_EQ(four->period_ends, D(2026, 7, 12));  // 12 Jan + 6 months
-    EXPECT_EQ(four->due, D(2026, 7, 11));
-    EXPECT_EQ(four->window_opens, D(2026, 7, 1));
+    EXPECT_EQ(four->due, D(2026, 7, 12));  // 12 Jan + 6 months
+    EXPECT_EQ(four->window_opens, D(2026, 7, 2));
     auto fourteen = rules_->ReviewDueDate(14, D(2026, 11, 4));
     ASSERT_TRUE(fourteen.ok());
-    EXPECT_EQ(fourteen->period_ends, D(2026, 12, 2));  // 4 Nov + 4 weeks
-    EXPECT_EQ(fourteen->due, D(2026, 12, 1));
-    EXPECT_EQ(fourteen->window_opens, D(2026, 11, 21));
+    EXPECT_EQ(fourteen->due, D(2026, 12, 2));  // 4 Nov + 4 weeks
+    EXPECT_EQ(fourteen->window_opens, D(2026, 11, 22));
   }
 
   // ---- 1. Referral received: a referral period, no cluster, no caseload, no schedule.

@@ -63,8 +63,7 @@ absl::StatusOr<ReviewDue> ComputeReviewDue(const ReviewPeriods& periods, int clu
   out.cluster = cluster;
   out.policy = policy;
   out.period = it->second;
-  out.period_ends = AddPeriod(latest_mhct, it->second);
-  out.due = out.period_ends - 1;
+  out.due = AddPeriod(latest_mhct, it->second);  // due ON latest MHCT + period (reference section 7)
   out.window_opens = out.due - periods.window_days;
   out.rule_version = periods.version;
   return out;

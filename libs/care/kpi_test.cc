@@ -54,7 +54,7 @@ TEST(CareKpi1, AllocatedAValidSecondaryCareCluster) {
 TEST(CareKpi2, WithinReviewPeriodUnderThePolicy) {
   const CivilDay as_of(2024, 7, 15);
   std::vector<CaseloadRecord> cases = {
-      Case(4, CivilDay(2024, 1, 15)),   // 15 Jan + 6 months = 15 Jul: not > as_of, overdue
+      Case(4, CivilDay(2024, 1, 15)),   // 15 Jan + 6 months = 15 Jul (the due date): not > as_of, outside
       Case(4, CivilDay(2024, 1, 16)),   // within
       Case(7, CivilDay(2023, 10, 1)),   // SOP 6 months: overdue; national 12 months: within
       Case(12),                          // allocated but never rated: counts against
@@ -116,20 +116,27 @@ TEST(CareKpi5, TwoContactsWithinTwentyEightDays) {
 }
 
 TEST(CareKpi7And8, FormalReviews) {
-  auto due = *ShippedRules().ReviewDueDate(4, CivilDay(2024, 1, 15));  // due 14 Jul, window opens 4 Jul
+  // Due ON 15 Jan + 6 months = 15 Jul (reference section 7); the window opens 10 days before, on 5 Jul.
+  auto due = *ShippedRules().ReviewDueDate(4, CivilDay(2024, 1, 15));
+  ASSERT_EQ(due.due, CivilDay(2024, 7, 15));
+  ASSERT_EQ(due.window_opens, CivilDay(2024, 7, 5));
   auto rec = [&](std::optional<CivilDay> on, bool adherent, int shift = 0) {
     return FormalReviewRecord{due.due + shift, due.window_opens + shift, on, adherent};
   };
   std::vector<FormalReviewRecord> records = {
-      rec(CivilDay(2024, 7, 4), true),   // first day of the window
-      rec(CivilDay(2024, 7, 14), true),  // due day
-      rec(CivilDay(2024, 7, 3), false),  // before the window
-      rec(CivilDay(2024, 7, 15), true),  // late
+      rec(CivilDay(2024, 7, 5), true),   // first day of the window
+      rec(CivilDay(2024, 7, 15), true),  // due day: on time
+      rec(CivilDay(2024, 7, 4), false),  // the day before the window
+      rec(CivilDay(2024, 7, 16), true),  // the day after the due date: late
       rec(std::nullopt, false),          // not done, overdue at as_of
       rec(std::nullopt, false, 30),      // not yet due: left out
   };
   ExpectKpi(Kpi7FormalReviewOnTime(ShippedRules(), records, CivilDay(2024, 7, 20)), "KPI7", 2, 5, 95, false);
   ExpectKpi(Kpi8FormalReviewAdherence(ShippedRules(), records), "KPI8", 3, 4, 95, false);
+  // Unreviewed on the due date itself is still pending (left out); the day after it counts against.
+  std::vector<FormalReviewRecord> unreviewed = {rec(std::nullopt, false)};
+  ExpectKpi(Kpi7FormalReviewOnTime(ShippedRules(), unreviewed, CivilDay(2024, 7, 15)), "KPI7", 0, 0, 95, false);
+  ExpectKpi(Kpi7FormalReviewOnTime(ShippedRules(), unreviewed, CivilDay(2024, 7, 16)), "KPI7", 0, 1, 95, false);
 }
 
 TEST(CareKpi9To11, Transfers) {
@@ -182,6 +189,28 @@ TEST(CareAcc, NationalPeriodsWhateverTheLocalPolicy) {
   EXPECT_EQ(m.rule_version, ShippedRules().version());
   // The SOP-policy KPI 2 on the same caseload differs: cluster 7 is overdue at 6 months.
   EXPECT_EQ(Kpi2ReviewedWithinPeriod(ShippedRules(), cases, period_end, ReviewPolicy::kTrustSop).numerator, 1);
+}
+
+// ACC36 keeps NHS Digital's strict boundary with the due date ON MHCT + period: a person whose due date is the
+// period end is already outside; one due the day after is within. KPI 2 (SOP policy) uses the same boundary.
+TEST(CareAcc, OutsideOnTheDueDateWithinTheDayBefore) {
+  const CivilDay period_end(2024, 3, 31);
+  std::vector<CaseloadRecord> cases = {
+      Case(14, CivilDay(2024, 3, 3)),  // + 28 days: due 31 Mar = the period end: outside
+      Case(14, CivilDay(2024, 3, 4)),  // due 1 Apr: within
+      Case(7, CivilDay(2023, 3, 31)),  // national 12 months: due 31 Mar 2024: outside
+      Case(7, CivilDay(2023, 4, 1)),   // due 1 Apr 2024: within
+  };
+  ASSERT_EQ(ShippedRules().ReviewDueDate(7, CivilDay(2023, 3, 31), ReviewPolicy::kNational)->due, period_end);
+  NationalReviewMeasures m = ComputeNationalReviewMeasures(ShippedRules(), cases, period_end);
+  EXPECT_EQ(m.acc33, 4);
+  EXPECT_EQ(m.acc36, 2);
+  // KPI 2 under the SOP: cluster 14 the same; cluster 7 (6 months, due Sep/Oct 2023) outside.
+  ExpectKpi(Kpi2ReviewedWithinPeriod(ShippedRules(), cases, period_end, ReviewPolicy::kTrustSop), "KPI2", 1, 4,
+            95, false);
+  // At 30 Mar all four are within; at 1 Apr those due 1 Apr are outside too.
+  EXPECT_EQ(ComputeNationalReviewMeasures(ShippedRules(), cases, period_end - 1).acc36, 4);
+  EXPECT_EQ(ComputeNationalReviewMeasures(ShippedRules(), cases, period_end + 1).acc36, 0);
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ TEST(CareRuleLoader, ReplacingAFileThroughTheManifest) {
   auto files = ShippedFiles();
   files["review_periods.trust-b.yaml"] =
       Replace(Replace(files["review_periods.yaml"], "default_policy: sop", "default_policy: national"),
-              "review-periods-2024.1", "trust-b-periods-7");
+              "review-periods-2026.1", "trust-b-periods-7");
   files["manifest.yaml"] =
       Replace(files["manifest.yaml"], "review_periods: review_periods.yaml", "review_periods: review_periods.trust-b.yaml");
   auto r = RuleSet::LoadFromFiles(files);

@@ -51,16 +51,20 @@ struct ReviewPeriods {
   }
 };
 
-// Convention: the review clock runs from the latest MHCT date. period_ends = latest MHCT + period (calendar
-// months clamped at month end). As NHS Digital defines it, the cluster is within its review period while
-// period_ends > as-at date, so `due` - the last day on which the cluster is still within its period - is
-// period_ends - 1 day, and IsOverdue(as_of) is as_of > due (equivalently as_of >= period_ends).
-// The review window opens window_days (10) before due: window_opens = due - 10.
+// Convention (review-periods-2026.1; reference section 7): the review clock runs from the latest MHCT date.
+//  - `due` = latest MHCT + period (calendar months clamped at month end: 31 Aug + 6 months = 28 Feb,
+//    29 Feb 2028 + 12 months = 28 Feb 2029; weeks are 7 days). The review is due ON that day.
+//  - A review recorded on `due` is on time; the review is overdue from the day after: IsOverdue(as_of) is
+//    as_of > due.
+//  - The window opens window_days (10) before the due date: window_opens = due - window_days, and
+//    IsInReviewWindow(as_of) is window_opens <= as_of <= due.
+//  - NHS Digital ACC36 ("within its review period" at period end P: MHCT + period strictly after P) is
+//    IsWithinReviewPeriod(P) = P < due, i.e. !IsOverdue(P + 1): on the due date itself the person is already
+//    outside at that day's end unless a review is recorded that day (which restarts the clock from it).
 struct ReviewDue {
-  absl::CivilDay due;
-  absl::CivilDay window_opens;
+  absl::CivilDay due;           // latest MHCT + period: the last day on which the review is on time
+  absl::CivilDay window_opens;  // due - window_days
   std::string rule_version;
-  absl::CivilDay period_ends;  // latest MHCT + period: the first day outside the review period
   int cluster = 0;
   ReviewPolicy policy = ReviewPolicy::kTrustSop;
   Period period;
@@ -70,11 +74,12 @@ struct ReviewDue {
 absl::StatusOr<ReviewDue> ComputeReviewDue(const ReviewPeriods& periods, int cluster,
                                            absl::CivilDay latest_mhct, ReviewPolicy policy);
 
-// Overdue when as_of > due (i.e. as_of >= latest MHCT + period).
+// Overdue when as_of > due (from the day after latest MHCT + period).
 bool IsOverdue(const ReviewDue& due, absl::CivilDay as_of);
-// Not overdue: latest MHCT + period > as_of (ACC36's "within review period").
-inline bool IsWithinReviewPeriod(const ReviewDue& due, absl::CivilDay as_of) {
-  return !IsOverdue(due, as_of);
+// ACC36's "within review period" at period end `period_end`: latest MHCT + period > period_end, i.e.
+// period_end < due (equivalently !IsOverdue(due, period_end + 1)). False on the due date itself.
+inline bool IsWithinReviewPeriod(const ReviewDue& due, absl::CivilDay period_end) {
+  return period_end < due.due;
 }
 // window_opens <= as_of <= due.
 bool IsInReviewWindow(const ReviewDue& due, absl::CivilDay as_of);

@@ -72,7 +72,7 @@ struct InitialAssessmentRecord {
 
 // A formal review falling due (KPIs 7-8).
 struct FormalReviewRecord {
-  absl::CivilDay due;  // ReviewDue::due
+  absl::CivilDay due;  // ReviewDue::due (latest MHCT + period; a review on it is on time)
   absl::CivilDay window_opens;  // ReviewDue::window_opens
   std::optional<absl::CivilDay> reviewed_on;
   bool transition_adherent = false;  // from CheckTransition at the review
@@ -96,7 +96,8 @@ struct DischargeRecord {
 // ---- KPIs ----
 // 1: cases allocated a valid cluster used in secondary care.
 KpiResult Kpi1AllocatedCluster(const RuleSet& rules, std::span<const CaseloadRecord> cases);
-// 2: allocated cases within their review period at as_of (latest MHCT + period > as_of) under `policy`.
+// 2: allocated cases within their review period at as_of (latest MHCT + period > as_of, i.e. as_of before the
+// due date: IsWithinReviewPeriod) under `policy`. A case due on as_of itself counts as outside.
 KpiResult Kpi2ReviewedWithinPeriod(const RuleSet& rules, std::span<const CaseloadRecord> cases,
                                    absl::CivilDay as_of, ReviewPolicy policy);
 // 3: allocated cases whose cluster fits the service area (rarely-held clusters count as fitting).
@@ -113,20 +114,25 @@ KpiResult Kpi7FormalReviewOnTime(const RuleSet& rules, std::span<const FormalRev
                                  absl::CivilDay as_of);
 // 8 / 11 / 13: transition protocol adherence over the reviews done.
 KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const FormalReviewRecord> records);
-// 9: in-hours transfers reviewed within the 5 days before the referral (referral - 5 days <= review <= referral).
+// 9: in-hours transfers reviewed within the 5 days before the referral
+// (referral - 5 x 24 h <= review <= referral). The live trigger window in care/review_triggers.h counts 5 civil
+// days instead; the two differ across a change of the clocks.
 KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of);
-// 10: out-of-hours transfers reviewed within 72 hours either side of the referral.
+// 10: out-of-hours transfers reviewed within 72 hours either side of the referral (the live trigger window in
+// care/review_triggers.h is after-only).
 KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
                                   absl::Time as_of);
 KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records);
-// 12: discharge reviews within 24 hours either side of the discharge review time.
+// 12: discharge reviews within 24 hours either side of the discharge review time (the live trigger window in
+// care/review_triggers.h is after-only).
 KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
                                absl::Time as_of);
 KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records);
 
 // National review measures at period_end, always with the NATIONAL review periods whatever the local policy:
 // ACC33 = people with a valid cluster; ACC36 = those within their review period
-// (latest MHCT + national period > period_end); ACC37 = ACC36 / ACC33 as a percentage.
+// (latest MHCT + national period > period_end, i.e. period_end < the national due date);
+// ACC37 = ACC36 / ACC33 as a percentage.
 struct NationalReviewMeasures {
   int64_t acc33 = 0;
   int64_t acc36 = 0;

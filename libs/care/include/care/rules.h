@@ -17,6 +17,7 @@
 #include "care/outcomes.h"
 #include "care/period.h"
 #include "care/profiles.h"
+#include "care/review_triggers.h"
 #include "care/service_areas.h"
 #include "care/tariff.h"
 #include "care/teams.h"

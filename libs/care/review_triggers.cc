@@ -1,0 +1,66 @@
+#include "care/review_triggers.h"
+
+#include "absl/time/civil_time.h"
+
+namespace care {
+namespace {
+
+// `t` moved by `days` civil days in `tz`, keeping its wall-clock time (and its fraction of a second).
+absl::Time ShiftCivilDays(absl::Time t, int days, absl::TimeZone tz) {
+  const absl::CivilSecond cs = absl::ToCivilSecond(t, tz);
+  const absl::CivilDay day = absl::CivilDay(cs) + days;
+  const absl::CivilSecond shifted(day.year(), day.month(), day.day(), cs.hour(), cs.minute(), cs.second());
+  const absl::Duration since_epoch = t - absl::UnixEpoch();
+  const absl::Duration fraction = since_epoch - absl::Floor(since_epoch, absl::Seconds(1));
+  return absl::FromCivil(shifted, tz) + fraction;
+}
+
+// The last instant (1 ns before the next midnight) of clinical day `day`.
+absl::Time EndOfDay(absl::CivilDay day, absl::TimeZone tz) {
+  return absl::FromCivil(absl::CivilSecond(day + 1), tz) - absl::Nanoseconds(1);
+}
+
+}  // namespace
+
+std::string_view ReviewTriggerKpi(ReviewTriggerKind kind) {
+  switch (kind) {
+    case ReviewTriggerKind::kInHoursReferral: return "KPI9";
+    case ReviewTriggerKind::kOutOfHoursReferral: return "KPI10";
+    case ReviewTriggerKind::kDischargeReview: return "KPI12";
+    case ReviewTriggerKind::kInpatientAdmission: return "KPI4";
+  }
+  return "";
+}
+
+ReviewTriggerWindow TriggerWindow(const KpiSettings& timing, ReviewTriggerKind kind, absl::Time occurred_at,
+                                  absl::TimeZone clinical) {
+  ReviewTriggerWindow w;
+  w.rule_version = timing.version;
+  switch (kind) {
+    case ReviewTriggerKind::kInHoursReferral:
+      w.opens = ShiftCivilDays(occurred_at, -timing.transfer_in_hours_days_before, clinical);
+      w.deadline = occurred_at;
+      break;
+    case ReviewTriggerKind::kOutOfHoursReferral:
+      w.opens = occurred_at;
+      w.deadline = occurred_at + absl::Hours(timing.transfer_out_of_hours_hours);
+      break;
+    case ReviewTriggerKind::kDischargeReview:
+      w.opens = occurred_at;
+      w.deadline = occurred_at + absl::Hours(timing.discharge_review_hours);
+      break;
+    case ReviewTriggerKind::kInpatientAdmission:
+      w.opens = occurred_at;
+      w.deadline = EndOfDay(absl::ToCivilDay(occurred_at, clinical) + timing.max_initial_bed_nights, clinical);
+      break;
+  }
+  return w;
+}
+
+bool MeetsTrigger(const ReviewTriggerWindow& w, absl::Time assessed_at) {
+  return assessed_at >= w.opens && assessed_at <= w.deadline;
+}
+
+bool TriggerMissed(const ReviewTriggerWindow& w, absl::Time now) { return now > w.deadline; }
+
+}  // namespace care
