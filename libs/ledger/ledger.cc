@@ -210,4 +210,55 @@ CareRecord Derive(absl::string_view person_id, const PersonFacts& facts) {
   return out;
 }
 
+namespace {
+
+ReviewBasis BasisOf(const Assessment& a, const std::string& referral_id) {
+  ReviewBasis b;
+  b.assessment_id = a.id;
+  b.revision = a.revision;
+  b.assessed_at = a.assessed_at;
+  b.cluster = a.cluster;
+  b.team_id = a.team_id;
+  b.referral_id = referral_id;
+  return b;
+}
+
+const ReferralPeriod* FindReferral(const CareRecord& record, const std::string& id) {
+  for (const auto& r : record.referrals) {
+    if (r.id == id) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<CompletedReview> CompletedReviews(const PersonFacts& facts, const CareRecord& record) {
+  std::vector<CompletedReview> out;
+  const Assessment* previous = nullptr;
+  std::string previous_referral;
+  for (const Assessment* a : facts.LiveAssessments()) {
+    auto it = record.referral_of.find(a->id);
+    if (it == record.referral_of.end()) continue;
+    if (previous != nullptr && previous_referral == it->second) {
+      out.push_back({BasisOf(*previous, previous_referral), a});
+    }
+    previous = a;
+    previous_referral = it->second;
+  }
+  return out;
+}
+
+std::optional<ReviewBasis> BasisAt(const PersonFacts& facts, const CareRecord& record, absl::Time t) {
+  const Assessment* latest = nullptr;
+  for (const Assessment* a : facts.LiveAssessments()) {
+    if (a->assessed_at <= t) latest = a;  // the ledger's order is assessed_at first
+  }
+  if (latest == nullptr) return std::nullopt;
+  auto it = record.referral_of.find(latest->id);
+  if (it == record.referral_of.end()) return std::nullopt;
+  const ReferralPeriod* r = FindReferral(record, it->second);
+  if (r == nullptr || (!r->open() && *r->closed_at < t)) return std::nullopt;
+  return BasisOf(*latest, r->id);
+}
+
 }  // namespace pbr::ledger

@@ -243,5 +243,43 @@ TEST(Derive, IsTheSameWhateverOrderTheFactsArrivedIn) {
   } while (std::next_permutation(order.begin(), order.end()));
 }
 
+
+TEST(CompletedReviews, EachLaterAssessmentOfAPeriodReviewsTheOneBeforeItAndAReReferralStartsAfresh) {
+  PersonFacts f;
+  f.Fold(A("init", Day(1, 5), 4, AssessmentKind::kInitial));
+  f.Fold(A("formal", Day(6, 30), 4));
+  f.Fold(A("discharge", Day(8, 1), 4, AssessmentKind::kDischargeReview));
+  f.Fold(E("out", CareEventKind::kDischargeFromService, Day(8, 1, 12)));
+  f.Fold(E("back", CareEventKind::kReferralReceived, Day(10, 1)));
+  f.Fold(A("again", Day(10, 3), 11, AssessmentKind::kInitial));
+  f.Fold(A("late", Day(3, 1), 4));  // back-filled: it slots in between the initial and the formal review
+  const CareRecord r = Derive("p", f);
+  std::vector<std::string> pairs;
+  for (const auto& c : CompletedReviews(f, r)) pairs.push_back(absl::StrCat(c.reviewed.assessment_id, ">", c.by->id));
+  EXPECT_THAT(pairs, ElementsAre("init>late", "late>formal", "formal>discharge"));
+
+  Assessment gone = A("late", Day(3, 1), 4);
+  gone.revision = 1;
+  gone.withdrawn = true;
+  f.Fold(gone);
+  pairs.clear();
+  for (const auto& c : CompletedReviews(f, Derive("p", f))) pairs.push_back(absl::StrCat(c.reviewed.assessment_id, ">", c.by->id));
+  EXPECT_THAT(pairs, ElementsAre("init>formal", "formal>discharge"));
+}
+
+TEST(BasisAt, TheLatestAssessmentUpToTheTimeWhileItsPeriodWasOpen) {
+  PersonFacts f;
+  f.Fold(A("init", Day(1, 5), 4, AssessmentKind::kInitial));
+  f.Fold(A("formal", Day(6, 30), 5));
+  f.Fold(E("out", CareEventKind::kDischargeFromService, Day(8, 1)));
+  const CareRecord r = Derive("p", f);
+  EXPECT_FALSE(BasisAt(f, r, Day(1, 4)).has_value());  // before any allocation
+  EXPECT_EQ(BasisAt(f, r, Day(1, 5))->assessment_id, "init");  // at the MHCT time itself
+  EXPECT_EQ(BasisAt(f, r, Day(7, 1))->assessment_id, "formal");
+  EXPECT_EQ(BasisAt(f, r, Day(7, 1))->cluster, 5);
+  EXPECT_EQ(BasisAt(f, r, Day(8, 1))->assessment_id, "formal");  // at the discharge itself: still open
+  EXPECT_FALSE(BasisAt(f, r, Day(8, 2)).has_value());  // discharged since
+}
+
 }  // namespace
 }  // namespace pbr::ledger
