@@ -4,21 +4,14 @@
 //   intake throughput (RecordAssessment/s)  vs  a bare in-process gRPC echo (calls/s)
 //   ack-to-report latency at a fixed rate   vs  bare produce-to-consume through the same broker
 // plus the time reporting needs to reflect a burst of assessments. See bench/README.md.
-#include <sched.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,15 +20,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench_support.h"
 #include "care/rules.h"
 #include "demo_data.h"
-#include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "librdkafka/rdkafka.h"
 #include "pbr/v1/allocation.grpc.pb.h"
@@ -45,12 +37,8 @@
 namespace pbr::bench {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-using TimePoint = SteadyClock::time_point;
+constexpr const char* kProgram = "platform_bench";
 constexpr const char* kBenchTopic = "pbr-bench-latency";
-
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-double Millis(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 struct Flags {
   int clients = 16;
@@ -86,40 +74,21 @@ constexpr const char* kUsage = R"(usage: platform_bench [--flag=value ...]
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags f;
-  const std::map<std::string, std::pair<int*, int>> ints = {  // name -> (field, minimum)
-      {"clients", {&f.clients, 1}},         {"assessments", {&f.assessments, 1}},
-      {"teams", {&f.teams, 1}},             {"rate", {&f.rate, 1}},
-      {"latency-seconds", {&f.latency_seconds, 1}}, {"latency-workers", {&f.latency_workers, 1}},
-      {"poll-ms", {&f.poll_ms, 0}},         {"reflect-timeout", {&f.reflect_timeout, 1}},
-      {"partitions", {&f.partitions, 1}},
+  const FlagTable table = {
+      .ints = {{"clients", {&f.clients, 1, 1000}},
+               // People are numbered into disjoint NHS-number ranges below; the intake's ends at 300000.
+               {"assessments", {&f.assessments, 1, 300000}},
+               {"teams", {&f.teams, 1, 10000}},
+               {"rate", {&f.rate, 1, 100000}},
+               {"latency-seconds", {&f.latency_seconds, 1, 100000}},
+               {"latency-workers", {&f.latency_workers, 1, 1000}},
+               {"poll-ms", {&f.poll_ms, 0, 10000}},
+               {"reflect-timeout", {&f.reflect_timeout, 1, 86400}},
+               {"partitions", {&f.partitions, 1, 1000}}},  // the broker's own limit
+      .strings = {{"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}},
+      .switches = {{"keep-work-dir", &f.keep_work_dir}},
   };
-  const std::map<std::string, std::string*> strings = {
-      {"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}};
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return absl::NotFoundError(kUsage);
-    if (arg == "--keep-work-dir") {
-      f.keep_work_dir = true;
-      continue;
-    }
-    const size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'\n", kUsage));
-    }
-    const std::string name = arg.substr(2, eq - 2), value = arg.substr(eq + 1);
-    if (auto it = ints.find(name); it != ints.end()) {
-      if (!absl::SimpleAtoi(value, it->second.first) || *it->second.first < it->second.second) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, ": '", value, "' is not a whole number >= ",
-                                                       it->second.second));
-      }
-    } else if (auto s = strings.find(name); s != strings.end()) {
-      *s->second = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "\n", kUsage));
-    }
-  }
-  // People are numbered into disjoint NHS-number ranges below; keep the intake inside its range.
-  if (f.assessments > 300000) return absl::InvalidArgumentError("--assessments: at most 300000");
+  if (auto st = ParseFlagArgs(argc, argv, table, kUsage); !st.ok()) return st;
   if (static_cast<int64_t>(f.rate) * f.latency_seconds > 100000) {
     return absl::InvalidArgumentError("--rate x --latency-seconds: at most 100000 samples");
   }
@@ -161,38 +130,8 @@ pbr::v1::RecordAssessmentRequest MakeRequest(int64_t person, const std::string& 
   return r;
 }
 
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-  return ctx;
-}
-
-// No proxy from the environment: the benchmark only ever talks to 127.0.0.1.
-std::shared_ptr<grpc::Channel> LoopbackChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
-
-struct Percentiles {
-  size_t n = 0;
-  double p50 = 0, p99 = 0, max = 0;
-};
-
-Percentiles Summarize(std::vector<double> v) {
-  Percentiles p;
-  p.n = v.size();
-  if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto rank = [&](double q) { return v[std::max<size_t>(1, static_cast<size_t>(std::ceil(q * v.size()))) - 1]; };
-  p.p50 = rank(0.50);
-  p.p99 = rank(0.99);
-  p.max = v.back();
-  return p;
-}
 
 struct ClosedLoopResult {
   int64_t ok = 0;
@@ -233,39 +172,12 @@ ClosedLoopResult RunClosedLoop(int clients, int count, const std::function<absl:
 // ---------------------------------------------------------------------------------------------
 // Baseline 1: bare gRPC echo, in process, same client shape as the intake.
 
-class EchoService final : public pbr::bench::Echo::Service {
-  grpc::Status Echo(grpc::ServerContext*, const EchoMessage* request, EchoMessage* reply) override {
-    reply->set_payload(request->payload());
-    return grpc::Status::OK;
-  }
-};
-
 absl::StatusOr<ClosedLoopResult> RunEcho(const Flags& f, size_t payload_bytes) {
-  EchoService service;
-  int port = 0;
-  grpc::ServerBuilder builder;  // a default sync server, like the services'
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) return absl::UnavailableError("echo server did not start on 127.0.0.1");
-  auto stub = pbr::bench::Echo::NewStub(LoopbackChannel(absl::StrCat("127.0.0.1:", port)));
-  EchoMessage request;
-  request.set_payload(std::string(payload_bytes, 'x'));
-  {  // connect before timing, as the intake's stub already is by then
-    EchoMessage reply;
-    if (grpc::Status st = stub->Echo(Context().get(), request, &reply); !st.ok()) {
-      return absl::UnavailableError(absl::StrCat("echo: ", st.error_message()));
-    }
-  }
-  auto result = RunClosedLoop(f.clients, f.assessments, [&](int) {
-    EchoMessage reply;
-    grpc::Status st = stub->Echo(Context().get(), request, &reply);
-    if (!st.ok()) return absl::UnavailableError(st.error_message());
-    if (reply.payload().size() != payload_bytes) return absl::DataLossError("echo payload changed");
-    return absl::OkStatus();
-  });
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  return result;
+  auto echo = EchoBaseline::Start(payload_bytes);
+  if (!echo.ok()) return echo.status();
+  // Connect before timing, as the intake's stub already is by then.
+  if (auto st = (*echo)->Call(); !st.ok()) return st;
+  return RunClosedLoop(f.clients, f.assessments, [&](int) { return (*echo)->Call(); });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,8 +312,11 @@ class Platform {
 
   absl::Status Record(const pbr::v1::RecordAssessmentRequest& request) {
     pbr::v1::RecordAssessmentReply reply;
-    grpc::Status st = allocation_->RecordAssessment(Context().get(), request, &reply);
-    if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+    if (auto st = FromGrpc(allocation_->RecordAssessment(testing::CallContext().get(), request, &reply),
+                           "RecordAssessment");
+        !st.ok()) {
+      return st;
+    }
     if (reply.duplicate()) return absl::AlreadyExistsError(absl::StrCat(request.source_record_id(), " was a duplicate"));
     return absl::OkStatus();
   }
@@ -410,8 +325,11 @@ class Platform {
     pbr::v1::GetCaseloadRequest request;
     request.set_team_id(team);
     pbr::v1::Caseload caseload;
-    grpc::Status st = reporting_->GetCaseload(Context(absl::Seconds(5)).get(), request, &caseload);
-    if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+    if (auto st = FromGrpc(reporting_->GetCaseload(testing::CallContext(absl::Seconds(5)).get(), request, &caseload),
+                           "GetCaseload");
+        !st.ok()) {
+      return st;
+    }
     return caseload.assessments_recorded();
   }
 
@@ -490,28 +408,6 @@ absl::StatusOr<LatencyResult> RunPlatformLatency(const Flags& f, Platform& platf
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
-int Nproc() {  // like nproc(1): the CPUs this process may run on
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return static_cast<int>(std::thread::hardware_concurrency());
-  return CPU_COUNT(&set);
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-// Other work on the machine skews every figure; the header shows how busy it was at the start.
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return in ? absl::StrCat(one, " ", five, " ", fifteen) : "unknown";
-}
-
 struct Results {
   double echo_per_s = 0;
   double intake_per_s = 0;
@@ -528,38 +424,6 @@ struct Results {
   };
   std::vector<ServiceFootprint> footprint;
 };
-
-// Resident memory of a process (VmRSS), in bytes; -1 when unreadable.
-int64_t RssBytes(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    int64_t kb = 0;
-    if (absl::StartsWith(line, "VmRSS:") && absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6, line.size() - 9)), &kb)) {
-      return kb * 1024;
-    }
-  }
-  return -1;
-}
-
-// Bytes under a data directory: RocksDB's data files, and everything.
-std::pair<int64_t, int64_t> DirBytes(const std::string& dir) {
-  int64_t data = 0, total = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (!e.is_regular_file(ec)) continue;
-    const int64_t n = static_cast<int64_t>(e.file_size(ec));
-    const std::string name = e.path().filename().string();
-    total += n;
-    if (absl::EndsWith(name, ".sst") || absl::EndsWith(name, ".log") || absl::StartsWith(name, "MANIFEST")) data += n;
-  }
-  return {data, total};
-}
-
-void Stage(const char* what) {
-  std::printf("\n-- %s\n", what);
-  std::fflush(stdout);
-}
 
 // The rules the platform runs on: --rules-dir copied, with a teams file of the bench's own (as a trust
 // replaces the example one, rules/README.md) listing every team it records for: the warm-up's, the
@@ -605,22 +469,7 @@ absl::StatusOr<std::string> WriteBenchRules(const Flags& f) {
   return dir;
 }
 
-// The running platform, shared with the signal watcher so an interrupted run stops it too.
-struct Owned {
-  std::mutex mu;
-  std::unique_ptr<testing::LocalPlatform> platform;
-
-  // Every process stops; one that does not exit cleanly on SIGTERM is a failure too.
-  absl::Status StopAll() {
-    std::lock_guard lock(mu);
-    if (!platform) return absl::OkStatus();
-    absl::Status st = platform->StopAll();
-    platform.reset();
-    return st;
-  }
-};
-
-absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
+absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   const size_t payload_bytes = MakeRequest(0, "bench-0", "bench-team-0").ByteSizeLong();
   std::printf("payload: %zu bytes (a serialized RecordAssessmentRequest; echo and Kafka baselines use the same)\n",
               payload_bytes);
@@ -647,11 +496,7 @@ absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
   const TimePoint boot = SteadyClock::now();
   auto started = testing::LocalPlatform::Start(options);
   if (!started.ok()) return started.status();
-  testing::LocalPlatform* local = started->get();
-  {
-    std::lock_guard lock(owned.mu);
-    owned.platform = *std::move(started);
-  }
+  testing::LocalPlatform* local = owned.Adopt(*std::move(started));
   Platform platform(*local);
   // The first assessment also waits for consumer groups to form; keep that out of every figure.
   if (auto st = platform.Record(MakeRequest(kWarmupPerson, "warmup", "bench-warmup")); !st.ok()) return st;
@@ -664,8 +509,7 @@ absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
   auto kafka = RunKafkaBaseline(f, local->bootstrap(), payload_bytes);
   if (!kafka.ok()) return kafka.status();
   out.kafka = *kafka;
-  std::printf("%zu messages at %d/s: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", kafka->n, f.rate, kafka->p50,
-              kafka->p99, kafka->max);
+  std::printf("%zu messages at %d/s: %s\n", kafka->n, f.rate, Describe(*kafka, 2).c_str());
 
   Stage("platform: ack -> visible in reporting, at a fixed rate");
   auto latency = RunPlatformLatency(f, platform);
@@ -673,10 +517,8 @@ absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
   out.latency = *latency;
   std::printf("%zu samples at %.1f/s (%d started late) with %d workers, polling every %d ms\n", latency->visible.n,
               latency->achieved_rate, latency->late, f.latency_workers, f.poll_ms);
-  std::printf("ack -> visible:        p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", latency->visible.p50,
-              latency->visible.p99, latency->visible.max);
-  std::printf("RecordAssessment call: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", latency->ack.p50, latency->ack.p99,
-              latency->ack.max);
+  std::printf("ack -> visible:        %s\n", Describe(latency->visible, 2).c_str());
+  std::printf("RecordAssessment call: %s\n", Describe(latency->ack, 2).c_str());
 
   Stage("platform: intake throughput");
   std::vector<pbr::v1::RecordAssessmentRequest> requests;
@@ -724,7 +566,7 @@ absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
 
   Stage("footprint: memory while running, bytes stored after a clean stop");
   for (const char* name : testing::LocalPlatform::kServices) {
-    out.footprint.push_back({name, RssBytes(local->Pid(name))});
+    out.footprint.push_back({name, StatusBytes(local->Pid(name), "VmRSS")});
   }
   if (auto st = owned.StopAll(); !st.ok()) return st;
   for (auto& s : out.footprint) {
@@ -763,59 +605,23 @@ void PrintTable(const Flags& f, const Results& r) {
 int main(int argc, char** argv) {
   using namespace pbr::bench;
   auto flags = ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    const bool help = absl::IsNotFound(flags.status());
-    std::fprintf(help ? stdout : stderr, "%s%s", help ? "" : "platform_bench: ",
-                 std::string(flags.status().message()).c_str());
-    return help ? 0 : 2;
-  }
+  if (!flags.ok()) return FlagsExit(kProgram, flags.status());
   Flags& f = *flags;
-  if (f.work_dir.empty()) {
-    char tmpl[] = "/tmp/pbr-bench-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
-      std::perror("platform_bench: mkdtemp");
-      return 1;
-    }
-    f.work_dir = tmpl;
-  }
-
-  std::printf("== platform_bench\n");
-  std::printf("machine: nproc %d, %s\n", Nproc(), CpuModel().c_str());
-  std::printf("load average (1/5/15 min) at start: %s\n", LoadAverage().c_str());
-  std::printf("build: %s; work dir: %s\n", PBR_BUILD_TYPE, f.work_dir.c_str());
+  if (int exit_code = StartRun(kProgram, "/tmp/pbr-bench-XXXXXX", &f.work_dir); exit_code != 0) return exit_code;
   std::printf("params: --clients=%d --assessments=%d --teams=%d --rate=%d --latency-seconds=%d "
               "--latency-workers=%d --poll-ms=%d --reflect-timeout=%d --partitions=%d\n",
               f.clients, f.assessments, f.teams, f.rate, f.latency_seconds, f.latency_workers, f.poll_ms,
               f.reflect_timeout, f.partitions);
   std::fflush(stdout);
 
-  // Ctrl-C, SIGTERM or SIGHUP mid-run: stop the platform's processes before leaving. Blocked here, before
-  // any thread starts, so only the watcher receives them (children reset their mask when spawned).
-  Owned owned;
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // output piped into `head` must not kill us with the platform still running
-  std::thread([&owned, stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::fprintf(stderr, "\nplatform_bench: signal %d: stopping the platform\n", sig);
-    owned.StopAll().IgnoreError();
-    std::_Exit(128 + sig);
-  }).detach();
+  // Ctrl-C, SIGTERM or SIGHUP mid-run: stop the platform's processes before leaving.
+  OwnedProcesses owned(kProgram, "the platform");
+  owned.StopOnSignals();
 
   Results results;
-  absl::Status status = RunBench(f, owned, results);
-  // Every process stops, whatever happened above.
-  if (absl::Status stopped = owned.StopAll(); !stopped.ok()) {
-    std::fprintf(stderr, "platform_bench: stopping the platform: %s\n", stopped.ToString().c_str());
-    if (status.ok()) status = stopped;
-  }
-  if (!status.ok()) {
-    std::fprintf(stderr, "\nplatform_bench: FAILED: %s\n(service logs are in %s)\n", status.ToString().c_str(),
-                 f.work_dir.c_str());
-    return 1;
+  // Every process stops, whatever happened in the run.
+  if (absl::Status status = owned.StopAfter(RunBench(f, owned, results)); !status.ok()) {
+    return Failed(kProgram, status, "service logs", f.work_dir);
   }
   PrintTable(f, results);
   if (!f.keep_work_dir) std::filesystem::remove_all(f.work_dir);

@@ -10,20 +10,14 @@
 //   ListOverdue / CountOverdue     vs  a bare in-process gRPC echo of the reply's size
 //   RSS, bytes stored per person   against the issue's targets
 // See bench/README.md.
-#include <sched.h>
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -36,14 +30,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench_support.h"
 #include "care/rules.h"
 #include "care_bridge.h"
 #include "due_index.h"
-#include "echo.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "pbr/v1/review_scheduler.grpc.pb.h"
 #include "platform/events.h"
@@ -56,12 +49,9 @@
 namespace pbr::bench {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-using TimePoint = SteadyClock::time_point;
 namespace topic = platform::topic;
 
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-double Millis(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+constexpr const char* kProgram = "scheduler_bench";
 
 // The issue's targets.
 constexpr double kQueryP99TargetMs = 10;
@@ -100,39 +90,21 @@ constexpr const char* kUsage = R"(usage: scheduler_bench [--flag=value ...]
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   Flags f;
-  // name -> (field, minimum, maximum)
-  const std::map<std::string, std::tuple<int*, int, int>> ints = {
-      {"people", {&f.people, 1, 10000000}},         {"transitions", {&f.transitions, 0, 10000000}},
-      {"calls", {&f.calls, 1, 1000000}},            {"warmup-calls", {&f.warmup_calls, 0, 100000}},
-      {"page-size", {&f.page_size, 1, scheduler::kMaxPageSize}}, {"overdue-percent", {&f.overdue_percent, 0, 100}},
+  const FlagTable table = {
+      .ints = {{"people", {&f.people, 1, 10000000}},
+               {"transitions", {&f.transitions, 0, 10000000}},
+               {"calls", {&f.calls, 1, 1000000}},
+               {"warmup-calls", {&f.warmup_calls, 0, 100000}},
+               {"page-size", {&f.page_size, 1, scheduler::kMaxPageSize}},
+               {"overdue-percent", {&f.overdue_percent, 0, 100}}},
+      .strings = {{"pass-day", &f.pass_day},
+                  {"team", &f.team},
+                  {"bin-dir", &f.bin_dir},
+                  {"rules-dir", &f.rules_dir},
+                  {"work-dir", &f.work_dir}},
+      .switches = {{"keep-work-dir", &f.keep_work_dir}},
   };
-  const std::map<std::string, std::string*> strings = {{"pass-day", &f.pass_day}, {"team", &f.team},
-                                                       {"bin-dir", &f.bin_dir},   {"rules-dir", &f.rules_dir},
-                                                       {"work-dir", &f.work_dir}};
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") return absl::NotFoundError(kUsage);
-    if (arg == "--keep-work-dir") {
-      f.keep_work_dir = true;
-      continue;
-    }
-    const size_t eq = arg.find('=');
-    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) {
-      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", arg, "'\n", kUsage));
-    }
-    const std::string name = arg.substr(2, eq - 2), value = arg.substr(eq + 1);
-    if (auto it = ints.find(name); it != ints.end()) {
-      auto [field, lo, hi] = it->second;
-      if (!absl::SimpleAtoi(value, field) || *field < lo || *field > hi) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--", name, ": '", value, "' is not a whole number from ", lo, " to ", hi));
-      }
-    } else if (auto s = strings.find(name); s != strings.end()) {
-      *s->second = value;
-    } else {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name, "\n", kUsage));
-    }
-  }
+  if (auto st = ParseFlagArgs(argc, argv, table, kUsage); !st.ok()) return st;
   if (f.transitions > f.people) return absl::InvalidArgumentError("--transitions: more than --people");
   if (!f.pass_day.empty()) {
     absl::CivilDay d;
@@ -145,29 +117,6 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
 
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
-
-struct Percentiles {
-  size_t n = 0;
-  double p50 = 0, p99 = 0, max = 0;
-};
-
-Percentiles Summarize(std::vector<double> v) {
-  Percentiles p;
-  p.n = v.size();
-  if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto rank = [&](double q) { return v[std::max<size_t>(1, static_cast<size_t>(std::ceil(q * v.size()))) - 1]; };
-  p.p50 = rank(0.50);
-  p.p99 = rank(0.99);
-  p.max = v.back();
-  return p;
-}
-
-std::string Describe(const Percentiles& p) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "p50 %.3f ms, p99 %.3f ms, max %.3f ms", p.p50, p.p99, p.max);
-  return buf;
-}
 
 // `call` `warmup` times unmeasured, then `calls` times, each timed; the first failure ends it.
 absl::StatusOr<Percentiles> TimeCalls(int warmup, int calls, const std::function<absl::Status()>& call) {
@@ -383,80 +332,6 @@ pbr::v1::EventEnvelope AssessmentEvent(const Person& p, int64_t i, const std::st
   *a->mutable_assessed_at() = platform::ToProto(p.assessed_at);
   *a->mutable_effective_at() = platform::ToProto(p.assessed_at);
   return e;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The machine and the process
-
-int Nproc() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return static_cast<int>(std::thread::hardware_concurrency());
-  return CPU_COUNT(&set);
-}
-
-std::string CpuModel() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown";
-}
-
-std::string LoadAverage() {
-  std::ifstream in("/proc/loadavg");
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return in ? absl::StrCat(one, " ", five, " ", fifteen) : "unknown";
-}
-
-// A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"), as bytes; -1 when unreadable.
-int64_t StatusBytes(pid_t pid, absl::string_view field) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  const std::string prefix = absl::StrCat(field, ":");
-  for (std::string line; std::getline(in, line);) {
-    if (!absl::StartsWith(line, prefix)) continue;
-    absl::string_view rest = absl::StripAsciiWhitespace(absl::string_view(line).substr(prefix.size()));
-    absl::ConsumeSuffix(&rest, "kB");
-    int64_t kb = 0;
-    if (absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &kb)) return kb * 1024;
-  }
-  return -1;
-}
-
-// RocksDB's data files (tables, write-ahead logs, MANIFEST), and everything, under a directory.
-std::pair<int64_t, int64_t> DirBytes(const std::string& dir) {
-  int64_t data = 0, total = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir, ec)) {
-    if (!e.is_regular_file(ec)) continue;
-    const int64_t n = static_cast<int64_t>(e.file_size(ec));
-    const std::string name = e.path().filename().string();
-    total += n;
-    if (absl::EndsWith(name, ".sst") || absl::EndsWith(name, ".log") || absl::StartsWith(name, "MANIFEST")) data += n;
-  }
-  return {data, total};
-}
-
-void Stage(const char* what) {
-  std::printf("\n-- %s\n", what);
-  std::fflush(stdout);
-}
-
-std::shared_ptr<grpc::Channel> LoopbackChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);  // only ever 127.0.0.1
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
-}
-
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(10)) {
-  auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
-  return ctx;
-}
-
-absl::Status FromGrpc(const grpc::Status& st, absl::string_view what) {
-  if (st.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(st.error_code()), absl::StrCat(what, ": ", st.error_message()));
 }
 
 // The scheduler's families, exactly as its main.cc opens them, so the service finds the layout it
@@ -787,61 +662,15 @@ absl::Status RunRawBaselines(const Flags& f, const std::string& dir, Results& ou
   return absl::OkStatus();
 }
 
-class EchoService final : public pbr::bench::Echo::Service {
-  grpc::Status Echo(grpc::ServerContext*, const EchoMessage* request, EchoMessage* reply) override {
-    reply->set_payload(request->payload());
-    return grpc::Status::OK;
-  }
-};
-
 // A bare echo of `payload_bytes` (there and back) from one client, call after call.
 absl::StatusOr<Percentiles> RunEcho(const Flags& f, size_t payload_bytes) {
-  EchoService service;
-  int port = 0;
-  grpc::ServerBuilder builder;  // a default sync server, like the services'
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) return absl::UnavailableError("echo server did not start on 127.0.0.1");
-  auto stub = pbr::bench::Echo::NewStub(LoopbackChannel(absl::StrCat("127.0.0.1:", port)));
-  EchoMessage request;
-  request.set_payload(std::string(payload_bytes, 'x'));
-  auto result = TimeCalls(f.warmup_calls + 1, f.calls, [&]() -> absl::Status {
-    EchoMessage reply;
-    if (auto st = FromGrpc(stub->Echo(Context().get(), request, &reply), "echo"); !st.ok()) return st;
-    if (reply.payload().size() != payload_bytes) return absl::DataLossError("echo payload changed");
-    return absl::OkStatus();
-  });
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  return result;
+  auto echo = EchoBaseline::Start(payload_bytes);
+  if (!echo.ok()) return echo.status();
+  return TimeCalls(f.warmup_calls + 1, f.calls, [&] { return (*echo)->Call(); });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Stage 3: the real service on the store.
-
-// The processes the bench started, shared with the signal watcher so an interrupted run stops them.
-struct Owned {
-  std::mutex mu;
-  std::unique_ptr<testing::ChildProcess> scheduler, broker;
-
-  // Every process stops; one that does not exit cleanly on SIGTERM is a failure too.
-  absl::Status StopAll() {
-    std::lock_guard lock(mu);
-    absl::Status result;
-    for (auto* child : {&scheduler, &broker}) {
-      if (!*child) continue;
-      const bool is_scheduler = child == &scheduler;
-      auto code = (*child)->Terminate(absl::Seconds(30));
-      if (!code.ok() && result.ok()) result = code.status();
-      if (code.ok() && *code != 0 && result.ok()) {
-        result = absl::InternalError(absl::StrCat(is_scheduler ? "pbr-review-scheduler" : "pbr-broker", " exited with code ",
-                                                  *code, " on SIGTERM; its log:\n", testing::Tail((*child)->log_path())));
-      }
-      child->reset();
-    }
-    return result;
-  }
-};
 
 // Sums the samples of one metric family in a Prometheus text page.
 double MetricSum(absl::string_view page, absl::string_view name) {
@@ -857,14 +686,10 @@ double MetricSum(absl::string_view page, absl::string_view name) {
 }
 
 absl::Status RunService(const Flags& f, const std::string& data_dir, absl::Time pass_at,
-                        const pbr::v1::ListOverdueRequest& list_request, Owned& owned, Results& out) {
+                        const pbr::v1::ListOverdueRequest& list_request, OwnedProcesses& owned, Results& out) {
   auto broker = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-broker", "--partitions=6"}, f.work_dir + "/broker.log");
   if (!broker.ok()) return broker.status();
-  testing::ChildProcess* broker_process = broker->get();
-  {
-    std::lock_guard lock(owned.mu);
-    owned.broker = *std::move(broker);
-  }
+  testing::ChildProcess* broker_process = owned.Adopt("pbr-broker", *std::move(broker));
   auto line = broker_process->WaitForLine("BOOTSTRAP ", absl::Seconds(30));
   if (!line.ok()) return line.status();
   const std::string bootstrap = line->substr(std::string("BOOTSTRAP ").size());
@@ -877,11 +702,7 @@ absl::Status RunService(const Flags& f, const std::string& data_dir, absl::Time 
                                              "--clock=" + clock},
                                             f.work_dir + "/review-scheduler.log");
   if (!child.ok()) return child.status();
-  testing::ChildProcess* service = child->get();
-  {
-    std::lock_guard lock(owned.mu);
-    owned.scheduler = *std::move(child);
-  }
+  testing::ChildProcess* service = owned.Adopt("pbr-review-scheduler", *std::move(child));
   auto ready = service->WaitForLine("READY ", absl::Seconds(180));
   if (!ready.ok()) {
     return absl::Status(ready.status().code(), absl::StrCat("pbr-review-scheduler: ", ready.status().message(), "\n",
@@ -923,7 +744,7 @@ absl::Status RunService(const Flags& f, const std::string& data_dir, absl::Time 
   auto stub = pbr::v1::ReviewScheduler::NewStub(LoopbackChannel(grpc_address));
   auto list = TimeCalls(f.warmup_calls, f.calls, [&]() -> absl::Status {
     pbr::v1::ListOverdueReply reply;
-    if (auto st = FromGrpc(stub->ListOverdue(Context().get(), list_request, &reply), "ListOverdue"); !st.ok()) return st;
+    if (auto st = FromGrpc(stub->ListOverdue(testing::CallContext().get(), list_request, &reply), "ListOverdue"); !st.ok()) return st;
     if (reply.ByteSizeLong() != out.list_reply_bytes) {
       return absl::DataLossError(absl::StrCat("ListOverdue answered ", reply.ByteSizeLong(), " bytes; in process ",
                                               out.list_reply_bytes));
@@ -935,7 +756,7 @@ absl::Status RunService(const Flags& f, const std::string& data_dir, absl::Time 
   std::printf("ListOverdue team=%s page_size=%d: %s\n", out.team.c_str(), f.page_size, Describe(*list).c_str());
   auto count = TimeCalls(f.warmup_calls, f.calls, [&]() -> absl::Status {
     pbr::v1::CountOverdueReply reply;
-    if (auto st = FromGrpc(stub->CountOverdue(Context().get(), {}, &reply), "CountOverdue"); !st.ok()) return st;
+    if (auto st = FromGrpc(stub->CountOverdue(testing::CallContext().get(), {}, &reply), "CountOverdue"); !st.ok()) return st;
     if (reply.total() != out.overdue) {
       return absl::DataLossError(absl::StrCat("CountOverdue answered ", reply.total(), " overdue; expected ", out.overdue));
     }
@@ -953,7 +774,7 @@ absl::Status RunService(const Flags& f, const std::string& data_dir, absl::Time 
 
 // ---------------------------------------------------------------------------------------------
 
-absl::Status RunBench(const Flags& f, Owned& owned, Results& out) {
+absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   auto rules = services::LoadRules(f.rules_dir);
   if (!rules.ok()) return rules.status();
   const care::ReviewPolicy policy = care::ReviewPolicy::kTrustSop;  // the service's default (--review-policy=sop)
@@ -1055,71 +876,27 @@ bool PrintTable(const Flags& f, const Results& r) {
 int main(int argc, char** argv) {
   using namespace pbr::bench;
   auto flags = ParseFlags(argc, argv);
-  if (!flags.ok()) {
-    const bool help = absl::IsNotFound(flags.status());
-    std::fprintf(help ? stdout : stderr, "%s%s", help ? "" : "scheduler_bench: ",
-                 std::string(flags.status().message()).c_str());
-    if (!help) std::fprintf(stderr, "\n");
-    return help ? 0 : 2;
-  }
+  if (!flags.ok()) return FlagsExit(kProgram, flags.status());
   Flags& f = *flags;
-  if (f.work_dir.empty()) {
-    char tmpl[] = "/tmp/pbr-sched-bench-XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) {
-      std::perror("scheduler_bench: mkdtemp");
-      return 1;
-    }
-    f.work_dir = tmpl;
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(f.work_dir, ec);
-    if (!std::filesystem::is_empty(f.work_dir, ec)) {
-      std::fprintf(stderr, "scheduler_bench: --work-dir %s is not empty\n", f.work_dir.c_str());
-      return 2;
-    }
-  }
-
-  std::printf("== scheduler_bench\n");
-  std::printf("machine: nproc %d, %s\n", Nproc(), CpuModel().c_str());
-  std::printf("load average (1/5/15 min) at start: %s\n", LoadAverage().c_str());
-  std::printf("build: %s; work dir: %s\n", PBR_BUILD_TYPE, f.work_dir.c_str());
+  if (int exit_code = StartRun(kProgram, "/tmp/pbr-sched-bench-XXXXXX", &f.work_dir); exit_code != 0) return exit_code;
   std::printf("params: --people=%d --transitions=%d --overdue-percent=%d --pass-day=%s --calls=%d --warmup-calls=%d "
               "--page-size=%d --team=%s\n",
               f.people, f.transitions, f.overdue_percent, f.pass_day.empty() ? "(today)" : f.pass_day.c_str(), f.calls,
               f.warmup_calls, f.page_size, f.team.empty() ? "(most overdue)" : f.team.c_str());
   std::fflush(stdout);
 
-  // Ctrl-C, SIGTERM or SIGHUP mid-run: stop the child processes before leaving. Blocked before any
-  // thread starts, so only the watcher receives them (children reset their mask when spawned).
-  Owned owned;
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stop_signals, sig);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-  std::thread([&owned, stop_signals] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    std::fprintf(stderr, "\nscheduler_bench: signal %d: stopping the processes it started\n", sig);
-    owned.StopAll().IgnoreError();
-    std::_Exit(128 + sig);
-  }).detach();
+  // Ctrl-C, SIGTERM or SIGHUP mid-run: stop the child processes before leaving.
+  OwnedProcesses owned(kProgram, "the processes it started");
+  owned.StopOnSignals();
 
   Results results;
-  absl::Status status = RunBench(f, owned, results);
-  if (absl::Status stopped = owned.StopAll(); !stopped.ok()) {
-    std::fprintf(stderr, "scheduler_bench: stopping the processes: %s\n", stopped.ToString().c_str());
-    if (status.ok()) status = stopped;
-  }
-  if (!status.ok()) {
-    std::fprintf(stderr, "\nscheduler_bench: FAILED: %s\n(stores and logs are in %s)\n", status.ToString().c_str(),
-                 f.work_dir.c_str());
-    return 1;
+  if (absl::Status status = owned.StopAfter(RunBench(f, owned, results)); !status.ok()) {
+    return Failed(kProgram, status, "stores and logs", f.work_dir);
   }
   const bool met = PrintTable(f, results);
   std::printf("load average (1/5/15 min) at the end: %s\n", LoadAverage().c_str());
   if (!met) {
-    std::fprintf(stderr, "scheduler_bench: a figure missed its target (work dir kept: %s)\n", f.work_dir.c_str());
+    std::fprintf(stderr, "%s: a figure missed its target (work dir kept: %s)\n", kProgram, f.work_dir.c_str());
     return 1;
   }
   if (!f.keep_work_dir) std::filesystem::remove_all(f.work_dir);
