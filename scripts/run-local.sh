@@ -132,6 +132,8 @@ Try (in another terminal):
   $bin_dir/pbrctl caseload $team
   $bin_dir/pbrctl record tools/pbrctl/examples/assessment.json
   $bin_dir/pbrctl schedule <person_id from the reply>
+  $bin_dir/pbrctl overdue --team $team
+  $bin_dir/pbrctl overdue-count
   $bin_dir/pbrctl outcomes <person_id>
   curl -s http://${metrics_addr[allocation]}/metrics | grep pbr_
 EOT

@@ -33,6 +33,13 @@
 namespace pbr {
 namespace {
 
+void SetDate(pbr::v1::CivilDate* out, absl::CivilDay d) {
+  out->set_year(static_cast<int32_t>(d.year()));
+  out->set_month(d.month());
+  out->set_day(d.day());
+}
+
+
 using systemtest::At;
 using systemtest::HonosTotal;
 using systemtest::kToday;
@@ -400,6 +407,8 @@ class CareJourneyTest : public systemtest::PlatformFixture {
       person->set_has_honos(true);
       person->set_latest_honos_total(p.basis->honos);
       person->set_review_state(state);
+      // Reporting shows the due date the scheduler announced (none is announced while UPCOMING).
+      if (state != pbr::v1::REVIEW_STATE_UPCOMING) SetDate(person->mutable_review_due_date(), DueOf(*p.basis).due);
     }
     for (auto& [id, c] : clusters) {
       c.set_mean_latest_honos(static_cast<double>(sums[id]) / c.people_with_honos());

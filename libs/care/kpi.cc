@@ -2,6 +2,8 @@
 #include "internal.h"
 
 #include "care/rules.h"
+#include "care/review_triggers.h"
+#include <functional>
 
 namespace care {
 
@@ -136,34 +138,49 @@ KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const Formal
 
 namespace {
 
-KpiResult TransferTiming(const RuleSet& rules, std::string_view id, std::span<const TransferRecord> records,
-                         absl::Time as_of, bool out_of_hours) {
-  const KpiSettings& k = rules.kpis();
+// Reviewed inside the trigger window; unreviewed ones count against once the deadline has passed.
+template <typename Record, typename EventOf>
+std::pair<int64_t, int64_t> InTriggerWindow(const KpiSettings& k, std::span<const Record> records,
+                                            absl::Time as_of, absl::TimeZone clinical,
+                                            const std::function<std::optional<ReviewTriggerKind>(const Record&)>& kind_of,
+                                            EventOf event_of) {
   int64_t num = 0, den = 0;
   for (const auto& r : records) {
-    if (r.out_of_hours != out_of_hours) continue;
-    const absl::Time earliest = out_of_hours ? r.referral - absl::Hours(k.transfer_out_of_hours_hours)
-                                             : r.referral - absl::Hours(24 * k.transfer_in_hours_days_before);
-    const absl::Time latest = out_of_hours ? r.referral + absl::Hours(k.transfer_out_of_hours_hours) : r.referral;
+    const std::optional<ReviewTriggerKind> kind = kind_of(r);
+    if (!kind.has_value()) continue;
+    const ReviewTriggerWindow w = TriggerWindow(k, *kind, event_of(r), clinical);
     if (r.reviewed_at.has_value()) {
       ++den;
-      if (*r.reviewed_at >= earliest && *r.reviewed_at <= latest) ++num;
-    } else if (as_of > latest) {
+      if (MeetsTrigger(w, *r.reviewed_at)) ++num;
+    } else if (TriggerMissed(w, as_of)) {
       ++den;
     }
   }
-  return MakeKpiResult(k, id, num, den, rules.version());
+  return {num, den};
+}
+
+KpiResult TransferTiming(const RuleSet& rules, std::string_view id, std::span<const TransferRecord> records,
+                         absl::Time as_of, absl::TimeZone clinical, bool out_of_hours) {
+  auto [num, den] = InTriggerWindow<TransferRecord>(
+      rules.kpis(), records, as_of, clinical,
+      [&](const TransferRecord& r) -> std::optional<ReviewTriggerKind> {
+        if (r.out_of_hours != out_of_hours) return std::nullopt;
+        return out_of_hours ? ReviewTriggerKind::kOutOfHoursReferral : ReviewTriggerKind::kInHoursReferral;
+      },
+      [](const TransferRecord& r) { return r.referral; });
+  return MakeKpiResult(rules.kpis(), id, num, den, rules.version());
 }
 
 }  // namespace
 
-KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of) {
-  return TransferTiming(rules, "KPI9", records, as_of, false);
+KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of,
+                              absl::TimeZone clinical) {
+  return TransferTiming(rules, "KPI9", records, as_of, clinical, false);
 }
 
 KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
-                                  absl::Time as_of) {
-  return TransferTiming(rules, "KPI10", records, as_of, true);
+                                  absl::Time as_of, absl::TimeZone clinical) {
+  return TransferTiming(rules, "KPI10", records, as_of, clinical, true);
 }
 
 KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records) {
@@ -171,20 +188,12 @@ KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferR
 }
 
 KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
-                               absl::Time as_of) {
-  const KpiSettings& k = rules.kpis();
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    const absl::Time earliest = r.discharge_review - absl::Hours(k.discharge_review_hours);
-    const absl::Time latest = r.discharge_review + absl::Hours(k.discharge_review_hours);
-    if (r.reviewed_at.has_value()) {
-      ++den;
-      if (*r.reviewed_at >= earliest && *r.reviewed_at <= latest) ++num;
-    } else if (as_of > latest) {
-      ++den;
-    }
-  }
-  return MakeKpiResult(k, "KPI12", num, den, rules.version());
+                               absl::Time as_of, absl::TimeZone clinical) {
+  auto [num, den] = InTriggerWindow<DischargeRecord>(
+      rules.kpis(), records, as_of, clinical,
+      [](const DischargeRecord&) -> std::optional<ReviewTriggerKind> { return ReviewTriggerKind::kDischargeReview; },
+      [](const DischargeRecord& r) { return r.discharge_review; });
+  return MakeKpiResult(rules.kpis(), "KPI12", num, den, rules.version());
 }
 
 KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records) {

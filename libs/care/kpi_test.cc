@@ -11,6 +11,12 @@ namespace {
 using absl::CivilDay;
 using testing::ShippedRules;
 
+absl::TimeZone London() {
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone("Europe/London", &tz)) ADD_FAILURE() << "no Europe/London time zone data";
+  return tz;
+}
+
 void ExpectKpi(const KpiResult& r, const char* id, int64_t num, int64_t den, double target, bool met) {
   SCOPED_TRACE(id);
   EXPECT_EQ(r.id, id);
@@ -150,26 +156,33 @@ TEST(CareKpi9To11, Transfers) {
       rec(false, t + absl::Hours(1), false),                        // after the referral
       rec(true, t + absl::Hours(72), true),                         // out of hours: 72 h after
       rec(true, t + absl::Hours(73), true),
-      rec(true, t - absl::Hours(2), true),
+      rec(true, t - absl::Hours(2), true),  // before an out-of-hours referral: outside its window
       rec(true, std::nullopt, false),  // not reviewed, 72 h passed at as_of
   };
   const absl::Time as_of = t + absl::Hours(100);
-  ExpectKpi(Kpi9TransferInHours(ShippedRules(), records, as_of), "KPI9", 1, 3, 95, false);
-  ExpectKpi(Kpi10TransferOutOfHours(ShippedRules(), records, as_of), "KPI10", 2, 4, 95, false);
+  const absl::TimeZone uk = London();
+  ExpectKpi(Kpi9TransferInHours(ShippedRules(), records, as_of, uk), "KPI9", 1, 3, 95, false);
+  ExpectKpi(Kpi10TransferOutOfHours(ShippedRules(), records, as_of, uk), "KPI10", 1, 4, 95, false);
   ExpectKpi(Kpi11TransferAdherence(ShippedRules(), records), "KPI11", 5, 6, 95, false);
   // Before the 72 hours are up an unreviewed out-of-hours transfer is pending.
   std::vector<TransferRecord> pending = {rec(true, std::nullopt, false)};
-  ExpectKpi(Kpi10TransferOutOfHours(ShippedRules(), pending, t + absl::Hours(10)), "KPI10", 0, 0, 95, false);
+  ExpectKpi(Kpi10TransferOutOfHours(ShippedRules(), pending, t + absl::Hours(10), uk), "KPI10", 0, 0, 95, false);
+  // In hours across the clocks going forward (29 Mar 2026): 5 civil days, not 120 hours.
+  const absl::Time spring = absl::FromCivil(absl::CivilSecond(2026, 4, 1, 10, 0, 0), uk);
+  std::vector<TransferRecord> across = {TransferRecord{spring, false, spring - absl::Hours(119), true},
+                                        TransferRecord{spring, false, spring - absl::Hours(120), true}};
+  ExpectKpi(Kpi9TransferInHours(ShippedRules(), across, spring, uk), "KPI9", 1, 2, 95, false);
 }
 
 TEST(CareKpi12And13, Discharges) {
   const absl::Time d = absl::FromCivil(absl::CivilSecond(2024, 9, 1, 9, 30, 0), absl::UTCTimeZone());
   std::vector<DischargeRecord> records = {{d, d + absl::Hours(24), true},
                                           {d, d + absl::Hours(25), true},
-                                          {d, d - absl::Hours(1), true},
+                                          {d, d - absl::Hours(1), true},   // rated before the review: either side
+                                          {d, d - absl::Hours(25), true},
                                           {d, std::nullopt, false}};
-  ExpectKpi(Kpi12DischargeOnTime(ShippedRules(), records, d + absl::Hours(48)), "KPI12", 2, 4, 95, false);
-  ExpectKpi(Kpi13DischargeAdherence(ShippedRules(), records), "KPI13", 3, 3, 95, true);
+  ExpectKpi(Kpi12DischargeOnTime(ShippedRules(), records, d + absl::Hours(48), London()), "KPI12", 2, 5, 95, false);
+  ExpectKpi(Kpi13DischargeAdherence(ShippedRules(), records), "KPI13", 4, 4, 95, true);
 }
 
 TEST(CareAcc, NationalPeriodsWhateverTheLocalPolicy) {

@@ -46,7 +46,7 @@ ReviewTriggerWindow TriggerWindow(const KpiSettings& timing, ReviewTriggerKind k
       w.deadline = occurred_at + absl::Hours(timing.transfer_out_of_hours_hours);
       break;
     case ReviewTriggerKind::kDischargeReview:
-      w.opens = occurred_at;
+      w.opens = occurred_at - absl::Hours(timing.discharge_review_hours);
       w.deadline = occurred_at + absl::Hours(timing.discharge_review_hours);
       break;
     case ReviewTriggerKind::kInpatientAdmission:

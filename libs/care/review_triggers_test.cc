@@ -140,16 +140,17 @@ TEST(CareReviewTriggersOutOfHours, ElapsedHoursAcrossTheClocksGoingForward) {
   EXPECT_EQ(w.deadline, U(2026, 3, 31, 20));
 }
 
-// ---- KPI 12: the discharge review, within the 24 hours after it.
-TEST(CareReviewTriggersDischarge, TwentyFourHoursAfter) {
+// ---- KPI 12: the discharge review, within 24 hours of it either side.
+TEST(CareReviewTriggersDischarge, TwentyFourHoursEitherSide) {
   const absl::Time review = L(2026, 9, 1, 9, 30);
   const ReviewTriggerWindow w = Window(ReviewTriggerKind::kDischargeReview, review);
-  EXPECT_EQ(w.opens, review);
+  EXPECT_EQ(w.opens, review - absl::Hours(24));
   EXPECT_EQ(w.deadline, review + absl::Hours(24));
   EXPECT_TRUE(MeetsTrigger(w, review));
   EXPECT_TRUE(MeetsTrigger(w, review + absl::Hours(24)));
   EXPECT_FALSE(MeetsTrigger(w, review + absl::Hours(24) + absl::Seconds(1)));
-  EXPECT_FALSE(MeetsTrigger(w, review - absl::Seconds(1)));  // after-only reading
+  EXPECT_TRUE(MeetsTrigger(w, review - absl::Hours(24)));  // rated the day before, in preparing the review
+  EXPECT_FALSE(MeetsTrigger(w, review - absl::Hours(24) - absl::Seconds(1)));
   EXPECT_FALSE(TriggerMissed(w, review + absl::Hours(24)));
   EXPECT_TRUE(TriggerMissed(w, review + absl::Hours(24) + kNs));
 }
@@ -230,6 +231,7 @@ TEST(CareReviewTriggers, TimingComesFromTheKpiFile) {
   EXPECT_EQ(w(ReviewTriggerKind::kInHoursReferral).opens, L(2026, 3, 9, 22));
   EXPECT_EQ(w(ReviewTriggerKind::kOutOfHoursReferral).deadline, e + absl::Hours(48));
   EXPECT_EQ(w(ReviewTriggerKind::kDischargeReview).deadline, e + absl::Hours(12));
+  EXPECT_EQ(w(ReviewTriggerKind::kDischargeReview).opens, e - absl::Hours(12));
   EXPECT_EQ(w(ReviewTriggerKind::kInpatientAdmission).deadline, L(2026, 3, 11, 0) - kNs);  // the admission day only
   EXPECT_EQ(w(ReviewTriggerKind::kDischargeReview).rule_version, "mytrust-kpis-1");
 }

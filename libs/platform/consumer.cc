@@ -28,8 +28,13 @@ absl::Status Consumer::RunDueTasks() {
     if (now < task.next) continue;
     task.next = now + task.interval;
     rocksdb::WriteBatch batch;
-    ApplyContext ctx(store_, outbox_, batch, clock_.Now());
+    ApplyContext ctx(store_, outbox_, batch, clock_.Now(), &validator_);
     if (auto st = task.run(ctx); !st.ok()) return st;
+    if (!ctx.emit_problem().ok()) {
+      // A bug, not bad input: nothing of the pass is kept, and it is tried again next interval.
+      PBR_LOG(err) << "consumer: periodic task not applied: " << ctx.emit_problem().message();
+      continue;
+    }
     if (batch.Count() == 0) continue;
     if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) {
       if (IsStoreRefusal(st)) continue;  // a full disk: the task runs again next interval
@@ -272,8 +277,9 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
     duplicate = seen->has_value();
   }
   if (reject.empty() && !duplicate) {
-    ApplyContext ctx(store_, outbox_, batch, clock_.Now());
+    ApplyContext ctx(store_, outbox_, batch, clock_.Now(), &validator_);
     absl::Status st = handler->second(ConsumedEvent{topic_name, msg->partition, msg->offset, event}, ctx);
+    if (st.ok() && !ctx.emit_problem().ok()) st = ctx.emit_problem();
     if (absl::IsInvalidArgument(st)) {
       batch.Clear();
       reject = absl::StrCat("rejected: ", st.message());

@@ -1,6 +1,7 @@
 // Integration tests of the consumer and the outbox relay against the embedded broker on loopback.
 #include "platform/consumer.h"
 
+#include <atomic>
 #include <mutex>
 #include <set>
 
@@ -215,6 +216,67 @@ TEST_F(ConsumerTest, BadMessagesGoToTheDeadLetterTopicWithTheirReason) {
   EXPECT_THAT(reasons, ::testing::UnorderedElementsAre(
                            HasSubstr("undecodable"), HasSubstr("rejected: assessment_id: reject-me"),
                            HasSubstr("unknown-type: payload 'outcome-recorded'"), HasSubstr("unsupported: schema_version 2")));
+}
+
+// A handler about to publish what the shared rules refuse applies nothing: its input is
+// dead-lettered with the reason, and a periodic task's pass is dropped, so nothing invalid leaves.
+TEST_F(ConsumerTest, AnEventTheRulesRefuseIsNeverPublished) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "publishing");
+  Node watcher(*broker_, "dead-letter-watcher-2");
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  // The rules refuse outcome events for "bad" people.
+  consumer.ValidateWith([](absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
+    if (topic_name == topic::kOutcomeRecorded && e.person_id() == "bad") {
+      return absl::InvalidArgumentError("outcome_recorded.assessment_id: bad");
+    }
+    return absl::OkStatus();
+  });
+  auto emit_outcome = [](const std::string& person, ApplyContext& ctx) {
+    auto out = MakeEnvelope(topic::kOutcomeRecorded, DeterministicId("outcome", {person, absl::StrCat(absl::ToUnixNanos(ctx.now()))}),
+                            person, ctx.now(), ctx.now(), "", "");
+    out.mutable_outcome_recorded()->set_assessment_id("a");
+    ctx.Emit(topic::kOutcomeRecorded, out);
+  };
+  consumer.On(topic::kAssessmentRecorded, [&](const ConsumedEvent& ev, ApplyContext& ctx) {
+    if (auto st = CountPerPerson(ev, ctx); !st.ok()) return st;
+    emit_outcome(ev.event.assessment_recorded().assessment_id() == "a-bad" ? "bad" : "good", ctx);
+    return absl::OkStatus();
+  });
+  std::atomic<int> passes{0};
+  consumer.Every(absl::Milliseconds(1), [&](ApplyContext& ctx) {
+    ++passes;
+    ctx.batch().Put(ctx.store().Family(kCounts), "task", "1");
+    emit_outcome("bad", ctx);
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  std::mutex mu;
+  std::vector<std::string> reasons;
+  Consumer dead_letters(*watcher.store, *watcher.outbox, watcher.kafka, nullptr, clock_);
+  dead_letters.ValidateWith(AnyPayload);
+  dead_letters.On(topic::kDeadLetter, [&](const ConsumedEvent& ev, ApplyContext&) {
+    std::lock_guard lock(mu);
+    reasons.push_back(ev.event.dead_letter().reason());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(dead_letters.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+
+  auto bad = Assessment(1);
+  bad.mutable_assessment_recorded()->set_assessment_id("a-bad");
+  upstream.Publish(bad);
+  upstream.Publish(Assessment(2));
+  ASSERT_TRUE(pbr::testing::WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return reasons.size() == 1 && consumer.handled() == 2 && passes > 2;
+      },
+      kDeadline));
+  EXPECT_EQ(service.Total(), 1);  // the good one; neither the bad one nor any task pass
+  EXPECT_EQ(service.Count("task"), 0);
+  std::lock_guard lock(mu);
+  EXPECT_THAT(reasons, ::testing::ElementsAre(HasSubstr(
+                           "rejected: would publish an invalid outcome-recorded event: outcome_recorded.assessment_id: bad")));
 }
 
 TEST_F(ConsumerTest, AValidatorDecidesBeforeTheHandlerAndIsRequired) {

@@ -107,10 +107,6 @@ absl::Status ClusterChanged(const care::RuleSet& rules, const pbr::v1::ClusterCh
   return p.Result();
 }
 
-// At most this many event-triggered reviews met by one assessment (a referral, a discharge review
-// and an admission at once is already rare).
-constexpr int kMaxTriggersMet = 8;
-
 // Whether `a` is after `b`, on the raw fields (only compared once both are known to be times).
 bool After(const google::protobuf::Timestamp& a, const google::protobuf::Timestamp& b) {
   return a.seconds() != b.seconds() ? a.seconds() > b.seconds() : a.nanos() > b.nanos();
@@ -163,8 +159,9 @@ absl::Status ReviewDue(const care::RuleSet& rules, const pbr::v1::ReviewDue& r) 
   const auto outcome = r.trigger().outcome();
   if (!r.retracted() && outcome != pbr::v1::TRIGGER_OUTCOME_MISSED) {
     p.Add("trigger.outcome", "must be missed (only a missed trigger is announced)");
-  } else if (r.retracted() && outcome != pbr::v1::TRIGGER_OUTCOME_MET && outcome != pbr::v1::TRIGGER_OUTCOME_WITHDRAWN) {
-    p.Add("trigger.outcome", "must be met or withdrawn on a retraction");
+  } else if (r.retracted() && outcome != pbr::v1::TRIGGER_OUTCOME_MET && outcome != pbr::v1::TRIGGER_OUTCOME_WITHDRAWN &&
+             outcome != pbr::v1::TRIGGER_OUTCOME_PENDING) {
+    p.Add("trigger.outcome", "must be met, withdrawn or pending on a retraction");
   }
   return p.Result();
 }
@@ -177,7 +174,6 @@ absl::Status ReviewCompleted(const care::RuleSet& rules, const pbr::v1::ReviewCo
   // Bounds hold for every completion, a withdrawn one included: nothing oversized travels.
   p.Identifier("rule_version", c.rule_version(), Need::kOptional);
   p.Identifier("referral_id", c.referral_id(), Need::kOptional);
-  p.Count("triggers_met", c.triggers_met_size(), kMaxTriggersMet);
   p.Identifier("team_id", c.team_id(), c.withdrawn() ? Need::kOptional : Need::kRequired);
   if (c.withdrawn()) return p.Result();  // as for an assessment's withdrawal: identity only
   p.Cluster(rules, "cluster", c.cluster());
@@ -199,11 +195,6 @@ absl::Status ReviewCompleted(const care::RuleSet& rules, const pbr::v1::ReviewCo
     p.Add("on_time", absl::StrCat("set with days_late ", c.days_late(), " (on time means 0 days late)"));
   } else if (!c.on_time() && c.days_late() == 0) {
     p.Add("on_time", "not set with days_late 0 (a late review is at least 1 day late)");
-  }
-  for (int i = 0; i < c.triggers_met_size() && i < kMaxTriggersMet; ++i) {
-    const std::string field = absl::StrCat("triggers_met[", i, "]");
-    CheckTrigger(p, field, c.triggers_met(i));
-    if (c.triggers_met(i).outcome() != pbr::v1::TRIGGER_OUTCOME_MET) p.Add(absl::StrCat(field, ".outcome"), "must be met");
   }
   return p.Result();
 }

@@ -153,7 +153,6 @@ EventEnvelope ReviewCompleted() {
   c->set_days_early(5);
   c->set_within_window(true);
   c->set_referral_id("ref-1");
-  *c->add_triggers_met() = Trigger(pbr::v1::TRIGGER_OUTCOME_MET);
   c->set_rule_version("v1#0000");
   return e;
 }
@@ -208,8 +207,8 @@ TEST(EventRules, AWithdrawalIsCheckedForIdentityAndBoundsOnly) {
   EXPECT_THAT(Validate(e).message(), HasSubstr("assessment_recorded.clinical_rationale: longer than 4000 bytes"));
 }
 
-TEST(EventRules, ATriggersRetractionSaysMetOrWithdrawn) {
-  for (auto outcome : {pbr::v1::TRIGGER_OUTCOME_MET, pbr::v1::TRIGGER_OUTCOME_WITHDRAWN}) {
+TEST(EventRules, ATriggersRetractionSaysMetWithdrawnOrPending) {
+  for (auto outcome : {pbr::v1::TRIGGER_OUTCOME_MET, pbr::v1::TRIGGER_OUTCOME_WITHDRAWN, pbr::v1::TRIGGER_OUTCOME_PENDING}) {
     auto e = TriggerMissed();
     e.mutable_review_due()->set_retracted(true);
     e.mutable_review_due()->mutable_trigger()->set_outcome(outcome);
@@ -217,7 +216,7 @@ TEST(EventRules, ATriggersRetractionSaysMetOrWithdrawn) {
   }
   auto e = TriggerMissed();
   e.mutable_review_due()->set_retracted(true);  // still MISSED
-  EXPECT_THAT(Validate(e).message(), HasSubstr("review_due.trigger.outcome: must be met or withdrawn on a retraction"));
+  EXPECT_THAT(Validate(e).message(), HasSubstr("review_due.trigger.outcome: must be met, withdrawn or pending on a retraction"));
 }
 
 TEST(EventRules, ALateReviewCompletionIsAccepted) {
@@ -227,7 +226,6 @@ TEST(EventRules, ALateReviewCompletionIsAccepted) {
   c->set_days_early(0);
   c->set_days_late(3);
   c->set_within_window(false);
-  c->clear_triggers_met();
   c->set_kind(pbr::v1::REVIEW_KIND_UNSPECIFIED);  // the assessment gave no reason
   EXPECT_TRUE(Validate(e).ok()) << Validate(e);
 }
@@ -425,7 +423,6 @@ INSTANTIATE_TEST_SUITE_P(
 auto R = [](EventEnvelope& e) { return e.mutable_review_due(); };
 auto T = [](EventEnvelope& e) { return e.mutable_review_due()->mutable_trigger(); };
 auto C = [](EventEnvelope& e) { return e.mutable_review_completed(); };
-auto CT = [](EventEnvelope& e) { return e.mutable_review_completed()->mutable_triggers_met(0); };
 
 INSTANTIATE_TEST_SUITE_P(
     ReviewDueTrigger, EventRulesRefuse,
@@ -468,7 +465,7 @@ INSTANTIATE_TEST_SUITE_P(
                   R(e)->set_retracted(true);
                   T(e)->clear_outcome();
                 },
-                "review_due.trigger.outcome: must be met or withdrawn"},
+                "review_due.trigger.outcome: must be met, withdrawn or pending"},
         Spoiled{"LongTriggerTeam", TriggerMissed, [](auto& e) { T(e)->set_team_id(std::string(129, 't')); },
                 "review_due.trigger.team_id: longer than 128"},
         Spoiled{"TriggerBasisDateStillChecked", TriggerMissed, [](auto& e) { R(e)->mutable_due_date()->set_month(13); },
@@ -536,28 +533,6 @@ INSTANTIATE_TEST_SUITE_P(
                   C(e)->set_days_early(0);
                 },
                 "review_completed.on_time: not set with days_late 0"},
-        Spoiled{"TooManyTriggers", ReviewCompleted,
-                [](auto& e) {
-                  for (int i = 0; i < 8; ++i) *C(e)->add_triggers_met() = C(e)->triggers_met(0);
-                },
-                "review_completed.triggers_met: more than 8 entries (9)"},
-        Spoiled{"TriggerMissedAsMet", ReviewCompleted, [](auto& e) { CT(e)->set_outcome(pbr::v1::TRIGGER_OUTCOME_MISSED); },
-                "review_completed.triggers_met[0].outcome: must be met"},
-        Spoiled{"TriggerNoKind", ReviewCompleted, [](auto& e) { CT(e)->clear_kind(); },
-                "review_completed.triggers_met[0].kind: 0 is not a trigger"},
-        Spoiled{"TriggerNoCareEvent", ReviewCompleted, [](auto& e) { CT(e)->clear_care_event_id(); },
-                "review_completed.triggers_met[0].care_event_id: required"},
-        Spoiled{"TriggerNoDeadline", ReviewCompleted, [](auto& e) { CT(e)->clear_deadline(); },
-                "review_completed.triggers_met[0].deadline: required"},
-        Spoiled{"TriggerWindowAfterDeadline", ReviewCompleted,
-                [](auto& e) { *CT(e)->mutable_window_opens() = platform::ToProto(Day(2026, 3, 5)); },
-                "review_completed.triggers_met[0].window_opens: is after the deadline"},
-        Spoiled{"SecondTriggerNoOccurredAt", ReviewCompleted,
-                [](auto& e) {
-                  *C(e)->add_triggers_met() = C(e)->triggers_met(0);
-                  C(e)->mutable_triggers_met(1)->clear_occurred_at();
-                },
-                "review_completed.triggers_met[1].occurred_at: required"},
         Spoiled{"LongRuleVersion", ReviewCompleted, [](auto& e) { C(e)->set_rule_version(std::string(129, 'v')); },
                 "review_completed.rule_version: longer than 128"}),
     [](const auto& info) { return info.param.name; });
@@ -568,14 +543,10 @@ TEST(EventRules, EveryReviewCompletedProblemIsReportedAtOnce) {
   c->clear_team_id();
   c->set_cluster(99);
   c->set_days_early(-1);
-  CT(e)->clear_kind();
-  CT(e)->set_outcome(pbr::v1::TRIGGER_OUTCOME_PENDING);
   const absl::Status st = Validate(e);
   EXPECT_THAT(st.message(), HasSubstr("review_completed.team_id: required"));
   EXPECT_THAT(st.message(), HasSubstr("review_completed.cluster: 99"));
   EXPECT_THAT(st.message(), HasSubstr("review_completed.days_early: -1 is negative"));
-  EXPECT_THAT(st.message(), HasSubstr("review_completed.triggers_met[0].kind"));
-  EXPECT_THAT(st.message(), HasSubstr("review_completed.triggers_met[0].outcome: must be met"));
 }
 
 }  // namespace

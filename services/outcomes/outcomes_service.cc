@@ -1,5 +1,7 @@
 #include "outcomes_service.h"
 
+#include "field_rules.h"
+
 #include "absl/strings/str_cat.h"
 #include "care_bridge.h"
 #include "pbr/state/v1/state.pb.h"
@@ -107,7 +109,9 @@ absl::StatusOr<pbr::v1::PersonOutcomes> OutcomeRecorder::History(const platform:
 
 grpc::Status OutcomesApi::GetOutcomes(grpc::ServerContext*, const pbr::v1::GetOutcomesRequest* request,
                                       pbr::v1::PersonOutcomes* reply) {
-  if (request->person_id().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "person_id: required");
+  services::Problems p;  // bounded like every identifier, so nothing oversized reaches the store
+  p.Identifier("person_id", request->person_id(), services::Need::kRequired);
+  if (!p.ok()) return platform::ToGrpc(p.Result());
   auto history = OutcomeRecorder::History(store_, request->person_id());
   if (!history.ok()) return platform::ToGrpc(history.status());
   *reply = *std::move(history);

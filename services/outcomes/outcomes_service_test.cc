@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "care_bridge.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
 #include "platform/outbox.h"
@@ -160,6 +161,20 @@ TEST_F(OutcomesTest, AStaleRevisionIsIgnored) {
   EXPECT_EQ(h->outcomes(0).honos_total(), 2 * 11);
   EXPECT_EQ(platform::FromProto(h->outcomes(0).assessed_at()), t2);
   EXPECT_EQ(Emitted().size(), 2u);
+}
+
+TEST(OutcomesApiTest, APersonIdIsRequiredAndBounded) {
+  pbr::testing::TempDir dir;
+  auto store = platform::Store::Open(dir.path(), {std::string(kOutcomesFamily), std::string(kAssessmentsFamily)});
+  ASSERT_TRUE(store.ok()) << store.status();
+  OutcomesApi api(**store);
+  pbr::v1::GetOutcomesRequest request;
+  pbr::v1::PersonOutcomes reply;
+  EXPECT_EQ(api.GetOutcomes(nullptr, &request, &reply).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_person_id(std::string(129, 'p'));
+  const grpc::Status st = api.GetOutcomes(nullptr, &request, &reply);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), ::testing::StartsWith("person_id: longer than 128"));
 }
 
 }  // namespace

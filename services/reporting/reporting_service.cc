@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "ledger/ledger.h"
+#include "field_rules.h"
 #include "ledger_store.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
@@ -327,7 +328,9 @@ absl::StatusOr<pbr::v1::Caseload> CaseloadModel::Caseload(const platform::Store&
 
 absl::StatusOr<pbr::v1::Caseload> ReportingApi::GetCaseload(const pbr::v1::GetCaseloadRequest& request) const {
   const std::string& team = request.team_id();
-  if (team.empty()) return absl::InvalidArgumentError("team_id: required");
+  services::Problems p;  // bounded like every identifier, so nothing oversized reaches the store
+  p.Identifier("team_id", team, services::Need::kRequired);
+  if (!p.ok()) return p.Result();
   if (rules_->teams().Find(team) == nullptr) {
     return absl::NotFoundError(absl::StrCat("team_id: ", platform::Quote(team),
                                             " is not a team of the rule set's team registry (teams ",

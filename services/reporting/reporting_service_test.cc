@@ -838,6 +838,8 @@ TEST_F(ReportingTest, ACaseloadIsForARegisteredTeamAndEmptyWhenNobodyIsOnIt) {
               ::testing::HasSubstr("team_id: 'not-a-team' is not a team of the rule set's team registry"));
   request.clear_team_id();
   EXPECT_EQ(api.GetCaseload(request).status().code(), absl::StatusCode::kInvalidArgument);
+  request.set_team_id(std::string(129, 't'));  // bounded before anything is looked up
+  EXPECT_THAT(std::string(api.GetCaseload(request).status().message()), ::testing::StartsWith("team_id: longer than 128"));
   // Through gRPC, as a client sees it.
   request.set_team_id("t-north");
   pbr::v1::Caseload reply;

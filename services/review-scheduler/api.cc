@@ -1,5 +1,6 @@
 #include "api.h"
 
+#include "field_rules.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
 #include "scheduler.h"
@@ -18,10 +19,9 @@ grpc::Status Answer(absl::StatusOr<Reply> result, Reply* reply) {
 
 grpc::Status ReviewSchedulerApi::GetSchedule(grpc::ServerContext*, const pbr::v1::GetScheduleRequest* request,
                                              pbr::v1::Schedule* reply) {
-  if (request->person_id().empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "person_id: required");
-  if (request->person_id().size() > 128) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "person_id: longer than 128 characters");
-  }
+  services::Problems p;
+  p.Identifier("person_id", request->person_id(), services::Need::kRequired);
+  if (!p.ok()) return platform::ToGrpc(p.Result());
   return Answer(Scheduler::Lookup(store_, request->person_id(), platform::ClinicalDay(clock_.Now())), reply);
 }
 

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "due_index.h"
+#include "field_rules.h"
 #include "pbr/state/v1/state.pb.h"
 #include "platform/events.h"
 #include "platform/quote.h"
@@ -26,28 +27,18 @@ absl::StatusOr<int> PageSize(int requested, absl::string_view field) {
   return requested;
 }
 
-// Filters are identifiers: bounded, printable, never the index's separator.
+// Filters are identifiers (the shared field rules: bounded, printable), so never the index's separator.
 absl::Status CheckFilter(absl::string_view field, absl::string_view value) {
-  if (value.size() > 64) return absl::InvalidArgumentError(absl::StrCat(field, ": longer than 64 characters"));
-  for (char c : value) {
-    if (!absl::ascii_isgraph(static_cast<unsigned char>(c))) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ": contains a space, control or non-ASCII character"));
-    }
-  }
-  return absl::OkStatus();
+  services::Problems p;
+  p.Identifier(field, value, services::Need::kOptional);
+  return p.Result();
 }
 
 absl::StatusOr<absl::CivilDay> DayOf(const pbr::v1::CivilDate& d, absl::string_view field) {
-  if (d.year() < 2000 || d.year() > 2199 || d.month() < 1 || d.month() > 12 || d.day() < 1 || d.day() > 31) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", d.year(), "-", d.month(), "-", d.day(),
-                                                   " is not a date in 2000-2199"));
-  }
-  const absl::CivilDay day = FromProto(d);
-  if (day.year() != d.year() || day.month() != d.month() || day.day() != d.day()) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": ", d.year(), "-", d.month(), "-", d.day(),
-                                                   " is not a calendar date"));
-  }
-  return day;
+  services::Problems p;
+  p.Date(field, d, true, services::Need::kRequired);
+  if (!p.ok()) return p.Result();
+  return FromProto(d);
 }
 
 }  // namespace
@@ -117,8 +108,10 @@ absl::StatusOr<pbr::v1::ListOverdueReply> ReviewQueries::ListOverdue(const pbr::
                                                                      absl::CivilDay today) const {
   if (auto st = CheckFilter("team_id", request.team_id()); !st.ok()) return st;
   if (auto st = CheckFilter("service_area", request.service_area()); !st.ok()) return st;
-  if (request.has_cluster() && !care::IsValidClusterId(request.cluster())) {
-    return absl::InvalidArgumentError(absl::StrCat("cluster: ", request.cluster(), " is not a care cluster (0-21, not 9)"));
+  if (request.has_cluster()) {
+    services::Problems p;
+    p.Cluster(*rules_, "cluster", request.cluster());
+    if (!p.ok()) return p.Result();
   }
   if (auto known = KnownTeam(request.team_id()); !known.ok()) return known;
   auto size = PageSize(request.page_size(), "page_size");

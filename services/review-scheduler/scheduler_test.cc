@@ -565,6 +565,10 @@ TEST_F(QueriesTest, BadRequestsNameTheField) {
   request.set_cluster(9);
   EXPECT_THAT(std::string(queries_->ListOverdue(request, D(2026, 7, 21)).status().message()),
               ::testing::StartsWith("cluster:"));
+  pbr::v1::ListOverdueRequest long_team;
+  long_team.set_team_id(std::string(129, 't'));
+  EXPECT_THAT(std::string(queries_->ListOverdue(long_team, D(2026, 7, 21)).status().message()),
+              ::testing::StartsWith("team_id: longer than 128"));
   pbr::v1::ListOverdueRequest unknown;
   unknown.set_team_id("cmht-nowhere");
   EXPECT_TRUE(absl::IsNotFound(queries_->ListOverdue(unknown, D(2026, 7, 21)).status()));

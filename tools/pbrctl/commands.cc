@@ -9,8 +9,10 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "care/catalogue.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pbr/v1/allocation.grpc.pb.h"
 #include "pbr/v1/outcomes.grpc.pb.h"
@@ -84,16 +86,20 @@ int RecordOrAmend(const RpcOptions& rpc, const std::string& path, const QueryFor
       });
 }
 
-// One page of a person's history, or with `all` every page from `page_token` on, merged into one reply
-// (newest first, as the server pages it). Each page is its own call with its own deadline.
-template <typename Reply, typename Call, typename Merge, typename Render>
-int ListPages(const RpcOptions& rpc, const Endpoint& endpoint, const std::string& person_id,
-              const HistoryOptions& options, const QueryFormat& format, Call call, Merge merge, Render render) {
-  pbr::v1::ListRequest request;
-  request.set_person_id(person_id);
-  request.set_page_size(options.page_size);
-  request.set_page_token(options.page_token);
+// One page of a listing, or with `pages.all` every page from `pages.page_token` on, merged into one reply
+// in the server's order. Each page is its own call with its own deadline; `call` may adjust the request
+// for the next page (the overdue listing pins its as_of). `count` is a page's number of items; `render`
+// prints the merged reply as a table. With `all`, a progress line goes to stderr every
+// kProgressEveryPages pages, and past `pages.max_items` items the listing stops with exit 1.
+template <typename Request, typename Reply, typename Call, typename Merge, typename Count, typename Render>
+int ListPages(const RpcOptions& rpc, const Endpoint& endpoint, Request request, const PageOptions& pages,
+              const QueryFormat& format, absl::string_view items, Call call, Merge merge, Count count,
+              Render render) {
+  request.set_page_size(pages.page_size);
+  request.set_page_token(pages.page_token);
   Reply all;
+  int listed = 0, fetched = 0;
+  bool stopped = false;
   for (;;) {
     grpc::ClientContext context;
     SetTimeout(context, rpc.timeout);
@@ -102,22 +108,54 @@ int ListPages(const RpcOptions& rpc, const Endpoint& endpoint, const std::string
     if (!status.ok()) return ReportRpcError(status, endpoint);
     merge(all, page);
     all.set_next_page_token(page.next_page_token());
-    if (!options.all || page.next_page_token().empty()) break;
-    if (page.next_page_token() == request.page_token()) {  // a server bug would otherwise loop for ever
-      std::cerr << "error: the server returned the same page token twice (" << page.next_page_token() << ")\n";
+    listed += count(page);
+    ++fetched;
+    if (!pages.all || page.next_page_token().empty()) break;
+    // A server bug would otherwise loop for ever.
+    if (page.next_page_token() == request.page_token() || count(page) == 0) {
+      std::cerr << "error: the server returned " << (count(page) == 0 ? "an empty page with a page token ("
+                                                                         : "the same page token twice (")
+                << page.next_page_token() << ")\n";
       return kExitFailed;
+    }
+    if (listed >= pages.max_items) {
+      stopped = true;
+      break;
+    }
+    if (fetched % kProgressEveryPages == 0) {
+      std::cerr << absl::StrFormat("%d pages, %d %s so far...\n", fetched, listed, items);
     }
     request.set_page_token(page.next_page_token());
   }
-  if (format.json) {
-    std::cout << ToJson(all);
-    return kExitOk;
+  std::cout << (format.json ? ToJson(all) : render(all));
+  if (stopped) {
+    std::cerr << absl::StrFormat("error: --all stopped after %d %s (at most %d are gathered in one listing); "
+                                 "narrow the query, or go on with --page-token=%s\n",
+                                 listed, items, pages.max_items, all.next_page_token());
+    return kExitFailed;
   }
-  std::cout << render(person_id, all);
-  if (!all.next_page_token().empty()) {
+  if (!format.json && !all.next_page_token().empty()) {
     std::cout << "\nmore: add --page-token=" << all.next_page_token() << " for the next page, or --all\n";
   }
   return kExitOk;
+}
+
+pbr::v1::CivilDate ToCivilDate(absl::CivilDay day) {
+  pbr::v1::CivilDate d;
+  d.set_year(static_cast<int32_t>(day.year()));
+  d.set_month(day.month());
+  d.set_day(day.day());
+  return d;
+}
+
+// The date of `flag`, or nullopt after saying on stderr which flag is wrong.
+std::optional<pbr::v1::CivilDate> DateFlag(absl::string_view flag, const std::string& text) {
+  const std::optional<absl::CivilDay> day = ParseDateFlag(text);
+  if (!day) {
+    std::cerr << "error: " << flag << ": \"" << text << "\" is not a date YYYY-MM-DD\n";
+    return std::nullopt;
+  }
+  return ToCivilDate(*day);
 }
 
 // Polls the endpoint's health service until it reports SERVING or `until` passes; the last problem seen
@@ -151,6 +189,22 @@ std::optional<std::string> WaitServing(const Endpoint& endpoint, absl::Time unti
 }
 
 }  // namespace
+
+std::optional<absl::CivilDay> ParseDateFlag(const std::string& text) {
+  absl::CivilDay day;
+  // ParseCivilTime refuses a day the month lacks (2025-02-30).
+  if (!absl::ParseCivilTime(text, &day)) return std::nullopt;
+  return day;
+}
+
+std::string ClusterFlagProblem(const std::string& text) {
+  int cluster = 0;
+  if (!absl::SimpleAtoi(text, &cluster) || !care::IsValidClusterId(cluster)) {
+    return absl::StrFormat("%s is not a care cluster (%d-%d, not %d)", text, care::kMinCluster, care::kMaxCluster,
+                           care::kBlankCluster);
+  }
+  return "";
+}
 
 int RunRecord(const RpcOptions& rpc, const std::string& path, const QueryFormat& format) {
   return RecordOrAmend(rpc, path, format, /*amend=*/false);
@@ -231,26 +285,30 @@ int RunHistory(const RpcOptions& rpc, const std::string& person_id, const Histor
                const QueryFormat& format) {
   const Endpoint endpoint = rpc.AllocationEndpoint();
   auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  pbr::v1::ListRequest request;
+  request.set_person_id(person_id);
   if (options.episodes) {
-    return ListPages<pbr::v1::ListEpisodesReply>(
-        rpc, endpoint, person_id, options, format,
-        [&](grpc::ClientContext& c, const pbr::v1::ListRequest& request, pbr::v1::ListEpisodesReply& reply) {
-          return stub->ListEpisodes(&c, request, &reply);
+    return ListPages<pbr::v1::ListRequest, pbr::v1::ListEpisodesReply>(
+        rpc, endpoint, request, options.pages, format, "episodes",
+        [&](grpc::ClientContext& c, pbr::v1::ListRequest& r, pbr::v1::ListEpisodesReply& reply) {
+          return stub->ListEpisodes(&c, r, &reply);
         },
         [](pbr::v1::ListEpisodesReply& all, const pbr::v1::ListEpisodesReply& page) {
           all.mutable_episodes()->MergeFrom(page.episodes());
         },
-        RenderEpisodes);
+        [](const pbr::v1::ListEpisodesReply& page) { return page.episodes_size(); },
+        [&](const pbr::v1::ListEpisodesReply& all) { return RenderEpisodes(person_id, all); });
   }
-  return ListPages<pbr::v1::ListAssessmentsReply>(
-      rpc, endpoint, person_id, options, format,
-      [&](grpc::ClientContext& c, const pbr::v1::ListRequest& request, pbr::v1::ListAssessmentsReply& reply) {
-        return stub->ListAssessments(&c, request, &reply);
+  return ListPages<pbr::v1::ListRequest, pbr::v1::ListAssessmentsReply>(
+      rpc, endpoint, request, options.pages, format, "assessments",
+      [&](grpc::ClientContext& c, pbr::v1::ListRequest& r, pbr::v1::ListAssessmentsReply& reply) {
+        return stub->ListAssessments(&c, r, &reply);
       },
       [](pbr::v1::ListAssessmentsReply& all, const pbr::v1::ListAssessmentsReply& page) {
         all.mutable_assessments()->MergeFrom(page.assessments());
       },
-      RenderAssessments);
+      [](const pbr::v1::ListAssessmentsReply& page) { return page.assessments_size(); },
+      [&](const pbr::v1::ListAssessmentsReply& all) { return RenderAssessments(person_id, all); });
 }
 
 int RunSchedule(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format) {
@@ -262,6 +320,80 @@ int RunSchedule(const RpcOptions& rpc, const std::string& person_id, const Query
       rpc, endpoint, format,
       [&](grpc::ClientContext& c, pbr::v1::Schedule& reply) { return stub->GetSchedule(&c, request, &reply); },
       RenderSchedule);
+}
+
+int RunOverdue(const RpcOptions& rpc, const OverdueOptions& options, const QueryFormat& format) {
+  pbr::v1::ListOverdueRequest request;
+  request.set_team_id(options.team_id);
+  request.set_service_area(options.service_area);
+  if (options.cluster) {
+    if (const std::string problem = ClusterFlagProblem(absl::StrCat(*options.cluster)); !problem.empty()) {
+      std::cerr << "error: --cluster: " << problem << "\n";
+      return kExitBadInput;
+    }
+    request.set_has_cluster(true);
+    request.set_cluster(*options.cluster);
+  }
+  if (!options.as_of.empty()) {
+    auto as_of = DateFlag("--as-of", options.as_of);
+    if (!as_of) return kExitBadInput;
+    *request.mutable_as_of() = *as_of;
+  }
+  const Endpoint endpoint = rpc.SchedulerEndpoint();
+  auto stub = pbr::v1::ReviewScheduler::NewStub(MakeChannel(endpoint.address));
+  return ListPages<pbr::v1::ListOverdueRequest, pbr::v1::ListOverdueReply>(
+      rpc, endpoint, request, options.pages, format, "reviews",
+      [&](grpc::ClientContext& c, pbr::v1::ListOverdueRequest& r, pbr::v1::ListOverdueReply& reply) {
+        const grpc::Status status = stub->ListOverdue(&c, r, &reply);
+        // Every later page is judged on the same day, even if the clock passes midnight meanwhile.
+        if (status.ok() && !r.has_as_of()) *r.mutable_as_of() = reply.as_of();
+        return status;
+      },
+      [](pbr::v1::ListOverdueReply& all, const pbr::v1::ListOverdueReply& page) {
+        all.mutable_reviews()->MergeFrom(page.reviews());
+        if (!all.has_as_of()) *all.mutable_as_of() = page.as_of();
+      },
+      [](const pbr::v1::ListOverdueReply& page) { return page.reviews_size(); }, RenderOverdue);
+}
+
+int RunDue(const RpcOptions& rpc, const DueOptions& options, const QueryFormat& format) {
+  auto from = DateFlag("--from", options.from);
+  if (!from) return kExitBadInput;
+  auto to = DateFlag("--to", options.to);
+  if (!to) return kExitBadInput;
+  if (*ParseDateFlag(options.to) < *ParseDateFlag(options.from)) {
+    std::cerr << "error: --to: " << options.to << " is before --from " << options.from << "\n";
+    return kExitBadInput;
+  }
+  pbr::v1::ListDueRequest request;
+  *request.mutable_from() = *from;
+  *request.mutable_to() = *to;
+  request.set_team_id(options.team_id);
+  const Endpoint endpoint = rpc.SchedulerEndpoint();
+  auto stub = pbr::v1::ReviewScheduler::NewStub(MakeChannel(endpoint.address));
+  return ListPages<pbr::v1::ListDueRequest, pbr::v1::ListDueReply>(
+      rpc, endpoint, request, options.pages, format, "reviews",
+      [&](grpc::ClientContext& c, pbr::v1::ListDueRequest& r, pbr::v1::ListDueReply& reply) {
+        return stub->ListDue(&c, r, &reply);
+      },
+      [](pbr::v1::ListDueReply& all, const pbr::v1::ListDueReply& page) {
+        all.mutable_reviews()->MergeFrom(page.reviews());
+      },
+      [](const pbr::v1::ListDueReply& page) { return page.reviews_size(); },
+      [&](const pbr::v1::ListDueReply& all) { return RenderDue(all, options.from, options.to); });
+}
+
+int RunOverdueCount(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format) {
+  const Endpoint endpoint = rpc.SchedulerEndpoint();
+  auto stub = pbr::v1::ReviewScheduler::NewStub(MakeChannel(endpoint.address));
+  pbr::v1::CountOverdueRequest request;
+  request.set_team_id(team_id);
+  return Query<pbr::v1::CountOverdueReply>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::CountOverdueReply& reply) {
+        return stub->CountOverdue(&c, request, &reply);
+      },
+      RenderOverdueCount);
 }
 
 int RunOutcomes(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format) {

@@ -2,8 +2,10 @@
 // be reached, 2 bad input (unreadable or malformed file, bad flag value).
 #pragma once
 
+#include <optional>
 #include <string>
 
+#include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "demo_data.h"
 #include "rpc.h"
@@ -11,6 +13,11 @@
 namespace pbr::cli {
 
 inline constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
+
+// A flag's date, YYYY-MM-DD and a real calendar day; nullopt otherwise.
+std::optional<absl::CivilDay> ParseDateFlag(const std::string& text);
+// Empty when `text` is a care cluster; otherwise what is wrong with it (for `--cluster`).
+std::string ClusterFlagProblem(const std::string& text);
 
 struct QueryFormat {
   bool json = false;
@@ -34,15 +41,52 @@ int RunSuggest(const RpcOptions& rpc, const std::string& path, const std::string
 int RunPerson(const RpcOptions& rpc, const std::string& nhs_number, const std::string& person_id,
               const QueryFormat& format);
 
-struct HistoryOptions {
-  bool episodes = false;   // ListEpisodes rather than ListAssessments
+// `--all` gathers every page in memory before printing; past this many items it stops (exit 1) with
+// the listing so far and the token to go on from, rather than grow without bound. Several times the
+// largest caseload a trust holds.
+inline constexpr int kMaxListedItems = 200000;
+// With `--all`, a line on stderr every this many pages, so a long listing is visibly alive.
+inline constexpr int kProgressEveryPages = 10;
+
+// How much of a paged listing to print.
+struct PageOptions {
   int page_size = 0;       // 0: the server's default
   std::string page_token;  // start here (from a previous page)
   bool all = false;        // follow next_page_token to the end
+  int max_items = kMaxListedItems;  // with `all`: stop after this many
+};
+
+struct HistoryOptions {
+  bool episodes = false;   // ListEpisodes rather than ListAssessments
+  PageOptions pages;
 };
 int RunHistory(const RpcOptions& rpc, const std::string& person_id, const HistoryOptions& options,
                const QueryFormat& format);
+// The person's next review, the review policy, and their event-triggered reviews.
 int RunSchedule(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format);
+
+// `pbrctl overdue`: the filters are optional (empty, or no cluster); `as_of` is YYYY-MM-DD, empty for
+// the scheduler's today. With `pages.all` every page is judged on the first page's as_of.
+struct OverdueOptions {
+  std::string team_id;
+  std::string service_area;
+  std::optional<int> cluster;  // 0 is cluster 0 (Variance)
+  std::string as_of;
+  PageOptions pages;
+};
+int RunOverdue(const RpcOptions& rpc, const OverdueOptions& options, const QueryFormat& format);
+
+// `pbrctl due`: reviews due from `from` to `to` (YYYY-MM-DD, both required, inclusive).
+struct DueOptions {
+  std::string from;
+  std::string to;
+  std::string team_id;  // optional
+  PageOptions pages;
+};
+int RunDue(const RpcOptions& rpc, const DueOptions& options, const QueryFormat& format);
+
+// `pbrctl overdue-count`: overdue reviews per team and cluster (one team's when `team_id` is given).
+int RunOverdueCount(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
 int RunOutcomes(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format);
 int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
 

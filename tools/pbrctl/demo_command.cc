@@ -169,7 +169,10 @@ void PrintSummary(const RpcOptions& rpc, const std::vector<Request>& requests, c
   const RpcOptions defaults;
   std::cout << "\ntry (the read models catch up within seconds):\n"
             << "  pbrctl caseload " << teams.front().first
-            << AddressFlag("reporting", rpc.reporting, defaults.reporting) << "\n";
+            << AddressFlag("reporting", rpc.reporting, defaults.reporting) << "\n"
+            << "  pbrctl overdue --team " << teams.front().first
+            << AddressFlag("scheduler", rpc.scheduler, defaults.scheduler) << "\n"
+            << "  pbrctl overdue-count" << AddressFlag("scheduler", rpc.scheduler, defaults.scheduler) << "\n";
   if (!tally.person_of(longest).empty()) {
     std::cout << "  pbrctl schedule " << tally.person_of(longest)
               << AddressFlag("scheduler", rpc.scheduler, defaults.scheduler) << "\n"

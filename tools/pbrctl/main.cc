@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "commands.h"
 
@@ -29,6 +30,20 @@ CLI::Validator DateValidator() {
         return absl::ParseCivilTime(value, &day) ? "" : "expected a date YYYY-MM-DD";
       },
       "DATE");
+}
+
+// Care clusters are 0-21 without 9; checked where parsed, so the error names the flag.
+CLI::Validator ClusterValidator() {
+  return CLI::Validator([](std::string& value) { return pbr::cli::ClusterFlagProblem(value); }, "CLUSTER");
+}
+
+// --page-size, --page-token and --all for a paged listing; `max_page_size` is the call's own limit.
+void AddPageFlags(CLI::App& cmd, pbr::cli::PageOptions& pages, int max_page_size, const std::string& default_size) {
+  cmd.add_option("--page-size", pages.page_size, "items per page (server default " + default_size + ")")
+      ->check(CLI::Range(1, max_page_size));
+  cmd.add_option("--page-token", pages.page_token, "start at this page (from a previous listing)");
+  cmd.add_flag("--all", pages.all,
+               absl::StrCat("follow the pages to the end (at most ", pbr::cli::kMaxListedItems, " items)"));
 }
 
 void AddAddressFlags(CLI::App& app, pbr::cli::RpcOptions& rpc) {
@@ -114,15 +129,43 @@ int main(int argc, char** argv) {
   auto* history = app.add_subcommand("history", "List a person's assessments (or episodes), newest first");
   history->add_option("PERSON_ID", id, "the platform's person id")->required();
   history->add_flag("--episodes", history_options.episodes, "list cluster episodes instead of assessments");
-  history->add_option("--page-size", history_options.page_size, "items per page (server default 50)")
-      ->check(CLI::Range(1, 500));
-  history->add_option("--page-token", history_options.page_token, "start at this page (from a previous listing)");
-  history->add_flag("--all", history_options.all, "follow the pages to the end");
+  AddPageFlags(*history, history_options.pages, 500, "50");
   history->add_flag("--json", format.json, std::string(kJsonHelp) + "; with --all, every page in one reply");
 
-  auto* schedule = app.add_subcommand("schedule", "Show a person's next cluster review");
+  auto* schedule = app.add_subcommand(
+      "schedule", "Show a person's next cluster review, the review policy and their event-triggered reviews");
   schedule->add_option("PERSON_ID", id, "the platform's person id (from a record reply)")->required();
   schedule->add_flag("--json", format.json, kJsonHelp);
+
+  pbr::cli::OverdueOptions overdue_options;
+  int cluster = 0;
+  auto* overdue = app.add_subcommand("overdue", "List the overdue reviews, oldest due date first");
+  overdue->add_option("--team", overdue_options.team_id, "only this team's, e.g. cmht-north");
+  overdue->add_option("--area", overdue_options.service_area, "only this service area's, e.g. crht");
+  auto* cluster_option = overdue->add_option("--cluster", cluster, "only this cluster's (0 is cluster 0, Variance)")
+                             ->check(ClusterValidator());
+  overdue->add_option("--as-of", overdue_options.as_of, "judge overdue on this day (default: the scheduler's today)")
+      ->check(DateValidator());
+  AddPageFlags(*overdue, overdue_options.pages, 1000, "100");
+  overdue->add_flag("--json", format.json, std::string(kJsonHelp) + "; with --all, every page in one reply");
+  overdue->footer("A review is on time on its due date and overdue from the next day.\n"
+                  "Example: pbrctl overdue --team cmht-north --cluster 4 --all");
+
+  pbr::cli::DueOptions due_options;
+  auto* due = app.add_subcommand("due", "List the reviews due between two days (inclusive), earliest first");
+  due->add_option("--from", due_options.from, "the first due date")->required()->check(DateValidator());
+  due->add_option("--to", due_options.to, "the last due date (at most 366 days after --from)")
+      ->required()->check(DateValidator());
+  due->add_option("--team", due_options.team_id, "only this team's");
+  AddPageFlags(*due, due_options.pages, 1000, "100");
+  due->add_flag("--json", format.json, std::string(kJsonHelp) + "; with --all, every page in one reply");
+  due->footer("Example: pbrctl due --from 2026-03-01 --to 2026-03-31 --team cmht-north --all");
+
+  std::string count_team;
+  auto* overdue_count = app.add_subcommand("overdue-count", "Count the overdue reviews per team and cluster");
+  overdue_count->add_option("--team", count_team, "only this team's counts");
+  overdue_count->add_flag("--json", format.json, kJsonHelp);
+  overdue_count->footer("The figures of the pbr_reviews_overdue gauge, as of the scheduler's last timer pass.");
   auto* outcomes = app.add_subcommand("outcomes", "Show a person's HoNOS outcomes, oldest first");
   outcomes->add_option("PERSON_ID", id, "the platform's person id (from a record reply)")->required();
   outcomes->add_flag("--json", format.json, kJsonHelp);
@@ -170,6 +213,12 @@ int main(int argc, char** argv) {
   }
   if (*history) return pbr::cli::RunHistory(rpc, id, history_options, format);
   if (*schedule) return pbr::cli::RunSchedule(rpc, id, format);
+  if (*overdue) {
+    if (*cluster_option) overdue_options.cluster = cluster;
+    return pbr::cli::RunOverdue(rpc, overdue_options, format);
+  }
+  if (*due) return pbr::cli::RunDue(rpc, due_options, format);
+  if (*overdue_count) return pbr::cli::RunOverdueCount(rpc, count_team, format);
   if (*outcomes) return pbr::cli::RunOutcomes(rpc, id, format);
   if (*caseload) return pbr::cli::RunCaseload(rpc, id, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));

@@ -1,19 +1,32 @@
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <fstream>
+#include <functional>
+#include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "care/catalogue.h"
+#include "commands.h"
 #include "care/mhct.h"
 #include "care/nhs_number.h"
 #include "demo_data.h"
 #include "gtest/gtest.h"
+#include "pbr/v1/review_scheduler.grpc.pb.h"
 #include "render.h"
 #include "rpc.h"
+#include "testing/test_server.h"
 
 namespace pbr {
 namespace {
@@ -479,6 +492,490 @@ TEST(PbrctlRpc, UnreachableErrorsNameTheAddress) {
             "UNAVAILABLE: reporting at 127.0.0.1:1: failed to connect to all addresses");
   EXPECT_EQ(cli::DescribeRpcError(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "cluster: 9"), {"a", "b"}),
             "INVALID_ARGUMENT: cluster: 9");
+}
+
+
+// --- the review scheduler's commands ----------------------------------------------------------------
+
+v1::CivilDate Date(int year, int month, int day) {
+  v1::CivilDate d;
+  d.set_year(year);
+  d.set_month(month);
+  d.set_day(day);
+  return d;
+}
+
+google::protobuf::Timestamp At(int year, int month, int day, int hour, int minute) {
+  google::protobuf::Timestamp t;
+  t.set_seconds(absl::ToUnixSeconds(
+      absl::FromCivil(absl::CivilSecond(year, month, day, hour, minute, 0), absl::UTCTimeZone())));
+  return t;
+}
+
+v1::ScheduledReview Review(const std::string& person, const std::string& team, int cluster, v1::CivilDate due,
+                           int days_overdue) {
+  v1::ScheduledReview r;
+  r.set_person_id(person);
+  r.set_team_id(team);
+  r.set_cluster(cluster);
+  *r.mutable_due_date() = due;
+  r.set_state(days_overdue > 0 ? v1::REVIEW_STATE_OVERDUE : v1::REVIEW_STATE_DUE);
+  r.set_days_overdue(days_overdue);
+  return r;
+}
+
+v1::Schedule ScheduleWithTriggers() {
+  v1::Schedule s;
+  s.set_person_id("p-1");
+  s.set_team_id("crht-north");
+  s.set_service_area("crht");
+  s.set_cluster(0);
+  s.set_state(v1::REVIEW_STATE_DUE);
+  *s.mutable_latest_mhct_date() = Date(2025, 8, 31);
+  *s.mutable_window_opens() = Date(2026, 2, 18);
+  *s.mutable_due_date() = Date(2026, 2, 28);
+  s.set_review_policy("sop");
+  s.set_rule_version("review-periods-2026.1");
+  auto* met = s.add_triggers();
+  met->set_kind(v1::REVIEW_TRIGGER_OUT_OF_HOURS_REFERRAL);
+  *met->mutable_occurred_at() = At(2026, 1, 3, 21, 15);
+  *met->mutable_window_opens() = At(2026, 1, 3, 21, 15);
+  *met->mutable_deadline() = At(2026, 1, 6, 21, 15);
+  met->set_outcome(v1::TRIGGER_OUTCOME_MET);
+  met->set_met_by_assessment_id("a-42");
+  auto* pending = s.add_triggers();
+  pending->set_kind(v1::REVIEW_TRIGGER_DISCHARGE_REVIEW);
+  *pending->mutable_occurred_at() = At(2026, 2, 20, 9, 0);
+  *pending->mutable_window_opens() = At(2026, 2, 20, 9, 0);
+  *pending->mutable_deadline() = At(2026, 2, 21, 9, 0);
+  pending->set_outcome(v1::TRIGGER_OUTCOME_PENDING);
+  return s;
+}
+
+TEST(PbrctlRender, ScheduleShowsPolicyAreaAndTriggers) {
+  const std::string text = cli::RenderSchedule(ScheduleWithTriggers());
+  for (const char* cell : {"service area   crht\n", "cluster        0\n", "review         due\n",
+                           "due            2026-02-28 (on time that day, overdue from the next)\n",
+                           "review policy  sop (the trust SOP's review periods)\n",
+                           "out-of-hours referral (KPI 10)", "2026-01-03 21:15 to 2026-01-06 21:15", "a-42",
+                           "discharge review (KPI 12)", "pending"}) {
+    EXPECT_TRUE(absl::StrContains(text, cell)) << cell << "\n" << text;
+  }
+  EXPECT_LT(text.find("KPI 10"), text.find("KPI 12")) << "kept oldest first, as the server sent them\n" << text;
+  v1::Schedule plain = ScheduleWithTriggers();
+  plain.clear_triggers();
+  plain.set_review_policy("national");
+  const std::string none = cli::RenderSchedule(plain);
+  EXPECT_TRUE(absl::StrContains(none, "event-triggered reviews: none\n")) << none;
+  EXPECT_TRUE(absl::StrContains(none, "national (the national review periods)")) << none;
+}
+
+TEST(PbrctlRender, EveryTriggerKindInWordsWithItsKpi) {
+  EXPECT_EQ(cli::TriggerKindName(v1::REVIEW_TRIGGER_IN_HOURS_REFERRAL), "in-hours referral (KPI 9)");
+  EXPECT_EQ(cli::TriggerKindName(v1::REVIEW_TRIGGER_OUT_OF_HOURS_REFERRAL), "out-of-hours referral (KPI 10)");
+  EXPECT_EQ(cli::TriggerKindName(v1::REVIEW_TRIGGER_DISCHARGE_REVIEW), "discharge review (KPI 12)");
+  EXPECT_EQ(cli::TriggerKindName(v1::REVIEW_TRIGGER_INPATIENT_ADMISSION),
+            "inpatient admission, not yet allocated (KPI 4)");
+  // A kind a newer server sends is shown by number rather than dropped.
+  EXPECT_EQ(cli::TriggerKindName(static_cast<v1::ReviewTriggerKind>(17)), "trigger 17");
+}
+
+TEST(PbrctlRender, OverdueTableOldestFirst) {
+  v1::ListOverdueReply reply;
+  *reply.mutable_as_of() = Date(2026, 3, 10);
+  *reply.add_reviews() = Review("p-1", "cmht-north", 0, Date(2025, 12, 1), 99);
+  *reply.add_reviews() = Review("p-22", "eip-south", 11, Date(2026, 3, 9), 1);
+  EXPECT_EQ(cli::RenderOverdue(reply),
+            "2 review(s) overdue on 2026-03-10, oldest due date first\n"
+            "\n"
+            "person  team        cluster  due         days overdue\n"
+            "p-1     cmht-north        0  2025-12-01            99\n"
+            "p-22    eip-south        11  2026-03-09             1\n");
+  reply.clear_reviews();
+  EXPECT_EQ(cli::RenderOverdue(reply), "0 review(s) overdue on 2026-03-10, oldest due date first\n");
+}
+
+TEST(PbrctlRender, DueTableSaysEachReviewsStateToday) {
+  v1::ListDueReply reply;
+  *reply.add_reviews() = Review("p-1", "cmht-north", 4, Date(2026, 3, 8), 2);
+  *reply.add_reviews() = Review("p-2", "cmht-north", 7, Date(2026, 3, 12), 0);
+  const std::string text = cli::RenderDue(reply, "2026-03-01", "2026-03-31");
+  EXPECT_TRUE(absl::StartsWith(text, "2 review(s) due from 2026-03-01 to 2026-03-31, earliest first\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "overdue (2 day(s))")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "2026-03-12  due\n")) << text;
+  EXPECT_LT(text.find("p-1"), text.find("p-2")) << text;
+}
+
+TEST(PbrctlRender, OverdueCountsPerTeamAndClusterWithTotal) {
+  v1::CountOverdueReply reply;
+  for (const auto& [team, cluster, n] : {std::tuple{"cmht-north", 0, 2}, std::tuple{"cmht-north", 4, 5},
+                                         std::tuple{"eip-south", 11, 1}}) {
+    auto* c = reply.add_counts();
+    c->set_team_id(team);
+    c->set_cluster(cluster);
+    c->set_overdue(n);
+    reply.set_total(reply.total() + n);
+  }
+  *reply.mutable_as_of() = Date(2026, 3, 10);
+  *reply.mutable_oldest_due_date() = Date(2025, 11, 2);
+  const std::string text = cli::RenderOverdueCount(reply);
+  EXPECT_TRUE(absl::StartsWith(text, "8 review(s) overdue on 2026-03-10, the oldest due 2025-11-02\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "cmht-north        0        2\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "total                      8\n")) << text;
+  // Before the scheduler's first timer pass there is no day the counts hold for.
+  const std::string empty = cli::RenderOverdueCount({});
+  EXPECT_EQ(empty, "0 review(s) overdue (the scheduler has made no timer pass yet)\n");
+}
+
+TEST(PbrctlJsonOutput, SchedulerRepliesPrintZerosAndFalse) {
+  v1::Schedule s = ScheduleWithTriggers();
+  const std::string schedule = cli::ToJson(s);
+  for (const char* field : {"\"cluster\": 0", "\"reviewPolicy\": \"sop\"", "\"serviceArea\": \"crht\"",
+                            "\"kind\": \"REVIEW_TRIGGER_DISCHARGE_REVIEW\"", "\"metByAssessmentId\": \"\"",
+                            "\"outcome\": \"TRIGGER_OUTCOME_PENDING\""}) {
+    EXPECT_TRUE(absl::StrContains(schedule, field)) << field << " missing from\n" << schedule;
+  }
+  v1::ListOverdueReply overdue;
+  *overdue.add_reviews() = Review("p-1", "cmht-north", 0, Date(2026, 3, 9), 0);
+  const std::string list = cli::ToJson(overdue);
+  for (const char* field : {"\"cluster\": 0", "\"daysOverdue\": 0", "\"nextPageToken\": \"\""}) {
+    EXPECT_TRUE(absl::StrContains(list, field)) << field << " missing from\n" << list;
+  }
+  const std::string counts = cli::ToJson(v1::CountOverdueReply{});
+  EXPECT_TRUE(absl::StrContains(counts, "\"total\": \"0\"")) << counts;  // int64 is a string in proto JSON
+}
+
+// The review scheduler's calls over a fixed list of reviews: a page token is a position in the list.
+// Every request is kept, so a test sees what the command asked for.
+class FakeScheduler final : public v1::ReviewScheduler::Service {
+ public:
+  std::vector<v1::ScheduledReview> reviews;
+  v1::CivilDate today = Date(2026, 3, 10);
+  bool repeat_token = false;                 // a broken server: the same next_page_token every time
+  grpc::Status failure = grpc::Status::OK;   // when not OK, every call's answer
+  v1::CountOverdueReply counts;
+  v1::Schedule schedule;                     // GetSchedule's answer for its person_id
+
+  grpc::Status GetSchedule(grpc::ServerContext*, const v1::GetScheduleRequest* request,
+                           v1::Schedule* reply) override {
+    if (request->person_id() != schedule.person_id()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no review is scheduled for the person");
+    }
+    *reply = schedule;
+    return grpc::Status::OK;
+  }
+  grpc::Status ListOverdue(grpc::ServerContext*, const v1::ListOverdueRequest* request,
+                           v1::ListOverdueReply* reply) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    overdue_requests_.push_back(*request);
+    if (!failure.ok()) return failure;
+    *reply->mutable_as_of() = request->has_as_of() ? request->as_of() : today;
+    return Page(request->page_size(), request->page_token(), reply);
+  }
+  grpc::Status ListDue(grpc::ServerContext*, const v1::ListDueRequest* request, v1::ListDueReply* reply) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    due_requests_.push_back(*request);
+    if (!failure.ok()) return failure;
+    return Page(request->page_size(), request->page_token(), reply);
+  }
+  grpc::Status CountOverdue(grpc::ServerContext*, const v1::CountOverdueRequest* request,
+                            v1::CountOverdueReply* reply) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    count_requests_.push_back(*request);
+    if (!failure.ok()) return failure;
+    *reply = counts;
+    return grpc::Status::OK;
+  }
+
+  std::vector<v1::ListOverdueRequest> overdue_requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return overdue_requests_;
+  }
+  std::vector<v1::ListDueRequest> due_requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return due_requests_;
+  }
+  std::vector<v1::CountOverdueRequest> count_requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return count_requests_;
+  }
+
+ private:
+  template <typename Reply>
+  grpc::Status Page(int page_size, const std::string& token, Reply* reply) {
+    size_t start = 0;
+    if (!token.empty() && !absl::SimpleAtoi(token, &start)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_token: not a token this query returned");
+    }
+    const size_t size = page_size == 0 ? 100 : static_cast<size_t>(page_size);
+    for (size_t i = start; i < reviews.size() && i < start + size; ++i) *reply->add_reviews() = reviews[i];
+    if (start + size < reviews.size()) reply->set_next_page_token(repeat_token ? "1" : absl::StrCat(start + size));
+    return grpc::Status::OK;
+  }
+
+  std::mutex mu_;
+  std::vector<v1::ListOverdueRequest> overdue_requests_;
+  std::vector<v1::ListDueRequest> due_requests_;
+  std::vector<v1::CountOverdueRequest> count_requests_;
+};
+
+// What a command printed and returned.
+struct Ran {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a command in this process with std::cout and std::cerr captured.
+Ran Capture(const std::function<int()>& command) {
+  std::ostringstream out, err;
+  std::streambuf* const saved_out = std::cout.rdbuf(out.rdbuf());
+  std::streambuf* const saved_err = std::cerr.rdbuf(err.rdbuf());
+  Ran ran;
+  ran.code = command();
+  std::cout.rdbuf(saved_out);
+  std::cerr.rdbuf(saved_err);
+  ran.out = out.str();
+  ran.err = err.str();
+  return ran;
+}
+
+// Runs the real pbrctl with `args`; `out` is its stdout and stderr together.
+Ran RunPbrctl(const std::string& args) {
+  Ran ran;
+  FILE* pipe = popen((std::string(PBRCTL_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return ran;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) ran.out.append(buffer, n);
+  const int status = pclose(pipe);
+  ran.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return ran;
+}
+
+std::vector<std::string> RowsWith(const std::string& text, const std::string& prefix) {
+  std::vector<std::string> rows;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, prefix)) rows.emplace_back(line);
+  }
+  return rows;
+}
+
+class PbrctlSchedulerCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 5; ++i) {
+      // Oldest due date first, as the scheduler answers.
+      fake_.reviews.push_back(Review(absl::StrCat("p-", i), "cmht-north", i == 0 ? 0 : 4, Date(2026, 2, 1 + i), 37 - i));
+    }
+    server_ = testing::TestServer::Start({&fake_}, nullptr);
+    ASSERT_NE(server_, nullptr);
+    rpc_.scheduler = server_->address();
+  }
+
+  FakeScheduler fake_;
+  std::unique_ptr<testing::TestServer> server_;
+  cli::RpcOptions rpc_;
+};
+
+TEST_F(PbrctlSchedulerCommands, OverdueSendsTheFiltersAndPrintsOnePageWithTheNextToken) {
+  cli::OverdueOptions options;
+  options.team_id = "cmht-north";
+  options.service_area = "community";
+  options.cluster = 0;  // cluster 0 is a filter too, not "no filter"
+  options.as_of = "2026-03-10";
+  options.pages.page_size = 2;
+  const Ran ran = Capture([&] { return cli::RunOverdue(rpc_, options, {}); });
+  ASSERT_EQ(ran.code, cli::kExitOk) << ran.err;
+  EXPECT_EQ(RowsWith(ran.out, "p-").size(), 2u) << ran.out;
+  EXPECT_TRUE(absl::StrContains(ran.out, "(more on the next page)")) << ran.out;
+  EXPECT_TRUE(absl::StrContains(ran.out, "more: add --page-token=2 for the next page, or --all")) << ran.out;
+  const auto requests = fake_.overdue_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].team_id(), "cmht-north");
+  EXPECT_EQ(requests[0].service_area(), "community");
+  EXPECT_TRUE(requests[0].has_cluster());
+  EXPECT_EQ(requests[0].cluster(), 0);
+  EXPECT_EQ(requests[0].as_of().SerializeAsString(), Date(2026, 3, 10).SerializeAsString());
+  EXPECT_EQ(requests[0].page_size(), 2);
+
+  // The next page from its token.
+  options.pages.page_token = "2";
+  const Ran next = Capture([&] { return cli::RunOverdue(rpc_, options, {}); });
+  ASSERT_EQ(next.code, cli::kExitOk) << next.err;
+  const std::vector<std::string> rows = RowsWith(next.out, "p-");
+  ASSERT_EQ(rows.size(), 2u) << next.out;
+  EXPECT_TRUE(absl::StartsWith(rows[0], "p-2 ")) << next.out;
+  EXPECT_TRUE(absl::StartsWith(rows[1], "p-3 ")) << next.out;
+}
+
+TEST_F(PbrctlSchedulerCommands, OverdueWithoutFiltersSendsNone) {
+  const Ran ran = Capture([&] { return cli::RunOverdue(rpc_, {}, {}); });
+  ASSERT_EQ(ran.code, cli::kExitOk) << ran.err;
+  const auto requests = fake_.overdue_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].has_cluster());
+  EXPECT_FALSE(requests[0].has_as_of());
+  EXPECT_TRUE(requests[0].team_id().empty());
+  EXPECT_FALSE(absl::StrContains(ran.out, "more:")) << ran.out;
+  EXPECT_EQ(RowsWith(ran.out, "p-").size(), fake_.reviews.size()) << ran.out;
+}
+
+TEST_F(PbrctlSchedulerCommands, OverdueAllFollowsEveryPageOnTheFirstPagesDay) {
+  cli::OverdueOptions options;
+  options.pages.page_size = 2;
+  options.pages.all = true;
+  const Ran ran = Capture([&] { return cli::RunOverdue(rpc_, options, {.json = true}); });
+  ASSERT_EQ(ran.code, cli::kExitOk) << ran.err;
+  v1::ListOverdueReply merged;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(ran.out, &merged).ok()) << ran.out;
+  ASSERT_EQ(merged.reviews_size(), static_cast<int>(fake_.reviews.size()));
+  for (int i = 0; i < merged.reviews_size(); ++i) EXPECT_EQ(merged.reviews(i).person_id(), fake_.reviews[i].person_id());
+  EXPECT_TRUE(merged.next_page_token().empty());
+  EXPECT_EQ(merged.as_of().SerializeAsString(), fake_.today.SerializeAsString());
+  const auto requests = fake_.overdue_requests();
+  ASSERT_EQ(requests.size(), 3u);  // 2 + 2 + 1
+  EXPECT_FALSE(requests[0].has_as_of());
+  for (size_t i = 1; i < requests.size(); ++i) {
+    // Later pages are asked for on the day the first page was judged on.
+    EXPECT_EQ(requests[i].as_of().SerializeAsString(), fake_.today.SerializeAsString()) << i;
+    EXPECT_EQ(requests[i].page_token(), absl::StrCat(2 * i)) << i;
+  }
+  EXPECT_TRUE(ran.err.empty()) << "no progress for a few pages: " << ran.err;
+}
+
+TEST_F(PbrctlSchedulerCommands, OverdueAllShowsProgressAndStopsAtItsBound) {
+  fake_.reviews.clear();
+  for (int i = 0; i < 40; ++i) fake_.reviews.push_back(Review(absl::StrCat("p-", 100 + i), "t", 4, Date(2026, 1, 1), 68));
+  cli::OverdueOptions options;
+  options.pages.page_size = 1;
+  options.pages.all = true;
+  options.pages.max_items = 25;
+  const Ran ran = Capture([&] { return cli::RunOverdue(rpc_, options, {}); });
+  EXPECT_EQ(ran.code, cli::kExitFailed);
+  EXPECT_EQ(RowsWith(ran.out, "p-").size(), 25u) << "what was gathered is still printed\n" << ran.out;
+  EXPECT_TRUE(absl::StrContains(ran.err, "10 pages, 10 reviews so far")) << ran.err;
+  EXPECT_TRUE(absl::StrContains(ran.err, "20 pages, 20 reviews so far")) << ran.err;
+  EXPECT_TRUE(absl::StrContains(ran.err, "--all stopped after 25 reviews")) << ran.err;
+  EXPECT_TRUE(absl::StrContains(ran.err, "--page-token=25")) << ran.err;
+  EXPECT_EQ(fake_.overdue_requests().size(), 25u);
+}
+
+TEST_F(PbrctlSchedulerCommands, ABrokenServerRepeatingItsTokenEndsTheListing) {
+  fake_.repeat_token = true;
+  cli::OverdueOptions options;
+  options.pages.page_size = 1;
+  options.pages.all = true;
+  const Ran ran = Capture([&] { return cli::RunOverdue(rpc_, options, {}); });
+  EXPECT_EQ(ran.code, cli::kExitFailed);
+  EXPECT_TRUE(absl::StrContains(ran.err, "the same page token twice")) << ran.err;
+  EXPECT_EQ(fake_.overdue_requests().size(), 2u);
+}
+
+TEST_F(PbrctlSchedulerCommands, ServerRefusalsArePassedOnWithExitOne) {
+  fake_.failure = grpc::Status(grpc::StatusCode::NOT_FOUND, "team_id: \"nobody\" is not a team");
+  cli::OverdueOptions options;
+  options.team_id = "nobody";
+  const Ran overdue = Capture([&] { return cli::RunOverdue(rpc_, options, {}); });
+  EXPECT_EQ(overdue.code, cli::kExitFailed);
+  EXPECT_EQ(overdue.err, "error: NOT_FOUND: team_id: \"nobody\" is not a team\n");
+  EXPECT_TRUE(overdue.out.empty()) << overdue.out;
+  const Ran count = Capture([&] { return cli::RunOverdueCount(rpc_, "nobody", {}); });
+  EXPECT_EQ(count.code, cli::kExitFailed);
+  EXPECT_TRUE(absl::StrContains(count.err, "NOT_FOUND")) << count.err;
+}
+
+TEST_F(PbrctlSchedulerCommands, OverdueRefusesBadFlagValuesBeforeCalling) {
+  cli::OverdueOptions bad_cluster;
+  bad_cluster.cluster = 9;
+  const Ran cluster = Capture([&] { return cli::RunOverdue(rpc_, bad_cluster, {}); });
+  EXPECT_EQ(cluster.code, cli::kExitBadInput);
+  EXPECT_EQ(cluster.err, "error: --cluster: 9 is not a care cluster (0-21, not 9)\n");
+  cli::OverdueOptions bad_day;
+  bad_day.as_of = "2026-02-30";
+  const Ran day = Capture([&] { return cli::RunOverdue(rpc_, bad_day, {}); });
+  EXPECT_EQ(day.code, cli::kExitBadInput);
+  EXPECT_TRUE(absl::StrContains(day.err, "--as-of: \"2026-02-30\" is not a date")) << day.err;
+  EXPECT_TRUE(fake_.overdue_requests().empty());
+}
+
+TEST_F(PbrctlSchedulerCommands, DueSendsTheRangeAndChecksIt) {
+  cli::DueOptions options;
+  options.from = "2026-02-01";
+  options.to = "2026-02-28";
+  options.team_id = "cmht-north";
+  const Ran ran = Capture([&] { return cli::RunDue(rpc_, options, {}); });
+  ASSERT_EQ(ran.code, cli::kExitOk) << ran.err;
+  EXPECT_TRUE(absl::StartsWith(ran.out, "5 review(s) due from 2026-02-01 to 2026-02-28")) << ran.out;
+  const auto requests = fake_.due_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].from().SerializeAsString(), Date(2026, 2, 1).SerializeAsString());
+  EXPECT_EQ(requests[0].to().SerializeAsString(), Date(2026, 2, 28).SerializeAsString());
+  EXPECT_EQ(requests[0].team_id(), "cmht-north");
+
+  cli::DueOptions backwards = options;
+  backwards.to = "2026-01-31";
+  const Ran refused = Capture([&] { return cli::RunDue(rpc_, backwards, {}); });
+  EXPECT_EQ(refused.code, cli::kExitBadInput);
+  EXPECT_EQ(refused.err, "error: --to: 2026-01-31 is before --from 2026-02-01\n");
+  cli::DueOptions not_a_day = options;
+  not_a_day.from = "1 Feb";
+  const Ran bad = Capture([&] { return cli::RunDue(rpc_, not_a_day, {}); });
+  EXPECT_EQ(bad.code, cli::kExitBadInput);
+  EXPECT_TRUE(absl::StrContains(bad.err, "--from")) << bad.err;
+  EXPECT_EQ(fake_.due_requests().size(), 1u);
+}
+
+TEST_F(PbrctlSchedulerCommands, OverdueCountForOneTeam) {
+  auto* c = fake_.counts.add_counts();
+  c->set_team_id("cmht-north");
+  c->set_cluster(4);
+  c->set_overdue(3);
+  fake_.counts.set_total(3);
+  *fake_.counts.mutable_as_of() = fake_.today;
+  const Ran ran = Capture([&] { return cli::RunOverdueCount(rpc_, "cmht-north", {}); });
+  ASSERT_EQ(ran.code, cli::kExitOk) << ran.err;
+  EXPECT_TRUE(absl::StartsWith(ran.out, "3 review(s) overdue on 2026-03-10\n")) << ran.out;
+  const auto requests = fake_.count_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].team_id(), "cmht-north");
+}
+
+// The program itself: its flags reach the call, and a bad value is refused naming the flag.
+TEST_F(PbrctlSchedulerCommands, ProgramFlags) {
+  const std::string scheduler = "--scheduler=" + server_->address();
+  const Ran listed = RunPbrctl(scheduler + " overdue --team cmht-north --cluster 0 --as-of 2026-03-10 --page-size 2 --all");
+  ASSERT_EQ(listed.code, 0) << listed.out;
+  EXPECT_EQ(RowsWith(listed.out, "p-").size(), fake_.reviews.size()) << listed.out;
+  const auto requests = fake_.overdue_requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_TRUE(requests[0].has_cluster());
+  EXPECT_EQ(requests[0].team_id(), "cmht-north");
+
+  const Ran due = RunPbrctl(scheduler + " due --from 2026-02-01 --to 2026-02-28 --json");
+  ASSERT_EQ(due.code, 0) << due.out;
+  EXPECT_TRUE(absl::StrContains(due.out, "\"daysOverdue\": 37")) << due.out;
+  fake_.schedule = ScheduleWithTriggers();
+  const Ran schedule = RunPbrctl(scheduler + " schedule p-1");
+  ASSERT_EQ(schedule.code, 0) << schedule.out;
+  EXPECT_TRUE(absl::StrContains(schedule.out, "out-of-hours referral (KPI 10)")) << schedule.out;
+  EXPECT_EQ(RunPbrctl(scheduler + " schedule p-unknown").code, cli::kExitFailed);
+  const Ran count = RunPbrctl(scheduler + " overdue-count --team cmht-north");
+  EXPECT_EQ(count.code, 0) << count.out;
+  ASSERT_EQ(fake_.count_requests().size(), 1u);
+
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"overdue --cluster 9", "--cluster: 9 is not a care cluster"},
+           {"overdue --cluster 22", "--cluster: 22 is not a care cluster"},
+           {"overdue --as-of 2026-13-01", "--as-of"},
+           {"overdue --page-size 1001", "--page-size"},
+           {"due --from 2026-02-01", "--to is required"},
+           {"due --from 2026-02-01 --to yesterday", "--to"}}) {
+    const Ran bad = RunPbrctl(scheduler + " " + args);
+    EXPECT_EQ(bad.code, cli::kExitBadInput) << args << "\n" << bad.out;
+    EXPECT_TRUE(absl::StrContains(bad.out, flag)) << args << "\n" << bad.out;
+  }
+  EXPECT_EQ(fake_.overdue_requests().size(), 3u) << "a refused flag calls nothing";
+  EXPECT_EQ(fake_.due_requests().size(), 1u);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "render.h"
 
 #include <algorithm>
+#include <optional>
+#include <string_view>
 
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
@@ -13,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "care/review_triggers.h"
 
 namespace pbr::cli {
 namespace {
@@ -32,6 +35,25 @@ std::string StateName(pbr::v1::ReviewState state) {
   std::string name = pbr::v1::ReviewState_Name(state);
   if (name.empty()) return absl::StrCat("state ", static_cast<int>(state));
   return absl::AsciiStrToLower(absl::StripPrefix(name, "REVIEW_STATE_"));
+}
+
+// "TRIGGER_OUTCOME_MET" -> "met".
+std::string OutcomeName(pbr::v1::TriggerOutcome outcome) {
+  std::string name = pbr::v1::TriggerOutcome_Name(outcome);
+  if (name.empty()) return absl::StrCat("outcome ", static_cast<int>(outcome));
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "TRIGGER_OUTCOME_"));
+}
+
+// Whose review periods the scheduler applies (its review-policy setting).
+std::string PolicyName(const std::string& policy) {
+  if (policy == "sop") return "sop (the trust SOP's review periods)";
+  if (policy == "national") return "national (the national review periods)";
+  return policy.empty() ? "-" : policy;
+}
+
+// A listing's title says when it is only part of the answer.
+std::string MoreFollow(const std::string& next_page_token) {
+  return next_page_token.empty() ? "" : " (more on the next page)";
 }
 
 std::string Mean(double value, int count) { return count > 0 ? absl::StrFormat("%.1f", value) : "-"; }
@@ -144,19 +166,102 @@ std::string ToJson(const google::protobuf::Message& message) {
   return out;
 }
 
+std::string TriggerKindName(pbr::v1::ReviewTriggerKind kind) {
+  std::string words;
+  std::optional<care::ReviewTriggerKind> rule;
+  switch (kind) {
+    case pbr::v1::REVIEW_TRIGGER_IN_HOURS_REFERRAL:
+      words = "in-hours referral";
+      rule = care::ReviewTriggerKind::kInHoursReferral;
+      break;
+    case pbr::v1::REVIEW_TRIGGER_OUT_OF_HOURS_REFERRAL:
+      words = "out-of-hours referral";
+      rule = care::ReviewTriggerKind::kOutOfHoursReferral;
+      break;
+    case pbr::v1::REVIEW_TRIGGER_DISCHARGE_REVIEW:
+      words = "discharge review";
+      rule = care::ReviewTriggerKind::kDischargeReview;
+      break;
+    case pbr::v1::REVIEW_TRIGGER_INPATIENT_ADMISSION:
+      words = "inpatient admission, not yet allocated";
+      rule = care::ReviewTriggerKind::kInpatientAdmission;
+      break;
+    default:
+      return absl::StrCat("trigger ", static_cast<int>(kind));  // a newer server's kind
+  }
+  // The rules library names the KPI "KPI10"; spaced for reading.
+  std::string_view kpi = care::ReviewTriggerKpi(*rule);
+  if (kpi.starts_with("KPI")) kpi.remove_prefix(3);
+  return absl::StrCat(words, " (KPI ", std::string(kpi), ")");
+}
+
 std::string RenderSchedule(const pbr::v1::Schedule& s) {
   Table t({"", ""}, {false, false});
   t.AddRow({"person", s.person_id()});
   t.AddRow({"team", s.team_id()});
+  t.AddRow({"service area", s.service_area().empty() ? "-" : s.service_area()});
   t.AddRow({"cluster", absl::StrCat(s.cluster())});
   t.AddRow({"review", StateName(s.state())});
   t.AddRow({"latest MHCT", FormatDate(s.latest_mhct_date())});
   t.AddRow({"window opens", FormatDate(s.window_opens())});
-  t.AddRow({"due", FormatDate(s.due_date())});
+  t.AddRow({"due", absl::StrCat(FormatDate(s.due_date()), " (on time that day, overdue from the next)")});
   t.AddRow({"basis", absl::StrCat(s.basis_assessment_id(), " (assessed ", FormatTimestamp(s.basis_assessed_at()),
                                   " UTC)")});
+  t.AddRow({"review policy", PolicyName(s.review_policy())});
   t.AddRow({"rules", s.rule_version()});
-  return t.Render();
+  std::string out = t.Render();
+  if (s.triggers().empty()) return absl::StrCat(out, "\nevent-triggered reviews: none\n");
+  Table triggers({"kind", "care event (UTC)", "window (UTC)", "outcome", "met by"},
+                 {false, false, false, false, false});
+  for (const auto& g : s.triggers()) {
+    triggers.AddRow({TriggerKindName(g.kind()), FormatTimestamp(g.occurred_at()),
+                     absl::StrCat(FormatTimestamp(g.window_opens()), " to ", FormatTimestamp(g.deadline())),
+                     OutcomeName(g.outcome()), g.met_by_assessment_id().empty() ? "-" : g.met_by_assessment_id()});
+  }
+  absl::StrAppend(&out, "\nevent-triggered reviews, oldest first:\n", Indent(triggers.Render()));
+  return out;
+}
+
+std::string RenderOverdue(const pbr::v1::ListOverdueReply& r) {
+  std::string out = absl::StrFormat("%d review(s) overdue on %s, oldest due date first%s\n", r.reviews_size(),
+                                    FormatDate(r.as_of()), MoreFollow(r.next_page_token()));
+  if (r.reviews().empty()) return out;
+  Table t({"person", "team", "cluster", "due", "days overdue"}, {false, false, true, false, true});
+  for (const auto& v : r.reviews()) {
+    t.AddRow({v.person_id(), v.team_id(), absl::StrCat(v.cluster()), FormatDate(v.due_date()),
+              absl::StrCat(v.days_overdue())});
+  }
+  return absl::StrCat(out, "\n", t.Render());
+}
+
+std::string RenderDue(const pbr::v1::ListDueReply& r, const std::string& from, const std::string& to) {
+  std::string out = absl::StrFormat("%d review(s) due from %s to %s, earliest first%s\n", r.reviews_size(), from, to,
+                                    MoreFollow(r.next_page_token()));
+  if (r.reviews().empty()) return out;
+  Table t({"person", "team", "cluster", "window opens", "due", "review today"}, {false, false, true, false, false, false});
+  for (const auto& v : r.reviews()) {
+    const std::string state = v.state() == pbr::v1::REVIEW_STATE_OVERDUE
+                                  ? absl::StrFormat("overdue (%d day(s))", v.days_overdue())
+                                  : StateName(v.state());
+    t.AddRow({v.person_id(), v.team_id(), absl::StrCat(v.cluster()), FormatDate(v.window_opens()),
+              FormatDate(v.due_date()), state});
+  }
+  return absl::StrCat(out, "\n", t.Render());
+}
+
+std::string RenderOverdueCount(const pbr::v1::CountOverdueReply& r) {
+  // as_of is the day of the scheduler's last timer pass; none before its first.
+  const std::string day = r.has_as_of() ? absl::StrCat("on ", FormatDate(r.as_of()))
+                                        : "(the scheduler has made no timer pass yet)";
+  std::string out = absl::StrFormat("%d review(s) overdue %s", r.total(), day);
+  if (r.has_oldest_due_date()) absl::StrAppend(&out, ", the oldest due ", FormatDate(r.oldest_due_date()));
+  absl::StrAppend(&out, "\n");
+  if (r.counts().empty()) return out;
+  Table t({"team", "cluster", "overdue"}, {false, true, true});
+  for (const auto& c : r.counts()) t.AddRow({c.team_id(), absl::StrCat(c.cluster()), absl::StrCat(c.overdue())});
+  t.AddSeparator();
+  t.AddRow({"total", "", absl::StrCat(r.total())});
+  return absl::StrCat(out, "\n", t.Render());
 }
 
 std::string RenderOutcomes(const pbr::v1::PersonOutcomes& o) {

@@ -36,7 +36,17 @@ absl::StatusOr<SuggestInput> ParseSuggestInput(const std::string& text);
 // Pretty-printed JSON that shows every field, zero values included (so "duplicate": false is visible).
 std::string ToJson(const google::protobuf::Message& message);
 
+// The next review (state, dates, basis, rules, review policy, service area), then the person's
+// event-triggered reviews: kind in words, care event time, window, outcome, the assessment that met it.
 std::string RenderSchedule(const pbr::v1::Schedule& schedule);
+// "out-of-hours referral (KPI 10)"; the KPI from the rules library.
+std::string TriggerKindName(pbr::v1::ReviewTriggerKind kind);
+// Overdue reviews, oldest due date first: person, team, cluster, due date, days overdue.
+std::string RenderOverdue(const pbr::v1::ListOverdueReply& reply);
+// Reviews due from `from` to `to` (as the user gave them), earliest first, with each one's state today.
+std::string RenderDue(const pbr::v1::ListDueReply& reply, const std::string& from, const std::string& to);
+// Overdue counts per team and cluster, the total, the day they hold for and the oldest due date.
+std::string RenderOverdueCount(const pbr::v1::CountOverdueReply& reply);
 std::string RenderOutcomes(const pbr::v1::PersonOutcomes& outcomes);
 // Clusters with people, due, overdue and mean latest HoNOS, and a totals row; `with_persons` adds a
 // row per person.

@@ -114,19 +114,17 @@ KpiResult Kpi7FormalReviewOnTime(const RuleSet& rules, std::span<const FormalRev
                                  absl::CivilDay as_of);
 // 8 / 11 / 13: transition protocol adherence over the reviews done.
 KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const FormalReviewRecord> records);
-// 9: in-hours transfers reviewed within the 5 days before the referral
-// (referral - 5 x 24 h <= review <= referral). The live trigger window in care/review_triggers.h counts 5 civil
-// days instead; the two differ across a change of the clocks.
-KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of);
-// 10: out-of-hours transfers reviewed within 72 hours either side of the referral (the live trigger window in
-// care/review_triggers.h is after-only).
+// 9, 10, 12: reviewed inside the event's trigger window (care/review_triggers.h, the one the review
+// scheduler tracks): in hours, the 5 civil days before the referral; out of hours, the 72 hours after it; a
+// discharge review, 24 hours either side. An unreviewed one counts against once its deadline has passed.
+// `clinical` is the clinical time zone the civil days are counted in.
+KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of,
+                              absl::TimeZone clinical);
 KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
-                                  absl::Time as_of);
+                                  absl::Time as_of, absl::TimeZone clinical);
 KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records);
-// 12: discharge reviews within 24 hours either side of the discharge review time (the live trigger window in
-// care/review_triggers.h is after-only).
 KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
-                               absl::Time as_of);
+                               absl::Time as_of, absl::TimeZone clinical);
 KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records);
 
 // National review measures at period_end, always with the NATIONAL review periods whatever the local policy:

@@ -14,9 +14,9 @@
 //  kOutOfHoursReferral (KPI 10: "within 72 hours of the referral"). opens = the referral time;
 //    deadline = referral + `transfer_out_of_hours_hours` (72) elapsed hours. After the referral only.
 //  kDischargeReview (KPI 12: "HoNOS and cluster reviewed within 24 hours of the discharge review").
-//    opens = the discharge review time; deadline = + `discharge_review_hours` (24) elapsed hours. This is the
-//    after-only reading; the SOP's words are "within 24 hours of Discharge Review date/time", which could
-//    also be read as either side.
+//    opens = the discharge review time - `discharge_review_hours` (24) elapsed hours; deadline = + 24 elapsed
+//    hours. Either side: the SOP says "within 24 hours of Discharge Review date/time", and the HoNOS is
+//    often rated in preparing the review, so a rating the evening before counts as one the morning after.
 //  kInpatientAdmission (KPI 4, a person admitted who is not yet allocated: "initial allocation within 2 bed
 //    nights"). The allocation may be recorded on the admission day or on the next `max_initial_bed_nights` (2)
 //    clinical days: opens = the admission time (the SOP back-dates an inpatient initial allocation to the
@@ -26,11 +26,7 @@
 //
 // Every window is inclusive at both ends: a review exactly at `opens` or exactly at `deadline` meets it.
 //
-// Note: the KPI arithmetic in care/kpi.h (Kpi9TransferInHours, Kpi10TransferOutOfHours, Kpi12DischargeOnTime)
-// predates these windows and reads the same values differently: KPI 9 counts 5 x 24 elapsed hours, and KPIs 10
-// and 12 also accept a review up to 72 / 24 hours BEFORE the event. The windows here are the live
-// (scheduling) reading; the two agree except across a change of the clocks (KPI 9) and for reviews recorded
-// before the event (KPIs 10 and 12).
+// The KPI percentages in care/kpi.h (KPIs 9, 10, 12) count reviews by these same windows.
 #pragma once
 
 #include <string>

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "pbr/state/v1/state.pb.h"
 #include "pbr/v1/events.pb.h"
 #include "platform/clock.h"
@@ -39,35 +40,51 @@ struct ConsumedEvent {
   const pbr::v1::EventEnvelope& event;
 };
 
+// Checks an event's payload against the platform's shared contract rules before any handler sees
+// it, so every service accepts or refuses the same events for the same reason. A non-OK result
+// dead-letters the message with the status message as the reason.
+using EventValidator = std::function<absl::Status(absl::string_view topic_name, const pbr::v1::EventEnvelope&)>;
+
 // What a handler may use while applying one event.
 class ApplyContext {
  public:
-  ApplyContext(Store& store, Outbox& outbox, rocksdb::WriteBatch& batch, absl::Time now)
-      : store_(store), outbox_(outbox), batch_(batch), now_(now) {}
+  // With a validator, every event emitted is checked by the same shared rules the consumers apply,
+  // so a service never publishes what its consumers would dead-letter.
+  ApplyContext(Store& store, Outbox& outbox, rocksdb::WriteBatch& batch, absl::Time now,
+               const EventValidator* validator = nullptr)
+      : store_(store), outbox_(outbox), batch_(batch), now_(now), validator_(validator) {}
   const Store& store() const { return store_; }
   rocksdb::WriteBatch& batch() { return batch_; }
   absl::Time now() const { return now_; }
-  // Stages an outgoing event in this message's batch.
+  // Stages an outgoing event in this message's batch. One the shared rules refuse is not staged;
+  // the first such problem is kept in emit_problem() and the consumer then applies nothing.
   void Emit(absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
+    if (validator_ != nullptr && *validator_) {
+      if (auto st = (*validator_)(topic_name, event); !st.ok()) {
+        if (emit_problem_.ok()) {
+          emit_problem_ = absl::InvalidArgumentError(
+              absl::StrCat("would publish an invalid ", topic_name, " event: ", st.message()));
+        }
+        return;
+      }
+    }
     outbox_.Stage(batch_, topic_name, event);
     ++emitted_;
   }
   int emitted() const { return emitted_; }
+  const absl::Status& emit_problem() const { return emit_problem_; }
 
  private:
   Store& store_;
   Outbox& outbox_;
   rocksdb::WriteBatch& batch_;
   absl::Time now_;
+  const EventValidator* validator_;
   int emitted_ = 0;
+  absl::Status emit_problem_;
 };
 
 using EventHandler = std::function<absl::Status(const ConsumedEvent&, ApplyContext&)>;
-
-// Checks an event's payload against the platform's shared contract rules before any handler sees
-// it, so every service accepts or refuses the same events for the same reason. A non-OK result
-// dead-letters the message with the status message as the reason.
-using EventValidator = std::function<absl::Status(absl::string_view topic_name, const pbr::v1::EventEnvelope&)>;
 
 class Consumer {
  public:
