@@ -515,7 +515,8 @@ class Generator {
     std::string note = "initial assessment";
     const absl::CivilDay due = j.DueOf(cluster, at);
     if (rng.Chance(10) && due - start > 100) {
-      const int back = rng.Pick(std::vector<int>{(due - start) - 4, (due - start) + 20});  // in window / overdue
+      const int period = static_cast<int>(due - start);
+      const int back = rng.Pick(std::vector<int>{period - 4, period + 20});  // in its window / overdue
       at = Local(start - back, 11);
       note = absl::StrCat("initial assessment of ", DayText(DayOf(at)), " entered ", back, " days later");
     } else if (rng.Chance(40) && start - 7 >= kFirstDay) {
@@ -924,11 +925,13 @@ class Model {
       if (auto at = period_at(e->at)) d.period_of[e->id] = *at;
     }
     d.discharged = !d.periods.empty() && !d.periods.back().open();
-    const std::optional<size_t> open_index =
-        open() != nullptr ? std::optional<size_t>(d.periods.size() - 1) : std::nullopt;
+    constexpr size_t kNoPeriod = static_cast<size_t>(-1);
+    const size_t open_index = open() != nullptr ? d.periods.size() - 1 : kNoPeriod;
 
     // The review basis: the latest live assessment, while its referral period is the open one.
-    if (latest != nullptr && open_index && d.period_of.at(latest->id) == *open_index) d.schedule = ScheduleOf(*latest);
+    if (latest != nullptr && open_index != kNoPeriod && d.period_of.at(latest->id) == open_index) {
+      d.schedule = ScheduleOf(*latest);
+    }
 
     // Each live assessment after the first of its period completes the review of the one before.
     const AssessmentFact* previous = nullptr;
@@ -992,7 +995,7 @@ class Model {
                   : care::TriggerMissed(w, now) ? pbr::v1::TRIGGER_OUTCOME_MISSED
                                                 : pbr::v1::TRIGGER_OUTCOME_PENDING;
       auto of = d.period_of.find(e->id);
-      t.in_open_period = open_index && of != d.period_of.end() && of->second == *open_index;
+      t.in_open_period = open_index != kNoPeriod && of != d.period_of.end() && of->second == open_index;
     }
     return d;
   }
@@ -1239,7 +1242,9 @@ class ReviewReplaySystemTest : public ::testing::Test {
   void TearDown() override {
     if (observer_) observer_->Stop();
     if (observer_outbox_) observer_outbox_->Stop(absl::ZeroDuration());
-    if (platform_) EXPECT_TRUE(platform_->StopAll().ok()) << "every process stops cleanly on SIGTERM";
+    if (platform_) {
+      EXPECT_TRUE(platform_->StopAll().ok()) << "every process stops cleanly on SIGTERM";
+    }
     std::cout << "[replay] run time " << absl::FormatDuration(absl::Now() - started_) << "\n";
   }
 
@@ -1424,7 +1429,6 @@ class ReviewReplaySystemTest : public ::testing::Test {
     }
     p.person_id = person_id;
     names_.Add(person_id, p.label);
-    by_id_[person_id] = &p;
   }
 
   // ---- waiting for the scheduler and the observer ----
@@ -1860,7 +1864,6 @@ class ReviewReplaySystemTest : public ::testing::Test {
   std::vector<pbr::v1::EventEnvelope> raw_;  // guarded by mu_
 
   std::vector<ModelPerson> people_;
-  std::map<std::string, ModelPerson*> by_id_;
   int day_ = 0;
   int timeouts_ = 0;  // waits that ran out
   int64_t facts_entered_ = 0;
