@@ -197,7 +197,12 @@ absl::Status ApplyCountDeltas(platform::ApplyContext& ctx, const std::map<std::s
 absl::Status Scheduler::Reevaluate(platform::ApplyContext& ctx, const std::string& person_id,
                                    const ledger::PersonFacts& facts, const pbr::v1::EventEnvelope* cause,
                                    CountDeltas& deltas) const {
-  auto view = EvaluateReviews({rules_.get(), policy_}, person_id, facts, ctx.now());
+  // A fact counts as of when it was recorded, whenever the scheduler gets to it: a fact taken late
+  // (after downtime) must not find its triggers missed by a time its later facts are still queued
+  // for. What time alone changes after that is the timer's (the view's next change is then due).
+  const absl::Time recorded =
+      cause != nullptr && cause->has_recorded_at() ? std::min(FromProto(cause->recorded_at()), ctx.now()) : ctx.now();
+  auto view = EvaluateReviews({rules_.get(), policy_}, person_id, facts, recorded);
   if (!view.ok()) return view.status();
   auto stored = LoadPerson(ctx.store(), person_id);
   if (!stored.ok()) return stored.status();
@@ -206,8 +211,6 @@ absl::Status Scheduler::Reevaluate(platform::ApplyContext& ctx, const std::strin
   Publisher publish(ctx, person_id, Cause{cause});
 
   // 1. Catch up to when the fact was recorded, as the facts stood before it.
-  const absl::Time recorded =
-      cause != nullptr && cause->has_recorded_at() ? std::min(FromProto(cause->recorded_at()), ctx.now()) : ctx.now();
   AnnounceReached(p, recorded, publish);
   MissStoredTriggers(p, recorded, publish, counters_);
 
@@ -221,7 +224,7 @@ absl::Status Scheduler::Reevaluate(platform::ApplyContext& ctx, const std::strin
       p.clear_announced();
     }
     *p.mutable_schedule() = std::move(s);
-    AnnounceReached(p, ctx.now(), publish);
+    AnnounceReached(p, recorded, publish);
   } else {
     p.clear_schedule();
     p.clear_entry_cause_event_id();

@@ -421,6 +421,42 @@ TEST_F(SchedulerTest, AnAdmissionNeedsTheInitialAllocationWithinTwoBedNights) {
   EXPECT_EQ(Get(D(2026, 3, 10), "known").triggers_size(), 0);
 }
 
+TEST_F(SchedulerTest, AFactTakenAfterDowntimeCountsAsOfWhenItWasRecorded) {
+  // Admitted on 2 Dec with no cluster and allocated on 3 Dec (within 2 bed nights): both recorded
+  // while the scheduler was down, and taken on 5 Dec, after the deadline, the admission first.
+  const absl::Time admitted = At(D(2025, 12, 2), 14);
+  const absl::Time allocated = At(D(2025, 12, 3), 10);
+  const absl::Time back = At(D(2025, 12, 5), 0, 0, 30);
+  auto admission = platform::MakeEnvelope(platform::topic::kCareEventRecorded, "ce-adm-r0", "person-1", admitted,
+                                          /*recorded_at=*/admitted, "epr", "");
+  auto* c = admission.mutable_care_event_recorded();
+  c->set_care_event_id("adm");
+  c->set_type(pbr::v1::CARE_EVENT_ADMISSION);
+  c->set_team_id("ward-north");
+  *c->mutable_occurred_at() = platform::ToProto(admitted);
+  Apply(back, [&](platform::ApplyContext& ctx) {
+    return scheduler_->OnCareEvent({platform::topic::kCareEventRecorded, 0, 0, admission}, ctx);
+  });
+  EXPECT_THAT(Take(), IsEmpty()) << "when it was recorded the admission's 2 bed nights had not passed";
+  auto initial = platform::MakeEnvelope(platform::topic::kAssessmentRecorded, "ev-a1-r0", "person-1", allocated,
+                                        /*recorded_at=*/allocated, "epr", "");
+  auto* a = initial.mutable_assessment_recorded();
+  a->set_assessment_id("a1");
+  a->set_team_id("ward-north");
+  a->set_service_area("inpatient");
+  a->set_cluster(14);
+  a->set_reason(pbr::v1::ASSESSMENT_REASON_INITIAL);
+  *a->mutable_assessed_at() = platform::ToProto(allocated);
+  *a->mutable_effective_at() = platform::ToProto(admitted);
+  Apply(back, [&](platform::ApplyContext& ctx) {
+    return scheduler_->OnAssessment({platform::topic::kAssessmentRecorded, 0, 0, initial}, ctx);
+  });
+  EXPECT_THAT(Take(), IsEmpty()) << "met in time: never missed, nothing to retract";
+  const pbr::v1::Schedule s = Get(D(2025, 12, 5));
+  ASSERT_EQ(s.triggers_size(), 1);
+  EXPECT_EQ(s.triggers(0).outcome(), pbr::v1::TRIGGER_OUTCOME_MET);
+}
+
 TEST_F(SchedulerTest, WithdrawingTheCareEventOfAMissedTriggerRetractsIt) {
   const absl::Time referral = At(D(2026, 3, 10), 11);
   Initial(At(D(2026, 1, 5)), At(D(2026, 1, 5)), 4, "a1");
