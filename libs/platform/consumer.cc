@@ -68,6 +68,8 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
            {"heartbeat.interval.ms", absl::StrCat(std::max<int64_t>(absl::ToInt64Milliseconds(settings_.session_timeout) / 3, 100))},
            {"fetch.wait.max.ms", absl::StrCat(absl::ToInt64Milliseconds(settings_.fetch_wait_max))},
            {"isolation.level", "read_committed"},
+           // Periodic tasks wait until every partition has been read to its end (see CaughtUp).
+           {"enable.partition.eof", tasks_.empty() ? "false" : "true"},
        }) {
     if (auto st = SetKafkaProperty(conf->get(), k, v); !st.ok()) return st;
   }
@@ -399,6 +401,39 @@ absl::Status Consumer::PauseUntilWritable(const rd_kafka_message_t* msg) {
   return result;
 }
 
+bool Consumer::CaughtUp() {
+  if (caught_up_) return true;
+  if (tasks_.empty() || handlers_.empty()) return caught_up_ = true;
+  const absl::Time now = absl::Now();
+  if (started_at_ == absl::InfinitePast()) started_at_ = now;
+  if (subscribed_partitions_ == 0 && now >= next_metadata_query_) {
+    next_metadata_query_ = now + absl::Seconds(1);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(consumer_.get(), 1, nullptr, &md,
+                          static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout))) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      int total = 0;
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        absl::string_view name = md->topics[i].topic;
+        if (absl::ConsumePrefix(&name, settings_.topic_prefix) && handlers_.contains(name)) {
+          total += md->topics[i].partition_cnt;
+        }
+      }
+      subscribed_partitions_ = total;
+      rd_kafka_metadata_destroy(md);
+    }
+  }
+  if (subscribed_partitions_ > 0 && static_cast<int>(read_to_end_.size()) >= subscribed_partitions_) {
+    return caught_up_ = true;
+  }
+  if (now - started_at_ > catch_up_limit_) {
+    PBR_LOG(warn) << "consumer: " << read_to_end_.size() << " of " << subscribed_partitions_
+                  << " partitions read to their end after " << absl::FormatDuration(catch_up_limit_)
+                  << "; running periodic tasks anyway";
+    return caught_up_ = true;
+  }
+  return false;
+}
+
 void Consumer::Run() {
   absl::Status fatal;
   absl::Time next_lag_update = absl::InfinitePast();
@@ -412,11 +447,14 @@ void Consumer::Run() {
         fatal = Handle(msg);
         if (IsStoreRefusal(fatal)) fatal = PauseUntilWritable(msg);
       } else {
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg->rkt != nullptr) {
+          read_to_end_.insert(OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition));
+        }
         fatal = ErrorOf(msg);
       }
       rd_kafka_message_destroy(msg);
     }
-    if (fatal.ok()) fatal = RunDueTasks();
+    if (fatal.ok() && CaughtUp()) fatal = RunDueTasks();
     if (absl::Time now = absl::Now(); now >= next_lag_update) {
       UpdateLag();
       next_lag_update = now + absl::Seconds(1);

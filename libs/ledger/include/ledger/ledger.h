@@ -157,21 +157,6 @@ struct CareRecord {
 
  private:
   friend CareRecord Derive(absl::string_view person_id, const PersonFacts& facts);
-
-// A review that was done: within one referral period, each live assessment after the first reviews
-// the cluster of the one before it in the ledger's order (the review basis it replaced).
-struct CompletedReview {
-  ReviewBasis reviewed;          // the basis whose review this was
-  const Assessment* by = nullptr;  // the reviewing assessment (points into the facts)
-};
-// Every completed review, oldest first, across all referral periods. A period's first assessment
-// (an initial allocation, or the first after a re-referral) reviews nothing.
-std::vector<CompletedReview> CompletedReviews(const PersonFacts& facts, const CareRecord& record);
-
-// The review basis as it stood at `t`: the latest live assessment with assessed_at <= t, when its
-// referral period was still open at t (not closed before t). None when the person had no cluster
-// then: never allocated, or discharged since.
-std::optional<ReviewBasis> BasisAt(const PersonFacts& facts, const CareRecord& record, absl::Time t);
   std::optional<ReviewBasis> basis_;
 };
 

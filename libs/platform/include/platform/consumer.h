@@ -17,6 +17,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -102,6 +103,9 @@ class Consumer {
   // Runs `task` every `interval` on the consumer's own thread, between messages, so it never races
   // a handler; what it writes into the context's batch is stored (with its events) in one write.
   // A non-OK result stops the consumer like a handler's storage error. Call before Start.
+  // After a start, tasks first wait until every partition of the subscribed topics has been read to
+  // its end (at most `catch_up_limit`), so a timer never judges a backlog it has not read yet: the
+  // facts recorded while the service was down come first, then what time alone changed.
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
 
   // Joins the group and starts applying messages on a thread of its own. `on_fatal` is called
@@ -141,6 +145,8 @@ class Consumer {
   Metrics* metrics_;
   const Clock& clock_;
   absl::Status RunDueTasks();
+  // Whether periodic tasks may run: every subscribed partition read to its end since start.
+  bool CaughtUp();
 
   std::map<std::string, EventHandler, std::less<>> handlers_;  // by unprefixed topic name
   EventValidator validator_;
@@ -161,6 +167,12 @@ class Consumer {
     absl::Time next = absl::InfinitePast();
   };
   std::vector<Task> tasks_;
+  std::set<std::string> read_to_end_;   // offset keys of partitions that reported their end
+  int subscribed_partitions_ = 0;       // of the subscribed topics, from the broker's metadata
+  bool caught_up_ = false;
+  absl::Time started_at_ = absl::InfinitePast();
+  absl::Time next_metadata_query_ = absl::InfinitePast();
+  absl::Duration catch_up_limit_ = absl::Minutes(5);
   KafkaHandle consumer_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
