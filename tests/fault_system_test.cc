@@ -36,15 +36,9 @@
 namespace pbr {
 namespace {
 
-void SetDate(pbr::v1::CivilDate* out, absl::CivilDay d) {
-  out->set_year(static_cast<int32_t>(d.year()));
-  out->set_month(d.month());
-  out->set_day(d.day());
-}
-
-
 using testing::LocalPlatform;
 using systemtest::At;
+using systemtest::SetDate;
 using systemtest::kToday;
 using systemtest::HonosTotal;
 using systemtest::London;

@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "care/rules.h"
 #include "gtest/gtest.h"
+#include "pbr/v1/common.pb.h"
 #include "testing/local_platform.h"
 
 namespace pbr::systemtest {
@@ -35,6 +36,13 @@ inline std::vector<int> Ratings(int seed) {
   for (int i = 0; i < 18; ++i) r[i] = (seed * 7 + i * 3) % 5;
   return r;
 }
+// A CivilDate as the contracts carry it (the system tests do not link the platform library).
+inline void SetDate(pbr::v1::CivilDate* out, absl::CivilDay d) {
+  out->set_year(static_cast<int32_t>(d.year()));
+  out->set_month(d.month());
+  out->set_day(d.day());
+}
+
 inline int HonosTotal(const std::vector<int>& r) {
   int total = 0;
   for (int i = 0; i < 12; ++i) total += r[i];
