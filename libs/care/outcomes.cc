@@ -12,9 +12,10 @@ absl::StatusOr<MissingItemPolicy> ParseMissingItemPolicy(std::string_view name) 
   if (n == "allow_up_to_1") return MissingItemPolicy::kAllowUpToOne;
   if (n == "allow_up_to_2") return MissingItemPolicy::kAllowUpToTwo;
   if (n == "allow_up_to_3") return MissingItemPolicy::kAllowUpToThree;
+  if (n == "at_least_9_of_12") return MissingItemPolicy::kAtLeastNineOfTwelve;
   return absl::InvalidArgumentError(internal::Cat(
       "missing-item policy \"", name,
-      "\" is not strict, allow_up_to_1, allow_up_to_2 or allow_up_to_3"));
+      "\" is not strict, allow_up_to_1, allow_up_to_2, allow_up_to_3 or at_least_9_of_12"));
 }
 
 std::string_view MissingItemPolicyName(MissingItemPolicy p) {
@@ -23,6 +24,7 @@ std::string_view MissingItemPolicyName(MissingItemPolicy p) {
     case MissingItemPolicy::kAllowUpToOne: return "allow_up_to_1";
     case MissingItemPolicy::kAllowUpToTwo: return "allow_up_to_2";
     case MissingItemPolicy::kAllowUpToThree: return "allow_up_to_3";
+    case MissingItemPolicy::kAtLeastNineOfTwelve: return "at_least_9_of_12";
   }
   return "?";
 }
@@ -33,6 +35,7 @@ int MaxMissingItems(MissingItemPolicy p) {
     case MissingItemPolicy::kAllowUpToOne: return 1;
     case MissingItemPolicy::kAllowUpToTwo: return 2;
     case MissingItemPolicy::kAllowUpToThree: return 3;
+    case MissingItemPolicy::kAtLeastNineOfTwelve: return kHonosItemCount - 9;
   }
   return 0;
 }
@@ -103,6 +106,44 @@ std::string_view ItemSignificanceName(ItemSignificance s) {
     case ItemSignificance::kNotKnown: return "not_known";
   }
   return "?";
+}
+
+int FactorSum(const FactorScores& scores) {
+  int sum = 0;
+  for (const auto& f : scores.factors) sum += f.score;
+  return sum;
+}
+
+int FactorSumMax(const FactorScores& scores) {
+  int sum = 0;
+  for (const auto& f : scores.factors) sum += f.max;
+  return sum;
+}
+
+std::vector<CarePlanNeed> CarePlanNeeds(const OutcomeModel& model, const MhctRatings& r) {
+  std::vector<CarePlanNeed> out;
+  for (int i = 0; i < kHonosItemCount; ++i) {
+    const ItemSignificance s = ClassifyItemRating(model, r.items[i]);
+    if (s != ItemSignificance::kCusp && s != ItemSignificance::kSignificant) continue;
+    CarePlanNeed& need = out.emplace_back();
+    need.item = i + 1;
+    need.name = MhctItemName(i);
+    need.rating = r.items[i];
+    need.significance = s;
+    if (i == 7) need.problem_type = r.item8_problem_type;  // item 8: which other problem
+  }
+  return out;
+}
+
+std::optional<RatingPair> PairFirstAndLast(const OutcomeModel& model, const std::vector<DatedRating>& ratings) {
+  std::optional<size_t> first, last;
+  for (size_t i = 0; i < ratings.size(); ++i) {
+    if (!ComputeHonosTotal(ratings[i].ratings, model.missing_policy).valid) continue;
+    if (!first.has_value()) first = i;
+    last = i;
+  }
+  if (!first.has_value() || ratings[*last].day <= ratings[*first].day) return std::nullopt;
+  return RatingPair{*first, *last};
 }
 
 ItemSignificance ClassifyItemRating(const OutcomeModel& model, int rating) {

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "test_util.h"
 
 namespace care {
@@ -270,6 +271,70 @@ TEST(CareExpectedOutcome, EveryClusterMatchesTheReference) {
     EXPECT_EQ(e->rule_version, ShippedRules().version());
   }
   EXPECT_EQ(ShippedRules().ExpectedOutcomeFor(0).status().code(), absl::StatusCode::kNotFound);
+}
+
+// ---- the SOP's worked pair (Table 9), the national pairing, the care-plan needs ----
+
+TEST(CareWorkedPair, TheSopsExampleTotalsFactorsAndChangeExactly) {
+  const MhctRatings first = WithHonos({0, 0, 0, 0, 0, 0, 3, 2, 1, 1, 1, 1});
+  const MhctRatings second = WithHonos({0, 0, 0, 0, 0, 0, 2, 1, 1, 0, 1, 0});
+  EXPECT_EQ(ComputeHonosTotal(first).total, 9);
+  EXPECT_EQ(ComputeHonosTotal(second).total, 5);
+  auto scores = [](const MhctRatings& r) {
+    std::vector<int> out;
+    for (const auto& f : ComputeFactorScores(Model(), r).factors) out.push_back(f.score);
+    return out;
+  };
+  // Personal, emotional, social well-being, severe disturbance.
+  EXPECT_THAT(scores(first), ElementsAre(2, 5, 3, 0));
+  EXPECT_THAT(scores(second), ElementsAre(0, 3, 2, 0));
+  // The table's printed "TOTALS 10": the factor sum, item 12 counted twice; its maxima add to 52.
+  EXPECT_EQ(FactorSum(ComputeFactorScores(Model(), first)), 10);
+  EXPECT_EQ(FactorSumMax(ComputeFactorScores(Model(), first)), 52);
+  auto change = CompareRatings(Model(), first, second, OutcomePopulation::kStandard);
+  ASSERT_TRUE(change.ok()) << change.status();
+  EXPECT_EQ(change->total_change, -4);
+  EXPECT_EQ(change->reliable_change, ReliableChange::kNoReliableChange);
+}
+
+TEST(CareHonosTotal, AtLeastNineOfTwelveIsTheNationalAmh04Rule) {
+  ASSERT_EQ(*ParseMissingItemPolicy("at_least_9_of_12"), MissingItemPolicy::kAtLeastNineOfTwelve);
+  EXPECT_EQ(MissingItemPolicyName(MissingItemPolicy::kAtLeastNineOfTwelve), "at_least_9_of_12");
+  MhctRatings r = WithHonos({9, 9, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1});  // 9 of 12 rated
+  EXPECT_TRUE(ComputeHonosTotal(r, MissingItemPolicy::kAtLeastNineOfTwelve).valid);
+  EXPECT_EQ(ComputeHonosTotal(r, MissingItemPolicy::kAtLeastNineOfTwelve).total, 9);
+  r.items[3] = 9;  // 8 of 12
+  EXPECT_FALSE(ComputeHonosTotal(r, MissingItemPolicy::kAtLeastNineOfTwelve).valid);
+  r.items.fill(9);  // nothing rated
+  EXPECT_FALSE(ComputeHonosTotal(r, MissingItemPolicy::kAtLeastNineOfTwelve).valid);
+}
+
+TEST(CarePairing, FirstValidAgainstLastValidOnAStrictlyLaterDay) {
+  const absl::CivilDay d(2026, 3, 2);
+  const MhctRatings valid = WithHonos({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  const MhctRatings missing = WithHonos({9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1});  // invalid under strict
+  std::vector<DatedRating> ratings = {{d, missing}, {d + 1, valid}, {d + 40, valid}, {d + 90, missing}};
+  auto pair = PairFirstAndLast(Model(), ratings);
+  ASSERT_TRUE(pair.has_value());
+  EXPECT_EQ(pair->first, 1u);  // the first valid one
+  EXPECT_EQ(pair->last, 2u);   // the last valid one
+  // Two ratings on the same day never pair, nor does one rating alone.
+  EXPECT_FALSE(PairFirstAndLast(Model(), {{d, valid}, {d, valid}}).has_value());
+  EXPECT_FALSE(PairFirstAndLast(Model(), {{d, valid}}).has_value());
+  EXPECT_FALSE(PairFirstAndLast(Model(), {{d, missing}, {d + 5, missing}}).has_value());
+  EXPECT_FALSE(PairFirstAndLast(Model(), {}).has_value());
+}
+
+TEST(CareCarePlanNeeds, ItemsRatedTwoToFourInItemOrderWithItem8sProblem) {
+  MhctRatings r = WithHonos({0, 1, 2, 3, 4, 9, 0, 3, 0, 0, 0, 2});
+  r.item8_problem_type = 'F';
+  std::vector<std::string> needs;
+  for (const auto& n : CarePlanNeeds(Model(), r)) {
+    needs.push_back(absl::StrCat(n.item, "=", n.rating, " ", std::string(ItemSignificanceName(n.significance)),
+                                 n.problem_type != 0 ? absl::StrCat(" ", std::string(1, n.problem_type)) : std::string()));
+  }
+  EXPECT_THAT(needs, ElementsAre("3=2 cusp", "4=3 significant", "5=4 significant", "8=3 significant F", "12=2 cusp"));
+  EXPECT_EQ(CarePlanNeeds(Model(), r)[0].name, MhctItemName(2));
 }
 
 }  // namespace

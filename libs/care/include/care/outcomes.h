@@ -3,12 +3,14 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/civil_time.h"
 #include "care/mhct.h"
 
 namespace care {
@@ -20,8 +22,11 @@ enum class MissingItemPolicy {
   kAllowUpToOne,     // up to 1 missing item; missing items count 0
   kAllowUpToTwo,
   kAllowUpToThree,
+  // NHS Digital's retired measure AMH04 counted a HoNOS as recorded when at least 9 of its 12 items
+  // were rated 0-4: at most 3 missing, as allow_up_to_3, recorded under the national rule's name.
+  kAtLeastNineOfTwelve,
 };
-// "strict" | "allow_up_to_1" | "allow_up_to_2" | "allow_up_to_3"
+// "strict" | "allow_up_to_1" | "allow_up_to_2" | "allow_up_to_3" | "at_least_9_of_12"
 absl::StatusOr<MissingItemPolicy> ParseMissingItemPolicy(std::string_view name);
 std::string_view MissingItemPolicyName(MissingItemPolicy p);
 int MaxMissingItems(MissingItemPolicy p);
@@ -91,11 +96,28 @@ struct FactorScores {
   std::string rule_version;
 };
 FactorScores ComputeFactorScores(const OutcomeModel& model, const MhctRatings& r);
+// The sum of the factor scores and of their maxima. Not the HoNOS total: an item in two factors (item
+// 12 in the Speak model) counts twice, which is why SOP Table 9's printed "TOTALS 10 (48)" is 10 for a
+// HoNOS total of 9 (and the maxima add to 52). Reported beside the total, named for what it is.
+int FactorSum(const FactorScores& scores);
+int FactorSumMax(const FactorScores& scores);
 
 enum class ItemSignificance { kNotSignificant, kCusp, kSignificant, kNotKnown };
 std::string_view ItemSignificanceName(ItemSignificance s);  // "not_significant" | "cusp" | "significant" | "not_known"
 ItemSignificance ClassifyItemRating(const OutcomeModel& model, int rating);
 std::array<ItemSignificance, kMhctItemCount> ClassifyItems(const OutcomeModel& model, const MhctRatings& r);
+
+// A need the care plan should address: a HoNOS item rated from the cusp up (2-4; SOP: scores of 2-4
+// guide interventions).
+struct CarePlanNeed {
+  int item = 0;                 // HoNOS item number 1-12
+  std::string name;             // MhctItemName
+  int rating = 0;
+  ItemSignificance significance = ItemSignificance::kCusp;
+  char problem_type = 0;        // item 8 only: its problem type 'A'..'J'
+};
+// The needs in item order.
+std::vector<CarePlanNeed> CarePlanNeeds(const OutcomeModel& model, const MhctRatings& r);
 
 OutcomePopulation PopulationForCluster(const OutcomeModel& model, int cluster);
 const OutcomeThresholds& ThresholdsFor(const OutcomeModel& model, OutcomePopulation p);
@@ -140,5 +162,19 @@ absl::StatusOr<OutcomeChange> CompareRatings(const OutcomeModel& model, const Mh
 
 // The cluster's expected high-level outcome (SOP Table 10); NotFound when the model lists none (cluster 0).
 absl::StatusOr<ExpectedOutcome> ExpectedOutcomeFor(const OutcomeModel& model, int cluster);
+
+// One rating of a referral period, for pairing.
+struct DatedRating {
+  absl::CivilDay day;           // the clinical day of its MHCT
+  MhctRatings ratings;
+};
+// NHS England's paired ratings for one referral period: the first valid rating (a valid HoNOS total
+// under the model's missing-item policy) against the last valid one, paired only when the last is on a
+// strictly later day than the first. `ratings` oldest first; the answer is their indices.
+struct RatingPair {
+  size_t first = 0;
+  size_t last = 0;
+};
+std::optional<RatingPair> PairFirstAndLast(const OutcomeModel& model, const std::vector<DatedRating>& ratings);
 
 }  // namespace care
