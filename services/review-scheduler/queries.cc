@@ -173,10 +173,7 @@ absl::StatusOr<pbr::v1::ListDueReply> ReviewQueries::ListDue(const pbr::v1::List
   if (!page.ok()) return page.status();
   pbr::v1::ListDueReply reply;
   for (auto& r : page->reviews) {
-    pbr::v1::Schedule s;
-    *s.mutable_due_date() = r.due_date();
-    *s.mutable_window_opens() = r.window_opens();
-    r.set_state(ReviewStateOn(s, today));
+    r.set_state(ReviewStateOn(FromProto(r.window_opens()), FromProto(r.due_date()), today));
     if (r.state() == pbr::v1::REVIEW_STATE_OVERDUE) r.set_days_overdue(static_cast<int32_t>(today - FromProto(r.due_date())));
     *reply.add_reviews() = std::move(r);
   }

@@ -94,9 +94,13 @@ pbr::v1::ReviewKind ReviewKindOf(ledger::AssessmentKind kind) {
 }
 
 pbr::v1::ReviewState ReviewStateOn(const pbr::v1::Schedule& schedule, absl::CivilDay today) {
+  return ReviewStateOn(platform::FromProto(schedule.window_opens()), platform::FromProto(schedule.due_date()), today);
+}
+
+pbr::v1::ReviewState ReviewStateOn(absl::CivilDay window_opens, absl::CivilDay due_date, absl::CivilDay today) {
   care::ReviewDue due;
-  due.due = platform::FromProto(schedule.due_date());
-  due.window_opens = platform::FromProto(schedule.window_opens());
+  due.due = due_date;
+  due.window_opens = window_opens;
   if (care::IsOverdue(due, today)) return pbr::v1::REVIEW_STATE_OVERDUE;
   if (care::IsInReviewWindow(due, today)) return pbr::v1::REVIEW_STATE_DUE;
   return pbr::v1::REVIEW_STATE_UPCOMING;

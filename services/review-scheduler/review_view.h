@@ -39,6 +39,7 @@ absl::StatusOr<ReviewView> EvaluateReviews(const ReviewRules& rules, absl::strin
 // The state of a schedule on a clinical day: UPCOMING before window_opens, DUE from it to due_date,
 // OVERDUE after due_date.
 pbr::v1::ReviewState ReviewStateOn(const pbr::v1::Schedule& schedule, absl::CivilDay today);
+pbr::v1::ReviewState ReviewStateOn(absl::CivilDay window_opens, absl::CivilDay due_date, absl::CivilDay today);
 // The instant (start of the clinical day) at which a schedule enters DUE or OVERDUE.
 absl::Time StateStarts(const pbr::v1::Schedule& schedule, pbr::v1::ReviewState state);
 // What identifies the review a schedule is for: the basis id, MHCT date and cluster

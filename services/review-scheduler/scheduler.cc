@@ -379,10 +379,9 @@ absl::Status Scheduler::AdvanceDueReviews(platform::ApplyContext& ctx) const {
       ctx.batch().Delete(ctx.store().Family(kTimersFamily), timer);
     }
   }
-  const auto& people = due;
   if (auto applied = ApplyCountDeltas(ctx, deltas); !applied.ok()) return applied;
   // The day the counts hold for, once every timer due by now has been taken.
-  if (people.size() < static_cast<size_t>(kPeoplePerPass)) {
+  if (due.size() < static_cast<size_t>(kPeoplePerPass)) {
     ctx.batch().Put(ctx.store().Family(kMetaFamily), std::string(kTimerDayKey), DayText(platform::ClinicalDay(ctx.now())));
   }
   return absl::OkStatus();
