@@ -962,7 +962,7 @@ absl::StatusOr<OutcomeModel> ParseOutcomesFile(std::string_view yaml, std::strin
       for (size_t i = 0; i < eo.size(); ++i) {
         const YAML::Node n = eo[i];
         const std::string path = Idx("expected_outcomes", i);
-        CheckKeys(ctx, n, path, {"clusters", "outcomes", "text"});
+        CheckKeys(ctx, n, path, {"clusters", "outcomes", "matches", "text"});
         ExpectedOutcome e;
         if (auto s = GetClusterSet(ctx, n, "clusters", path)) {
           e.clusters = *s;
@@ -975,6 +975,9 @@ absl::StatusOr<OutcomeModel> ParseOutcomesFile(std::string_view yaml, std::strin
         }
         if (auto s = GetEnumSet<OutcomeTag>(ctx, n, "outcomes", path, ParseOutcomeTag)) {
           e.tags.assign(s->begin(), s->end());
+        }
+        if (auto s = GetEnumSet<ReliableChange>(ctx, n, "matches", path, ParseReliableChange)) {
+          e.matching_changes = *s;
         }
         e.text = GetString(ctx, n, "text", path).value_or("");
         m.expected_outcomes.push_back(std::move(e));

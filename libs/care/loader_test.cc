@@ -118,7 +118,7 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"YamlSyntax", "clusters.yaml", "clusters:\n", "clusters: [\n", "  - {id: 0,", "yaml:"},
         Malformed{"WrongKind", "clusters.yaml", "kind: clusters", "kind: transitions", "kind: transitions",
                   "kind: is \"transitions\" but this file is read as \"clusters\"", "clusters: unknown field"},
-        Malformed{"MissingVersion", "outcomes.yaml", "version: \"outcomes-2024.1\"\n", "", "kind: outcomes",
+        Malformed{"MissingVersion", "outcomes.yaml", "version: \"outcomes-2026.1\"\n", "", "kind: outcomes",
                   "version: is required"},
         Malformed{"UnknownField", "service_areas.yaml", "    rarely: [4, 12]", "    rarley: [4, 12]", "rarley",
                   "areas[0].rarley: unknown field"},

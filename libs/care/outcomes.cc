@@ -192,6 +192,14 @@ std::string_view ReliableChangeName(ReliableChange c) {
   return "?";
 }
 
+absl::StatusOr<ReliableChange> ParseReliableChange(std::string_view name) {
+  for (ReliableChange c : {ReliableChange::kImproved, ReliableChange::kNoReliableChange, ReliableChange::kDeteriorated}) {
+    if (ReliableChangeName(c) == name) return c;
+  }
+  return absl::InvalidArgumentError(
+      internal::Cat("change \"", name, "\" is not improved, no_reliable_change or deteriorated"));
+}
+
 ReliableChange ClassifyReliableChange(int change, const OutcomeThresholds& t) {
   if (change <= -t.reliable_change) return ReliableChange::kImproved;
   if (change >= t.reliable_change) return ReliableChange::kDeteriorated;
@@ -217,9 +225,20 @@ absl::StatusOr<OutcomeChange> CompareRatings(const OutcomeModel& model, const Mh
   const FactorScores fb = ComputeFactorScores(model, later);
   for (size_t i = 0; i < fa.factors.size(); ++i) {
     c.factors.push_back({fa.factors[i].id, fa.factors[i].score, fb.factors[i].score,
-                         fb.factors[i].score - fa.factors[i].score});
+                         fb.factors[i].score - fa.factors[i].score,
+                         fa.factors[i].missing == 0 && fb.factors[i].missing == 0});
+  }
+  for (int i = 0; i < kHonosItemCount; ++i) {
+    ItemChange& ic = c.items[i];
+    ic.item = i + 1;
+    ic.earlier = earlier.items[i];
+    ic.later = later.items[i];
+    ic.known = ic.earlier >= 0 && ic.earlier <= kMaxRating && ic.later >= 0 && ic.later <= kMaxRating;
+    ic.change = ic.known ? ic.later - ic.earlier : 0;
   }
   const OutcomeThresholds& t = ThresholdsFor(model, population);
+  c.reliable_change_threshold = t.reliable_change;
+  c.clinical_cutoff = t.clinical_cutoff;
   c.reliable_change = ClassifyReliableChange(c.total_change, t);
   c.earlier_clinical = a.total >= t.clinical_cutoff;
   c.later_clinical = b.total >= t.clinical_cutoff;
@@ -238,6 +257,64 @@ absl::StatusOr<ExpectedOutcome> ExpectedOutcomeFor(const OutcomeModel& model, in
     }
   }
   return absl::NotFoundError(internal::Cat("cluster: no expected-outcome pattern for cluster ", cluster));
+}
+
+void AddToTally(OutcomeTally& tally, const EpisodeContribution& e, int sign, size_t factor_count) {
+  tally.factor_change_sum.resize(std::max(tally.factor_change_sum.size(), factor_count));
+  tally.factor_change_count.resize(tally.factor_change_sum.size());
+  tally.episodes += sign;
+  if (!e.paired) return;
+  tally.paired += sign;
+  tally.total_change_sum += sign * e.total_change;
+  for (size_t i = 0; i < e.factor_changes.size() && i < tally.factor_change_sum.size(); ++i) {
+    if (!e.factor_changes[i].has_value()) continue;
+    tally.factor_change_sum[i] += sign * *e.factor_changes[i];
+    tally.factor_change_count[i] += sign;
+  }
+  switch (e.reliable_change) {
+    case ReliableChange::kImproved: tally.improved += sign; break;
+    case ReliableChange::kNoReliableChange: tally.no_reliable_change += sign; break;
+    case ReliableChange::kDeteriorated: tally.deteriorated += sign; break;
+  }
+  if (e.matches_expected.has_value()) {
+    tally.with_expected += sign;
+    if (*e.matches_expected) tally.matching_expected += sign;
+  }
+}
+
+void AddTally(OutcomeTally& into, const OutcomeTally& from) {
+  into.factor_change_sum.resize(std::max(into.factor_change_sum.size(), from.factor_change_sum.size()));
+  into.factor_change_count.resize(into.factor_change_sum.size());
+  into.episodes += from.episodes;
+  into.paired += from.paired;
+  into.total_change_sum += from.total_change_sum;
+  for (size_t i = 0; i < from.factor_change_sum.size(); ++i) {
+    into.factor_change_sum[i] += from.factor_change_sum[i];
+    into.factor_change_count[i] += i < from.factor_change_count.size() ? from.factor_change_count[i] : 0;
+  }
+  into.improved += from.improved;
+  into.no_reliable_change += from.no_reliable_change;
+  into.deteriorated += from.deteriorated;
+  into.with_expected += from.with_expected;
+  into.matching_expected += from.matching_expected;
+}
+
+OutcomeFigures FiguresOf(const OutcomeTally& t) {
+  OutcomeFigures f;
+  auto ratio = [](int64_t n, int64_t d) -> std::optional<double> {
+    if (d <= 0) return std::nullopt;
+    return static_cast<double>(n) / static_cast<double>(d);
+  };
+  f.mean_total_change = ratio(t.total_change_sum, t.paired);
+  for (size_t i = 0; i < t.factor_change_sum.size(); ++i) {
+    f.mean_factor_change.push_back(
+        ratio(t.factor_change_sum[i], i < t.factor_change_count.size() ? t.factor_change_count[i] : 0));
+  }
+  f.share_improved = ratio(t.improved, t.paired);
+  f.share_no_reliable_change = ratio(t.no_reliable_change, t.paired);
+  f.share_deteriorated = ratio(t.deteriorated, t.paired);
+  f.share_matching_expected = ratio(t.matching_expected, t.with_expected);
+  return f;
 }
 
 }  // namespace care

@@ -15,6 +15,15 @@ using ::testing::ElementsAre;
 using testing::ShippedRules;
 
 const OutcomeModel& Model() { return ShippedRules().outcomes(); }
+// The shipped model with a trust's severe classification switched on for the psychosis clusters.
+const OutcomeModel& SevereForPsychosis() {
+  static const OutcomeModel m = [] {
+    OutcomeModel copy = Model();
+    copy.severe_clusters = {10, 11, 12, 13, 14, 15, 16, 17};
+    return copy;
+  }();
+  return m;
+}
 
 MhctRatings WithHonos(std::array<int, 12> honos) {
   MhctRatings r;
@@ -186,8 +195,9 @@ TEST(CareOutcomeSummary, CutOffAndRemission) {
   MhctRatings eleven = WithHonos({2, 2, 2, 2, 2, 1, 0, 0, 0, 0, 0, 0});
   ASSERT_EQ(ComputeHonosTotal(eleven).total, 11);
   EXPECT_TRUE(SummarizeRating(Model(), eleven, 4).clinical_range);
-  EXPECT_FALSE(SummarizeRating(Model(), eleven, 12).clinical_range);
-  EXPECT_EQ(SummarizeRating(Model(), eleven, 12).population, OutcomePopulation::kSevere);
+  EXPECT_TRUE(SummarizeRating(Model(), eleven, 12).clinical_range);  // no severe classification shipped
+  EXPECT_FALSE(SummarizeRating(SevereForPsychosis(), eleven, 12).clinical_range);
+  EXPECT_EQ(SummarizeRating(SevereForPsychosis(), eleven, 12).population, OutcomePopulation::kSevere);
   MhctRatings five = WithHonos({2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0});
   EXPECT_TRUE(SummarizeRating(Model(), five, 4).remission);
   MhctRatings six = WithHonos({2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0});
@@ -232,9 +242,100 @@ TEST(CareOutcomeChange, DeteriorationAndInvalidTotals) {
 TEST(CareOutcomeChange, RuleSetPicksPopulationFromCluster) {
   MhctRatings first = WithHonos({2, 2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0});  // 7
   MhctRatings last;                                                    // 0
-  EXPECT_EQ(ShippedRules().CompareRatings(first, last, 12)->reliable_change, ReliableChange::kImproved);
-  EXPECT_EQ(ShippedRules().CompareRatings(first, last, 4)->reliable_change, ReliableChange::kNoReliableChange);
+  // The shipped rules classify nobody as severe: 7 points is no reliable change in every cluster.
+  for (int cluster = 0; cluster <= 21; ++cluster) {
+    EXPECT_EQ(PopulationForCluster(Model(), cluster), OutcomePopulation::kStandard) << cluster;
+  }
+  EXPECT_EQ(ShippedRules().CompareRatings(first, last, 12)->reliable_change, ReliableChange::kNoReliableChange);
   EXPECT_EQ(ShippedRules().CompareRatings(first, last, 4)->rule_version, ShippedRules().version());
+  // A trust that classifies the psychosis clusters as severe gets the 7-point threshold there.
+  auto severe = CompareRatings(SevereForPsychosis(), first, last, PopulationForCluster(SevereForPsychosis(), 12));
+  EXPECT_EQ(severe->reliable_change, ReliableChange::kImproved);
+  EXPECT_EQ(severe->reliable_change_threshold, 7);
+  EXPECT_EQ(severe->clinical_cutoff, 12);
+}
+
+TEST(CareOutcomeChange, ExactlyEightIsReliableAndSevenIsNot) {
+  const MhctRatings eight = WithHonos({2, 2, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0});
+  const MhctRatings seven = WithHonos({2, 2, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0});
+  const MhctRatings none;
+  EXPECT_EQ(CompareRatings(Model(), eight, none, OutcomePopulation::kStandard)->reliable_change,
+            ReliableChange::kImproved);
+  EXPECT_EQ(CompareRatings(Model(), none, eight, OutcomePopulation::kStandard)->reliable_change,
+            ReliableChange::kDeteriorated);
+  EXPECT_EQ(CompareRatings(Model(), seven, none, OutcomePopulation::kStandard)->reliable_change,
+            ReliableChange::kNoReliableChange);
+  EXPECT_EQ(CompareRatings(Model(), none, seven, OutcomePopulation::kStandard)->reliable_change,
+            ReliableChange::kNoReliableChange);
+  EXPECT_EQ(CompareRatings(Model(), none, eight, OutcomePopulation::kStandard)->reliable_change_threshold, 8);
+}
+
+TEST(CareOutcomeChange, TwentyToElevenIsAReliableImprovementStillInTheClinicalRange) {
+  const MhctRatings first = WithHonos({2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0});  // 20
+  const MhctRatings last = WithHonos({1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 0});   // 11
+  auto c = CompareRatings(Model(), first, last, OutcomePopulation::kStandard);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->total_change, -9);
+  EXPECT_EQ(c->reliable_change, ReliableChange::kImproved);
+  EXPECT_TRUE(c->earlier_clinical);
+  EXPECT_TRUE(c->later_clinical);  // 11 is at the cut-off
+  EXPECT_FALSE(c->clinically_significant_improvement);
+  EXPECT_FALSE(c->later_remission);
+}
+
+TEST(CareOutcomeChange, ItemsAndFactorsWithItemsRatedNine) {
+  OutcomeModel lenient = Model();
+  lenient.missing_policy = MissingItemPolicy::kAtLeastNineOfTwelve;
+  const MhctRatings first = WithHonos({1, 9, 2, 3, 0, 0, 2, 1, 1, 1, 1, 4});
+  const MhctRatings later = WithHonos({1, 1, 9, 1, 0, 0, 1, 1, 1, 1, 1, 2});
+  auto c = CompareRatings(lenient, first, later, OutcomePopulation::kStandard);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->earlier_total, 16);
+  EXPECT_EQ(c->later_total, 10);
+  // Item 2 and item 3 are each rated 9 once: their change is not known.
+  EXPECT_FALSE(c->items[1].known);
+  EXPECT_FALSE(c->items[2].known);
+  EXPECT_TRUE(c->items[3].known);
+  EXPECT_EQ(c->items[3].item, 4);
+  EXPECT_EQ(c->items[3].change, -2);
+  EXPECT_EQ(c->items[11].change, -2);
+  // Personal (4, 5, 10, 12) known: -4. Emotional (2, 7, 8) and social (3, 9, 11, 12) have a 9: not known.
+  EXPECT_TRUE(c->factors[0].known);
+  EXPECT_EQ(c->factors[0].change, -4);
+  EXPECT_FALSE(c->factors[1].known);
+  EXPECT_FALSE(c->factors[2].known);
+  EXPECT_TRUE(c->factors[3].known);
+  EXPECT_EQ(c->factors[3].change, 0);
+  // Strict (the shipped policy): neither total is valid, so there is no change at all.
+  EXPECT_EQ(CompareRatings(Model(), first, later, OutcomePopulation::kStandard).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(CareOutcomeChange, AllItemsMissingGivesNoTotalUnderAnyPolicy) {
+  MhctRatings r;
+  r.items.fill(kNotKnown);
+  for (MissingItemPolicy p : {MissingItemPolicy::kStrict, MissingItemPolicy::kAllowUpToThree,
+                              MissingItemPolicy::kAtLeastNineOfTwelve}) {
+    const HonosTotal t = ComputeHonosTotal(r, p);
+    EXPECT_FALSE(t.valid);
+    EXPECT_EQ(t.missing_items, 12);
+  }
+  for (const auto& f : ComputeFactorScores(Model(), r).factors) {
+    EXPECT_EQ(f.score, 0);
+    EXPECT_EQ(f.missing * 4, f.max) << f.id;
+  }
+  EXPECT_TRUE(CarePlanNeeds(Model(), r).empty());
+}
+
+TEST(CareFourFactor, ItemTwelveCountsInPersonalAndSocialWellBeing) {
+  const MhctRatings r = WithHonos({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3});
+  const FactorScores s = ComputeFactorScores(Model(), r);
+  EXPECT_EQ(s.factors[0].score, 3);  // personal
+  EXPECT_EQ(s.factors[1].score, 0);
+  EXPECT_EQ(s.factors[2].score, 3);  // social
+  EXPECT_EQ(s.factors[3].score, 0);
+  EXPECT_EQ(ComputeHonosTotal(r).total, 3);
+  EXPECT_EQ(FactorSum(s), 6);
 }
 
 // ---- expected outcomes (SOP Table 10), every cluster ----
@@ -271,6 +372,72 @@ TEST(CareExpectedOutcome, EveryClusterMatchesTheReference) {
     EXPECT_EQ(e->rule_version, ShippedRules().version());
   }
   EXPECT_EQ(ShippedRules().ExpectedOutcomeFor(0).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(CareExpectedOutcome, WhichChangeMatchesEachClustersPattern) {
+  using C = ReliableChange;
+  // improvement = improved, stability = no reliable change, deterioration (cognitive, for 19-21) =
+  // deteriorated; "minimal step up" matches nothing.
+  const std::map<int, std::set<C>> matching = {
+      {1, {C::kImproved}}, {2, {C::kImproved}}, {3, {C::kImproved}}, {4, {C::kImproved}}, {5, {C::kImproved}},
+      {6, {C::kNoReliableChange}}, {7, {C::kNoReliableChange}}, {8, {C::kNoReliableChange}},
+      {10, {C::kImproved}}, {11, {C::kNoReliableChange}},
+      {12, {C::kImproved, C::kNoReliableChange}}, {13, {C::kImproved, C::kNoReliableChange}},
+      {14, {C::kImproved}}, {15, {C::kImproved}},
+      {16, {C::kImproved, C::kNoReliableChange}}, {17, {C::kImproved, C::kNoReliableChange}},
+      {18, {C::kNoReliableChange, C::kDeteriorated}},
+      {19, {C::kImproved, C::kNoReliableChange, C::kDeteriorated}},
+      {20, {C::kImproved, C::kNoReliableChange, C::kDeteriorated}},
+      {21, {C::kImproved, C::kNoReliableChange, C::kDeteriorated}},
+  };
+  for (const auto& [cluster, classes] : matching) {
+    auto e = ExpectedOutcomeFor(Model(), cluster);
+    ASSERT_TRUE(e.ok()) << cluster;
+    for (C c : {C::kImproved, C::kNoReliableChange, C::kDeteriorated}) {
+      EXPECT_EQ(e->Matches(c), classes.count(c) > 0) << cluster << " " << ReliableChangeName(c);
+    }
+  }
+}
+
+// ---- summaries ----
+
+TEST(CareOutcomeTally, AddsTakesAwayAndGivesMeansAndShares) {
+  const size_t kFactors = 4;
+  EpisodeContribution improved{true, -10, {-4, -3, std::nullopt, -1}, ReliableChange::kImproved, true};
+  EpisodeContribution stable{true, -2, {0, -2, 0, 0}, ReliableChange::kNoReliableChange, false};
+  EpisodeContribution cluster0{true, 9, {3, 3, 3, 0}, ReliableChange::kDeteriorated, std::nullopt};
+  EpisodeContribution single{};  // one valid rating: counted, not paired
+  OutcomeTally t;
+  for (const auto* e : {&improved, &stable, &cluster0, &single}) AddToTally(t, *e, +1, kFactors);
+  EXPECT_EQ(t.episodes, 4);
+  EXPECT_EQ(t.paired, 3);
+  OutcomeFigures f = FiguresOf(t);
+  EXPECT_DOUBLE_EQ(*f.mean_total_change, -1.0);  // (-10 - 2 + 9) / 3
+  ASSERT_EQ(f.mean_factor_change.size(), kFactors);
+  EXPECT_DOUBLE_EQ(*f.mean_factor_change[0], -1.0 / 3);
+  EXPECT_DOUBLE_EQ(*f.mean_factor_change[2], 1.5);  // the unknown change is left out: (0 + 3) / 2
+  EXPECT_DOUBLE_EQ(*f.share_improved, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(*f.share_no_reliable_change, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(*f.share_deteriorated, 1.0 / 3);
+  EXPECT_DOUBLE_EQ(*f.share_matching_expected, 0.5);  // cluster 0 has no pattern
+  // Taking an episode away again is exact: what remains is as if it had never been added.
+  AddToTally(t, improved, -1, kFactors);
+  OutcomeTally without;
+  for (const auto* e : {&stable, &cluster0, &single}) AddToTally(without, *e, +1, kFactors);
+  EXPECT_EQ(t.paired, without.paired);
+  EXPECT_EQ(t.total_change_sum, without.total_change_sum);
+  EXPECT_EQ(t.factor_change_sum, without.factor_change_sum);
+  EXPECT_EQ(t.factor_change_count, without.factor_change_count);
+  EXPECT_EQ(t.matching_expected, without.matching_expected);
+  OutcomeTally sum;
+  AddTally(sum, t);
+  AddTally(sum, t);
+  EXPECT_EQ(sum.episodes, 6);
+  // Nothing paired: no means, no shares.
+  OutcomeTally lonely;
+  AddToTally(lonely, single, +1, kFactors);
+  EXPECT_FALSE(FiguresOf(lonely).mean_total_change.has_value());
+  EXPECT_FALSE(FiguresOf(lonely).share_matching_expected.has_value());
 }
 
 // ---- the SOP's worked pair (Table 9), the national pairing, the care-plan needs ----

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -62,11 +63,21 @@ enum class OutcomeTag {
 std::string_view OutcomeTagName(OutcomeTag t);
 absl::StatusOr<OutcomeTag> ParseOutcomeTag(std::string_view name);
 
+// The reliable-change class of a change on the HoNOS total.
+enum class ReliableChange { kImproved, kNoReliableChange, kDeteriorated };
+std::string_view ReliableChangeName(ReliableChange c);  // "improved" | "no_reliable_change" | "deteriorated"
+absl::StatusOr<ReliableChange> ParseReliableChange(std::string_view name);
+
 struct ExpectedOutcome {
   std::set<int> clusters;
   std::vector<OutcomeTag> tags;
+  // Which reliable-change classes of the total match the pattern (the file's `matches`): SOP Table 10
+  // speaks of improvement, stability and deterioration, which the total's classes stand for
+  // (improved, no reliable change, deteriorated).
+  std::set<ReliableChange> matching_changes;
   std::string text;  // SOP Table 10 wording, in the file's words
   std::string rule_version;  // set on the copy ExpectedOutcomeFor returns
+  bool Matches(ReliableChange c) const { return matching_changes.count(c) > 0; }
 };
 
 struct OutcomeModel {
@@ -78,7 +89,9 @@ struct OutcomeModel {
   OutcomeThresholds standard{8, 11};
   OutcomeThresholds severe{7, 12};
   int remission_max = 5;         // total <= 5: remission
-  std::set<int> severe_clusters;  // clusters whose outcomes use the severe thresholds
+  // Clusters whose outcomes use the severe thresholds. Which cases are "severe" is not given by the
+  // public sources, so it is a trust's choice in the file; none by default (everyone is standard).
+  std::set<int> severe_clusters;
   std::vector<ExpectedOutcome> expected_outcomes;
 };
 
@@ -135,20 +148,30 @@ struct OutcomeSummary {
 // Uses the model's missing-item policy; `cluster` picks the population (severe or standard).
 OutcomeSummary SummarizeRating(const OutcomeModel& model, const MhctRatings& r, int cluster);
 
-enum class ReliableChange { kImproved, kNoReliableChange, kDeteriorated };
-std::string_view ReliableChangeName(ReliableChange c);  // "improved" | "no_reliable_change" | "deteriorated"
 // change = later - earlier; improved when change <= -threshold, deteriorated when change >= +threshold.
 ReliableChange ClassifyReliableChange(int change, const OutcomeThresholds& t);
 
 struct FactorChange {
   std::string id;
   int earlier = 0, later = 0, change = 0;  // change = later - earlier (negative = better)
+  // No item of the factor rated 9 in either rating. Under a policy that allows missing items a
+  // factor with one is scored as if it were 0, so its change is not a change: averages leave it out.
+  bool known = true;
+};
+// One HoNOS item's change; `known` only when both ratings rate it 0-4.
+struct ItemChange {
+  int item = 0;  // 1-12
+  int earlier = 0, later = 0, change = 0;
+  bool known = false;
 };
 struct OutcomeChange {
   int earlier_total = 0, later_total = 0;
   int total_change = 0;  // later - earlier; negative = fewer problems
   std::vector<FactorChange> factors;
+  std::array<ItemChange, kHonosItemCount> items{};
   OutcomePopulation population = OutcomePopulation::kStandard;
+  int reliable_change_threshold = 0;  // the population's, as used
+  int clinical_cutoff = 0;
   ReliableChange reliable_change = ReliableChange::kNoReliableChange;
   bool earlier_clinical = false, later_clinical = false;
   bool later_remission = false;
@@ -176,5 +199,43 @@ struct RatingPair {
   size_t last = 0;
 };
 std::optional<RatingPair> PairFirstAndLast(const OutcomeModel& model, const std::vector<DatedRating>& ratings);
+
+// ---- summaries over many episodes ----
+
+// What one episode (referral period) adds to a summary: counted when it has a valid rating; its
+// change when it has a pair (first valid against last valid, PairFirstAndLast).
+struct EpisodeContribution {
+  bool paired = false;
+  int total_change = 0;
+  std::vector<std::optional<int>> factor_changes;  // model order; none when the factor's change is not known
+  ReliableChange reliable_change = ReliableChange::kNoReliableChange;
+  std::optional<bool> matches_expected;  // none when the cluster has no expected pattern (cluster 0)
+};
+// Sums that can be added to and taken from, so a summary is maintained as episodes change rather
+// than recomputed by reading every person.
+struct OutcomeTally {
+  int64_t episodes = 0;           // episodes with at least one valid rating
+  int64_t paired = 0;             // of which with a pair
+  int64_t total_change_sum = 0;   // over paired episodes
+  std::vector<int64_t> factor_change_sum;    // model order, over paired episodes whose factor change is known
+  std::vector<int64_t> factor_change_count;
+  int64_t improved = 0, no_reliable_change = 0, deteriorated = 0;
+  int64_t with_expected = 0;      // paired episodes whose cluster has an expected pattern
+  int64_t matching_expected = 0;
+  bool empty() const { return episodes == 0; }
+};
+// Adds (sign +1) or takes away (sign -1) one episode. `factor_count` sizes the per-factor sums.
+void AddToTally(OutcomeTally& tally, const EpisodeContribution& e, int sign, size_t factor_count);
+void AddTally(OutcomeTally& into, const OutcomeTally& from);
+// A tally's figures: means over the paired episodes (a negative change is fewer problems), shares
+// of them in each class, the share matching the expected pattern of those that have one. A figure
+// with nothing to average is none.
+struct OutcomeFigures {
+  std::optional<double> mean_total_change;
+  std::vector<std::optional<double>> mean_factor_change;
+  std::optional<double> share_improved, share_no_reliable_change, share_deteriorated;
+  std::optional<double> share_matching_expected;
+};
+OutcomeFigures FiguresOf(const OutcomeTally& tally);
 
 }  // namespace care
