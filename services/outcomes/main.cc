@@ -1,25 +1,27 @@
-// pbr-outcomes: HoNOS outcome measures for every assessment.
+// pbr-outcomes: HoNOS outcome measures for every assessment, episode and group.
+#include "api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
-#include "outcomes_service.h"
 #include "platform/events.h"
 #include "platform/service_host.h"
+#include "projections/episode_outcomes/episode_outcomes.h"
 
 int main(int argc, char** argv, char** envp) {
-  std::unique_ptr<pbr::outcomes::OutcomeRecorder> recorder;
+  std::unique_ptr<pbr::outcomes::EpisodeOutcomes> outcomes;
   auto settings = pbr::platform::CommonSettings("outcomes", 50053, 9103);
   settings.push_back(pbr::platform::ResetStateSetting());
   return pbr::platform::RunService(
-      "outcomes", settings,
-      {std::string(pbr::outcomes::kOutcomesFamily), std::string(pbr::outcomes::kAssessmentsFamily)}, argc, argv, envp,
+      "outcomes", settings, pbr::outcomes::EpisodeOutcomesFamilies(), argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
-        recorder = std::make_unique<pbr::outcomes::OutcomeRecorder>(*rules);
+        outcomes = std::make_unique<pbr::outcomes::EpisodeOutcomes>(*rules);
         host.On(pbr::platform::topic::kAssessmentRecorded,
-                [&](const auto& ev, auto& ctx) { return recorder->OnAssessment(ev, ctx); });
-        host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store()));
+                [&](const auto& ev, auto& ctx) { return outcomes->OnAssessment(ev, ctx); });
+        host.On(pbr::platform::topic::kCareEventRecorded,
+                [&](const auto& ev, auto& ctx) { return outcomes->OnCareEvent(ev, ctx); });
+        host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store(), *rules));
         return absl::OkStatus();
       });
 }

@@ -1,0 +1,25 @@
+#pragma once
+// The outcomes projection's answers: a person's outcomes (one read) and the summaries by grouping and
+// period (the maintained tallies of the days in the period, never the people).
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "care/rules.h"
+#include "pbr/v1/outcomes.pb.h"
+#include "platform/store.h"
+
+namespace pbr::outcomes {
+
+// NOT_FOUND naming the person when they have no outcomes.
+absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, absl::string_view person_id);
+
+struct SummaryQuery {
+  pbr::v1::OutcomeGrouping group_by = pbr::v1::OUTCOME_GROUPING_UNSPECIFIED;
+  std::optional<absl::CivilDay> first_day, last_day;  // inclusive; none: open on that side
+};
+// INVALID_ARGUMENT naming the field for a missing grouping, a bad date or a period that ends before it starts.
+absl::StatusOr<SummaryQuery> ParseSummaryQuery(const pbr::v1::SummariseOutcomesRequest& request);
+absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::Store& store, const care::RuleSet& rules,
+                                                          const SummaryQuery& query);
+
+}  // namespace pbr::outcomes

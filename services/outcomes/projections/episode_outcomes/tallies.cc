@@ -1,0 +1,151 @@
+#include "projections/episode_outcomes/tallies.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+
+namespace pbr::outcomes {
+namespace {
+using pbr::state::v1::OutcomeTallyRecord;
+
+std::string DayText(absl::CivilDay d) { return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day()); }
+constexpr size_t kDayTextSize = 10;
+
+bool AnyNegative(const care::OutcomeTally& t) {
+  if (t.episodes < 0 || t.paired < 0 || t.improved < 0 || t.no_reliable_change < 0 || t.deteriorated < 0 ||
+      t.with_expected < 0 || t.matching_expected < 0) {
+    return true;
+  }
+  for (int64_t n : t.factor_change_count) {
+    if (n < 0) return true;
+  }
+  return false;
+}
+
+bool AllZero(const care::OutcomeTally& t) {
+  if (t.episodes != 0 || t.paired != 0 || t.total_change_sum != 0 || t.improved != 0 || t.no_reliable_change != 0 ||
+      t.deteriorated != 0 || t.with_expected != 0 || t.matching_expected != 0) {
+    return false;
+  }
+  for (int64_t n : t.factor_change_sum) {
+    if (n != 0) return false;
+  }
+  for (int64_t n : t.factor_change_count) {
+    if (n != 0) return false;
+  }
+  return true;
+}
+}  // namespace
+
+absl::string_view GroupingName(pbr::v1::OutcomeGrouping g) {
+  switch (g) {
+    case pbr::v1::OUTCOME_GROUPING_TEAM: return "team";
+    case pbr::v1::OUTCOME_GROUPING_CLUSTER: return "cluster";
+    case pbr::v1::OUTCOME_GROUPING_COMMISSIONER: return "commissioner";
+    case pbr::v1::OUTCOME_GROUPING_SUPER_CLASS: return "super_class";
+    default: return "";
+  }
+}
+
+std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group) {
+  return absl::StrCat(GroupingName(g), "/", DayText(day), "/", group);
+}
+
+std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g) {
+  switch (g) {
+    case pbr::v1::OUTCOME_GROUPING_TEAM: return episode.team_id();
+    case pbr::v1::OUTCOME_GROUPING_CLUSTER: return absl::StrCat(episode.cluster());
+    case pbr::v1::OUTCOME_GROUPING_COMMISSIONER: return episode.commissioner_id();
+    case pbr::v1::OUTCOME_GROUPING_SUPER_CLASS: return episode.super_class();
+    default: return "";
+  }
+}
+
+care::OutcomeTally FromRecord(const OutcomeTallyRecord& r) { return Signed(r, +1); }
+
+care::OutcomeTally Signed(const OutcomeTallyRecord& r, int sign) {
+  care::OutcomeTally t;
+  t.episodes = sign * r.episodes();
+  t.paired = sign * r.paired();
+  t.total_change_sum = sign * r.total_change_sum();
+  for (int64_t n : r.factor_change_sum()) t.factor_change_sum.push_back(sign * n);
+  for (int64_t n : r.factor_change_count()) t.factor_change_count.push_back(sign * n);
+  t.factor_change_count.resize(t.factor_change_sum.size());
+  t.improved = sign * r.improved();
+  t.no_reliable_change = sign * r.no_reliable_change();
+  t.deteriorated = sign * r.deteriorated();
+  t.with_expected = sign * r.with_expected();
+  t.matching_expected = sign * r.matching_expected();
+  return t;
+}
+
+OutcomeTallyRecord ToRecord(const care::OutcomeTally& t) {
+  OutcomeTallyRecord r;
+  r.set_episodes(t.episodes);
+  r.set_paired(t.paired);
+  r.set_total_change_sum(t.total_change_sum);
+  for (int64_t n : t.factor_change_sum) r.add_factor_change_sum(n);
+  for (int64_t n : t.factor_change_count) r.add_factor_change_count(n);
+  r.set_improved(t.improved);
+  r.set_no_reliable_change(t.no_reliable_change);
+  r.set_deteriorated(t.deteriorated);
+  r.set_with_expected(t.with_expected);
+  r.set_matching_expected(t.matching_expected);
+  return r;
+}
+
+absl::Status ApplyTallyChanges(platform::ApplyContext& ctx, const std::map<std::string, care::OutcomeTally>& changes) {
+  for (const auto& [key, change] : changes) {
+    if (AllZero(change)) continue;
+    auto stored = ctx.store().Get(kTalliesFamily, key);
+    if (!stored.ok()) return stored.status();
+    care::OutcomeTally row;
+    if (stored->has_value()) {
+      OutcomeTallyRecord r;
+      if (!r.ParseFromString(**stored)) return absl::DataLossError(absl::StrCat("outcome tally ", key, " is unreadable"));
+      row = FromRecord(r);
+    }
+    care::AddTally(row, change);
+    if (AnyNegative(row)) {
+      return absl::DataLossError(absl::StrCat("outcome tally ", key, " would go below zero: the summaries and the people disagree"));
+    }
+    if (row.episodes == 0 && AllZero(row)) {
+      ctx.batch().Delete(ctx.store().Family(kTalliesFamily), key);
+    } else {
+      ctx.batch().Put(ctx.store().Family(kTalliesFamily), key, ToRecord(row).SerializeAsString());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<GroupTallies> ReadTallies(const platform::Store& store, pbr::v1::OutcomeGrouping g,
+                                         std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last) {
+  const std::string prefix = absl::StrCat(GroupingName(g), "/");
+  const std::string start = first.has_value() ? absl::StrCat(prefix, DayText(*first)) : prefix;
+  const std::string end_day = last.has_value() ? DayText(*last) : std::string();
+  GroupTallies out;
+  absl::Status problem;
+  auto st = store.ScanFrom(kTalliesFamily, start, [&](absl::string_view key, absl::string_view value) {
+    if (!absl::StartsWith(key, prefix)) return false;
+    const absl::string_view rest = key.substr(prefix.size());
+    if (rest.size() < kDayTextSize + 1 || rest[kDayTextSize] != '/') {
+      problem = absl::DataLossError(absl::StrCat("outcome tally key ", key, " is malformed"));
+      return false;
+    }
+    if (!end_day.empty() && rest.substr(0, kDayTextSize) > end_day) return false;
+    OutcomeTallyRecord r;
+    if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      problem = absl::DataLossError(absl::StrCat("outcome tally ", key, " is unreadable"));
+      return false;
+    }
+    care::AddTally(out.groups[std::string(rest.substr(kDayTextSize + 1))], FromRecord(r));
+    ++out.rows_read;
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (!problem.ok()) return problem;
+  return out;
+}
+
+}  // namespace pbr::outcomes

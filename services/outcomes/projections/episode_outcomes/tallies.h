@@ -1,0 +1,51 @@
+#pragma once
+// The summaries' maintained aggregates: one row per grouping, UK day and group, holding the sums of the
+// episodes whose last valid rating fell on that day (pbr.state.v1.OutcomeTallyRecord). A person's change
+// takes away what their episodes added before and adds what they add now, in the same batch, so a
+// summary is always the sum of the people and never needs them read.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/civil_time.h"
+#include "care/outcomes.h"
+#include "pbr/state/v1/outcomes_state.pb.h"
+#include "pbr/v1/outcomes.pb.h"
+#include "platform/consumer.h"
+#include "platform/store.h"
+
+namespace pbr::outcomes {
+
+inline constexpr absl::string_view kTalliesFamily = "episode_outcomes_tallies";
+
+// The grouping's key prefix: "team", "cluster", "commissioner", "super_class"; empty for UNSPECIFIED.
+absl::string_view GroupingName(pbr::v1::OutcomeGrouping g);
+// The groupings every episode is counted under.
+inline constexpr pbr::v1::OutcomeGrouping kGroupings[] = {
+    pbr::v1::OUTCOME_GROUPING_TEAM, pbr::v1::OUTCOME_GROUPING_CLUSTER, pbr::v1::OUTCOME_GROUPING_COMMISSIONER,
+    pbr::v1::OUTCOME_GROUPING_SUPER_CLASS};
+
+// "<grouping>/<yyyy-mm-dd>/<group>".
+std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group);
+// The episode's group under a grouping (its team, cluster number, commissioner or super-class code).
+std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g);
+
+care::OutcomeTally FromRecord(const pbr::state::v1::OutcomeTallyRecord& r);
+pbr::state::v1::OutcomeTallyRecord ToRecord(const care::OutcomeTally& t);
+// The record with every sum multiplied by `sign` (-1: what taking it away adds).
+care::OutcomeTally Signed(const pbr::state::v1::OutcomeTallyRecord& r, int sign);
+
+// Adds each key's change to its row, in the message's batch. A row that would go below zero is
+// DATA_LOSS (the rows and the people disagree); an emptied row is deleted.
+absl::Status ApplyTallyChanges(platform::ApplyContext& ctx, const std::map<std::string, care::OutcomeTally>& changes);
+
+// The rows of one grouping with days in [first, last] (either end open), summed per group.
+struct GroupTallies {
+  std::map<std::string, care::OutcomeTally> groups;
+  int64_t rows_read = 0;
+};
+absl::StatusOr<GroupTallies> ReadTallies(const platform::Store& store, pbr::v1::OutcomeGrouping g,
+                                         std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last);
+
+}  // namespace pbr::outcomes
