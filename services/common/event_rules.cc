@@ -199,12 +199,25 @@ absl::Status ReviewCompleted(const care::RuleSet& rules, const pbr::v1::ReviewCo
   return p.Result();
 }
 
+// A four-factor model has four; a trust's model may have a few more, never dozens.
+constexpr int kMaxOutcomeFactors = 16;
+
 absl::Status OutcomeRecorded(const care::RuleSet& rules, const pbr::v1::OutcomeRecorded& o) {
   Problems p("outcome_recorded.");
   p.Identifier("assessment_id", o.assessment_id(), Need::kRequired);
   p.Identifier("rule_version", o.rule_version(), Need::kOptional);
   p.Identifier("team_id", o.team_id(), o.withdrawn() ? Need::kOptional : Need::kRequired);
-  if (o.withdrawn()) return p.Result();  // as for the assessment's own withdrawal: identity only
+  // The episode as it now stands goes with a withdrawal too.
+  if (o.has_episode()) {
+    const auto& e = o.episode();
+    p.Identifier("episode.referral_id", e.referral_id(), Need::kRequired);
+    p.Identifier("episode.team_id", e.team_id(), Need::kOptional);
+    p.Identifier("episode.commissioner_id", e.commissioner_id(), Need::kOptional);
+    p.Count("episode.change.items", e.change().items_size(), care::kHonosItemCount);
+    p.Count("episode.change.factors", e.change().factors_size(), kMaxOutcomeFactors);
+    p.Date("episode.counted_on", e.counted_on(), e.has_counted_on(), Need::kOptional);
+  }
+  if (o.withdrawn()) return p.Result();  // as for the assessment's own withdrawal: identity and episode only
   p.Cluster(rules, "cluster", o.cluster());
   p.Time("assessed_at", o.assessed_at(), o.has_assessed_at(), Need::kRequired);
   constexpr int kMaxTotal = care::kHonosItemCount * care::kMaxRating;
@@ -213,6 +226,22 @@ absl::Status OutcomeRecorded(const care::RuleSet& rules, const pbr::v1::OutcomeR
   }
   if (o.missing_items() < 0 || o.missing_items() > care::kHonosItemCount) {
     p.Add("missing_items", absl::StrCat(o.missing_items(), " is not 0-", care::kHonosItemCount));
+  }
+  // What outcomes computed: bounded by construction (12 items, a model's few factors), checked so a
+  // consumer never takes an oversized or foreign payload for this assessment's.
+  if (o.has_measures()) {
+    const auto& m = o.measures();
+    if (m.assessment_id() != o.assessment_id()) p.Add("measures.assessment_id", "is not the outcome's assessment_id");
+    p.Identifier("measures.referral_id", m.referral_id(), Need::kOptional);
+    p.Identifier("measures.missing_item_policy", m.missing_item_policy(), Need::kOptional);
+    p.Count("measures.items", m.items_size(), care::kHonosItemCount);
+    p.Count("measures.care_plan_needs", m.care_plan_needs_size(), care::kHonosItemCount);
+    p.Count("measures.factors", m.factors_size(), kMaxOutcomeFactors);
+    for (const auto* c : {&m.since_first(), &m.since_previous()}) {
+      p.Count("measures.changes.items", c->items_size(), care::kHonosItemCount);
+      p.Count("measures.changes.factors", c->factors_size(), kMaxOutcomeFactors);
+      p.Identifier("measures.changes.earlier_assessment_id", c->earlier_assessment_id(), Need::kOptional);
+    }
   }
   return p.Result();
 }

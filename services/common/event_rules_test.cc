@@ -417,7 +417,20 @@ INSTANTIATE_TEST_SUITE_P(
                 "outcome_recorded.missing_items: 13"},
         Spoiled{"OutcomeAssessedAt", Outcome,
                 [](auto& e) { e.mutable_outcome_recorded()->mutable_assessed_at()->set_seconds(kTwoTo62); },
-                "outcome_recorded.assessed_at: is after 2199"}),
+                "outcome_recorded.assessed_at: is after 2199"},
+        Spoiled{"OutcomeMeasuresForAnother", Outcome,
+                [](auto& e) { e.mutable_outcome_recorded()->mutable_measures()->set_assessment_id("other"); },
+                "outcome_recorded.measures.assessment_id: is not the outcome's assessment_id"},
+        Spoiled{"OutcomeMeasuresItems", Outcome,
+                [](auto& e) {
+                  auto* m = e.mutable_outcome_recorded()->mutable_measures();
+                  m->set_assessment_id(e.outcome_recorded().assessment_id());
+                  for (int i = 0; i < 13; ++i) m->add_items();
+                },
+                "outcome_recorded.measures.items: more than 12 entries (13)"},
+        Spoiled{"OutcomeEpisodeWithoutReferral", Outcome,
+                [](auto& e) { e.mutable_outcome_recorded()->mutable_episode()->set_team_id("T1"); },
+                "outcome_recorded.episode.referral_id: required"}),
     [](const auto& info) { return info.param.name; });
 
 auto R = [](EventEnvelope& e) { return e.mutable_review_due(); };

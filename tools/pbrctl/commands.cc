@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
 #include <iostream>
 #include <sstream>
@@ -405,6 +406,39 @@ int RunOutcomes(const RpcOptions& rpc, const std::string& person_id, const Query
       rpc, endpoint, format,
       [&](grpc::ClientContext& c, pbr::v1::PersonOutcomes& reply) { return stub->GetOutcomes(&c, request, &reply); },
       RenderOutcomes);
+}
+
+int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format) {
+  pbr::v1::SummariseOutcomesRequest request;
+  const std::map<std::string, pbr::v1::OutcomeGrouping> groupings = {
+      {"team", pbr::v1::OUTCOME_GROUPING_TEAM},
+      {"cluster", pbr::v1::OUTCOME_GROUPING_CLUSTER},
+      {"commissioner", pbr::v1::OUTCOME_GROUPING_COMMISSIONER},
+      {"super-class", pbr::v1::OUTCOME_GROUPING_SUPER_CLASS}};
+  auto g = groupings.find(options.by);
+  if (g == groupings.end()) {
+    std::cerr << "error: --by: " << options.by << " is not team, cluster, commissioner or super-class\n";
+    return kExitBadInput;
+  }
+  request.set_group_by(g->second);
+  if (!options.from.empty()) {
+    auto from = DateFlag("--from", options.from);
+    if (!from) return kExitBadInput;
+    *request.mutable_period_start() = *from;
+  }
+  if (!options.to.empty()) {
+    auto to = DateFlag("--to", options.to);
+    if (!to) return kExitBadInput;
+    *request.mutable_period_end() = *to;
+  }
+  const Endpoint endpoint = rpc.OutcomesEndpoint();
+  auto stub = pbr::v1::Outcomes::NewStub(MakeChannel(endpoint.address));
+  return Query<pbr::v1::OutcomesSummary>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::OutcomesSummary& reply) {
+        return stub->SummariseOutcomes(&c, request, &reply);
+      },
+      RenderOutcomesSummary);
 }
 
 int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format) {

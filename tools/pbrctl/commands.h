@@ -88,6 +88,12 @@ int RunDue(const RpcOptions& rpc, const DueOptions& options, const QueryFormat& 
 // `pbrctl overdue-count`: overdue reviews per team and cluster (one team's when `team_id` is given).
 int RunOverdueCount(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
 int RunOutcomes(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format);
+// `pbrctl outcomes-summary`: episodes' outcomes by team, cluster, commissioner or super-class.
+struct OutcomesSummaryOptions {
+  std::string by = "team";  // team | cluster | commissioner | super-class
+  std::string from, to;     // optional days (inclusive)
+};
+int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format);
 int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.

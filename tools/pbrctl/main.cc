@@ -166,9 +166,19 @@ int main(int argc, char** argv) {
   overdue_count->add_option("--team", count_team, "only this team's counts");
   overdue_count->add_flag("--json", format.json, kJsonHelp);
   overdue_count->footer("The figures of the pbr_reviews_overdue gauge, as of the scheduler's last timer pass.");
-  auto* outcomes = app.add_subcommand("outcomes", "Show a person's HoNOS outcomes, oldest first");
+  auto* outcomes = app.add_subcommand("outcomes", "Show a person's HoNOS outcomes, oldest first, and each episode's pair");
   outcomes->add_option("PERSON_ID", id, "the platform's person id (from a record reply)")->required();
   outcomes->add_flag("--json", format.json, kJsonHelp);
+  pbr::cli::OutcomesSummaryOptions summary_options;
+  auto* outcomes_summary =
+      app.add_subcommand("outcomes-summary", "Summarise episodes' HoNOS outcomes by team, cluster, commissioner or super-class");
+  outcomes_summary->add_option("--by", summary_options.by, "team, cluster, commissioner or super-class")
+      ->capture_default_str();
+  outcomes_summary->add_option("--from", summary_options.from, "count episodes whose last valid rating is on or after this day")
+      ->check(DateValidator());
+  outcomes_summary->add_option("--to", summary_options.to, "... and on or before this day")->check(DateValidator());
+  outcomes_summary->add_flag("--json", format.json, kJsonHelp);
+  outcomes_summary->footer("Example: pbrctl outcomes-summary --by cluster --from 2026-04-01 --to 2027-03-31");
   auto* caseload = app.add_subcommand("caseload", "Show a team's caseload by cluster");
   caseload->add_option("TEAM_ID", id, "team id, e.g. cmht-north")->required();
   caseload->add_flag("--json", format.json, kJsonHelp);
@@ -220,6 +230,7 @@ int main(int argc, char** argv) {
   if (*due) return pbr::cli::RunDue(rpc, due_options, format);
   if (*overdue_count) return pbr::cli::RunOverdueCount(rpc, count_team, format);
   if (*outcomes) return pbr::cli::RunOutcomes(rpc, id, format);
+  if (*outcomes_summary) return pbr::cli::RunOutcomesSummary(rpc, summary_options, format);
   if (*caseload) return pbr::cli::RunCaseload(rpc, id, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));
   if (*demo_cmd) {

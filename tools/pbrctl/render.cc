@@ -264,25 +264,107 @@ std::string RenderOverdueCount(const pbr::v1::CountOverdueReply& r) {
   return absl::StrCat(out, "\n", t.Render());
 }
 
+namespace {
+std::string ReliableChangeText(pbr::v1::ReliableChange c) {
+  switch (c) {
+    case pbr::v1::RELIABLE_CHANGE_IMPROVED: return "improved";
+    case pbr::v1::RELIABLE_CHANGE_NO_RELIABLE_CHANGE: return "no reliable change";
+    case pbr::v1::RELIABLE_CHANGE_DETERIORATED: return "deteriorated";
+    default: return "-";
+  }
+}
+std::string ExpectedText(pbr::v1::ExpectedOutcomeMatch m) {
+  switch (m) {
+    case pbr::v1::EXPECTED_OUTCOME_MATCHES: return "matches";
+    case pbr::v1::EXPECTED_OUTCOME_DOES_NOT_MATCH: return "does not match";
+    case pbr::v1::EXPECTED_OUTCOME_NO_PATTERN: return "no pattern";
+    default: return "-";
+  }
+}
+std::string ChangeText(const pbr::v1::RatingChange& c) {
+  return absl::StrFormat("%+d %s", c.total_change(), ReliableChangeText(c.reliable_change()));
+}
+std::string Share(double share, int64_t of) { return of > 0 ? absl::StrFormat("%.0f%%", 100 * share) : "-"; }
+}  // namespace
+
 std::string RenderOutcomes(const pbr::v1::PersonOutcomes& o) {
-  std::string out = absl::StrFormat("person %s: %d assessment(s)\n\n", o.person_id(), o.outcomes_size());
-  Table t({"assessed (UTC)", "cluster", "HoNOS", "missing", "assessment"}, {false, true, true, true, false});
-  const pbr::v1::OutcomeEntry* first_valid = nullptr;
-  const pbr::v1::OutcomeEntry* last_valid = nullptr;
+  std::string out = absl::StrFormat("person %s: %d assessment(s), %d episode(s); rules %s\n\n", o.person_id(),
+                                    o.outcomes_size(), o.episodes_size(), o.rule_version());
+  Table t({"assessed (UTC)", "cluster", "HoNOS", "P/E/S/D", "needs", "since first", "since previous", "assessment"},
+          {false, true, true, false, false, false, false, false});
   for (const auto& e : o.outcomes()) {
-    t.AddRow({FormatTimestamp(e.assessed_at()), absl::StrCat(e.cluster()),
-              e.total_valid() ? absl::StrCat(e.honos_total()) : "n/a", absl::StrCat(e.missing_items()),
-              e.assessment_id()});
-    if (e.total_valid()) {
-      if (first_valid == nullptr) first_valid = &e;
-      last_valid = &e;
-    }
+    std::vector<std::string> factors;
+    for (const auto& f : e.factors()) factors.push_back(absl::StrCat(f.score()));
+    std::vector<std::string> needs;
+    for (const auto& n : e.care_plan_needs()) needs.push_back(absl::StrCat(n.item(), n.problem_type()));
+    std::string honos = e.total_valid() ? absl::StrCat(e.honos_total()) : "n/a";
+    if (e.missing_items() > 0) absl::StrAppend(&honos, " (", e.missing_items(), " missing)");
+    t.AddRow({FormatTimestamp(e.assessed_at()), absl::StrCat(e.cluster()), honos, absl::StrJoin(factors, "/"),
+              needs.empty() ? "-" : absl::StrJoin(needs, ","),
+              e.has_since_first() ? ChangeText(e.since_first()) : "-",
+              e.has_since_previous() ? ChangeText(e.since_previous()) : "-", e.assessment_id()});
   }
   absl::StrAppend(&out, t.Render());
-  if (first_valid != last_valid) {
-    absl::StrAppendFormat(&out, "\nHoNOS change, first to latest valid total: %+d\n",
-                          last_valid->honos_total() - first_valid->honos_total());
+  if (o.outcomes_size() > 0) {
+    absl::StrAppendFormat(&out, "P/E/S/D: personal, emotional, social well-being, severe disturbance; "
+                                "needs: items rated 2-4; missing-item policy %s\n",
+                          o.outcomes(0).missing_item_policy());
   }
+  if (o.episodes_size() == 0) return out;
+  Table ep({"referral opened", "closed", "ratings", "valid", "pair (first to last)", "expected", "counted under"},
+           {false, false, true, true, false, false, false});
+  for (const auto& e : o.episodes()) {
+    ep.AddRow({FormatTimestamp(e.opened_at()), e.has_closed_at() ? FormatTimestamp(e.closed_at()) : "open",
+               absl::StrCat(e.ratings()), absl::StrCat(e.valid_ratings()),
+               e.paired() ? ChangeText(e.change()) : "no pair", e.paired() ? ExpectedText(e.change().expected()) : "-",
+               e.first_assessment_id().empty()
+                   ? "-"
+                   : absl::StrCat(e.team_id(), " / cluster ", e.cluster(), " / ", e.commissioner_id(), " on ",
+                                  FormatDate(e.counted_on()))});
+  }
+  absl::StrAppend(&out, "\n", ep.Render());
+  return out;
+}
+
+std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& s) {
+  std::string period = "all time";
+  if (s.has_period_start() || s.has_period_end()) {
+    period = absl::StrCat(s.has_period_start() ? FormatDate(s.period_start()) : "the start", " to ",
+                          s.has_period_end() ? FormatDate(s.period_end()) : "now");
+  }
+  std::string out = absl::StrFormat("outcomes by %s, last valid rating %s; rules %s\n\n",
+                                    absl::AsciiStrToLower(absl::StripPrefix(
+                                        pbr::v1::OutcomeGrouping_Name(s.group_by()), "OUTCOME_GROUPING_")),
+                                    period, s.rule_version());
+  std::vector<std::string> head = {"group", "episodes", "paired", "mean change"};
+  std::vector<bool> right = {false, true, true, true};
+  for (const auto& f : s.all().factors()) {
+    head.push_back(f.id().substr(0, f.id().find('_')));
+    right.push_back(true);
+  }
+  for (const char* h : {"improved", "no change", "deteriorated", "as expected"}) {
+    head.push_back(h);
+    right.push_back(true);
+  }
+  Table t(head, right);
+  auto row = [&](const pbr::v1::OutcomeGroupSummary& g, const std::string& name) {
+    std::vector<std::string> cells = {name, absl::StrCat(g.episodes()), absl::StrCat(g.paired_episodes()),
+                                      g.paired_episodes() > 0 ? absl::StrFormat("%+.1f", g.mean_total_change()) : "-"};
+    for (const auto& f : g.factors()) {
+      cells.push_back(f.episodes() > 0 ? absl::StrFormat("%+.1f", f.mean_change()) : "-");
+    }
+    cells.push_back(Share(g.share_improved(), g.paired_episodes()));
+    cells.push_back(Share(g.share_no_reliable_change(), g.paired_episodes()));
+    cells.push_back(Share(g.share_deteriorated(), g.paired_episodes()));
+    cells.push_back(Share(g.share_matching_expected(), g.with_expected_pattern()));
+    t.AddRow(cells);
+  };
+  for (const auto& g : s.groups()) row(g, g.group());
+  t.AddSeparator();
+  row(s.all(), "all");
+  absl::StrAppend(&out, t.Render(),
+                  "An episode is a referral period; it pairs its first and last valid HoNOS (a later day). Changes "
+                  "are last minus first: negative is fewer problems.\n");
   return out;
 }
 

@@ -48,6 +48,7 @@ std::string RenderDue(const pbr::v1::ListDueReply& reply, const std::string& fro
 // Overdue counts per team and cluster, the total, the day they hold for and the oldest due date.
 std::string RenderOverdueCount(const pbr::v1::CountOverdueReply& reply);
 std::string RenderOutcomes(const pbr::v1::PersonOutcomes& outcomes);
+std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& summary);
 // Clusters with people, due, overdue and mean latest HoNOS, and a totals row; `with_persons` adds a
 // row per person.
 std::string RenderCaseload(const pbr::v1::Caseload& caseload, bool with_persons);
