@@ -11,7 +11,7 @@ grpc::Status OutcomesApi::GetOutcomes(grpc::ServerContext*, const pbr::v1::GetOu
   services::Problems p;  // bounded like every identifier, so nothing oversized reaches the store
   p.Identifier("person_id", request->person_id(), services::Need::kRequired);
   if (!p.ok()) return platform::ToGrpc(p.Result());
-  auto outcomes = PersonOutcomesOf(store_, request->person_id());
+  auto outcomes = PersonOutcomesOf(store_, *rules_, request->person_id());
   if (!outcomes.ok()) return platform::ToGrpc(outcomes.status());
   *reply = *std::move(outcomes);
   return grpc::Status::OK;

@@ -65,6 +65,30 @@ std::string Digest(const pbr::v1::OutcomeEntry& entry) {
 
 }  // namespace
 
+// The names of items and factors are the rules', the same in every entry: stored once in the rules,
+// not in every person (they were most of a person's bytes), and put back on reading.
+void ForgetNames(pbr::v1::PersonOutcomes& view) {
+  for (auto& e : *view.mutable_outcomes()) {
+    for (auto& i : *e.mutable_items()) i.clear_name();
+    for (auto& n : *e.mutable_care_plan_needs()) n.clear_name();
+    for (auto& f : *e.mutable_factors()) f.clear_name();
+  }
+}
+
+void RestoreNames(const care::RuleSet& rules, pbr::v1::PersonOutcomes& view) {
+  std::map<std::string, std::string> factor_names;
+  for (const auto& f : rules.outcomes().factors) factor_names[f.id] = f.name;
+  auto item_name = [](int item) { return item >= 1 && item <= care::kHonosItemCount ? care::MhctItemName(item - 1) : ""; };
+  for (auto& e : *view.mutable_outcomes()) {
+    for (auto& i : *e.mutable_items()) i.set_name(item_name(i.item()));
+    for (auto& n : *e.mutable_care_plan_needs()) n.set_name(item_name(n.item()));
+    for (auto& f : *e.mutable_factors()) {
+      auto it = factor_names.find(f.id());
+      if (it != factor_names.end()) f.set_name(it->second);
+    }
+  }
+}
+
 std::vector<std::string> EpisodeOutcomesFamilies() {
   return {std::string(kLedgerFamily), std::string(kRatingsFamily), std::string(kPeopleFamily),
           std::string(kTalliesFamily)};
@@ -204,6 +228,7 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
     ctx.batch().Delete(ctx.store().Family(kPeopleFamily), person_id);
   } else {
     *next.mutable_view() = *std::move(view);
+    ForgetNames(*next.mutable_view());
     ctx.batch().Put(ctx.store().Family(kPeopleFamily), person_id, next.SerializeAsString());
   }
   return absl::OkStatus();

@@ -27,6 +27,10 @@ inline constexpr absl::string_view kRatingsFamily = "episode_outcomes_ratings";
 inline constexpr absl::string_view kPeopleFamily = "episode_outcomes_people";
 std::vector<std::string> EpisodeOutcomesFamilies();
 
+// A person's view as stored leaves out the rules' names of items and factors; reading puts them back.
+void ForgetNames(pbr::v1::PersonOutcomes& view);
+void RestoreNames(const care::RuleSet& rules, pbr::v1::PersonOutcomes& view);
+
 class EpisodeOutcomes {
  public:
   explicit EpisodeOutcomes(std::shared_ptr<const care::RuleSet> rules) : rules_(std::move(rules)) {}

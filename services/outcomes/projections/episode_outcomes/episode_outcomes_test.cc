@@ -92,7 +92,7 @@ class EpisodeOutcomesTest : public ::testing::Test {
     return st;
   }
   pbr::v1::PersonOutcomes Person(const std::string& id = "p1") {
-    auto p = PersonOutcomesOf(*store_, id);
+    auto p = PersonOutcomesOf(*store_, *rules_, id);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.value_or(pbr::v1::PersonOutcomes{});
   }
@@ -146,6 +146,8 @@ TEST_F(EpisodeOutcomesTest, TheSopsWorkedPairThroughTheProjection) {
   EXPECT_EQ(first.items(6).significance(), pbr::v1::ITEM_SIGNIFICANT);   // item 7 rated 3
   EXPECT_EQ(first.items(7).significance(), pbr::v1::ITEM_ON_THE_CUSP);  // item 8 rated 2
   EXPECT_EQ(first.items(8).significance(), pbr::v1::ITEM_NOT_SIGNIFICANT);
+  EXPECT_EQ(first.items(6).name(), care::MhctItemName(6)) << "names are the rules', put back on reading";
+  EXPECT_EQ(first.factors(1).name(), "Emotional well-being");
   ASSERT_EQ(first.care_plan_needs_size(), 2);
   EXPECT_EQ(first.care_plan_needs(0).item(), 7);
   EXPECT_EQ(first.care_plan_needs(1).item(), 8);
@@ -275,7 +277,7 @@ TEST_F(EpisodeOutcomesTest, AWithdrawalMovesThePairAndTheLastOneLeavesNothing) {
     w.withdrawn = true;
     ASSERT_TRUE(Apply(w).ok());
   }
-  EXPECT_EQ(PersonOutcomesOf(*store_, "p1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(PersonOutcomesOf(*store_, *rules_, "p1").status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(TallyRows(), 0) << "every contribution taken away again";
   EXPECT_EQ(Summary(pbr::v1::OUTCOME_GROUPING_TEAM).groups_size(), 0);
 }
@@ -360,7 +362,7 @@ TEST_F(EpisodeOutcomesTest, SummariesAddUpOverPeopleAndGroups) {
 
 TEST_F(EpisodeOutcomesTest, MalformedRatingsAreRefusedForTheDeadLetterTopic) {
   EXPECT_EQ(Apply({"short", Day(3, 2), {1, 2, 3}}).code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(PersonOutcomesOf(*store_, "p1").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(PersonOutcomesOf(*store_, *rules_, "p1").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EpisodeOutcomesTest, TheApiNamesTheFieldOfABadRequest) {

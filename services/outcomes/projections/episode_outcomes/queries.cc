@@ -37,7 +37,8 @@ void Fill(const care::RuleSet& rules, const care::OutcomeTally& t, pbr::v1::Outc
 
 }  // namespace
 
-absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, const care::RuleSet& rules,
+                                                        absl::string_view person_id) {
   auto stored = store.Get(kPeopleFamily, person_id);
   if (!stored.ok()) return stored.status();
   pbr::state::v1::OutcomesPerson p;
@@ -47,7 +48,9 @@ absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& 
   if (p.view().outcomes().empty()) {
     return absl::NotFoundError(absl::StrCat("person_id: no outcomes for ", platform::Quote(person_id)));
   }
-  return p.view();
+  pbr::v1::PersonOutcomes view = std::move(*p.mutable_view());
+  RestoreNames(rules, view);
+  return view;
 }
 
 absl::StatusOr<SummaryQuery> ParseSummaryQuery(const pbr::v1::SummariseOutcomesRequest& request) {

@@ -11,7 +11,8 @@
 namespace pbr::outcomes {
 
 // NOT_FOUND naming the person when they have no outcomes.
-absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, absl::string_view person_id);
+absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, const care::RuleSet& rules,
+                                                        absl::string_view person_id);
 
 struct SummaryQuery {
   pbr::v1::OutcomeGrouping group_by = pbr::v1::OUTCOME_GROUPING_UNSPECIFIED;
