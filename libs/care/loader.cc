@@ -902,6 +902,8 @@ absl::StatusOr<OutcomeModel> ParseOutcomesFile(std::string_view yaml, std::strin
   if (YAML::Node ff = Get(ctx, root, "four_factor", "", true); ff.IsDefined()) {
     if (!ff.IsSequence() || ff.size() == 0) {
       ctx.Error(ff, "four_factor", "must be a non-empty list of factors");
+    } else if (ff.size() > static_cast<size_t>(kMaxOutcomeFactors)) {
+      ctx.Error(ff, "four_factor", internal::Cat("lists ", ff.size(), " factors; at most ", kMaxOutcomeFactors));
     } else {
       std::set<std::string> ids;
       for (size_t i = 0; i < ff.size(); ++i) {

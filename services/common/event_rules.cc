@@ -199,9 +199,6 @@ absl::Status ReviewCompleted(const care::RuleSet& rules, const pbr::v1::ReviewCo
   return p.Result();
 }
 
-// A four-factor model has four; a trust's model may have a few more, never dozens.
-constexpr int kMaxOutcomeFactors = 16;
-
 absl::Status OutcomeRecorded(const care::RuleSet& rules, const pbr::v1::OutcomeRecorded& o) {
   Problems p("outcome_recorded.");
   p.Identifier("assessment_id", o.assessment_id(), Need::kRequired);
@@ -214,7 +211,7 @@ absl::Status OutcomeRecorded(const care::RuleSet& rules, const pbr::v1::OutcomeR
     p.Identifier("episode.team_id", e.team_id(), Need::kOptional);
     p.Identifier("episode.commissioner_id", e.commissioner_id(), Need::kOptional);
     p.Count("episode.change.items", e.change().items_size(), care::kHonosItemCount);
-    p.Count("episode.change.factors", e.change().factors_size(), kMaxOutcomeFactors);
+    p.Count("episode.change.factors", e.change().factors_size(), care::kMaxOutcomeFactors);
     p.Date("episode.counted_on", e.counted_on(), e.has_counted_on(), Need::kOptional);
   }
   if (o.withdrawn()) return p.Result();  // as for the assessment's own withdrawal: identity and episode only
@@ -236,10 +233,10 @@ absl::Status OutcomeRecorded(const care::RuleSet& rules, const pbr::v1::OutcomeR
     p.Identifier("measures.missing_item_policy", m.missing_item_policy(), Need::kOptional);
     p.Count("measures.items", m.items_size(), care::kHonosItemCount);
     p.Count("measures.care_plan_needs", m.care_plan_needs_size(), care::kHonosItemCount);
-    p.Count("measures.factors", m.factors_size(), kMaxOutcomeFactors);
+    p.Count("measures.factors", m.factors_size(), care::kMaxOutcomeFactors);
     for (const auto* c : {&m.since_first(), &m.since_previous()}) {
       p.Count("measures.changes.items", c->items_size(), care::kHonosItemCount);
-      p.Count("measures.changes.factors", c->factors_size(), kMaxOutcomeFactors);
+      p.Count("measures.changes.factors", c->factors_size(), care::kMaxOutcomeFactors);
       p.Identifier("measures.changes.earlier_assessment_id", c->earlier_assessment_id(), Need::kOptional);
     }
   }

@@ -41,6 +41,10 @@ HonosTotal ComputeHonosTotal(const MhctRatings& r, MissingItemPolicy policy = Mi
 
 // ---- rule data (outcomes file) ----
 
+// A model has a few factors (Speak's has four); the file may list at most this many, so every
+// outcome carrying them stays small.
+inline constexpr int kMaxOutcomeFactors = 16;
+
 struct Factor {
   std::string id;          // e.g. "personal_wellbeing"
   std::string name;        // e.g. "Personal well-being"

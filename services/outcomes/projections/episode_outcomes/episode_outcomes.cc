@@ -56,11 +56,12 @@ absl::StatusOr<OutcomesPerson> LoadPerson(const platform::Store& store, absl::st
   return p;
 }
 
-// What was announced of an assessment: its measures. Its episode goes with every announcement; a
-// change to the pair always changes a measure (the last valid rating's change since the first) or
-// comes with the withdrawal that caused it, so it is never left unannounced.
-std::string Digest(const pbr::v1::OutcomeEntry& entry) {
-  return platform::DeterministicId("outcome-recorded-content", {entry.SerializeAsString()});
+// What was announced of an assessment: its measures and its episode as it then stood. Any change to
+// an episode (a discharge closing it, a new last rating, a care event moving its bounds) re-announces
+// every assessment of it, so a consumer always holds each period as it now is.
+std::string Digest(const pbr::v1::OutcomeEntry* entry, const pbr::v1::EpisodeOutcome* episode) {
+  return platform::DeterministicId("outcome-recorded-content", {entry != nullptr ? entry->SerializeAsString() : "",
+                                                                 episode != nullptr ? episode->SerializeAsString() : ""});
 }
 
 }  // namespace
@@ -152,9 +153,11 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
   OutcomesPerson next;
   auto emit = [&](const pbr::v1::OutcomeEntry* entry, absl::string_view assessment_id,
                   const pbr::v1::EpisodeOutcome* episode, absl::Time assessed_at) {
-    // One id per assessment per cause: a retried cause makes the same id, a later cause a new fact.
+    // One id per assessment, cause and content: a retried cause makes the same id; a later cause, or the
+    // same cause met in another order after a rebuild, makes a new one unless it says the same.
     auto out = platform::MakeEnvelope(
-        topic::kOutcomeRecorded, platform::DeterministicId(topic::kOutcomeRecorded, {assessment_id, cause.event_id()}),
+        topic::kOutcomeRecorded,
+        platform::DeterministicId(topic::kOutcomeRecorded, {assessment_id, cause.event_id(), Digest(entry, episode)}),
         person_id, assessed_at, ctx.now(), cause.source_system(), cause.trace_id());
     auto* o = out.mutable_outcome_recorded();
     o->set_assessment_id(std::string(assessment_id));
@@ -193,7 +196,7 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
   for (const auto& entry : view->outcomes()) {
     auto ep = episode_of.find(entry.referral_id());
     const pbr::v1::EpisodeOutcome* episode = ep != episode_of.end() ? ep->second : nullptr;
-    const std::string digest = Digest(entry);
+    const std::string digest = Digest(&entry, episode);
     auto old = before->announced().find(entry.assessment_id());
     if (old == before->announced().end() || old->second != digest) {
       emit(&entry, entry.assessment_id(), episode, platform::FromProto(entry.assessed_at()));

@@ -108,6 +108,15 @@ class EpisodeOutcomesTest : public ::testing::Test {
     }
     return out;
   }
+  // The last announcement of one assessment.
+  pbr::v1::OutcomeRecorded LastFor(const std::string& assessment_id) {
+    pbr::v1::OutcomeRecorded last;
+    for (const auto& o : Emitted()) {
+      if (o.assessment_id() == assessment_id) last = o;
+    }
+    EXPECT_FALSE(last.assessment_id().empty()) << assessment_id << " was never announced";
+    return last;
+  }
   pbr::v1::OutcomesSummary Summary(pbr::v1::OutcomeGrouping g, std::optional<absl::CivilDay> first = std::nullopt,
                                    std::optional<absl::CivilDay> last = std::nullopt) {
     auto s = SummariseOutcomes(*store_, *rules_, SummaryQuery{g, first, last});
@@ -179,12 +188,18 @@ TEST_F(EpisodeOutcomesTest, TheSopsWorkedPairThroughTheProjection) {
   EXPECT_EQ(episode.super_class(), "NP");
   EXPECT_EQ(platform::FromProto(episode.counted_on()), absl::CivilDay(2026, 6, 1));
 
-  // Each assessment announced what reporting needs; the review's announcement carries its change.
+  // Each assessment announced what reporting needs; the review's announcement carries its change, and
+  // the initial rating is announced again with the episode it now belongs to (paired).
   auto emitted = Emitted();
-  ASSERT_EQ(emitted.size(), 2u);
-  EXPECT_EQ(emitted[1].measures().since_first().total_change(), -4);
-  EXPECT_TRUE(emitted[1].episode().paired());
-  EXPECT_EQ(emitted[1].honos_total(), 5);
+  ASSERT_EQ(emitted.size(), 3u);
+  EXPECT_EQ(emitted[0].assessment_id(), "initial");
+  EXPECT_FALSE(emitted[0].episode().paired());
+  const auto review_announced = LastFor("review");
+  EXPECT_EQ(review_announced.measures().since_first().total_change(), -4);
+  EXPECT_TRUE(review_announced.episode().paired());
+  EXPECT_EQ(review_announced.honos_total(), 5);
+  EXPECT_TRUE(LastFor("initial").episode().paired());
+  EXPECT_EQ(LastFor("initial").measures().honos_total(), 9);
 }
 
 TEST_F(EpisodeOutcomesTest, SameDayRatingsDoNotPairButStillCompareWithThePrevious) {
@@ -226,7 +241,8 @@ TEST_F(EpisodeOutcomesTest, AnAmendmentRecomputesAndReannouncesTheLaterRatings) 
   ASSERT_TRUE(Apply({"a", Day(3, 2), Flat(2)}).ok());
   ASSERT_TRUE(Apply({"b", Day(4, 2), Flat(1)}).ok());
   ASSERT_TRUE(Apply({"c", Day(5, 2), Flat(1)}).ok());
-  ASSERT_EQ(Emitted().size(), 3u);
+  const size_t before = Emitted().size();  // each new rating re-announced its episode's earlier ones
+  ASSERT_EQ(before, 1u + 2u + 3u);
   // The first rating is amended: every later change depends on it.
   Rated amended{"a", Day(3, 2), Flat(3)};
   amended.revision = 1;
@@ -237,22 +253,23 @@ TEST_F(EpisodeOutcomesTest, AnAmendmentRecomputesAndReannouncesTheLaterRatings) 
   EXPECT_EQ(p.outcomes(2).since_previous().total_change(), 0);  // b -> c did not change
   auto emitted = Emitted();
   // a (new measures), b (new changes), c (new change since first and a new episode pair).
-  ASSERT_EQ(emitted.size(), 6u);
-  EXPECT_EQ(emitted[3].assessment_id(), "a");
-  EXPECT_EQ(emitted[4].assessment_id(), "b");
-  EXPECT_EQ(emitted[5].assessment_id(), "c");
-  EXPECT_EQ(emitted[5].episode().change().total_change(), -24);
+  ASSERT_EQ(emitted.size(), before + 3);
+  EXPECT_EQ(emitted[before].assessment_id(), "a");
+  EXPECT_EQ(emitted[before + 1].assessment_id(), "b");
+  EXPECT_EQ(emitted[before + 2].assessment_id(), "c");
+  EXPECT_EQ(emitted[before + 2].episode().change().total_change(), -24);
   // A stale revision changes nothing and announces nothing.
   Rated stale{"a", Day(3, 2), Flat(4)};
   stale.revision = 1;
   ASSERT_TRUE(Apply(stale).ok());
-  EXPECT_EQ(Emitted().size(), 6u);
+  EXPECT_EQ(Emitted().size(), before + 3);
 }
 
 TEST_F(EpisodeOutcomesTest, AWithdrawalMovesThePairAndTheLastOneLeavesNothing) {
   ASSERT_TRUE(Apply({"a", Day(3, 2), Flat(3)}).ok());
   ASSERT_TRUE(Apply({"b", Day(4, 2), Flat(2)}).ok());
   ASSERT_TRUE(Apply({"c", Day(5, 2), Flat(1)}).ok());
+  const size_t before = Emitted().size();
   Rated gone{"a", Day(3, 2), {}};
   gone.revision = 1;
   gone.withdrawn = true;
@@ -262,13 +279,13 @@ TEST_F(EpisodeOutcomesTest, AWithdrawalMovesThePairAndTheLastOneLeavesNothing) {
   EXPECT_EQ(p.episodes(0).first_assessment_id(), "b");
   EXPECT_EQ(p.episodes(0).change().total_change(), -12);
   auto emitted = Emitted();
-  ASSERT_GE(emitted.size(), 4u);
-  EXPECT_TRUE(emitted[3].withdrawn());
-  EXPECT_EQ(emitted[3].assessment_id(), "a");
+  ASSERT_EQ(emitted.size(), before + 3);
+  EXPECT_TRUE(emitted[before].withdrawn()) << "the withdrawal first, then what it changed";
+  EXPECT_EQ(emitted[before].assessment_id(), "a");
   // The referral period was opened by "a", so it is a new period now, announced with b's new measures.
-  EXPECT_FALSE(emitted[3].has_episode());
-  EXPECT_EQ(emitted[4].assessment_id(), "b");
-  EXPECT_EQ(emitted[4].episode().first_assessment_id(), "b") << "its episode as it now stands";
+  EXPECT_FALSE(emitted[before].has_episode());
+  EXPECT_EQ(emitted[before + 1].assessment_id(), "b");
+  EXPECT_EQ(emitted[before + 1].episode().first_assessment_id(), "b") << "its episode as it now stands";
   EXPECT_EQ(Summary(pbr::v1::OUTCOME_GROUPING_CLUSTER).all().mean_total_change(), -12);
 
   for (const std::string id : {"b", "c"}) {
@@ -293,6 +310,10 @@ TEST_F(EpisodeOutcomesTest, ADischargeAndReReferralMakeTwoEpisodesEachPairedWith
   const auto p = Person();
   ASSERT_EQ(p.episodes_size(), 2);
   EXPECT_TRUE(p.episodes(0).has_closed_at());
+  // The discharge changed no rating, but it closed the period: its ratings were announced with it closed.
+  bool announced_closed = false;
+  for (const auto& o : Emitted()) announced_closed |= o.assessment_id() == "b" && o.episode().has_closed_at();
+  EXPECT_TRUE(announced_closed);
   EXPECT_EQ(p.episodes(0).change().total_change(), -12);
   EXPECT_EQ(p.episodes(1).change().total_change(), 12);
   EXPECT_EQ(p.episodes(1).change().reliable_change(), pbr::v1::RELIABLE_CHANGE_DETERIORATED);

@@ -56,7 +56,9 @@ std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrou
   switch (g) {
     case pbr::v1::OUTCOME_GROUPING_TEAM: return episode.team_id();
     case pbr::v1::OUTCOME_GROUPING_CLUSTER: return absl::StrCat(episode.cluster());
-    case pbr::v1::OUTCOME_GROUPING_COMMISSIONER: return episode.commissioner_id();
+    // An empty group would read as the summary of all groups.
+    case pbr::v1::OUTCOME_GROUPING_COMMISSIONER:
+      return episode.commissioner_id().empty() ? std::string(kNoCommissioner) : episode.commissioner_id();
     case pbr::v1::OUTCOME_GROUPING_SUPER_CLASS: return episode.super_class();
     default: return "";
   }

@@ -28,6 +28,8 @@ inline constexpr pbr::v1::OutcomeGrouping kGroupings[] = {
 
 // "<grouping>/<yyyy-mm-dd>/<group>".
 std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group);
+// The commissioner group of episodes whose assessment named none.
+inline constexpr absl::string_view kNoCommissioner = "unknown";
 // The episode's group under a grouping (its team, cluster number, commissioner or super-class code).
 std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g);
 
