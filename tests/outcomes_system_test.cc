@@ -65,7 +65,9 @@ using pbr::v1::CareEventType;
 using pbr::v1::ExpectedOutcomeMatch;
 using pbr::v1::ItemSignificance;
 using pbr::v1::ReliableChange;
+using systemtest::DayText;
 using systemtest::London;
+using systemtest::Rng;
 
 // ---- the history's shape ----
 
@@ -83,27 +85,6 @@ absl::Time Local(absl::CivilDay d, int hour, int minute = 0, int second = 0) {
 }
 absl::CivilDay UkDay(absl::Time t) { return absl::ToCivilDay(t, London()); }
 std::string TimeText(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, London()); }
-std::string DayText(absl::CivilDay d) { return absl::FormatCivilTime(d); }
-std::string DayText(const pbr::v1::CivilDate& d) { return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day()); }
-
-// A deterministic generator (splitmix64): the same history on every machine and library.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  int Uniform(int lo, int hi) { return lo + static_cast<int>(Next() % static_cast<uint64_t>(hi - lo + 1)); }
-  bool Chance(int percent) { return Uniform(0, 99) < percent; }
-  template <typename T>
-  T Pick(const std::vector<T>& v) { return v[Next() % v.size()]; }
-
- private:
-  uint64_t state_;
-};
 
 // ---- HoNOS, computed here ----
 

@@ -2,10 +2,12 @@
 // What the multi-process system tests share: the whole platform (broker and four service binaries)
 // on a fixed clinical clock, started for each test and stopped cleanly after it, and the times at
 // which they record assessments.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "care/rules.h"
@@ -42,6 +44,31 @@ inline void SetDate(pbr::v1::CivilDate* out, absl::CivilDay d) {
   out->set_month(d.month());
   out->set_day(d.day());
 }
+
+// A day as the tests print it, "2026-03-01".
+inline std::string DayText(const pbr::v1::CivilDate& d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+inline std::string DayText(absl::CivilDay d) { return absl::FormatCivilTime(d); }
+
+// A deterministic generator (splitmix64): the same history on every machine and library.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  int Uniform(int lo, int hi) { return lo + static_cast<int>(Next() % static_cast<uint64_t>(hi - lo + 1)); }
+  bool Chance(int percent) { return Uniform(0, 99) < percent; }
+  template <typename T>
+  T Pick(const std::vector<T>& v) { return v[Next() % v.size()]; }
+
+ private:
+  uint64_t state_;
+};
 
 inline int HonosTotal(const std::vector<int>& r) {
   int total = 0;

@@ -422,6 +422,77 @@ TEST(PbrctlRender, CaseloadHasClustersAndTotals) {
   EXPECT_TRUE(absl::StrContains(text, "15.0")) << text;  // (2*10 + 2*20) / 4
 }
 
+TEST(PbrctlRender, OutcomesShowChangesAndEachEpisodesPair) {
+  v1::PersonOutcomes o;
+  o.set_person_id("p1");
+  o.set_rule_version("rules-1");
+  auto* first = o.add_outcomes();
+  first->set_assessment_id("a1");
+  first->set_cluster(4);
+  first->set_total_valid(true);
+  first->set_honos_total(20);
+  first->set_missing_item_policy("strict");
+  for (int score : {5, 6, 7, 2}) first->add_factors()->set_score(score);
+  auto* need = first->add_care_plan_needs();
+  need->set_item(8);
+  need->set_problem_type("H");
+  auto* review = o.add_outcomes();
+  review->set_assessment_id("a2");
+  review->set_cluster(4);
+  review->set_total_valid(false);
+  review->set_missing_items(2);
+  auto* episode = o.add_episodes();
+  episode->set_paired(true);
+  episode->set_first_assessment_id("a1");
+  episode->set_team_id("cmht-north");
+  episode->set_cluster(4);
+  episode->set_commissioner_id("00X");
+  episode->mutable_change()->set_total_change(-9);
+  episode->mutable_change()->set_reliable_change(v1::RELIABLE_CHANGE_IMPROVED);
+  episode->mutable_change()->set_expected(v1::EXPECTED_OUTCOME_MATCHES);
+  const std::string text = cli::RenderOutcomes(o);
+  EXPECT_TRUE(absl::StrContains(text, "person p1: 2 assessment(s), 1 episode(s); rules rules-1")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "5/6/7/2")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "8H")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "n/a (2 missing)")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "-9 improved")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "matches")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "cmht-north / cluster 4 / 00X")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "policy strict")) << text;
+}
+
+TEST(PbrctlRender, OutcomesSummaryHasGroupsSharesAndAll) {
+  v1::OutcomesSummary s;
+  s.set_group_by(v1::OUTCOME_GROUPING_SUPER_CLASS);
+  s.mutable_period_start()->set_year(2026);
+  s.mutable_period_start()->set_month(4);
+  s.mutable_period_start()->set_day(1);
+  auto* np = s.add_groups();
+  np->set_group("NP");
+  np->set_episodes(3);
+  np->set_paired_episodes(2);
+  np->set_mean_total_change(-4.5);
+  np->set_share_improved(0.5);
+  np->set_with_expected_pattern(2);
+  np->set_share_matching_expected(1);
+  auto* f = np->add_factors();
+  f->set_id("personal_wellbeing");
+  f->set_episodes(2);
+  f->set_mean_change(-1.25);
+  auto* o = s.add_groups();
+  o->set_group("O");
+  o->set_episodes(1);  // nothing paired: no figures
+  *s.mutable_all() = *np;
+  const std::string text = cli::RenderOutcomesSummary(s);
+  EXPECT_TRUE(absl::StrContains(text, "outcomes by super_class, last valid rating 2026-04-01 to now")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "personal")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "-4.5")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "-1.2")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "50%")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "100%")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "all")) << text;
+}
+
 // Proto3 JSON leaves out zero values by default; cluster 0 ("Variance") is a real cluster and a zero
 // count is an answer, so `--json` (and the caseloads.json run-local.sh writes with it) shows them.
 TEST(PbrctlJsonOutput, ZeroClusterAndZeroCountsArePrinted) {

@@ -152,12 +152,12 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
   // 1. Announce every assessment whose measures or episode changed; withdraw what is gone.
   OutcomesPerson next;
   auto emit = [&](const pbr::v1::OutcomeEntry* entry, absl::string_view assessment_id,
-                  const pbr::v1::EpisodeOutcome* episode, absl::Time assessed_at) {
+                  const pbr::v1::EpisodeOutcome* episode, absl::Time assessed_at, absl::string_view digest) {
     // One id per assessment, cause and content: a retried cause makes the same id; a later cause, or the
     // same cause met in another order after a rebuild, makes a new one unless it says the same.
     auto out = platform::MakeEnvelope(
         topic::kOutcomeRecorded,
-        platform::DeterministicId(topic::kOutcomeRecorded, {assessment_id, cause.event_id(), Digest(entry, episode)}),
+        platform::DeterministicId(topic::kOutcomeRecorded, {assessment_id, cause.event_id(), digest}),
         person_id, assessed_at, ctx.now(), cause.source_system(), cause.trace_id());
     auto* o = out.mutable_outcome_recorded();
     o->set_assessment_id(std::string(assessment_id));
@@ -190,7 +190,7 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
       auto ep = episode_of.find(old->second->referral_id());
       if (ep != episode_of.end()) episode = ep->second;
     }
-    emit(nullptr, assessment_id, episode, assessed_at);
+    emit(nullptr, assessment_id, episode, assessed_at, Digest(nullptr, episode));
   }
 
   for (const auto& entry : view->outcomes()) {
@@ -199,7 +199,7 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
     const std::string digest = Digest(&entry, episode);
     auto old = before->announced().find(entry.assessment_id());
     if (old == before->announced().end() || old->second != digest) {
-      emit(&entry, entry.assessment_id(), episode, platform::FromProto(entry.assessed_at()));
+      emit(&entry, entry.assessment_id(), episode, platform::FromProto(entry.assessed_at()), digest);
     }
     (*next.mutable_announced())[entry.assessment_id()] = digest;
   }

@@ -142,8 +142,9 @@ absl::StatusOr<pbr::v1::PersonOutcomes> DeriveOutcomes(const care::RuleSet& rule
   out.set_rule_version(rules.version());
 
   // The live assessments of each referral period, in the ledger's order.
+  const std::vector<const ledger::Assessment*> live = facts.LiveAssessments();
   std::map<std::string, std::vector<const ledger::Assessment*>> by_referral;
-  for (const ledger::Assessment* a : facts.LiveAssessments()) {
+  for (const ledger::Assessment* a : live) {
     auto it = record.referral_of.find(a->id);
     if (it == record.referral_of.end()) {
       return absl::InternalError(absl::StrCat("assessment ", platform::Quote(a->id), " has no referral period"));
@@ -167,8 +168,7 @@ absl::StatusOr<pbr::v1::PersonOutcomes> DeriveOutcomes(const care::RuleSet& rule
     episode.set_ratings(static_cast<int32_t>(assessments.size()));
 
     const ledger::Assessment* first = nullptr;
-    const ledger::Assessment* previous = nullptr;
-    const ledger::Assessment* last = nullptr;
+    const ledger::Assessment* previous = nullptr;  // the previous valid rating; after the loop, the last
     std::vector<care::DatedRating> dated;
     for (const ledger::Assessment* a : assessments) {
       const care::MhctRatings& r = ratings.at(a->id);
@@ -181,12 +181,12 @@ absl::StatusOr<pbr::v1::PersonOutcomes> DeriveOutcomes(const care::RuleSet& rule
         }
         if (first == nullptr) first = a;
         previous = a;
-        last = a;
         episode.set_valid_ratings(episode.valid_ratings() + 1);
       }
       entries.emplace(a->id, std::move(e));
     }
     if (first == nullptr) continue;  // no valid rating: counted nowhere
+    const ledger::Assessment* last = previous;
     episode.set_first_assessment_id(first->id);
     episode.set_last_assessment_id(last->id);
     // The pair by the rules library's own pairing rule; it is the last valid rating's since_first.
@@ -201,7 +201,7 @@ absl::StatusOr<pbr::v1::PersonOutcomes> DeriveOutcomes(const care::RuleSet& rule
     episode.set_super_class(std::string(care::SuperClassCode(info != nullptr ? info->super_class : care::SuperClass::kVariance)));
     *episode.mutable_counted_on() = platform::ToProto(platform::ClinicalDay(last->assessed_at));
   }
-  for (const ledger::Assessment* a : facts.LiveAssessments()) {
+  for (const ledger::Assessment* a : live) {
     auto it = entries.find(a->id);
     if (it != entries.end()) *out.add_outcomes() = std::move(it->second);
   }

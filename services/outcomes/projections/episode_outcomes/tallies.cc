@@ -112,7 +112,7 @@ absl::Status ApplyTallyChanges(platform::ApplyContext& ctx, const std::map<std::
     if (AnyNegative(row)) {
       return absl::DataLossError(absl::StrCat("outcome tally ", key, " would go below zero: the summaries and the people disagree"));
     }
-    if (row.episodes == 0 && AllZero(row)) {
+    if (AllZero(row)) {
       ctx.batch().Delete(ctx.store().Family(kTalliesFamily), key);
     } else {
       ctx.batch().Put(ctx.store().Family(kTalliesFamily), key, ToRecord(row).SerializeAsString());
