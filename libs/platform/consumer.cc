@@ -14,8 +14,8 @@ Consumer::Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics
 
 Consumer::~Consumer() { Stop(); }
 
-void Consumer::On(absl::string_view topic_name, EventHandler handler) {
-  handlers_[std::string(topic_name)] = std::move(handler);
+void Consumer::On(absl::string_view topic_name, EventHandler handler, std::string name) {
+  handlers_[std::string(topic_name)].push_back({std::move(name), std::move(handler)});
 }
 
 void Consumer::Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task) {
@@ -280,11 +280,20 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
   }
   if (reject.empty() && !duplicate) {
     ApplyContext ctx(store_, outbox_, batch, clock_.Now(), &validator_);
-    absl::Status st = handler->second(ConsumedEvent{topic_name, msg->partition, msg->offset, event}, ctx);
-    if (st.ok() && !ctx.emit_problem().ok()) st = ctx.emit_problem();
+    const ConsumedEvent consumed{topic_name, msg->partition, msg->offset, event};
+    absl::Status st;
+    std::string refused_by;  // the projection that refused the message, if named
+    for (const NamedHandler& h : handler->second) {
+      st = h.handle(consumed, ctx);
+      if (st.ok() && !ctx.emit_problem().ok()) st = ctx.emit_problem();
+      if (!st.ok()) {
+        refused_by = h.name;
+        break;
+      }
+    }
     if (absl::IsInvalidArgument(st)) {
       batch.Clear();
-      reject = absl::StrCat("rejected: ", st.message());
+      reject = absl::StrCat("rejected: ", refused_by.empty() ? "" : absl::StrCat(refused_by, ": "), st.message());
     } else if (!st.ok()) {
       return st;
     } else {

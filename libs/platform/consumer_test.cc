@@ -279,6 +279,59 @@ TEST_F(ConsumerTest, AnEventTheRulesRefuseIsNeverPublished) {
                            "rejected: would publish an invalid outcome-recorded event: outcome_recorded.assessment_id: bad")));
 }
 
+// Two read models on one topic: every message reaches both, in one batch with the offset; one that
+// refuses a message dead-letters it with its name, and the other keeps nothing of it either.
+TEST_F(ConsumerTest, EachMessageFansOutToEveryHandlerInOneBatch) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "fan-out");
+  Node watcher(*broker_, "dead-letter-watcher-3");
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson, "first");
+  // The second model counts under its own keys and refuses one assessment.
+  consumer.On(
+      topic::kAssessmentRecorded,
+      [](const ConsumedEvent& ev, ApplyContext& ctx) -> absl::Status {
+        if (ev.event.assessment_recorded().assessment_id() == "a-refused") {
+          return absl::InvalidArgumentError("assessment_id: refused by the second model");
+        }
+        auto v = ctx.store().Get(kCounts, "second");
+        if (!v.ok()) return v.status();
+        int64_t n = 0;
+        if (v->has_value() && !absl::SimpleAtoi(**v, &n)) return absl::DataLossError("unreadable");
+        ctx.batch().Put(ctx.store().Family(kCounts), "second", absl::StrCat(n + 1));
+        return absl::OkStatus();
+      },
+      "second");
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  std::mutex mu;
+  std::vector<std::string> reasons;
+  Consumer dead_letters(*watcher.store, *watcher.outbox, watcher.kafka, nullptr, clock_);
+  dead_letters.ValidateWith(AnyPayload);
+  dead_letters.On(topic::kDeadLetter, [&](const ConsumedEvent& ev, ApplyContext&) {
+    std::lock_guard lock(mu);
+    reasons.push_back(ev.event.dead_letter().reason());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(dead_letters.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+
+  for (int i = 0; i < 5; ++i) upstream.Publish(Assessment(i * 7));  // all for person-0
+  auto refused = Assessment(100);
+  refused.mutable_assessment_recorded()->set_assessment_id("a-refused");
+  upstream.Publish(refused);
+  ASSERT_TRUE(pbr::testing::WaitUntil(
+      [&] {
+        std::lock_guard lock(mu);
+        return reasons.size() == 1 && consumer.handled() == 6;
+      },
+      kDeadline));
+  EXPECT_EQ(service.Count("person-0"), 5);  // the first model: every message but the refused one
+  EXPECT_EQ(service.Count("second"), 5);    // the second model: the same messages
+  EXPECT_EQ(service.Count("person-2"), 0);  // the refused one's person: the first model kept nothing
+  std::lock_guard lock(mu);
+  EXPECT_THAT(reasons, ::testing::ElementsAre(HasSubstr("rejected: second: assessment_id: refused by the second model")));
+}
+
 TEST_F(ConsumerTest, AValidatorDecidesBeforeTheHandlerAndIsRequired) {
   Node upstream(*broker_, "unused");
   Node service(*broker_, "validated");

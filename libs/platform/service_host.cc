@@ -201,9 +201,30 @@ grpc::Status ToGrpc(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::move(shown));
 }
 
-void ServiceHost::On(absl::string_view topic_name, EventHandler handler) {
+void ServiceHost::On(absl::string_view topic_name, EventHandler handler, std::string name) {
   consumes_ = true;
-  consumer_->On(topic_name, std::move(handler));
+  consumer_->On(topic_name, std::move(handler), std::move(name));
+}
+
+absl::Status ServiceHost::AddProjection(std::shared_ptr<const Projection> projection) {
+  const std::string prefix = absl::StrCat(projection->name(), "_");
+  for (const std::string& family : projection->families()) {
+    if (!absl::StartsWith(family, prefix)) {
+      return absl::FailedPreconditionError(absl::StrCat("projection ", projection->name(), ": family ", family,
+                                                        " is not named ", prefix, "..."));
+    }
+    if (!store_->HasFamily(family)) {
+      return absl::FailedPreconditionError(absl::StrCat("projection ", projection->name(), ": family ", family,
+                                                        " is not in the service's family list"));
+    }
+  }
+  for (const std::string& topic : projection->topics()) {
+    const Projection* p = projection.get();
+    On(topic, [p](const ConsumedEvent& ev, ApplyContext& ctx) { return p->Apply(ev, ctx); },
+       std::string(projection->name()));
+  }
+  projections_.push_back(std::move(projection));
+  return absl::OkStatus();
 }
 
 void ServiceHost::Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task) {

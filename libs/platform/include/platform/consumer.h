@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -92,8 +93,11 @@ class Consumer {
   Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics* metrics, const Clock& clock);
   ~Consumer();
 
-  // Registers the handler for one topic (name without prefix). Call before Start.
-  void On(absl::string_view topic_name, EventHandler handler);
+  // Adds a handler for one topic (name without prefix). Call before Start. A topic may have several
+  // (one per projection): each message goes to all of them, in the order they were added, and
+  // their changes are written in one batch; an INVALID_ARGUMENT from any of them dead-letters the
+  // message and nothing of it is kept. `name` (a projection's) prefixes a rejection's reason.
+  void On(absl::string_view topic_name, EventHandler handler, std::string name = "");
   // The shared payload rules; required before Start when any topic is subscribed (Start refuses
   // otherwise).
   void ValidateWith(EventValidator validator) { validator_ = std::move(validator); }
@@ -148,7 +152,11 @@ class Consumer {
   // Whether periodic tasks may run: every subscribed partition read to its end since start.
   bool CaughtUp();
 
-  std::map<std::string, EventHandler, std::less<>> handlers_;  // by unprefixed topic name
+  struct NamedHandler {
+    std::string name;
+    EventHandler handle;
+  };
+  std::map<std::string, std::vector<NamedHandler>, std::less<>> handlers_;  // by unprefixed topic name
   EventValidator validator_;
   absl::Duration dedup_retention_ = absl::Hours(24 * 30);
   struct ResumePoint {

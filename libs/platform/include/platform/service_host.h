@@ -19,6 +19,7 @@
 #include "platform/kafka.h"
 #include "platform/metrics.h"
 #include "platform/outbox.h"
+#include "platform/projection.h"
 #include "platform/store.h"
 
 namespace pbr::platform {
@@ -45,10 +46,14 @@ class ServiceHost {
   Metrics& metrics() { return *metrics_; }
   const KafkaSettings& kafka() const { return kafka_; }
   // Subscribes to a topic; the consumer starts only if at least one topic is subscribed.
-  void On(absl::string_view topic_name, EventHandler handler);
+  void On(absl::string_view topic_name, EventHandler handler, std::string name = "");
   // The shared payload rules every consumed event is checked by (see Consumer::ValidateWith);
   // required when any topic is subscribed: the service refuses to start without it.
   void ValidateEventsWith(EventValidator validator) { consumer_->ValidateWith(std::move(validator)); }
+  // Registers a read model (kept alive by the host): it receives every message of its topics, in
+  // registration order with the service's other projections. FAILED_PRECONDITION when one of its
+  // families is not named "<name>_..." or was not in the service's family list.
+  absl::Status AddProjection(std::shared_ptr<const Projection> projection);
   // Runs `task` every `interval` on the consumer's thread (see Consumer::Every).
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
   // Registers a gRPC service (kept alive by the host).
@@ -66,6 +71,7 @@ class ServiceHost {
   std::unique_ptr<Consumer> consumer_;
   bool consumes_ = false;
   std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::vector<std::shared_ptr<const Projection>> projections_;
 };
 
 // The `reset-state` setting of a service whose state is rebuilt from the topics (every consumer,
