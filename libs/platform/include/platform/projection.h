@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "platform/consumer.h"
 
 namespace pbr::platform {
@@ -22,7 +23,7 @@ class Projection {
  public:
   virtual ~Projection() = default;
   // Short, lower case, used as the prefix of its families and in dead-letter reasons.
-  virtual std::string_view name() const = 0;
+  virtual absl::string_view name() const = 0;
   // Unprefixed topic names it reads.
   virtual std::vector<std::string> topics() const = 0;
   // The families it owns; every one starts with "<name>_" and is in the service's family list.
