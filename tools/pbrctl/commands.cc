@@ -452,6 +452,55 @@ int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFo
       [&](const pbr::v1::Caseload& c) { return RenderCaseload(c, format.persons); });
 }
 
+absl::StatusOr<pbr::v1::GetKpisRequest> KpisRequestOf(const KpisOptions& options) {
+  pbr::v1::GetKpisRequest request;
+  auto* scope = request.mutable_scope();
+  const std::string::size_type colon = options.scope.find(':');
+  const std::string kind = options.scope.substr(0, colon);
+  const std::string id = colon == std::string::npos ? "" : options.scope.substr(colon + 1);
+  if (options.scope == "trust") {
+    scope->set_kind(pbr::v1::REPORT_SCOPE_TRUST);
+  } else if (colon != std::string::npos && !id.empty() && (kind == "team" || kind == "area" || kind == "commissioner")) {
+    scope->set_kind(kind == "team"   ? pbr::v1::REPORT_SCOPE_TEAM
+                    : kind == "area" ? pbr::v1::REPORT_SCOPE_SERVICE_AREA
+                                     : pbr::v1::REPORT_SCOPE_COMMISSIONER);
+    scope->set_id(id);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--scope: \"", options.scope,
+                                                   "\" is not trust, team:<id>, area:<id> or commissioner:<id>"));
+  }
+  if (options.month.empty() == options.as_at.empty()) {
+    return absl::InvalidArgumentError("give exactly one of --month YYYY-MM and --as-at YYYY-MM-DD");
+  }
+  if (!options.month.empty()) {
+    absl::CivilMonth month;
+    if (options.month.size() != 7 || !absl::ParseCivilTime(options.month, &month)) {
+      return absl::InvalidArgumentError(absl::StrCat("--month: \"", options.month, "\" is not a month YYYY-MM"));
+    }
+    request.mutable_month()->set_year(static_cast<int32_t>(month.year()));
+    request.mutable_month()->set_month(month.month());
+  } else {
+    const std::optional<absl::CivilDay> day = ParseDateFlag(options.as_at);
+    if (!day) return absl::InvalidArgumentError(absl::StrCat("--as-at: \"", options.as_at, "\" is not a date YYYY-MM-DD"));
+    *request.mutable_as_at() = ToCivilDate(*day);
+  }
+  return request;
+}
+
+int RunKpis(const RpcOptions& rpc, const KpisOptions& options, const QueryFormat& format) {
+  auto request = KpisRequestOf(options);
+  if (!request.ok()) {
+    std::cerr << "error: " << request.status().message() << "\n";
+    return kExitBadInput;
+  }
+  const Endpoint endpoint = rpc.ReportingEndpoint();
+  auto stub = pbr::v1::Reporting::NewStub(MakeChannel(endpoint.address));
+  return Query<pbr::v1::KpiReport>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::KpiReport& reply) { return stub->GetKpis(&c, *request, &reply); },
+      RenderKpis);
+}
+
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline) {
   const absl::Time start = absl::Now();
   const absl::Time until = start + deadline;

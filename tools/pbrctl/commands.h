@@ -5,9 +5,11 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "demo_data.h"
+#include "pbr/v1/reporting.pb.h"
 #include "rpc.h"
 
 namespace pbr::cli {
@@ -95,6 +97,15 @@ struct OutcomesSummaryOptions {
 };
 int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format);
 int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
+// `pbrctl kpis`: KPIs 1-13 for one scope and one period.
+struct KpisOptions {
+  std::string scope = "trust";  // trust | team:<id> | area:<id> | commissioner:<id>
+  std::string month;            // YYYY-MM
+  std::string as_at;            // YYYY-MM-DD (exactly one of month and as_at)
+};
+// The request the options ask for; InvalidArgument naming the flag otherwise (the server checks the rest).
+absl::StatusOr<pbr::v1::GetKpisRequest> KpisRequestOf(const KpisOptions& options);
+int RunKpis(const RpcOptions& rpc, const KpisOptions& options, const QueryFormat& format);
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);
