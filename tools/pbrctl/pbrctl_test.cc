@@ -1,5 +1,6 @@
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -1047,6 +1048,75 @@ TEST_F(PbrctlSchedulerCommands, ProgramFlags) {
   }
   EXPECT_EQ(fake_.overdue_requests().size(), 3u) << "a refused flag calls nothing";
   EXPECT_EQ(fake_.due_requests().size(), 1u);
+}
+
+TEST(PbrctlRender, NationalMeasuresPerClusterWithAllAndSuppressedFigures) {
+  v1::NationalMeasures n;
+  n.mutable_scope()->set_kind(v1::REPORT_SCOPE_TEAM);
+  n.mutable_scope()->set_id("cmht-north");
+  n.mutable_period_end()->set_year(2026);
+  n.mutable_period_end()->set_month(3);
+  n.mutable_period_end()->set_day(31);
+  n.set_rule_version("review-periods-test");
+  auto* c0 = n.add_clusters();
+  c0->set_cluster(0);  // cluster 0 is a real row
+  c0->set_acc33(8);
+  c0->set_acc36(6);
+  c0->set_acc37(75);
+  auto* c4 = n.add_clusters();
+  c4->set_cluster(4);
+  c4->set_acc33_suppressed(true);
+  c4->set_acc36_suppressed(true);
+  c4->set_acc37_suppressed(true);
+  n.mutable_all()->set_acc33(10);
+  n.mutable_all()->set_acc36(5);
+  n.mutable_all()->set_acc37(100.0 * 2 / 3);
+  const std::string plain = cli::RenderNationalMeasures(n);
+  EXPECT_TRUE(absl::StrContains(plain, "team cmht-north at 2026-03-31, the month end (review-periods-test)")) << plain;
+  EXPECT_FALSE(absl::StrContains(plain, "as published")) << plain;
+  const auto zero = RowsWith(plain, "      0");
+  ASSERT_EQ(zero.size(), 1u) << plain;
+  EXPECT_TRUE(absl::StrContains(zero[0], "75.0")) << plain;
+  const auto four = RowsWith(plain, "      4");
+  ASSERT_EQ(four.size(), 1u) << plain;
+  EXPECT_EQ(std::count(four[0].begin(), four[0].end(), '*'), 3) << plain;
+  const auto all = RowsWith(plain, "    all");
+  ASSERT_EQ(all.size(), 1u) << plain;
+  EXPECT_TRUE(absl::StrContains(all[0], "66.7")) << plain;
+  n.set_publication_rounding(true);
+  EXPECT_TRUE(absl::StrContains(cli::RenderNationalMeasures(n), "counts under 5 suppressed (*)"));
+}
+
+TEST(PbrctlFlags, NationalScopeAndMonth) {
+  const auto trust = cli::ParseScopeFlag("trust");
+  ASSERT_TRUE(trust.has_value());
+  EXPECT_EQ(trust->kind(), v1::REPORT_SCOPE_TRUST);
+  EXPECT_TRUE(trust->id().empty());
+  for (const auto& [text, kind, id] : std::vector<std::tuple<std::string, v1::ReportScopeKind, std::string>>{
+           {"team:cmht-north", v1::REPORT_SCOPE_TEAM, "cmht-north"},
+           {"area:crht", v1::REPORT_SCOPE_SERVICE_AREA, "crht"},
+           {"commissioner:00X", v1::REPORT_SCOPE_COMMISSIONER, "00X"}}) {
+    const auto scope = cli::ParseScopeFlag(text);
+    ASSERT_TRUE(scope.has_value()) << text;
+    EXPECT_EQ(scope->kind(), kind) << text;
+    EXPECT_EQ(scope->id(), id) << text;
+  }
+  for (const char* bad : {"", "trust:x", "team", "team:", "ward:1", "Trust"}) {
+    EXPECT_FALSE(cli::ParseScopeFlag(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(cli::ParseMonthFlag("2026-03"), absl::CivilMonth(2026, 3));
+  for (const char* bad : {"2026", "2026-13", "2026-3", "2026-03-01", "March"}) {
+    EXPECT_FALSE(cli::ParseMonthFlag(bad).has_value()) << bad;
+  }
+  // Refused where parsed, naming the flag, before any call (no reporting service is running here).
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"national --scope ward:1 --month 2026-03", "--scope"},
+           {"national --scope trust --month 2026-3", "--month"},
+           {"national --month 2026-03", "--scope is required"}}) {
+    const Ran bad = RunPbrctl(args);
+    EXPECT_EQ(bad.code, cli::kExitBadInput) << args << "\n" << bad.out;
+    EXPECT_TRUE(absl::StrContains(bad.out, flag)) << args << "\n" << bad.out;
+  }
 }
 
 }  // namespace
