@@ -214,7 +214,9 @@ int main(int argc, char** argv) {
   pbr::demo::DemoOptions demo;
   int concurrency = 8;
   std::string as_of;
-  auto* demo_cmd = app.add_subcommand("demo", "Generate synthetic assessments and record them (NHS numbers 999...)");
+  auto* demo_cmd = app.add_subcommand(
+      "demo", "Generate a synthetic care history (referrals, contacts, assessments, transfers, discharges, "
+              "corrections; NHS numbers 999...) and send it");
   demo_cmd->add_option("--people", demo.people, "people to generate")->check(CLI::Range(1, 100000))->capture_default_str();
   demo_cmd->add_option("--seed", demo.seed, "random seed: the same seed and date give the same data")->capture_default_str();
   demo_cmd->add_option("--concurrency", concurrency, "calls in flight")->check(CLI::Range(1, 64))->capture_default_str();
