@@ -7,6 +7,7 @@
 #include "platform/service_host.h"
 #include "projections/caseload/caseload.h"
 #include "projections/kpis/kpis.h"
+#include "projections/national_measures/national_measures.h"
 
 int main(int argc, char** argv, char** envp) {
   using pbr::platform::SettingKind;
@@ -18,7 +19,9 @@ int main(int argc, char** argv, char** envp) {
                       0, 0, {"sop", "national"}});
   return pbr::platform::RunService(
       "reporting", settings,
-      pbr::platform::FamiliesOf(pbr::reporting::kCaseloadFamilies, pbr::reporting::kKpisFamilies), argc, argv, envp,
+      pbr::platform::FamiliesOf(pbr::reporting::kCaseloadFamilies, pbr::reporting::kNationalFamilies,
+                                pbr::reporting::kKpisFamilies),
+      argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         // Every event is checked by the shared rules; the rules' team registry says which teams exist.
         auto rules = pbr::services::LoadRulesFor(host);
@@ -27,6 +30,10 @@ int main(int argc, char** argv, char** envp) {
         if (!policy.ok()) return policy.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         if (auto st = host.AddProjection(std::make_shared<pbr::reporting::CaseloadProjection>()); !st.ok()) return st;
+        if (auto st = host.AddProjection(std::make_shared<pbr::reporting::NationalMeasuresProjection>(*rules));
+            !st.ok()) {
+          return st;
+        }
         if (auto st = host.AddProjection(std::make_shared<pbr::reporting::KpisProjection>(*rules, *policy)); !st.ok()) {
           return st;
         }

@@ -20,6 +20,11 @@ inline constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
 std::optional<absl::CivilDay> ParseDateFlag(const std::string& text);
 // Empty when `text` is a care cluster; otherwise what is wrong with it (for `--cluster`).
 std::string ClusterFlagProblem(const std::string& text);
+// A report's scope flag: "trust", "team:<id>", "area:<id>" (a service area) or "commissioner:<id>";
+// nullopt otherwise. The server checks the id itself.
+std::optional<pbr::v1::ReportScope> ParseScopeFlag(const std::string& text);
+// A flag's calendar month, YYYY-MM; nullopt otherwise.
+std::optional<absl::CivilMonth> ParseMonthFlag(const std::string& text);
 
 struct QueryFormat {
   bool json = false;
@@ -106,6 +111,13 @@ struct KpisOptions {
 // The request the options ask for; InvalidArgument naming the flag otherwise (the server checks the rest).
 absl::StatusOr<pbr::v1::GetKpisRequest> KpisRequestOf(const KpisOptions& options);
 int RunKpis(const RpcOptions& rpc, const KpisOptions& options, const QueryFormat& format);
+// `pbrctl national`: ACC33/36/37 per cluster at the end of `month` (YYYY-MM) for `scope` (ParseScopeFlag).
+struct NationalOptions {
+  std::string scope;
+  std::string month;
+  bool publication_rounding = false;
+};
+int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format);
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);

@@ -55,6 +55,9 @@ std::string RenderCaseload(const pbr::v1::Caseload& caseload, bool with_persons)
 // KPIs 1-13: the scope and the days counted, then one row per KPI: numerator, denominator, percentage
 // ("-" with no denominator), target and whether it is met; then what each denominator counts.
 std::string RenderKpis(const pbr::v1::KpiReport& report);
+// ACC33, ACC36 and ACC37 per cluster and for all clusters, with the scope, the period end and the review
+// periods' version; a suppressed figure (publication rounding) reads "*".
+std::string RenderNationalMeasures(const pbr::v1::NationalMeasures& measures);
 
 using RuleChecks = google::protobuf::RepeatedPtrField<pbr::v1::RuleCheck>;
 using Suggestions = google::protobuf::RepeatedPtrField<pbr::v1::ClusterSuggestion>;
