@@ -1609,6 +1609,46 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
 
   const Expectations want(rules_data_, people);
   auto reporting = Stub<pbr::v1::Reporting>("reporting");
+
+  // ---- 0. The model's periods and episodes are allocation's (its record of them, newest first) ----
+  {
+    auto allocation = Stub<pbr::v1::Allocation>("allocation");
+    int wrong = 0;
+    for (size_t i = 0; i < people.size(); ++i) {
+      if (people[i].person_id.empty()) continue;  // nothing entered: the history began after its last day
+      const Derived& d = want.derived()[i];
+      pbr::v1::ListRequest request;
+      request.set_person_id(people[i].person_id);
+      request.set_page_size(500);
+      pbr::v1::ListReferralsReply referrals;
+      pbr::v1::ListEpisodesReply episodes;
+      const grpc::Status r = allocation->ListReferrals(testing::CallContext().get(), request, &referrals);
+      const grpc::Status e = allocation->ListEpisodes(testing::CallContext().get(), request, &episodes);
+      std::vector<std::string> got_periods, want_periods, got_episodes, want_episodes;
+      for (auto it = referrals.referrals().rbegin(); it != referrals.referrals().rend(); ++it) {
+        got_periods.push_back(absl::StrCat(TimeText(platform::FromProto(it->opened_at())), " - ",
+                                           it->has_closed_at() ? TimeText(platform::FromProto(it->closed_at())) : "open"));
+      }
+      for (const auto& p : d.periods) {
+        want_periods.push_back(absl::StrCat(TimeText(p.opened), " - ", p.closed ? TimeText(*p.closed) : "open"));
+      }
+      for (auto it = episodes.episodes().rbegin(); it != episodes.episodes().rend(); ++it) {
+        got_episodes.push_back(absl::StrCat(it->cluster(), " from ", TimeText(platform::FromProto(it->started_at())), " to ",
+                                            it->has_ended_at() ? TimeText(platform::FromProto(it->ended_at())) : "now"));
+      }
+      for (const auto& x : d.episodes) {
+        want_episodes.push_back(absl::StrCat(x.cluster, " from ", TimeText(x.start), " to ", x.end ? TimeText(*x.end) : "now"));
+      }
+      if (r.ok() && e.ok() && got_periods == want_periods && got_episodes == want_episodes) continue;
+      if (++wrong > 5) continue;
+      ADD_FAILURE() << people[i].label << ": the model's referral periods or episodes are not allocation's ("
+                    << r.error_message() << e.error_message() << ")\n  periods: " << absl::StrJoin(got_periods, "; ")
+                    << "\n  model:   " << absl::StrJoin(want_periods, "; ") << "\n  episodes: " << absl::StrJoin(got_episodes, "; ")
+                    << "\n  model:    " << absl::StrJoin(want_episodes, "; ") << "\nhistory:\n  "
+                    << absl::StrJoin(people[i].history, "\n  ");
+    }
+    EXPECT_EQ(wrong, 0) << "people whose periods or episodes the model derives differently from allocation";
+  }
   std::vector<std::string> unimplemented;
 
   // ---- 1. KPIs 1-13 ----
