@@ -2,12 +2,10 @@
 #include "api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
-#include "platform/events.h"
 #include "platform/service_host.h"
 #include "projections/episode_outcomes/episode_outcomes.h"
 
 int main(int argc, char** argv, char** envp) {
-  std::unique_ptr<pbr::outcomes::EpisodeOutcomes> outcomes;
   auto settings = pbr::platform::CommonSettings("outcomes", 50053, 9103);
   settings.push_back(pbr::platform::ResetStateSetting());
   return pbr::platform::RunService(
@@ -16,11 +14,9 @@ int main(int argc, char** argv, char** envp) {
         auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
-        outcomes = std::make_unique<pbr::outcomes::EpisodeOutcomes>(*rules);
-        host.On(pbr::platform::topic::kAssessmentRecorded,
-                [&](const auto& ev, auto& ctx) { return outcomes->OnAssessment(ev, ctx); });
-        host.On(pbr::platform::topic::kCareEventRecorded,
-                [&](const auto& ev, auto& ctx) { return outcomes->OnCareEvent(ev, ctx); });
+        if (auto st = host.AddProjection(std::make_shared<pbr::outcomes::EpisodeOutcomes>(*rules)); !st.ok()) {
+          return st;
+        }
         host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store(), *rules));
         return absl::OkStatus();
       });

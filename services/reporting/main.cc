@@ -1,34 +1,23 @@
-// pbr-reporting: read models (team caseloads) built from every topic; who is on a caseload comes from
-// the person's ledger facts (assessment-recorded and care-event-recorded).
+// pbr-reporting: the read side. Each read model is a projection (projections/<name>/) that every
+// message of its topics is fanned out to; the gRPC handlers (api.h) answer from their queries.
+#include "api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
-#include "platform/events.h"
+#include "platform/projection.h"
 #include "platform/service_host.h"
-#include "reporting_service.h"
+#include "projections/caseload/caseload.h"
 
 int main(int argc, char** argv, char** envp) {
-  pbr::reporting::CaseloadModel model;
-  namespace topic = pbr::platform::topic;
   auto settings = pbr::platform::CommonSettings("reporting", 50054, 9104);
   settings.push_back(pbr::platform::ResetStateSetting());
   return pbr::platform::RunService(
-      "reporting", settings,
-      {std::string(pbr::reporting::kPersonsFamily), std::string(pbr::reporting::kTeamIndexFamily),
-       std::string(pbr::reporting::kTeamCountsFamily), std::string(pbr::reporting::kAssessmentsFamily),
-       std::string(pbr::reporting::kLedgerFamily)},
-      argc, argv, envp,
+      "reporting", settings, pbr::platform::FamiliesOf(pbr::reporting::kCaseloadFamilies), argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
-        // Reporting applies no clinical rule itself, but checks every event by the shared ones, and
-        // answers caseloads for the teams of the rules' team registry.
+        // Every event is checked by the shared rules; the rules' team registry says which teams exist.
         auto rules = pbr::services::LoadRulesFor(host);
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
-        host.On(topic::kAssessmentRecorded, [&](const auto& ev, auto& ctx) { return model.OnAssessment(ev, ctx); });
-        host.On(topic::kCareEventRecorded, [&](const auto& ev, auto& ctx) { return model.OnCareEvent(ev, ctx); });
-        // Still consumed (the handler ignores it): the ledger's facts decide the cluster.
-        host.On(topic::kClusterChanged, [&](const auto& ev, auto& ctx) { return model.OnClusterChanged(ev, ctx); });
-        host.On(topic::kOutcomeRecorded, [&](const auto& ev, auto& ctx) { return model.OnOutcome(ev, ctx); });
-        host.On(topic::kReviewDue, [&](const auto& ev, auto& ctx) { return model.OnReviewDue(ev, ctx); });
+        if (auto st = host.AddProjection(std::make_shared<pbr::reporting::CaseloadProjection>()); !st.ok()) return st;
         host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules));
         return absl::OkStatus();
       });

@@ -37,7 +37,10 @@ class Projection {
 template <typename... Lists>
 std::vector<std::string> FamiliesOf(const Lists&... lists) {
   std::vector<std::string> out;
-  (out.insert(out.end(), std::begin(lists), std::end(lists)), ...);
+  auto add = [&out](const auto& list) {
+    for (const auto& family : list) out.emplace_back(family);
+  };
+  (add(lists), ...);
   return out;
 }
 

@@ -95,6 +95,16 @@ std::vector<std::string> EpisodeOutcomesFamilies() {
           std::string(kTalliesFamily)};
 }
 
+std::vector<std::string> EpisodeOutcomes::topics() const {
+  return {std::string(platform::topic::kAssessmentRecorded), std::string(platform::topic::kCareEventRecorded)};
+}
+
+absl::Status EpisodeOutcomes::Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+  if (event.topic_name == platform::topic::kAssessmentRecorded) return OnAssessment(event, ctx);
+  if (event.topic_name == platform::topic::kCareEventRecorded) return OnCareEvent(event, ctx);
+  return absl::OkStatus();
+}
+
 absl::Status EpisodeOutcomes::OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
   const auto& a = event.event.assessment_recorded();
   const std::string& person_id = event.event.person_id();

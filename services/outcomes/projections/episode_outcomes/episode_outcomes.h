@@ -18,6 +18,7 @@
 #include "projections/episode_outcomes/outcome_view.h"
 #include "pbr/v1/outcomes.pb.h"
 #include "platform/consumer.h"
+#include "platform/projection.h"
 #include "platform/store.h"
 
 namespace pbr::outcomes {
@@ -31,9 +32,15 @@ std::vector<std::string> EpisodeOutcomesFamilies();
 void ForgetNames(pbr::v1::PersonOutcomes& view);
 void RestoreNames(const care::RuleSet& rules, pbr::v1::PersonOutcomes& view);
 
-class EpisodeOutcomes {
+class EpisodeOutcomes final : public platform::Projection {
  public:
   explicit EpisodeOutcomes(std::shared_ptr<const care::RuleSet> rules) : rules_(std::move(rules)) {}
+
+  absl::string_view name() const override { return "episode_outcomes"; }
+  // assessment-recorded and care-event-recorded.
+  std::vector<std::string> topics() const override;
+  std::vector<std::string> families() const override { return EpisodeOutcomesFamilies(); }
+  absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
 
   // A new assessment, an amendment (higher revision) or a withdrawal; a stale revision changes nothing.
   absl::Status OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;

@@ -1,4 +1,7 @@
-#include "reporting_service.h"
+#include "caseload.h"
+
+#include "api.h"
+#include "queries.h"
 
 #include <algorithm>
 #include <functional>
@@ -10,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
-#include "pbr/state/v1/state.pb.h"
+#include "pbr/state/v1/caseload_state.pb.h"
 #include "platform/outbox.h"
 #include "testing/process.h"
 
@@ -24,9 +27,7 @@ absl::CivilDay Day(int day) { return platform::ClinicalDay(T(day)); }
 class ReportingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = *platform::Store::Open(dir_.path(), {std::string(kPersonsFamily), std::string(kTeamIndexFamily),
-                                                     std::string(kTeamCountsFamily), std::string(kAssessmentsFamily),
-                                                     std::string(kLedgerFamily)});
+    store_ = *platform::Store::Open(dir_.path(), model_.families());
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
   }
   // The handler's status; its batch is written only when it succeeds.
@@ -34,13 +35,7 @@ class ReportingTest : public ::testing::Test {
     rocksdb::WriteBatch batch;
     platform::ApplyContext ctx(*store_, *outbox_, batch, T(400));
     platform::ConsumedEvent ev{topic_name, 0, 0, e};
-    absl::Status st;
-    if (topic_name == topic::kAssessmentRecorded) st = model_.OnAssessment(ev, ctx);
-    if (topic_name == topic::kOutcomeRecorded) st = model_.OnOutcome(ev, ctx);
-    if (topic_name == topic::kReviewDue) st = model_.OnReviewDue(ev, ctx);
-    if (topic_name == topic::kClusterChanged) st = model_.OnClusterChanged(ev, ctx);
-    if (topic_name == topic::kCareEventRecorded) st = model_.OnCareEvent(ev, ctx);
-    if (!st.ok()) return st;
+    if (auto st = model_.Apply(ev, ctx); !st.ok()) return st;
     return store_->Write(batch, false);
   }
   void Apply(absl::string_view topic_name, const pbr::v1::EventEnvelope& e) {
@@ -165,7 +160,7 @@ class ReportingTest : public ::testing::Test {
     }
   }
   pbr::v1::Caseload Get(const std::string& team) {
-    auto c = CaseloadModel::Caseload(*store_, team);
+    auto c = TeamCaseload(*store_, team);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.value_or(pbr::v1::Caseload{});
   }
@@ -173,7 +168,7 @@ class ReportingTest : public ::testing::Test {
   pbr::testing::TempDir dir_;
   std::unique_ptr<platform::Store> store_;
   std::unique_ptr<platform::Outbox> outbox_;
-  CaseloadModel model_;
+  CaseloadProjection model_;
   int announcements_ = 0;
 };
 
@@ -691,7 +686,7 @@ TEST_F(ReportingTest, TheLastFourReviewsAnnouncedAreKept) {
   ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, 60);
   // Announcing a review again keeps one entry for it.
   for (int i = 0; i < 10; ++i) ReviewOf("p1", "a1", 10, 11, pbr::v1::REVIEW_STATE_OVERDUE, 60);
-  auto stored = store_->Get(kPersonsFamily, "p1");
+  auto stored = store_->Get(kCaseloadPersonsFamily, "p1");
   ASSERT_TRUE(stored.ok() && stored->has_value());
   pbr::state::v1::ReportingPerson p;
   ASSERT_TRUE(p.ParseFromString(**stored));
@@ -713,7 +708,7 @@ TEST_F(ReportingTest, AFormalAnnouncementWithoutItsKeyIsRefused) {
 TEST_F(ReportingTest, AReviewKeptByAnEarlierBuildStillCounts) {
   Assessment("p1", "a1", 10, "east", 11);
   // As an earlier build stored its one announcement (fields 8-11, no due date).
-  auto stored = store_->Get(kPersonsFamily, "p1");
+  auto stored = store_->Get(kCaseloadPersonsFamily, "p1");
   ASSERT_TRUE(stored.ok() && stored->has_value());
   pbr::state::v1::ReportingPerson p;
   ASSERT_TRUE(p.ParseFromString(**stored));
@@ -722,7 +717,7 @@ TEST_F(ReportingTest, AReviewKeptByAnEarlierBuildStillCounts) {
   *p.mutable_review_mhct_date() = platform::ToProto(Day(10));
   p.set_review_cluster(11);
   rocksdb::WriteBatch batch;
-  batch.Put(store_->Family(kPersonsFamily), "p1", p.SerializeAsString());
+  batch.Put(store_->Family(kCaseloadPersonsFamily), "p1", p.SerializeAsString());
   ASSERT_TRUE(store_->Write(batch, false).ok());
   ExpectReview("east", "p1", pbr::v1::REVIEW_STATE_OVERDUE, std::nullopt);
   // It is kept among the reviews once the next one is announced.

@@ -2,7 +2,8 @@
 // ledger facts and the person derived afresh by the shared ledger; outcomes keep each assessment's
 // HoNOS; review-due keeps the last announcement of each of the person's latest reviews, and the
 // caseload shows the one for the current review basis.
-#include "reporting_service.h"
+#include "caseload.h"
+#include "person_record.h"
 
 #include <map>
 #include <optional>
@@ -12,7 +13,7 @@
 #include "ledger/ledger.h"
 #include "field_rules.h"
 #include "ledger_store.h"
-#include "pbr/state/v1/state.pb.h"
+#include "pbr/state/v1/caseload_state.pb.h"
 #include "platform/events.h"
 #include "platform/quote.h"
 #include "platform/service_host.h"
@@ -24,23 +25,14 @@ using platform::FromProto;
 using pbr::state::v1::ReportingAssessment;
 using pbr::state::v1::ReportingPerson;
 
-absl::StatusOr<ReportingPerson> Load(const platform::Store& store, absl::string_view person_id) {
-  if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
-  ReportingPerson p;
-  auto stored = store.Get(kPersonsFamily, person_id);
-  if (!stored.ok()) return stored.status();
-  if (stored->has_value() && !p.ParseFromString(**stored)) return absl::DataLossError("stored person is unreadable");
-  return p;
-}
-
 void Save(platform::ApplyContext& ctx, const std::string& person_id, const std::string& old_team,
           const ReportingPerson& p) {
   auto& batch = ctx.batch();
   if (old_team != p.team_id()) {
-    if (!old_team.empty()) batch.Delete(ctx.store().Family(kTeamIndexFamily), absl::StrCat(old_team, "/", person_id));
-    if (!p.team_id().empty()) batch.Put(ctx.store().Family(kTeamIndexFamily), absl::StrCat(p.team_id(), "/", person_id), "");
+    if (!old_team.empty()) batch.Delete(ctx.store().Family(kCaseloadTeamIndexFamily), absl::StrCat(old_team, "/", person_id));
+    if (!p.team_id().empty()) batch.Put(ctx.store().Family(kCaseloadTeamIndexFamily), absl::StrCat(p.team_id(), "/", person_id), "");
   }
-  batch.Put(ctx.store().Family(kPersonsFamily), person_id, p.SerializeAsString());
+  batch.Put(ctx.store().Family(kCaseloadPersonsFamily), person_id, p.SerializeAsString());
 }
 
 // The HoNOS held for one assessment, as last received from outcomes ("<person>/<assessment id>").
@@ -50,7 +42,7 @@ std::string HonosKey(absl::string_view person_id, absl::string_view assessment_i
 
 absl::StatusOr<std::optional<ReportingAssessment>> LoadHonos(const platform::Store& store, absl::string_view person_id,
                                                              absl::string_view assessment_id) {
-  auto stored = store.Get(kAssessmentsFamily, HonosKey(person_id, assessment_id));
+  auto stored = store.Get(kCaseloadAssessmentsFamily, HonosKey(person_id, assessment_id));
   if (!stored.ok()) return stored.status();
   if (!stored->has_value()) return std::optional<ReportingAssessment>();
   ReportingAssessment a;
@@ -66,7 +58,7 @@ absl::StatusOr<std::optional<ReportingAssessment>> LoadHonos(const platform::Sto
 // store's reads do not see yet.
 absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, const ledger::PersonFacts& facts,
                     const ReportingAssessment* fresh = nullptr) {
-  auto p = Load(ctx.store(), person_id);
+  auto p = LoadPerson(ctx.store(), person_id);
   if (!p.ok()) return p.status();
   const std::string old_team = p->team_id();
   p->clear_team_id();
@@ -106,73 +98,53 @@ absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, c
 absl::Status AddToTeamCounts(platform::ApplyContext& ctx, const std::map<std::string, int64_t>& deltas) {
   for (const auto& [team, delta] : deltas) {
     if (delta == 0) continue;
-    auto count = ctx.store().Get(kTeamCountsFamily, team);
+    auto count = ctx.store().Get(kCaseloadTeamCountsFamily, team);
     if (!count.ok()) return count.status();
     int64_t n = 0;
     if (count->has_value() && !absl::SimpleAtoi(**count, &n)) return absl::DataLossError("stored team count is unreadable");
-    ctx.batch().Put(ctx.store().Family(kTeamCountsFamily), team, absl::StrCat(n + delta));
+    ctx.batch().Put(ctx.store().Family(kCaseloadTeamCountsFamily), team, absl::StrCat(n + delta));
   }
   return absl::OkStatus();
 }
 
-// A review is identified by its basis, the basis's MHCT date and its cluster (the scheduler's
-// contract, proto/pbr/v1/events.proto ReviewDue): an amended basis with a new date or cluster is
-// another review though its id is unchanged.
-bool SameReview(const pbr::v1::ReviewDue& a, const pbr::v1::ReviewDue& b) {
-  return a.basis_assessment_id() == b.basis_assessment_id() && a.cluster() == b.cluster() &&
-         a.has_latest_mhct_date() == b.has_latest_mhct_date() &&
-         (!a.has_latest_mhct_date() || FromProto(a.latest_mhct_date()) == FromProto(b.latest_mhct_date()));
-}
-
-// A record written by a build that kept only the person's last announcement (fields 8-11) has that
-// one, without a due date, until the next announcement moves it into `reviews`.
-std::optional<pbr::v1::ReviewDue> LegacyReview(const ReportingPerson& p) {
-  if (p.reviews_size() > 0 || p.review_basis_assessment_id().empty()) return std::nullopt;
-  pbr::v1::ReviewDue r;
-  r.set_basis_assessment_id(p.review_basis_assessment_id());
-  r.set_state(p.review_state());
-  if (p.has_review_mhct_date()) *r.mutable_latest_mhct_date() = p.review_mhct_date();
-  r.set_cluster(p.review_cluster());
-  return r;
-}
-
-// The announcement the caseload shows: the last one for the person's current review basis (the
-// latest live assessment of the open referral period, as the ledger derives it: its id, MHCT date
-// and cluster, the current episode's being the basis's), if any. None: the review is UPCOMING, as
-// the scheduler holds it, for it announces every other state.
-std::optional<pbr::v1::ReviewDue> HonouredReview(const ReportingPerson& p) {
-  if (p.latest_assessment_id().empty() || !p.has_latest_assessed_at()) return std::nullopt;
-  pbr::v1::ReviewDue basis;
-  basis.set_basis_assessment_id(p.latest_assessment_id());
-  *basis.mutable_latest_mhct_date() = platform::ToProto(platform::ClinicalDay(FromProto(p.latest_assessed_at())));
-  basis.set_cluster(p.cluster());
-  for (const pbr::v1::ReviewDue& r : p.reviews()) {
-    if (SameReview(r, basis)) return r;
-  }
-  std::optional<pbr::v1::ReviewDue> legacy = LegacyReview(p);
-  if (legacy.has_value() && SameReview(*legacy, basis)) return legacy;
-  return std::nullopt;
-}
-
 }  // namespace
 
-absl::Status CaseloadModel::OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+std::vector<std::string> CaseloadProjection::topics() const {
+  namespace topic = platform::topic;
+  return {std::string(topic::kAssessmentRecorded), std::string(topic::kCareEventRecorded),
+          std::string(topic::kOutcomeRecorded), std::string(topic::kReviewDue)};
+}
+
+std::vector<std::string> CaseloadProjection::families() const {
+  return {std::begin(kCaseloadFamilies), std::end(kCaseloadFamilies)};
+}
+
+absl::Status CaseloadProjection::Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+  namespace topic = platform::topic;
+  if (event.topic_name == topic::kAssessmentRecorded) return OnAssessment(event, ctx);
+  if (event.topic_name == topic::kCareEventRecorded) return OnCareEvent(event, ctx);
+  if (event.topic_name == topic::kOutcomeRecorded) return OnOutcome(event, ctx);
+  if (event.topic_name == topic::kReviewDue) return OnReviewDue(event, ctx);
+  return absl::OkStatus();
+}
+
+absl::Status CaseloadProjection::OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
   const auto& a = event.event.assessment_recorded();
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   if (a.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
   if (!a.withdrawn() && !a.has_assessed_at()) return absl::InvalidArgumentError("assessed_at: missing");
-  auto facts = services::LoadPersonFacts(ctx.store(), kLedgerFamily, person_id);
+  auto facts = services::LoadPersonFacts(ctx.store(), kCaseloadLedgerFamily, person_id);
   if (!facts.ok()) return facts.status();
   std::optional<ledger::Assessment> before;
   if (const ledger::Assessment* held = facts->FindAssessment(a.assessment_id())) before = *held;
   if (!facts->Fold(services::AssessmentFromEvent(a))) return absl::OkStatus();  // stale or repeated
   const ledger::Assessment& now = *facts->FindAssessment(a.assessment_id());
-  services::StageFact(ctx, kLedgerFamily, person_id, now);
+  services::StageFact(ctx, kCaseloadLedgerFamily, person_id, now);
   if (now.withdrawn) {
     // Its HoNOS goes with it (outcomes does not announce withdrawals, so this is where reporting
     // learns of them); a late outcome for it is refused by the ledger's tombstone.
-    ctx.batch().Delete(ctx.store().Family(kAssessmentsFamily), HonosKey(person_id, a.assessment_id()));
+    ctx.batch().Delete(ctx.store().Family(kCaseloadAssessmentsFamily), HonosKey(person_id, a.assessment_id()));
   }
 
   // Recorded counts follow the assessment: a move between teams moves one, a withdrawal removes one.
@@ -183,24 +155,20 @@ absl::Status CaseloadModel::OnAssessment(const platform::ConsumedEvent& event, p
   return Refold(ctx, person_id, *facts);
 }
 
-absl::Status CaseloadModel::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+absl::Status CaseloadProjection::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
   const std::string& person_id = event.event.person_id();
-  auto folded = services::FoldCareEventRecorded(event, ctx, kLedgerFamily);
+  auto folded = services::FoldCareEventRecorded(event, ctx, kCaseloadLedgerFamily);
   if (!folded.ok()) return folded.status();
   if (!folded->changed) return absl::OkStatus();  // stale or repeated
   return Refold(ctx, person_id, folded->facts);
 }
 
-absl::Status CaseloadModel::OnClusterChanged(const platform::ConsumedEvent&, platform::ApplyContext&) const {
-  return absl::OkStatus();
-}
-
-absl::Status CaseloadModel::OnOutcome(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+absl::Status CaseloadProjection::OnOutcome(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
   const auto& o = event.event.outcome_recorded();
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   if (o.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
-  auto facts = services::LoadPersonFacts(ctx.store(), kLedgerFamily, person_id);
+  auto facts = services::LoadPersonFacts(ctx.store(), kCaseloadLedgerFamily, person_id);
   if (!facts.ok()) return facts.status();
   // A withdrawn assessment has no outcome, whatever arrives for it afterwards. Otherwise the
   // outcome last received wins: outcomes announces revisions in order on one partition. An
@@ -212,17 +180,17 @@ absl::Status CaseloadModel::OnOutcome(const platform::ConsumedEvent& event, plat
   held.set_assessment_id(o.assessment_id());
   const std::string key = HonosKey(person_id, o.assessment_id());
   if (o.withdrawn()) {  // the assessment's own withdrawal may not have arrived yet
-    ctx.batch().Delete(ctx.store().Family(kAssessmentsFamily), key);
+    ctx.batch().Delete(ctx.store().Family(kCaseloadAssessmentsFamily), key);
   } else {
     held.set_has_outcome(true);
     held.set_honos_total(o.honos_total());
     held.set_honos_valid(o.total_valid());
-    ctx.batch().Put(ctx.store().Family(kAssessmentsFamily), key, held.SerializeAsString());
+    ctx.batch().Put(ctx.store().Family(kCaseloadAssessmentsFamily), key, held.SerializeAsString());
   }
   return Refold(ctx, person_id, *facts, &held);
 }
 
-absl::Status CaseloadModel::OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
+absl::Status CaseloadProjection::OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
   const auto& r = event.event.review_due();
   // A missed event-triggered review (or its retraction) says nothing about the formal review: its
   // OVERDUE and basis fields are the trigger's, not an announcement of the review's state. Not kept
@@ -233,7 +201,7 @@ absl::Status CaseloadModel::OnReviewDue(const platform::ConsumedEvent& event, pl
     return absl::InvalidArgumentError("latest_mhct_date: missing (with the basis and cluster it identifies the review)");
   }
   const std::string& person_id = event.event.person_id();
-  auto p = Load(ctx.store(), person_id);
+  auto p = LoadPerson(ctx.store(), person_id);
   if (!p.ok()) return p.status();
   // The last announcement for each review key wins: the scheduler announces one person's reviews in
   // order on this topic, and a review's state only moves forward, so nothing is ranked here (an
@@ -264,87 +232,6 @@ absl::Status CaseloadModel::OnReviewDue(const platform::ConsumedEvent& event, pl
   if (reviews->size() > kReviewsKept) reviews->DeleteSubrange(0, reviews->size() - kReviewsKept);
   Save(ctx, person_id, p->team_id(), *p);
   return absl::OkStatus();
-}
-
-absl::StatusOr<pbr::v1::Caseload> CaseloadModel::Caseload(const platform::Store& store, absl::string_view team_id) {
-  pbr::v1::Caseload out;
-  out.set_team_id(std::string(team_id));
-  std::map<int, pbr::v1::ClusterCaseload> clusters;
-  std::map<int, int64_t> honos_sums;
-  absl::Status failure;
-  const std::string prefix = absl::StrCat(team_id, "/");
-  auto st = store.Scan(kTeamIndexFamily, prefix, [&](absl::string_view key, absl::string_view) {
-    const absl::string_view person_id = key.substr(prefix.size());
-    auto p = Load(store, person_id);
-    if (!p.ok()) {
-      failure = p.status();
-      return false;
-    }
-    const std::optional<pbr::v1::ReviewDue> announced = HonouredReview(*p);
-    const pbr::v1::ReviewState review =
-        announced.has_value() && (announced->state() == pbr::v1::REVIEW_STATE_DUE ||
-                                  announced->state() == pbr::v1::REVIEW_STATE_OVERDUE)
-            ? announced->state()
-            : pbr::v1::REVIEW_STATE_UPCOMING;
-    auto& c = clusters[p->cluster()];
-    c.set_cluster(p->cluster());
-    c.set_people(c.people() + 1);
-    if (review == pbr::v1::REVIEW_STATE_DUE) c.set_reviews_due(c.reviews_due() + 1);
-    if (review == pbr::v1::REVIEW_STATE_OVERDUE) c.set_reviews_overdue(c.reviews_overdue() + 1);
-    if (p->has_honos()) {
-      c.set_people_with_honos(c.people_with_honos() + 1);
-      honos_sums[p->cluster()] += p->latest_honos_total();
-    }
-    auto* person = out.add_persons();
-    person->set_person_id(std::string(person_id));
-    person->set_cluster(p->cluster());
-    person->set_has_honos(p->has_honos());
-    person->set_latest_honos_total(p->latest_honos_total());
-    person->set_review_state(review);
-    // The scheduler's due date, as announced: reporting computes none.
-    if (review != pbr::v1::REVIEW_STATE_UPCOMING && announced->has_due_date()) {
-      *person->mutable_review_due_date() = announced->due_date();
-    }
-    return true;
-  });
-  if (!st.ok()) return st;
-  if (!failure.ok()) return failure;
-  auto count = store.Get(kTeamCountsFamily, team_id);
-  if (!count.ok()) return count.status();
-  int64_t recorded = 0;
-  if (count->has_value() && !absl::SimpleAtoi(**count, &recorded)) {
-    return absl::DataLossError("stored team count is unreadable");
-  }
-  out.set_assessments_recorded(recorded);
-  for (auto& [id, c] : clusters) {
-    if (c.people_with_honos() > 0) c.set_mean_latest_honos(static_cast<double>(honos_sums[id]) / c.people_with_honos());
-    out.set_people(out.people() + c.people());
-    out.set_reviews_due(out.reviews_due() + c.reviews_due());
-    out.set_reviews_overdue(out.reviews_overdue() + c.reviews_overdue());
-    *out.add_clusters() = c;
-  }
-  return out;
-}
-
-absl::StatusOr<pbr::v1::Caseload> ReportingApi::GetCaseload(const pbr::v1::GetCaseloadRequest& request) const {
-  const std::string& team = request.team_id();
-  services::Problems p;  // bounded like every identifier, so nothing oversized reaches the store
-  p.Identifier("team_id", team, services::Need::kRequired);
-  if (!p.ok()) return p.Result();
-  if (rules_->teams().Find(team) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("team_id: ", platform::Quote(team),
-                                            " is not a team of the rule set's team registry (teams ",
-                                            platform::Quote(rules_->teams().version), ")"));
-  }
-  return CaseloadModel::Caseload(store_, team);
-}
-
-grpc::Status ReportingApi::GetCaseload(grpc::ServerContext*, const pbr::v1::GetCaseloadRequest* request,
-                                       pbr::v1::Caseload* reply) {
-  auto caseload = GetCaseload(*request);
-  if (!caseload.ok()) return platform::ToGrpc(caseload.status());
-  *reply = *std::move(caseload);
-  return grpc::Status::OK;
 }
 
 }  // namespace pbr::reporting
