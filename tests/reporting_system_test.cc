@@ -1668,6 +1668,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
       {{}, absl::CivilDay(2026, 4, 15)}, {{}, absl::CivilDay(2026, 8, 9)},  {{}, absl::CivilDay(2026, 10, 25)},
       {{}, kToday}};
   std::vector<std::string> kpi_wrong;
+  std::string kpi_sample;  // the trust's June 2026, as answered
   std::vector<std::pair<int, std::pair<Scope, KpiPeriod>>> kpi_wrong_keys;
   int kpi_values = 0;
   std::map<int, std::array<int64_t, 3>> flow_coverage;  // kpi -> {met, not met, pending today}, every record
@@ -1745,6 +1746,9 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
         ++kpi_values;
       }
       if (!d.empty()) kpi_wrong.push_back(absl::StrCat(what, ":\n    ", d.Text(30)));
+      if (scope.kind == pbr::v1::REPORT_SCOPE_TRUST && period.month == absl::CivilMonth(2026, 6)) {
+        for (const auto& v : got.kpis()) absl::StrAppend(&kpi_sample, " ", v.id(), " ", v.numerator(), "/", v.denominator());
+      }
     }
   }
   EXPECT_TRUE(kpi_wrong.empty()) << kpi_wrong.size() << " KPI reports differ from the calculation:\n  "
@@ -1785,6 +1789,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
       {{pbr::v1::REPORT_SCOPE_TRUST, ""}, absl::CivilMonth(2026, 10), true},
   };
   std::vector<std::string> national_wrong;
+  std::string national_sample;  // the trust's ACC33/ACC36 ACC37, as answered
   int national_rows = 0;
   for (const NationalCall& call : national_calls) {
     const absl::CivilDay end = absl::CivilDay(call.month + 1) - 1;
@@ -1845,6 +1850,10 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
       if (it != expected.end()) compare(absl::StrCat("cluster ", g.cluster()), g, it->second.first, it->second.second);
     }
     compare("all", got.all(), all33, all36);
+    if (call.scope.kind == pbr::v1::REPORT_SCOPE_TRUST) {
+      absl::StrAppend(&national_sample, " ", absl::FormatCivilTime(call.month), call.rounding ? " (rounded)" : "", " ",
+                      got.all().acc33(), "/", got.all().acc36(), " ", absl::StrFormat("%.1f%%", got.all().acc37()), ";");
+    }
     if (!d.empty()) national_wrong.push_back(absl::StrCat(what, ":\n    ", d.Text(30)));
   }
   EXPECT_TRUE(national_wrong.empty()) << national_wrong.size() << " national measures differ from the calculation:\n  "
@@ -2108,6 +2117,8 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
             << breaches << " outside the transition protocol, " << red_broken << " breaking the red rules)\n";
   std::cout << "[reporting] flow records, all months (met/not met/pending):";
   for (const auto& [k, c] : flow_coverage) std::cout << " KPI" << k << " " << c[0] << "/" << c[1] << "/" << c[2];
+  std::cout << "\n[reporting] the trust's KPIs for June 2026 as answered:" << kpi_sample;
+  std::cout << "\n[reporting] the trust's ACC33/ACC36 ACC37 as answered:" << national_sample;
   std::cout << "\n[reporting] " << kpi_values << " KPI values, " << national_rows << " national rows checked; caseloads:";
   for (const CaseloadCall& call : caseload_calls) {
     int n = 0;
