@@ -207,6 +207,31 @@ std::string ClusterFlagProblem(const std::string& text) {
   return "";
 }
 
+std::optional<pbr::v1::ReportScope> ParseScopeFlag(const std::string& text) {
+  pbr::v1::ReportScope scope;
+  if (text == "trust") {
+    scope.set_kind(pbr::v1::REPORT_SCOPE_TRUST);
+    return scope;
+  }
+  const std::map<std::string, pbr::v1::ReportScopeKind> kinds = {{"team", pbr::v1::REPORT_SCOPE_TEAM},
+                                                                 {"area", pbr::v1::REPORT_SCOPE_SERVICE_AREA},
+                                                                 {"commissioner", pbr::v1::REPORT_SCOPE_COMMISSIONER}};
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) return std::nullopt;
+  auto kind = kinds.find(text.substr(0, colon));
+  if (kind == kinds.end()) return std::nullopt;
+  scope.set_kind(kind->second);
+  scope.set_id(text.substr(colon + 1));
+  return scope;
+}
+
+std::optional<absl::CivilMonth> ParseMonthFlag(const std::string& text) {
+  absl::CivilMonth month;
+  // Exactly YYYY-MM: ParseCivilTime alone would also take a bare year.
+  if (text.size() != 7 || text[4] != '-' || !absl::ParseCivilTime(text, &month)) return std::nullopt;
+  return month;
+}
+
 int RunRecord(const RpcOptions& rpc, const std::string& path, const QueryFormat& format) {
   return RecordOrAmend(rpc, path, format, /*amend=*/false);
 }
@@ -450,6 +475,33 @@ int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFo
       rpc, endpoint, format,
       [&](grpc::ClientContext& c, pbr::v1::Caseload& reply) { return stub->GetCaseload(&c, request, &reply); },
       [&](const pbr::v1::Caseload& c) { return RenderCaseload(c, format.persons); });
+}
+
+int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format) {
+  const std::optional<pbr::v1::ReportScope> scope = ParseScopeFlag(options.scope);
+  if (!scope) {
+    std::cerr << "error: --scope: \"" << options.scope
+              << "\" is not trust, team:<id>, area:<id> or commissioner:<id>\n";
+    return kExitBadInput;
+  }
+  const std::optional<absl::CivilMonth> month = ParseMonthFlag(options.month);
+  if (!month) {
+    std::cerr << "error: --month: \"" << options.month << "\" is not a month YYYY-MM\n";
+    return kExitBadInput;
+  }
+  pbr::v1::GetNationalMeasuresRequest request;
+  *request.mutable_scope() = *scope;
+  request.mutable_month()->set_year(static_cast<int32_t>(month->year()));
+  request.mutable_month()->set_month(month->month());
+  request.set_publication_rounding(options.publication_rounding);
+  const Endpoint endpoint = rpc.ReportingEndpoint();
+  auto stub = pbr::v1::Reporting::NewStub(MakeChannel(endpoint.address));
+  return Query<pbr::v1::NationalMeasures>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::NationalMeasures& reply) {
+        return stub->GetNationalMeasures(&c, request, &reply);
+      },
+      RenderNationalMeasures);
 }
 
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline) {

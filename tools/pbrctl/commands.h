@@ -8,6 +8,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "demo_data.h"
+#include "pbr/v1/reporting.pb.h"
 #include "rpc.h"
 
 namespace pbr::cli {
@@ -18,6 +19,11 @@ inline constexpr int kExitOk = 0, kExitFailed = 1, kExitBadInput = 2;
 std::optional<absl::CivilDay> ParseDateFlag(const std::string& text);
 // Empty when `text` is a care cluster; otherwise what is wrong with it (for `--cluster`).
 std::string ClusterFlagProblem(const std::string& text);
+// A report's scope flag: "trust", "team:<id>", "area:<id>" (a service area) or "commissioner:<id>";
+// nullopt otherwise. The server checks the id itself.
+std::optional<pbr::v1::ReportScope> ParseScopeFlag(const std::string& text);
+// A flag's calendar month, YYYY-MM; nullopt otherwise.
+std::optional<absl::CivilMonth> ParseMonthFlag(const std::string& text);
 
 struct QueryFormat {
   bool json = false;
@@ -95,6 +101,13 @@ struct OutcomesSummaryOptions {
 };
 int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format);
 int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
+// `pbrctl national`: ACC33/36/37 per cluster at the end of `month` (YYYY-MM) for `scope` (ParseScopeFlag).
+struct NationalOptions {
+  std::string scope;
+  std::string month;
+  bool publication_rounding = false;
+};
+int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format);
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);

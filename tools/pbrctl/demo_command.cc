@@ -1,4 +1,4 @@
-// `pbrctl demo`: generates the demo set and records it through the allocation intake.
+// `pbrctl demo`: generates the demo history and sends it through the allocation intake, as the EPRs would.
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,21 +19,64 @@
 namespace pbr::cli {
 namespace {
 
-using Request = pbr::v1::RecordAssessmentRequest;
+using pbr::demo::DemoCall;
+using pbr::demo::DemoHistory;
 
-// One person's assessments in date order. A person is the unit of work, so each history reaches the
-// platform in the order it happened, whatever the concurrency.
-using PersonBatch = std::vector<const Request*>;
+// One person's calls in the order their care happened. A person is the unit of work, so each history
+// reaches the platform in that order, whatever the concurrency.
+using PersonBatch = std::vector<const DemoCall*>;
 
-std::vector<PersonBatch> GroupByPerson(const std::vector<Request>& requests) {
+std::vector<PersonBatch> GroupByPerson(const std::vector<DemoCall>& calls) {
   std::vector<PersonBatch> batches;
   std::map<std::string, size_t> index;  // NHS number -> batch
-  for (const Request& r : requests) {
-    auto [it, added] = index.emplace(r.nhs_number(), batches.size());
+  for (const DemoCall& c : calls) {
+    auto [it, added] = index.emplace(c.nhs_number, batches.size());
     if (added) batches.emplace_back();
-    batches[it->second].push_back(&r);
+    batches[it->second].push_back(&c);
   }
   return batches;
+}
+
+// What the platform answered one call.
+struct Answer {
+  grpc::Status status;
+  std::string person_id;
+  bool duplicate = false;
+};
+
+// Sends one call by its kind.
+Answer Send(pbr::v1::Allocation::Stub& stub, grpc::ClientContext& context, const DemoCall& call) {
+  Answer a;
+  if (const auto* r = call.assessment()) {
+    pbr::v1::RecordAssessmentReply reply;
+    a.status = call.amend ? stub.AmendAssessment(&context, *r, &reply) : stub.RecordAssessment(&context, *r, &reply);
+    a.person_id = reply.person_id();
+    a.duplicate = reply.duplicate();
+  } else if (const auto* r = call.care_event()) {
+    pbr::v1::RecordCareEventReply reply;
+    a.status = stub.RecordCareEvent(&context, *r, &reply);
+    a.person_id = reply.person_id();
+    a.duplicate = reply.duplicate();
+  } else if (const auto* r = call.assessment_withdrawal()) {
+    pbr::v1::WithdrawAssessmentReply reply;
+    a.status = stub.WithdrawAssessment(&context, *r, &reply);
+    a.person_id = reply.person_id();
+  } else if (const auto* r = call.care_event_withdrawal()) {
+    pbr::v1::WithdrawCareEventReply reply;
+    a.status = stub.WithdrawCareEvent(&context, *r, &reply);
+    a.person_id = reply.person_id();
+  }
+  return a;
+}
+
+bool IsWithdrawal(const DemoCall& call) {
+  return call.assessment_withdrawal() != nullptr || call.care_event_withdrawal() != nullptr;
+}
+
+// The trace id of a call: its record's, marked for a correction (a record and its amendment share an id).
+std::string TraceId(const DemoCall& call) {
+  const char* suffix = call.amend ? "-amend" : IsWithdrawal(call) ? "-withdraw" : "";
+  return absl::StrCat("pbrctl-demo-", call.source_record_id(), suffix);
 }
 
 // What the intake answered, shared by the workers.
@@ -41,21 +84,29 @@ class Tally {
  public:
   explicit Tally(size_t batches) : batch_person_(batches) {}
 
-  void Add(size_t batch, const Request& request, const grpc::Status& status,
-           const pbr::v1::RecordAssessmentReply& reply) {
+  // `reloaded`: every earlier call of the person was answered as a duplicate, i.e. this history was
+  // loaded before. Then a record the history corrects later is held in its corrected form (ALREADY_EXISTS
+  // for the original) and a withdrawal was already made: both count as duplicates. True when the call
+  // counted as a duplicate.
+  bool Add(size_t batch, const DemoCall& call, const Answer& answer, bool reloaded) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!status.ok()) {
+    const bool superseded = reloaded && call.corrected_later && answer.status.error_code() == grpc::StatusCode::ALREADY_EXISTS;
+    if (!answer.status.ok() && !superseded) {
       ++rejected_;
-      if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) ++conflicts_;
+      if (answer.status.error_code() == grpc::StatusCode::ALREADY_EXISTS) ++conflicts_;
       if (errors_.size() < kErrorsShown) {
-        errors_.push_back(absl::StrCat(request.source_record_id(), ": ", StatusCodeName(status.error_code()), ": ",
-                                       status.error_message()));
+        errors_.push_back(absl::StrCat(call.source_record_id(), ": ", StatusCodeName(answer.status.error_code()), ": ",
+                                       answer.status.error_message()));
       }
-      return;
+      return false;
     }
-    ++(reply.duplicate() ? duplicates_ : accepted_);
-    person_ids_.insert(reply.person_id());
-    batch_person_[batch] = reply.person_id();
+    const bool duplicate = answer.duplicate || superseded || (reloaded && IsWithdrawal(call));
+    ++(duplicate ? duplicates_ : accepted_);
+    if (!answer.person_id.empty()) {
+      person_ids_.insert(answer.person_id);
+      batch_person_[batch] = answer.person_id;
+    }
+    return duplicate;
   }
 
   static constexpr size_t kErrorsShown = 5;
@@ -92,20 +143,21 @@ LoadResult RecordAll(const RpcOptions& rpc, pbr::v1::Allocation::Stub& stub, con
   LoadResult result;
   auto worker = [&] {
     for (size_t b = next++; b < batches.size() && !stop; b = next++) {
-      for (const Request* request : batches[b]) {
-        if (stop) break;
+      bool reloaded = false;  // every call of the person so far was a duplicate
+      for (size_t i = 0; i < batches[b].size() && !stop; ++i) {
+        const DemoCall& call = *batches[b][i];
         grpc::ClientContext context;
         SetTimeout(context, rpc.timeout);
-        context.AddMetadata("x-trace-id", absl::StrCat("pbrctl-demo-", request->source_record_id()));
-        pbr::v1::RecordAssessmentReply reply;
-        const grpc::Status status = stub.RecordAssessment(&context, *request, &reply);
-        if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        context.AddMetadata("x-trace-id", TraceId(call));
+        const Answer answer = Send(stub, context, call);
+        if (answer.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
           std::lock_guard<std::mutex> lock(mu);
-          if (!stop.exchange(true)) result.lost_connection = DescribeRpcError(status, rpc.AllocationEndpoint());
+          if (!stop.exchange(true)) result.lost_connection = DescribeRpcError(answer.status, rpc.AllocationEndpoint());
           break;  // counted as not sent: the service never answered
         }
         ++sent;
-        tally.Add(b, *request, status, reply);
+        const bool duplicate = tally.Add(b, call, answer, reloaded);
+        reloaded = (i == 0 || reloaded) && duplicate;
         progress.Add();
       }
     }
@@ -119,23 +171,12 @@ LoadResult RecordAll(const RpcOptions& rpc, pbr::v1::Allocation::Stub& stub, con
   return result;
 }
 
-// People per team by their latest assessment (the team whose caseload holds them), largest first.
-std::vector<std::pair<std::string, int>> TeamSizes(const std::vector<Request>& requests) {
-  std::map<std::string, std::string> team_of;  // NHS number -> team of the latest assessment
-  for (const Request& r : requests) team_of[r.nhs_number()] = r.team_id();
-  std::map<std::string, int> sizes;
-  for (const auto& [nhs, team] : team_of) ++sizes[team];
-  std::vector<std::pair<std::string, int>> out(sizes.begin(), sizes.end());
-  std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  return out;
-}
-
 // " --reporting=ADDR" when the user pointed pbrctl elsewhere, so the suggested commands work as printed.
 std::string AddressFlag(const std::string& flag, const std::string& value, const std::string& default_value) {
   return value == default_value ? "" : absl::StrCat(" --", flag, "=", value);
 }
 
-void PrintSummary(const RpcOptions& rpc, const std::vector<Request>& requests, const std::vector<PersonBatch>& batches,
+void PrintSummary(const RpcOptions& rpc, const DemoHistory& history, const std::vector<PersonBatch>& batches,
                   const Tally& tally, const LoadResult& load, absl::Duration took) {
   std::cout << absl::StrFormat("accepted     %d\nduplicates   %d\nrejected     %d\n", tally.accepted(),
                                tally.duplicates(), tally.rejected());
@@ -152,19 +193,27 @@ void PrintSummary(const RpcOptions& rpc, const std::vector<Request>& requests, c
   }
   std::cout << absl::StrFormat("person ids   %d distinct (of %d people generated)\n", tally.distinct_people(),
                                batches.size());
-  const auto teams = TeamSizes(requests);
+  // The caseloads the platform should show once it has taken everything (reporting counts the same way).
+  const auto teams = pbr::demo::CaseloadSizes(history);
   std::vector<std::string> team_text;
   for (const auto& [team, people] : teams) team_text.push_back(absl::StrCat(team, " ", people));
   std::cout << "teams        " << absl::StrJoin(team_text, ", ") << "\n";
   std::cout << absl::StrFormat("took         %.1fs\n", absl::ToDoubleSeconds(took));
   if (teams.empty() || tally.distinct_people() == 0) return;
 
-  // Suggest the person with the longest history: the most interesting schedule and outcomes.
+  // Suggest the person on a caseload with the most assessments: the most interesting schedule and outcomes
+  // (a discharged person has no review scheduled).
+  std::set<std::string> on_caseload;
+  for (const pbr::demo::DemoPerson& p : history.people) {
+    if (!p.caseload_team.empty()) on_caseload.insert(p.nhs_number);
+  }
+  auto candidate = [&](size_t b) { return !tally.person_of(b).empty() && on_caseload.count(batches[b].front()->nhs_number); };
+  auto assessments = [&](size_t b) {
+    return std::count_if(batches[b].begin(), batches[b].end(), [](const DemoCall* c) { return c->assessment() != nullptr; });
+  };
   size_t longest = 0;
   for (size_t b = 0; b < batches.size(); ++b) {
-    if (!tally.person_of(b).empty() && (tally.person_of(longest).empty() || batches[b].size() > batches[longest].size())) {
-      longest = b;
-    }
+    if (candidate(b) && (!candidate(longest) || assessments(b) > assessments(longest))) longest = b;
   }
   const RpcOptions defaults;
   std::cout << "\ntry (the read models catch up within seconds):\n"
@@ -173,7 +222,7 @@ void PrintSummary(const RpcOptions& rpc, const std::vector<Request>& requests, c
             << "  pbrctl overdue --team " << teams.front().first
             << AddressFlag("scheduler", rpc.scheduler, defaults.scheduler) << "\n"
             << "  pbrctl overdue-count" << AddressFlag("scheduler", rpc.scheduler, defaults.scheduler) << "\n";
-  if (!tally.person_of(longest).empty()) {
+  if (candidate(longest)) {
     std::cout << "  pbrctl schedule " << tally.person_of(longest)
               << AddressFlag("scheduler", rpc.scheduler, defaults.scheduler) << "\n"
               << "  pbrctl outcomes " << tally.person_of(longest)
@@ -184,11 +233,21 @@ void PrintSummary(const RpcOptions& rpc, const std::vector<Request>& requests, c
 }  // namespace
 
 int RunDemo(const RpcOptions& rpc, const pbr::demo::DemoOptions& data, int concurrency) {
-  const std::vector<Request> requests = pbr::demo::GenerateDemoAssessments(data);
-  const std::vector<PersonBatch> batches = GroupByPerson(requests);
-  std::cerr << absl::StrFormat("demo: %d assessments for %d people (seed %d, %d years to %s), %d in flight\n",
-                               requests.size(), batches.size(), data.seed, data.history_years,
-                               absl::FormatTime("%Y-%m-%d", data.now, absl::UTCTimeZone()), concurrency);
+  const DemoHistory history = pbr::demo::GenerateDemoHistory(data);
+  const std::vector<PersonBatch> batches = GroupByPerson(history.calls);
+  int assessments = 0, care_events = 0, corrections = 0;
+  for (const DemoCall& c : history.calls) {
+    if (c.amend || IsWithdrawal(c)) {
+      ++corrections;
+    } else {
+      ++(c.assessment() != nullptr ? assessments : care_events);
+    }
+  }
+  std::cerr << absl::StrFormat(
+      "demo: %d assessments, %d care events and %d corrections for %d people (seed %d, %d years to %s), %d in "
+      "flight\n",
+      assessments, care_events, corrections, batches.size(), data.seed, data.history_years,
+      absl::FormatTime("%Y-%m-%d", data.now, absl::UTCTimeZone()), concurrency);
 
   const Endpoint endpoint = rpc.AllocationEndpoint();
   auto channel = MakeChannel(endpoint.address);
@@ -203,10 +262,10 @@ int RunDemo(const RpcOptions& rpc, const pbr::demo::DemoOptions& data, int concu
   const absl::Time start = absl::Now();
   LoadResult load;
   {
-    Progress progress("recorded", requests.size(), std::cerr, isatty(STDERR_FILENO) != 0);
+    Progress progress("recorded", history.calls.size(), std::cerr, isatty(STDERR_FILENO) != 0);
     load = RecordAll(rpc, *stub, batches, std::max(concurrency, 1), tally, progress);
   }
-  PrintSummary(rpc, requests, batches, tally, load, absl::Now() - start);
+  PrintSummary(rpc, history, batches, tally, load, absl::Now() - start);
   return tally.rejected() > 0 || !load.lost_connection.empty() ? kExitFailed : kExitOk;
 }
 

@@ -32,6 +32,22 @@ CLI::Validator DateValidator() {
       "DATE");
 }
 
+CLI::Validator ScopeValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return pbr::cli::ParseScopeFlag(value) ? "" : "expected trust, team:<id>, area:<id> or commissioner:<id>";
+      },
+      "SCOPE");
+}
+
+CLI::Validator MonthValidator() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        return pbr::cli::ParseMonthFlag(value) ? "" : "expected a month YYYY-MM";
+      },
+      "MONTH");
+}
+
 // Care clusters are 0-21 without 9; checked where parsed, so the error names the flag.
 CLI::Validator ClusterValidator() {
   return CLI::Validator([](std::string& value) { return pbr::cli::ClusterFlagProblem(value); }, "CLUSTER");
@@ -183,11 +199,24 @@ int main(int argc, char** argv) {
   caseload->add_option("TEAM_ID", id, "team id, e.g. cmht-north")->required();
   caseload->add_flag("--json", format.json, kJsonHelp);
   caseload->add_flag("--persons", format.persons, "list every person on the caseload too");
+  pbr::cli::NationalOptions national_options;
+  auto* national =
+      app.add_subcommand("national", "Show ACC33/36/37 per cluster at a month end (national review periods)");
+  national->add_option("--scope", national_options.scope, "trust, team:<id>, area:<service area> or commissioner:<id>")
+      ->required()->check(ScopeValidator());
+  national->add_option("--month", national_options.month, "the month, YYYY-MM (not after the current one)")
+      ->required()->check(MonthValidator());
+  national->add_flag("--publication-rounding", national_options.publication_rounding,
+                     "as published: counts under 5 suppressed, others rounded to the nearest 5");
+  national->add_flag("--json", format.json, kJsonHelp);
+  national->footer("Example: pbrctl national --scope team:cmht-north --month 2026-03 --publication-rounding");
 
   pbr::demo::DemoOptions demo;
   int concurrency = 8;
   std::string as_of;
-  auto* demo_cmd = app.add_subcommand("demo", "Generate synthetic assessments and record them (NHS numbers 999...)");
+  auto* demo_cmd = app.add_subcommand(
+      "demo", "Generate a synthetic care history (referrals, contacts, assessments, transfers, discharges, "
+              "corrections; NHS numbers 999...) and send it");
   demo_cmd->add_option("--people", demo.people, "people to generate")->check(CLI::Range(1, 100000))->capture_default_str();
   demo_cmd->add_option("--seed", demo.seed, "random seed: the same seed and date give the same data")->capture_default_str();
   demo_cmd->add_option("--concurrency", concurrency, "calls in flight")->check(CLI::Range(1, 64))->capture_default_str();
@@ -232,6 +261,7 @@ int main(int argc, char** argv) {
   if (*outcomes) return pbr::cli::RunOutcomes(rpc, id, format);
   if (*outcomes_summary) return pbr::cli::RunOutcomesSummary(rpc, summary_options, format);
   if (*caseload) return pbr::cli::RunCaseload(rpc, id, format);
+  if (*national) return pbr::cli::RunNational(rpc, national_options, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));
   if (*demo_cmd) {
     demo.now = AsOf(as_of);

@@ -397,6 +397,42 @@ std::string RenderCaseload(const pbr::v1::Caseload& c, bool with_persons) {
   return out;
 }
 
+namespace {
+
+// "the trust", "team cmht-north", "service area crht", "commissioner 00X".
+std::string ScopeText(const pbr::v1::ReportScope& scope) {
+  switch (scope.kind()) {
+    case pbr::v1::REPORT_SCOPE_TRUST: return "the trust";
+    case pbr::v1::REPORT_SCOPE_TEAM: return absl::StrCat("team ", scope.id());
+    case pbr::v1::REPORT_SCOPE_SERVICE_AREA: return absl::StrCat("service area ", scope.id());
+    case pbr::v1::REPORT_SCOPE_COMMISSIONER: return absl::StrCat("commissioner ", scope.id());
+    default: return absl::StrCat("scope ", static_cast<int>(scope.kind()), " ", scope.id());
+  }
+}
+
+std::vector<std::string> NationalRow(const std::string& label, const pbr::v1::NationalMeasure& m) {
+  auto count = [](int64_t n, bool suppressed) { return suppressed ? std::string("*") : absl::StrCat(n); };
+  return {label, count(m.acc33(), m.acc33_suppressed()), count(m.acc36(), m.acc36_suppressed()),
+          m.acc37_suppressed() ? "*" : absl::StrFormat("%.1f", m.acc37())};
+}
+
+}  // namespace
+
+std::string RenderNationalMeasures(const pbr::v1::NationalMeasures& n) {
+  std::string out = absl::StrFormat("national review measures for %s at %s, the month end (%s)\n", ScopeText(n.scope()),
+                                    FormatDate(n.period_end()), n.rule_version());
+  if (n.publication_rounding()) {
+    absl::StrAppend(&out, "as published: counts under 5 suppressed (*), others rounded to the nearest 5; ACC37 from "
+                          "the unrounded counts\n");
+  }
+  Table t({"cluster", "ACC33 people", "ACC36 within review period", "ACC37 %"}, {true, true, true, true});
+  for (const auto& k : n.clusters()) t.AddRow(NationalRow(absl::StrCat(k.cluster()), k));
+  t.AddSeparator();
+  t.AddRow(NationalRow("all", n.all()));
+  absl::StrAppend(&out, "\n", t.Render());
+  return out;
+}
+
 std::string RenderRuleChecks(const RuleChecks& checks) {
   if (checks.empty()) return "none\n";
   std::string out;

@@ -52,6 +52,9 @@ std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& summary);
 // Clusters with people, due, overdue and mean latest HoNOS, and a totals row; `with_persons` adds a
 // row per person.
 std::string RenderCaseload(const pbr::v1::Caseload& caseload, bool with_persons);
+// ACC33, ACC36 and ACC37 per cluster and for all clusters, with the scope, the period end and the review
+// periods' version; a suppressed figure (publication rounding) reads "*".
+std::string RenderNationalMeasures(const pbr::v1::NationalMeasures& measures);
 
 using RuleChecks = google::protobuf::RepeatedPtrField<pbr::v1::RuleCheck>;
 using Suggestions = google::protobuf::RepeatedPtrField<pbr::v1::ClusterSuggestion>;
