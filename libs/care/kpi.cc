@@ -3,7 +3,7 @@
 
 #include "care/rules.h"
 #include "care/review_triggers.h"
-#include <functional>
+#include <algorithm>
 
 namespace care {
 
@@ -31,25 +31,127 @@ namespace {
 
 bool HasValidCluster(const CaseloadRecord& c) { return c.cluster.has_value() && IsValidClusterId(*c.cluster); }
 
-template <typename R, typename Pred>
-KpiResult AdherenceKpi(const RuleSet& rules, std::string_view id, std::span<const R> records, Pred reviewed) {
-  int64_t num = 0, den = 0;
-  for (const R& r : records) {
-    if (!reviewed(r)) continue;
-    ++den;
-    if (r.transition_adherent) ++num;
+}  // namespace
+
+std::string_view EarlyReviewName(EarlyReview v) {
+  switch (v) {
+    case EarlyReview::kMet: return "met";
+    case EarlyReview::kNotMet: return "not_met";
+    case EarlyReview::kExcluded: return "excluded";
   }
-  return MakeKpiResult(rules.kpis(), id, num, den, rules.version());
+  return "";
 }
 
-}  // namespace
+absl::StatusOr<EarlyReview> ParseEarlyReview(std::string_view name) {
+  for (EarlyReview v : {EarlyReview::kMet, EarlyReview::kNotMet, EarlyReview::kExcluded}) {
+    if (name == EarlyReviewName(v)) return v;
+  }
+  return absl::InvalidArgumentError(internal::Cat("\"", name, "\" is not one of met, not_met, excluded"));
+}
+
+std::string_view OutOfHoursWindowName(OutOfHoursWindow v) {
+  switch (v) {
+    case OutOfHoursWindow::kAfter: return "after";
+    case OutOfHoursWindow::kEitherSide: return "either_side";
+  }
+  return "";
+}
+
+absl::StatusOr<OutOfHoursWindow> ParseOutOfHoursWindow(std::string_view name) {
+  for (OutOfHoursWindow v : {OutOfHoursWindow::kAfter, OutOfHoursWindow::kEitherSide}) {
+    if (name == OutOfHoursWindowName(v)) return v;
+  }
+  return absl::InvalidArgumentError(internal::Cat("\"", name, "\" is not one of after, either_side"));
+}
+
+std::string_view DischargeReviewWindowName(DischargeReviewWindow v) {
+  switch (v) {
+    case DischargeReviewWindow::kEitherSide: return "either_side";
+    case DischargeReviewWindow::kAfter: return "after";
+    case DischargeReviewWindow::kBefore: return "before";
+  }
+  return "";
+}
+
+absl::StatusOr<DischargeReviewWindow> ParseDischargeReviewWindow(std::string_view name) {
+  for (DischargeReviewWindow v :
+       {DischargeReviewWindow::kEitherSide, DischargeReviewWindow::kAfter, DischargeReviewWindow::kBefore}) {
+    if (name == DischargeReviewWindowName(v)) return v;
+  }
+  return absl::InvalidArgumentError(internal::Cat("\"", name, "\" is not one of either_side, after, before"));
+}
+
+// ---- one record at a time ----
+
+KpiJudgement JudgeInitialAllocation(const KpiSettings& k, absl::Time assessed_at,
+                                    std::optional<absl::Time> admitted_at, int contacts_to_allocation,
+                                    absl::TimeZone clinical) {
+  KpiJudgement j;
+  j.decided_on = absl::ToCivilDay(assessed_at, clinical);
+  if (admitted_at.has_value()) {
+    j.met = MeetsTrigger(TriggerWindow(k, ReviewTriggerKind::kInpatientAdmission, *admitted_at, clinical), assessed_at);
+  } else {
+    j.met = contacts_to_allocation <= k.max_initial_contacts;
+  }
+  return j;
+}
+
+absl::CivilDay InitialContactsDeadline(const KpiSettings& k, absl::CivilDay clock_start, bool memory_assessment) {
+  return clock_start + (memory_assessment ? k.memory_initial_contacts_days : k.initial_contacts_days);
+}
+
+KpiJudgement JudgeInitialContacts(const KpiSettings& k, absl::CivilDay clock_start,
+                                  std::optional<absl::CivilDay> second_contact, bool memory_assessment) {
+  const absl::CivilDay deadline = InitialContactsDeadline(k, clock_start, memory_assessment);
+  KpiJudgement j;
+  j.met = second_contact.has_value() && *second_contact <= deadline;
+  j.decided_on = j.met ? std::max(*second_contact, clock_start) : deadline + 1;
+  return j;
+}
+
+KpiJudgement JudgeFormalReview(const KpiSettings& k, const ReviewDue& due, std::optional<absl::CivilDay> reviewed_on) {
+  KpiJudgement j;
+  if (reviewed_on.has_value() && *reviewed_on < due.window_opens) {
+    j.counted = k.early_review != EarlyReview::kExcluded;
+    j.met = k.early_review == EarlyReview::kMet;
+  } else {
+    j.met = reviewed_on.has_value() && *reviewed_on <= due.due;
+  }
+  j.decided_on = j.met ? due.due : due.due + 1;
+  return j;
+}
+
+KpiJudgement JudgeTrigger(const ReviewTriggerWindow& w, absl::Time occurred_at, std::optional<absl::Time> answered_at,
+                          absl::TimeZone clinical) {
+  const absl::CivilDay reference = absl::ToCivilDay(occurred_at, clinical);
+  KpiJudgement j;
+  j.met = answered_at.has_value() && MeetsTrigger(w, *answered_at);
+  j.decided_on = j.met ? std::max(reference, absl::ToCivilDay(*answered_at, clinical))
+                       : std::max(reference, absl::ToCivilDay(w.deadline, clinical));
+  return j;
+}
+
+CaseJudgement JudgeCase(const RuleSet& rules, const CaseloadRecord& c, absl::CivilDay day, ReviewPolicy policy) {
+  CaseJudgement j;
+  if (!HasValidCluster(c)) return j;
+  j.with_cluster = true;
+  const ClusterInfo* info = rules.FindCluster(*c.cluster);
+  j.secondary_care = info != nullptr && info->used_in_secondary_care;
+  if (c.latest_mhct.has_value()) {
+    auto due = ComputeReviewDue(rules.review_periods(), *c.cluster, *c.latest_mhct, policy);
+    j.within_review_period = due.ok() && IsWithinReviewPeriod(*due, day);
+  }
+  auto d = CheckServiceArea(rules.service_areas(), c.service_area, *c.cluster);
+  j.fits_service_area = d.ok() && d->appropriate();
+  return j;
+}
+
+// ---- the KPIs over records ----
 
 KpiResult Kpi1AllocatedCluster(const RuleSet& rules, std::span<const CaseloadRecord> cases) {
   int64_t num = 0;
   for (const auto& c : cases) {
-    if (!HasValidCluster(c)) continue;
-    const ClusterInfo* info = rules.FindCluster(*c.cluster);
-    if (info != nullptr && info->used_in_secondary_care) ++num;
+    if (JudgeCase(rules, c, absl::CivilDay(), rules.default_review_policy()).secondary_care) ++num;
   }
   return MakeKpiResult(rules.kpis(), "KPI1", num, static_cast<int64_t>(cases.size()), rules.version());
 }
@@ -58,11 +160,10 @@ KpiResult Kpi2ReviewedWithinPeriod(const RuleSet& rules, std::span<const Caseloa
                                    absl::CivilDay as_of, ReviewPolicy policy) {
   int64_t num = 0, den = 0;
   for (const auto& c : cases) {
-    if (!HasValidCluster(c)) continue;
+    const CaseJudgement j = JudgeCase(rules, c, as_of, policy);
+    if (!j.with_cluster) continue;
     ++den;
-    if (!c.latest_mhct.has_value()) continue;
-    auto due = ComputeReviewDue(rules.review_periods(), *c.cluster, *c.latest_mhct, policy);
-    if (due.ok() && IsWithinReviewPeriod(*due, as_of)) ++num;
+    if (j.within_review_period) ++num;
   }
   return MakeKpiResult(rules.kpis(), "KPI2", num, den, rules.version());
 }
@@ -70,23 +171,24 @@ KpiResult Kpi2ReviewedWithinPeriod(const RuleSet& rules, std::span<const Caseloa
 KpiResult Kpi3ServiceArea(const RuleSet& rules, std::span<const CaseloadRecord> cases) {
   int64_t num = 0, den = 0;
   for (const auto& c : cases) {
-    if (!HasValidCluster(c)) continue;
+    const CaseJudgement j = JudgeCase(rules, c, absl::CivilDay(), rules.default_review_policy());
+    if (!j.with_cluster) continue;
     ++den;
-    auto d = CheckServiceArea(rules.service_areas(), c.service_area, *c.cluster);
-    if (d.ok() && d->appropriate()) ++num;
+    if (j.fits_service_area) ++num;
   }
   return MakeKpiResult(rules.kpis(), "KPI3", num, den, rules.version());
 }
 
-KpiResult Kpi4InitialContacts(const RuleSet& rules, std::span<const InitialAssessmentRecord> records) {
+KpiResult Kpi4InitialContacts(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
+                              absl::TimeZone clinical) {
   const KpiSettings& k = rules.kpis();
   int64_t num = 0, den = 0;
   for (const auto& r : records) {
     if (!r.allocated) continue;
     ++den;
-    const bool ok = r.admitted ? r.bed_nights_to_allocation <= k.max_initial_bed_nights
-                               : r.face_to_face_contacts_to_allocation <= k.max_initial_contacts;
-    if (ok) ++num;
+    if (JudgeInitialAllocation(k, r.allocated_at, r.admitted_at, r.face_to_face_contacts_to_allocation, clinical).met) {
+      ++num;
+    }
   }
   return MakeKpiResult(k, "KPI4", num, den, rules.version());
 }
@@ -96,14 +198,10 @@ KpiResult Kpi5ContactsWithinDays(const RuleSet& rules, std::span<const InitialAs
   const KpiSettings& k = rules.kpis();
   int64_t num = 0, den = 0;
   for (const auto& r : records) {
-    const int limit = r.memory_assessment ? k.memory_initial_contacts_days : k.initial_contacts_days;
-    const absl::CivilDay deadline = r.clock_start + limit;
-    if (r.second_contact.has_value()) {
-      ++den;
-      if (*r.second_contact <= deadline) ++num;
-    } else if (as_of > deadline) {
-      ++den;  // late and still not done
-    }
+    const KpiJudgement j = JudgeInitialContacts(k, r.clock_start, r.second_contact, r.memory_assessment);
+    if (j.decided_on > as_of) continue;  // pending
+    ++den;
+    if (j.met) ++num;
   }
   return MakeKpiResult(k, "KPI5", num, den, rules.version());
 }
@@ -113,7 +211,7 @@ KpiResult Kpi6RedRules(const RuleSet& rules, std::span<const InitialAssessmentRe
   for (const auto& r : records) {
     if (!r.allocated) continue;
     ++den;
-    if (r.red_rules_met) ++num;
+    if (RedRulesMet(r.red_rules_met ? CheckOutcome::kPassed : CheckOutcome::kFailed)) ++num;
   }
   return MakeKpiResult(rules.kpis(), "KPI6", num, den, rules.version());
 }
@@ -122,82 +220,94 @@ KpiResult Kpi7FormalReviewOnTime(const RuleSet& rules, std::span<const FormalRev
                                  absl::CivilDay as_of) {
   int64_t num = 0, den = 0;
   for (const auto& r : records) {
-    if (r.reviewed_on.has_value()) {
-      ++den;
-      if (*r.reviewed_on >= r.window_opens && *r.reviewed_on <= r.due) ++num;
-    } else if (as_of > r.due) {
-      ++den;
-    }
+    ReviewDue due;
+    due.due = r.due;
+    due.window_opens = r.window_opens;
+    const KpiJudgement j = JudgeFormalReview(rules.kpis(), due, r.reviewed_on);
+    if (!j.counted || j.decided_on > as_of) continue;
+    ++den;
+    if (j.met) ++num;
   }
   return MakeKpiResult(rules.kpis(), "KPI7", num, den, rules.version());
 }
 
 KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const FormalReviewRecord> records) {
-  return AdherenceKpi(rules, "KPI8", records, [](const FormalReviewRecord& r) { return r.reviewed_on.has_value(); });
+  int64_t num = 0, den = 0;
+  for (const auto& r : records) {
+    if (!r.reviewed_on.has_value()) continue;
+    ++den;
+    if (TransitionAdherent(r.transition_adherent ? CheckOutcome::kPassed : CheckOutcome::kFailed)) ++num;
+  }
+  return MakeKpiResult(rules.kpis(), "KPI8", num, den, rules.version());
 }
 
 namespace {
 
-// Reviewed inside the trigger window; unreviewed ones count against once the deadline has passed.
-template <typename Record, typename EventOf>
-std::pair<int64_t, int64_t> InTriggerWindow(const KpiSettings& k, std::span<const Record> records,
-                                            absl::Time as_of, absl::TimeZone clinical,
-                                            const std::function<std::optional<ReviewTriggerKind>(const Record&)>& kind_of,
-                                            EventOf event_of) {
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    const std::optional<ReviewTriggerKind> kind = kind_of(r);
-    if (!kind.has_value()) continue;
-    const ReviewTriggerWindow w = TriggerWindow(k, *kind, event_of(r), clinical);
-    if (r.reviewed_at.has_value()) {
-      ++den;
-      if (MeetsTrigger(w, *r.reviewed_at)) ++num;
-    } else if (TriggerMissed(w, as_of)) {
-      ++den;
-    }
-  }
-  return {num, den};
+struct TriggerRecord {
+  ReviewTriggerKind kind;
+  absl::Time occurred_at;
+  std::optional<absl::Time> reviewed_at;
+  bool transition_adherent = false;
+};
+
+TriggerRecord OfTransfer(const TransferRecord& r) {
+  return {r.out_of_hours ? ReviewTriggerKind::kOutOfHoursReferral : ReviewTriggerKind::kInHoursReferral, r.referral,
+          r.reviewed_at, r.transition_adherent};
+}
+TriggerRecord OfDischarge(const DischargeRecord& r) {
+  return {ReviewTriggerKind::kDischargeReview, r.discharge_review, r.reviewed_at, r.transition_adherent};
 }
 
-KpiResult TransferTiming(const RuleSet& rules, std::string_view id, std::span<const TransferRecord> records,
-                         absl::Time as_of, absl::TimeZone clinical, bool out_of_hours) {
-  auto [num, den] = InTriggerWindow<TransferRecord>(
-      rules.kpis(), records, as_of, clinical,
-      [&](const TransferRecord& r) -> std::optional<ReviewTriggerKind> {
-        if (r.out_of_hours != out_of_hours) return std::nullopt;
-        return out_of_hours ? ReviewTriggerKind::kOutOfHoursReferral : ReviewTriggerKind::kInHoursReferral;
-      },
-      [](const TransferRecord& r) { return r.referral; });
+// Timing (KPIs 9, 10, 12) over the records of one kind decided by as_of; adherence (11, 13) over the met ones.
+template <typename Record>
+KpiResult TriggerKpi(const RuleSet& rules, std::string_view id, std::span<const Record> records,
+                     TriggerRecord (*of)(const Record&), std::optional<ReviewTriggerKind> kind,
+                     std::optional<absl::CivilDay> as_of, absl::TimeZone clinical) {
+  int64_t num = 0, den = 0;
+  for (const Record& record : records) {
+    const TriggerRecord r = of(record);
+    if (kind.has_value() && r.kind != *kind) continue;
+    const KpiJudgement j =
+        JudgeTrigger(TriggerWindow(rules.kpis(), r.kind, r.occurred_at, clinical), r.occurred_at, r.reviewed_at, clinical);
+    if (as_of.has_value()) {  // timing
+      if (j.decided_on > *as_of) continue;
+      ++den;
+      if (j.met) ++num;
+    } else if (j.met) {  // adherence of the reviews that met their triggers
+      ++den;
+      if (TransitionAdherent(r.transition_adherent ? CheckOutcome::kPassed : CheckOutcome::kFailed)) ++num;
+    }
+  }
   return MakeKpiResult(rules.kpis(), id, num, den, rules.version());
 }
 
 }  // namespace
 
-KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of,
+KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::CivilDay as_of,
                               absl::TimeZone clinical) {
-  return TransferTiming(rules, "KPI9", records, as_of, clinical, false);
+  return TriggerKpi<TransferRecord>(rules, "KPI9", records, OfTransfer, ReviewTriggerKind::kInHoursReferral, as_of,
+                                    clinical);
 }
 
 KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
-                                  absl::Time as_of, absl::TimeZone clinical) {
-  return TransferTiming(rules, "KPI10", records, as_of, clinical, true);
+                                  absl::CivilDay as_of, absl::TimeZone clinical) {
+  return TriggerKpi<TransferRecord>(rules, "KPI10", records, OfTransfer, ReviewTriggerKind::kOutOfHoursReferral,
+                                    as_of, clinical);
 }
 
-KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records) {
-  return AdherenceKpi(rules, "KPI11", records, [](const TransferRecord& r) { return r.reviewed_at.has_value(); });
+KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records,
+                                 absl::TimeZone clinical) {
+  return TriggerKpi<TransferRecord>(rules, "KPI11", records, OfTransfer, std::nullopt, std::nullopt, clinical);
 }
 
 KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
-                               absl::Time as_of, absl::TimeZone clinical) {
-  auto [num, den] = InTriggerWindow<DischargeRecord>(
-      rules.kpis(), records, as_of, clinical,
-      [](const DischargeRecord&) -> std::optional<ReviewTriggerKind> { return ReviewTriggerKind::kDischargeReview; },
-      [](const DischargeRecord& r) { return r.discharge_review; });
-  return MakeKpiResult(rules.kpis(), "KPI12", num, den, rules.version());
+                               absl::CivilDay as_of, absl::TimeZone clinical) {
+  return TriggerKpi<DischargeRecord>(rules, "KPI12", records, OfDischarge, std::nullopt, as_of, clinical);
 }
 
-KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records) {
-  return AdherenceKpi(rules, "KPI13", records, [](const DischargeRecord& r) { return r.reviewed_at.has_value(); });
+KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records,
+                                  absl::TimeZone clinical) {
+  return TriggerKpi<DischargeRecord>(rules, "KPI13", records, OfDischarge, std::nullopt, std::nullopt, clinical);
 }
 
 NationalReviewMeasures ComputeNationalReviewMeasures(const RuleSet& rules,

@@ -1002,7 +1002,7 @@ absl::StatusOr<KpiSettings> ParseKpiFile(std::string_view yaml, std::string_view
     CheckKeys(ctx, t, "timing",
               {"max_initial_contacts", "max_initial_bed_nights", "initial_contacts_days",
                "memory_initial_contacts_days", "transfer_in_hours_days_before", "transfer_out_of_hours_hours",
-               "discharge_review_hours"});
+               "discharge_review_hours", "early_review", "out_of_hours_window", "discharge_review_window"});
     auto get = [&](std::string_view key, int hi, int* out) {
       if (auto v = GetInt(ctx, t, key, "timing", 0, hi)) *out = *v;
     };
@@ -1013,6 +1013,15 @@ absl::StatusOr<KpiSettings> ParseKpiFile(std::string_view yaml, std::string_view
     get("transfer_in_hours_days_before", 366, &k.transfer_in_hours_days_before);
     get("transfer_out_of_hours_hours", 8784, &k.transfer_out_of_hours_hours);
     get("discharge_review_hours", 8784, &k.discharge_review_hours);
+    // The readings the SOP leaves open; each optional, with the project's default (care/kpi.h).
+    if (auto v = GetEnum<EarlyReview>(ctx, t, "early_review", "timing", false, ParseEarlyReview)) k.early_review = *v;
+    if (auto v = GetEnum<OutOfHoursWindow>(ctx, t, "out_of_hours_window", "timing", false, ParseOutOfHoursWindow)) {
+      k.out_of_hours_window = *v;
+    }
+    if (auto v = GetEnum<DischargeReviewWindow>(ctx, t, "discharge_review_window", "timing", false,
+                                                ParseDischargeReviewWindow)) {
+      k.discharge_review_window = *v;
+    }
   }
   if (YAML::Node list = Get(ctx, root, "kpis", "", true); list.IsDefined()) {
     if (!list.IsSequence()) {

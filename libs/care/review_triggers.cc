@@ -41,14 +41,19 @@ ReviewTriggerWindow TriggerWindow(const KpiSettings& timing, ReviewTriggerKind k
       w.opens = ShiftCivilDays(occurred_at, -timing.transfer_in_hours_days_before, clinical);
       w.deadline = occurred_at;
       break;
-    case ReviewTriggerKind::kOutOfHoursReferral:
-      w.opens = occurred_at;
-      w.deadline = occurred_at + absl::Hours(timing.transfer_out_of_hours_hours);
+    case ReviewTriggerKind::kOutOfHoursReferral: {
+      const absl::Duration span = absl::Hours(timing.transfer_out_of_hours_hours);
+      w.opens = timing.out_of_hours_window == OutOfHoursWindow::kEitherSide ? occurred_at - span : occurred_at;
+      w.deadline = occurred_at + span;
       break;
-    case ReviewTriggerKind::kDischargeReview:
-      w.opens = occurred_at - absl::Hours(timing.discharge_review_hours);
-      w.deadline = occurred_at + absl::Hours(timing.discharge_review_hours);
+    }
+    case ReviewTriggerKind::kDischargeReview: {
+      const absl::Duration span = absl::Hours(timing.discharge_review_hours);
+      const DischargeReviewWindow side = timing.discharge_review_window;
+      w.opens = side == DischargeReviewWindow::kAfter ? occurred_at : occurred_at - span;
+      w.deadline = side == DischargeReviewWindow::kBefore ? occurred_at : occurred_at + span;
       break;
+    }
     case ReviewTriggerKind::kInpatientAdmission:
       w.opens = occurred_at;
       w.deadline = EndOfDay(absl::ToCivilDay(occurred_at, clinical) + timing.max_initial_bed_nights, clinical);

@@ -161,6 +161,49 @@ TEST(CareReviewTriggersDischarge, ElapsedHoursAcrossTheClocksGoingBack) {
   EXPECT_EQ(w.deadline, L(2026, 10, 25, 11));
 }
 
+// ---- the data options (rules/kpis.yaml timing): the windows move, both ends still inclusive.
+TEST(CareReviewTriggersOptions, OutOfHoursEitherSide) {
+  KpiSettings k = Timing();
+  const absl::Time referral = L(2026, 5, 9, 23, 15);
+  k.out_of_hours_window = OutOfHoursWindow::kAfter;
+  EXPECT_EQ(TriggerWindow(k, ReviewTriggerKind::kOutOfHoursReferral, referral, London()).opens, referral);
+  k.out_of_hours_window = OutOfHoursWindow::kEitherSide;
+  const ReviewTriggerWindow w = TriggerWindow(k, ReviewTriggerKind::kOutOfHoursReferral, referral, London());
+  EXPECT_EQ(w.opens, referral - absl::Hours(72));
+  EXPECT_EQ(w.deadline, referral + absl::Hours(72));
+  EXPECT_TRUE(MeetsTrigger(w, referral - absl::Hours(72)));
+  EXPECT_FALSE(MeetsTrigger(w, referral - absl::Hours(72) - kNs));
+  EXPECT_TRUE(MeetsTrigger(w, referral + absl::Hours(72)));
+  EXPECT_FALSE(MeetsTrigger(w, referral + absl::Hours(72) + kNs));
+  // The in-hours window is not touched by it.
+  EXPECT_EQ(TriggerWindow(k, ReviewTriggerKind::kInHoursReferral, referral, London()).deadline, referral);
+}
+
+TEST(CareReviewTriggersOptions, DischargeWindowSides) {
+  KpiSettings k = Timing();
+  const absl::Time review = L(2026, 9, 1, 9, 30);
+  auto window = [&](DischargeReviewWindow side) {
+    k.discharge_review_window = side;
+    return TriggerWindow(k, ReviewTriggerKind::kDischargeReview, review, London());
+  };
+  ReviewTriggerWindow w = window(DischargeReviewWindow::kAfter);
+  EXPECT_EQ(w.opens, review);
+  EXPECT_EQ(w.deadline, review + absl::Hours(24));
+  EXPECT_FALSE(MeetsTrigger(w, review - kNs));
+  EXPECT_TRUE(MeetsTrigger(w, review));
+  EXPECT_TRUE(MeetsTrigger(w, review + absl::Hours(24)));
+  w = window(DischargeReviewWindow::kBefore);
+  EXPECT_EQ(w.opens, review - absl::Hours(24));
+  EXPECT_EQ(w.deadline, review);
+  EXPECT_TRUE(MeetsTrigger(w, review - absl::Hours(24)));
+  EXPECT_TRUE(MeetsTrigger(w, review));
+  EXPECT_FALSE(MeetsTrigger(w, review + kNs));
+  EXPECT_TRUE(TriggerMissed(w, review + kNs));
+  w = window(DischargeReviewWindow::kEitherSide);
+  EXPECT_EQ(w.opens, review - absl::Hours(24));
+  EXPECT_EQ(w.deadline, review + absl::Hours(24));
+}
+
 // ---- KPI 4: admitted and not yet allocated: the admission day and the next 2 clinical days.
 TEST(CareReviewTriggersAdmission, TwoBedNights) {
   const absl::Time admitted = L(2026, 3, 10, 22);

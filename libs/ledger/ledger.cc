@@ -261,4 +261,42 @@ std::optional<ReviewBasis> BasisAt(const PersonFacts& facts, const CareRecord& r
   return BasisOf(*latest, r->id);
 }
 
+namespace {
+
+std::optional<care::ReviewTriggerKind> TriggerKindOf(const CareEvent& e) {
+  switch (e.kind) {
+    case CareEventKind::kReferralToCrht:
+    case CareEventKind::kReferralToInpatients:
+      return e.out_of_hours ? care::ReviewTriggerKind::kOutOfHoursReferral : care::ReviewTriggerKind::kInHoursReferral;
+    case CareEventKind::kDischargeReview: return care::ReviewTriggerKind::kDischargeReview;
+    case CareEventKind::kAdmission: return care::ReviewTriggerKind::kInpatientAdmission;
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<TriggeredReview> TriggeredReviews(const PersonFacts& facts, const CareRecord& record,
+                                              const care::KpiSettings& timing, absl::TimeZone clinical) {
+  std::vector<TriggeredReview> out;
+  const std::vector<const Assessment*> assessments = facts.LiveAssessments();
+  for (const CareEvent* e : facts.LiveCareEvents()) {
+    const std::optional<care::ReviewTriggerKind> kind = TriggerKindOf(*e);
+    if (!kind.has_value()) continue;
+    std::optional<ReviewBasis> basis = BasisAt(facts, record, e->occurred_at);
+    // A transfer or a discharge reviews a cluster the person has; an admission awaits a first one.
+    const bool admission = *kind == care::ReviewTriggerKind::kInpatientAdmission;
+    if (basis.has_value() == admission) continue;
+    TriggeredReview& t = out.emplace_back();
+    t.event = e;
+    t.kind = *kind;
+    t.window = care::TriggerWindow(timing, *kind, e->occurred_at, clinical);
+    t.basis = std::move(basis);
+    auto met = std::find_if(assessments.begin(), assessments.end(),
+                            [&](const Assessment* a) { return care::MeetsTrigger(t.window, a->assessed_at); });
+    if (met != assessments.end()) t.answered_by = *met;
+  }
+  return out;
+}
+
 }  // namespace pbr::ledger

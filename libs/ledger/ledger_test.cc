@@ -281,5 +281,106 @@ TEST(BasisAt, TheLatestAssessmentUpToTheTimeWhileItsPeriodWasOpen) {
   EXPECT_FALSE(BasisAt(f, r, Day(8, 2)).has_value());  // discharged since
 }
 
+// ---- event-triggered reviews: which care events trigger, for whom, and which assessment answers.
+
+care::KpiSettings Timing() {
+  care::KpiSettings k;  // the defaults are the shipped values: 5 days, 72 hours, 24 hours, 2 bed nights
+  k.version = "kpis-test";
+  return k;
+}
+
+CareEvent Referral(std::string id, CareEventKind kind, absl::Time at, bool out_of_hours) {
+  CareEvent e = E(std::move(id), kind, at);
+  e.out_of_hours = out_of_hours;
+  return e;
+}
+
+std::vector<TriggeredReview> Triggered(const PersonFacts& f, const care::KpiSettings& k = Timing()) {
+  return TriggeredReviews(f, Derive("p", f), k, absl::UTCTimeZone());
+}
+
+TEST(TriggeredReviews, TransfersAndDischargeReviewsOfAPersonWithAClusterAnswerByTheFirstAssessmentInTheWindow) {
+  PersonFacts f;
+  f.Fold(A("initial", Day(1, 5), 4, AssessmentKind::kInitial));
+  f.Fold(A("review", Day(3, 8), 4, AssessmentKind::kTransferReview));  // 2 days before the referral
+  f.Fold(A("later", Day(3, 9), 5, AssessmentKind::kTransferReview));   // also inside: not the first
+  f.Fold(Referral("crht", CareEventKind::kReferralToCrht, Day(3, 10), false));
+  f.Fold(Referral("ward", CareEventKind::kReferralToInpatients, Day(4, 1), true));  // nothing within 72 h after
+  f.Fold(E("dr", CareEventKind::kDischargeReview, Day(5, 1)));
+  f.Fold(A("discharge", Day(5, 1, 20), 5, AssessmentKind::kDischargeReview));
+  f.Fold(E("contact", CareEventKind::kFaceToFaceContact, Day(5, 2)));  // never a trigger
+  const auto t = Triggered(f);
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].event->id, "crht");
+  EXPECT_EQ(t[0].kind, care::ReviewTriggerKind::kInHoursReferral);
+  ASSERT_NE(t[0].answered_by, nullptr);
+  EXPECT_EQ(t[0].answered_by->id, "review");
+  ASSERT_TRUE(t[0].basis.has_value());
+  EXPECT_EQ(t[0].basis->assessment_id, "later");  // the basis at the referral's time
+  EXPECT_EQ(t[0].window.opens, Day(3, 5));
+  EXPECT_EQ(t[0].window.deadline, Day(3, 10));
+  EXPECT_EQ(t[0].window.rule_version, "kpis-test");
+  EXPECT_EQ(t[1].event->id, "ward");
+  EXPECT_EQ(t[1].kind, care::ReviewTriggerKind::kOutOfHoursReferral);
+  EXPECT_EQ(t[1].answered_by, nullptr);
+  EXPECT_EQ(t[2].kind, care::ReviewTriggerKind::kDischargeReview);
+  ASSERT_NE(t[2].answered_by, nullptr);
+  EXPECT_EQ(t[2].answered_by->id, "discharge");
+}
+
+TEST(TriggeredReviews, AnAdmissionTriggersOnlyForAPersonWithoutAClusterAndATransferOnlyForOneWithIt) {
+  PersonFacts f;
+  f.Fold(E("referred", CareEventKind::kReferralReceived, Day(1, 1)));
+  f.Fold(Referral("early", CareEventKind::kReferralToCrht, Day(1, 2), false));  // no cluster yet: nothing
+  f.Fold(E("admitted", CareEventKind::kAdmission, Day(1, 3)));
+  Assessment inpatient = A("initial", Day(1, 4), 14, AssessmentKind::kInitial);
+  inpatient.effective_at = Day(1, 3);
+  f.Fold(inpatient);
+  f.Fold(E("readmitted", CareEventKind::kAdmission, Day(2, 1)));  // has a cluster now: not an initial allocation
+  const auto t = Triggered(f);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].event->id, "admitted");
+  EXPECT_EQ(t[0].kind, care::ReviewTriggerKind::kInpatientAdmission);
+  EXPECT_FALSE(t[0].basis.has_value());
+  ASSERT_NE(t[0].answered_by, nullptr);
+  EXPECT_EQ(t[0].answered_by->id, "initial");
+}
+
+TEST(TriggeredReviews, NoneAfterADischargeAndNoneForAWithdrawnEvent) {
+  PersonFacts f;
+  f.Fold(A("initial", Day(1, 5), 4, AssessmentKind::kInitial));
+  f.Fold(E("out", CareEventKind::kDischargeFromService, Day(2, 1)));
+  f.Fold(E("dr", CareEventKind::kDischargeReview, Day(2, 2)));  // discharged by then: no cluster
+  CareEvent gone = Referral("crht", CareEventKind::kReferralToCrht, Day(1, 20), false);
+  f.Fold(gone);
+  EXPECT_EQ(Triggered(f).size(), 1u);
+  gone.revision = 1;
+  gone.withdrawn = true;
+  f.Fold(gone);
+  EXPECT_TRUE(Triggered(f).empty());
+}
+
+TEST(TriggeredReviews, TheWindowsFollowTheKpiFileOptions) {
+  PersonFacts f;
+  f.Fold(A("initial", Day(1, 5), 4, AssessmentKind::kInitial));
+  f.Fold(A("before", Day(3, 9), 4, AssessmentKind::kTransferReview));  // a day before both events
+  f.Fold(Referral("ooh", CareEventKind::kReferralToCrht, Day(3, 10), true));
+  f.Fold(E("dr", CareEventKind::kDischargeReview, Day(3, 10)));
+  care::KpiSettings k = Timing();
+  // Same time: the care events' order is by id, so the discharge review comes first.
+  auto t = Triggered(f, k);
+  ASSERT_EQ(t.size(), 2u);
+  ASSERT_EQ(t[0].event->id, "dr");
+  ASSERT_NE(t[0].answered_by, nullptr) << "discharge: either side";
+  EXPECT_EQ(t[1].answered_by, nullptr) << "out of hours: only the 72 hours after";
+  k.out_of_hours_window = care::OutOfHoursWindow::kEitherSide;
+  k.discharge_review_window = care::DischargeReviewWindow::kAfter;
+  t = Triggered(f, k);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].answered_by, nullptr);
+  ASSERT_NE(t[1].answered_by, nullptr);
+  EXPECT_EQ(t[1].answered_by->id, "before");
+}
+
 }  // namespace
 }  // namespace pbr::ledger

@@ -1,12 +1,14 @@
 #include "api.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/civil_time.h"
 #include "field_rules.h"
 #include "platform/events.h"
 #include "platform/quote.h"
 #include "platform/service_host.h"
 #include "projections/caseload/queries.h"
+#include "projections/kpis/queries.h"
 #include "projections/national_measures/queries.h"
 
 namespace pbr::reporting {
@@ -101,6 +103,39 @@ grpc::Status ReportingApi::GetNationalMeasures(grpc::ServerContext*, const pbr::
   auto measures = GetNationalMeasures(*request);
   if (!measures.ok()) return platform::ToGrpc(measures.status());
   *reply = *std::move(measures);
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<pbr::v1::KpiReport> ReportingApi::GetKpis(const pbr::v1::GetKpisRequest& request,
+                                                         absl::CivilDay today) const {
+  services::Problems p;
+  CheckScopeFields(request.scope(), p);
+  switch (request.period_case()) {
+    case pbr::v1::GetKpisRequest::kMonth: {
+      CheckMonthFields(true, request.month(), p);
+      const pbr::v1::CalendarMonth& m = request.month();
+      if (p.ok() && absl::CivilMonth(m.year(), m.month()) > absl::CivilMonth(today)) {
+        p.Add("month", absl::StrFormat("%04d-%02d is after the current month", m.year(), m.month()));
+      }
+      break;
+    }
+    case pbr::v1::GetKpisRequest::kAsAt:
+      p.Date("as_at", request.as_at(), true, services::Need::kRequired);
+      if (p.ok() && platform::FromProto(request.as_at()) > today) p.Add("as_at", "is after today");
+      break;
+    default:
+      p.Add("period", "missing: give a month or as_at");
+  }
+  if (!p.ok()) return p.Result();
+  if (auto st = CheckScopeExists(request.scope(), *rules_); !st.ok()) return st;
+  return kpis::KpiReportFor(store_, *rules_, policy_, request, today);
+}
+
+grpc::Status ReportingApi::GetKpis(grpc::ServerContext*, const pbr::v1::GetKpisRequest* request,
+                                   pbr::v1::KpiReport* reply) {
+  auto report = GetKpis(*request, platform::ClinicalDay(clock_->Now()));
+  if (!report.ok()) return platform::ToGrpc(report.status());
+  *reply = *std::move(report);
   return grpc::Status::OK;
 }
 

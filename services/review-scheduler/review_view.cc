@@ -15,17 +15,6 @@ namespace {
 using platform::ClinicalDay;
 using platform::ToProto;
 
-std::optional<care::ReviewTriggerKind> TriggerKindOf(const ledger::CareEvent& e) {
-  switch (e.kind) {
-    case ledger::CareEventKind::kReferralToCrht:
-    case ledger::CareEventKind::kReferralToInpatients:
-      return e.out_of_hours ? care::ReviewTriggerKind::kOutOfHoursReferral : care::ReviewTriggerKind::kInHoursReferral;
-    case ledger::CareEventKind::kDischargeReview: return care::ReviewTriggerKind::kDischargeReview;
-    case ledger::CareEventKind::kAdmission: return care::ReviewTriggerKind::kInpatientAdmission;
-    default: return std::nullopt;
-  }
-}
-
 pbr::v1::ReviewTriggerKind ProtoKindOf(care::ReviewTriggerKind kind) {
   switch (kind) {
     case care::ReviewTriggerKind::kInHoursReferral: return pbr::v1::REVIEW_TRIGGER_IN_HOURS_REFERRAL;
@@ -45,34 +34,25 @@ absl::StatusOr<care::ReviewDue> DueOf(const ReviewRules& rules, const ledger::Re
   return due;
 }
 
-// Event-triggered reviews: a referral to CRHT or inpatients and a discharge review apply to a
-// person who has a cluster then (a transfer, a discharge); an admission to one who has none yet
-// (the inpatient initial allocation). Any live assessment recorded inside the window meets it.
+// Event-triggered reviews as the ledger finds them (ledger::TriggeredReviews): which care events trigger,
+// for whom, and which assessment answered; the scheduler adds where each stands at `now`.
 std::vector<pbr::v1::ReviewTrigger> Triggers(const ReviewRules& rules, const ledger::PersonFacts& facts,
                                              const ledger::CareRecord& record, absl::Time now) {
   std::vector<pbr::v1::ReviewTrigger> out;
-  const std::vector<const ledger::Assessment*> assessments = facts.LiveAssessments();
-  for (const ledger::CareEvent* e : facts.LiveCareEvents()) {
-    const std::optional<care::ReviewTriggerKind> kind = TriggerKindOf(*e);
-    if (!kind.has_value()) continue;
-    const bool has_cluster = ledger::BasisAt(facts, record, e->occurred_at).has_value();
-    if (has_cluster == (*kind == care::ReviewTriggerKind::kInpatientAdmission)) continue;  // not applicable
-    const care::ReviewTriggerWindow window =
-        care::TriggerWindow(rules.rules->kpis(), *kind, e->occurred_at, platform::ClinicalTimeZone());
+  for (const ledger::TriggeredReview& r :
+       ledger::TriggeredReviews(facts, record, rules.rules->kpis(), platform::ClinicalTimeZone())) {
     pbr::v1::ReviewTrigger& t = out.emplace_back();
-    t.set_kind(ProtoKindOf(*kind));
-    t.set_care_event_id(e->id);
-    *t.mutable_occurred_at() = ToProto(e->occurred_at);
-    *t.mutable_window_opens() = ToProto(window.opens);
-    *t.mutable_deadline() = ToProto(window.deadline);
-    t.set_team_id(e->team_id);
-    t.set_rule_version(window.rule_version);
-    auto met = std::find_if(assessments.begin(), assessments.end(),
-                            [&](const ledger::Assessment* a) { return care::MeetsTrigger(window, a->assessed_at); });
-    if (met != assessments.end()) {
+    t.set_kind(ProtoKindOf(r.kind));
+    t.set_care_event_id(r.event->id);
+    *t.mutable_occurred_at() = ToProto(r.event->occurred_at);
+    *t.mutable_window_opens() = ToProto(r.window.opens);
+    *t.mutable_deadline() = ToProto(r.window.deadline);
+    t.set_team_id(r.event->team_id);
+    t.set_rule_version(r.window.rule_version);
+    if (r.answered_by != nullptr) {
       t.set_outcome(pbr::v1::TRIGGER_OUTCOME_MET);
-      t.set_met_by_assessment_id((*met)->id);
-    } else if (care::TriggerMissed(window, now)) {
+      t.set_met_by_assessment_id(r.answered_by->id);
+    } else if (care::TriggerMissed(r.window, now)) {
       t.set_outcome(pbr::v1::TRIGGER_OUTCOME_MISSED);
     } else {
       t.set_outcome(pbr::v1::TRIGGER_OUTCOME_PENDING);

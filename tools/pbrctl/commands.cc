@@ -477,6 +477,44 @@ int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFo
       [&](const pbr::v1::Caseload& c) { return RenderCaseload(c, format.persons); });
 }
 
+absl::StatusOr<pbr::v1::GetKpisRequest> KpisRequestOf(const KpisOptions& options) {
+  pbr::v1::GetKpisRequest request;
+  const std::optional<pbr::v1::ReportScope> scope = ParseScopeFlag(options.scope);
+  if (!scope) {
+    return absl::InvalidArgumentError(absl::StrCat("--scope: \"", options.scope,
+                                                   "\" is not trust, team:<id>, area:<id> or commissioner:<id>"));
+  }
+  *request.mutable_scope() = *scope;
+  if (options.month.empty() == options.as_at.empty()) {
+    return absl::InvalidArgumentError("give exactly one of --month YYYY-MM and --as-at YYYY-MM-DD");
+  }
+  if (!options.month.empty()) {
+    const std::optional<absl::CivilMonth> month = ParseMonthFlag(options.month);
+    if (!month) return absl::InvalidArgumentError(absl::StrCat("--month: \"", options.month, "\" is not a month YYYY-MM"));
+    request.mutable_month()->set_year(static_cast<int32_t>(month->year()));
+    request.mutable_month()->set_month(month->month());
+  } else {
+    const std::optional<absl::CivilDay> day = ParseDateFlag(options.as_at);
+    if (!day) return absl::InvalidArgumentError(absl::StrCat("--as-at: \"", options.as_at, "\" is not a date YYYY-MM-DD"));
+    *request.mutable_as_at() = ToCivilDate(*day);
+  }
+  return request;
+}
+
+int RunKpis(const RpcOptions& rpc, const KpisOptions& options, const QueryFormat& format) {
+  auto request = KpisRequestOf(options);
+  if (!request.ok()) {
+    std::cerr << "error: " << request.status().message() << "\n";
+    return kExitBadInput;
+  }
+  const Endpoint endpoint = rpc.ReportingEndpoint();
+  auto stub = pbr::v1::Reporting::NewStub(MakeChannel(endpoint.address));
+  return Query<pbr::v1::KpiReport>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::KpiReport& reply) { return stub->GetKpis(&c, *request, &reply); },
+      RenderKpis);
+}
+
 int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format) {
   const std::optional<pbr::v1::ReportScope> scope = ParseScopeFlag(options.scope);
   if (!scope) {

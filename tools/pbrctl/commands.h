@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "demo_data.h"
@@ -101,6 +102,15 @@ struct OutcomesSummaryOptions {
 };
 int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format);
 int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
+// `pbrctl kpis`: KPIs 1-13 for one scope and one period.
+struct KpisOptions {
+  std::string scope = "trust";  // trust | team:<id> | area:<id> | commissioner:<id>
+  std::string month;            // YYYY-MM
+  std::string as_at;            // YYYY-MM-DD (exactly one of month and as_at)
+};
+// The request the options ask for; InvalidArgument naming the flag otherwise (the server checks the rest).
+absl::StatusOr<pbr::v1::GetKpisRequest> KpisRequestOf(const KpisOptions& options);
+int RunKpis(const RpcOptions& rpc, const KpisOptions& options, const QueryFormat& format);
 // `pbrctl national`: ACC33/36/37 per cluster at the end of `month` (YYYY-MM) for `scope` (ParseScopeFlag).
 struct NationalOptions {
   std::string scope;

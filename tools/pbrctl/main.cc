@@ -211,6 +211,18 @@ int main(int argc, char** argv) {
   national->add_flag("--json", format.json, kJsonHelp);
   national->footer("Example: pbrctl national --scope team:cmht-north --month 2026-03 --publication-rounding");
 
+  pbr::cli::KpisOptions kpis_options;
+  auto* kpis = app.add_subcommand("kpis", "Show KPIs 1-13 (SOP 4.9) for a scope and a month or a day");
+  kpis->add_option("--scope", kpis_options.scope, "trust, team:<id>, area:<id> or commissioner:<id>")
+      ->capture_default_str();
+  auto* kpis_month = kpis->add_option("--month", kpis_options.month, "a calendar month YYYY-MM (not after this one)");
+  kpis->add_option("--as-at", kpis_options.as_at, "a day YYYY-MM-DD (not after today): its month up to it")
+      ->check(DateValidator())
+      ->excludes(kpis_month);
+  kpis->add_flag("--json", format.json, kJsonHelp);
+  kpis->footer("KPIs 1-3 count the caseload on one day; 4-13 count the month's records by their own dates "
+               "(rules/README.md \"KPIs\").\nExample: pbrctl kpis --scope team:cmht-north --month 2026-03");
+
   pbr::demo::DemoOptions demo;
   int concurrency = 8;
   std::string as_of;
@@ -261,6 +273,7 @@ int main(int argc, char** argv) {
   if (*outcomes) return pbr::cli::RunOutcomes(rpc, id, format);
   if (*outcomes_summary) return pbr::cli::RunOutcomesSummary(rpc, summary_options, format);
   if (*caseload) return pbr::cli::RunCaseload(rpc, id, format);
+  if (*kpis) return pbr::cli::RunKpis(rpc, kpis_options, format);
   if (*national) return pbr::cli::RunNational(rpc, national_options, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));
   if (*demo_cmd) {

@@ -720,6 +720,93 @@ TEST(PbrctlRender, OutcomesShowChangesAndEachEpisodesPair) {
   EXPECT_TRUE(absl::StrContains(text, "policy strict")) << text;
 }
 
+TEST(PbrctlRender, KpisShowEveryKpiWithItsDaysAndNoPercentWithoutRecords) {
+  v1::KpiReport r;
+  r.mutable_scope()->set_kind(v1::REPORT_SCOPE_TEAM);
+  r.mutable_scope()->set_id("cmht-north");
+  auto day = [](int m, int d) {
+    v1::CivilDate c;
+    c.set_year(2026);
+    c.set_month(m);
+    c.set_day(d);
+    return c;
+  };
+  *r.mutable_period_start() = day(3, 1);
+  *r.mutable_period_end() = day(3, 31);
+  *r.mutable_stock_day() = day(3, 20);
+  *r.mutable_judged_on() = day(3, 20);
+  r.set_rule_version("kpis-2024.1; review periods review-periods-2026.1 (sop)");
+  for (int i = 1; i <= 13; ++i) {
+    auto* k = r.add_kpis();
+    k->set_id(absl::StrCat("KPI", i));
+    k->set_title(absl::StrCat("standard ", i));
+    k->set_target_percent(i == 1 ? 100 : 95);
+    k->set_counted(absl::StrCat("what ", i, " counts"));
+    if (i == 2) {  // 19 of 20: 95.0, on target
+      k->set_numerator(19);
+      k->set_denominator(20);
+      k->set_has_percent(true);
+      k->set_percent(95);
+      k->set_met(true);
+    } else if (i == 7) {  // 2 of 3: below
+      k->set_numerator(2);
+      k->set_denominator(3);
+      k->set_has_percent(true);
+      k->set_percent(200.0 / 3);
+    }
+  }
+  const std::string text = cli::RenderKpis(r);
+  EXPECT_TRUE(absl::StrContains(text, "KPIs for team cmht-north, 2026-03-01 to 2026-03-31")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "at the end of 2026-03-20")) << text;
+  for (int i = 1; i <= 13; ++i) {
+    EXPECT_TRUE(absl::StrContains(text, absl::StrCat("standard ", i, "\n"))) << i << text;
+    EXPECT_TRUE(absl::StrContains(text, absl::StrCat("KPI", i, ": what ", i, " counts"))) << i << text;
+  }
+  EXPECT_TRUE(absl::StrContains(text, "95.0")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "66.7")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "on target")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "below")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "no records")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "review-periods-2026.1 (sop)")) << text;
+  // The KPI rows come in order, 1 to 13.
+  EXPECT_LT(text.find("KPI2 "), text.find("KPI10 ")) << text;
+}
+
+TEST(PbrctlKpis, ScopeAndPeriodFlags) {
+  cli::KpisOptions o;
+  o.month = "2026-03";
+  auto r = cli::KpisRequestOf(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->scope().kind(), v1::REPORT_SCOPE_TRUST);
+  EXPECT_EQ(r->month().year(), 2026);
+  EXPECT_EQ(r->month().month(), 3);
+  o.scope = "area:crht";
+  o.month.clear();
+  o.as_at = "2026-02-28";
+  r = cli::KpisRequestOf(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->scope().kind(), v1::REPORT_SCOPE_SERVICE_AREA);
+  EXPECT_EQ(r->scope().id(), "crht");
+  EXPECT_EQ(r->as_at().day(), 28);
+  o.scope = "commissioner:00X";
+  EXPECT_EQ(cli::KpisRequestOf(o)->scope().kind(), v1::REPORT_SCOPE_COMMISSIONER);
+  o.scope = "team:cmht-north";
+  EXPECT_EQ(cli::KpisRequestOf(o)->scope().id(), "cmht-north");
+  for (const char* bad : {"team:", "ward:7", "Trust", ""}) {
+    o.scope = bad;
+    EXPECT_TRUE(absl::StrContains(cli::KpisRequestOf(o).status().message(), "--scope")) << bad;
+  }
+  o.scope = "trust";
+  o.as_at = "2026-02-30";
+  EXPECT_TRUE(absl::StrContains(cli::KpisRequestOf(o).status().message(), "--as-at"));
+  o.as_at.clear();
+  EXPECT_TRUE(absl::StrContains(cli::KpisRequestOf(o).status().message(), "exactly one"));
+  for (const char* bad : {"2026-13", "2026-3", "March"}) {
+    o.month = bad;
+    EXPECT_TRUE(absl::StrContains(cli::KpisRequestOf(o).status().message(), "--month")) << bad;
+  }
+}
+
 TEST(PbrctlRender, OutcomesSummaryHasGroupsSharesAndAll) {
   v1::OutcomesSummary s;
   s.set_group_by(v1::OUTCOME_GROUPING_SUPER_CLASS);

@@ -433,6 +433,23 @@ std::string RenderNationalMeasures(const pbr::v1::NationalMeasures& n) {
   return out;
 }
 
+std::string RenderKpis(const pbr::v1::KpiReport& r) {
+  std::string out = absl::StrFormat("KPIs for %s, %s to %s: caseload (1-3) at the end of %s; records (4-13) decided by %s\n\n",
+                                    ScopeText(r.scope()), FormatDate(r.period_start()), FormatDate(r.period_end()),
+                                    FormatDate(r.stock_day()), FormatDate(r.judged_on()));
+  Table t({"KPI", "met", "of", "%", "target", "", "standard"}, {false, true, true, true, true, false, false});
+  for (const auto& k : r.kpis()) {
+    t.AddRow({k.id(), absl::StrCat(k.numerator()), absl::StrCat(k.denominator()),
+              k.has_percent() ? absl::StrFormat("%.1f", k.percent()) : "-", absl::StrFormat("%g", k.target_percent()),
+              !k.has_percent() ? "no records" : k.met() ? "on target" : "below", k.title()});
+  }
+  absl::StrAppend(&out, t.Render(), "\nWhat each counts (\"of\"):\n");
+  for (const auto& k : r.kpis()) absl::StrAppend(&out, "  ", k.id(), ": ", k.counted(), "\n");
+  absl::StrAppend(&out, "Records still pending on ", FormatDate(r.judged_on()), " are in neither column. Rules: ",
+                  r.rule_version(), "\n");
+  return out;
+}
+
 std::string RenderRuleChecks(const RuleChecks& checks) {
   if (checks.empty()) return "none\n";
   std::string out;

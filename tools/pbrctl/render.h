@@ -52,6 +52,9 @@ std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& summary);
 // Clusters with people, due, overdue and mean latest HoNOS, and a totals row; `with_persons` adds a
 // row per person.
 std::string RenderCaseload(const pbr::v1::Caseload& caseload, bool with_persons);
+// KPIs 1-13: the scope and the days counted, then one row per KPI: numerator, denominator, percentage
+// ("-" with no denominator), target and whether it is met; then what each denominator counts.
+std::string RenderKpis(const pbr::v1::KpiReport& report);
 // ACC33, ACC36 and ACC37 per cluster and for all clusters, with the scope, the period end and the review
 // periods' version; a suppressed figure (publication rounding) reads "*".
 std::string RenderNationalMeasures(const pbr::v1::NationalMeasures& measures);

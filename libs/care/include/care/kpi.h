@@ -19,6 +19,7 @@
 namespace care {
 
 class RuleSet;
+struct ReviewTriggerWindow;
 
 // ---- rule data (KPI file) ----
 struct KpiDefinition {
@@ -26,6 +27,26 @@ struct KpiDefinition {
   std::string title;
   double target_percent = 0;
 };
+
+// The readings the SOP leaves to the trust (rules/kpis.yaml `timing:`; rules/README.md "KPIs").
+// KPI 7, a formal review recorded before its window opens (more than window_days before the due date):
+// kMet counts it on time (it was reviewed within the maximum period), kNotMet counts it against, kExcluded
+// leaves the review out of KPI 7 altogether.
+enum class EarlyReview { kMet, kNotMet, kExcluded };
+// KPI 10, "within 72 hours of" an out-of-hours referral: kAfter, the 72 hours after it; kEitherSide, 72
+// hours before it to 72 hours after it.
+enum class OutOfHoursWindow { kAfter, kEitherSide };
+// KPI 12, "within 24 hours of" the discharge review: either side of it, only after it, or only before it.
+enum class DischargeReviewWindow { kEitherSide, kAfter, kBefore };
+
+// "met" | "not_met" | "excluded"; "after" | "either_side"; "either_side" | "after" | "before".
+std::string_view EarlyReviewName(EarlyReview v);
+absl::StatusOr<EarlyReview> ParseEarlyReview(std::string_view name);
+std::string_view OutOfHoursWindowName(OutOfHoursWindow v);
+absl::StatusOr<OutOfHoursWindow> ParseOutOfHoursWindow(std::string_view name);
+std::string_view DischargeReviewWindowName(DischargeReviewWindow v);
+absl::StatusOr<DischargeReviewWindow> ParseDischargeReviewWindow(std::string_view name);
+
 struct KpiSettings {
   std::string version;
   std::map<std::string, KpiDefinition> kpis;
@@ -36,6 +57,9 @@ struct KpiSettings {
   int transfer_in_hours_days_before = 5;     // KPI 9: reviewed within the 5 days before the referral
   int transfer_out_of_hours_hours = 72;      // KPI 10: within 72 hours of the referral
   int discharge_review_hours = 24;           // KPI 12: within 24 hours of the discharge review
+  EarlyReview early_review = EarlyReview::kMet;                                     // KPI 7
+  OutOfHoursWindow out_of_hours_window = OutOfHoursWindow::kAfter;                  // KPI 10
+  DischargeReviewWindow discharge_review_window = DischargeReviewWindow::kEitherSide;  // KPI 12
 };
 
 struct KpiResult {
@@ -62,8 +86,8 @@ struct CaseloadRecord {
 struct InitialAssessmentRecord {
   bool allocated = false;
   int face_to_face_contacts_to_allocation = 0;  // contacts up to and including the allocating one
-  bool admitted = false;
-  int bed_nights_to_allocation = 0;
+  absl::Time allocated_at;                      // the allocating assessment's MHCT time
+  std::optional<absl::Time> admitted_at;        // inpatients: the admission the allocation is back-dated to
   absl::CivilDay clock_start;                   // first face-to-face contact (or the trust's chosen start)
   std::optional<absl::CivilDay> second_contact;  // second face-to-face contact
   bool memory_assessment = false;               // memory assessment/diagnosis: 12 weeks
@@ -93,6 +117,63 @@ struct DischargeRecord {
   bool transition_adherent = false;
 };
 
+// ---- one record at a time ----
+// Every flow KPI (4-13) judges each of its records on its own: whether the record counts at all, whether it
+// met the standard, and the clinical day its outcome became known (never before the record's reference
+// day). A record is pending, in neither numerator nor denominator, when judged on a day before
+// `decided_on`. The span functions below and the reporting service's maintained KPIs both judge by these.
+struct KpiJudgement {
+  bool counted = true;        // false: not a record of the KPI (a formal review excluded by early_review)
+  bool met = false;
+  absl::CivilDay decided_on;  // met: the day it was met (not before the reference day); missed: the first
+                              // day at whose end it is known missed
+};
+
+// KPI 4, one initial allocation (MHCT time `assessed_at`). Admitted (`admitted_at` set): met when
+// assessed_at is inside the inpatient-admission window of the admission (care/review_triggers.h: the
+// admission day and the next max_initial_bed_nights clinical days). Otherwise met when
+// contacts_to_allocation <= max_initial_contacts. Decided on the MHCT day.
+KpiJudgement JudgeInitialAllocation(const KpiSettings& k, absl::Time assessed_at,
+                                    std::optional<absl::Time> admitted_at, int contacts_to_allocation,
+                                    absl::TimeZone clinical);
+// KPI 5, one clock: the first face-to-face contact's day and the second's, if any. Met when the second is no
+// later than clock_start + the limit (memory_initial_contacts_days for a memory assessment service, else
+// initial_contacts_days), decided on the second contact's day; missed otherwise, decided on the day after the
+// last day allowed.
+KpiJudgement JudgeInitialContacts(const KpiSettings& k, absl::CivilDay clock_start,
+                                  std::optional<absl::CivilDay> second_contact, bool memory_assessment);
+// The last day KPI 5 allows for the second contact.
+absl::CivilDay InitialContactsDeadline(const KpiSettings& k, absl::CivilDay clock_start, bool memory_assessment);
+// KPI 7, one review falling due (reference day: due.due). Reviewed in [window_opens, due]: met. Reviewed
+// before window_opens: by `early_review` (met, not met, or not counted). Reviewed after due, or not reviewed:
+// missed. Met decides on the due date; not met on the day after it (known missed at the due day's end).
+KpiJudgement JudgeFormalReview(const KpiSettings& k, const ReviewDue& due, std::optional<absl::CivilDay> reviewed_on);
+// KPIs 9, 10 and 12, one trigger (care/review_triggers.h) of the care event at `occurred_at` (reference day:
+// its clinical day). `answered_at` is the MHCT time of the assessment that answered it, if any: met when
+// inside the window (MeetsTrigger), decided on the later of the reference day and the answer's day; missed
+// otherwise, decided on the clinical day of the window's deadline.
+KpiJudgement JudgeTrigger(const ReviewTriggerWindow& w, absl::Time occurred_at, std::optional<absl::Time> answered_at,
+                          absl::TimeZone clinical);
+
+// What an assessment's rule check said, for KPIs 6, 8, 11 and 13.
+enum class CheckOutcome { kAbsent, kPassed, kFailed };
+// KPI 6: the red rules met at the initial allocation; a missing check is not met.
+inline bool RedRulesMet(CheckOutcome c) { return c == CheckOutcome::kPassed; }
+// KPIs 8, 11 and 13: the review's cluster kept to the transition protocol; no check (a review the protocol
+// did not apply to, e.g. one keeping the cluster) counts as adherent.
+inline bool TransitionAdherent(CheckOutcome c) { return c != CheckOutcome::kFailed; }
+
+// KPIs 1-3 for one case on one day (the end of `day`): whether it has a valid cluster, one used in secondary
+// care, within its review period under `policy` (day < due date of `latest_mhct`), and fitting its service
+// area (rarely-held clusters fit).
+struct CaseJudgement {
+  bool with_cluster = false;
+  bool secondary_care = false;
+  bool within_review_period = false;
+  bool fits_service_area = false;
+};
+CaseJudgement JudgeCase(const RuleSet& rules, const CaseloadRecord& c, absl::CivilDay day, ReviewPolicy policy);
+
 // ---- KPIs ----
 // 1: cases allocated a valid cluster used in secondary care.
 KpiResult Kpi1AllocatedCluster(const RuleSet& rules, std::span<const CaseloadRecord> cases);
@@ -102,30 +183,38 @@ KpiResult Kpi2ReviewedWithinPeriod(const RuleSet& rules, std::span<const Caseloa
                                    absl::CivilDay as_of, ReviewPolicy policy);
 // 3: allocated cases whose cluster fits the service area (rarely-held clusters count as fitting).
 KpiResult Kpi3ServiceArea(const RuleSet& rules, std::span<const CaseloadRecord> cases);
-// 4: allocation within 2 face-to-face contacts, or 2 bed nights if admitted (allocated records only).
-KpiResult Kpi4InitialContacts(const RuleSet& rules, std::span<const InitialAssessmentRecord> records);
-// 5: second face-to-face contact within 28 days of clock_start (84 for memory assessment).
+// 4: allocation within 2 face-to-face contacts, or 2 bed nights if admitted (allocated records only):
+// JudgeInitialAllocation.
+KpiResult Kpi4InitialContacts(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
+                              absl::TimeZone clinical);
+// 5: second face-to-face contact within 28 days of clock_start (84 for memory assessment): JudgeInitialContacts,
+// records decided by `as_of`.
 KpiResult Kpi5ContactsWithinDays(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
                                  absl::CivilDay as_of);
 // 6: red rules met at initial allocation (allocated records only).
 KpiResult Kpi6RedRules(const RuleSet& rules, std::span<const InitialAssessmentRecord> records);
-// 7: reviewed within the window (window_opens <= reviewed_on <= due); late unreviewed count against.
+// 7: reviewed within the window (window_opens <= reviewed_on <= due; early ones by the early_review option);
+// late or unreviewed count against once decided (JudgeFormalReview), by `as_of`.
 KpiResult Kpi7FormalReviewOnTime(const RuleSet& rules, std::span<const FormalReviewRecord> records,
                                  absl::CivilDay as_of);
-// 8 / 11 / 13: transition protocol adherence over the reviews done.
+// 8: transition protocol adherence over the reviews done.
 KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const FormalReviewRecord> records);
 // 9, 10, 12: reviewed inside the event's trigger window (care/review_triggers.h, the one the review
-// scheduler tracks): in hours, the 5 civil days before the referral; out of hours, the 72 hours after it; a
-// discharge review, 24 hours either side. An unreviewed one counts against once its deadline has passed.
-// `clinical` is the clinical time zone the civil days are counted in.
-KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::Time as_of,
+// scheduler tracks): in hours, the 5 civil days before the referral; out of hours, the 72 hours after it (or
+// either side, by out_of_hours_window); a discharge review, 24 hours either side (or after, or before, by
+// discharge_review_window). Records decided by `as_of` count (JudgeTrigger); an unreviewed one counts against
+// from its deadline's day. `clinical` is the clinical time zone the civil days are counted in.
+KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::CivilDay as_of,
                               absl::TimeZone clinical);
 KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
-                                  absl::Time as_of, absl::TimeZone clinical);
-KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records);
+                                  absl::CivilDay as_of, absl::TimeZone clinical);
+// 11 / 13: transition protocol adherence over the triggers met (reviewed inside their windows).
+KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records,
+                                 absl::TimeZone clinical);
 KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
-                               absl::Time as_of, absl::TimeZone clinical);
-KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records);
+                               absl::CivilDay as_of, absl::TimeZone clinical);
+KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records,
+                                  absl::TimeZone clinical);
 
 // National review measures at period_end, always with the NATIONAL review periods whatever the local policy:
 // ACC33 = people with a valid cluster; ACC36 = those within their review period

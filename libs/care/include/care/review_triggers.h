@@ -12,11 +12,14 @@
 //    opens at the moment they went forward; when it occurs twice (clocks went back) it opens at the earlier
 //    occurrence (absl::FromCivil).
 //  kOutOfHoursReferral (KPI 10: "within 72 hours of the referral"). opens = the referral time;
-//    deadline = referral + `transfer_out_of_hours_hours` (72) elapsed hours. After the referral only.
+//    deadline = referral + `transfer_out_of_hours_hours` (72) elapsed hours. After the referral only, by
+//    default; `out_of_hours_window: either_side` opens the window 72 elapsed hours before the referral.
 //  kDischargeReview (KPI 12: "HoNOS and cluster reviewed within 24 hours of the discharge review").
-//    opens = the discharge review time - `discharge_review_hours` (24) elapsed hours; deadline = + 24 elapsed
-//    hours. Either side: the SOP says "within 24 hours of Discharge Review date/time", and the HoNOS is
-//    often rated in preparing the review, so a rating the evening before counts as one the morning after.
+//    By default (`discharge_review_window: either_side`) opens = the discharge review time -
+//    `discharge_review_hours` (24) elapsed hours; deadline = + 24 elapsed hours: the SOP says "within 24 hours
+//    of Discharge Review date/time", and the HoNOS is often rated in preparing the review, so a rating the
+//    evening before counts as one the morning after. `after`: opens at the discharge review; `before`: the
+//    deadline is the discharge review itself.
 //  kInpatientAdmission (KPI 4, a person admitted who is not yet allocated: "initial allocation within 2 bed
 //    nights"). The allocation may be recorded on the admission day or on the next `max_initial_bed_nights` (2)
 //    clinical days: opens = the admission time (the SOP back-dates an inpatient initial allocation to the

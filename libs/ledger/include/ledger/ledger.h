@@ -21,6 +21,8 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "care/kpi.h"
+#include "care/review_triggers.h"
 
 namespace pbr::ledger {
 
@@ -176,6 +178,26 @@ std::vector<CompletedReview> CompletedReviews(const PersonFacts& facts, const Ca
 // referral period was still open at t (not closed before t). None when the person had no cluster
 // then: never allocated, or discharged since.
 std::optional<ReviewBasis> BasisAt(const PersonFacts& facts, const CareRecord& record, absl::Time t);
+
+// An event-triggered review (SOP Table 13): a live care event that asks for the cluster to be reviewed, the
+// window a review's MHCT time must fall in (care::TriggerWindow, from the KPI file's timing and options), and
+// the review that answered it. Which events trigger, for whom, and which assessment answers are decided here
+// once, for the review scheduler and for reporting's KPIs alike:
+//  - a referral to CRHT or to inpatients, for a person with a cluster at its time (BasisAt): a transfer,
+//    in hours or out of hours by its out_of_hours flag (KPIs 9 and 10);
+//  - a discharge review, for a person with a cluster at its time: KPI 12;
+//  - an admission, for a person with no cluster at its time: the inpatient initial allocation (KPI 4).
+// The answer is the first live assessment in the ledger's order whose MHCT time is inside the window.
+struct TriggeredReview {
+  const CareEvent* event = nullptr;  // points into the facts
+  care::ReviewTriggerKind kind = care::ReviewTriggerKind::kInHoursReferral;
+  care::ReviewTriggerWindow window;
+  std::optional<ReviewBasis> basis;        // the person's basis at the event's time; none for an admission
+  const Assessment* answered_by = nullptr;  // none: not (yet) answered; points into the facts
+};
+// Every applicable trigger, in the care events' time order.
+std::vector<TriggeredReview> TriggeredReviews(const PersonFacts& facts, const CareRecord& record,
+                                              const care::KpiSettings& timing, absl::TimeZone clinical);
 
 // Ids derived from the person and the fact that opened the thing, so every service derives the same.
 std::string EpisodeId(absl::string_view person_id, absl::string_view starting_assessment_id);
