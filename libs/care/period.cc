@@ -54,6 +54,10 @@ std::string FormatPeriod(const Period& p) {
   return internal::Cat(p.count, " ", unit, p.count == 1 ? "" : "s");
 }
 
+absl::Time EndOfDay(absl::CivilDay day, absl::TimeZone tz) {
+  return absl::FromCivil(absl::CivilSecond(day + 1), tz) - absl::Nanoseconds(1);
+}
+
 absl::CivilDay AddMonthsClamped(absl::CivilDay d, int months) {
   const absl::CivilMonth target = absl::CivilMonth(d) + months;
   const absl::CivilDay last_of_month = absl::CivilDay(target + 1) - 1;

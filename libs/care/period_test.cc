@@ -69,6 +69,18 @@ TEST(CarePeriod, RepeatedMonthsDoNotDrift) {
   EXPECT_EQ(AddPeriodTimes(CivilDay(2024, 1, 31), month, -1), CivilDay(2023, 12, 31));
 }
 
+TEST(CarePeriod, TheEndOfADayIsItsLastInstantWhateverTheClocksDo) {
+  absl::TimeZone uk;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &uk));
+  // 29 Mar 2026 has 23 hours in the UK, 25 Oct 2026 has 25; an ordinary day 24.
+  for (CivilDay d : {CivilDay(2026, 3, 29), CivilDay(2026, 10, 25), CivilDay(2026, 1, 14)}) {
+    const absl::Time end = EndOfDay(d, uk);
+    EXPECT_EQ(absl::ToCivilDay(end, uk), d) << d;
+    EXPECT_EQ(absl::ToCivilDay(end + absl::Nanoseconds(1), uk), d + 1) << d;
+    EXPECT_EQ(absl::ToCivilSecond(end + absl::Nanoseconds(1), uk), absl::CivilSecond(d + 1)) << "the next midnight";
+  }
+}
+
 TEST(CarePeriod, IndicativePeriods) {
   auto p = ParseIndicativePeriod("8-12 weeks");
   ASSERT_TRUE(p.ok());

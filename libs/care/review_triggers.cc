@@ -1,6 +1,7 @@
 #include "care/review_triggers.h"
 
 #include "absl/time/civil_time.h"
+#include "care/period.h"
 
 namespace care {
 namespace {
@@ -13,11 +14,6 @@ absl::Time ShiftCivilDays(absl::Time t, int days, absl::TimeZone tz) {
   const absl::Duration since_epoch = t - absl::UnixEpoch();
   const absl::Duration fraction = since_epoch - absl::Floor(since_epoch, absl::Seconds(1));
   return absl::FromCivil(shifted, tz) + fraction;
-}
-
-// The last instant (1 ns before the next midnight) of clinical day `day`.
-absl::Time EndOfDay(absl::CivilDay day, absl::TimeZone tz) {
-  return absl::FromCivil(absl::CivilSecond(day + 1), tz) - absl::Nanoseconds(1);
 }
 
 }  // namespace

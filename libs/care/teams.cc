@@ -20,6 +20,10 @@ std::string TeamIdProblem(std::string_view id) {
   return "";
 }
 
+std::string CommissionerOrUnknown(std::string_view commissioner_id) {
+  return std::string(commissioner_id.empty() ? kUnknownCommissioner : commissioner_id);
+}
+
 const Team* Teams::Find(std::string_view id) const {
   auto it = teams.find(id);
   return it == teams.end() ? nullptr : &it->second;

@@ -58,6 +58,12 @@ TEST(CareTeams, TheExampleSetCoversTheDemoAndSampleTeamsInTheirServiceAreas) {
   }
 }
 
+TEST(CareTeams, ACommissionerNamedByNobodyIsUnknown) {
+  EXPECT_EQ(CommissionerOrUnknown(""), kUnknownCommissioner);
+  EXPECT_EQ(CommissionerOrUnknown("00X"), "00X");
+  EXPECT_TRUE(TeamIdProblem(kUnknownCommissioner).empty()) << "a commissioner id like any other";
+}
+
 TEST(CareTeams, IdsAreLettersDigitsDashUnderscoreAndDot) {
   for (const char* ok : {"cmht-north", "RX4_CMHT.07", "a", "15N"}) EXPECT_EQ(TeamIdProblem(ok), "") << ok;
   EXPECT_THAT(TeamIdProblem(""), HasSubstr("must not be empty"));

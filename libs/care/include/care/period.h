@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "absl/time/time.h"
 
 namespace care {
 
@@ -31,6 +32,10 @@ absl::CivilDay AddPeriod(absl::CivilDay start, const Period& p);
 // start + k*p, computed from start each time so month clamping never drifts
 // (31 Jan + 2 x 1 month = 31 Mar, not 28 Mar).
 absl::CivilDay AddPeriodTimes(absl::CivilDay start, const Period& p, int k);
+
+// The last instant of civil day `day` in `tz` (1 ns before the next midnight there, however long the day
+// is when the clocks change): what holds "at the end of the day" holds at this instant.
+absl::Time EndOfDay(absl::CivilDay day, absl::TimeZone tz);
 
 // An indicative period of care as printed in the SOP: "12 weeks", "3 years", "3+ years", "8-12 weeks".
 struct IndicativePeriod {

@@ -29,7 +29,7 @@
 //
 // Every window is inclusive at both ends: a review exactly at `opens` or exactly at `deadline` meets it.
 //
-// The KPI percentages in care/kpi.h (KPIs 9, 10, 12) count reviews by these same windows.
+// KPIs 9, 10 and 12 judge reviews by these same windows (care/kpi.h JudgeTrigger).
 #pragma once
 
 #include <string>

@@ -16,6 +16,12 @@ inline constexpr size_t kMaxTeamIdBytes = 128;
 // Empty when `id` is a valid team or commissioner id, else the problem ("contains '/' ...").
 std::string TeamIdProblem(std::string_view id);
 
+// The commissioner a record counts under when neither its assessment nor its team names one (reporting's
+// and outcomes' commissioner scopes): one group, never the empty string, which would read as "every one".
+inline constexpr std::string_view kUnknownCommissioner = "unknown";
+// `commissioner_id`, or kUnknownCommissioner when it is empty.
+std::string CommissionerOrUnknown(std::string_view commissioner_id);
+
 struct Team {
   std::string id;                      // as the EPRs send it, e.g. "cmht-north"
   std::string name;                    // e.g. "North community mental health team"
