@@ -190,6 +190,8 @@ CareRecord Derive(absl::string_view person_id, const PersonFacts& facts) {
       e.referral_id = open->id;
       current = &e;
     }
+    // An assessment keeping the cluster takes effect inside its episode: not before the episode started.
+    out.takes_effect_[a.id] = std::max({a.effective_at, open->opened_at, current->started_at});
     out.episode_of[a.id] = current->id;
     out.latest = a;
   }
@@ -259,6 +261,19 @@ std::optional<ReviewBasis> BasisAt(const PersonFacts& facts, const CareRecord& r
   const ReferralPeriod* r = FindReferral(record, it->second);
   if (r == nullptr || (!r->open() && *r->closed_at < t)) return std::nullopt;
   return BasisOf(*latest, r->id);
+}
+
+const Assessment* AssessmentInEffectAt(const PersonFacts& facts, const CareRecord& record, absl::Time t) {
+  const ReferralPeriod* period = record.ReferralAt(t);
+  if (period == nullptr) return nullptr;
+  const Assessment* found = nullptr;
+  for (const Assessment* a : facts.LiveAssessments()) {
+    auto of = record.referral_of.find(a->id);
+    auto from = record.takes_effect_.find(a->id);
+    if (of == record.referral_of.end() || of->second != period->id || from == record.takes_effect_.end()) continue;
+    if (from->second <= t) found = a;  // the last in the ledger's order
+  }
+  return found;
 }
 
 namespace {

@@ -281,6 +281,80 @@ TEST(BasisAt, TheLatestAssessmentUpToTheTimeWhileItsPeriodWasOpen) {
   EXPECT_FALSE(BasisAt(f, r, Day(8, 2)).has_value());  // discharged since
 }
 
+TEST(InEffectAt, ABackDatedInpatientAllocationIsInEffectFromTheAdmissionUnlikeTheBasisByMhct) {
+  // Referred 10 Jan, admitted 14 Jan 22:00, allocated 16 Jan 23:00 back-dated to the admission (SOP Table 13).
+  PersonFacts f;
+  f.Fold(E("ref", CareEventKind::kReferralReceived, Day(1, 10)));
+  Assessment initial = A("init", Day(1, 16, 23), 14, AssessmentKind::kInitial);
+  initial.effective_at = Day(1, 14, 22);
+  f.Fold(initial);
+  const CareRecord r = Derive("p", f);
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(1, 14, 21)), nullptr) << "referred, not yet admitted: no cluster";
+  ASSERT_NE(AssessmentInEffectAt(f, r, Day(1, 14, 22)), nullptr);
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(1, 15, 23))->id, "init");
+  EXPECT_FALSE(BasisAt(f, r, Day(1, 15, 23)).has_value()) << "the review basis goes by the MHCT time";
+  EXPECT_EQ(r.episodes.at(0).started_at, Day(1, 14, 22)) << "as the episode";
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(1, 9)), nullptr) << "no referral period yet";
+}
+
+TEST(InEffectAt, NeverBeforeThePeriodOpenedNorBeforeTheEpisodeItCameIn) {
+  PersonFacts f;
+  f.Fold(E("ref", CareEventKind::kReferralReceived, Day(2, 3)));
+  Assessment initial = A("init", Day(2, 5), 14, AssessmentKind::kInitial);
+  initial.effective_at = Day(1, 29);  // admitted before the referral was recorded
+  f.Fold(initial);
+  f.Fold(A("review", Day(3, 5), 11));
+  // Recorded after the review but back-dated before it: it takes effect where its episode can start.
+  Assessment late = A("late", Day(3, 20), 7);
+  late.effective_at = Day(2, 10);
+  f.Fold(late);
+  const CareRecord r = Derive("p", f);
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(2, 2)), nullptr);
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(2, 3))->id, "init") << "from the referral, not the admission";
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(2, 20))->id, "init") << "not back before the review's episode";
+  EXPECT_EQ(AssessmentInEffectAt(f, r, Day(3, 5))->id, "late") << "the later in the ledger's order at one start";
+  ASSERT_THAT(Clusters(r), ElementsAre(14, 11, 7));
+  EXPECT_EQ(r.episodes[2].started_at, Day(3, 5));
+}
+
+TEST(InEffectAt, IsTheEpisodesClusterAtEveryTime) {
+  // Random histories (back-dated effects, clusters kept and changed, referrals, discharges): at every time
+  // the assessment in effect is one of its period and has the cluster of the episode covering that time.
+  uint64_t seed = 20260714;
+  auto pick = [&](int lo, int hi) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    return lo + static_cast<int>((seed >> 33) % static_cast<uint64_t>(hi - lo + 1));
+  };
+  for (int person = 0; person < 300; ++person) {
+    PersonFacts f;
+    for (int i = 0; i < pick(1, 6); ++i) {
+      Assessment a = A(absl::StrCat("a", i), Day(1, 1) + absl::Hours(pick(0, 24 * 200)), pick(3, 6));
+      if (pick(0, 2) == 0) a.effective_at = a.assessed_at - absl::Hours(pick(0, 24 * 30));
+      f.Fold(a);
+    }
+    for (int i = 0; i < pick(0, 3); ++i) {
+      f.Fold(E(absl::StrCat("e", i), pick(0, 1) ? CareEventKind::kDischargeFromService : CareEventKind::kReferralReceived,
+               Day(1, 1) + absl::Hours(pick(0, 24 * 220))));
+    }
+    const CareRecord r = Derive("p", f);
+    for (int h = -24 * 40; h < 24 * 240; h += 7) {
+      const absl::Time t = Day(1, 1) + absl::Hours(h) + absl::Seconds(1);  // never on a fact's own instant
+      const Assessment* a = AssessmentInEffectAt(f, r, t);
+      const Episode* covering = nullptr;
+      for (const Episode& e : r.episodes) {
+        if (e.started_at <= t && (!e.ended_at.has_value() || t < *e.ended_at)) covering = &e;
+      }
+      const ReferralPeriod* period = r.ReferralAt(t);
+      ASSERT_EQ(a != nullptr, covering != nullptr) << "person " << person << " hour " << h;
+      if (a == nullptr) continue;
+      EXPECT_EQ(a->cluster, covering->cluster) << "person " << person << " hour " << h;
+      ASSERT_NE(period, nullptr);
+      EXPECT_EQ(r.referral_of.at(a->id), period->id);
+      EXPECT_EQ(covering->referral_id, period->id);
+    }
+  }
+}
+
 // ---- event-triggered reviews: which care events trigger, for whom, and which assessment answers.
 
 care::KpiSettings Timing() {

@@ -159,7 +159,10 @@ struct CareRecord {
 
  private:
   friend CareRecord Derive(absl::string_view person_id, const PersonFacts& facts);
+  friend const Assessment* AssessmentInEffectAt(const PersonFacts& facts, const CareRecord& record, absl::Time t);
   std::optional<ReviewBasis> basis_;
+  // Live assessment id -> when it took effect in its referral period (AssessmentInEffectAt).
+  std::map<std::string, absl::Time> takes_effect_;
 };
 
 CareRecord Derive(absl::string_view person_id, const PersonFacts& facts);
@@ -178,6 +181,16 @@ std::vector<CompletedReview> CompletedReviews(const PersonFacts& facts, const Ca
 // referral period was still open at t (not closed before t). None when the person had no cluster
 // then: never allocated, or discharged since.
 std::optional<ReviewBasis> BasisAt(const PersonFacts& facts, const CareRecord& record, absl::Time t);
+
+// The live assessment in effect at `t`, by effective time: of the referral period covering `t` (ReferralAt),
+// the last in the ledger's order to have taken effect by `t`. An assessment takes effect at its effective
+// time (an inpatient initial allocation is back-dated to the admission, SOP Table 13), but never before its
+// period opened nor before the episode current when it came started: exactly where the episodes start, so
+// its cluster is always the episode's at `t`. None when no referral period covers `t` or none of its
+// assessments has taken effect by then. Where a person counts with which cluster at a time (reporting's
+// KPIs 1-3 and national measures) is this; the review clock still runs from the returned assessment's MHCT
+// time, and a person's basis at a time for its review (BasisAt) goes by MHCT time.
+const Assessment* AssessmentInEffectAt(const PersonFacts& facts, const CareRecord& record, absl::Time t);
 
 // An event-triggered review (SOP Table 13): a live care event that asks for the cluster to be reviewed, the
 // window a review's MHCT time must fall in (care::TriggerWindow, from the KPI file's timing and options), and
