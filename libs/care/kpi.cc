@@ -105,7 +105,7 @@ KpiJudgement JudgeInitialContacts(const KpiSettings& k, absl::CivilDay clock_sta
   const absl::CivilDay deadline = InitialContactsDeadline(k, clock_start, memory_assessment);
   KpiJudgement j;
   j.met = second_contact.has_value() && *second_contact <= deadline;
-  j.decided_on = j.met ? std::max(*second_contact, clock_start) : deadline + 1;
+  j.decided_on = j.met ? std::max(*second_contact, clock_start) : deadline;
   return j;
 }
 
@@ -117,7 +117,7 @@ KpiJudgement JudgeFormalReview(const KpiSettings& k, const ReviewDue& due, std::
   } else {
     j.met = reviewed_on.has_value() && *reviewed_on <= due.due;
   }
-  j.decided_on = j.met ? due.due : due.due + 1;
+  j.decided_on = due.due;
   return j;
 }
 
@@ -144,186 +144,6 @@ CaseJudgement JudgeCase(const RuleSet& rules, const CaseloadRecord& c, absl::Civ
   auto d = CheckServiceArea(rules.service_areas(), c.service_area, *c.cluster);
   j.fits_service_area = d.ok() && d->appropriate();
   return j;
-}
-
-// ---- the KPIs over records ----
-
-KpiResult Kpi1AllocatedCluster(const RuleSet& rules, std::span<const CaseloadRecord> cases) {
-  int64_t num = 0;
-  for (const auto& c : cases) {
-    if (JudgeCase(rules, c, absl::CivilDay(), rules.default_review_policy()).secondary_care) ++num;
-  }
-  return MakeKpiResult(rules.kpis(), "KPI1", num, static_cast<int64_t>(cases.size()), rules.version());
-}
-
-KpiResult Kpi2ReviewedWithinPeriod(const RuleSet& rules, std::span<const CaseloadRecord> cases,
-                                   absl::CivilDay as_of, ReviewPolicy policy) {
-  int64_t num = 0, den = 0;
-  for (const auto& c : cases) {
-    const CaseJudgement j = JudgeCase(rules, c, as_of, policy);
-    if (!j.with_cluster) continue;
-    ++den;
-    if (j.within_review_period) ++num;
-  }
-  return MakeKpiResult(rules.kpis(), "KPI2", num, den, rules.version());
-}
-
-KpiResult Kpi3ServiceArea(const RuleSet& rules, std::span<const CaseloadRecord> cases) {
-  int64_t num = 0, den = 0;
-  for (const auto& c : cases) {
-    const CaseJudgement j = JudgeCase(rules, c, absl::CivilDay(), rules.default_review_policy());
-    if (!j.with_cluster) continue;
-    ++den;
-    if (j.fits_service_area) ++num;
-  }
-  return MakeKpiResult(rules.kpis(), "KPI3", num, den, rules.version());
-}
-
-KpiResult Kpi4InitialContacts(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
-                              absl::TimeZone clinical) {
-  const KpiSettings& k = rules.kpis();
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    if (!r.allocated) continue;
-    ++den;
-    if (JudgeInitialAllocation(k, r.allocated_at, r.admitted_at, r.face_to_face_contacts_to_allocation, clinical).met) {
-      ++num;
-    }
-  }
-  return MakeKpiResult(k, "KPI4", num, den, rules.version());
-}
-
-KpiResult Kpi5ContactsWithinDays(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
-                                 absl::CivilDay as_of) {
-  const KpiSettings& k = rules.kpis();
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    const KpiJudgement j = JudgeInitialContacts(k, r.clock_start, r.second_contact, r.memory_assessment);
-    if (j.decided_on > as_of) continue;  // pending
-    ++den;
-    if (j.met) ++num;
-  }
-  return MakeKpiResult(k, "KPI5", num, den, rules.version());
-}
-
-KpiResult Kpi6RedRules(const RuleSet& rules, std::span<const InitialAssessmentRecord> records) {
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    if (!r.allocated) continue;
-    ++den;
-    if (RedRulesMet(r.red_rules_met ? CheckOutcome::kPassed : CheckOutcome::kFailed)) ++num;
-  }
-  return MakeKpiResult(rules.kpis(), "KPI6", num, den, rules.version());
-}
-
-KpiResult Kpi7FormalReviewOnTime(const RuleSet& rules, std::span<const FormalReviewRecord> records,
-                                 absl::CivilDay as_of) {
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    ReviewDue due;
-    due.due = r.due;
-    due.window_opens = r.window_opens;
-    const KpiJudgement j = JudgeFormalReview(rules.kpis(), due, r.reviewed_on);
-    if (!j.counted || j.decided_on > as_of) continue;
-    ++den;
-    if (j.met) ++num;
-  }
-  return MakeKpiResult(rules.kpis(), "KPI7", num, den, rules.version());
-}
-
-KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const FormalReviewRecord> records) {
-  int64_t num = 0, den = 0;
-  for (const auto& r : records) {
-    if (!r.reviewed_on.has_value()) continue;
-    ++den;
-    if (TransitionAdherent(r.transition_adherent ? CheckOutcome::kPassed : CheckOutcome::kFailed)) ++num;
-  }
-  return MakeKpiResult(rules.kpis(), "KPI8", num, den, rules.version());
-}
-
-namespace {
-
-struct TriggerRecord {
-  ReviewTriggerKind kind;
-  absl::Time occurred_at;
-  std::optional<absl::Time> reviewed_at;
-  bool transition_adherent = false;
-};
-
-TriggerRecord OfTransfer(const TransferRecord& r) {
-  return {r.out_of_hours ? ReviewTriggerKind::kOutOfHoursReferral : ReviewTriggerKind::kInHoursReferral, r.referral,
-          r.reviewed_at, r.transition_adherent};
-}
-TriggerRecord OfDischarge(const DischargeRecord& r) {
-  return {ReviewTriggerKind::kDischargeReview, r.discharge_review, r.reviewed_at, r.transition_adherent};
-}
-
-// Timing (KPIs 9, 10, 12) over the records of one kind decided by as_of; adherence (11, 13) over the met ones.
-template <typename Record>
-KpiResult TriggerKpi(const RuleSet& rules, std::string_view id, std::span<const Record> records,
-                     TriggerRecord (*of)(const Record&), std::optional<ReviewTriggerKind> kind,
-                     std::optional<absl::CivilDay> as_of, absl::TimeZone clinical) {
-  int64_t num = 0, den = 0;
-  for (const Record& record : records) {
-    const TriggerRecord r = of(record);
-    if (kind.has_value() && r.kind != *kind) continue;
-    const KpiJudgement j =
-        JudgeTrigger(TriggerWindow(rules.kpis(), r.kind, r.occurred_at, clinical), r.occurred_at, r.reviewed_at, clinical);
-    if (as_of.has_value()) {  // timing
-      if (j.decided_on > *as_of) continue;
-      ++den;
-      if (j.met) ++num;
-    } else if (j.met) {  // adherence of the reviews that met their triggers
-      ++den;
-      if (TransitionAdherent(r.transition_adherent ? CheckOutcome::kPassed : CheckOutcome::kFailed)) ++num;
-    }
-  }
-  return MakeKpiResult(rules.kpis(), id, num, den, rules.version());
-}
-
-}  // namespace
-
-KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::CivilDay as_of,
-                              absl::TimeZone clinical) {
-  return TriggerKpi<TransferRecord>(rules, "KPI9", records, OfTransfer, ReviewTriggerKind::kInHoursReferral, as_of,
-                                    clinical);
-}
-
-KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
-                                  absl::CivilDay as_of, absl::TimeZone clinical) {
-  return TriggerKpi<TransferRecord>(rules, "KPI10", records, OfTransfer, ReviewTriggerKind::kOutOfHoursReferral,
-                                    as_of, clinical);
-}
-
-KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records,
-                                 absl::TimeZone clinical) {
-  return TriggerKpi<TransferRecord>(rules, "KPI11", records, OfTransfer, std::nullopt, std::nullopt, clinical);
-}
-
-KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
-                               absl::CivilDay as_of, absl::TimeZone clinical) {
-  return TriggerKpi<DischargeRecord>(rules, "KPI12", records, OfDischarge, std::nullopt, as_of, clinical);
-}
-
-KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records,
-                                  absl::TimeZone clinical) {
-  return TriggerKpi<DischargeRecord>(rules, "KPI13", records, OfDischarge, std::nullopt, std::nullopt, clinical);
-}
-
-NationalReviewMeasures ComputeNationalReviewMeasures(const RuleSet& rules,
-                                                     std::span<const CaseloadRecord> cases,
-                                                     absl::CivilDay period_end) {
-  NationalReviewMeasures m;
-  m.rule_version = rules.version();
-  for (const auto& c : cases) {
-    if (!HasValidCluster(c)) continue;
-    ++m.acc33;
-    if (!c.latest_mhct.has_value()) continue;
-    auto due = ComputeReviewDue(rules.review_periods(), *c.cluster, *c.latest_mhct, ReviewPolicy::kNational);
-    if (due.ok() && IsWithinReviewPeriod(*due, period_end)) ++m.acc36;
-  }
-  m.acc37 = MakeKpiResult(rules.kpis(), "ACC37", m.acc36, m.acc33, rules.version());
-  return m;
 }
 
 }  // namespace care

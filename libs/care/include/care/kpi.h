@@ -1,13 +1,15 @@
-// KPI arithmetic for SOP KPIs 1-13 (reference section 7) and the national measures ACC33/36/37, from plain
-// records. Each KPI is numerator / denominator as a percentage against the target in the KPI file.
-// Conventions: a KPI with an empty denominator has no percentage and is not met; records still pending at
-// `as_of` (not yet done and not yet late) are left out of the denominator.
+// KPI rules for SOP KPIs 1-13 (reference section 7), one record at a time: the KPI file's settings, how each
+// flow KPI judges one record (met or not, and the clinical day that became known), how KPIs 1-3 judge one
+// case on one day, and the percentage against the KPI file's target. Which records exist, and when, is
+// decided over a person's care by the shared ledger and the reporting service's KPI projection; the
+// national measures' arithmetic is care/national_measures.h.
+// Conventions: a KPI with an empty denominator has no percentage and is not met; a record judged before
+// the day it was decided is pending, in neither numerator nor denominator.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 
@@ -75,53 +77,19 @@ struct KpiResult {
 
 // ---- records ----
 
-// A case on the caseload at as_of (KPIs 1-3, ACC33/36).
+// A case on the caseload on a day (KPIs 1-3): the cluster in effect, the MHCT day of the assessment that
+// allocated it (the review clock's start) and the service area it counts in.
 struct CaseloadRecord {
   std::optional<int> cluster;  // nullopt: no cluster allocated
   std::optional<absl::CivilDay> latest_mhct;
   std::string service_area;  // service-area id of the team holding the case
 };
 
-// An initial assessment (KPIs 4-6).
-struct InitialAssessmentRecord {
-  bool allocated = false;
-  int face_to_face_contacts_to_allocation = 0;  // contacts up to and including the allocating one
-  absl::Time allocated_at;                      // the allocating assessment's MHCT time
-  std::optional<absl::Time> admitted_at;        // inpatients: the admission the allocation is back-dated to
-  absl::CivilDay clock_start;                   // first face-to-face contact (or the trust's chosen start)
-  std::optional<absl::CivilDay> second_contact;  // second face-to-face contact
-  bool memory_assessment = false;               // memory assessment/diagnosis: 12 weeks
-  bool red_rules_met = false;                   // from CheckRedRules at allocation
-};
-
-// A formal review falling due (KPIs 7-8).
-struct FormalReviewRecord {
-  absl::CivilDay due;  // ReviewDue::due (latest MHCT + period; a review on it is on time)
-  absl::CivilDay window_opens;  // ReviewDue::window_opens
-  std::optional<absl::CivilDay> reviewed_on;
-  bool transition_adherent = false;  // from CheckTransition at the review
-};
-
-// A transfer to CRHT / inpatients (KPIs 9-11).
-struct TransferRecord {
-  absl::Time referral;
-  bool out_of_hours = false;
-  std::optional<absl::Time> reviewed_at;
-  bool transition_adherent = false;
-};
-
-// A discharge (KPIs 12-13).
-struct DischargeRecord {
-  absl::Time discharge_review;
-  std::optional<absl::Time> reviewed_at;
-  bool transition_adherent = false;
-};
-
 // ---- one record at a time ----
 // Every flow KPI (4-13) judges each of its records on its own: whether the record counts at all, whether it
 // met the standard, and the clinical day its outcome became known (never before the record's reference
 // day). A record is pending, in neither numerator nor denominator, when judged on a day before
-// `decided_on`. The span functions below and the reporting service's maintained KPIs both judge by these.
+// `decided_on`. The reporting service's maintained KPIs judge by these.
 struct KpiJudgement {
   bool counted = true;        // false: not a record of the KPI (a formal review excluded by early_review)
   bool met = false;
@@ -138,15 +106,16 @@ KpiJudgement JudgeInitialAllocation(const KpiSettings& k, absl::Time assessed_at
                                     absl::TimeZone clinical);
 // KPI 5, one clock: the first face-to-face contact's day and the second's, if any. Met when the second is no
 // later than clock_start + the limit (memory_initial_contacts_days for a memory assessment service, else
-// initial_contacts_days), decided on the second contact's day; missed otherwise, decided on the day after the
-// last day allowed.
+// initial_contacts_days), decided on the second contact's day; missed otherwise, decided on that last day
+// allowed (at its end nothing can meet it any more), like the trigger KPIs' deadlines.
 KpiJudgement JudgeInitialContacts(const KpiSettings& k, absl::CivilDay clock_start,
                                   std::optional<absl::CivilDay> second_contact, bool memory_assessment);
 // The last day KPI 5 allows for the second contact.
 absl::CivilDay InitialContactsDeadline(const KpiSettings& k, absl::CivilDay clock_start, bool memory_assessment);
 // KPI 7, one review falling due (reference day: due.due). Reviewed in [window_opens, due]: met. Reviewed
 // before window_opens: by `early_review` (met, not met, or not counted). Reviewed after due, or not reviewed:
-// missed. Met decides on the due date; not met on the day after it (known missed at the due day's end).
+// missed. Decided on the due date either way: met by then, or missed at that day's end, when nothing can
+// meet it any more (a review done later does not make it less missed).
 KpiJudgement JudgeFormalReview(const KpiSettings& k, const ReviewDue& due, std::optional<absl::CivilDay> reviewed_on);
 // KPIs 9, 10 and 12, one trigger (care/review_triggers.h) of the care event at `occurred_at` (reference day:
 // its clinical day). `answered_at` is the MHCT time of the assessment that answered it, if any: met when
@@ -174,63 +143,7 @@ struct CaseJudgement {
 };
 CaseJudgement JudgeCase(const RuleSet& rules, const CaseloadRecord& c, absl::CivilDay day, ReviewPolicy policy);
 
-// ---- KPIs ----
-// 1: cases allocated a valid cluster used in secondary care.
-KpiResult Kpi1AllocatedCluster(const RuleSet& rules, std::span<const CaseloadRecord> cases);
-// 2: allocated cases within their review period at as_of (latest MHCT + period > as_of, i.e. as_of before the
-// due date: IsWithinReviewPeriod) under `policy`. A case due on as_of itself counts as outside.
-KpiResult Kpi2ReviewedWithinPeriod(const RuleSet& rules, std::span<const CaseloadRecord> cases,
-                                   absl::CivilDay as_of, ReviewPolicy policy);
-// 3: allocated cases whose cluster fits the service area (rarely-held clusters count as fitting).
-KpiResult Kpi3ServiceArea(const RuleSet& rules, std::span<const CaseloadRecord> cases);
-// 4: allocation within 2 face-to-face contacts, or 2 bed nights if admitted (allocated records only):
-// JudgeInitialAllocation.
-KpiResult Kpi4InitialContacts(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
-                              absl::TimeZone clinical);
-// 5: second face-to-face contact within 28 days of clock_start (84 for memory assessment): JudgeInitialContacts,
-// records decided by `as_of`.
-KpiResult Kpi5ContactsWithinDays(const RuleSet& rules, std::span<const InitialAssessmentRecord> records,
-                                 absl::CivilDay as_of);
-// 6: red rules met at initial allocation (allocated records only).
-KpiResult Kpi6RedRules(const RuleSet& rules, std::span<const InitialAssessmentRecord> records);
-// 7: reviewed within the window (window_opens <= reviewed_on <= due; early ones by the early_review option);
-// late or unreviewed count against once decided (JudgeFormalReview), by `as_of`.
-KpiResult Kpi7FormalReviewOnTime(const RuleSet& rules, std::span<const FormalReviewRecord> records,
-                                 absl::CivilDay as_of);
-// 8: transition protocol adherence over the reviews done.
-KpiResult Kpi8FormalReviewAdherence(const RuleSet& rules, std::span<const FormalReviewRecord> records);
-// 9, 10, 12: reviewed inside the event's trigger window (care/review_triggers.h, the one the review
-// scheduler tracks): in hours, the 5 civil days before the referral; out of hours, the 72 hours after it (or
-// either side, by out_of_hours_window); a discharge review, 24 hours either side (or after, or before, by
-// discharge_review_window). Records decided by `as_of` count (JudgeTrigger); an unreviewed one counts against
-// from its deadline's day. `clinical` is the clinical time zone the civil days are counted in.
-KpiResult Kpi9TransferInHours(const RuleSet& rules, std::span<const TransferRecord> records, absl::CivilDay as_of,
-                              absl::TimeZone clinical);
-KpiResult Kpi10TransferOutOfHours(const RuleSet& rules, std::span<const TransferRecord> records,
-                                  absl::CivilDay as_of, absl::TimeZone clinical);
-// 11 / 13: transition protocol adherence over the triggers met (reviewed inside their windows).
-KpiResult Kpi11TransferAdherence(const RuleSet& rules, std::span<const TransferRecord> records,
-                                 absl::TimeZone clinical);
-KpiResult Kpi12DischargeOnTime(const RuleSet& rules, std::span<const DischargeRecord> records,
-                               absl::CivilDay as_of, absl::TimeZone clinical);
-KpiResult Kpi13DischargeAdherence(const RuleSet& rules, std::span<const DischargeRecord> records,
-                                  absl::TimeZone clinical);
-
-// National review measures at period_end, always with the NATIONAL review periods whatever the local policy:
-// ACC33 = people with a valid cluster; ACC36 = those within their review period
-// (latest MHCT + national period > period_end, i.e. period_end < the national due date);
-// ACC37 = ACC36 / ACC33 as a percentage.
-struct NationalReviewMeasures {
-  int64_t acc33 = 0;
-  int64_t acc36 = 0;
-  KpiResult acc37;  // numerator acc36, denominator acc33
-  std::string rule_version;
-};
-NationalReviewMeasures ComputeNationalReviewMeasures(const RuleSet& rules,
-                                                     std::span<const CaseloadRecord> cases,
-                                                     absl::CivilDay period_end);
-
-// The plain arithmetic shared by all of them.
+// numerator / denominator against the KPI file's target for `id` ("KPI1".."KPI13", "ACC37").
 KpiResult MakeKpiResult(const KpiSettings& settings, std::string_view id, int64_t numerator,
                         int64_t denominator, std::string rule_version);
 
