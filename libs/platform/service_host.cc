@@ -218,6 +218,7 @@ absl::Status ServiceHost::AddProjection(std::shared_ptr<const Projection> projec
                                                         " is not in the service's family list"));
     }
   }
+  if (auto st = CheckProjectionDerivation(*store_, *projection); !st.ok()) return st;
   for (const std::string& topic : projection->topics()) {
     const Projection* p = projection.get();
     On(topic, [p](const ConsumedEvent& ev, ApplyContext& ctx) { return p->Apply(ev, ctx); },
@@ -225,6 +226,26 @@ absl::Status ServiceHost::AddProjection(std::shared_ptr<const Projection> projec
   }
   projections_.push_back(std::move(projection));
   return absl::OkStatus();
+}
+
+std::string DerivationKey(absl::string_view projection_name) { return absl::StrCat("projection/", projection_name); }
+
+absl::Status CheckProjectionDerivation(Store& store, const Projection& projection) {
+  const std::string family(rocksdb::kDefaultColumnFamilyName);
+  const std::string key = DerivationKey(projection.name());
+  const std::string derivation = projection.derivation();
+  auto stored = store.Get(family, key);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if (**stored == derivation) return absl::OkStatus();
+    return absl::FailedPreconditionError(absl::StrCat(
+        "projection ", projection.name(), ": its state in ", store.dir(), " was derived with \"", **stored,
+        "\", not \"", derivation, "\" (the rules or settings changed): start once with --reset-state=true to "
+        "rebuild it from the topics, or with what it was derived with"));
+  }
+  rocksdb::WriteBatch batch;
+  batch.Put(store.Family(family), key, derivation);
+  return store.Write(batch, /*sync=*/true);
 }
 
 void ServiceHost::Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task) {

@@ -1,16 +1,20 @@
 // What every service's gRPC server gets from the platform (PrepareServer), through real gRPC calls
-// on loopback: unreadable requests answered INVALID_ARGUMENT naming the field, bounded metric labels.
+// on loopback: unreadable requests answered INVALID_ARGUMENT naming the field, bounded metric labels;
+// and the host's check of what a projection's stored state was derived with.
 #include "platform/service_host.h"
 
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "pbr/v1/allocation.grpc.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
+#include "rocksdb/file_system.h"
 #include "testing/local_platform.h"
+#include "testing/process.h"
 #include "testing/test_server.h"
 
 namespace pbr::platform {
@@ -141,6 +145,113 @@ TEST(PlatformToGrpc, StatusMessagesAreCapped) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_LT(st.error_message().size(), 5000u);
   EXPECT_THAT(st.error_message(), HasSubstr("(1048576 bytes)"));
+}
+
+// ---- what a projection's stored state was derived with ----
+
+// A projection that derives with what a test says.
+class DerivedProjection final : public Projection {
+ public:
+  explicit DerivedProjection(std::string derivation) : derivation_(std::move(derivation)) {}
+  absl::string_view name() const override { return "totals"; }
+  std::vector<std::string> topics() const override { return {}; }
+  std::vector<std::string> families() const override { return {"totals_rows"}; }
+  absl::Status Apply(const ConsumedEvent&, ApplyContext&) const override { return absl::OkStatus(); }
+  std::string derivation() const override { return derivation_; }
+
+ private:
+  std::string derivation_;
+};
+
+// The default filesystem, counting the syncs of write-ahead logs (a synced write makes one; others none).
+class WalSyncCounter final : public rocksdb::FileSystemWrapper {
+ public:
+  WalSyncCounter() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "WalSyncCounterForTests"; }
+  std::atomic<int> syncs{0};
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r, rocksdb::IODebugContext* d) override {
+    auto st = target()->NewWritableFile(f, o, r, d);
+    if (st.ok() && absl::EndsWith(f, ".log")) *r = std::make_unique<File>(std::move(*r), this);
+    return st;
+  }
+
+ private:
+  class File final : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    File(std::unique_ptr<rocksdb::FSWritableFile> f, WalSyncCounter* fs)
+        : FSWritableFileOwnerWrapper(std::move(f)), fs_(fs) {}
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      ++fs_->syncs;
+      return FSWritableFileOwnerWrapper::Sync(o, d);
+    }
+    rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* d) override {
+      ++fs_->syncs;
+      return FSWritableFileOwnerWrapper::Fsync(o, d);
+    }
+
+   private:
+    WalSyncCounter* fs_;
+  };
+};
+
+TEST(PlatformProjectionDerivation, KeptAtTheFirstStartAndALaterStartWithAnotherIsRefused) {
+  pbr::testing::TempDir dir;
+  auto fs = std::make_shared<WalSyncCounter>();
+  StoreOptions options;
+  options.file_system = fs;
+  auto opened = Store::Open(dir.path(), {"totals_rows"}, options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  Store& store = **opened;
+  const std::string family(rocksdb::kDefaultColumnFamilyName);
+  EXPECT_EQ(DerivationKey("totals"), "projection/totals");
+
+  // The first start keeps what the state is derived with, synced.
+  const std::string sop = "rules trust-2024.1#ab12cd34; review-policy sop";
+  const std::string national = "rules trust-2024.1#ab12cd34; review-policy national";
+  const int syncs = fs->syncs.load();
+  ASSERT_TRUE(CheckProjectionDerivation(store, DerivedProjection(sop)).ok());
+  EXPECT_GT(fs->syncs.load(), syncs) << "the derivation is written with a synced write";
+  auto kept = store.Get(family, "projection/totals");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->value_or("(none)"), sop);
+
+  // The same again starts, writing nothing.
+  const int again = fs->syncs.load();
+  EXPECT_TRUE(CheckProjectionDerivation(store, DerivedProjection(sop)).ok());
+  EXPECT_EQ(fs->syncs.load(), again);
+
+  // Another policy or rule set: refused, naming the projection, both derivations and the way out; the
+  // stored one stays.
+  const absl::Status refused = CheckProjectionDerivation(store, DerivedProjection(national));
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("projection totals"));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat("\"", sop, "\"")));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr(absl::StrCat("\"", national, "\"")));
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("--reset-state=true"));
+  EXPECT_EQ(store.Get(family, "projection/totals")->value_or(""), sop);
+}
+
+TEST(PlatformProjectionDerivation, AProjectionWithoutOneDerivesFromTheEventsAlone) {
+  // The interface's default: nothing besides the events, kept as the empty text.
+  class EventsOnly final : public Projection {
+   public:
+    absl::string_view name() const override { return "plain"; }
+    std::vector<std::string> topics() const override { return {}; }
+    std::vector<std::string> families() const override { return {}; }
+    absl::Status Apply(const ConsumedEvent&, ApplyContext&) const override { return absl::OkStatus(); }
+  };
+  pbr::testing::TempDir dir;
+  auto opened = Store::Open(dir.path(), {});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(EventsOnly().derivation(), "");
+  ASSERT_TRUE(CheckProjectionDerivation(**opened, EventsOnly()).ok());
+  auto kept = (*opened)->Get(rocksdb::kDefaultColumnFamilyName, "projection/plain");
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_TRUE(kept->has_value());
+  EXPECT_EQ(**kept, "");
+  EXPECT_TRUE(CheckProjectionDerivation(**opened, EventsOnly()).ok());
 }
 
 }  // namespace

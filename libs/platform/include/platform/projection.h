@@ -9,6 +9,10 @@
 // one WriteBatch: either every projection has applied a message or none has. A projection's
 // INVALID_ARGUMENT dead-letters the whole message (no projection keeps any of it), with the
 // projection's name and reason; any other error stops the consumer like a handler's.
+//
+// A projection's stored state is derived with something besides the events (a rule set, a policy), and
+// totals derived with two of them cannot be told apart; so a projection says what it derives with
+// (derivation()), and the host refuses to start on a store derived with another (ServiceHost::AddProjection).
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +34,9 @@ class Projection {
   virtual std::vector<std::string> families() const = 0;
   // Applies one event of a subscribed topic (event.topic_name says which) into ctx.batch().
   virtual absl::Status Apply(const ConsumedEvent& event, ApplyContext& ctx) const = 0;
+  // What its stored state is derived with besides the events, as a short text that changes whenever the
+  // state would come out different (e.g. "rules <version>; review-policy sop"). Empty: the events alone.
+  virtual std::string derivation() const { return ""; }
 };
 
 // Every family of the projections, for RunService's family list (the store is opened with them

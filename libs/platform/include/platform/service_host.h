@@ -52,7 +52,8 @@ class ServiceHost {
   void ValidateEventsWith(EventValidator validator) { consumer_->ValidateWith(std::move(validator)); }
   // Registers a read model (kept alive by the host): it receives every message of its topics, in
   // registration order with the service's other projections. FAILED_PRECONDITION when one of its
-  // families is not named "<name>_..." or was not in the service's family list.
+  // families is not named "<name>_..." or was not in the service's family list, or when the store's
+  // state of it was derived with another derivation (CheckProjectionDerivation).
   absl::Status AddProjection(std::shared_ptr<const Projection> projection);
   // Runs `task` every `interval` on the consumer's thread (see Consumer::Every).
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
@@ -73,6 +74,14 @@ class ServiceHost {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::vector<std::shared_ptr<const Projection>> projections_;
 };
+
+// The default-family key a projection's derivation is kept under: "projection/<name>".
+std::string DerivationKey(absl::string_view projection_name);
+// What `projection`'s state in `store` was derived with (Projection::derivation), checked at start: the
+// first start on a store keeps it (one synced write); a later start with another derivation is
+// FAILED_PRECONDITION naming the projection, the stored and the new derivation and --reset-state=true,
+// since state derived with two rule sets or policies would be mixed silently in its totals.
+absl::Status CheckProjectionDerivation(Store& store, const Projection& projection);
 
 // The `reset-state` setting of a service whose state is rebuilt from the topics (every consumer,
 // never allocation, the system of record): true deletes its store at start, for a rebuild after
