@@ -29,7 +29,9 @@ int main(int argc, char** argv, char** envp) {
         auto policy = care::ParseReviewPolicy(host.config().GetString("review-policy"));
         if (!policy.ok()) return policy.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
-        if (auto st = host.AddProjection(std::make_shared<pbr::reporting::CaseloadProjection>()); !st.ok()) return st;
+        if (auto st = host.AddProjection(std::make_shared<pbr::reporting::CaseloadProjection>(*rules)); !st.ok()) {
+          return st;
+        }
         if (auto st = host.AddProjection(std::make_shared<pbr::reporting::NationalMeasuresProjection>(*rules));
             !st.ok()) {
           return st;

@@ -116,6 +116,37 @@ TEST(Settings, AConsumerRefusesAStoreAnEarlierVersionBuiltAndSaysHowToRebuildIt)
   EXPECT_EQ(value->value_or(""), "as an earlier version kept it") << "a refused store keeps its data";
 }
 
+// Reporting's figures were derived with one review policy: started with another on the same store it refuses,
+// naming the projection and both, rather than mixing them; --reset-state=true rebuilds under the new one.
+TEST(Settings, ReportingRefusesAStoreDerivedWithAnotherReviewPolicy) {
+  TempDir dir;
+  auto args = [&](const std::string& policy, bool reset) {
+    std::vector<std::string> a = {"pbr-reporting", "--data-dir=" + dir.path() + "/data", "--kafka-bootstrap=127.0.0.1:9",
+                                  "--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0",
+                                  "--rules-dir=" + kSource + "/rules", "--review-policy=" + policy};
+    if (reset) a.push_back("--reset-state=true");
+    return a;
+  };
+  auto starts = [&](std::vector<std::string> argv) {
+    argv[0] = kBin + "/" + argv[0];
+    auto child = ChildProcess::Spawn(argv, dir.path() + "/started.log");
+    if (!child.ok()) return false;
+    const bool ready = (*child)->WaitForLine("READY", absl::Seconds(20)).ok();
+    auto code = (*child)->Terminate(absl::Seconds(10));
+    return ready && code.ok() && *code == 0;
+  };
+  ASSERT_TRUE(starts(args("sop", false))) << "the first start keeps what it derives with";
+  EXPECT_TRUE(starts(args("sop", false))) << "the same again";
+  Exit e = RunToExit(dir, args("national", false));
+  EXPECT_EQ(e.code, 1) << e.log;
+  EXPECT_THAT(e.log, HasSubstr("projection kpis"));
+  EXPECT_THAT(e.log, HasSubstr("review-policy sop"));
+  EXPECT_THAT(e.log, HasSubstr("review-policy national"));
+  EXPECT_THAT(e.log, HasSubstr("--reset-state=true"));
+  EXPECT_TRUE(starts(args("national", true))) << "rebuilt under the new policy";
+  EXPECT_TRUE(starts(args("national", false)));
+}
+
 TEST(Settings, AllocationRefusesThePseudonymSecretOnTheCommandLine) {
   TempDir dir;
   auto argv = AllocationArgs(dir);

@@ -41,6 +41,9 @@ class EpisodeOutcomes final : public platform::Projection {
   std::vector<std::string> topics() const override;
   std::vector<std::string> families() const override { return EpisodeOutcomesFamilies(); }
   absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
+  // "rules <version>": the outcome rules (valid ratings, factors, reliable change, expected patterns) and
+  // the clusters' super classes the stored measures and summaries are derived with.
+  std::string derivation() const override;
 
   // A new assessment, an amendment (higher revision) or a withdrawal; a stale revision changes nothing.
   absl::Status OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;

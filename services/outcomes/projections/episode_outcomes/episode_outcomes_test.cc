@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api.h"
+#include "care/teams.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -381,6 +382,14 @@ TEST_F(EpisodeOutcomesTest, SummariesAddUpOverPeopleAndGroups) {
   EXPECT_EQ(by_commissioner.groups(0).group(), "00X");
 }
 
+TEST(EpisodeOutcomesGroups, AnEpisodeNamingNoCommissionerIsInTheUnknownCommissionersGroup) {
+  pbr::v1::EpisodeOutcome episode;
+  EXPECT_EQ(GroupOf(episode, pbr::v1::OUTCOME_GROUPING_COMMISSIONER), care::kUnknownCommissioner)
+      << "the same group reporting's commissioner scopes use";
+  episode.set_commissioner_id("00Y");
+  EXPECT_EQ(GroupOf(episode, pbr::v1::OUTCOME_GROUPING_COMMISSIONER), "00Y");
+}
+
 TEST_F(EpisodeOutcomesTest, MalformedRatingsAreRefusedForTheDeadLetterTopic) {
   EXPECT_EQ(Apply({"short", Day(3, 2), {1, 2, 3}}).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(PersonOutcomesOf(*store_, *rules_, "p1").status().code(), absl::StatusCode::kNotFound);
@@ -412,6 +421,11 @@ TEST_F(EpisodeOutcomesTest, TheApiNamesTheFieldOfABadRequest) {
   EXPECT_THAT(st.error_message(), ::testing::HasSubstr("period_end"));
   req.clear_period_end();
   EXPECT_TRUE(api.SummariseOutcomes(nullptr, &req, &summary).ok());
+}
+
+// What the measures and summaries are derived with: the rule set (outcomes.yaml, the clusters' super classes).
+TEST_F(EpisodeOutcomesTest, TheDerivationIsTheRulesVersion) {
+  EXPECT_EQ(projection_->derivation(), absl::StrCat("rules ", rules_->version()));
 }
 
 }  // namespace

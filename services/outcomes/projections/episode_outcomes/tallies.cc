@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "care/teams.h"
 
 namespace pbr::outcomes {
 namespace {
@@ -58,7 +59,7 @@ std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrou
     case pbr::v1::OUTCOME_GROUPING_CLUSTER: return absl::StrCat(episode.cluster());
     // An empty group would read as the summary of all groups.
     case pbr::v1::OUTCOME_GROUPING_COMMISSIONER:
-      return episode.commissioner_id().empty() ? std::string(kNoCommissioner) : episode.commissioner_id();
+      return care::CommissionerOrUnknown(episode.commissioner_id());
     case pbr::v1::OUTCOME_GROUPING_SUPER_CLASS: return episode.super_class();
     default: return "";
   }

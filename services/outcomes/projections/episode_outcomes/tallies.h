@@ -28,9 +28,8 @@ inline constexpr pbr::v1::OutcomeGrouping kGroupings[] = {
 
 // "<grouping>/<yyyy-mm-dd>/<group>".
 std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group);
-// The commissioner group of episodes whose assessment named none.
-inline constexpr absl::string_view kNoCommissioner = "unknown";
-// The episode's group under a grouping (its team, cluster number, commissioner or super-class code).
+// The episode's group under a grouping (its team, cluster number, commissioner or super-class code); an
+// episode whose assessment named no commissioner is in care::kUnknownCommissioner's group.
 std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g);
 
 care::OutcomeTally FromRecord(const pbr::state::v1::OutcomeTallyRecord& r);

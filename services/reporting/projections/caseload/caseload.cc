@@ -109,6 +109,10 @@ absl::Status AddToTeamCounts(platform::ApplyContext& ctx, const std::map<std::st
 
 }  // namespace
 
+std::string CaseloadProjection::derivation() const {
+  return rules_ != nullptr ? absl::StrCat("rules ", rules_->version()) : std::string();
+}
+
 std::vector<std::string> CaseloadProjection::topics() const {
   namespace topic = platform::topic;
   return {std::string(topic::kAssessmentRecorded), std::string(topic::kCareEventRecorded),

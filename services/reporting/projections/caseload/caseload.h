@@ -11,10 +11,12 @@
 // HoNOS changes, the person's team, cluster and HoNOS are derived afresh from their ledger facts (the
 // ledger's review basis and current episode), so amendments, withdrawals, discharges and
 // re-referrals are followed exactly whatever order they arrive in.
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "care/rules.h"
 #include "platform/projection.h"
 
 namespace pbr::reporting {
@@ -39,10 +41,17 @@ inline constexpr absl::string_view kCaseloadFamilies[] = {kCaseloadPersonsFamily
 
 class CaseloadProjection final : public platform::Projection {
  public:
+  CaseloadProjection() = default;
+  // `rules`: the rule set its caseload figures are read with (clusters' super classes and indicative
+  // periods), which is what its state is derived with.
+  explicit CaseloadProjection(std::shared_ptr<const care::RuleSet> rules) : rules_(std::move(rules)) {}
+
   absl::string_view name() const override { return "caseload"; }
   std::vector<std::string> topics() const override;
   std::vector<std::string> families() const override;
   absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
+  // "rules <version>"; empty when built without rules.
+  std::string derivation() const override;
 
   // Folds the assessment into the ledger facts (a stale or repeated revision changes nothing) and
   // keeps the team's recorded count: live assessments recorded for it, whatever the person's care.
@@ -55,6 +64,9 @@ class CaseloadProjection final : public platform::Projection {
   // basis, UPCOMING when there is none. A trigger announcement (missed event-triggered review, or
   // its retraction) is ignored. INVALID_ARGUMENT: a formal announcement without its basis or date.
   absl::Status OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+
+ private:
+  std::shared_ptr<const care::RuleSet> rules_;
 };
 
 }  // namespace pbr::reporting

@@ -843,5 +843,13 @@ TEST_F(ReportingTest, ACaseloadIsForARegisteredTeamAndEmptyWhenNobodyIsOnIt) {
   EXPECT_THAT(st.error_message(), ::testing::HasSubstr("team_id: 't-north'"));
 }
 
+// What its state is read with: the rule set (a change needs the state rebuilt, never mixed in).
+TEST(CaseloadDerivation, IsTheRulesVersion) {
+  auto rules = services::LoadRules(PBR_RULES_DIR);
+  ASSERT_TRUE(rules.ok()) << rules.status();
+  EXPECT_EQ(CaseloadProjection(*rules).derivation(), absl::StrCat("rules ", (*rules)->version()));
+  EXPECT_EQ(CaseloadProjection().derivation(), "");
+}
+
 }  // namespace
 }  // namespace pbr::reporting

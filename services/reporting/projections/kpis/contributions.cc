@@ -4,6 +4,8 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "care/period.h"
+#include "care/teams.h"
 #include "platform/events.h"
 
 namespace pbr::reporting::kpis {
@@ -11,15 +13,8 @@ namespace {
 
 using platform::ClinicalDay;
 
-// The last instant of a clinical day: a stock KPI counts the caseload at the end of its day.
-absl::Time EndOfDay(absl::CivilDay day) {
-  return absl::FromCivil(day + 1, platform::ClinicalTimeZone()) - absl::Nanoseconds(1);
-}
-
 Scope ScopeOfAssessment(const ledger::Assessment& a) {
-  Scope s{a.team_id, a.service_area, a.commissioner_id};
-  if (s.commissioner_id.empty()) s.commissioner_id = std::string(kUnknownCommissioner);
-  return s;
+  return Scope{a.team_id, a.service_area, care::CommissionerOrUnknown(a.commissioner_id)};
 }
 
 // A record with no assessment to go by counts under a team: the registry gives its service area and
@@ -31,7 +26,7 @@ Scope ScopeOfTeam(const care::RuleSet& rules, const std::string& team_id) {
     s.service_area = t->service_area;
     s.commissioner_id = t->default_commissioner;
   }
-  if (s.commissioner_id.empty()) s.commissioner_id = std::string(kUnknownCommissioner);
+  s.commissioner_id = care::CommissionerOrUnknown(s.commissioner_id);
   return s;
 }
 
@@ -97,9 +92,11 @@ class Builder {
   }
 
   // KPIs 1-3: an active case at the end of day D has the period opened by then and not yet closed. It
-  // has a cluster when the ledger's basis at that instant exists (then its assessment says where it
-  // counts); otherwise it counts under the team that opened the period. The figures change only on an
-  // assessment's MHCT day (the basis) or its due date (KPI 2), so the period is cut there.
+  // has a cluster when one of the period's assessments is in effect at that instant (by effective time:
+  // an inpatient initial allocation counts from the admission it is back-dated to, as the episodes and the
+  // national measures do), and that assessment says where it counts; otherwise it counts under the team
+  // that opened the period. The figures change only on a day an assessment takes effect (its effective
+  // day, or the period's opening) or on a due date (KPI 2, from the MHCT day), so the period is cut there.
   absl::Status Stock(const ledger::ReferralPeriod& r) {
     const absl::CivilDay open = ClinicalDay(r.opened_at);
     std::optional<absl::CivilDay> close;  // the first day it is not active at the day's end
@@ -109,7 +106,7 @@ class Builder {
     for (const ledger::Assessment* a : AssessmentsOf(r)) {
       auto due = DueOf(*a);
       if (!due.ok()) return due.status();
-      for (absl::CivilDay d : {ClinicalDay(a->assessed_at), due->due}) {
+      for (absl::CivilDay d : {ClinicalDay(a->effective_at), due->due}) {
         if (d > open && (!close.has_value() || d < *close)) cuts.insert(d);
       }
     }
@@ -129,11 +126,9 @@ class Builder {
         s.last = *close - 1;
       }
       s.scope = opener;
-      const std::optional<ledger::ReviewBasis> basis = ledger::BasisAt(facts_, record_, EndOfDay(s.first));
-      const ledger::Assessment* a = basis.has_value() && basis->referral_id == r.id
-                                        ? facts_.FindAssessment(basis->assessment_id)
-                                        : nullptr;
-      if (a != nullptr) {
+      const ledger::Assessment* a =
+          ledger::AssessmentInEffectAt(facts_, record_, care::EndOfDay(s.first, platform::ClinicalTimeZone()));
+      if (a != nullptr && InPeriod(a->id, r)) {
         const care::CaseloadRecord c{a->cluster, ClinicalDay(a->assessed_at), a->service_area};
         const care::CaseJudgement j = care::JudgeCase(rules_, c, s.first, policy_);
         s.scope = ScopeOfAssessment(*a);

@@ -5,10 +5,10 @@
 // review, event-triggered review) for KPIs 4-13. Pure, and needs no clock: every record carries its
 // reference day and the day it was decided, so whether it is still pending is the query's to say.
 //
-// The ledger says what the care is (referral periods, the basis at a time, which assessment reviewed
-// which, which care events trigger a review and which assessment answered); care/kpi.h judges each
-// record; this file only puts the two together and attributes each record to a team, a service area
-// and a commissioner.
+// The ledger says what the care is (referral periods, the assessment in effect and the basis at a time,
+// which assessment reviewed which, which care events trigger a review and which assessment answered);
+// care/kpi.h judges each record; this file only puts the two together and attributes each record to a
+// team, a service area and a commissioner.
 #include <map>
 #include <optional>
 #include <string>
@@ -35,10 +35,8 @@ struct AssessmentExtras {
 };
 using ExtrasById = std::map<std::string, AssessmentExtras>;
 
-// The commissioner of a record whose assessment (or team) names none.
-inline constexpr absl::string_view kUnknownCommissioner = "unknown";
-
-// Where a record counts besides the trust. An empty service area counts under none.
+// Where a record counts besides the trust. An empty service area counts under none; a commissioner nobody
+// named is care::kUnknownCommissioner.
 struct Scope {
   std::string team_id;
   std::string service_area;

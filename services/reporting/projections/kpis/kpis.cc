@@ -162,6 +162,10 @@ absl::StatusOr<Contributions> FromRecord(const KpiPerson& r) {
 
 }  // namespace kpis
 
+std::string KpisProjection::derivation() const {
+  return absl::StrCat("rules ", rules_->version(), "; review-policy ", std::string(care::ReviewPolicyName(policy_)));
+}
+
 std::vector<std::string> KpisProjection::topics() const {
   return {std::string(platform::topic::kAssessmentRecorded), std::string(platform::topic::kCareEventRecorded)};
 }

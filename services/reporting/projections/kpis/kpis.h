@@ -50,6 +50,9 @@ class KpisProjection final : public platform::Projection {
   std::vector<std::string> topics() const override;
   std::vector<std::string> families() const override;
   absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
+  // "rules <version>; review-policy <sop|national>": every figure is judged by the rules, KPIs 2 and 7 by the
+  // policy too, so either changing needs the state rebuilt.
+  std::string derivation() const override;
 
   const care::RuleSet& rules() const { return *rules_; }
   care::ReviewPolicy policy() const { return policy_; }

@@ -269,6 +269,28 @@ TEST_F(KpisTest, StockKpisCountActiveCasesAtTheEndOfTheDay) {
   EXPECT_EQ(Of(AsAt(Trust(), absl::CivilDay(2027, 3, 3), absl::CivilDay(2027, 4, 1)), 1), Frac(1, 3));
 }
 
+TEST_F(KpisTest, AnInpatientAllocationBackDatedToTheAdmissionCountsFromTheAdmissionDay) {
+  // Referred to the ward on 10 Jan, admitted 14 Jan 22:00, allocated cluster 14 with the MHCT on 16 Jan
+  // 23:00 back-dated to the admission (SOP Table 13): a case with a cluster from 14 Jan, as its episode and
+  // the national measures have it. KPI 2's clock runs from the MHCT day: 28 days, due 13 Feb.
+  Referral("p", At(1, 10), "ward-north");
+  Apply(A("p", "p-a", At(1, 16, 23), 14, "ward-north", "inpatient").Admitted(At(1, 14, 22)));
+  EXPECT_EQ(Of(AsAt(Trust(), D(1, 13)), 1), Frac(0, 1)) << "referred, not yet admitted: no cluster";
+  EXPECT_EQ(Of(AsAt(Trust(), D(1, 13)), 2), Frac(0, 0));
+  for (int day : {14, 15, 16}) {
+    auto r = AsAt(Trust(), D(1, day));
+    EXPECT_EQ(Of(r, 1), Frac(1, 1)) << "14 Jan + " << day - 14;
+    EXPECT_EQ(Of(r, 2), Frac(1, 1)) << "14 Jan + " << day - 14;
+    EXPECT_EQ(Of(r, 3), Frac(1, 1)) << "14 Jan + " << day - 14;
+  }
+  // It counts where the allocation says from the admission day: the ward and its area.
+  EXPECT_EQ(Of(AsAt(Scope(pbr::v1::REPORT_SCOPE_SERVICE_AREA, "inpatient"), D(1, 15)), 3), Frac(1, 1));
+  EXPECT_EQ(Of(AsAt(Scope(pbr::v1::REPORT_SCOPE_TEAM, "ward-north"), D(1, 14)), 1), Frac(1, 1));
+  // Due 28 days from the MHCT day (16 Jan), not from the admission (which would be 11 Feb).
+  EXPECT_EQ(Of(AsAt(Trust(), D(2, 12)), 2), Frac(1, 1));
+  EXPECT_EQ(Of(AsAt(Trust(), D(2, 13)), 2), Frac(0, 1));
+}
+
 TEST_F(KpisTest, AReviewRestartsKpi2AndKpi2FollowsTheReviewPolicy) {
   // Cluster 7: 6 months under the SOP, 12 months nationally.
   Apply(A("p", "a1", At(1, 10), 7));
@@ -290,7 +312,7 @@ TEST_F(KpisTest, InitialAllocationsAndTheirContacts) {
   Apply(EventSpec{"p1", "p1-c2", pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT, At(1, 20)});
   Apply(A("p1", "p1-a", At(1, 21), 4).Checks({{"red-rules", true}}));
   // p2: 3 contacts to allocation: KPI 4 missed; red rules failed; first contact 2 Jan and no second: KPI 5 missed,
-  // decided on 31 Jan (2 Jan + 28 days is the last day allowed).
+  // decided on 30 Jan (2 Jan + 28 days, the last day allowed: at its end nothing can meet it).
   Apply(A("p2", "p2-a", At(1, 10), 4).Checks({{"red-rules", false}}).Contacts(3).FirstContact(At(1, 2)));
   // p3: admitted 14 Jan 22:00, allocated 16 Jan 23:00 (within 2 bed nights): KPI 4 met; no red-rules check: KPI 6
   // not met; an inpatient has no KPI 5 clock.
@@ -308,6 +330,8 @@ TEST_F(KpisTest, InitialAllocationsAndTheirContacts) {
   EXPECT_EQ(Of(Month(Trust(), 1, D(3, 20)), 5), Frac(2, 3));
   // as_at: the month's records decided by then.
   EXPECT_EQ(Of(AsAt(Trust(), D(1, 25)), 5), Frac(1, 1));
+  EXPECT_EQ(Of(AsAt(Trust(), D(1, 29)), 5), Frac(1, 1));
+  EXPECT_EQ(Of(AsAt(Trust(), D(1, 30)), 5), Frac(1, 2)) << "as of the deadline day's end";
   EXPECT_EQ(Of(AsAt(Trust(), D(1, 31)), 5), Frac(1, 2));
   EXPECT_EQ(Of(AsAt(Trust(), D(1, 15)), 4), Frac(1, 2));  // p2 and p4 allocated by then
   EXPECT_EQ(Of(Month(Trust(), 2, D(3, 20)), 4), Frac(0, 0));
@@ -331,27 +355,34 @@ TEST_F(KpisTest, ReviewsFallingDueAndFormalReviews) {
   Apply(A("p2", "p2-a", At(1, 5), 14, "crht-north", "crht"));
   Apply(EventSpec{"p2", "p2-out", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, At(2, 1)});
   // p3: 6 Jan (due 3 Feb, window 24 Jan), reviewed early on 20 Jan breaching the protocol: KPI 7 met by the
-  // shipped early_review (met); KPI 8 not. Its review is due 17 Feb and not done: missed, decided 18 Feb.
+  // shipped early_review (met); KPI 8 not. Its review is due 17 Feb and not done: missed, decided 17 Feb (at
+  // the due day's end).
   Apply(A("p3", "p3-a", At(1, 6), 14, "crht-north", "crht"));
   Apply(A("p3", "p3-b", At(1, 20), 14, "crht-north", "crht").Reason(kFormal).Checks({{"transition-protocol", false}}));
-  // p4: 8 Jan (due 5 Feb) reviewed late on 10 Feb, unplanned: KPI 7 missed, decided 6 Feb; not a formal review.
+  // p4: 8 Jan (due 5 Feb) reviewed late on 10 Feb, unplanned: KPI 7 missed, decided 5 Feb; not a formal review.
   Apply(A("p4", "p4-a", At(1, 8), 14, "crht-north", "crht"));
   Apply(A("p4", "p4-b", At(2, 10), 14, "crht-north", "crht").Reason(pbr::v1::ASSESSMENT_REASON_UNPLANNED_REVIEW));
 
   // February's reviews falling due: p1 (7 Feb, met), p3 (3 Feb, met early), p4 (5 Feb, missed), p3's second
   // (17 Feb, missed); p4's second falls due 10 Mar and p1's second 1 Mar.
   EXPECT_EQ(Of(Month(Trust(), 2, D(3, 10)), 7), Frac(2, 4));
-  // On 6 Feb: p3 decided met (3 Feb), p4 decided missed (6 Feb); p1 waits for its due date, p3's second for 18 Feb.
+  // On 6 Feb: p3 decided met (3 Feb), p4 decided missed (5 Feb); p1 waits for its due date, p3's second for 17 Feb.
   EXPECT_EQ(Of(Month(Trust(), 2, D(2, 6)), 7), Frac(1, 2));
+  EXPECT_EQ(Of(AsAt(Trust(), D(2, 4)), 7), Frac(1, 1));
+  EXPECT_EQ(Of(AsAt(Trust(), D(2, 5)), 7), Frac(1, 2)) << "p4 missed as of its due day's end";
   EXPECT_EQ(Of(AsAt(Trust(), D(2, 7)), 7), Frac(2, 3));
-  EXPECT_EQ(Of(Month(Trust(), 3, D(3, 10)), 7), Frac(0, 1)) << "p1's second missed on 2 Mar; p4's pending";
+  EXPECT_EQ(Of(AsAt(Trust(), D(2, 16)), 7), Frac(2, 3));
+  EXPECT_EQ(Of(AsAt(Trust(), D(2, 17)), 7), Frac(2, 4)) << "p3's second, unreviewed, missed on its due day";
+  EXPECT_EQ(Of(AsAt(Trust(), D(3, 1)), 7), Frac(0, 1)) << "p1's second missed on its due day, 1 Mar";
+  EXPECT_EQ(Of(Month(Trust(), 3, D(3, 9)), 7), Frac(0, 1)) << "p4's second pending (due 10 Mar)";
+  EXPECT_EQ(Of(Month(Trust(), 3, D(3, 10)), 7), Frac(0, 2)) << "p4's second missed as of today, its due day";
   // KPI 8: formal reviews by their own day.
   EXPECT_EQ(Of(Month(Trust(), 1, D(3, 10)), 8), Frac(0, 1));
   EXPECT_EQ(Of(Month(Trust(), 2, D(3, 10)), 8), Frac(1, 1));
 }
 
 TEST_F(KpisTest, AnEarlyReviewFollowsTheKpiFileOption) {
-  // Due 3 Feb (window from 24 Jan), reviewed 20 Jan; the review itself due 17 Feb and missed on 18 Feb.
+  // Due 3 Feb (window from 24 Jan), reviewed 20 Jan; the review itself due 17 Feb and missed on that day.
   for (auto [option, want] : {std::pair{care::EarlyReview::kMet, Frac(1, 2)},
                               std::pair{care::EarlyReview::kNotMet, Frac(0, 2)},
                               std::pair{care::EarlyReview::kExcluded, Frac(0, 1)}}) {
@@ -499,6 +530,23 @@ TEST_F(KpisTest, AReportReadsABoundedNumberOfRows) {
   // Stock: at most 3 years + 10 months + 30 days per part; flow: at most 30 decision days per KPI.
   EXPECT_LE(reads, 5 * (3 + 10 + 30) + 10 * 30);
   EXPECT_GT(Totals().size(), static_cast<size_t>(reads));
+}
+
+// ---- what the totals are derived with: a change of rules or policy must not mix into them.
+
+TEST_F(KpisTest, TheDerivationIsTheRulesVersionAndTheReviewPolicy) {
+  const std::string sop = projection_->derivation();
+  EXPECT_THAT(sop, HasSubstr(ShippedRules()->version()));
+  EXPECT_THAT(sop, HasSubstr("review-policy sop"));
+  KpisProjection national(ShippedRules(), care::ReviewPolicy::kNational);
+  EXPECT_THAT(national.derivation(), HasSubstr("review-policy national"));
+  care::RuleData data = ShippedRules()->data();
+  data.kpis.early_review = care::EarlyReview::kExcluded;
+  auto changed = care::RuleSet::FromData(data, "another digest");
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  ASSERT_NE(changed->version(), ShippedRules()->version());
+  EXPECT_NE(KpisProjection(std::make_shared<care::RuleSet>(*changed), care::ReviewPolicy::kTrustSop).derivation(),
+            sop);
 }
 
 // ---- the API's refusals name the field.

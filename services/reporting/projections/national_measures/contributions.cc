@@ -1,10 +1,10 @@
 #include "projections/national_measures/contributions.h"
 
 #include <algorithm>
-#include <map>
-#include <tuple>
 
 #include "care/catalogue.h"
+#include "care/period.h"
+#include "care/teams.h"
 #include "platform/events.h"
 
 namespace pbr::reporting::national {
@@ -12,44 +12,28 @@ namespace pbr::reporting::national {
 NationalView NationalViewOf(absl::string_view person_id, const ledger::PersonFacts& facts,
                             const care::RuleSet& rules) {
   NationalView view;
-  const ledger::CareRecord care = ledger::Derive(person_id, facts);
-  std::map<std::string, std::optional<absl::CivilDay>> discharge_of;  // referral id -> its discharge day
-  for (const ledger::ReferralPeriod& r : care.referrals) {
+  view.facts = facts;
+  view.care = ledger::Derive(person_id, view.facts);
+  for (const ledger::ReferralPeriod& r : view.care.referrals) {
     ReferralSpan& span = view.referrals.emplace_back();
     span.opened = platform::ClinicalDay(r.opened_at);
     if (r.closed_at.has_value()) span.closed = platform::ClinicalDay(*r.closed_at);
-    discharge_of[r.id] = span.closed;
   }
-
-  const std::vector<const ledger::Assessment*> live = facts.LiveAssessments();
-  // The record each period holds last so far, so the next assessment of the same period can end it.
-  std::map<std::string, size_t> last_record_of;  // referral id -> index in view.records
-  for (size_t i = 0; i < live.size(); ++i) {
-    const ledger::Assessment& a = *live[i];
-    auto referral = care.referral_of.find(a.id);
-    if (referral == care.referral_of.end()) continue;  // the ledger places every live assessment
-    const absl::CivilDay effective = platform::ClinicalDay(a.effective_at);
-    if (auto previous = last_record_of.find(referral->second); previous != last_record_of.end()) {
-      view.records[previous->second].end = effective;
-    }
-    last_record_of[referral->second] = view.records.size();
-
+  for (const ledger::Assessment* a : view.facts.LiveAssessments()) {
+    if (!view.care.referral_of.contains(a->id)) continue;  // the ledger places every live assessment
     ClusterRecord& r = view.records.emplace_back();
-    r.assessment_id = a.id;
-    r.cluster = a.cluster;
-    r.team_id = a.team_id;
-    r.commissioner_id = a.commissioner_id.empty() ? std::string(kNoCommissioner) : a.commissioner_id;
-    r.service_area = a.service_area;
-    r.start = effective;
-    r.mhct = platform::ClinicalDay(a.assessed_at);
-    r.ledger_position = static_cast<int>(i);
-    if (care::IsValidClusterId(a.cluster)) {
-      auto due = rules.ReviewDueDate(a.cluster, r.mhct, care::ReviewPolicy::kNational);
+    r.assessment_id = a->id;
+    r.cluster = a->cluster;
+    r.team_id = a->team_id;
+    r.commissioner_id = care::CommissionerOrUnknown(a->commissioner_id);
+    r.service_area = a->service_area;
+    r.effective = platform::ClinicalDay(a->effective_at);
+    r.mhct = platform::ClinicalDay(a->assessed_at);
+    if (care::IsValidClusterId(a->cluster)) {
+      auto due = rules.ReviewDueDate(a->cluster, r.mhct, care::ReviewPolicy::kNational);
       if (due.ok()) r.national_due = due->due;
     }
   }
-  // A period's last record ends with the discharge that closes the period.
-  for (const auto& [referral_id, index] : last_record_of) view.records[index].end = discharge_of[referral_id];
   return view;
 }
 
@@ -58,15 +42,12 @@ std::optional<Standing> StandingAt(const NationalView& view, absl::CivilDay peri
     return r.opened <= period_end && (!r.closed.has_value() || *r.closed > period_end);
   });
   if (!referral_open) return std::nullopt;
-  const ClusterRecord* chosen = nullptr;
-  for (const ClusterRecord& r : view.records) {
-    if (!care::IsValidClusterId(r.cluster)) continue;  // dropped before the latest is chosen
-    if (r.start > period_end || (r.end.has_value() && *r.end <= period_end)) continue;
-    if (chosen == nullptr || std::tie(r.start, r.ledger_position) > std::tie(chosen->start, chosen->ledger_position)) {
-      chosen = &r;
-    }
-  }
-  if (chosen == nullptr) return std::nullopt;
+  const ledger::Assessment* in_effect =
+      ledger::AssessmentInEffectAt(view.facts, view.care, care::EndOfDay(period_end, platform::ClinicalTimeZone()));
+  if (in_effect == nullptr) return std::nullopt;
+  auto chosen = std::find_if(view.records.begin(), view.records.end(),
+                             [&](const ClusterRecord& r) { return r.assessment_id == in_effect->id; });
+  if (chosen == view.records.end() || !care::IsValidClusterId(chosen->cluster)) return std::nullopt;
   Standing s;
   s.cluster = chosen->cluster;
   s.team_id = chosen->team_id;
@@ -84,9 +65,7 @@ std::vector<Contribution> ContributionsOf(const NationalView& view) {
     if (r.closed.has_value()) changes.push_back(*r.closed);
   }
   for (const ClusterRecord& r : view.records) {
-    if (!care::IsValidClusterId(r.cluster)) continue;
-    changes.push_back(r.start);
-    if (r.end.has_value()) changes.push_back(*r.end);
+    changes.push_back(r.effective);  // an invalid code taking effect ends the valid record before it
     if (r.national_due.has_value()) changes.push_back(*r.national_due);
   }
   std::sort(changes.begin(), changes.end());

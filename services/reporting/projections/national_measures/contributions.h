@@ -1,20 +1,19 @@
 #pragma once
 // What one person adds to the national review measures ACC33/36 (rules/README.md "National measures"),
 // as pure functions of their ledger facts: no store, no clock. The ledger (libs/ledger) says what their
-// care is (live assessments in its order, referral periods, which period each assessment belongs to);
-// care::RuleSet says when the national review falls due. This file only reads those as NHS Digital's
-// MHSDS tables would hold them:
+// care is (referral periods, which assessment is in effect at a time); care::RuleSet says when the
+// national review falls due. This file only reads those as NHS Digital's MHSDS tables would hold them:
 //
 // - Referral periods: open at a month end P when opened on or before P and not discharged on or
 //   before P (a discharge on P closes it).
-// - Cluster records: every live assessment of a referral period is one. It starts on its effective
-//   day and ends on the effective day of the period's next live assessment (ledger order), or on the
-//   day of the discharge that closes the period. Open at P: started on or before P and not ended on
-//   or before P (a record ending on P is closed at P).
-// - At P the person counts (ACC33) when a referral period is open and a cluster record with a valid
-//   cluster code (0-8, 10-21) is open; of those, the record with the latest start (ties: the later in
-//   ledger order) is theirs. Records with any other code are dropped before that choice, as the
-//   national code drops them.
+// - Cluster records: every live assessment of a referral period is one, taking effect from its effective
+//   day. The person's record at P is the one the ledger has in effect at the end of P
+//   (ledger::AssessmentInEffectAt: the last in the ledger's order to have taken effect, never before its
+//   period opened nor before the episode it came in started), the same one reporting's KPIs 1-3 count
+//   and the same cluster as the ledger's episode then. A record ends when a later one takes effect or
+//   the period is discharged (a record replaced or discharged on P is closed at P).
+// - At P the person counts (ACC33) when a referral period is open and their record has a valid cluster
+//   code (0-8, 10-21); a record with any other code counts nowhere, as the national code drops it.
 // - ACC36 when P is before that record's national due date (ReviewDueDate from its MHCT day with the
 //   national policy): on the due date itself the person is already outside.
 //
@@ -32,9 +31,6 @@
 
 namespace pbr::reporting::national {
 
-// The commissioner scope of an assessment that named none.
-inline constexpr absl::string_view kNoCommissioner = "unknown";
-
 struct ReferralSpan {
   absl::CivilDay opened;                 // clinical day the period opened
   std::optional<absl::CivilDay> closed;  // clinical day of the discharge; none while open
@@ -44,22 +40,23 @@ struct ClusterRecord {
   std::string assessment_id;
   int cluster = 0;
   std::string team_id;
-  std::string commissioner_id;  // kNoCommissioner when the assessment named none
+  std::string commissioner_id;  // care::kUnknownCommissioner when the assessment named none
   std::string service_area;
-  absl::CivilDay start;                // effective day
-  std::optional<absl::CivilDay> end;   // closed from this day; none while open
-  absl::CivilDay mhct;                 // MHCT day: the national review clock runs from it
+  absl::CivilDay effective;     // effective day: the record takes effect no earlier
+  absl::CivilDay mhct;          // MHCT day: the national review clock runs from it
   // ReviewDueDate(cluster, mhct, national). None for a code that is not a valid cluster (the record
   // never counts), or should the rules give a valid one no national period (it counts in ACC33 and is
   // never within, as a record without an MHCT date nationally).
   std::optional<absl::CivilDay> national_due;
-  int ledger_position = 0;             // index in the ledger's order of live assessments (ties on start)
 };
 
-// The person's referral periods and cluster records as the national measures read them.
+// The person's referral periods and cluster records as the national measures read them, with the facts
+// and the ledger's reading of them that say which record is in effect when.
 struct NationalView {
   std::vector<ReferralSpan> referrals;
   std::vector<ClusterRecord> records;  // in ledger order
+  ledger::PersonFacts facts;
+  ledger::CareRecord care;
 };
 NationalView NationalViewOf(absl::string_view person_id, const ledger::PersonFacts& facts,
                             const care::RuleSet& rules);
@@ -86,8 +83,9 @@ struct Contribution {
   bool operator==(const Contribution&) const = default;
 };
 // Every run of the person, oldest first, adjacent runs with the same standing merged. The standing
-// can only change on a day some record or referral period starts or ends or a due date falls, so the
-// month ends are judged one interval between such days at a time, never month by month.
+// can only change on a day some record takes effect, a referral period opens or closes or a due date
+// falls (a record takes effect on its effective day or on a day another one does or a period opens), so
+// the month ends are judged one interval between such days at a time, never month by month.
 std::vector<Contribution> ContributionsOf(const NationalView& view);
 
 }  // namespace pbr::reporting::national

@@ -32,6 +32,8 @@ absl::StatusOr<std::vector<national::Contribution>> StoredRuns(const platform::S
 
 }  // namespace
 
+std::string NationalMeasuresProjection::derivation() const { return absl::StrCat("rules ", rules_->version()); }
+
 std::vector<std::string> NationalMeasuresProjection::topics() const {
   namespace topic = platform::topic;
   return {std::string(topic::kAssessmentRecorded), std::string(topic::kCareEventRecorded)};

@@ -35,6 +35,8 @@ class NationalMeasuresProjection final : public platform::Projection {
   std::vector<std::string> topics() const override;
   std::vector<std::string> families() const override;
   absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
+  // "rules <version>": the national review periods and cluster codes the runs are derived with.
+  std::string derivation() const override;
 
   // INVALID_ARGUMENT (dead-lettered): no person, no assessment id, a live assessment without assessed_at.
   absl::Status OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "api.h"
 #include "care/national_measures.h"
+#include "care/teams.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -223,51 +224,64 @@ TEST(NationalContributions, RunsAreTheStandingAtEveryMonthEnd) {
   }
 }
 
-TEST(NationalContributions, AnInvalidRecordIsDroppedBeforeTheLatestIsChosen) {
-  // a3 is back-dated inside a1's record: at the end of January a1 (cluster 4) and a3 (cluster 9) are both
-  // open and a3 starts later; the national code drops a3's code first, so the person counts in cluster 4.
+ledger::Assessment Fact(const char* id, CivilDay mhct, CivilDay effective, int cluster) {
+  ledger::Assessment a;
+  a.id = id;
+  a.assessed_at = At(mhct);
+  a.effective_at = At(effective);
+  a.cluster = cluster;
+  a.team_id = "cmht-north";
+  return a;
+}
+
+ledger::CareEvent CareFact(const char* id, ledger::CareEventKind kind, CivilDay day) {
+  ledger::CareEvent e;
+  e.id = id;
+  e.kind = kind;
+  e.occurred_at = At(day);
+  return e;
+}
+
+TEST(NationalContributions, TheRecordInEffectIsTheLedgersAndAnInvalidCodeCountsNowhere) {
+  // a3 is recorded after a2 but back-dated inside a1's record. It takes effect where the ledger's episode
+  // for it starts, on a2's effective day, not before: at the end of January a1 (cluster 4) is the record;
+  // at the end of February a3, whose code is no cluster, so the person counts nowhere.
   ledger::PersonFacts facts;
-  auto add = [&](const char* id, CivilDay mhct, CivilDay effective, int cluster) {
-    ledger::Assessment a;
-    a.id = id;
-    a.assessed_at = At(mhct);
-    a.effective_at = At(effective);
-    a.cluster = cluster;
-    a.team_id = "cmht-north";
-    facts.Fold(a);
-  };
-  add("a1", CivilDay(2026, 1, 10), CivilDay(2026, 1, 10), 4);
-  add("a2", CivilDay(2026, 2, 10), CivilDay(2026, 2, 10), 11);
-  add("a3", CivilDay(2026, 2, 15), CivilDay(2026, 1, 20), 9);
+  facts.Fold(Fact("a1", CivilDay(2026, 1, 10), CivilDay(2026, 1, 10), 4));
+  facts.Fold(Fact("a2", CivilDay(2026, 2, 10), CivilDay(2026, 2, 10), 11));
+  facts.Fold(Fact("a3", CivilDay(2026, 2, 15), CivilDay(2026, 1, 20), 9));
   const national::NationalView view = national::NationalViewOf("p", facts, *Rules());
   ASSERT_EQ(view.records.size(), 3u);
-  EXPECT_EQ(view.records[0].end, CivilDay(2026, 2, 10));  // ends where the next in ledger order takes effect
-  EXPECT_EQ(view.records[1].end, CivilDay(2026, 1, 20));  // before its own start: never open
+  EXPECT_EQ(view.records[2].effective, CivilDay(2026, 1, 20));
   EXPECT_FALSE(view.records[2].national_due.has_value());
+  ASSERT_EQ(view.care.episodes.size(), 3u);
+  EXPECT_EQ(view.care.episodes[2].started_at, At(CivilDay(2026, 2, 10))) << "the ledger's episode for a3";
   const auto january = national::StandingAt(view, CivilDay(2026, 1, 31));
   ASSERT_TRUE(january.has_value());
   EXPECT_EQ(january->cluster, 4);
+  const auto before_a2 = national::StandingAt(view, CivilDay(2026, 2, 9));
+  ASSERT_TRUE(before_a2.has_value());
+  EXPECT_EQ(before_a2->cluster, 4) << "a1 until a2 takes effect";
   EXPECT_FALSE(national::StandingAt(view, CivilDay(2026, 2, 28)).has_value());
 }
 
 TEST(NationalContributions, TheReferralPeriodMustBeOpenAtThePeriodEnd) {
-  // The two conditions are separate in the national code: a cluster record open at P counts only while a
-  // referral period is open at P too (opened on or before P, not discharged on or before P).
-  national::NationalView view;
-  national::ClusterRecord& r = view.records.emplace_back();
-  r.cluster = 4;
-  r.start = CivilDay(2026, 1, 5);
-  r.national_due = NationalDue(4, r.start);
+  // A record counts only while a referral period is open at P too (opened on or before P, not discharged
+  // on or before P), even one back-dated to before the period.
   const CivilDay p(2026, 1, 31);
-  EXPECT_FALSE(national::StandingAt(view, p).has_value()) << "no referral period at all";
-  view.referrals.push_back({CivilDay(2026, 2, 1), std::nullopt});
-  EXPECT_FALSE(national::StandingAt(view, p).has_value()) << "opened after P";
-  view.referrals.back().opened = p;
-  EXPECT_TRUE(national::StandingAt(view, p).has_value()) << "opened on P";
-  view.referrals.back().closed = p;
-  EXPECT_FALSE(national::StandingAt(view, p).has_value()) << "discharged on P";
-  view.referrals.back().closed = p + 1;
-  EXPECT_TRUE(national::StandingAt(view, p).has_value()) << "discharged the day after P";
+  auto standing = [&](std::vector<ledger::CareEvent> events, CivilDay mhct) {
+    ledger::PersonFacts facts;
+    for (auto& e : events) facts.Fold(std::move(e));
+    facts.Fold(Fact("a", mhct, CivilDay(2026, 1, 5), 4));
+    return national::StandingAt(national::NationalViewOf("p", facts, *Rules()), p);
+  };
+  using K = ledger::CareEventKind;
+  EXPECT_FALSE(standing({CareFact("r", K::kReferralReceived, p + 1)}, p + 2).has_value()) << "opened after P";
+  EXPECT_TRUE(standing({CareFact("r", K::kReferralReceived, p)}, p + 2).has_value()) << "opened on P";
+  EXPECT_FALSE(standing({CareFact("out", K::kDischargeFromService, p)}, CivilDay(2026, 1, 5)).has_value())
+      << "discharged on P";
+  EXPECT_TRUE(standing({CareFact("out", K::kDischargeFromService, p + 1)}, CivilDay(2026, 1, 5)).has_value())
+      << "discharged the day after P";
 }
 
 // ---- the projection ----
@@ -295,7 +309,7 @@ TEST_F(NationalMeasuresTest, ARecordBackDatedBeforeItsReferralCountsFromTheRefer
   Referral("p1", "r1", CivilDay(2026, 2, 3));
   Assess({.person = "p1", .id = "a1", .mhct = CivilDay(2026, 2, 5), .cluster = 14, .team = "ward-1",
           .area = "inpatient", .effective = CivilDay(2026, 1, 29)});
-  EXPECT_EQ(ViewOf("p1").records.at(0).start, CivilDay(2026, 1, 29));
+  EXPECT_EQ(ViewOf("p1").records.at(0).effective, CivilDay(2026, 1, 29));
   EXPECT_EQ(All(kTrust, CivilMonth(2026, 1)), Pair(0, 0));
   EXPECT_EQ(Of(kTrust, CivilMonth(2026, 2), 14), Pair(1, 1));
 }
@@ -348,20 +362,25 @@ TEST_F(NationalMeasuresTest, DueOnThePeriodEndIsOutsideDueTheDayAfterIsWithin) {
   EXPECT_EQ(m.rule_version(), Rules()->review_periods().version);
 }
 
-TEST_F(NationalMeasuresTest, TiesOnStartGoToTheLaterInLedgerOrder) {
-  // a3, an inpatient allocation back-dated to the admission on 10 January, starts on the same day as a1
-  // and both are open at the end of January (a1 ends when a2 takes effect, on 5 February): a3 is the
-  // later in ledger order (the later MHCT date) and is the person's record.
+TEST_F(NationalMeasuresTest, ABackDatedRecordTakesEffectAsTheLedgersEpisodeTiesGoingToTheLater) {
+  // a3, recorded on 20 February after a2 but back-dated to 10 January, takes effect where the ledger's
+  // episode for it can start: on 5 February, when a2 took effect, and being the later in ledger order on
+  // that day it is the record from then; January keeps a1's.
   Assess("p1", "a1", CivilDay(2026, 1, 10), 4);
   Assess("p1", "a2", CivilDay(2026, 2, 5), 11);
   EXPECT_EQ(Of(kTrust, CivilMonth(2026, 1), 4), Pair(1, 1));
   Assess({.person = "p1", .id = "a3", .mhct = CivilDay(2026, 2, 20), .cluster = 7,
           .effective = CivilDay(2026, 1, 10)});
-  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 1), 4), Pair(0, 0));
-  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 1), 7), Pair(1, 1));
+  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 1), 4), Pair(1, 1));
+  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 1), 7), Pair(0, 0));
   EXPECT_EQ(Of(kTrust, CivilMonth(2026, 2), 7), Pair(1, 1));
-  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 2), 11), Pair(0, 0));  // a2's record ends before it starts
-  EXPECT_EQ(All(kTrust, CivilMonth(2026, 1)), Pair(1, 1));
+  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 2), 11), Pair(0, 0));
+  // Back-dated onto the very start of b1's episode: the tie goes to b3, the later in ledger order.
+  Assess("p2", "b1", CivilDay(2026, 1, 10), 4);
+  Assess({.person = "p2", .id = "b3", .mhct = CivilDay(2026, 2, 20), .cluster = 7,
+          .effective = CivilDay(2026, 1, 10)});
+  EXPECT_EQ(Of(kTrust, CivilMonth(2026, 1), 7), Pair(1, 1));
+  EXPECT_EQ(All(kTrust, CivilMonth(2026, 1)), Pair(2, 2));
 }
 
 TEST_F(NationalMeasuresTest, ABackDatedInpatientAllocationCountsFromItsAdmission) {
@@ -431,7 +450,7 @@ TEST_F(NationalMeasuresTest, EachScopeCountsItsOwnRecords) {
   EXPECT_EQ(All(Scope(pbr::v1::REPORT_SCOPE_SERVICE_AREA, "community_psychosis"), m), Pair(1, 1));
   EXPECT_EQ(All(Scope(pbr::v1::REPORT_SCOPE_COMMISSIONER, "00X"), m), Pair(2, 1));
   EXPECT_EQ(All(Scope(pbr::v1::REPORT_SCOPE_COMMISSIONER, "00Y"), m), Pair(1, 1));
-  EXPECT_EQ(All(Scope(pbr::v1::REPORT_SCOPE_COMMISSIONER, std::string(national::kNoCommissioner)), m), Pair(1, 1));
+  EXPECT_EQ(All(Scope(pbr::v1::REPORT_SCOPE_COMMISSIONER, std::string(care::kUnknownCommissioner)), m), Pair(1, 1));
   EXPECT_EQ(All(Scope(pbr::v1::REPORT_SCOPE_COMMISSIONER, "00Z"), m), Pair(0, 0));
   const auto measures = Measures(kTrust, m);
   const auto& clusters = measures.clusters();
@@ -648,6 +667,11 @@ TEST_F(NationalMeasuresTest, TheApiChecksTheScopeAndMonthNamingTheField) {
   const auto fine = request(Scope(pbr::v1::REPORT_SCOPE_TEAM, "cmht-north"), 2026, 2);
   ASSERT_TRUE(api.GetNationalMeasures(nullptr, &fine, &reply).ok());
   EXPECT_EQ(reply.all().acc33(), 1);
+}
+
+// What the runs are derived with: the rule set's national review periods and cluster codes.
+TEST(NationalDerivation, IsTheRulesVersion) {
+  EXPECT_EQ(NationalMeasuresProjection(Rules()).derivation(), absl::StrCat("rules ", Rules()->version()));
 }
 
 }  // namespace
