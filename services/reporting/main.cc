@@ -18,7 +18,7 @@ int main(int argc, char** argv, char** envp) {
         if (!rules.ok()) return rules.status();
         host.ValidateEventsWith(pbr::services::SharedEventRules(*rules));
         if (auto st = host.AddProjection(std::make_shared<pbr::reporting::CaseloadProjection>()); !st.ok()) return st;
-        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules));
+        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules, host.clock()));
         return absl::OkStatus();
       });
 }

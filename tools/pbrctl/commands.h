@@ -94,7 +94,9 @@ struct OutcomesSummaryOptions {
   std::string from, to;     // optional days (inclusive)
 };
 int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format);
-int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
+// `care_coordinator_id` empty: the whole team.
+int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const std::string& care_coordinator_id,
+                const QueryFormat& format);
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);

@@ -219,6 +219,7 @@ struct Visit {
   size_t epr = 0;
   std::string team;
   std::string clinician;
+  std::string care_coordinator;  // the clinician who took the person on in this team
   pbr::v1::AssessmentReason reason = pbr::v1::ASSESSMENT_REASON_INITIAL;
 };
 
@@ -265,6 +266,7 @@ class Generator {
     v.team = options_.teams[rng_.Weighted(team_weights_)];
     v.epr = static_cast<size_t>(rng_.Between(0, static_cast<int64_t>(options_.epr_systems.size()) - 1));
     v.clinician = Clinician(rng_, v.team);
+    v.care_coordinator = v.clinician;
     v.cluster = FirstCluster(rng_, KindOf(v.team));
     // About one person in seven moves to the other EPR part way through: same NHS number, so the
     // platform sees one person with a history in both systems.
@@ -288,9 +290,10 @@ class Generator {
         v.epr = (v.epr + 1) % options_.epr_systems.size();
         v.team = SiblingTeam(rng_, options_.teams, v.team);
         v.clinician = Clinician(rng_, v.team);
+        v.care_coordinator = v.clinician;
         v.reason = pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW;
       } else if (rng_.Chance(0.15)) {
-        v.clinician = Clinician(rng_, v.team);  // a colleague covered this review
+        v.clinician = Clinician(rng_, v.team);  // a colleague covered this review; the care co-ordinator stays
       }
       v.cluster = NextCluster(rng_, KindOf(v.team), v.cluster);
       visits.push_back(v);
@@ -326,6 +329,7 @@ class Generator {
     r.set_nhs_number(nhs_number);
     r.set_team_id(v.team);
     r.set_clinician_id(v.clinician);
+    if (v.care_coordinator != v.clinician) r.set_care_coordinator_id(v.care_coordinator);
     // Clinic hours, 09:00-17:00 UTC.
     const absl::CivilMinute when = absl::CivilMinute(window_start_ + v.day) + rng_.Between(9 * 60, 17 * 60);
     r.mutable_assessed_at()->set_seconds(absl::ToUnixSeconds(absl::FromCivil(when, absl::UTCTimeZone())));
