@@ -418,8 +418,13 @@ class Generator {
     r.set_source_record_id(absl::StrFormat("%s-A%d-%d", Epr(p), options_.seed, ++assessment_counter_));
     r.set_nhs_number(p.nhs_number);
     r.set_team_id(p.team);
-    // Now and then a colleague covers the review.
-    r.set_clinician_id(rng_.Chance(0.15) ? Clinician(rng_, p.team) : ClinicianFor(p, p.team));
+    // Now and then a colleague covers the review; the person's care co-ordinator stays the usual one.
+    if (p.clinicians.contains(p.team) && rng_.Chance(0.15)) {
+      r.set_clinician_id(Clinician(rng_, p.team));
+      if (r.clinician_id() != ClinicianFor(p, p.team)) r.set_care_coordinator_id(ClinicianFor(p, p.team));
+    } else {
+      r.set_clinician_id(ClinicianFor(p, p.team));
+    }
     *r.mutable_assessed_at() = ToProto(at);
     *r.mutable_ratings() = MakeRatings(rng_, cluster, p.assessments_in_period);
     r.set_cluster(cluster);
