@@ -432,7 +432,7 @@ class CareJourneyTest : public systemtest::PlatformFixture {
       pbr::v1::Caseload got;
       const bool converged = testing::WaitUntil(
           [&] {
-            got = Caseload(team);
+            got = systemtest::WithoutProfile(Caseload(team));
             return google::protobuf::util::MessageDifferencer::Equals(got, expected);
           },
           kConverge, absl::Milliseconds(100));

@@ -322,7 +322,7 @@ class FaultSystemTest : public systemtest::PlatformFixture {
       pbr::v1::Caseload got;
       const bool ok = testing::WaitUntil(
           [&] {
-            got = Caseload(team);
+            got = systemtest::WithoutProfile(Caseload(team));
             return google::protobuf::util::MessageDifferencer::Equals(got, expected);
           },
           Left(), absl::Milliseconds(100));

@@ -13,6 +13,7 @@
 #include "care/rules.h"
 #include "gtest/gtest.h"
 #include "pbr/v1/common.pb.h"
+#include "pbr/v1/reporting.pb.h"
 #include "testing/local_platform.h"
 
 namespace pbr::systemtest {
@@ -50,6 +51,37 @@ inline std::string DayText(const pbr::v1::CivilDate& d) {
   return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
 inline std::string DayText(absl::CivilDay d) { return absl::FormatCivilTime(d); }
+
+// The part of a caseload these tests calculate (people, reviews and HoNOS per cluster and person): the
+// profile's figures (care co-ordinators, time in the cluster, contact, reasons to discuss, clustering
+// quality) cleared, for tests/reporting_system_test.cc and the projection's tests check those.
+inline pbr::v1::Caseload WithoutProfile(pbr::v1::Caseload c) {
+  c.clear_care_coordinator_id();
+  c.clear_super_classes();
+  c.clear_quality();
+  c.clear_quality_by_clinician();
+  c.clear_cases_to_discuss();
+  c.clear_as_of();
+  c.clear_rule_version();
+  for (auto& k : *c.mutable_clusters()) {
+    k.clear_super_class();
+    k.clear_indicative_period();
+    k.clear_beyond_indicative_period();
+    k.clear_mean_days_in_cluster();
+    k.clear_people_with_recent_contact();
+  }
+  for (auto& p : *c.mutable_persons()) {
+    p.clear_care_coordinator_id();
+    p.clear_super_class();
+    p.clear_in_cluster_since();
+    p.clear_days_in_cluster();
+    p.clear_beyond_indicative_period();
+    p.clear_face_to_face_contacts_90_days();
+    p.clear_last_face_to_face_contact();
+    p.clear_discuss();
+  }
+  return c;
+}
 
 // A deterministic generator (splitmix64): the same history on every machine and library.
 class Rng {

@@ -30,6 +30,27 @@ absl::StatusOr<SuperClass> ParseSuperClass(std::string_view code) {
       internal::Cat("super-class \"", code, "\" is not one of V, NP, P, O"));
 }
 
+std::optional<absl::CivilDay> IndicativePeriodEnd(const IndicativePeriod& period, absl::CivilDay start) {
+  if (period.open_ended) return std::nullopt;
+  return AddPeriod(start, period.max);
+}
+
+bool IsBeyondIndicativePeriod(const IndicativePeriod& period, absl::CivilDay start, absl::CivilDay today) {
+  const std::optional<absl::CivilDay> end = IndicativePeriodEnd(period, start);
+  return end.has_value() && today > *end;
+}
+
+DayRange RecentContactWindow(absl::CivilDay today) { return {today - (kRecentContactDays - 1), today}; }
+
+bool IsRecentContact(absl::CivilDay contact, absl::CivilDay today) {
+  const DayRange window = RecentContactWindow(today);
+  return contact >= window.first && contact <= window.last;
+}
+
+bool LacksRecentContact(int recent_contacts, absl::CivilDay referral_opened, absl::CivilDay today) {
+  return recent_contacts == 0 && referral_opened <= today - kRecentContactDays;
+}
+
 const ClusterInfo* ClusterCatalogue::Find(int cluster) const {
   auto it = clusters.find(cluster);
   return it == clusters.end() ? nullptr : &it->second;

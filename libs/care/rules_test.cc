@@ -305,5 +305,59 @@ TEST(CareRuleSetVersion, CombinedVersionNamesTheManifestAndADigest) {
   EXPECT_TRUE(rules.profiles().example);
 }
 
+// Indicative periods of care (SOP Table 12) end at start + the (upper) length, by calendar arithmetic;
+// a person is beyond theirs from the day after the end. Ends worked out by hand.
+TEST(CareIndicativePeriod, EndsAtTheUpperLengthWithMonthsClamped) {
+  const IndicativePeriod six_months = *ParseIndicativePeriod("6 months");
+  EXPECT_EQ(IndicativePeriodEnd(six_months, CivilDay(2024, 8, 31)), CivilDay(2025, 2, 28));
+  EXPECT_FALSE(IsBeyondIndicativePeriod(six_months, CivilDay(2024, 8, 31), CivilDay(2025, 2, 28)));
+  EXPECT_TRUE(IsBeyondIndicativePeriod(six_months, CivilDay(2024, 8, 31), CivilDay(2025, 3, 1)));
+
+  // A range ends at its upper length: 1 Jan 2024 + 12 weeks (84 days) = 25 Mar 2024.
+  const IndicativePeriod crisis = *ParseIndicativePeriod("8-12 weeks");
+  EXPECT_EQ(IndicativePeriodEnd(crisis, CivilDay(2024, 1, 1)), CivilDay(2024, 3, 25));
+  EXPECT_FALSE(IsBeyondIndicativePeriod(crisis, CivilDay(2024, 1, 1), CivilDay(2024, 3, 25)));
+  EXPECT_TRUE(IsBeyondIndicativePeriod(crisis, CivilDay(2024, 1, 1), CivilDay(2024, 3, 26)));
+  EXPECT_FALSE(IsBeyondIndicativePeriod(crisis, CivilDay(2024, 1, 1), CivilDay(2024, 2, 26)))
+      << "past the lower length (8 weeks) is still within the range";
+
+  // Years are 12 calendar months: 29 Feb 2024 + 3 years = 28 Feb 2027.
+  EXPECT_EQ(IndicativePeriodEnd(*ParseIndicativePeriod("3 years"), CivilDay(2024, 2, 29)), CivilDay(2027, 2, 28));
+}
+
+TEST(CareIndicativePeriod, AnOpenEndedPeriodNeverEnds) {
+  const IndicativePeriod long_term = *ParseIndicativePeriod("3+ years");
+  EXPECT_EQ(IndicativePeriodEnd(long_term, CivilDay(2001, 1, 1)), std::nullopt);
+  EXPECT_FALSE(IsBeyondIndicativePeriod(long_term, CivilDay(2001, 1, 1), CivilDay(2199, 12, 31)));
+}
+
+TEST(CareIndicativePeriod, TheShippedCataloguesPeriods) {
+  const RuleSet& rules = ShippedRules();
+  // Cluster 14 (psychotic crisis), "8-12 weeks"; cluster 11, "3+ years"; cluster 4, "12 months".
+  EXPECT_EQ(IndicativePeriodEnd(rules.FindCluster(14)->indicative_period, CivilDay(2026, 1, 10)),
+            CivilDay(2026, 4, 4));
+  EXPECT_EQ(IndicativePeriodEnd(rules.FindCluster(11)->indicative_period, CivilDay(2026, 1, 10)), std::nullopt);
+  EXPECT_EQ(IndicativePeriodEnd(rules.FindCluster(4)->indicative_period, CivilDay(2026, 1, 10)),
+            CivilDay(2027, 1, 10));
+}
+
+// The 90 days up to today: today - 89 to today inclusive.
+TEST(CareRecentContact, TheWindowIsTheNinetyDaysUpToToday) {
+  const CivilDay today(2026, 11, 22);
+  EXPECT_TRUE(IsRecentContact(today, today));
+  EXPECT_TRUE(IsRecentContact(CivilDay(2026, 8, 25), today));   // today - 89
+  EXPECT_FALSE(IsRecentContact(CivilDay(2026, 8, 24), today));  // today - 90
+  EXPECT_FALSE(IsRecentContact(CivilDay(2026, 11, 23), today)) << "a contact after today is not yet in the window";
+  EXPECT_EQ(RecentContactWindow(today).first, CivilDay(2026, 8, 25));
+  EXPECT_EQ(RecentContactWindow(today).last, today);
+}
+
+TEST(CareRecentContact, OnlyAReferralOpenForNinetyDaysLacksContact) {
+  const CivilDay today(2026, 11, 22);
+  EXPECT_TRUE(LacksRecentContact(0, CivilDay(2026, 8, 24), today));   // opened today - 90
+  EXPECT_FALSE(LacksRecentContact(0, CivilDay(2026, 8, 25), today));  // opened today - 89: too new to judge
+  EXPECT_FALSE(LacksRecentContact(1, CivilDay(2020, 1, 1), today));
+}
+
 }  // namespace
 }  // namespace care

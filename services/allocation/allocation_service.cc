@@ -462,6 +462,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   a->set_source_record_id(r.source_record_id());
   a->set_team_id(r.team_id());
   a->set_clinician_id(r.clinician_id());
+  a->set_care_coordinator_id(r.care_coordinator_id());
   *a->mutable_assessed_at() = r.assessed_at();
   *a->mutable_ratings() = r.ratings();
   a->set_cluster(r.cluster());

@@ -399,6 +399,39 @@ TEST_F(AllocationTest, AnAmendmentReplacesTheAssessmentAndAWithdrawalFallsBack) 
   EXPECT_EQ(service_->Amend(unknown, "").status().code(), absl::StatusCode::kNotFound);
 }
 
+// The care co-ordinator the EPR names travels on the event, is replaced by an amendment like every other
+// field (left out, none is named any more), and stays on the withdrawal's content.
+TEST_F(AllocationTest, TheCareCoordinatorTravelsOnTheEventThroughAmendmentsAndTheWithdrawal) {
+  auto r = ValidRequest("r1");
+  r.set_care_coordinator_id("cc-ann");
+  ASSERT_TRUE(service_->Record(r, "").ok());
+  auto retry = r;
+  retry.set_care_coordinator_id("cc-bob");
+  EXPECT_EQ(service_->Record(retry, "").status().code(), absl::StatusCode::kAlreadyExists)
+      << "another care co-ordinator is other content, not a retry";
+  ASSERT_TRUE(service_->Amend(retry, "").ok());
+  auto without = retry;
+  without.clear_care_coordinator_id();
+  ASSERT_TRUE(service_->Amend(without, "").ok());
+  auto again = without;
+  again.set_care_coordinator_id("cc-cat");
+  ASSERT_TRUE(service_->Amend(again, "").ok());
+  pbr::v1::WithdrawAssessmentRequest w;
+  w.set_source_system("epr-north");
+  w.set_source_record_id("r1");
+  ASSERT_TRUE(service_->Withdraw(w, "").ok());
+
+  const auto events = Pending("assessment-recorded");
+  ASSERT_EQ(events.size(), 5u);
+  EXPECT_EQ(events[0].assessment_recorded().care_coordinator_id(), "cc-ann");
+  EXPECT_EQ(events[0].assessment_recorded().clinician_id(), "clin-7");
+  EXPECT_EQ(events[1].assessment_recorded().care_coordinator_id(), "cc-bob");
+  EXPECT_EQ(events[2].assessment_recorded().care_coordinator_id(), "");
+  EXPECT_EQ(events[3].assessment_recorded().care_coordinator_id(), "cc-cat");
+  EXPECT_TRUE(events[4].assessment_recorded().withdrawn());
+  EXPECT_EQ(events[4].assessment_recorded().care_coordinator_id(), "cc-cat");
+}
+
 // ---- care events ----
 
 TEST_F(AllocationTest, CareEventsArePublishedOnceAndValidated) {

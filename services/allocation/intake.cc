@@ -84,6 +84,7 @@ absl::Status ValidateAssessment(const care::RuleSet& rules, absl::Time now, cons
   p.Identifier("source_record_id", r.source_record_id(), Need::kRequired);
   p.Identifier("team_id", r.team_id(), Need::kRequired);
   p.Identifier("clinician_id", r.clinician_id(), Need::kRequired);
+  p.Identifier("care_coordinator_id", r.care_coordinator_id(), Need::kOptional);
   p.Identifier("local_patient_id", r.local_patient_id(), Need::kOptional);
   p.Identifier("commissioner_id", r.commissioner_id(), Need::kOptional);
   p.Identifier("x-trace-id", trace_id, Need::kOptional);

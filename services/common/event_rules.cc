@@ -37,6 +37,7 @@ absl::Status AssessmentRecorded(const care::RuleSet& rules, const pbr::v1::Asses
   // Bounds hold for every revision, a withdrawal included: nothing oversized travels.
   p.Identifier("rule_version", a.rule_version(), Need::kOptional);
   p.Identifier("commissioner_id", a.commissioner_id(), Need::kOptional);
+  p.Identifier("care_coordinator_id", a.care_coordinator_id(), Need::kOptional);
   p.Identifier("episode_id", a.episode_id(), Need::kOptional);
   p.Identifier("referral_id", a.referral_id(), Need::kOptional);
   p.Identifier("service_area", a.service_area(), Need::kOptional, limits::kServiceAreaBytes);

@@ -41,6 +41,7 @@ EventEnvelope Assessment() {
   a->set_source_record_id("rec-1");
   a->set_team_id("cmht-east");
   a->set_clinician_id("clin-7");
+  a->set_care_coordinator_id("cc-3");
   *a->mutable_assessed_at() = platform::ToProto(Day(2026, 3, 2));
   for (int i = 0; i < 18; ++i) a->mutable_ratings()->add_items(i == 7 ? 2 : 1);
   a->mutable_ratings()->set_item8_problem_type("J");
@@ -205,6 +206,9 @@ TEST(EventRules, AWithdrawalIsCheckedForIdentityAndBoundsOnly) {
   a->set_revision(2);
   a->set_clinical_rationale(std::string(4001, 'x'));
   EXPECT_THAT(Validate(e).message(), HasSubstr("assessment_recorded.clinical_rationale: longer than 4000 bytes"));
+  a->clear_clinical_rationale();
+  a->set_care_coordinator_id(std::string(129, 'c'));  // bounded on every revision: nothing oversized travels
+  EXPECT_THAT(Validate(e).message(), HasSubstr("assessment_recorded.care_coordinator_id: longer than 128"));
 }
 
 TEST(EventRules, ATriggersRetractionSaysMetWithdrawnOrPending) {
@@ -345,6 +349,10 @@ INSTANTIATE_TEST_SUITE_P(
         Spoiled{"NoAssessmentId", Assessment, [](auto& e) { A(e)->clear_assessment_id(); },
                 "assessment_recorded.assessment_id: required"},
         Spoiled{"NoTeam", Assessment, [](auto& e) { A(e)->clear_team_id(); }, "assessment_recorded.team_id: required"},
+        Spoiled{"LongCareCoordinator", Assessment, [](auto& e) { A(e)->set_care_coordinator_id(std::string(129, 'c')); },
+                "assessment_recorded.care_coordinator_id: longer than 128"},
+        Spoiled{"CareCoordinatorWithControl", Assessment, [](auto& e) { A(e)->set_care_coordinator_id("cc\n1"); },
+                "assessment_recorded.care_coordinator_id: contains a control"},
         Spoiled{"LongServiceArea", Assessment, [](auto& e) { A(e)->set_service_area(std::string(65, 's')); },
                 "assessment_recorded.service_area: longer than 64"},
         Spoiled{"NoAssessedAt", Assessment, [](auto& e) { A(e)->clear_assessed_at(); },

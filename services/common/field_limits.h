@@ -11,8 +11,9 @@
 namespace pbr::services::limits {
 
 // Identifiers (printable ASCII): source_system, source_record_id, team_id, clinician_id,
-// local_patient_id, commissioner_id, person_id, the platform's ids (event, assessment, care event,
-// episode), rule versions, and the x-trace-id call metadata. They become Kafka keys and RocksDB key parts.
+// care_coordinator_id, local_patient_id, commissioner_id, person_id, the platform's ids (event,
+// assessment, care event, episode), rule versions, and the x-trace-id call metadata. They become
+// Kafka keys and RocksDB key parts.
 inline constexpr size_t kIdentifierBytes = 128;
 // service_area: an id from rules/service_areas.yaml (identifier characters).
 inline constexpr size_t kServiceAreaBytes = 64;
@@ -64,7 +65,8 @@ constexpr size_t RuleCheck() {
          String(kIdentifierBytes) + Varint();
 }
 constexpr size_t AssessmentRecorded() {
-  return 6 * String(kIdentifierBytes) /* assessment, source record, team, clinician, commissioner, episode */ +
+  return 8 * String(kIdentifierBytes) /* assessment, source record, team, clinician, commissioner, episode,
+                                          referral, care co-ordinator */ +
          String(kIdentifierBytes) /* rule_version */ + String(kServiceAreaBytes) +
          Message(Message(kRatingItems * 10) + String(kItem8ProblemTypeBytes) + String(kItem8OtherTextBytes)) +
          7 * Varint() /* cluster, reason, revision, withdrawn, change_class, contacts, spare */ +

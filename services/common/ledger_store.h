@@ -14,19 +14,13 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ledger/ledger.h"
+#include "ledger_kinds.h"
 #include "pbr/state/v1/state.pb.h"
 #include "pbr/v1/events.pb.h"
 #include "platform/consumer.h"
 #include "platform/store.h"
 
 namespace pbr::services {
-
-// The contracts' enums as the ledger's kinds, and back. A value this build does not know is
-// unspecified (an assessment) or other (a care event): the ledger gives those no meaning.
-ledger::AssessmentKind AssessmentKindOf(pbr::v1::AssessmentReason reason);
-pbr::v1::AssessmentReason AssessmentReasonOf(ledger::AssessmentKind kind);
-ledger::CareEventKind CareEventKindOf(pbr::v1::CareEventType type);
-pbr::v1::CareEventType CareEventTypeOf(ledger::CareEventKind kind);
 
 // An event's payload as the ledger's fact. A withdrawal carries only its identity (id, revision,
 // withdrawn): its other fields are as last recorded and count nowhere. A live assessment without

@@ -20,7 +20,8 @@ class ReportingApi final : public pbr::v1::Reporting::Service {
                const platform::Clock* clock = nullptr, care::ReviewPolicy policy = care::ReviewPolicy::kTrustSop)
       : store_(store), rules_(std::move(rules)), clock_(clock != nullptr ? clock : &system_clock_), policy_(policy) {}
   // NOT_FOUND naming team_id for a team the registry does not list; a registered team with nobody on
-  // its caseload is an empty caseload.
+  // its caseload is an empty caseload. INVALID_ARGUMENT naming the field for a team_id or
+  // care_coordinator_id that is not an identifier.
   absl::StatusOr<pbr::v1::Caseload> GetCaseload(const pbr::v1::GetCaseloadRequest& request) const;
   grpc::Status GetCaseload(grpc::ServerContext*, const pbr::v1::GetCaseloadRequest* request,
                            pbr::v1::Caseload* reply) override;

@@ -198,6 +198,7 @@ TEST(ImportRows, AssessmentMapsEveryColumn) {
   c["item8_other_text"] = " hoarding, \"papers\" ";
   c["service_area"] = "community_non_psychosis";
   c["commissioner_id"] = "icb-north";
+  c["care_coordinator_id"] = " cc-9 ";
   c["face_to_face_contacts"] = "3";
   c["first_contact_at"] = "2024-05-01";  // BST: 12:00 London is 11:00 UTC
   c["admitted_at"] = "2024-01-15";       // GMT: 12:00 London is 12:00 UTC
@@ -230,6 +231,7 @@ TEST(ImportRows, AssessmentMapsEveryColumn) {
   EXPECT_EQ(r.ratings().item8_other_text(), " hoarding, \"papers\" ");  // free text kept as written
   EXPECT_EQ(r.service_area(), "community_non_psychosis");
   EXPECT_EQ(r.commissioner_id(), "icb-north");
+  EXPECT_EQ(r.care_coordinator_id(), "cc-9");
   EXPECT_EQ(r.face_to_face_contacts(), 3);
   EXPECT_EQ(r.first_contact_at().seconds(), Unix(2024, 5, 1, 11, 0));
   EXPECT_EQ(r.admitted_at().seconds(), Unix(2024, 1, 15, 12, 0));
@@ -366,6 +368,27 @@ TEST(ImportRejects, ColumnOfTheOtherKind) {
   r = OnlyReject(a);
   EXPECT_EQ(r.code, code::kNotForKind);
   EXPECT_TRUE(absl::StrContains(r.reason, "out_of_hours")) << r.reason;
+  // A care event names no care co-ordinator: the column is the assessment's.
+  e = CareEvent();
+  e["care_coordinator_id"] = "cc-9";
+  r = OnlyReject(e);
+  EXPECT_EQ(r.code, code::kNotForKind);
+  EXPECT_TRUE(absl::StrContains(r.reason, "care_coordinator_id")) << r.reason;
+}
+
+// The column is optional: a file without it (an export from before it existed) sends no care
+// co-ordinator, and an empty cell sends none either.
+TEST(ImportRows, TheCareCoordinatorColumnIsOptional) {
+  const std::string header = "kind,source_system,source_record_id,nhs_number,team_id,clinician_id,assessed_at,reason,cluster";
+  ImportFile without = Parse(header + "\nassessment,rio-north,RN-1,9990001006,cmht-north,clin-1,2024-05-14,initial,4\n");
+  ASSERT_EQ(without.rows.size(), 1u) << (without.rejects.empty() ? "" : without.rejects[0].reason);
+  EXPECT_EQ(std::get<AssessmentRequest>(without.rows[0].request).care_coordinator_id(), "");
+  ImportFile with = Parse(header + ",care_coordinator_id\n" +
+                          "assessment,rio-north,RN-1,9990001006,cmht-north,clin-1,2024-05-14,initial,4,cc-2\n" +
+                          "assessment,rio-north,RN-2,9990001006,cmht-north,clin-1,2024-06-14,initial,4,\n");
+  ASSERT_EQ(with.rows.size(), 2u) << (with.rejects.empty() ? "" : with.rejects[0].reason);
+  EXPECT_EQ(std::get<AssessmentRequest>(with.rows[0].request).care_coordinator_id(), "cc-2");
+  EXPECT_EQ(std::get<AssessmentRequest>(with.rows[1].request).care_coordinator_id(), "");
 }
 
 TEST(ImportRejects, BadNumbers) {

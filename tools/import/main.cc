@@ -50,6 +50,7 @@ assessment rows:
   item1..item13, itemA..itemE   ratings 0-4 or 9 (not known): all 18 or none
   item8_problem_type     A-J;  item8_other_text (for J)
   service_area, commissioner_id, face_to_face_contacts (a number)
+  care_coordinator_id    the person's care co-ordinator, when not the clinician (optional)
   change_class           improvement | no_change | deterioration | change_in_diagnosis
   clinical_rationale     free text
 care_event rows:

@@ -240,6 +240,7 @@ std::vector<Column> BuildColumns() {
                      /*free_text=*/true});
   columns.push_back(AssessmentString("service_area", &AssessmentRequest::mutable_service_area));
   columns.push_back(AssessmentString("commissioner_id", &AssessmentRequest::mutable_commissioner_id));
+  columns.push_back(AssessmentString("care_coordinator_id", &AssessmentRequest::mutable_care_coordinator_id));
   columns.push_back(
       {"face_to_face_contacts", Applies::kAssessment, [](const std::string& c, std::string_view v, Draft& d) {
          if (auto n = Number(c, v, d)) d.assessment.set_face_to_face_contacts(*n);

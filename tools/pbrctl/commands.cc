@@ -466,11 +466,13 @@ int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& opti
       RenderOutcomesSummary);
 }
 
-int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format) {
+int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const std::string& care_coordinator_id,
+                const QueryFormat& format) {
   const Endpoint endpoint = rpc.ReportingEndpoint();
   auto stub = pbr::v1::Reporting::NewStub(MakeChannel(endpoint.address));
   pbr::v1::GetCaseloadRequest request;
   request.set_team_id(team_id);
+  request.set_care_coordinator_id(care_coordinator_id);
   return Query<pbr::v1::Caseload>(
       rpc, endpoint, format,
       [&](grpc::ClientContext& c, pbr::v1::Caseload& reply) { return stub->GetCaseload(&c, request, &reply); },

@@ -101,7 +101,9 @@ struct OutcomesSummaryOptions {
   std::string from, to;     // optional days (inclusive)
 };
 int RunOutcomesSummary(const RpcOptions& rpc, const OutcomesSummaryOptions& options, const QueryFormat& format);
-int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const QueryFormat& format);
+// `care_coordinator_id` empty: the whole team.
+int RunCaseload(const RpcOptions& rpc, const std::string& team_id, const std::string& care_coordinator_id,
+                const QueryFormat& format);
 // `pbrctl kpis`: KPIs 1-13 for one scope and one period.
 struct KpisOptions {
   std::string scope = "trust";  // trust | team:<id> | area:<id> | commissioner:<id>

@@ -15,6 +15,7 @@
 #include "care/kpi.h"
 #include "care/review_triggers.h"
 #include "ledger/ledger.h"
+#include "ledger_kinds.h"
 
 namespace pbr::demo {
 namespace {
@@ -233,33 +234,6 @@ std::string Clinician(Random& rng, const std::string& team) {
   return absl::StrFormat("clin-%s-%02d", team, rng.Between(1, 5));
 }
 
-// The ledger's names for the contracts' kinds (the services map them the same way).
-ledger::AssessmentKind KindOf(AssessmentReason reason) {
-  switch (reason) {
-    case pbr::v1::ASSESSMENT_REASON_INITIAL: return ledger::AssessmentKind::kInitial;
-    case pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW: return ledger::AssessmentKind::kFormalReview;
-    case pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW: return ledger::AssessmentKind::kTransferReview;
-    case pbr::v1::ASSESSMENT_REASON_DISCHARGE_REVIEW: return ledger::AssessmentKind::kDischargeReview;
-    case pbr::v1::ASSESSMENT_REASON_UNPLANNED_REVIEW: return ledger::AssessmentKind::kUnplannedReview;
-    default: return ledger::AssessmentKind::kUnspecified;
-  }
-}
-
-ledger::CareEventKind KindOf(CareEventType type) {
-  switch (type) {
-    case pbr::v1::CARE_EVENT_REFERRAL_RECEIVED: return ledger::CareEventKind::kReferralReceived;
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT: return ledger::CareEventKind::kReferralToCrht;
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS: return ledger::CareEventKind::kReferralToInpatients;
-    case pbr::v1::CARE_EVENT_ADMISSION: return ledger::CareEventKind::kAdmission;
-    case pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT: return ledger::CareEventKind::kFaceToFaceContact;
-    case pbr::v1::CARE_EVENT_DISCHARGE_REVIEW: return ledger::CareEventKind::kDischargeReview;
-    case pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE: return ledger::CareEventKind::kDischargeFromService;
-    case pbr::v1::CARE_EVENT_MHA_ASSESSMENT: return ledger::CareEventKind::kMhaAssessment;
-    case pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE: return ledger::CareEventKind::kMedicationNonConcordance;
-    default: return ledger::CareEventKind::kOther;
-  }
-}
-
 absl::Time FromProto(const google::protobuf::Timestamp& t) { return absl::FromUnixSeconds(t.seconds()); }
 
 google::protobuf::Timestamp ToProto(absl::Time t) {
@@ -406,7 +380,7 @@ class Generator {
     const bool back_dated = r.reason() == pbr::v1::ASSESSMENT_REASON_INITIAL && r.has_admitted_at();
     a.effective_at = back_dated ? FromProto(r.admitted_at()) : a.assessed_at;
     a.cluster = r.cluster();
-    a.kind = KindOf(r.reason());
+    a.kind = services::AssessmentKindOf(r.reason());
     a.team_id = r.team_id();
     return a;
   }
@@ -418,8 +392,13 @@ class Generator {
     r.set_source_record_id(absl::StrFormat("%s-A%d-%d", Epr(p), options_.seed, ++assessment_counter_));
     r.set_nhs_number(p.nhs_number);
     r.set_team_id(p.team);
-    // Now and then a colleague covers the review.
-    r.set_clinician_id(rng_.Chance(0.15) ? Clinician(rng_, p.team) : ClinicianFor(p, p.team));
+    // Now and then a colleague covers the review; the person's care co-ordinator stays the usual one.
+    if (p.clinicians.contains(p.team) && rng_.Chance(0.15)) {
+      r.set_clinician_id(Clinician(rng_, p.team));
+      if (r.clinician_id() != ClinicianFor(p, p.team)) r.set_care_coordinator_id(ClinicianFor(p, p.team));
+    } else {
+      r.set_clinician_id(ClinicianFor(p, p.team));
+    }
     *r.mutable_assessed_at() = ToProto(at);
     *r.mutable_ratings() = MakeRatings(rng_, cluster, p.assessments_in_period);
     r.set_cluster(cluster);
@@ -452,7 +431,7 @@ class Generator {
     r.set_out_of_hours(out_of_hours);
     ledger::CareEvent e;
     e.id = FactId(r.source_system(), r.source_record_id());
-    e.kind = KindOf(type);
+    e.kind = services::CareEventKindOf(type);
     e.occurred_at = at;
     e.team_id = team;
     e.out_of_hours = out_of_hours;
@@ -920,7 +899,7 @@ class Generator {
     tombstone.id = FactId(e.source_system(), e.source_record_id());
     tombstone.revision = 1;
     tombstone.withdrawn = true;
-    tombstone.kind = KindOf(e.type());
+    tombstone.kind = services::CareEventKindOf(e.type());
     tombstone.occurred_at = FromProto(e.occurred_at());
     tombstone.team_id = e.team_id();
     p.facts.Fold(tombstone);

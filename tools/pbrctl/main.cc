@@ -105,7 +105,8 @@ int main(int argc, char** argv) {
   record->footer("Example: pbrctl record tools/pbrctl/examples/assessment.json\n"
                  "Prints the ids, the rule checks and the best-fitting clusters. Field names in either form\n"
                  "(sourceSystem or source_system); assessedAt as an RFC 3339 time; reason as\n"
-                 "ASSESSMENT_REASON_INITIAL etc.; \"cluster\" is required (0 is a real cluster: say it).\n"
+                 "ASSESSMENT_REASON_INITIAL etc.; \"cluster\" is required (0 is a real cluster: say it);\n"
+                 "careCoordinatorId names the care co-ordinator when it is not the clinician.\n"
                  "A cluster that breaks the rules is refused unless the file gives a clinicalRationale.");
   auto* amend = app.add_subcommand("amend", "Correct a recorded assessment (the whole RecordAssessmentRequest again)");
   amend->add_option("FILE", file, "JSON file, or - for stdin")->required();
@@ -195,10 +196,13 @@ int main(int argc, char** argv) {
   outcomes_summary->add_option("--to", summary_options.to, "... and on or before this day")->check(DateValidator());
   outcomes_summary->add_flag("--json", format.json, kJsonHelp);
   outcomes_summary->footer("Example: pbrctl outcomes-summary --by cluster --from 2026-04-01 --to 2027-03-31");
-  auto* caseload = app.add_subcommand("caseload", "Show a team's caseload by cluster");
+  auto* caseload =
+      app.add_subcommand("caseload", "Show a team's caseload profile: clusters, time in them, contact, cases to discuss");
   caseload->add_option("TEAM_ID", id, "team id, e.g. cmht-north")->required();
+  std::string care_coordinator;
+  caseload->add_option("--care-coordinator", care_coordinator, "only the people this care co-ordinator holds");
   caseload->add_flag("--json", format.json, kJsonHelp);
-  caseload->add_flag("--persons", format.persons, "list every person on the caseload too");
+  caseload->add_flag("--persons", format.persons, "list every person on the caseload (else only the cases to discuss)");
   pbr::cli::NationalOptions national_options;
   auto* national =
       app.add_subcommand("national", "Show ACC33/36/37 per cluster at a month end (national review periods)");
@@ -272,7 +276,7 @@ int main(int argc, char** argv) {
   if (*overdue_count) return pbr::cli::RunOverdueCount(rpc, count_team, format);
   if (*outcomes) return pbr::cli::RunOutcomes(rpc, id, format);
   if (*outcomes_summary) return pbr::cli::RunOutcomesSummary(rpc, summary_options, format);
-  if (*caseload) return pbr::cli::RunCaseload(rpc, id, format);
+  if (*caseload) return pbr::cli::RunCaseload(rpc, id, care_coordinator, format);
   if (*kpis) return pbr::cli::RunKpis(rpc, kpis_options, format);
   if (*national) return pbr::cli::RunNational(rpc, national_options, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));

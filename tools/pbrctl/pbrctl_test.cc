@@ -274,6 +274,29 @@ TEST(PbrctlDemoData, EachPersonsCareIsSentInTheOrderItHappened) {
   }
 }
 
+// A review a colleague covered names the person's care co-ordinator: the clinician who has seen them in
+// that team before. A person's first assessment in a team names none (its clinician co-ordinates).
+TEST(PbrctlDemoData, ACoveredReviewNamesTheCareCoordinator) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> seen_by;  // (person, team) -> clinicians
+  int covered = 0;
+  for (const DemoCall& c : GenerateDemoHistory(Options(400, 5)).calls) {  // in the order sent
+    if (const auto* e = c.care_event()) {
+      seen_by[{e->nhs_number(), e->team_id()}].insert(e->clinician_id());
+      continue;
+    }
+    const RecordAssessmentRequest* r = c.assessment();
+    if (r == nullptr) continue;
+    auto& earlier = seen_by[{r->nhs_number(), r->team_id()}];
+    if (!r->care_coordinator_id().empty()) {
+      ++covered;
+      EXPECT_NE(r->care_coordinator_id(), r->clinician_id()) << r->source_record_id();
+      EXPECT_TRUE(earlier.count(r->care_coordinator_id())) << r->source_record_id();
+    }
+    earlier.insert(r->clinician_id());
+  }
+  EXPECT_GT(covered, 0);
+}
+
 TEST(PbrctlDemoData, ClustersFitTheTeam) {
   for (const DemoCall& c : GenerateDemoHistory(Options(400, 4)).calls) {
     const RecordAssessmentRequest* r = c.assessment();
@@ -430,15 +453,19 @@ TEST(PbrctlJson, ExampleFileParsesAndIsValid) {
   EXPECT_TRUE(request->has_cluster()) << "the intake requires the cluster to be given";
   EXPECT_TRUE(care::IsValidClusterId(request->cluster()));
   EXPECT_EQ(request->reason(), v1::ASSESSMENT_REASON_INITIAL);
+  EXPECT_EQ(request->care_coordinator_id(), "cc-cmht-north-03");
+  EXPECT_TRUE(PrintableId(request->care_coordinator_id()));
   EXPECT_EQ(request->assessed_at().seconds(),
             absl::ToUnixSeconds(absl::FromCivil(absl::CivilSecond(2024, 5, 14, 10, 30, 0), absl::UTCTimeZone())));
 }
 
 TEST(PbrctlJson, AcceptsProtoFieldNames) {
-  auto request = cli::ParseAssessmentJson(R"({"source_system": "rio-north", "team_id": "t", "cluster": 4})");
+  auto request = cli::ParseAssessmentJson(
+      R"({"source_system": "rio-north", "team_id": "t", "cluster": 4, "care_coordinator_id": "cc-1"})");
   ASSERT_TRUE(request.ok()) << request.status();
   EXPECT_EQ(request->source_system(), "rio-north");
   EXPECT_EQ(request->team_id(), "t");
+  EXPECT_EQ(request->care_coordinator_id(), "cc-1");
 }
 
 TEST(PbrctlJson, ErrorsNameTheProblem) {
@@ -679,6 +706,69 @@ TEST(PbrctlRender, CaseloadHasClustersAndTotals) {
   EXPECT_TRUE(absl::StrContains(text, "mean HoNOS")) << text;
   EXPECT_TRUE(absl::StrContains(text, "total")) << text;
   EXPECT_TRUE(absl::StrContains(text, "15.0")) << text;  // (2*10 + 2*20) / 4
+}
+
+TEST(PbrctlRender, CaseloadShowsTheProfileQualityAndTheCasesToDiscuss) {
+  v1::Caseload c;
+  c.set_team_id("cmht-north");
+  c.set_people(2);
+  c.set_reviews_overdue(1);
+  c.set_cases_to_discuss(1);
+  c.set_rule_version("clusters-2024.1");
+  c.mutable_as_of()->set_year(2026);
+  c.mutable_as_of()->set_month(11);
+  c.mutable_as_of()->set_day(22);
+  auto* k = c.add_clusters();
+  k->set_cluster(14);
+  k->set_super_class("P");
+  k->set_indicative_period("8-12 weeks");
+  k->set_people(2);
+  k->set_reviews_overdue(1);
+  k->set_mean_days_in_cluster(123.5);
+  k->set_beyond_indicative_period(1);
+  k->set_people_with_recent_contact(1);
+  auto* sc = c.add_super_classes();
+  sc->set_super_class("P");
+  sc->set_people(2);
+  auto* q = c.mutable_quality();
+  q->set_initial_allocations(4);
+  q->set_red_rules_met(3);
+  q->set_red_rules_met_percent(75);
+  auto* by = c.add_quality_by_clinician();
+  by->set_clinician_id("clin-a");
+  by->set_reviews(2);
+  by->set_reviews_within_protocol(1);
+  by->set_reviews_within_protocol_percent(50);
+  auto* stuck = c.add_persons();
+  stuck->set_person_id("p-stuck");
+  stuck->set_cluster(14);
+  stuck->set_super_class("P");
+  stuck->set_care_coordinator_id("cc-x");
+  stuck->set_review_state(v1::REVIEW_STATE_OVERDUE);
+  stuck->set_days_in_cluster(200);
+  stuck->set_beyond_indicative_period(true);
+  stuck->add_discuss(v1::DISCUSS_OVERDUE_REVIEW);
+  stuck->add_discuss(v1::DISCUSS_NO_RECENT_CONTACT);
+  stuck->mutable_in_cluster_since()->set_year(2026);
+  stuck->mutable_in_cluster_since()->set_month(5);
+  stuck->mutable_in_cluster_since()->set_day(6);
+  auto* fine = c.add_persons();
+  fine->set_person_id("p-fine");
+  fine->set_cluster(14);
+  fine->set_face_to_face_contacts_90_days(3);
+
+  const std::string text = cli::RenderCaseload(c, false);
+  for (const char* shown : {"team cmht-north: 2 people", "1 case(s) to discuss (as of 2026-11-22)", "8-12 weeks",
+                            "123.5", "super classes: P 2", "rules clusters-2024.1", "3 (75%)", "1 (50%)", "clin-a",
+                            "p-stuck", "cc-x", "2026-05-06", "200 (beyond)", "overdue review, no recent contact"}) {
+    EXPECT_TRUE(absl::StrContains(text, shown)) << shown << " missing from\n" << text;
+  }
+  EXPECT_FALSE(absl::StrContains(text, "p-fine")) << "without --persons only the cases to discuss\n" << text;
+  EXPECT_TRUE(absl::StrContains(cli::RenderCaseload(c, true), "p-fine"));
+
+  c.set_care_coordinator_id("cc-x");
+  const std::string theirs = cli::RenderCaseload(c, false);
+  EXPECT_TRUE(absl::StrContains(theirs, "team cmht-north, care co-ordinator cc-x: 2 people")) << theirs;
 }
 
 TEST(PbrctlRender, OutcomesShowChangesAndEachEpisodesPair) {

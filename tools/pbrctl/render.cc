@@ -368,31 +368,97 @@ std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& s) {
   return out;
 }
 
+namespace {
+
+// "DISCUSS_NO_RECENT_CONTACT" -> "no recent contact".
+std::string DiscussionName(int reason) {
+  std::string name = pbr::v1::DiscussionReason_Name(static_cast<pbr::v1::DiscussionReason>(reason));
+  if (name.empty()) return absl::StrCat("reason ", reason);
+  return absl::StrReplaceAll(absl::AsciiStrToLower(absl::StripPrefix(name, "DISCUSS_")), {{"_", " "}});
+}
+
+std::string Discussion(const pbr::v1::CaseloadPerson& p) {
+  std::vector<std::string> reasons;
+  for (int r : p.discuss()) reasons.push_back(DiscussionName(r));
+  return reasons.empty() ? "-" : absl::StrJoin(reasons, ", ");
+}
+
+// "8 (80%)", or "0 (-)" when there is nothing to take a share of.
+std::string CountAndShare(int part, int whole, double percent) {
+  return absl::StrCat(part, " (", whole > 0 ? absl::StrFormat("%.0f%%", percent) : "-", ")");
+}
+
+}  // namespace
+
 std::string RenderCaseload(const pbr::v1::Caseload& c, bool with_persons) {
-  std::string out = absl::StrFormat("team %s: %d people, %d review(s) due, %d overdue\n\n", c.team_id(), c.people(),
-                                    c.reviews_due(), c.reviews_overdue());
-  Table t({"cluster", "people", "due", "overdue", "with HoNOS", "mean HoNOS"}, {true, true, true, true, true, true});
-  int with_honos = 0;
-  double honos_sum = 0;
+  const std::string who = c.care_coordinator_id().empty()
+                              ? absl::StrCat("team ", c.team_id())
+                              : absl::StrCat("team ", c.team_id(), ", care co-ordinator ", c.care_coordinator_id());
+  std::string out = absl::StrFormat("%s: %d people, %d review(s) due, %d overdue, %d case(s) to discuss (as of %s)\n\n",
+                                    who, c.people(), c.reviews_due(), c.reviews_overdue(), c.cases_to_discuss(),
+                                    FormatDate(c.as_of()));
+  Table t({"cluster", "class", "indicative", "people", "due", "overdue", "with HoNOS", "mean HoNOS", "mean days",
+           "beyond", "seen 90d"},
+          {true, false, false, true, true, true, true, true, true, true, true});
+  int with_honos = 0, beyond = 0, seen = 0;
+  double honos_sum = 0, days_sum = 0;
   for (const auto& k : c.clusters()) {
-    t.AddRow({absl::StrCat(k.cluster()), absl::StrCat(k.people()), absl::StrCat(k.reviews_due()),
-              absl::StrCat(k.reviews_overdue()), absl::StrCat(k.people_with_honos()),
-              Mean(k.mean_latest_honos(), k.people_with_honos())});
+    t.AddRow({absl::StrCat(k.cluster()), k.super_class(), k.indicative_period(), absl::StrCat(k.people()),
+              absl::StrCat(k.reviews_due()), absl::StrCat(k.reviews_overdue()), absl::StrCat(k.people_with_honos()),
+              Mean(k.mean_latest_honos(), k.people_with_honos()), Mean(k.mean_days_in_cluster(), k.people()),
+              absl::StrCat(k.beyond_indicative_period()), absl::StrCat(k.people_with_recent_contact())});
     with_honos += k.people_with_honos();
     honos_sum += k.mean_latest_honos() * k.people_with_honos();
+    days_sum += k.mean_days_in_cluster() * k.people();
+    beyond += k.beyond_indicative_period();
+    seen += k.people_with_recent_contact();
   }
   t.AddSeparator();
-  t.AddRow({"total", absl::StrCat(c.people()), absl::StrCat(c.reviews_due()), absl::StrCat(c.reviews_overdue()),
-            absl::StrCat(with_honos), Mean(with_honos > 0 ? honos_sum / with_honos : 0, with_honos)});
+  t.AddRow({"total", "", "", absl::StrCat(c.people()), absl::StrCat(c.reviews_due()), absl::StrCat(c.reviews_overdue()),
+            absl::StrCat(with_honos), Mean(with_honos > 0 ? honos_sum / with_honos : 0, with_honos),
+            Mean(c.people() > 0 ? days_sum / c.people() : 0, c.people()), absl::StrCat(beyond), absl::StrCat(seen)});
   absl::StrAppend(&out, t.Render());
+  if (c.super_classes_size() > 0) {
+    std::vector<std::string> classes;
+    for (const auto& s : c.super_classes()) classes.push_back(absl::StrCat(s.super_class(), " ", s.people()));
+    absl::StrAppend(&out, "super classes: ", absl::StrJoin(classes, ", "), "\n");
+  }
+  absl::StrAppend(&out, "mean days: in the cluster, against its indicative period (beyond: longer); seen 90d: a "
+                        "face-to-face contact in the last 90 days\n");
+
+  absl::StrAppend(&out, "\nclustering quality, all time (rules ", c.rule_version().empty() ? "-" : c.rule_version(),
+                  "):\n");
+  Table q({"", "initial allocations", "red rules met", "reviews", "within protocol"}, {false, true, true, true, true});
+  auto quality_row = [&q](const std::string& name, const pbr::v1::ClusteringQuality& g) {
+    q.AddRow({name, absl::StrCat(g.initial_allocations()),
+              CountAndShare(g.red_rules_met(), g.initial_allocations(), g.red_rules_met_percent()),
+              absl::StrCat(g.reviews()),
+              CountAndShare(g.reviews_within_protocol(), g.reviews(), g.reviews_within_protocol_percent())});
+  };
+  quality_row(c.care_coordinator_id().empty() ? "team" : c.care_coordinator_id(), c.quality());
+  if (c.care_coordinator_id().empty() && c.quality_by_clinician_size() > 0) {
+    q.AddSeparator();
+    for (const auto& g : c.quality_by_clinician()) quality_row(g.clinician_id(), g);
+  }
+  absl::StrAppend(&out, Indent(q.Render()));
+
+  // The cases to raise in supervision, always; every person with --persons.
+  Table p({"person", "cluster", "class", "co-ordinator", "HoNOS", "review", "due", "in cluster since", "days",
+           "f2f 90d", "last contact", "discuss"},
+          {false, true, false, false, true, false, false, false, true, true, false, false});
+  for (const auto& person : c.persons()) {
+    if (!with_persons && person.discuss_size() == 0) continue;
+    p.AddRow({person.person_id(), absl::StrCat(person.cluster()), person.super_class(), person.care_coordinator_id(),
+              person.has_honos() ? absl::StrCat(person.latest_honos_total()) : "-", StateName(person.review_state()),
+              FormatDate(person.review_due_date()), FormatDate(person.in_cluster_since()),
+              absl::StrCat(person.days_in_cluster(), person.beyond_indicative_period() ? " (beyond)" : ""),
+              absl::StrCat(person.face_to_face_contacts_90_days()), FormatDate(person.last_face_to_face_contact()),
+              Discussion(person)});
+  }
   if (with_persons) {
-    Table p({"person", "cluster", "latest HoNOS", "review"}, {false, true, true, false});
-    for (const auto& person : c.persons()) {
-      p.AddRow({person.person_id(), absl::StrCat(person.cluster()),
-                person.has_honos() ? absl::StrCat(person.latest_honos_total()) : "-",
-                StateName(person.review_state())});
-    }
-    absl::StrAppend(&out, "\n", p.Render());
+    absl::StrAppend(&out, "\npersons:\n", p.Render());
+  } else if (c.cases_to_discuss() > 0) {
+    absl::StrAppend(&out, "\nto discuss in supervision (--persons lists everyone):\n", p.Render());
   }
   return out;
 }

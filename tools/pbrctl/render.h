@@ -49,8 +49,11 @@ std::string RenderDue(const pbr::v1::ListDueReply& reply, const std::string& fro
 std::string RenderOverdueCount(const pbr::v1::CountOverdueReply& reply);
 std::string RenderOutcomes(const pbr::v1::PersonOutcomes& outcomes);
 std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& summary);
-// Clusters with people, due, overdue and mean latest HoNOS, and a totals row; `with_persons` adds a
-// row per person.
+// A caseload profile: per cluster its super class and indicative period, people, reviews due and
+// overdue, mean latest HoNOS, mean days in the cluster, how many are beyond its indicative period and
+// how many were seen in the last 90 days, and a totals row; the super classes; the clustering quality
+// (the team's and each clinician's, or the care co-ordinator's); then the cases to discuss with their
+// reasons, or with `with_persons` every person.
 std::string RenderCaseload(const pbr::v1::Caseload& caseload, bool with_persons);
 // KPIs 1-13: the scope and the days counted, then one row per KPI: numerator, denominator, percentage
 // ("-" with no denominator), target and whether it is met; then what each denominator counts.

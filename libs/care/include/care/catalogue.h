@@ -2,6 +2,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,29 @@ struct ClusterInfo {
   IndicativePeriod indicative_period;
   bool used_in_secondary_care = true;  // SOP: clusters 1-3 are not used in secondary care
 };
+
+// The last day of an indicative period of care (SOP Table 12) that starts on `start`: start + the period's
+// length, its upper one for a range ("8-12 weeks" ends 12 weeks on), by the rules' calendar arithmetic
+// (months clamp at month end: 31 Aug + 6 months = 28 Feb; weeks are 7 days). None for an open-ended
+// period ("3+ years"): it has no end.
+std::optional<absl::CivilDay> IndicativePeriodEnd(const IndicativePeriod& period, absl::CivilDay start);
+// Longer in the cluster than its indicative period on `today`: today is after the period's end (on the
+// end day itself the person is still within it). Never for an open-ended period.
+bool IsBeyondIndicativePeriod(const IndicativePeriod& period, absl::CivilDay start, absl::CivilDay today);
+
+// Caseload profiling (reference section 9): contact frequency is judged over the 90 days up to today.
+inline constexpr int kRecentContactDays = 90;
+// Those 90 days: today - 89 to today, both included.
+struct DayRange {
+  absl::CivilDay first, last;
+};
+DayRange RecentContactWindow(absl::CivilDay today);
+// Whether a contact on `contact` falls in the 90 days up to `today`.
+bool IsRecentContact(absl::CivilDay contact, absl::CivilDay today);
+// A case to discuss for want of contact: no face-to-face contact in the 90 days up to today although the
+// referral period opened at least 90 days before (on or before today - 90); a newer referral is not
+// judged yet.
+bool LacksRecentContact(int recent_contacts, absl::CivilDay referral_opened, absl::CivilDay today);
 
 struct ClusterCatalogue {
   std::string version;                   // the file's own version id

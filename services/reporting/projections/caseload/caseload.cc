@@ -1,15 +1,19 @@
 // Reporting's caseload read model: each assessment and care event is folded into the person's
 // ledger facts and the person derived afresh by the shared ledger; outcomes keep each assessment's
 // HoNOS; review-due keeps the last announcement of each of the person's latest reviews, and the
-// caseload shows the one for the current review basis.
+// caseload shows the one for the current review basis. Every write of a person moves their team index
+// row and the team's counts with them, in the same batch.
 #include "caseload.h"
 #include "person_record.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "ledger/ledger.h"
 #include "field_rules.h"
 #include "ledger_store.h"
@@ -22,18 +26,145 @@ namespace pbr::reporting {
 namespace {
 
 using platform::FromProto;
+using pbr::state::v1::CaseloadAssessmentDetails;
+using pbr::state::v1::CaseloadRow;
+using pbr::state::v1::ClusterCounts;
+using pbr::state::v1::QualityCounts;
+using pbr::state::v1::QualityShare;
 using pbr::state::v1::ReportingAssessment;
 using pbr::state::v1::ReportingPerson;
 
-void Save(platform::ApplyContext& ctx, const std::string& person_id, const std::string& old_team,
-          const ReportingPerson& p) {
-  auto& batch = ctx.batch();
-  if (old_team != p.team_id()) {
-    if (!old_team.empty()) batch.Delete(ctx.store().Family(kCaseloadTeamIndexFamily), absl::StrCat(old_team, "/", person_id));
-    if (!p.team_id().empty()) batch.Put(ctx.store().Family(kCaseloadTeamIndexFamily), absl::StrCat(p.team_id(), "/", person_id), "");
+// The rule names allocation records its checks under (services/allocation/rule_checks.cc).
+constexpr absl::string_view kRedRulesCheck = "red-rules";
+constexpr absl::string_view kTransitionCheck = "transition-protocol";
+
+// ---- the team's counts ----
+
+// Adds `delta` to the counts stored at each key, read once and written once per message (a batch's
+// writes are not visible to the store's reads); a key whose counts fall to zero is removed, so a scan
+// of a team's counts meets only what is held.
+template <typename Counts>
+absl::Status AddCounts(platform::ApplyContext& ctx, absl::string_view family, const std::map<std::string, Counts>& deltas,
+                       void (*add)(Counts&, const Counts&), bool (*empty)(const Counts&)) {
+  for (const auto& [key, delta] : deltas) {
+    if (empty(delta)) continue;
+    auto stored = ctx.store().Get(family, key);
+    if (!stored.ok()) return stored.status();
+    Counts counts;
+    if (stored->has_value() && !counts.ParseFromString(**stored)) {
+      return absl::DataLossError(absl::StrCat("stored counts are unreadable (family ", family, ")"));
+    }
+    add(counts, delta);
+    if (empty(counts)) {
+      ctx.batch().Delete(ctx.store().Family(family), key);
+    } else {
+      ctx.batch().Put(ctx.store().Family(family), key, counts.SerializeAsString());
+    }
   }
-  batch.Put(ctx.store().Family(kCaseloadPersonsFamily), person_id, p.SerializeAsString());
+  return absl::OkStatus();
 }
+
+void AddClusterCounts(ClusterCounts& to, const ClusterCounts& d) {
+  to.set_people(to.people() + d.people());
+  to.set_reviews_due(to.reviews_due() + d.reviews_due());
+  to.set_reviews_overdue(to.reviews_overdue() + d.reviews_overdue());
+  to.set_people_with_honos(to.people_with_honos() + d.people_with_honos());
+  to.set_honos_sum(to.honos_sum() + d.honos_sum());
+}
+
+bool NoClusterCounts(const ClusterCounts& c) {
+  return c.people() == 0 && c.reviews_due() == 0 && c.reviews_overdue() == 0 && c.people_with_honos() == 0 &&
+         c.honos_sum() == 0;
+}
+
+void AddQualityCounts(QualityCounts& to, const QualityCounts& d) {
+  to.set_initial_allocations(to.initial_allocations() + d.initial_allocations());
+  to.set_red_rules_met(to.red_rules_met() + d.red_rules_met());
+  to.set_reviews(to.reviews() + d.reviews());
+  to.set_reviews_within_protocol(to.reviews_within_protocol() + d.reviews_within_protocol());
+}
+
+bool NoQualityCounts(const QualityCounts& c) {
+  return c.initial_allocations() == 0 && c.red_rules_met() == 0 && c.reviews() == 0 && c.reviews_within_protocol() == 0;
+}
+
+// What one person on a caseload adds to their team's counts (`sign` -1 takes it away).
+void CountRow(std::map<std::string, ClusterCounts>& deltas, absl::string_view team, const CaseloadRow& row, int sign) {
+  ClusterCounts& c = deltas[ClusterCountsKey(team, row.care_coordinator_id(), row.cluster())];
+  ClusterCounts one;
+  one.set_people(sign);
+  if (row.review_state() == pbr::v1::REVIEW_STATE_DUE) one.set_reviews_due(sign);
+  if (row.review_state() == pbr::v1::REVIEW_STATE_OVERDUE) one.set_reviews_overdue(sign);
+  if (row.has_honos()) {
+    one.set_people_with_honos(sign);
+    one.set_honos_sum(sign * static_cast<int64_t>(row.latest_honos_total()));
+  }
+  AddClusterCounts(c, one);
+}
+
+void CountShare(std::map<std::string, QualityCounts>& deltas, const QualityShare& s, int sign) {
+  QualityCounts& c = deltas[QualityKey(s.team_id(), s.clinician_id())];
+  QualityCounts one;
+  if (s.initial()) {
+    one.set_initial_allocations(sign);
+    if (s.met()) one.set_red_rules_met(sign);
+  } else {
+    one.set_reviews(sign);
+    if (s.met()) one.set_reviews_within_protocol(sign);
+  }
+  AddQualityCounts(c, one);
+}
+
+// On a caseload with a row derived by this build: what the team's counts hold. A person an earlier build
+// wrote has no derived row (nor counts) until their facts next change.
+bool CountedRow(const ReportingPerson& p) { return !p.team_id().empty() && p.row().in_cluster_since_day() != 0; }
+
+// Writes the person, moving their team index row and the team's counts from what `before` (the person
+// as stored) had added to what `after` adds. The row's review state is the announcement the caseload
+// honours for the basis.
+absl::Status Save(platform::ApplyContext& ctx, const std::string& person_id, const ReportingPerson& before,
+                  ReportingPerson& after) {
+  if (!after.team_id().empty()) {
+    CaseloadRow& row = *after.mutable_row();
+    const std::optional<pbr::v1::ReviewDue> announced = HonouredReview(after);
+    const bool shown = announced.has_value() && (announced->state() == pbr::v1::REVIEW_STATE_DUE ||
+                                                 announced->state() == pbr::v1::REVIEW_STATE_OVERDUE);
+    row.set_review_state(shown ? announced->state() : pbr::v1::REVIEW_STATE_UPCOMING);
+    // The scheduler's due date, as announced: reporting computes none.
+    if (shown && announced->has_due_date()) {
+      row.set_review_due_day(DayNumber(FromProto(announced->due_date())));
+    } else {
+      row.clear_review_due_day();
+    }
+  } else {
+    after.clear_row();
+  }
+  auto& batch = ctx.batch();
+  const std::string old_key = before.team_id().empty() ? "" : TeamIndexKey(before.team_id(), person_id);
+  const std::string new_key = after.team_id().empty() ? "" : TeamIndexKey(after.team_id(), person_id);
+  if (!old_key.empty() && old_key != new_key) batch.Delete(ctx.store().Family(kCaseloadTeamIndexFamily), old_key);
+  if (!new_key.empty() &&
+      (old_key != new_key || !google::protobuf::util::MessageDifferencer::Equals(before.row(), after.row()))) {
+    batch.Put(ctx.store().Family(kCaseloadTeamIndexFamily), new_key, after.row().SerializeAsString());
+  }
+
+  std::map<std::string, ClusterCounts> clusters;
+  if (CountedRow(before)) CountRow(clusters, before.team_id(), before.row(), -1);
+  if (CountedRow(after)) CountRow(clusters, after.team_id(), after.row(), +1);
+  if (auto st = AddCounts(ctx, kCaseloadClustersFamily, clusters, &AddClusterCounts, &NoClusterCounts); !st.ok()) {
+    return st;
+  }
+  std::map<std::string, QualityCounts> quality;
+  for (const QualityShare& s : before.quality()) CountShare(quality, s, -1);
+  for (const QualityShare& s : after.quality()) CountShare(quality, s, +1);
+  if (auto st = AddCounts(ctx, kCaseloadQualityFamily, quality, &AddQualityCounts, &NoQualityCounts); !st.ok()) {
+    return st;
+  }
+  batch.Put(ctx.store().Family(kCaseloadPersonsFamily), person_id, after.SerializeAsString());
+  return absl::OkStatus();
+}
+
+// ---- what is held per assessment ----
 
 // The HoNOS held for one assessment, as last received from outcomes ("<person>/<assessment id>").
 std::string HonosKey(absl::string_view person_id, absl::string_view assessment_id) {
@@ -50,17 +181,87 @@ absl::StatusOr<std::optional<ReportingAssessment>> LoadHonos(const platform::Sto
   return std::optional<ReportingAssessment>(std::move(a));
 }
 
-// Derives the person afresh from their ledger facts and moves the team index with them. They are on
-// a caseload only while they have an open referral period with a current cluster episode: their team
-// is the review basis's (the latest live assessment of the open referral), their cluster the
-// episode's, their HoNOS the basis's. Otherwise (discharged, referred but not yet allocated, nothing
-// live) they leave every caseload. `fresh` is a HoNOS record staged by this message, which the
-// store's reads do not see yet.
+// What the caseload keeps of an assessment beyond its ledger fact. Allocation records one check per
+// rule; were there several, any failure counts.
+CaseloadAssessmentDetails DetailsOf(const pbr::v1::AssessmentRecorded& a) {
+  CaseloadAssessmentDetails d;
+  d.set_assessment_id(a.assessment_id());
+  d.set_clinician_id(a.clinician_id());
+  d.set_care_coordinator_id(a.care_coordinator_id());
+  bool red_failed = false;
+  for (const pbr::v1::RuleCheck& c : a.checks()) {
+    if (c.rule() == kRedRulesCheck) {
+      d.set_red_rules_checked(true);
+      red_failed = red_failed || !c.passed();
+    } else if (c.rule() == kTransitionCheck) {
+      d.set_transition_checked(true);
+      if (!c.passed() && !c.advisory()) d.set_transition_breached(true);
+    }
+  }
+  d.set_red_rules_passed(d.red_rules_checked() && !red_failed);
+  return d;
+}
+
+absl::StatusOr<CaseloadAssessmentDetails> LoadDetails(const platform::Store& store, absl::string_view person_id,
+                                                      absl::string_view assessment_id) {
+  CaseloadAssessmentDetails d;
+  auto stored = store.Get(kCaseloadDetailsFamily, AssessmentDetailsKey(person_id, assessment_id));
+  if (!stored.ok()) return stored.status();
+  // None held (never received by this build): no clinician, no checks.
+  if (!stored->has_value()) {
+    d.set_assessment_id(std::string(assessment_id));
+    return d;
+  }
+  if (!d.ParseFromString(**stored)) return absl::DataLossError("stored assessment details are unreadable");
+  return d;
+}
+
+// ---- deriving the person ----
+
+// What this message staged and the store's reads do not see yet.
+struct Fresh {
+  const ReportingAssessment* honos = nullptr;
+  const CaseloadAssessmentDetails* details = nullptr;
+};
+
+// The person's face-to-face contacts per clinical day, only the days within kRecentContactDays of the
+// latest (what any count up to a today on or after the latest can need), and the latest of the open
+// referral period.
+void CountContacts(const ledger::PersonFacts& facts, const ledger::CareRecord& record, const std::string& open_referral,
+                   CaseloadRow& row) {
+  std::map<int32_t, int32_t> per_day;
+  std::optional<absl::Time> last_in_period;
+  for (const ledger::CareEvent* e : facts.LiveCareEvents()) {
+    if (e->kind != ledger::CareEventKind::kFaceToFaceContact) continue;
+    ++per_day[DayNumber(platform::ClinicalDay(e->occurred_at))];
+    auto it = record.referral_of.find(e->id);
+    if (it != record.referral_of.end() && it->second == open_referral &&
+        (!last_in_period.has_value() || e->occurred_at > *last_in_period)) {
+      last_in_period = e->occurred_at;
+    }
+  }
+  if (!per_day.empty()) {
+    const int32_t from = per_day.rbegin()->first - (care::kRecentContactDays - 1);
+    for (auto it = per_day.lower_bound(from); it != per_day.end(); ++it) {
+      row.add_contact_days(it->first);
+      row.add_contact_counts(it->second);
+    }
+  }
+  if (last_in_period.has_value()) row.set_last_contact_day(DayNumber(platform::ClinicalDay(*last_in_period)));
+}
+
+// Derives the person afresh from their ledger facts and saves them. They are on a caseload only while
+// they have an open referral period with a current cluster episode: their team is the review basis's
+// (the latest live assessment of the open referral), their cluster the episode's, their HoNOS and care
+// co-ordinator the basis's. Otherwise (discharged, referred but not yet allocated, nothing live) they
+// leave every caseload. Whatever their care now, each of their live assessments counts in its team's
+// clustering quality: the first of its referral period as an initial allocation, every later one as a
+// review (it completed the review of the one before, ledger::CompletedReviews).
 absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, const ledger::PersonFacts& facts,
-                    const ReportingAssessment* fresh = nullptr) {
+                    Fresh fresh = {}) {
   auto p = LoadPerson(ctx.store(), person_id);
   if (!p.ok()) return p.status();
-  const std::string old_team = p->team_id();
+  const ReportingPerson before = *p;
   p->clear_team_id();
   p->clear_cluster();
   p->clear_latest_assessment_id();
@@ -68,30 +269,70 @@ absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, c
   p->clear_has_honos();
   p->clear_latest_honos_total();
   p->clear_honos_assessed_at();
+  p->clear_row();
+  p->clear_quality();
   const ledger::CareRecord record = ledger::Derive(person_id, facts);
+
+  std::map<std::string, CaseloadAssessmentDetails> details;
+  std::map<std::string, std::string> first_of_referral;  // referral id -> its first live assessment
+  for (const ledger::Assessment* a : facts.LiveAssessments()) {
+    if (fresh.details != nullptr && fresh.details->assessment_id() == a->id) {
+      details[a->id] = *fresh.details;
+    } else {
+      auto held = LoadDetails(ctx.store(), person_id, a->id);
+      if (!held.ok()) return held.status();
+      details[a->id] = *std::move(held);
+    }
+    const CaseloadAssessmentDetails& d = details[a->id];
+    auto referral = record.referral_of.find(a->id);
+    if (referral == record.referral_of.end()) continue;  // every live assessment has one
+    const bool initial = first_of_referral.emplace(referral->second, a->id).second;
+    QualityShare& s = *p->add_quality();
+    s.set_team_id(a->team_id);
+    s.set_clinician_id(d.clinician_id());
+    s.set_initial(initial);
+    // A review without a transition check kept its cluster or had none to follow: within protocol.
+    s.set_met(initial ? d.red_rules_passed() : !d.transition_breached());
+  }
+
   const ledger::Episode* episode = record.current_episode();
   const std::optional<ledger::ReviewBasis> basis = record.review_basis();
-  if (episode != nullptr && basis.has_value()) {
+  const ledger::ReferralPeriod* open = record.open_referral();
+  if (episode != nullptr && basis.has_value() && open != nullptr) {
     p->set_team_id(basis->team_id);
     p->set_cluster(episode->cluster);
     p->set_latest_assessment_id(basis->assessment_id);
     *p->mutable_latest_assessed_at() = platform::ToProto(basis->assessed_at);
     std::optional<ReportingAssessment> honos;
-    if (fresh != nullptr && fresh->assessment_id() == basis->assessment_id) {
-      honos = *fresh;
+    if (fresh.honos != nullptr && fresh.honos->assessment_id() == basis->assessment_id) {
+      honos = *fresh.honos;
     } else {
       auto held = LoadHonos(ctx.store(), person_id, basis->assessment_id);
       if (!held.ok()) return held.status();
       honos = *std::move(held);
     }
+    CaseloadRow& row = *p->mutable_row();
+    row.set_cluster(episode->cluster);
     if (honos.has_value() && honos->has_outcome()) {
       p->set_has_honos(honos->honos_valid());
       p->set_latest_honos_total(honos->honos_total());
       *p->mutable_honos_assessed_at() = platform::ToProto(basis->assessed_at);
+      row.set_has_honos(honos->honos_valid());
+      row.set_latest_honos_total(honos->honos_total());
+      row.set_reliable_deterioration(honos->episode_reliably_deteriorated());
     }
+    const CaseloadAssessmentDetails& d = details[basis->assessment_id];
+    row.set_care_coordinator_id(!d.care_coordinator_id().empty() ? d.care_coordinator_id() : d.clinician_id());
+    row.set_in_cluster_since_day(DayNumber(platform::ClinicalDay(episode->started_at)));
+    row.set_referral_opened_day(DayNumber(platform::ClinicalDay(open->opened_at)));
+    CountContacts(facts, record, open->id, row);
+    // The basis reviewed an earlier assessment of its period (it is not the period's first) and its
+    // cluster change breached the transition protocol.
+    auto first = first_of_referral.find(open->id);
+    row.set_transition_outside_protocol(first != first_of_referral.end() && first->second != basis->assessment_id &&
+                                        d.transition_breached());
   }
-  Save(ctx, person_id, old_team, *p);
-  return absl::OkStatus();
+  return Save(ctx, person_id, before, *p);
 }
 
 // Running per-team counts of live assessments: exact because each event is applied exactly once.
@@ -145,10 +386,16 @@ absl::Status CaseloadProjection::OnAssessment(const platform::ConsumedEvent& eve
   if (!facts->Fold(services::AssessmentFromEvent(a))) return absl::OkStatus();  // stale or repeated
   const ledger::Assessment& now = *facts->FindAssessment(a.assessment_id());
   services::StageFact(ctx, kCaseloadLedgerFamily, person_id, now);
+  std::optional<CaseloadAssessmentDetails> details;
   if (now.withdrawn) {
     // Its HoNOS goes with it (outcomes does not announce withdrawals, so this is where reporting
     // learns of them); a late outcome for it is refused by the ledger's tombstone.
     ctx.batch().Delete(ctx.store().Family(kCaseloadAssessmentsFamily), HonosKey(person_id, a.assessment_id()));
+    ctx.batch().Delete(ctx.store().Family(kCaseloadDetailsFamily), AssessmentDetailsKey(person_id, a.assessment_id()));
+  } else {
+    details = DetailsOf(a);
+    ctx.batch().Put(ctx.store().Family(kCaseloadDetailsFamily), AssessmentDetailsKey(person_id, a.assessment_id()),
+                    details->SerializeAsString());
   }
 
   // Recorded counts follow the assessment: a move between teams moves one, a withdrawal removes one.
@@ -156,7 +403,7 @@ absl::Status CaseloadProjection::OnAssessment(const platform::ConsumedEvent& eve
   if (before.has_value() && !before->withdrawn) --deltas[before->team_id];
   if (!now.withdrawn) ++deltas[now.team_id];
   if (auto st = AddToTeamCounts(ctx, deltas); !st.ok()) return st;
-  return Refold(ctx, person_id, *facts);
+  return Refold(ctx, person_id, *facts, Fresh{nullptr, details.has_value() ? &*details : nullptr});
 }
 
 absl::Status CaseloadProjection::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
@@ -189,9 +436,13 @@ absl::Status CaseloadProjection::OnOutcome(const platform::ConsumedEvent& event,
     held.set_has_outcome(true);
     held.set_honos_total(o.honos_total());
     held.set_honos_valid(o.total_valid());
+    // The referral period's pair (first against last valid rating) as it stands after this change.
+    held.set_episode_reliably_deteriorated(o.has_episode() && o.episode().paired() &&
+                                           o.episode().change().reliable_change() ==
+                                               pbr::v1::RELIABLE_CHANGE_DETERIORATED);
     ctx.batch().Put(ctx.store().Family(kCaseloadAssessmentsFamily), key, held.SerializeAsString());
   }
-  return Refold(ctx, person_id, *facts, &held);
+  return Refold(ctx, person_id, *facts, Fresh{&held, nullptr});
 }
 
 absl::Status CaseloadProjection::OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
@@ -207,6 +458,7 @@ absl::Status CaseloadProjection::OnReviewDue(const platform::ConsumedEvent& even
   const std::string& person_id = event.event.person_id();
   auto p = LoadPerson(ctx.store(), person_id);
   if (!p.ok()) return p.status();
+  const ReportingPerson before = *p;
   // The last announcement for each review key wins: the scheduler announces one person's reviews in
   // order on this topic, and a review's state only moves forward, so nothing is ranked here (an
   // "overdue outranks due" rule would drop a legitimate re-announcement). Kept per key, for the 4
@@ -234,8 +486,7 @@ absl::Status CaseloadProjection::OnReviewDue(const platform::ConsumedEvent& even
   }
   *reviews->Add() = std::move(kept);
   if (reviews->size() > kReviewsKept) reviews->DeleteSubrange(0, reviews->size() - kReviewsKept);
-  Save(ctx, person_id, p->team_id(), *p);
-  return absl::OkStatus();
+  return Save(ctx, person_id, before, *p);
 }
 
 }  // namespace pbr::reporting

@@ -1,16 +1,23 @@
 #pragma once
 // The caseload projection: who is on each team's caseload, with their cluster, their review state (as
-// the review scheduler announced it, with its due dates) and their latest HoNOS total. Who is on a
-// caseload, and with which team and cluster, comes from the shared ledger (libs/ledger): a person is
-// on their team's caseload while they have an open referral period with a current cluster episode,
-// so a discharge from service removes them from every caseload and a later referral's assessment
-// puts them back.
+// the review scheduler announced it, with its due dates), their latest HoNOS, and what a team
+// manager's supervision looks at (caseload profiling): the care co-ordinator, the time in the cluster
+// against its indicative period, face-to-face contacts, the cases to discuss, and the team's and each
+// clinician's clustering quality. Who is on a caseload, and with which team and cluster, comes from the
+// shared ledger (libs/ledger): a person is on their team's caseload while they have an open referral
+// period with a current cluster episode, so a discharge from service removes them from every caseload
+// and a later referral's assessment puts them back.
 //
 // Events of one person arrive in order per topic but not across topics, so each fact carries the
-// clinical time or the assessment it belongs to. Whenever an assessment, a care event or the basis's
-// HoNOS changes, the person's team, cluster and HoNOS are derived afresh from their ledger facts (the
-// ledger's review basis and current episode), so amendments, withdrawals, discharges and
+// clinical time or the assessment it belongs to. Whenever an assessment, a care event or an outcome
+// changes, the person is derived afresh from their ledger facts (the ledger's review basis, current
+// episode, referral periods and completed reviews), so amendments, withdrawals, discharges and
 // re-referrals are followed exactly whatever order they arrive in.
+//
+// Read side: everything of a person the caseload shows is the value of their team index entry, so a
+// team's caseload is one scan of its index; per-team figures that do not depend on today (people,
+// reviews and HoNOS per care co-ordinator and cluster, clustering quality per clinician) are counts kept
+// in the same write as the person. Figures that depend on today are worked out when asked (queries.h).
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,7 +30,7 @@ namespace pbr::reporting {
 
 // person -> pbr.state.v1.ReportingPerson (caseload_state.proto)
 inline constexpr absl::string_view kCaseloadPersonsFamily = "caseload_persons";
-// "<team>/<person>" -> "": the team index a caseload is read from
+// "<team>\x1f<person>" -> pbr.state.v1.CaseloadRow: the team index a caseload is read from
 inline constexpr absl::string_view kCaseloadTeamIndexFamily = "caseload_teams";
 // team -> live assessments recorded for it, whatever the person's care (decimal)
 inline constexpr absl::string_view kCaseloadTeamCountsFamily = "caseload_team_counts";
@@ -34,10 +41,17 @@ inline constexpr absl::string_view kCaseloadAssessmentsFamily = "caseload_assess
 // The person's ledger facts, "<person>/a/<assessment id>" and "<person>/e/<care event id>"
 // (services/common/ledger_store.h): every assessment and care event as last received.
 inline constexpr absl::string_view kCaseloadLedgerFamily = "caseload_ledger";
+// "<person>/<assessment id>" -> pbr.state.v1.CaseloadAssessmentDetails: the clinician, care co-ordinator
+// and rule checks of each live assessment as last received.
+inline constexpr absl::string_view kCaseloadDetailsFamily = "caseload_assessment_details";
+// "<team>\x1f<care co-ordinator>\x1f<cluster>" -> pbr.state.v1.ClusterCounts
+inline constexpr absl::string_view kCaseloadClustersFamily = "caseload_clusters";
+// "<team>\x1f<clinician>" -> pbr.state.v1.QualityCounts
+inline constexpr absl::string_view kCaseloadQualityFamily = "caseload_quality";
 
-inline constexpr absl::string_view kCaseloadFamilies[] = {kCaseloadPersonsFamily, kCaseloadTeamIndexFamily,
-                                                          kCaseloadTeamCountsFamily, kCaseloadAssessmentsFamily,
-                                                          kCaseloadLedgerFamily};
+inline constexpr absl::string_view kCaseloadFamilies[] = {
+    kCaseloadPersonsFamily,  kCaseloadTeamIndexFamily, kCaseloadTeamCountsFamily, kCaseloadAssessmentsFamily,
+    kCaseloadLedgerFamily,   kCaseloadDetailsFamily,   kCaseloadClustersFamily,   kCaseloadQualityFamily};
 
 class CaseloadProjection final : public platform::Projection {
  public:
@@ -53,11 +67,14 @@ class CaseloadProjection final : public platform::Projection {
   // "rules <version>"; empty when built without rules.
   std::string derivation() const override;
 
-  // Folds the assessment into the ledger facts (a stale or repeated revision changes nothing) and
-  // keeps the team's recorded count: live assessments recorded for it, whatever the person's care.
+  // Folds the assessment into the ledger facts (a stale or repeated revision changes nothing), keeps
+  // its clinician, care co-ordinator and rule checks, and keeps the team's recorded count: live
+  // assessments recorded for it, whatever the person's care.
   absl::Status OnAssessment(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
-  // Folds the care event (a referral, a discharge from service, or one the caseload ignores).
+  // Folds the care event (a referral, a discharge from service, a face-to-face contact, or one the
+  // caseload ignores).
   absl::Status OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
+  // Keeps the assessment's HoNOS and whether its episode's pair reliably deteriorated, as last received.
   absl::Status OnOutcome(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
   // Keeps the scheduler's last announcement for each of the person's most recently announced
   // reviews (by basis, MHCT date and cluster); the caseload shows the one for the current review

@@ -1,7 +1,10 @@
-// The caseload projection's person record: how it is read, and which review announcement it shows.
+// The caseload projection's person record: how it is read, and which review announcement it shows;
+// the keys and day numbers of its families.
 #include "person_record.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "caseload.h"
 #include "platform/events.h"
 
@@ -60,5 +63,44 @@ std::optional<pbr::v1::ReviewDue> HonouredReview(const ReportingPerson& p) {
   if (legacy.has_value() && SameReview(*legacy, basis)) return legacy;
   return std::nullopt;
 }
+
+std::string TeamIndexKey(absl::string_view team_id, absl::string_view person_id) {
+  return absl::StrCat(team_id, std::string(1, kKeySeparator), person_id);
+}
+
+std::string TeamIndexPrefix(absl::string_view team_id) { return absl::StrCat(team_id, std::string(1, kKeySeparator)); }
+
+std::string ClusterCountsKey(absl::string_view team_id, absl::string_view care_coordinator_id, int cluster) {
+  return absl::StrCat(ClusterCountsPrefix(team_id, care_coordinator_id), absl::StrFormat("%02d", cluster));
+}
+
+std::string ClusterCountsPrefix(absl::string_view team_id, absl::string_view care_coordinator_id) {
+  const std::string sep(1, kKeySeparator);
+  if (care_coordinator_id.empty()) return absl::StrCat(team_id, sep);
+  return absl::StrCat(team_id, sep, care_coordinator_id, sep);
+}
+
+std::optional<int> ClusterOfCountsKey(absl::string_view key) {
+  const size_t at = key.rfind(kKeySeparator);
+  int cluster = 0;
+  if (at == absl::string_view::npos || !absl::SimpleAtoi(key.substr(at + 1), &cluster)) return std::nullopt;
+  return cluster;
+}
+
+std::string QualityKey(absl::string_view team_id, absl::string_view clinician_id) {
+  return absl::StrCat(QualityPrefix(team_id), clinician_id);
+}
+
+std::string QualityPrefix(absl::string_view team_id) { return absl::StrCat(team_id, std::string(1, kKeySeparator)); }
+
+std::string AssessmentDetailsKey(absl::string_view person_id, absl::string_view assessment_id) {
+  return absl::StrCat(person_id, "/", assessment_id);
+}
+
+namespace {
+const absl::CivilDay kDayZero(1970, 1, 1);
+}  // namespace
+
+int32_t DayNumber(absl::CivilDay day) { return static_cast<int32_t>(day - kDayZero); }
 
 }  // namespace pbr::reporting
