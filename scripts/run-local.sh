@@ -138,10 +138,18 @@ Try (in another terminal):
   curl -s http://${metrics_addr[allocation]}/metrics | grep pbr_
 EOT
 
+# Whether reporting shows team $1 with $2 people. The reply is read whole before it is searched: under
+# pipefail, grep -q quitting early would fail the pipeline with pbrctl's SIGPIPE.
+caseload_shows() {
+  local reply
+  reply=$("${ctl[@]}" caseload "$1" --json 2>/dev/null) || return 1
+  grep -Eq "^ \"people\": *$2\b" <<<"$reply"
+}
+
 if [[ $exit_after_demo == 1 ]]; then
   # Smoke check: reporting must reflect the demo load before we call it working.
   for _ in $(seq 1 300); do
-    if "${ctl[@]}" caseload "$team" --json | grep -Eq "\"people\": *$team_people\b"; then
+    if caseload_shows "$team" "$team_people"; then
       "${ctl[@]}" caseload "$team"
       # Every team's caseload once all of it is reflected, for comparing one run with the next
       # (pbrctl's JSON prints every field, zeros included, so a cluster 0 row or a 0 count compares too).
@@ -149,7 +157,7 @@ if [[ $exit_after_demo == 1 ]]; then
       while read -r t n; do
         [[ -z "$t" ]] && continue
         for _ in $(seq 1 300); do
-          "${ctl[@]}" caseload "$t" --json | grep -Eq "\"people\": *$n\b" && break
+          caseload_shows "$t" "$n" && break
           sleep 0.2
         done
       done <<<"$teams"
