@@ -17,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "care/rules.h"
 
 namespace pbr::bench {
 
@@ -220,6 +221,21 @@ std::string Describe(const Percentiles& p, int decimals) {
   return buf;
 }
 
+absl::StatusOr<Percentiles> TimeCalls(int warmup, int calls, const std::function<absl::Status()>& call) {
+  for (int i = 0; i < warmup; ++i) {
+    if (auto st = call(); !st.ok()) return st;
+  }
+  std::vector<double> ms;
+  ms.reserve(calls);
+  for (int i = 0; i < calls; ++i) {
+    const TimePoint t0 = SteadyClock::now();
+    absl::Status st = call();
+    ms.push_back(Millis(SteadyClock::now() - t0));
+    if (!st.ok()) return st;
+  }
+  return Summarize(std::move(ms));
+}
+
 int64_t StatusBytes(pid_t pid, absl::string_view field) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
   const std::string prefix = absl::StrCat(field, ":");
@@ -247,6 +263,39 @@ std::pair<int64_t, int64_t> DirBytes(const std::string& dir) {
     if (absl::EndsWith(name, ".sst") || absl::EndsWith(name, ".log") || absl::StartsWith(name, "MANIFEST")) data += n;
   }
   return {data, total};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+absl::StatusOr<std::string> CopyRulesWithTeams(const std::string& rules_dir, const std::string& work_dir,
+                                               const std::string& teams_yaml) {
+  const std::string dir = work_dir + "/rules";
+  std::error_code ec;
+  std::filesystem::copy(rules_dir, dir, std::filesystem::copy_options::recursive, ec);
+  if (ec) return absl::InternalError(absl::StrCat("copying ", rules_dir, " to ", dir, ": ", ec.message()));
+  if (!(std::ofstream(dir + "/teams.bench.yaml") << teams_yaml)) {
+    return absl::InternalError(absl::StrCat("writing ", dir, "/teams.bench.yaml"));
+  }
+  // The manifest's files.teams (the only "teams:" key in it) points at the bench's file.
+  std::ifstream in(dir + "/manifest.yaml");
+  std::string manifest, line;
+  bool pointed = false;
+  while (std::getline(in, line)) {
+    const std::string key = std::string(absl::StripLeadingAsciiWhitespace(line));
+    if (absl::StartsWith(key, "teams:") && key.size() < line.size()) {
+      line = absl::StrCat(line.substr(0, line.size() - key.size()), "teams: teams.bench.yaml");
+      pointed = true;
+    }
+    absl::StrAppend(&manifest, line, "\n");
+  }
+  if (!pointed) return absl::FailedPreconditionError(absl::StrCat(rules_dir, "/manifest.yaml names no teams file"));
+  if (!(std::ofstream(dir + "/manifest.yaml") << manifest)) {
+    return absl::InternalError(absl::StrCat("writing ", dir, "/manifest.yaml"));
+  }
+  auto loaded = care::RuleSet::LoadFromDirectory(dir);
+  if (!loaded.ok()) return loaded.status();
+  return dir;
 }
 
 // ---------------------------------------------------------------------------------------------

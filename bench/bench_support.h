@@ -125,12 +125,42 @@ Percentiles Summarize(std::vector<double> samples);
 // "p50 X ms, p99 Y ms, max Z ms", each with `decimals` decimals.
 std::string Describe(const Percentiles& p, int decimals = 3);
 
+// `call` `warmup` times unmeasured, then `calls` times, each timed; the first failure ends it.
+absl::StatusOr<Percentiles> TimeCalls(int warmup, int calls, const std::function<absl::Status()>& call);
+
+// A fast deterministic generator (splitmix64): the same seed always gives the same draws, so person i
+// is the same person however often a bench makes them.
+class Draws {
+ public:
+  explicit Draws(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
+  uint64_t Next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
+  int Percent() { return static_cast<int>(Next() % 100); }
+
+ private:
+  uint64_t state_;
+};
+
 // A field of /proc/<pid>/status in kB ("VmRSS", "VmHWM"), as bytes; -1 when unreadable.
 int64_t StatusBytes(pid_t pid, absl::string_view field);
 
 // Bytes under a directory: RocksDB's data files (tables, write-ahead logs, MANIFEST), and everything
 // (also RocksDB's info LOG and OPTIONS). What cannot be read counts 0.
 std::pair<int64_t, int64_t> DirBytes(const std::string& dir);
+
+// ---------------------------------------------------------------------------------------------
+// Rules
+
+// `rules_dir` copied to `work_dir`/rules with a teams file of the bench's own (teams.bench.yaml, its
+// `teams_yaml` being the whole file), pointed at by the copied manifest, as a trust replaces the example
+// teams (rules/README.md). Returns the copy's directory once it loads as a rule set.
+absl::StatusOr<std::string> CopyRulesWithTeams(const std::string& rules_dir, const std::string& work_dir,
+                                               const std::string& teams_yaml);
 
 // ---------------------------------------------------------------------------------------------
 // gRPC

@@ -437,10 +437,6 @@ absl::StatusOr<std::string> WriteBenchRules(const Flags& f) {
       widest = &a;
     }
   }
-  const std::string dir = f.work_dir + "/rules";
-  std::error_code ec;
-  std::filesystem::copy(f.rules_dir, dir, std::filesystem::copy_options::recursive, ec);
-  if (ec) return absl::InternalError(absl::StrCat("copying ", f.rules_dir, " to ", dir, ": ", ec.message()));
   std::string teams = "# Written by platform_bench: the teams it records for.\nkind: teams\nversion: \"bench\"\nteams:\n";
   auto add = [&](const std::string& id) {
     absl::StrAppend(&teams, "  - {id: ", id, ", name: bench, service_area: ", widest->id,
@@ -449,24 +445,7 @@ absl::StatusOr<std::string> WriteBenchRules(const Flags& f) {
   add("bench-warmup");
   for (int t = 0; t < f.teams; ++t) add(absl::StrCat("bench-team-", t));
   for (int i = 0; i < f.rate * f.latency_seconds; ++i) add(absl::StrCat("lat-", i));
-  std::ofstream(dir + "/teams.bench.yaml") << teams;
-  // The manifest's files.teams (the only "teams:" key in it) points at the bench's file.
-  std::ifstream in(dir + "/manifest.yaml");
-  std::string manifest, line;
-  bool pointed = false;
-  while (std::getline(in, line)) {
-    const std::string key = std::string(absl::StripLeadingAsciiWhitespace(line));
-    if (absl::StartsWith(key, "teams:") && key.size() < line.size()) {
-      line = absl::StrCat(line.substr(0, line.size() - key.size()), "teams: teams.bench.yaml");
-      pointed = true;
-    }
-    absl::StrAppend(&manifest, line, "\n");
-  }
-  if (!pointed) return absl::FailedPreconditionError(absl::StrCat(f.rules_dir, "/manifest.yaml names no teams file"));
-  std::ofstream(dir + "/manifest.yaml") << manifest;
-  auto bench_rules = care::RuleSet::LoadFromDirectory(dir);
-  if (!bench_rules.ok()) return bench_rules.status();
-  return dir;
+  return CopyRulesWithTeams(f.rules_dir, f.work_dir, teams);
 }
 
 absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {

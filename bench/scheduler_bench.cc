@@ -118,39 +118,6 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
 
-// `call` `warmup` times unmeasured, then `calls` times, each timed; the first failure ends it.
-absl::StatusOr<Percentiles> TimeCalls(int warmup, int calls, const std::function<absl::Status()>& call) {
-  for (int i = 0; i < warmup; ++i) {
-    if (auto st = call(); !st.ok()) return st;
-  }
-  std::vector<double> ms;
-  ms.reserve(calls);
-  for (int i = 0; i < calls; ++i) {
-    const TimePoint t0 = SteadyClock::now();
-    absl::Status st = call();
-    ms.push_back(Millis(SteadyClock::now() - t0));
-    if (!st.ok()) return st;
-  }
-  return Summarize(std::move(ms));
-}
-
-// A fast deterministic generator (splitmix64): person i always gets the same draws.
-class Draws {
- public:
-  explicit Draws(uint64_t seed) : state_(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  size_t Below(size_t n) { return static_cast<size_t>(Next() % n); }
-  int Percent() { return static_cast<int>(Next() % 100); }
-
- private:
-  uint64_t state_;
-};
-
 std::string ClinicalText(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, platform::ClinicalTimeZone());
 }

@@ -1,0 +1,788 @@
+// reporting_bench: reporting's read models at a trust's scale, beside what this machine can do.
+//
+// Builds a reporting store of --people people in process: each person's history (a referral, the initial
+// allocation, face-to-face contacts, reviews on time and late, some discharges, the scheduler's review
+// announcements and outcomes' HoNOS) is made as the events allocation, the scheduler and outcomes publish,
+// checked by the shared event rules, and applied through the three projections pbr-reporting runs
+// (caseload, national measures, KPIs), one WriteBatch per message as the consumer does. Then the real
+// pbr-reporting starts on that store and is asked through gRPC. Every figure is printed beside a raw
+// baseline measured in the same run on the same machine:
+//   load, messages/s             vs  as many raw batch writes of the same size into the same kind of Store
+//   GetKpis / GetCaseload        vs  a bare in-process gRPC echo of the reply's size, and the same query
+//                                    in process with no gRPC
+//   RSS, bytes stored per person against the issue's targets
+// See bench/README.md.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "api.h"
+#include "bench_support.h"
+#include "care/rules.h"
+#include "care_bridge.h"
+#include "event_rules.h"
+#include "grpcpp/grpcpp.h"
+#include "pbr/v1/reporting.grpc.pb.h"
+#include "platform/events.h"
+#include "platform/outbox.h"
+#include "platform/projection.h"
+#include "platform/store.h"
+#include "projections/caseload/caseload.h"
+#include "projections/kpis/kpis.h"
+#include "projections/national_measures/national_measures.h"
+#include "testing/process.h"
+
+namespace pbr::bench {
+namespace {
+
+namespace topic = platform::topic;
+
+constexpr const char* kProgram = "reporting_bench";
+
+// The issue's targets.
+constexpr double kQueryP99TargetMs = 10;
+constexpr double kRssTargetBytes = 1024.0 * 1024 * 1024;
+
+struct Flags {
+  int people = 1000000;
+  int teams = 1000;
+  int calls = 2000;
+  int warmup_calls = 20;
+  std::string as_of;  // the clinical day the history runs to and the service's clock stands on
+  std::string bin_dir = PBR_BIN_DIR;
+  std::string rules_dir = PBR_RULES_DIR;
+  std::string work_dir;
+  bool keep_work_dir = false;
+};
+
+constexpr const char* kUsage = R"(usage: reporting_bench [--flag=value ...]
+  --people=1000000        people in the read models, each with a referral and an initial allocation
+  --teams=1000            teams they are spread over (about people/teams on each caseload)
+  --calls=2000            calls measured per query, and echo calls per baseline
+  --warmup-calls=20       calls of each kind made first and not measured
+  --as-of=YYYY-MM-DD      the day the two years of history run to and the service's clock (default: today)
+  --bin-dir=DIR           where pbr-broker and pbr-reporting are (default: this build's bin/)
+  --rules-dir=DIR         rule data (default: the repo's rules/)
+  --work-dir=DIR          stores and logs (default: a fresh /tmp/pbr-reporting-bench-*)
+  --keep-work-dir         keep the work dir after a successful run (it is always kept on failure)
+)";
+
+absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
+  Flags f;
+  const FlagTable table = {
+      .ints = {{"people", {&f.people, 1, 10000000}},
+               {"teams", {&f.teams, 1, 100000}},
+               {"calls", {&f.calls, 1, 1000000}},
+               {"warmup-calls", {&f.warmup_calls, 0, 100000}}},
+      .strings = {{"as-of", &f.as_of}, {"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}},
+      .switches = {{"keep-work-dir", &f.keep_work_dir}},
+  };
+  if (auto st = ParseFlagArgs(argc, argv, table, kUsage); !st.ok()) return st;
+  if (!f.as_of.empty()) {
+    absl::CivilDay d;
+    if (!absl::ParseCivilTime(f.as_of, &d) || d.year() < 2003 || d.year() > 2190) {
+      return absl::InvalidArgumentError(absl::StrCat("--as-of: '", f.as_of, "' is not a date YYYY-MM-DD"));
+    }
+  }
+  return f;
+}
+
+absl::Time ClinicalTime(absl::CivilDay d, int hour, int minute) {
+  return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), hour, minute, 0), platform::ClinicalTimeZone());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The trust: teams over the service areas, weighted as a trust's caseloads are (community teams most).
+
+struct BenchTeam {
+  std::string id, area, commissioner;
+  std::vector<int> clusters;  // the area's allowed clusters
+};
+
+int AreaWeight(const std::string& area) {
+  static const std::map<std::string, int> kWeights = {
+      {"community_non_psychosis", 10}, {"memory_dementia", 4}, {"community_psychosis", 4}, {"crht", 1}, {"inpatient", 1}};
+  auto it = kWeights.find(area);
+  return it == kWeights.end() ? 2 : it->second;
+}
+
+// --teams teams, each in a service area with clusters; areas get teams by weight. Each team's people are
+// about equal, so a team's caseload is about people/teams.
+absl::StatusOr<std::vector<BenchTeam>> MakeTeams(const care::RuleSet& rules, int count, std::string* yaml) {
+  std::vector<const care::ServiceArea*> areas;
+  int total_weight = 0;
+  for (const care::ServiceArea& a : rules.service_areas().areas) {
+    if (a.allowed.empty()) continue;
+    areas.push_back(&a);
+    total_weight += AreaWeight(a.id);
+  }
+  if (areas.empty()) return absl::FailedPreconditionError("rules: no service area allows any cluster");
+  static const char* kCommissioners[] = {"00X", "00Y", "00Z", "01A"};
+  std::vector<BenchTeam> teams;
+  *yaml = "# Written by reporting_bench: the teams its people are on.\nkind: teams\nversion: \"bench\"\nteams:\n";
+  for (int t = 0; t < count; ++t) {
+    // Team t's area: the weighted areas laid out end to end, t's share of the way along.
+    const int point = static_cast<int>((static_cast<int64_t>(t) * total_weight) / count);
+    int acc = 0;
+    const care::ServiceArea* area = areas.back();
+    for (const care::ServiceArea* a : areas) {
+      acc += AreaWeight(a->id);
+      if (point < acc) {
+        area = a;
+        break;
+      }
+    }
+    BenchTeam team{absl::StrCat("bench-team-", t), area->id, kCommissioners[t % 4], {area->allowed.begin(), area->allowed.end()}};
+    absl::StrAppend(yaml, "  - {id: ", team.id, ", name: bench, service_area: ", team.area,
+                    ", default_commissioner: \"", team.commissioner, "\", memory_assessment_service: ",
+                    team.area == "memory_dementia" ? "true" : "false", "}\n");
+    teams.push_back(std::move(team));
+  }
+  return teams;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A person's history, as the events the other services publish.
+
+struct History {
+  std::vector<pbr::v1::EventEnvelope> events;  // in the order they happened
+  bool discharged = false;
+  int reviews = 0;
+};
+
+class Histories {
+ public:
+  Histories(const care::RuleSet& rules, const std::vector<BenchTeam>& teams, absl::CivilDay as_of)
+      : rules_(rules), teams_(teams), as_of_(as_of) {}
+
+  // Person i's history, the same every time it is asked for.
+  absl::StatusOr<History> Make(int64_t i) const {
+    Draws draw(static_cast<uint64_t>(i) + 7);
+    History h;
+    const std::string person = platform::KeyedHash("reporting-bench", absl::StrCat("person-", i));
+    const BenchTeam& team = teams_[static_cast<size_t>(i % static_cast<int64_t>(teams_.size()))];
+    const std::string clinician = absl::StrCat("clin-", team.id.substr(11), "-", draw.Below(12));
+    const std::string coordinator = draw.Percent() < 80 ? clinician : "";  // some EPRs name none
+    const std::string referral = platform::DeterministicId("referral", {person, "bench"});
+
+    // Referred some day in the two years before as_of (at least 3 weeks before it).
+    const absl::CivilDay referred = as_of_ - (21 + static_cast<int>(draw.Below(710)));
+    const absl::Time referred_at = ClinicalTime(referred, 9 + static_cast<int>(draw.Below(8)), 10);
+    h.events.push_back(CareEvent(person, i, "referral", pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, referred_at, team,
+                                 clinician, referral, false));
+    // The first face-to-face contact soon after, the initial allocation at it or a little later.
+    const absl::CivilDay first_contact = referred + static_cast<int>(draw.Below(14));
+    const absl::Time first_contact_at = ClinicalTime(first_contact, 10, 0);
+    h.events.push_back(CareEvent(person, i, "contact-1", pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT, first_contact_at,
+                                 team, clinician, referral, false));
+    int cluster = team.clusters[draw.Below(team.clusters.size())];
+    absl::Time assessed_at = first_contact_at + absl::Hours(1 + static_cast<int64_t>(draw.Below(24 * 10)));
+    std::string episode = platform::DeterministicId("episode", {person, "0"});
+    std::string basis = Assessment(h, person, i, 0, pbr::v1::ASSESSMENT_REASON_INITIAL, cluster, assessed_at, team,
+                                   clinician, coordinator, episode, referral, draw, first_contact_at);
+    const absl::CivilDay second_contact = platform::ClinicalDay(assessed_at) + 7 + static_cast<int>(draw.Below(60));
+    if (second_contact < as_of_) {
+      h.events.push_back(CareEvent(person, i, "contact-2", pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT,
+                                   ClinicalTime(second_contact, 11, 0), team, clinician, referral, false));
+    }
+    // Formal reviews while they come due before as_of: most on time, some late, some missed so far.
+    for (int r = 1; r <= 6; ++r) {
+      auto due = rules_.ReviewDueDate(cluster, platform::ClinicalDay(assessed_at), care::ReviewPolicy::kTrustSop);
+      if (!due.ok()) return due.status();
+      const int fate = draw.Percent();
+      const absl::CivilDay on = fate < 75 ? due->window_opens + static_cast<int>(draw.Below(11))
+                                          : due->due + 1 + static_cast<int>(draw.Below(40));
+      if (fate >= 90 || on >= as_of_) {
+        // Not reviewed yet: the scheduler has announced the review as due or overdue.
+        if (as_of_ > due->due) {
+          h.events.push_back(ReviewDue(person, basis, team, cluster, assessed_at, *due, pbr::v1::REVIEW_STATE_OVERDUE));
+        } else if (as_of_ >= due->window_opens) {
+          h.events.push_back(ReviewDue(person, basis, team, cluster, assessed_at, *due, pbr::v1::REVIEW_STATE_DUE));
+        }
+        break;
+      }
+      if (on > due->due) {
+        h.events.push_back(ReviewDue(person, basis, team, cluster, assessed_at, *due, pbr::v1::REVIEW_STATE_OVERDUE));
+      }
+      const absl::Time review_at = ClinicalTime(on, 9 + static_cast<int>(draw.Below(8)), 30);
+      // One review in twelve follows a referral to crisis resolution (out of hours in four of ten): a
+      // transfer review.
+      const bool transfer = draw.Percent() < 8;
+      if (transfer) {
+        const bool out_of_hours = draw.Percent() < 40;
+        h.events.push_back(CareEvent(person, i, absl::StrCat("crht-", r), pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT,
+                                     ClinicalTime(on - 2, out_of_hours ? 22 : 14, 0), team, clinician, referral,
+                                     out_of_hours));
+      }
+      h.events.push_back(CareEvent(person, i, absl::StrCat("contact-r", r), pbr::v1::CARE_EVENT_FACE_TO_FACE_CONTACT,
+                                   review_at - absl::Minutes(30), team, clinician, referral, false));
+      // A review in the last year discharges one person in ten.
+      const bool discharge = on > as_of_ - 365 && draw.Percent() < 10;
+      if (!discharge && draw.Percent() < 15) {  // a step to another cluster of the area: a new episode
+        cluster = team.clusters[draw.Below(team.clusters.size())];
+        episode = platform::DeterministicId("episode", {person, absl::StrCat(r)});
+      }
+      basis = Assessment(h, person, i, r,
+                         discharge  ? pbr::v1::ASSESSMENT_REASON_DISCHARGE_REVIEW
+                         : transfer ? pbr::v1::ASSESSMENT_REASON_TRANSFER_REVIEW
+                                    : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW,
+                         cluster, review_at, team, clinician, coordinator, episode, referral, draw, std::nullopt);
+      ++h.reviews;
+      assessed_at = review_at;
+      if (discharge) {
+        h.events.push_back(CareEvent(person, i, "discharge", pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE,
+                                     review_at + absl::Hours(2), team, clinician, referral, false));
+        h.discharged = true;
+        break;
+      }
+    }
+    return h;
+  }
+
+ private:
+  static pbr::v1::EventEnvelope CareEvent(const std::string& person, int64_t i, const std::string& what,
+                                          pbr::v1::CareEventType type, absl::Time at, const BenchTeam& team,
+                                          const std::string& clinician, const std::string& referral, bool out_of_hours) {
+    const std::string record_id = absl::StrCat("bench-", i, "-", what);
+    const std::string id = platform::DeterministicId("care-event", {"bench-epr", record_id});
+    auto e = platform::MakeEnvelope(topic::kCareEventRecorded, platform::DeterministicId(topic::kCareEventRecorded, {id}),
+                                    person, at, at + absl::Minutes(5), "bench-epr", "");
+    auto* c = e.mutable_care_event_recorded();
+    c->set_care_event_id(id);
+    c->set_source_record_id(record_id);
+    c->set_type(type);
+    *c->mutable_occurred_at() = platform::ToProto(at);
+    c->set_out_of_hours(out_of_hours);
+    c->set_team_id(team.id);
+    c->set_clinician_id(clinician);
+    c->set_referral_id(referral);
+    return e;
+  }
+
+  // Appends the assessment allocation would publish, and the outcome outcomes would; returns its id.
+  std::string Assessment(History& h, const std::string& person, int64_t i, int n, pbr::v1::AssessmentReason reason,
+                         int cluster, absl::Time at, const BenchTeam& team, const std::string& clinician,
+                         const std::string& coordinator, const std::string& episode, const std::string& referral,
+                         Draws& draw, std::optional<absl::Time> first_contact_at) const {
+    const std::string record_id = absl::StrCat("bench-", i, "-a", n);
+    const std::string id = platform::DeterministicId("assessment", {"bench-epr", record_id});
+    auto e = platform::MakeEnvelope(topic::kAssessmentRecorded, platform::DeterministicId(topic::kAssessmentRecorded, {id}),
+                                    person, at, at + absl::Minutes(20), "bench-epr", "");
+    auto* a = e.mutable_assessment_recorded();
+    a->set_assessment_id(id);
+    a->set_source_record_id(record_id);
+    a->set_team_id(team.id);
+    a->set_clinician_id(clinician);
+    a->set_care_coordinator_id(coordinator);
+    *a->mutable_assessed_at() = platform::ToProto(at);
+    *a->mutable_effective_at() = platform::ToProto(at);
+    int honos = 0;
+    for (int k = 0; k < 18; ++k) {
+      const int rating = k == 7 ? 0 : static_cast<int>(draw.Below(4));
+      a->mutable_ratings()->add_items(rating);
+      if (k < 12) honos += rating;
+    }
+    a->set_cluster(cluster);
+    a->set_reason(reason);
+    a->set_rule_version(rules_.version());
+    a->set_service_area(team.area);
+    a->set_commissioner_id(team.commissioner);
+    a->set_episode_id(episode);
+    a->set_referral_id(referral);
+    auto* red = a->add_checks();
+    red->set_rule("red-rules");
+    red->set_passed(draw.Percent() < 85);
+    red->set_rule_version(rules_.version());
+    if (reason != pbr::v1::ASSESSMENT_REASON_INITIAL) {
+      a->set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);
+      auto* transition = a->add_checks();
+      transition->set_rule("transition-protocol");
+      transition->set_passed(draw.Percent() < 90);
+      transition->set_rule_version(rules_.version());
+    }
+    a->set_face_to_face_contacts(first_contact_at.has_value() ? 1 : 2);
+    if (first_contact_at.has_value()) *a->mutable_first_contact_at() = platform::ToProto(*first_contact_at);
+    h.events.push_back(e);
+
+    // Outcomes' announcement of its HoNOS, a little later; one referral period in twenty deteriorated.
+    auto o = platform::MakeEnvelope(topic::kOutcomeRecorded, platform::DeterministicId(topic::kOutcomeRecorded, {id, "0"}),
+                                    person, at, at + absl::Minutes(21), "outcomes", "");
+    auto* out = o.mutable_outcome_recorded();
+    out->set_assessment_id(id);
+    out->set_team_id(team.id);
+    out->set_cluster(cluster);
+    *out->mutable_assessed_at() = platform::ToProto(at);
+    out->set_honos_total(honos);
+    out->set_total_valid(true);
+    out->set_rule_version(rules_.version());
+    auto* ep = out->mutable_episode();
+    ep->set_referral_id(referral);
+    ep->set_paired(n > 0);
+    if (n > 0) {
+      ep->mutable_change()->set_reliable_change(draw.Percent() < 5 ? pbr::v1::RELIABLE_CHANGE_DETERIORATED
+                                                                   : pbr::v1::RELIABLE_CHANGE_IMPROVED);
+    }
+    h.events.push_back(std::move(o));
+    return id;
+  }
+
+  pbr::v1::EventEnvelope ReviewDue(const std::string& person, const std::string& basis, const BenchTeam& team,
+                                   int cluster, absl::Time assessed_at, const care::ReviewDue& due,
+                                   pbr::v1::ReviewState state) const {
+    const absl::CivilDay announced_on = state == pbr::v1::REVIEW_STATE_DUE ? due.window_opens : due.due + 1;
+    const absl::Time at = ClinicalTime(announced_on, 0, 5);
+    auto e = platform::MakeEnvelope(
+        topic::kReviewDue,
+        platform::DeterministicId(topic::kReviewDue, {basis, state == pbr::v1::REVIEW_STATE_DUE ? "due" : "overdue"}),
+        person, at, at, "review-scheduler", "");
+    auto* r = e.mutable_review_due();
+    r->set_basis_assessment_id(basis);
+    r->set_team_id(team.id);
+    r->set_cluster(cluster);
+    *r->mutable_latest_mhct_date() = platform::ToProto(platform::ClinicalDay(assessed_at));
+    *r->mutable_window_opens() = platform::ToProto(due.window_opens);
+    *r->mutable_due_date() = platform::ToProto(due.due);
+    r->set_state(state);
+    r->set_rule_version(due.rule_version);
+    r->set_service_area(team.area);
+    return e;
+  }
+
+  const care::RuleSet& rules_;
+  const std::vector<BenchTeam>& teams_;
+  const absl::CivilDay as_of_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+struct Results {
+  int64_t people = 0, messages = 0, reviews = 0, discharged = 0;
+  double generate_s = 0, validate_s = 0, load_s = 0, raw_load_s = 0;
+  double batch_bytes = 0, batch_ops = 0;  // per message, on average
+  int64_t data_bytes = 0, total_bytes = 0;
+  std::string team;
+  int32_t team_people = 0;
+  struct Query {
+    std::string name;
+    size_t reply_bytes = 0;
+    Percentiles inproc, grpc, echo;
+  };
+  std::vector<Query> queries;
+  double start_s = 0;
+  int64_t rss = -1, hwm = -1;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Stage 1: the reporting store, built in process through the service's projections.
+
+std::vector<std::string> ReportingFamilies() {
+  return platform::FamiliesOf(reporting::kCaseloadFamilies, reporting::kNationalFamilies, reporting::kKpisFamilies);
+}
+
+absl::Status LoadPeople(const Flags& f, const Histories& histories, const platform::EventValidator& validate,
+                        const std::vector<std::shared_ptr<platform::Projection>>& projections, platform::Store& store,
+                        platform::Outbox& outbox, absl::Time load_at, Results& out) {
+  const int64_t step = std::max<int64_t>(1, f.people / 10);
+  const TimePoint t0 = SteadyClock::now();
+  TimePoint last = t0;
+  double not_load_s = 0;  // making and checking events: the bench's and the EPRs' work, not reporting's
+  double bytes = 0, ops = 0;
+  for (int64_t i = 0; i < f.people; ++i) {
+    const TimePoint g0 = SteadyClock::now();
+    auto history = histories.Make(i);
+    if (!history.ok()) return history.status();
+    const TimePoint g1 = SteadyClock::now();
+    for (const pbr::v1::EventEnvelope& e : history->events) {
+      if (auto st = validate(platform::EventTypeOf(e), e); !st.ok()) {
+        return absl::Status(st.code(), absl::StrCat("person ", i, ": the shared event rules refuse its ",
+                                                    platform::EventTypeOf(e), " event: ", st.message()));
+      }
+    }
+    const TimePoint g2 = SteadyClock::now();
+    out.generate_s += Seconds(g1 - g0);
+    out.validate_s += Seconds(g2 - g1);
+    not_load_s += Seconds(g2 - g0);
+    for (const pbr::v1::EventEnvelope& e : history->events) {
+      const absl::string_view topic_name = platform::EventTypeOf(e);
+      rocksdb::WriteBatch batch;
+      platform::ApplyContext ctx(store, outbox, batch, load_at);
+      const platform::ConsumedEvent consumed{topic_name, 0, 0, e};
+      for (const auto& p : projections) {
+        const std::vector<std::string> topics = p->topics();
+        if (std::find(topics.begin(), topics.end(), topic_name) == topics.end()) continue;
+        if (auto st = p->Apply(consumed, ctx); !st.ok()) {
+          return absl::Status(st.code(), absl::StrCat("person ", i, ": ", p->name(), " refused its ", topic_name,
+                                                      " event: ", st.message()));
+        }
+      }
+      bytes += static_cast<double>(batch.GetDataSize());
+      ops += batch.Count();
+      if (auto st = store.Write(batch, /*sync=*/false); !st.ok()) return st;
+      ++out.messages;
+    }
+    out.reviews += history->reviews;
+    out.discharged += history->discharged ? 1 : 0;
+    if ((i + 1) % step == 0 || i + 1 == f.people) {
+      const TimePoint now = SteadyClock::now();
+      const double s = Seconds(now - t0) - not_load_s;
+      std::printf("  %9lld people  %8lld messages  %7.1f s  %8.0f messages/s  (wall clock %.0f s)\n",
+                  static_cast<long long>(i + 1), static_cast<long long>(out.messages), s, out.messages / s,
+                  Seconds(now - t0));
+      std::fflush(stdout);
+      last = now;
+    }
+  }
+  out.people = f.people;
+  out.load_s = Seconds(SteadyClock::now() - t0) - not_load_s;
+  out.batch_bytes = bytes / static_cast<double>(std::max<int64_t>(1, out.messages));
+  out.batch_ops = ops / static_cast<double>(std::max<int64_t>(1, out.messages));
+  std::printf("%lld messages for %d people applied through %zu projections in %.1f s: %.0f messages/s, %.0f people/s\n",
+              static_cast<long long>(out.messages), f.people, projections.size(), out.load_s, out.messages / out.load_s,
+              f.people / out.load_s);
+  std::printf("(making the events %.1f s and checking them by the shared rules %.1f s, not counted)\n", out.generate_s,
+              out.validate_s);
+  std::printf("a message's batch: %.0f bytes, %.1f operations on average; %lld reviews, %lld people discharged\n",
+              out.batch_bytes, out.batch_ops, static_cast<long long>(out.reviews), static_cast<long long>(out.discharged));
+  return absl::OkStatus();
+}
+
+// The raw baseline: as many batches of the same average size written into a Store of the same options.
+absl::Status RawLoad(const std::string& dir, Results& out) {
+  auto opened = platform::Store::Open(dir, {"raw"});
+  if (!opened.ok()) return opened.status();
+  std::unique_ptr<platform::Store> store = *std::move(opened);
+  auto* family = store->Family("raw");
+  const int puts = std::max(1, static_cast<int>(out.batch_ops + 0.5));
+  const size_t value_bytes = static_cast<size_t>(std::max(1.0, out.batch_bytes / puts - 40));
+  Draws draw(99);
+  std::string value(value_bytes, 'x');
+  std::vector<std::string> keys(puts);
+  double key_s = 0;
+  const TimePoint t0 = SteadyClock::now();
+  for (int64_t m = 0; m < out.messages; ++m) {
+    const TimePoint k0 = SteadyClock::now();
+    const std::string person = platform::KeyedHash("raw", absl::StrCat(m / 8));
+    for (int k = 0; k < puts; ++k) keys[k] = absl::StrCat(person, "/", m % 8, "/", k);
+    for (size_t b = 0; b < value.size(); ++b) value[b] = static_cast<char>('a' + draw.Below(16));
+    key_s += Seconds(SteadyClock::now() - k0);
+    rocksdb::WriteBatch batch;
+    for (int k = 0; k < puts; ++k) batch.Put(family, keys[k], value);
+    if (auto st = store->Write(batch, /*sync=*/false); !st.ok()) return st;
+  }
+  out.raw_load_s = Seconds(SteadyClock::now() - t0) - key_s;
+  std::printf("raw load: %lld batches of %d puts x %zu-byte values in %.1f s: %.0f batches/s\n",
+              static_cast<long long>(out.messages), puts, value_bytes, out.raw_load_s, out.messages / out.raw_load_s);
+  store.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The queries: the same requests in process and through the service.
+
+struct Request {
+  std::string name;
+  bool caseload = false;
+  pbr::v1::GetKpisRequest kpis;
+  pbr::v1::GetCaseloadRequest team;
+};
+
+std::vector<Request> Requests(const std::string& team, absl::CivilDay as_of) {
+  std::vector<Request> out;
+  const absl::CivilMonth last_month = absl::CivilMonth(as_of) - 1;
+  auto kpis = [&](std::string name, pbr::v1::ReportScopeKind kind, const std::string& id, bool month) {
+    Request r;
+    r.name = std::move(name);
+    r.kpis.mutable_scope()->set_kind(kind);
+    r.kpis.mutable_scope()->set_id(id);
+    if (month) {
+      r.kpis.mutable_month()->set_year(static_cast<int32_t>(last_month.year()));
+      r.kpis.mutable_month()->set_month(last_month.month());
+    } else {
+      *r.kpis.mutable_as_at() = platform::ToProto(as_of);
+    }
+    out.push_back(std::move(r));
+  };
+  kpis(absl::StrFormat("GetKpis trust, month %04d-%02d", last_month.year(), last_month.month()),
+       pbr::v1::REPORT_SCOPE_TRUST, "", true);
+  kpis("GetKpis trust, as at today", pbr::v1::REPORT_SCOPE_TRUST, "", false);
+  kpis(absl::StrFormat("GetKpis %s, month %04d-%02d", team, last_month.year(), last_month.month()),
+       pbr::v1::REPORT_SCOPE_TEAM, team, true);
+  kpis(absl::StrCat("GetKpis ", team, ", as at today"), pbr::v1::REPORT_SCOPE_TEAM, team, false);
+  Request c;
+  c.name = absl::StrCat("GetCaseload ", team);
+  c.caseload = true;
+  c.team.set_team_id(team);
+  out.push_back(std::move(c));
+  return out;
+}
+
+absl::StatusOr<std::string> InProcess(const reporting::ReportingApi& api, const Request& r, absl::CivilDay today) {
+  if (r.caseload) {
+    auto reply = api.GetCaseload(r.team);
+    if (!reply.ok()) return reply.status();
+    return reply->SerializeAsString();
+  }
+  auto reply = api.GetKpis(r.kpis, today);
+  if (!reply.ok()) return reply.status();
+  return reply->SerializeAsString();
+}
+
+absl::Status Call(pbr::v1::Reporting::Stub& stub, const Request& r, std::string* bytes) {
+  grpc::Status st;
+  if (r.caseload) {
+    pbr::v1::Caseload reply;
+    st = stub.GetCaseload(testing::CallContext().get(), r.team, &reply);
+    if (st.ok()) *bytes = reply.SerializeAsString();
+  } else {
+    pbr::v1::KpiReport reply;
+    st = stub.GetKpis(testing::CallContext().get(), r.kpis, &reply);
+    if (st.ok()) *bytes = reply.SerializeAsString();
+  }
+  return FromGrpc(st, r.name);
+}
+
+// The team with the most people on its caseload (every team holds about the same).
+absl::StatusOr<std::pair<std::string, int32_t>> LargestTeam(const reporting::ReportingApi& api,
+                                                            const std::vector<BenchTeam>& teams, size_t sample) {
+  std::pair<std::string, int32_t> best{"", -1};
+  for (size_t t = 0; t < teams.size() && t < sample; ++t) {
+    pbr::v1::GetCaseloadRequest r;
+    r.set_team_id(teams[t].id);
+    auto c = api.GetCaseload(r);
+    if (!c.ok()) return c.status();
+    if (c->people() > best.second) best = {teams[t].id, c->people()};
+  }
+  return best;
+}
+
+absl::Status RunService(const Flags& f, const std::string& rules_dir, const std::string& data_dir, absl::Time clock_at,
+                        const std::vector<Request>& requests, const std::vector<std::string>& expected,
+                        OwnedProcesses& owned, Results& out) {
+  auto broker = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-broker", "--partitions=6"}, f.work_dir + "/broker.log");
+  if (!broker.ok()) return broker.status();
+  testing::ChildProcess* broker_process = owned.Adopt("pbr-broker", *std::move(broker));
+  auto line = broker_process->WaitForLine("BOOTSTRAP ", absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  const std::string bootstrap = line->substr(std::string("BOOTSTRAP ").size());
+
+  const std::string clock = absl::StrCat("fixed:", absl::FormatTime(absl::RFC3339_full, clock_at, absl::UTCTimeZone()));
+  const TimePoint spawned = SteadyClock::now();
+  auto child = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-reporting", "--grpc-address=127.0.0.1:0",
+                                             "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
+                                             "--kafka-bootstrap=" + bootstrap, "--rules-dir=" + rules_dir,
+                                             "--clock=" + clock},
+                                            f.work_dir + "/reporting.log");
+  if (!child.ok()) return child.status();
+  testing::ChildProcess* service = owned.Adopt("pbr-reporting", *std::move(child));
+  auto ready = service->WaitForLine("READY ", absl::Seconds(300));
+  if (!ready.ok()) {
+    return absl::Status(ready.status().code(), absl::StrCat("pbr-reporting: ", ready.status().message(), "\n",
+                                                            testing::Tail(service->log_path())));
+  }
+  out.start_s = Seconds(SteadyClock::now() - spawned);
+  // "READY reporting grpc=HOST:PORT metrics=HOST:PORT"
+  std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
+  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=")) {
+    return absl::InternalError(absl::StrCat("unexpected ready line: ", *ready));
+  }
+  const std::string grpc_address = parts[2].substr(5);
+  std::printf("ready after %.2f s (broker %s, clock %s, pid %d)\n", out.start_s, bootstrap.c_str(), clock.c_str(),
+              service->pid());
+
+  auto stub = pbr::v1::Reporting::NewStub(LoopbackChannel(grpc_address));
+  for (size_t q = 0; q < requests.size(); ++q) {
+    std::string bytes;
+    auto timed = TimeCalls(f.warmup_calls, f.calls, [&]() -> absl::Status {
+      if (auto st = Call(*stub, requests[q], &bytes); !st.ok()) return st;
+      if (bytes != expected[q]) {
+        return absl::DataLossError(absl::StrCat(requests[q].name, ": the service answered ", bytes.size(),
+                                                " bytes unlike the ", expected[q].size(), " answered in process"));
+      }
+      return absl::OkStatus();
+    });
+    if (!timed.ok()) return timed.status();
+    out.queries[q].grpc = *timed;
+    std::printf("%-40s %s\n", requests[q].name.c_str(), Describe(*timed).c_str());
+    std::fflush(stdout);
+  }
+  out.rss = StatusBytes(service->pid(), "VmRSS");
+  out.hwm = StatusBytes(service->pid(), "VmHWM");
+  std::printf("pbr-reporting VmRSS %.1f MiB (peak VmHWM %.1f MiB)\n", out.rss / 1048576.0, out.hwm / 1048576.0);
+  return owned.StopAll();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
+  absl::CivilDay as_of = platform::ClinicalDay(absl::Now());
+  if (!f.as_of.empty()) (void)absl::ParseCivilTime(f.as_of, &as_of);
+  // The service's clock stands at noon on as_of; the history ends before it.
+  const absl::Time clock_at = ClinicalTime(as_of, 12, 0);
+
+  auto shipped = care::RuleSet::LoadFromDirectory(f.rules_dir);
+  if (!shipped.ok()) return shipped.status();
+  std::string teams_yaml;
+  auto teams = MakeTeams(*shipped, f.teams, &teams_yaml);
+  if (!teams.ok()) return teams.status();
+  auto rules_dir = CopyRulesWithTeams(f.rules_dir, f.work_dir, teams_yaml);
+  if (!rules_dir.ok()) return rules_dir.status();
+  auto rules = services::LoadRules(*rules_dir);
+  if (!rules.ok()) return rules.status();
+  std::map<std::string, int> per_area;
+  for (const BenchTeam& t : *teams) ++per_area[t.area];
+  std::printf("as of %s; %d people over %d teams (about %d each):", absl::FormatCivilTime(as_of).c_str(), f.people,
+              f.teams, f.people / f.teams);
+  for (const auto& [area, n] : per_area) std::printf(" %s %d,", area.c_str(), n);
+  std::printf(" rules %s\n", (*rules)->version().c_str());
+
+  Stage("load: every person's history through the caseload, national-measures and KPI projections");
+  const std::string data_dir = f.work_dir + "/reporting";
+  {
+    auto store = platform::Store::Open(data_dir, ReportingFamilies());
+    if (!store.ok()) return store.status();
+    auto outbox = platform::Outbox::Open(**store, platform::KafkaSettings{}, nullptr);
+    if (!outbox.ok()) return outbox.status();
+    const care::ReviewPolicy policy = care::ReviewPolicy::kTrustSop;  // the service's default (--review-policy=sop)
+    std::vector<std::shared_ptr<platform::Projection>> projections = {
+        std::make_shared<reporting::CaseloadProjection>(*rules),
+        std::make_shared<reporting::NationalMeasuresProjection>(*rules),
+        std::make_shared<reporting::KpisProjection>(*rules, policy)};
+    const Histories histories(**rules, *teams, as_of);
+    const platform::EventValidator validate = services::SharedEventRules(*rules);
+    if (auto st = LoadPeople(f, histories, validate, projections, **store, **outbox, clock_at, out); !st.ok()) return st;
+
+    Stage("in process, no gRPC: the same queries on the same store");
+    const platform::ManualClock fixed(clock_at);
+    const reporting::ReportingApi api(**store, *rules, &fixed, policy);
+    auto largest = LargestTeam(api, *teams, 50);
+    if (!largest.ok()) return largest.status();
+    out.team = largest->first;
+    out.team_people = largest->second;
+    std::printf("measured team: %s, %d people on its caseload (the largest of the first 50 teams)\n", out.team.c_str(),
+                out.team_people);
+    const std::vector<Request> requests = Requests(out.team, as_of);
+    std::vector<std::string> expected;
+    for (const Request& r : requests) {
+      std::string bytes;
+      auto timed = TimeCalls(f.warmup_calls, f.calls, [&]() -> absl::Status {
+        auto reply = InProcess(api, r, as_of);
+        if (!reply.ok()) return reply.status();
+        bytes = *std::move(reply);
+        return absl::OkStatus();
+      });
+      if (!timed.ok()) return absl::Status(timed.status().code(), absl::StrCat(r.name, ": ", timed.status().message()));
+      expected.push_back(bytes);
+      out.queries.push_back({r.name, bytes.size(), *timed, {}, {}});
+      std::printf("%-40s %s  (%zu-byte reply)\n", r.name.c_str(), Describe(*timed).c_str(), bytes.size());
+    }
+    // What the trust-wide KPI 1 and the caseload say, so a run shows the population is a real one.
+    pbr::v1::KpiReport trust;
+    if (trust.ParseFromString(expected[0]) && trust.kpis_size() > 0) {
+      std::printf("trust, %s: ", requests[0].name.c_str() + 13);
+      for (int k = 0; k < trust.kpis_size() && k < 13; ++k) {
+        const auto& v = trust.kpis(k);
+        std::printf("%s %lld/%lld%s", v.id().c_str(), static_cast<long long>(v.numerator()),
+                    static_cast<long long>(v.denominator()), k + 1 < trust.kpis_size() ? ", " : "\n");
+      }
+    }
+    pbr::v1::Caseload caseload;
+    if (caseload.ParseFromString(expected.back())) {
+      std::printf("%s: %d people, %d reviews due, %d overdue, %d cases to discuss\n", out.team.c_str(), caseload.people(),
+                  caseload.reviews_due(), caseload.reviews_overdue(), caseload.cases_to_discuss());
+    }
+    if (auto st = (*store)->Flush(); !st.ok()) return st;
+    outbox->reset();
+    store->reset();
+    auto bytes = DirBytes(data_dir);
+    out.data_bytes = bytes.first;
+    out.total_bytes = bytes.second;
+    std::printf("store: %.1f MiB of RocksDB data (%.0f bytes per person), %.1f MiB in its directory\n",
+                out.data_bytes / 1048576.0, static_cast<double>(out.data_bytes) / f.people, out.total_bytes / 1048576.0);
+
+    Stage("raw baseline: as many batches of the same size into a Store");
+    if (auto st = RawLoad(f.work_dir + "/raw", out); !st.ok()) return st;
+
+    Stage("baseline: a bare in-process gRPC echo of each reply's size");
+    for (Results::Query& q : out.queries) {
+      auto echo = EchoBaseline::Start(q.reply_bytes);
+      if (!echo.ok()) return echo.status();
+      auto timed = TimeCalls(f.warmup_calls + 1, f.calls, [&] { return (*echo)->Call(); });
+      if (!timed.ok()) return timed.status();
+      q.echo = *timed;
+      std::printf("echo of %7zu bytes: %s\n", q.reply_bytes, Describe(*timed).c_str());
+    }
+
+    Stage("service: pbr-broker + pbr-reporting on the store, clock fixed at noon on the as-of day");
+    if (auto st = RunService(f, *rules_dir, data_dir, clock_at, requests, expected, owned, out); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+bool PrintSummary(const Flags& f, const Results& r) {
+  std::printf("\n== summary (%lld people, %lld messages, %d calls each)\n", static_cast<long long>(r.people),
+              static_cast<long long>(r.messages), f.calls);
+  std::printf("%-40s %12s %12s %12s %10s  %s\n", "", "p99 service", "in process", "echo p99", "target", "");
+  bool ok = true;
+  for (const Results::Query& q : r.queries) {
+    const bool met = q.grpc.p99 < kQueryP99TargetMs;
+    ok = ok && met;
+    std::printf("%-40s %9.3f ms %9.3f ms %9.3f ms %7.0f ms  %s\n", q.name.c_str(), q.grpc.p99, q.inproc.p99, q.echo.p99,
+                kQueryP99TargetMs, met ? "met" : "NOT MET");
+  }
+  const bool rss_met = r.rss >= 0 && r.rss < kRssTargetBytes;
+  ok = ok && rss_met;
+  std::printf("%-40s %9.1f MiB (peak %.1f MiB) %18.0f MiB  %s\n", "pbr-reporting RSS", r.rss / 1048576.0,
+              r.hwm / 1048576.0, kRssTargetBytes / 1048576.0, rss_met ? "met" : "NOT MET");
+  std::printf("%-40s %9.0f /s  raw batches %.0f /s (%.1fx)\n", "load, messages", r.messages / r.load_s,
+              r.messages / r.raw_load_s, r.load_s / std::max(r.raw_load_s, 1e-9));
+  std::printf("%-40s %9.0f bytes per person\n", "store", static_cast<double>(r.data_bytes) / std::max<int64_t>(1, r.people));
+  return ok;
+}
+
+}  // namespace
+}  // namespace pbr::bench
+
+int main(int argc, char** argv) {
+  using namespace pbr::bench;
+  auto flags = ParseFlags(argc, argv);
+  if (!flags.ok()) return FlagsExit(kProgram, flags.status());
+  Flags f = *std::move(flags);
+  if (int code = StartRun(kProgram, "/tmp/pbr-reporting-bench-XXXXXX", &f.work_dir); code != 0) return code;
+  std::printf("params: --people=%d --teams=%d --calls=%d --warmup-calls=%d --as-of=%s\n", f.people, f.teams, f.calls,
+              f.warmup_calls, f.as_of.empty() ? "(today)" : f.as_of.c_str());
+  std::fflush(stdout);
+  // Ctrl-C, SIGTERM or SIGHUP mid-run: stop the child processes before leaving.
+  OwnedProcesses owned(kProgram, "the processes it started");
+  owned.StopOnSignals();
+  Results results;
+  const absl::Status run = owned.StopAfter(RunBench(f, owned, results));
+  if (!run.ok()) return Failed(kProgram, run, "the stores and logs", f.work_dir);
+  const bool met = PrintSummary(f, results);
+  std::printf("load average (1/5/15 min) at the end: %s\n", LoadAverage().c_str());
+  if (!met) {
+    std::fprintf(stderr, "%s: a figure missed its target (work dir kept: %s)\n", kProgram, f.work_dir.c_str());
+    return 1;
+  }
+  if (!f.keep_work_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(f.work_dir, ec);
+  }
+  return 0;
+}
