@@ -125,6 +125,39 @@ void AddContributions(const Contributions& c, int sign, TotalChanges& changes) {
   }
 }
 
+namespace {
+
+// Moves the elements of `a` and `b` that the other holds too (as many times as both hold them) out of
+// both, leaving each side's own.
+template <typename T>
+void DropShared(std::vector<T>& a, std::vector<T>& b) {
+  std::vector<bool> matched(b.size(), false);
+  std::vector<T> only_a;
+  for (T& x : a) {
+    bool found = false;
+    for (size_t j = 0; j < b.size() && !found; ++j) {
+      if (!matched[j] && b[j] == x) matched[j] = found = true;
+    }
+    if (!found) only_a.push_back(std::move(x));
+  }
+  std::vector<T> only_b;
+  for (size_t j = 0; j < b.size(); ++j) {
+    if (!matched[j]) only_b.push_back(std::move(b[j]));
+  }
+  a = std::move(only_a);
+  b = std::move(only_b);
+}
+
+}  // namespace
+
+void AddDifference(const Contributions& before, const Contributions& now, TotalChanges& changes) {
+  Contributions gone = before, added = now;
+  DropShared(gone.stock, added.stock);
+  DropShared(gone.flow, added.flow);
+  AddContributions(gone, -1, changes);
+  AddContributions(added, +1, changes);
+}
+
 absl::Status ApplyTotalChanges(platform::ApplyContext& ctx, const TotalChanges& changes) {
   for (const auto& [key, change] : changes) {
     if (change.count == 0 && change.met == 0) continue;

@@ -49,6 +49,11 @@ using TotalChanges = std::map<std::string, Total>;
 // Adds `sign` (+1 or -1) times everything `c` contributes.
 void AddContributions(const Contributions& c, int sign, TotalChanges& changes);
 
+// Takes away what `before` contributed and adds what `now` does, leaving out the segments and records
+// both hold: a message usually changes few of a person's records, and the rest would cancel key by key.
+// The same changes as AddContributions(before, -1) then AddContributions(now, +1), less work.
+void AddDifference(const Contributions& before, const Contributions& now, TotalChanges& changes);
+
 // Adds each key's change to its row in the message's batch (one read and one write per changed key;
 // a key whose change is zero is not touched). A flow row that would go below zero, or count more met
 // than records, is DATA_LOSS (the rows and the people disagree); a row back at zero is deleted.

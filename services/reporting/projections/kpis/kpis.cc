@@ -221,9 +221,12 @@ absl::Status KpisProjection::Recompute(platform::ApplyContext& ctx, const std::s
   if (!stored.ok()) return stored.status();
   auto before = kpis::FromRecord(*stored);
   if (!before.ok()) return before.status();
+  // Most messages (a contact, a repeat) leave what the person contributes as it was.
+  if (before->stock == now->stock && before->flow == now->flow && stored->rule_version() == rules_->version()) {
+    return absl::OkStatus();
+  }
   kpis::TotalChanges changes;
-  kpis::AddContributions(*before, -1, changes);
-  kpis::AddContributions(*now, +1, changes);
+  kpis::AddDifference(*before, *now, changes);
   if (auto st = kpis::ApplyTotalChanges(ctx, changes); !st.ok()) return st;
   if (now->empty()) {
     ctx.batch().Delete(ctx.store().Family(kKpisPeopleFamily), person_id);

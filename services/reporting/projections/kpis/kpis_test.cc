@@ -532,6 +532,70 @@ TEST_F(KpisTest, AReportReadsABoundedNumberOfRows) {
   EXPECT_GT(Totals().size(), static_cast<size_t>(reads));
 }
 
+// A person's change moves the totals only by the segments and records that changed, and by exactly
+// what taking away everything before and adding everything now would.
+TEST(KpiAggregates, TheDifferenceIsWhatRemovingAllAndAddingAllWouldMove) {
+  std::mt19937 rng(11);
+  const kpis::Scope north{"cmht-north", "community_non_psychosis", "00X"};
+  const kpis::Scope south{"cmht-south", "community_non_psychosis", "00Y"};
+  auto random_contributions = [&] {
+    kpis::Contributions c;
+    for (int k = 0, n = static_cast<int>(rng() % 5); k < n; ++k) {
+      kpis::StockSegment s;
+      s.scope = rng() % 2 ? north : south;
+      s.first = absl::CivilDay(2026, 1, 1) + static_cast<int>(rng() % 60);
+      if (rng() % 2) s.last = s.first + static_cast<int>(rng() % 40);
+      s.with_cluster = rng() % 2;
+      s.within_review_period = rng() % 2;
+      c.stock.push_back(s);
+    }
+    for (int k = 0, n = static_cast<int>(rng() % 6); k < n; ++k) {
+      kpis::FlowRecord f;
+      f.kpi = 4 + static_cast<int>(rng() % 3);
+      f.scope = rng() % 2 ? north : south;
+      f.reference_day = absl::CivilDay(2026, 2, 1) + static_cast<int>(rng() % 30);
+      f.decided_on = f.reference_day + static_cast<int>(rng() % 10);
+      f.met = rng() % 2;
+      c.flow.push_back(f);
+    }
+    return c;
+  };
+  auto nonzero = [](const kpis::TotalChanges& changes) {
+    kpis::TotalChanges out;
+    for (const auto& [key, t] : changes) {
+      if (t.count != 0 || t.met != 0) out.emplace(key, t);
+    }
+    return out;
+  };
+  for (int trial = 0; trial < 300; ++trial) {
+    const kpis::Contributions before = random_contributions();
+    kpis::Contributions now = random_contributions();
+    // Usually most of the person's records are unchanged.
+    for (size_t k = 0; k < before.stock.size(); ++k) {
+      if (rng() % 3) now.stock.push_back(before.stock[k]);
+    }
+    for (size_t k = 0; k < before.flow.size(); ++k) {
+      if (rng() % 3) now.flow.push_back(before.flow[k]);
+    }
+    std::shuffle(now.flow.begin(), now.flow.end(), rng);
+    kpis::TotalChanges all, difference;
+    kpis::AddContributions(before, -1, all);
+    kpis::AddContributions(now, +1, all);
+    kpis::AddDifference(before, now, difference);
+    const kpis::TotalChanges expected = nonzero(all), got = nonzero(difference);
+    ASSERT_EQ(got.size(), expected.size()) << "trial " << trial;
+    for (const auto& [key, t] : expected) {
+      ASSERT_TRUE(got.count(key)) << key;
+      EXPECT_EQ(got.at(key).count, t.count) << key;
+      EXPECT_EQ(got.at(key).met, t.met) << key;
+    }
+    // Nothing shared is visited: a person whose records are all unchanged touches no key at all.
+    kpis::TotalChanges same;
+    kpis::AddDifference(before, before, same);
+    EXPECT_TRUE(same.empty()) << "trial " << trial;
+  }
+}
+
 // ---- what the totals are derived with: a change of rules or policy must not mix into them.
 
 TEST_F(KpisTest, TheDerivationIsTheRulesVersionAndTheReviewPolicy) {
