@@ -16,7 +16,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
 #include "care/rules.h"
 
 namespace pbr::bench {
@@ -195,6 +197,46 @@ void OwnedProcesses::StopOnSignals() {
     StopAll().IgnoreError();
     std::_Exit(128 + sig);
   }).detach();
+}
+
+absl::StatusOr<ServiceOnStore> StartOnStore(const std::string& bin_dir, const std::string& service,
+                                            const std::string& data_dir, const std::string& rules_dir,
+                                            absl::Time clock_at, const std::string& work_dir, absl::Duration ready_within,
+                                            OwnedProcesses& owned) {
+  ServiceOnStore out;
+  auto broker = testing::ChildProcess::Spawn({bin_dir + "/pbr-broker", "--partitions=6"}, work_dir + "/broker.log");
+  if (!broker.ok()) return broker.status();
+  testing::ChildProcess* broker_process = owned.Adopt("pbr-broker", *std::move(broker));
+  auto line = broker_process->WaitForLine("BOOTSTRAP ", absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  out.bootstrap = line->substr(std::string("BOOTSTRAP ").size());
+
+  const std::string binary = "pbr-" + service;
+  out.clock = absl::StrCat("fixed:", absl::FormatTime(absl::RFC3339_full, clock_at, absl::UTCTimeZone()));
+  const TimePoint spawned = SteadyClock::now();
+  auto child = testing::ChildProcess::Spawn({bin_dir + "/" + binary, "--grpc-address=127.0.0.1:0",
+                                             "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
+                                             "--kafka-bootstrap=" + out.bootstrap, "--rules-dir=" + rules_dir,
+                                             "--clock=" + out.clock},
+                                            work_dir + "/" + service + ".log");
+  if (!child.ok()) return child.status();
+  out.process = owned.Adopt(binary, *std::move(child));
+  auto ready = out.process->WaitForLine("READY ", ready_within);
+  if (!ready.ok()) {
+    return absl::Status(ready.status().code(), absl::StrCat(binary, ": ", ready.status().message(), "\n",
+                                                            testing::Tail(out.process->log_path())));
+  }
+  out.start_s = Seconds(SteadyClock::now() - spawned);
+  // "READY <service> grpc=HOST:PORT metrics=HOST:PORT"
+  std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
+  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=") || !absl::StartsWith(parts[3], "metrics=")) {
+    return absl::InternalError(absl::StrCat("unexpected ready line: ", *ready));
+  }
+  out.grpc_address = parts[2].substr(5);
+  out.metrics_address = parts[3].substr(8);
+  std::printf("ready after %.2f s (broker %s, clock %s, pid %d)\n", out.start_s, out.bootstrap.c_str(),
+              out.clock.c_str(), out.process->pid());
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -111,6 +111,22 @@ class OwnedProcesses {
   std::vector<std::function<absl::Status()>> stops_;  // in adoption order
 };
 
+// A service started on a store a bench built, with its own pbr-broker on a free loopback port.
+struct ServiceOnStore {
+  testing::ChildProcess* process = nullptr;  // owned by the OwnedProcesses given
+  std::string bootstrap, grpc_address, metrics_address, clock;
+  double start_s = 0;  // spawn to READY
+};
+
+// Starts `bin_dir`/pbr-broker, then `bin_dir`/pbr-<service> on `data_dir` with `rules_dir`, loopback
+// ports and its clock fixed at `clock_at`; both adopted by `owned`, their logs in `work_dir`. Returns
+// once the service printed READY (within `ready_within`), with the addresses it printed, and says so
+// on stdout; an error carries the tail of the service's log.
+absl::StatusOr<ServiceOnStore> StartOnStore(const std::string& bin_dir, const std::string& service,
+                                            const std::string& data_dir, const std::string& rules_dir,
+                                            absl::Time clock_at, const std::string& work_dir, absl::Duration ready_within,
+                                            OwnedProcesses& owned);
+
 // ---------------------------------------------------------------------------------------------
 // Measuring
 

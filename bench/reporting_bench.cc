@@ -579,36 +579,11 @@ absl::StatusOr<std::pair<std::string, int32_t>> LargestTeam(const reporting::Rep
 absl::Status RunService(const Flags& f, const std::string& rules_dir, const std::string& data_dir, absl::Time clock_at,
                         const std::vector<Request>& requests, const std::vector<std::string>& expected,
                         OwnedProcesses& owned, Results& out) {
-  auto broker = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-broker", "--partitions=6"}, f.work_dir + "/broker.log");
-  if (!broker.ok()) return broker.status();
-  testing::ChildProcess* broker_process = owned.Adopt("pbr-broker", *std::move(broker));
-  auto line = broker_process->WaitForLine("BOOTSTRAP ", absl::Seconds(30));
-  if (!line.ok()) return line.status();
-  const std::string bootstrap = line->substr(std::string("BOOTSTRAP ").size());
-
-  const std::string clock = absl::StrCat("fixed:", absl::FormatTime(absl::RFC3339_full, clock_at, absl::UTCTimeZone()));
-  const TimePoint spawned = SteadyClock::now();
-  auto child = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-reporting", "--grpc-address=127.0.0.1:0",
-                                             "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
-                                             "--kafka-bootstrap=" + bootstrap, "--rules-dir=" + rules_dir,
-                                             "--clock=" + clock},
-                                            f.work_dir + "/reporting.log");
-  if (!child.ok()) return child.status();
-  testing::ChildProcess* service = owned.Adopt("pbr-reporting", *std::move(child));
-  auto ready = service->WaitForLine("READY ", absl::Seconds(300));
-  if (!ready.ok()) {
-    return absl::Status(ready.status().code(), absl::StrCat("pbr-reporting: ", ready.status().message(), "\n",
-                                                            testing::Tail(service->log_path())));
-  }
-  out.start_s = Seconds(SteadyClock::now() - spawned);
-  // "READY reporting grpc=HOST:PORT metrics=HOST:PORT"
-  std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
-  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=")) {
-    return absl::InternalError(absl::StrCat("unexpected ready line: ", *ready));
-  }
-  const std::string grpc_address = parts[2].substr(5);
-  std::printf("ready after %.2f s (broker %s, clock %s, pid %d)\n", out.start_s, bootstrap.c_str(), clock.c_str(),
-              service->pid());
+  auto started = StartOnStore(f.bin_dir, "reporting", data_dir, rules_dir, clock_at, f.work_dir, absl::Seconds(300), owned);
+  if (!started.ok()) return started.status();
+  out.start_s = started->start_s;
+  testing::ChildProcess* service = started->process;
+  const std::string grpc_address = started->grpc_address;
 
   auto stub = pbr::v1::Reporting::NewStub(LoopbackChannel(grpc_address));
   for (size_t q = 0; q < requests.size(); ++q) {

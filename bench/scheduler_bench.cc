@@ -654,36 +654,12 @@ double MetricSum(absl::string_view page, absl::string_view name) {
 
 absl::Status RunService(const Flags& f, const std::string& data_dir, absl::Time pass_at,
                         const pbr::v1::ListOverdueRequest& list_request, OwnedProcesses& owned, Results& out) {
-  auto broker = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-broker", "--partitions=6"}, f.work_dir + "/broker.log");
-  if (!broker.ok()) return broker.status();
-  testing::ChildProcess* broker_process = owned.Adopt("pbr-broker", *std::move(broker));
-  auto line = broker_process->WaitForLine("BOOTSTRAP ", absl::Seconds(30));
-  if (!line.ok()) return line.status();
-  const std::string bootstrap = line->substr(std::string("BOOTSTRAP ").size());
-
-  const std::string clock = absl::StrCat("fixed:", absl::FormatTime(absl::RFC3339_full, pass_at, absl::UTCTimeZone()));
-  const TimePoint spawned = SteadyClock::now();
-  auto child = testing::ChildProcess::Spawn({f.bin_dir + "/pbr-review-scheduler", "--grpc-address=127.0.0.1:0",
-                                             "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
-                                             "--kafka-bootstrap=" + bootstrap, "--rules-dir=" + f.rules_dir,
-                                             "--clock=" + clock},
-                                            f.work_dir + "/review-scheduler.log");
-  if (!child.ok()) return child.status();
-  testing::ChildProcess* service = owned.Adopt("pbr-review-scheduler", *std::move(child));
-  auto ready = service->WaitForLine("READY ", absl::Seconds(180));
-  if (!ready.ok()) {
-    return absl::Status(ready.status().code(), absl::StrCat("pbr-review-scheduler: ", ready.status().message(), "\n",
-                                                            testing::Tail(service->log_path())));
-  }
-  out.start_s = Seconds(SteadyClock::now() - spawned);
-  // "READY review-scheduler grpc=HOST:PORT metrics=HOST:PORT"
-  std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
-  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=") || !absl::StartsWith(parts[3], "metrics=")) {
-    return absl::InternalError(absl::StrCat("unexpected ready line: ", *ready));
-  }
-  const std::string grpc_address = parts[2].substr(5), metrics_address = parts[3].substr(8);
-  std::printf("ready after %.2f s (broker %s, clock %s, pid %d)\n", out.start_s, bootstrap.c_str(), clock.c_str(),
-              service->pid());
+  auto started = StartOnStore(f.bin_dir, "review-scheduler", data_dir, f.rules_dir, pass_at, f.work_dir,
+                              absl::Seconds(180), owned);
+  if (!started.ok()) return started.status();
+  out.start_s = started->start_s;
+  testing::ChildProcess* service = started->process;
+  const std::string grpc_address = started->grpc_address, metrics_address = started->metrics_address;
 
   // The pass's announcements are relayed before anything is measured, so the relay is in no figure.
   const absl::Time relay_deadline = absl::Now() + absl::Seconds(120);
