@@ -134,15 +134,27 @@ TEST_F(RecoverySystemTest, AReplacedBrokerStopsEveryConsumerLoudlyAndTheRecovery
       if (visit == 0) people.push_back(reply.person_id());
     }
   }
-  // Settled: every person has a schedule and every assessment an outcome, and two looks agree.
+  // Settled: every person has a schedule and every assessment an outcome, reporting shows what the
+  // scheduler and outcomes announced (each person's HoNOS, the scheduler's due and overdue reviews: they
+  // reach reporting on their own topics, later than the assessments), and two looks agree.
   std::optional<Snapshot> before;
   ASSERT_TRUE(testing::WaitUntil([&] {
     auto s = Snapshot::Take(*platform_, people);
     if (!s.ok()) return false;
-    int64_t on_caseload = 0, outcomes = 0;
-    for (const auto& c : s->caseloads) on_caseload += c.people();
+    int64_t on_caseload = 0, outcomes = 0, with_honos = 0, due = 0, overdue = 0, scheduled_due = 0, scheduled_overdue = 0;
+    for (const auto& c : s->caseloads) {
+      on_caseload += c.people();
+      due += c.reviews_due();
+      overdue += c.reviews_overdue();
+      for (const auto& k : c.clusters()) with_honos += k.people_with_honos();
+    }
     for (const auto& o : s->outcomes) outcomes += o.outcomes_size();
-    const bool complete = on_caseload == 24 && outcomes == 30;
+    for (const auto& r : s->schedules) {
+      scheduled_due += r.state() == pbr::v1::REVIEW_STATE_DUE ? 1 : 0;
+      scheduled_overdue += r.state() == pbr::v1::REVIEW_STATE_OVERDUE ? 1 : 0;
+    }
+    const bool complete = on_caseload == 24 && outcomes == 30 && with_honos == 24 && due == scheduled_due &&
+                          overdue == scheduled_overdue;
     const bool stable = before.has_value() && *before == *s;
     before = *std::move(s);
     return complete && stable;
