@@ -28,14 +28,11 @@
 //   commissioner and super-class, on the UK day of its last valid rating.
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <iostream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -54,20 +51,22 @@
 #include "pbr/v1/outcomes.grpc.pb.h"
 #include "platform/events.h"
 #include "platform_fixture.h"
+#include "system_history.h"
 #include "testing/local_platform.h"
 #include "testing/process.h"
 
 namespace pbr {
 namespace {
 
-using pbr::v1::AssessmentReason;
 using pbr::v1::CareEventType;
 using pbr::v1::ExpectedOutcomeMatch;
 using pbr::v1::ItemSignificance;
 using pbr::v1::ReliableChange;
 using systemtest::DayText;
-using systemtest::London;
 using systemtest::Rng;
+// The shared history (system_history.h): UK times, the teams, the records and their requests, Diffs.
+using namespace systemtest::history;  // NOLINT(build/namespaces)
+namespace history = systemtest::history;
 
 // ---- the history's shape ----
 
@@ -78,26 +77,14 @@ const absl::CivilDay kFirstDay(2024, 1, 8);
 const absl::CivilDay kLastDay(2026, 11, 12);  // the platform's clock reads 22 Nov 2026
 constexpr absl::Duration kWait = absl::Seconds(60);
 constexpr char kEpr[] = "rio-outcomes";
+constexpr char kClinician[] = "clin-outcomes";
 const std::vector<std::string> kCommissioners = {"00X", "00Y", "00Z", "15A"};
-
-absl::Time Local(absl::CivilDay d, int hour, int minute = 0, int second = 0) {
-  return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), hour, minute, second), London());
-}
-absl::CivilDay UkDay(absl::Time t) { return absl::ToCivilDay(t, London()); }
-std::string TimeText(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, London()); }
 
 // ---- HoNOS, computed here ----
 
-constexpr int kNotKnown = 9;
 constexpr int kReliableChange = 8;  // standard thresholds: the shipped rules list no severe cluster
 constexpr int kClinicalCutoff = 11;
 constexpr int kRemissionMax = 5;
-
-// Items 1-13 and A-E as the EPR sends them.
-struct Ratings {
-  std::array<int, 18> items{};
-  char item8_type = 0;
-};
 
 struct FactorDef {
   const char* id;
@@ -188,21 +175,7 @@ std::string SuperClassOf(int cluster) {
 
 // ---- what the EPR sends ----
 
-enum class Act { kAssess, kAmend, kWithdrawAssessment, kCareEvent, kWithdrawCareEvent };
-
-struct Action {
-  Act act = Act::kAssess;
-  std::string record_id;
-  absl::Time at;
-  std::string team;
-  int cluster = 0;
-  std::string commissioner;  // as sent: empty is the team's default
-  Ratings ratings;
-  AssessmentReason reason = pbr::v1::ASSESSMENT_REASON_INITIAL;
-  pbr::v1::ChangeClass change = pbr::v1::CHANGE_CLASS_UNSPECIFIED;
-  CareEventType type = pbr::v1::CARE_EVENT_TYPE_UNSPECIFIED;
-  std::string note;
-};
+using Action = Record;  // nothing more than the shared record
 
 // One person's records as the EPR enters them, and what the generator needs to keep them acceptable
 // to allocation: each period's referral before its first assessment and its discharge after its last;
@@ -313,19 +286,11 @@ class Plan {
   void Withdraw(const std::string& id, const std::string& note) {
     Held& h = held_.at(id);
     h.live = false;
-    Action a;
-    a.act = Act::kWithdrawAssessment;
-    a.record_id = id;
-    a.note = note;
-    actions_.push_back(a);
+    actions_.push_back(history::Withdrawal<Action>(Act::kWithdrawAssessment, id, note));
   }
 
   void WithdrawCare(const std::string& id, const std::string& note) {
-    Action a;
-    a.act = Act::kWithdrawCareEvent;
-    a.record_id = id;
-    a.note = note;
-    actions_.push_back(a);
+    actions_.push_back(history::Withdrawal<Action>(Act::kWithdrawCareEvent, id, note));
   }
 
   // Where an assessment's MHCT time may move to and keep the history acceptable: inside its referral
@@ -377,9 +342,6 @@ class Plan {
   std::map<std::string, Held> held_;
 };
 
-// Item 8 carries a problem type when rated 1-4 (allocation refuses it otherwise).
-void SetItem8Type(Ratings& r, char type) { r.item8_type = r.items[7] >= 1 && r.items[7] <= 4 ? type : 0; }
-
 // HoNOS items 1-12 as given, the rest (13, A-E) rated 1.
 Ratings Honos(const std::array<int, 12>& items) {
   Ratings r;
@@ -403,12 +365,6 @@ Ratings Missing(int total, std::vector<int> unknown_items) {
 }
 
 // ---- the generated people ----
-
-const std::vector<std::string> kCmhts = {"cmht-north", "cmht-south", "cmht-east"};
-const std::vector<std::string> kEips = {"eip-north", "eip-central"};
-const std::vector<std::string> kCrhts = {"crht-north", "crht-south", "crht-east"};
-const std::vector<std::string> kWards = {"ward-north", "inpatient-ward-3"};
-const std::vector<std::string> kMemory = {"memory-west", "memory-south"};
 
 struct Pathway {
   std::vector<std::string> teams;
@@ -812,23 +768,12 @@ Expected Derive(const ModelPerson& p) {
     if (a.live) live.push_back(&a);
   }
   std::sort(live.begin(), live.end(), [](const AssessmentFact* x, const AssessmentFact* y) { return x->at < y->at; });
+  std::vector<const CareFact*> events;  // by record id
+  for (const auto& [id, e] : p.care) {
+    if (e.live) events.push_back(&e);
+  }
 
   // Referral periods: at one instant a referral, then assessments, then a discharge.
-  struct Step {
-    absl::Time at;
-    int rank;
-    const AssessmentFact* a;
-    const CareFact* e;
-  };
-  std::vector<Step> steps;
-  for (const AssessmentFact* a : live) steps.push_back({a->at, 1, a, nullptr});
-  for (const auto& [id, e] : p.care) {
-    if (!e.live) continue;
-    if (e.type == pbr::v1::CARE_EVENT_REFERRAL_RECEIVED) steps.push_back({e.at, 0, nullptr, &e});
-    if (e.type == pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE) steps.push_back({e.at, 2, nullptr, &e});
-  }
-  std::stable_sort(steps.begin(), steps.end(),
-                   [](const Step& x, const Step& y) { return std::tie(x.at, x.rank) < std::tie(y.at, y.rank); });
   struct PeriodModel {
     std::string id, opened_by;
     absl::Time opened_at;
@@ -838,7 +783,7 @@ Expected Derive(const ModelPerson& p) {
   std::vector<PeriodModel> periods;
   std::optional<absl::Time> last_closed;
   auto open = [&]() -> PeriodModel* { return !periods.empty() && !periods.back().closed_at ? &periods.back() : nullptr; };
-  for (const Step& s : steps) {
+  for (const auto& s : history::PeriodSteps(live, events)) {
     if (s.e != nullptr && s.rank == 0) {
       if (open() == nullptr) {
         periods.push_back({ledger::ReferralId(p.person_id, s.e->id), s.e->record_id,
@@ -934,39 +879,6 @@ std::string GroupOf(const ExpectedEpisode& e, pbr::v1::OutcomeGrouping g) {
 double Ratio(int64_t n, int64_t d) { return d == 0 ? 0.0 : static_cast<double>(n) / static_cast<double>(d); }
 
 // ---- comparing ----
-
-template <typename T>
-std::string Show(const T& v) {
-  std::ostringstream s;
-  s << std::boolalpha << v;
-  return s.str();
-}
-std::string Show(absl::Time t) { return TimeText(t); }
-
-// The fields of one person that differ from the calculation.
-class Diffs {
- public:
-  template <typename T, typename U>
-  void Eq(const std::string& field, const T& got, const U& want) {
-    if (!(got == want)) list_.push_back(absl::StrCat(field, ": got ", Show(got), ", expected ", Show(want)));
-  }
-  void Note(std::string what) { list_.push_back(std::move(what)); }
-  bool empty() const { return list_.empty(); }
-  size_t size() const { return list_.size(); }
-  std::string Text(size_t max) const {
-    std::vector<std::string> shown(list_.begin(), list_.begin() + std::min(max, list_.size()));
-    if (list_.size() > max) shown.push_back(absl::StrCat("... and ", list_.size() - max, " more"));
-    return absl::StrJoin(shown, "\n  ");
-  }
-  std::vector<std::string> fields() const {
-    std::vector<std::string> out;
-    for (const auto& d : list_) out.push_back(d.substr(0, d.find(':')));
-    return out;
-  }
-
- private:
-  std::vector<std::string> list_;
-};
 
 // A differing field without its indexes and assessment id, to count them by kind.
 std::string FieldKind(const std::string& field) {
@@ -1150,18 +1062,7 @@ std::string Words(const Action& a) {
 class OutcomesSystemTest : public systemtest::PlatformFixture {
  protected:
   pbr::v1::RecordAssessmentRequest AssessmentRequest(const ModelPerson& p, const Action& a) const {
-    pbr::v1::RecordAssessmentRequest r;
-    r.set_source_system(kEpr);
-    r.set_source_record_id(a.record_id);
-    r.set_nhs_number(p.nhs);
-    r.set_team_id(a.team);
-    r.set_clinician_id("clin-outcomes");
-    *r.mutable_assessed_at() = platform::ToProto(a.at);
-    for (int v : a.ratings.items) r.mutable_ratings()->add_items(v);
-    if (a.ratings.item8_type != 0) r.mutable_ratings()->set_item8_problem_type(std::string(1, a.ratings.item8_type));
-    r.set_cluster(a.cluster);
-    r.set_reason(a.reason);
-    if (a.reason != pbr::v1::ASSESSMENT_REASON_INITIAL) r.set_change_class(a.change);
+    pbr::v1::RecordAssessmentRequest r = history::AssessmentRequest(kEpr, p.nhs, kClinician, a, a.ratings);
     r.set_commissioner_id(a.commissioner);
     // Synthetic ratings break red rules and clusters stray from the protocol: the clinician says why.
     r.set_clinical_rationale("outcomes system test: synthetic ratings");
@@ -1172,17 +1073,14 @@ class OutcomesSystemTest : public systemtest::PlatformFixture {
   bool Enter(pbr::v1::Allocation::Stub& allocation, ModelPerson& p, const Action& a) {
     p.history.push_back(absl::StrCat(Words(a), a.note.empty() ? "" : absl::StrCat(" [", a.note, "]")));
     grpc::Status st;
-    auto context = testing::CallContext();
     switch (a.act) {
       case Act::kAssess:
       case Act::kAmend: {
         pbr::v1::RecordAssessmentReply reply;
-        const auto request = AssessmentRequest(p, a);
-        st = a.act == Act::kAssess ? allocation.RecordAssessment(context.get(), request, &reply)
-                                   : allocation.AmendAssessment(context.get(), request, &reply);
+        st = history::SendAssessment(allocation, a.act, AssessmentRequest(p, a), &reply);
         if (!st.ok()) break;
         EXPECT_FALSE(reply.duplicate()) << p.label << ": " << Words(a);
-        Know(p, reply.person_id());
+        history::Know(p, reply.person_id());
         p.names[reply.assessment_id()] = a.record_id;
         AssessmentFact& f = p.assessments[a.record_id];
         f.record_id = a.record_id;
@@ -1197,55 +1095,31 @@ class OutcomesSystemTest : public systemtest::PlatformFixture {
         break;
       }
       case Act::kWithdrawAssessment: {
-        pbr::v1::WithdrawAssessmentRequest request;
-        request.set_source_system(kEpr);
-        request.set_source_record_id(a.record_id);
-        request.set_reason(a.note);
         pbr::v1::WithdrawAssessmentReply reply;
-        st = allocation.WithdrawAssessment(context.get(), request, &reply);
+        st = history::WithdrawAssessment(allocation, kEpr, a, &reply);
         if (st.ok()) p.assessments.at(a.record_id).live = false;
         break;
       }
       case Act::kCareEvent: {
-        pbr::v1::RecordCareEventRequest request;
-        request.set_source_system(kEpr);
-        request.set_source_record_id(a.record_id);
-        request.set_nhs_number(p.nhs);
-        request.set_team_id(a.team);
-        request.set_clinician_id("clin-outcomes");
-        request.set_type(a.type);
-        *request.mutable_occurred_at() = platform::ToProto(a.at);
         pbr::v1::RecordCareEventReply reply;
-        st = allocation.RecordCareEvent(context.get(), request, &reply);
+        // This history has no referrals out of hours.
+        st = history::SendCareEvent(
+            allocation, history::CareEventRequest(kEpr, p.nhs, kClinician, a, /*out_of_hours=*/false), &reply);
         if (!st.ok()) break;
         EXPECT_FALSE(reply.duplicate()) << p.label << ": " << Words(a);
-        Know(p, reply.person_id());
+        history::Know(p, reply.person_id());
         p.names[reply.care_event_id()] = a.record_id;
         p.care[a.record_id] = {a.record_id, reply.care_event_id(), a.type, a.at, true};
         break;
       }
       case Act::kWithdrawCareEvent: {
-        pbr::v1::WithdrawCareEventRequest request;
-        request.set_source_system(kEpr);
-        request.set_source_record_id(a.record_id);
-        request.set_reason(a.note);
         pbr::v1::WithdrawCareEventReply reply;
-        st = allocation.WithdrawCareEvent(context.get(), request, &reply);
+        st = history::WithdrawCareEvent(allocation, kEpr, a, &reply);
         if (st.ok()) p.care.at(a.record_id).live = false;
         break;
       }
     }
-    if (!st.ok()) {
-      ADD_FAILURE() << p.label << ": allocation refused " << Words(a) << ": " << st.error_code() << " "
-                    << st.error_message() << "\n  " << absl::StrJoin(p.history, "\n  ");
-      return false;
-    }
-    return true;
-  }
-
-  static void Know(ModelPerson& p, const std::string& person_id) {
-    if (p.person_id.empty()) p.person_id = person_id;
-    EXPECT_EQ(p.person_id, person_id) << p.label;
+    return history::Accepted(st, p, Words(a));
   }
 
   // The facts outcomes has applied (or dead-lettered) from the two topics it reads.
@@ -1364,31 +1238,18 @@ TEST_F(OutcomesSystemTest, EveryPersonsOutcomesAndEverySummaryMatchAnIndependent
   }
 
   // Entered through allocation: people in parallel, each person's records in order.
-  std::atomic<int64_t> published{0};
-  std::atomic<int64_t> refused{0};
   std::map<Act, int64_t> sent;
   for (const Plan& plan : plans) {
     for (const Action& a : plan.actions()) ++sent[a.act];
   }
+  history::Entered entered;
   {
     auto allocation = Stub<pbr::v1::Allocation>("allocation");
-    std::vector<std::thread> workers;
-    for (int w = 0; w < kEntryThreads; ++w) {
-      workers.emplace_back([&, w] {
-        for (size_t i = static_cast<size_t>(w); i < plans.size(); i += kEntryThreads) {
-          for (const Action& a : plans[i].actions()) {
-            if (Enter(*allocation, people[i], a)) {
-              ++published;
-            } else {
-              ++refused;
-            }
-          }
-        }
-      });
-    }
-    for (auto& t : workers) t.join();
+    entered = history::EnterInParallel(
+        plans, kEntryThreads, [&](size_t i, const Action& a) { return Enter(*allocation, people[i], a); });
   }
-  ASSERT_EQ(refused.load(), 0) << "allocation refused records: the history is not the one planned";
+  const int64_t published = entered.accepted;
+  ASSERT_EQ(entered.refused, 0) << "allocation refused records: the history is not the one planned";
   const absl::Duration entering = absl::Now() - started;
 
   // Until outcomes has taken every published assessment and care event.
@@ -1396,10 +1257,10 @@ TEST_F(OutcomesSystemTest, EveryPersonsOutcomesAndEverySummaryMatchAnIndependent
   const bool caught_up = testing::WaitUntil(
       [&] {
         taken = OutcomesTaken();
-        return taken.consumed >= 0 && taken.consumed + taken.dead_lettered >= published.load();
+        return taken.consumed >= 0 && taken.consumed + taken.dead_lettered >= published;
       },
       kWait, absl::Milliseconds(20));
-  ASSERT_TRUE(caught_up) << "outcomes took " << taken.consumed << " of the " << published.load()
+  ASSERT_TRUE(caught_up) << "outcomes took " << taken.consumed << " of the " << published
                          << " published facts\n" << testing::Tail(platform_->LogPath("outcomes"));
   EXPECT_EQ(taken.dead_lettered, 0) << "outcomes dead-lettered facts\n" << testing::Tail(platform_->LogPath("outcomes"));
 
@@ -1485,7 +1346,7 @@ TEST_F(OutcomesSystemTest, EveryPersonsOutcomesAndEverySummaryMatchAnIndependent
   }
 
   // What the history covered.
-  std::cout << "[outcomes] " << people.size() << " people, " << published.load() << " records entered in "
+  std::cout << "[outcomes] " << people.size() << " people, " << published << " records entered in "
             << absl::FormatDuration(entering) << " (" << sent[Act::kAssess] << " assessments, " << sent[Act::kAmend]
             << " amendments, " << sent[Act::kWithdrawAssessment] << " assessment withdrawals, " << sent[Act::kCareEvent]
             << " care events, " << sent[Act::kWithdrawCareEvent] << " care-event withdrawals)\n";

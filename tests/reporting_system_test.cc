@@ -44,7 +44,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -66,6 +65,7 @@
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "platform/events.h"
 #include "platform_fixture.h"
+#include "system_history.h"
 #include "testing/local_platform.h"
 #include "testing/process.h"
 
@@ -78,6 +78,9 @@ using pbr::v1::ChangeClass;
 using systemtest::DayText;
 using systemtest::London;
 using systemtest::Rng;
+// The shared history (system_history.h): UK times, the teams, the records and their requests, Diffs.
+using namespace systemtest::history;  // NOLINT(build/namespaces)
+namespace history = systemtest::history;
 
 // ---- the history's shape ----
 
@@ -90,13 +93,8 @@ const absl::CivilDay kToday = systemtest::kToday;  // the platform's fixed clock
 constexpr absl::Duration kWait = absl::Seconds(60);
 constexpr char kEpr[] = "rio-reporting";
 
-absl::Time Local(absl::CivilDay d, int hour, int minute = 0, int second = 0) {
-  return absl::FromCivil(absl::CivilSecond(d.year(), d.month(), d.day(), hour, minute, second), London());
-}
-absl::CivilDay UkDay(absl::Time t) { return absl::ToCivilDay(t, London()); }
 // The last instant of a clinical day (1 ns before the next UK midnight).
 absl::Time EndOfDay(absl::CivilDay d) { return absl::FromCivil(absl::CivilSecond(d + 1), London()) - absl::Nanoseconds(1); }
-std::string TimeText(absl::Time t) { return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, London()); }
 
 // ---- calendar arithmetic, done here ----
 
@@ -286,13 +284,6 @@ std::optional<absl::CivilDay> IndicativeEnd(const std::string& text, absl::Civil
 
 // ---- what the EPR sends ----
 
-constexpr int kNotKnown = 9;
-
-struct Ratings {
-  std::array<int, 18> items{};
-  char item8_type = 0;
-};
-void SetItem8Type(Ratings& r, char type) { r.item8_type = r.items[7] >= 1 && r.items[7] <= 4 ? type : 0; }
 bool HonosValid(const Ratings& r) {
   for (int i = 0; i < 12; ++i) {
     if (r.items[i] == kNotKnown) return false;
@@ -305,23 +296,13 @@ int HonosTotal(const Ratings& r) {
   return t;
 }
 
-enum class Act { kAssess, kAmend, kWithdrawAssessment, kCareEvent, kWithdrawCareEvent };
-
-struct Action {
-  Act act = Act::kAssess;
-  std::string record_id;
-  absl::Time at;
-  std::string team, clinician, coordinator;  // coordinator: empty when the EPR names none
-  int cluster = 0;
-  std::string commissioner;  // as sent: empty is the team's default
-  Ratings ratings;
-  AssessmentReason reason = pbr::v1::ASSESSMENT_REASON_INITIAL;
-  ChangeClass change = pbr::v1::CHANGE_CLASS_UNSPECIFIED;
+// The shared record, with who assessed (and co-ordinates care), the contacts and admission an initial
+// assessment names, and a referral's hours.
+struct Action : Record {
+  std::string clinician, coordinator;  // coordinator: empty when the EPR names none
   int face_to_face_contacts = 0;
   std::optional<absl::Time> first_contact_at, admitted_at;
-  CareEventType type = pbr::v1::CARE_EVENT_TYPE_UNSPECIFIED;
   bool out_of_hours = false;
-  std::string note;
 };
 
 // One person's records as the EPR enters them: the history in time order, then the corrections.
@@ -389,18 +370,10 @@ class Plan {
   }
   void Withdraw(const std::string& id, const std::string& note) {
     held_.at(id).live = false;
-    Action a;
-    a.act = Act::kWithdrawAssessment;
-    a.record_id = id;
-    a.note = note;
-    corrections_.push_back(a);
+    corrections_.push_back(history::Withdrawal<Action>(Act::kWithdrawAssessment, id, note));
   }
   void WithdrawCare(const std::string& id, const std::string& note) {
-    Action a;
-    a.act = Act::kWithdrawCareEvent;
-    a.record_id = id;
-    a.note = note;
-    corrections_.push_back(a);
+    corrections_.push_back(history::Withdrawal<Action>(Act::kWithdrawCareEvent, id, note));
   }
   bool Taken(absl::Time t) const {
     for (const auto& [id, h] : held_) {
@@ -420,11 +393,6 @@ class Plan {
 
 // ---- the generated people ----
 
-const std::vector<std::string> kCmhts = {"cmht-north", "cmht-south", "cmht-east"};
-const std::vector<std::string> kEips = {"eip-north", "eip-central"};
-const std::vector<std::string> kCrhts = {"crht-north", "crht-south", "crht-east"};
-const std::vector<std::string> kWards = {"ward-north", "inpatient-ward-3"};
-const std::vector<std::string> kMemory = {"memory-west", "memory-south"};
 const std::vector<std::string> kNamedCommissioners = {"00X", "00Y", "15A"};
 
 struct Pathway {
@@ -950,22 +918,8 @@ Derived Derive(const ModelPerson& p) {
   std::sort(d.events.begin(), d.events.end(),
             [](const CareFact* x, const CareFact* y) { return std::tie(x->at, x->id) < std::tie(y->at, y->id); });
   // At one instant: a referral, then assessments, then a discharge.
-  struct Step {
-    absl::Time at;
-    int rank;
-    const AssessmentFact* a;
-    const CareFact* e;
-  };
-  std::vector<Step> steps;
-  for (const AssessmentFact* a : d.live) steps.push_back({a->at, 1, a, nullptr});
-  for (const CareFact* e : d.events) {
-    if (e->type == pbr::v1::CARE_EVENT_REFERRAL_RECEIVED) steps.push_back({e->at, 0, nullptr, e});
-    if (e->type == pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE) steps.push_back({e->at, 2, nullptr, e});
-  }
-  std::stable_sort(steps.begin(), steps.end(),
-                   [](const Step& x, const Step& y) { return std::tie(x.at, x.rank) < std::tie(y.at, y.rank); });
   std::optional<absl::Time> last_closed;
-  for (const Step& s : steps) {
+  for (const auto& s : history::PeriodSteps(d.live, d.events)) {
     Derived::Period* open = !d.periods.empty() && !d.periods.back().closed ? &d.periods.back() : nullptr;
     const size_t open_index = d.periods.size() - 1;
     if (s.e != nullptr && s.rank == 0) {
@@ -1314,35 +1268,6 @@ ExpectedCase CaseOf(const TestRules& rules, const ModelPerson& p, const Derived&
 
 // ---- comparing ----
 
-template <typename T>
-std::string Show(const T& v) {
-  std::ostringstream s;
-  s << std::boolalpha << v;
-  return s.str();
-}
-
-class Diffs {
- public:
-  template <typename T, typename U>
-  void Eq(const std::string& field, const T& got, const U& want) {
-    if (!(got == want)) list_.push_back(absl::StrCat(field, ": got ", Show(got), ", expected ", Show(want)));
-  }
-  void Near(const std::string& field, double got, double want) {
-    if (std::fabs(got - want) > 1e-9) list_.push_back(absl::StrCat(field, ": got ", got, ", expected ", want));
-  }
-  void Note(std::string what) { list_.push_back(std::move(what)); }
-  bool empty() const { return list_.empty(); }
-  size_t size() const { return list_.size(); }
-  std::string Text(size_t max) const {
-    std::vector<std::string> shown(list_.begin(), list_.begin() + static_cast<long>(std::min(max, list_.size())));
-    if (list_.size() > max) shown.push_back(absl::StrCat("... and ", list_.size() - max, " more"));
-    return absl::StrJoin(shown, "\n  ");
-  }
-
- private:
-  std::vector<std::string> list_;
-};
-
 std::string Words(const Action& a) {
   const std::string when = a.act == Act::kWithdrawAssessment || a.act == Act::kWithdrawCareEvent ? "" : TimeText(a.at);
   switch (a.act) {
@@ -1387,19 +1312,8 @@ class ReportingSystemTest : public systemtest::PlatformFixture {
   }
 
   pbr::v1::RecordAssessmentRequest AssessmentRequest(const ModelPerson& p, const Action& a) const {
-    pbr::v1::RecordAssessmentRequest r;
-    r.set_source_system(kEpr);
-    r.set_source_record_id(a.record_id);
-    r.set_nhs_number(p.nhs);
-    r.set_team_id(a.team);
-    r.set_clinician_id(a.clinician);
+    pbr::v1::RecordAssessmentRequest r = history::AssessmentRequest(kEpr, p.nhs, a.clinician, a, a.ratings);
     if (!a.coordinator.empty()) SetCareCoordinator(r, a.coordinator);
-    *r.mutable_assessed_at() = platform::ToProto(a.at);
-    for (int v : a.ratings.items) r.mutable_ratings()->add_items(v);
-    if (a.ratings.item8_type != 0) r.mutable_ratings()->set_item8_problem_type(std::string(1, a.ratings.item8_type));
-    r.set_cluster(a.cluster);
-    r.set_reason(a.reason);
-    if (a.reason != pbr::v1::ASSESSMENT_REASON_INITIAL) r.set_change_class(a.change);
     r.set_commissioner_id(a.commissioner);
     r.set_face_to_face_contacts(a.face_to_face_contacts);
     if (a.first_contact_at) *r.mutable_first_contact_at() = platform::ToProto(*a.first_contact_at);
@@ -1418,9 +1332,7 @@ class ReportingSystemTest : public systemtest::PlatformFixture {
         pbr::v1::RecordAssessmentReply reply;
         auto request = AssessmentRequest(p, a);
         for (int attempt = 0; attempt < 2; ++attempt) {
-          auto context = testing::CallContext();
-          st = a.act == Act::kAssess ? allocation.RecordAssessment(context.get(), request, &reply)
-                                     : allocation.AmendAssessment(context.get(), request, &reply);
+          st = history::SendAssessment(allocation, a.act, request, &reply);
           if (st.error_code() != grpc::StatusCode::FAILED_PRECONDITION ||
               !absl::StrContains(st.error_message(), "clinical_rationale") || attempt > 0) {
             break;
@@ -1431,7 +1343,7 @@ class ReportingSystemTest : public systemtest::PlatformFixture {
         }
         if (!st.ok()) break;
         EXPECT_FALSE(reply.duplicate()) << p.label << ": " << Words(a);
-        Know(p, reply.person_id());
+        history::Know(p, reply.person_id());
         AssessmentFact& f = p.assessments[a.record_id];
         f.record_id = a.record_id;
         f.id = reply.assessment_id();
@@ -1463,55 +1375,29 @@ class ReportingSystemTest : public systemtest::PlatformFixture {
         break;
       }
       case Act::kWithdrawAssessment: {
-        pbr::v1::WithdrawAssessmentRequest request;
-        request.set_source_system(kEpr);
-        request.set_source_record_id(a.record_id);
-        request.set_reason(a.note);
         pbr::v1::WithdrawAssessmentReply reply;
-        st = allocation.WithdrawAssessment(testing::CallContext().get(), request, &reply);
+        st = history::WithdrawAssessment(allocation, kEpr, a, &reply);
         if (st.ok()) p.assessments.at(a.record_id).live = false;
         break;
       }
       case Act::kCareEvent: {
-        pbr::v1::RecordCareEventRequest request;
-        request.set_source_system(kEpr);
-        request.set_source_record_id(a.record_id);
-        request.set_nhs_number(p.nhs);
-        request.set_team_id(a.team);
-        request.set_clinician_id(a.clinician);
-        request.set_type(a.type);
-        request.set_out_of_hours(a.out_of_hours);
-        *request.mutable_occurred_at() = platform::ToProto(a.at);
         pbr::v1::RecordCareEventReply reply;
-        st = allocation.RecordCareEvent(testing::CallContext().get(), request, &reply);
+        st = history::SendCareEvent(allocation, history::CareEventRequest(kEpr, p.nhs, a.clinician, a, a.out_of_hours),
+                                    &reply);
         if (!st.ok()) break;
         EXPECT_FALSE(reply.duplicate()) << p.label << ": " << Words(a);
-        Know(p, reply.person_id());
+        history::Know(p, reply.person_id());
         p.care[a.record_id] = {a.record_id, reply.care_event_id(), a.team, a.type, a.at, a.out_of_hours, true};
         break;
       }
       case Act::kWithdrawCareEvent: {
-        pbr::v1::WithdrawCareEventRequest request;
-        request.set_source_system(kEpr);
-        request.set_source_record_id(a.record_id);
-        request.set_reason(a.note);
         pbr::v1::WithdrawCareEventReply reply;
-        st = allocation.WithdrawCareEvent(testing::CallContext().get(), request, &reply);
+        st = history::WithdrawCareEvent(allocation, kEpr, a, &reply);
         if (st.ok()) p.care.at(a.record_id).live = false;
         break;
       }
     }
-    if (!st.ok()) {
-      ADD_FAILURE() << p.label << ": allocation refused " << Words(a) << ": " << st.error_code() << " "
-                    << st.error_message() << "\n  " << absl::StrJoin(p.history, "\n  ");
-      return false;
-    }
-    return true;
-  }
-
-  static void Know(ModelPerson& p, const std::string& person_id) {
-    if (p.person_id.empty()) p.person_id = person_id;
-    EXPECT_EQ(p.person_id, person_id) << p.label;
+    return history::Accepted(st, p, Words(a));
   }
 
   // One counter of a service's metrics, summed over the given topics (all topics when empty).
@@ -1572,7 +1458,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
   }
 
   // Entered through allocation: people in parallel, each person's records in order.
-  std::atomic<int64_t> published{0}, refused{0}, rationales{0};
+  std::atomic<int64_t> rationales{0};
   std::map<Act, int64_t> sent;
   std::map<CareEventType, int64_t> events_sent;
   for (const Plan& plan : plans) {
@@ -1581,25 +1467,14 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
       if (a.act == Act::kCareEvent) ++events_sent[a.type];
     }
   }
+  history::Entered entered;
   {
     auto allocation = Stub<pbr::v1::Allocation>("allocation");
-    std::vector<std::thread> workers;
-    for (int w = 0; w < kEntryThreads; ++w) {
-      workers.emplace_back([&, w] {
-        for (size_t i = static_cast<size_t>(w); i < plans.size(); i += kEntryThreads) {
-          for (const Action& a : plans[i].actions()) {
-            if (Enter(*allocation, people[i], a, rationales)) {
-              ++published;
-            } else {
-              ++refused;
-            }
-          }
-        }
-      });
-    }
-    for (auto& t : workers) t.join();
+    entered = history::EnterInParallel(
+        plans, kEntryThreads, [&](size_t i, const Action& a) { return Enter(*allocation, people[i], a, rationales); });
   }
-  ASSERT_EQ(refused.load(), 0) << "allocation refused records: the history is not the one planned";
+  const int64_t published = entered.accepted;
+  ASSERT_EQ(entered.refused, 0) << "allocation refused records: the history is not the one planned";
   const absl::Duration entering = absl::Now() - started;
 
   // Until reporting has taken every fact, and the outcomes and review announcements made from them.
@@ -1621,7 +1496,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
                                      Counter("reporting", "pbr_events_dead_lettered_total", {platform::topic::kOutcomeRecorded});
         seen["reporting reviews"] = Counter("reporting", "pbr_events_consumed_total", {platform::topic::kReviewDue}) +
                                     Counter("reporting", "pbr_events_dead_lettered_total", {platform::topic::kReviewDue});
-        const int64_t n = published.load();
+        const int64_t n = published;
         return seen["reporting facts"] >= n && seen["outcomes facts"] >= n && seen["scheduler facts"] >= n &&
                seen["outcomes outbox"] == 0 && seen["scheduler outbox"] == 0 &&
                seen["reporting outcomes"] >= seen["outcomes announced"] &&
@@ -1631,7 +1506,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
   {
     std::vector<std::string> counts;
     for (const auto& [k, v] : seen) counts.push_back(absl::StrCat(k, " ", v));
-    ASSERT_TRUE(caught_up) << "published " << published.load() << "; " << absl::StrJoin(counts, ", ") << "\n"
+    ASSERT_TRUE(caught_up) << "published " << published << "; " << absl::StrJoin(counts, ", ") << "\n"
                            << testing::Tail(platform_->LogPath("reporting"));
   }
   EXPECT_EQ(Counter("reporting", "pbr_events_dead_lettered_total", {}), 0)
@@ -2138,7 +2013,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
       }
     }
   }
-  std::cout << "[reporting] " << people.size() << " people, " << published.load() << " records entered in "
+  std::cout << "[reporting] " << people.size() << " people, " << published << " records entered in "
             << absl::FormatDuration(entering) << " (" << sent[Act::kAssess] << " assessments, " << sent[Act::kAmend]
             << " amendments, " << sent[Act::kWithdrawAssessment] << " assessment withdrawals, " << sent[Act::kCareEvent]
             << " care events: " << events_sent[pbr::v1::CARE_EVENT_REFERRAL_RECEIVED] << " referrals, "
