@@ -4,6 +4,7 @@
 // re-publishes its history, the consumers rebuild with --reset-state) restores exactly the state
 // they had: every caseload, schedule and outcome history.
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -153,8 +154,20 @@ TEST_F(RecoverySystemTest, AReplacedBrokerStopsEveryConsumerLoudlyAndTheRecovery
       scheduled_due += r.state() == pbr::v1::REVIEW_STATE_DUE ? 1 : 0;
       scheduled_overdue += r.state() == pbr::v1::REVIEW_STATE_OVERDUE ? 1 : 0;
     }
+    // Person by person too: every caseload row shows the scheduler's cluster and review state for the
+    // person (equal totals could hide a row still on an earlier basis).
+    std::map<std::string, const pbr::v1::CaseloadPerson*> rows;
+    for (const auto& c : s->caseloads) {
+      for (const auto& p : c.persons()) rows[p.person_id()] = &p;
+    }
+    bool rows_agree = true;
+    for (const auto& r : s->schedules) {
+      auto row = rows.find(r.person_id());
+      rows_agree = rows_agree && row != rows.end() && row->second->cluster() == r.cluster() &&
+                   row->second->review_state() == r.state() && row->second->has_honos();
+    }
     const bool complete = on_caseload == 24 && outcomes == 30 && with_honos == 24 && due == scheduled_due &&
-                          overdue == scheduled_overdue;
+                          overdue == scheduled_overdue && rows_agree;
     const bool stable = before.has_value() && *before == *s;
     before = *std::move(s);
     return complete && stable;

@@ -213,7 +213,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& dir,
   options.keep_log_file_num = 3;
   options.max_log_file_size = 4 * kMiB;
   // One memory budget for the whole database: memtables are charged to the block cache.
-  // Index and filter blocks go first into the high-priority half, so data blocks and memtables evict them last.
+  // Index and filter blocks in the high-priority pool (RocksDB 7.8's defaults, stated so a later version's
+  // cannot change them silently): data blocks are evicted before them.
   auto cache = rocksdb::NewLRUCache(opts.memory_budget, /*num_shard_bits=*/-1, /*strict_capacity_limit=*/false,
                                     /*high_pri_pool_ratio=*/0.5);
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(opts.memory_budget / 2, cache);
