@@ -38,9 +38,12 @@
 #include "care_bridge.h"
 #include "event_rules.h"
 #include "grpcpp/grpcpp.h"
+#include "pbr/state/v1/state.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
+#include "platform/consumer.h"
 #include "platform/events.h"
 #include "platform/outbox.h"
+#include "platform/pending_writes.h"
 #include "platform/projection.h"
 #include "platform/store.h"
 #include "projections/caseload/caseload.h"
@@ -64,6 +67,7 @@ struct Flags {
   int teams = 1000;
   int calls = 2000;
   int warmup_calls = 20;
+  int run_messages = static_cast<int>(platform::Consumer::kMaxRunMessages);
   std::string as_of;  // the clinical day the history runs to and the service's clock stands on
   std::string bin_dir = PBR_BIN_DIR;
   std::string rules_dir = PBR_RULES_DIR;
@@ -76,6 +80,7 @@ constexpr const char* kUsage = R"(usage: reporting_bench [--flag=value ...]
   --teams=1000            teams they are spread over (about people/teams on each caseload)
   --calls=2000            calls measured per query, and echo calls per baseline
   --warmup-calls=20       calls of each kind made first and not measured
+  --run-messages=512      messages applied per store write (the consumer's run; 1 = one write per message)
   --as-of=YYYY-MM-DD      the day the two years of history run to and the service's clock (default: today)
   --bin-dir=DIR           where pbr-broker and pbr-reporting are (default: this build's bin/)
   --rules-dir=DIR         rule data (default: the repo's rules/)
@@ -89,7 +94,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
       .ints = {{"people", {&f.people, 1, 10000000}},
                {"teams", {&f.teams, 1, 100000}},
                {"calls", {&f.calls, 1, 1000000}},
-               {"warmup-calls", {&f.warmup_calls, 0, 100000}}},
+               {"warmup-calls", {&f.warmup_calls, 0, 100000}},
+               {"run-messages", {&f.run_messages, 1, 100000}}},
       .strings = {{"as-of", &f.as_of}, {"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}},
       .switches = {{"keep-work-dir", &f.keep_work_dir}},
   };
@@ -433,8 +439,9 @@ class Histories {
 struct Results {
   int64_t people = 0, messages = 0, reviews = 0, discharged = 0;
   double generate_s = 0, validate_s = 0, load_s = 0, raw_load_s = 0;
-  int64_t raw_batches = 0;
-  double batch_bytes = 0, batch_ops = 0;  // per message, on average
+  int64_t raw_batches = 0, runs = 0;
+  double written_keys = 0, written_bytes = 0;  // over every run's write
+  double raw_messages_per_s = 0;
   int64_t data_bytes = 0, total_bytes = 0;
   std::string team;
   int32_t team_people = 0;
@@ -456,92 +463,141 @@ std::vector<std::string> ReportingFamilies() {
   return platform::FamiliesOf(reporting::kCaseloadFamilies, reporting::kNationalFamilies, reporting::kKpisFamilies);
 }
 
+// People are made a block at a time and their events applied in the order they were recorded across
+// the block, as a topic holds them, each serialised as the broker carries it.
+constexpr int64_t kBlockPeople = 2000;
+
 absl::Status LoadPeople(const Flags& f, const Histories& histories, const platform::EventValidator& validate,
                         const std::vector<std::shared_ptr<platform::Projection>>& projections, platform::Store& store,
                         platform::Outbox& outbox, absl::Time load_at, Results& out) {
+  // Each topic's handlers, as ServiceHost::AddProjection registers them with the consumer.
+  std::map<std::string, std::vector<platform::NamedHandler>, std::less<>> handlers;
+  for (const auto& p : projections) {
+    for (const std::string& t : p->topics()) {
+      handlers[t].push_back({std::string(p->name()), [p](const platform::ConsumedEvent& e, platform::ApplyContext& ctx) {
+                               return p->Apply(e, ctx);
+                             }});
+    }
+  }
+  struct Message {
+    absl::Time recorded;
+    std::string topic, key, value;
+  };
+  platform::PendingWrites pending(store);
+  size_t run = 0;
+  auto write_run = [&]() -> absl::Status {
+    if (run == 0) return absl::OkStatus();
+    if (auto st = pending.WriteTo(store, /*sync=*/false); !st.ok()) return st;
+    ++out.runs;
+    out.written_keys += pending.written_keys();
+    out.written_bytes += static_cast<double>(pending.written_bytes());
+    run = 0;
+    return absl::OkStatus();
+  };
   const int64_t step = std::max<int64_t>(1, f.people / 10);
   const TimePoint t0 = SteadyClock::now();
-  TimePoint last = t0;
-  double not_load_s = 0;  // making and checking events: the bench's and the EPRs' work, not reporting's
-  double bytes = 0, ops = 0;
-  for (int64_t i = 0; i < f.people; ++i) {
+  double not_load_s = 0;  // making the events and publishing them: the other services' and the broker's work
+  std::vector<Message> block;
+  for (int64_t first = 0; first < f.people; first += kBlockPeople) {
+    const int64_t end = std::min<int64_t>(f.people, first + kBlockPeople);
     const TimePoint g0 = SteadyClock::now();
-    auto history = histories.Make(i);
-    if (!history.ok()) return history.status();
-    const TimePoint g1 = SteadyClock::now();
-    for (const pbr::v1::EventEnvelope& e : history->events) {
-      if (auto st = validate(platform::EventTypeOf(e), e); !st.ok()) {
-        return absl::Status(st.code(), absl::StrCat("person ", i, ": the shared event rules refuse its ",
-                                                    platform::EventTypeOf(e), " event: ", st.message()));
+    block.clear();
+    for (int64_t i = first; i < end; ++i) {
+      auto history = histories.Make(i);
+      if (!history.ok()) return history.status();
+      for (const pbr::v1::EventEnvelope& e : history->events) {
+        block.push_back({platform::FromProto(e.recorded_at()), std::string(platform::EventTypeOf(e)), e.person_id(),
+                         e.SerializeAsString()});
       }
+      out.reviews += history->reviews;
+      out.discharged += history->discharged ? 1 : 0;
     }
-    const TimePoint g2 = SteadyClock::now();
-    out.generate_s += Seconds(g1 - g0);
-    out.validate_s += Seconds(g2 - g1);
-    not_load_s += Seconds(g2 - g0);
-    for (const pbr::v1::EventEnvelope& e : history->events) {
-      const absl::string_view topic_name = platform::EventTypeOf(e);
-      rocksdb::WriteBatch batch;
-      platform::ApplyContext ctx(store, outbox, batch, load_at);
-      const platform::ConsumedEvent consumed{topic_name, 0, 0, e};
-      for (const auto& p : projections) {
-        const std::vector<std::string> topics = p->topics();
-        if (std::find(topics.begin(), topics.end(), topic_name) == topics.end()) continue;
-        if (auto st = p->Apply(consumed, ctx); !st.ok()) {
-          return absl::Status(st.code(), absl::StrCat("person ", i, ": ", p->name(), " refused its ", topic_name,
-                                                      " event: ", st.message()));
-        }
+    std::stable_sort(block.begin(), block.end(), [](const Message& a, const Message& b) { return a.recorded < b.recorded; });
+    const double made_s = Seconds(SteadyClock::now() - g0);
+    out.generate_s += made_s;
+    not_load_s += made_s;
+    // What the consumer does with each message (Consumer::Stage): parse, check by the shared rules,
+    // apply to every projection that subscribes (de-duplicated by event id), keep the partition's
+    // position with the message's digest; a run of messages per write.
+    for (const Message& m : block) {
+      pbr::v1::EventEnvelope e;
+      if (!e.ParseFromString(m.value)) return absl::DataLossError("an event the bench made does not parse");
+      const TimePoint v0 = SteadyClock::now();
+      if (auto st = validate(m.topic, e); !st.ok()) {
+        return absl::Status(st.code(), absl::StrCat("the shared event rules refuse a ", m.topic, " event of ",
+                                                    e.person_id(), ": ", st.message()));
       }
-      bytes += static_cast<double>(batch.GetDataSize());
-      ops += batch.Count();
-      if (auto st = store.Write(batch, /*sync=*/false); !st.ok()) return st;
+      out.validate_s += Seconds(SteadyClock::now() - v0);
+      const int32_t partition = static_cast<int32_t>(std::hash<std::string>{}(m.key) % 12);
+      const platform::ConsumedEvent consumed{m.topic, partition, out.messages, e};
+      auto applied = platform::ApplyEvent(pending, outbox, handlers[m.topic], consumed, load_at, &validate,
+                                          load_at + absl::Hours(24 * 30));
+      if (!applied.ok()) {
+        return absl::Status(applied.status().code(), absl::StrCat("a ", m.topic, " event of ", e.person_id(), ": ",
+                                                                  applied.status().message()));
+      }
+      if (applied->duplicate || !applied->rejected.empty()) {
+        return absl::InternalError(absl::StrCat("a ", m.topic, " event of ", e.person_id(), " was ",
+                                                applied->duplicate ? "a duplicate" : applied->rejected));
+      }
+      pbr::state::v1::ConsumedPosition position;
+      position.set_next_offset(out.messages + 1);
+      position.set_cluster_id("bench");
+      position.set_last_digest(platform::DeterministicId("consumed", {m.key, m.value}));
+      pending.batch().Put(store.Family(platform::kOffsetsFamily), absl::StrCat(m.topic, "/", partition),
+                          position.SerializeAsString());
       ++out.messages;
+      if (++run >= static_cast<size_t>(f.run_messages) || pending.bytes() >= platform::Consumer::kMaxRunBytes) {
+        if (auto st = write_run(); !st.ok()) return st;
+      }
     }
-    out.reviews += history->reviews;
-    out.discharged += history->discharged ? 1 : 0;
-    if ((i + 1) % step == 0 || i + 1 == f.people) {
+    if (end % step < kBlockPeople || end == f.people) {
       const TimePoint now = SteadyClock::now();
       const double s = Seconds(now - t0) - not_load_s;
       std::printf("  %9lld people  %8lld messages  %7.1f s  %8.0f messages/s  (wall clock %.0f s)\n",
-                  static_cast<long long>(i + 1), static_cast<long long>(out.messages), s, out.messages / s,
+                  static_cast<long long>(end), static_cast<long long>(out.messages), s, out.messages / s,
                   Seconds(now - t0));
       std::fflush(stdout);
-      last = now;
     }
   }
+  if (auto st = write_run(); !st.ok()) return st;
   out.people = f.people;
   out.load_s = Seconds(SteadyClock::now() - t0) - not_load_s;
-  out.batch_bytes = bytes / static_cast<double>(std::max<int64_t>(1, out.messages));
-  out.batch_ops = ops / static_cast<double>(std::max<int64_t>(1, out.messages));
   std::printf("%lld messages for %d people applied through %zu projections in %.1f s: %.0f messages/s, %.0f people/s\n",
               static_cast<long long>(out.messages), f.people, projections.size(), out.load_s, out.messages / out.load_s,
               f.people / out.load_s);
-  std::printf("(making the events %.1f s and checking them by the shared rules %.1f s, not counted)\n", out.generate_s,
-              out.validate_s);
-  std::printf("a message's batch: %.0f bytes, %.1f operations on average; %lld reviews, %lld people discharged\n",
-              out.batch_bytes, out.batch_ops, static_cast<long long>(out.reviews), static_cast<long long>(out.discharged));
+  std::printf("(making the events and ordering them %.1f s, not counted; checking them by the shared rules %.1f s, "
+              "counted)\n",
+              out.generate_s, out.validate_s);
+  std::printf("%lld writes of up to %zu messages: %.0f keys, %.0f bytes each on average; %lld reviews, %lld people "
+              "discharged\n",
+              static_cast<long long>(out.runs), static_cast<size_t>(f.run_messages),
+              out.written_keys / std::max<int64_t>(1, out.runs), out.written_bytes / std::max<int64_t>(1, out.runs),
+              static_cast<long long>(out.reviews), static_cast<long long>(out.discharged));
   return absl::OkStatus();
 }
 
-// The raw baseline: batches of the same average size written into a Store of the same options, as many
-// as the load wrote up to 1,000,000 (the rate is what is compared; a longer run only takes longer).
+// The raw baseline: the load's writes without their reading and deriving. As many batches as the load
+// wrote, each of its average keys and bytes, into a Store of the same options (at most 20,000 batches:
+// the rate is what is compared, a longer run only takes longer). Its rate is given in the load's
+// messages (batches/s x messages per batch).
 absl::Status RawLoad(const std::string& dir, Results& out) {
   auto opened = platform::Store::Open(dir, {"raw"});
   if (!opened.ok()) return opened.status();
   std::unique_ptr<platform::Store> store = *std::move(opened);
   auto* family = store->Family("raw");
-  const int puts = std::max(1, static_cast<int>(out.batch_ops + 0.5));
-  const size_t value_bytes = static_cast<size_t>(std::max(1.0, out.batch_bytes / puts - 40));
+  const int64_t runs = std::max<int64_t>(1, out.runs);
+  const int puts = std::max(1, static_cast<int>(out.written_keys / runs + 0.5));
+  const size_t value_bytes = static_cast<size_t>(std::max(1.0, out.written_bytes / runs / puts - 40));
   Draws draw(99);
   std::string value(value_bytes, 'x');
   std::vector<std::string> keys(puts);
   double key_s = 0;
   const TimePoint t0 = SteadyClock::now();
-  const int64_t batches = std::min<int64_t>(out.messages, 1000000);
+  const int64_t batches = std::min<int64_t>(runs, 20000);
   for (int64_t m = 0; m < batches; ++m) {
     const TimePoint k0 = SteadyClock::now();
-    const std::string person = platform::KeyedHash("raw", absl::StrCat(m / 8));
-    for (int k = 0; k < puts; ++k) keys[k] = absl::StrCat(person, "/", m % 8, "/", k);
+    for (int k = 0; k < puts; ++k) keys[k] = platform::KeyedHash("raw", absl::StrCat(m, "/", k));
     for (size_t b = 0; b < value.size(); ++b) value[b] = static_cast<char>('a' + draw.Below(16));
     key_s += Seconds(SteadyClock::now() - k0);
     rocksdb::WriteBatch batch;
@@ -550,8 +606,10 @@ absl::Status RawLoad(const std::string& dir, Results& out) {
   }
   out.raw_load_s = Seconds(SteadyClock::now() - t0) - key_s;
   out.raw_batches = batches;
-  std::printf("raw load: %lld batches of %d puts x %zu-byte values in %.1f s: %.0f batches/s\n",
-              static_cast<long long>(batches), puts, value_bytes, out.raw_load_s, batches / out.raw_load_s);
+  out.raw_messages_per_s = (static_cast<double>(batches) / out.raw_load_s) * (static_cast<double>(out.messages) / runs);
+  std::printf("raw load: %lld batches of %d puts x %zu-byte values in %.1f s: %.0f batches/s, %.0f messages/s\n",
+              static_cast<long long>(batches), puts, value_bytes, out.raw_load_s, batches / out.raw_load_s,
+              out.raw_messages_per_s);
   store.reset();
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -829,11 +887,11 @@ bool PrintSummary(const Flags& f, const Results& r) {
               "and %zu teams' KPIs)\n",
               "pbr-reporting RSS", r.rss / 1048576.0, kRssTargetBytes / 1048576.0, rss_met ? "met" : "NOT MET",
               r.hwm / 1048576.0, cache_cap_mib, r.rss_caseload_teams, r.rss_kpi_teams);
-  // RawLoad writes at most 1,000,000 batches: a longer load is compared with its first ones' rate.
+  // RawLoad writes at most 20,000 batches: a longer load is compared with its first ones' rate.
   const std::string raw_cap =
-      r.raw_batches < r.messages ? absl::StrCat(" (first ", Grouped(r.raw_batches), " batches)") : "";
-  std::printf("%-40s %9.0f /s  raw batches %.0f /s%s (%.1fx)\n", "load, messages", r.messages / r.load_s,
-              r.raw_batches / r.raw_load_s, raw_cap.c_str(), (r.raw_batches / r.raw_load_s) / (r.messages / r.load_s));
+      r.raw_batches < r.runs ? absl::StrCat(", first ", Grouped(r.raw_batches), " of its batches") : "";
+  std::printf("%-40s %9.0f /s  raw, the same writes alone: %.0f /s%s (%.1fx)\n", "load, messages",
+              r.messages / r.load_s, r.raw_messages_per_s, raw_cap.c_str(), r.raw_messages_per_s / (r.messages / r.load_s));
   std::printf("%-40s %9.0f bytes per person\n", "store", static_cast<double>(r.data_bytes) / std::max<int64_t>(1, r.people));
   return ok;
 }
@@ -847,8 +905,8 @@ int main(int argc, char** argv) {
   if (!flags.ok()) return FlagsExit(kProgram, flags.status());
   Flags f = *std::move(flags);
   if (int code = StartRun(kProgram, "/tmp/pbr-reporting-bench-XXXXXX", &f.work_dir); code != 0) return code;
-  std::printf("params: --people=%d --teams=%d --calls=%d --warmup-calls=%d --as-of=%s\n", f.people, f.teams, f.calls,
-              f.warmup_calls, f.as_of.empty() ? "(today)" : f.as_of.c_str());
+  std::printf("params: --people=%d --teams=%d --calls=%d --warmup-calls=%d --run-messages=%d --as-of=%s\n", f.people, f.teams, f.calls,
+              f.warmup_calls, f.run_messages, f.as_of.empty() ? "(today)" : f.as_of.c_str());
   std::fflush(stdout);
   // Ctrl-C, SIGTERM or SIGHUP mid-run: stop the child processes before leaving.
   OwnedProcesses owned(kProgram, "the processes it started");

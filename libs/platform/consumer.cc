@@ -10,7 +10,12 @@
 namespace pbr::platform {
 
 Consumer::Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics* metrics, const Clock& clock)
-    : store_(store), outbox_(outbox), settings_(std::move(settings)), metrics_(metrics), clock_(clock) {}
+    : store_(store),
+      outbox_(outbox),
+      settings_(std::move(settings)),
+      metrics_(metrics),
+      clock_(clock),
+      pending_(std::make_unique<PendingWrites>(store)) {}
 
 Consumer::~Consumer() { Stop(); }
 
@@ -151,8 +156,17 @@ absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, 
 void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                            void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
+  // A run polled before the rebalance is written first, so the positions read below include it.
+  // If it cannot be written (a full disk), the consumer stops; a restart applies it again.
+  if (!self->run_.empty()) {
+    if (auto st = self->WriteRun(); !st.ok()) {
+      self->DropRun();
+      self->rebalance_error_ = st;
+    }
+  }
   self->resume_points_.clear();
   self->next_offsets_.clear();
+  self->run_offsets_before_.clear();
   if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     rd_kafka_assign(rk, nullptr);
     return;
@@ -192,6 +206,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
     p.offset = position.next_offset() - 1;
     self->resume_points_[key] = {p.offset, position.last_digest()};
   }
+  self->run_offsets_before_ = self->next_offsets_;
   rd_kafka_assign(rk, parts);
 }
 
@@ -210,7 +225,7 @@ absl::StatusOr<bool> Consumer::VerifyResumePoint(const rd_kafka_message_t* msg) 
 }
 
 absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name,
-                                  const std::string& reason, rocksdb::WriteBatch& batch) {
+                                  const std::string& reason, rocksdb::WriteBatchBase& batch) {
   absl::string_view key(static_cast<const char*>(msg->key), msg->key_len);
   pbr::v1::EventEnvelope dl = MakeEnvelope(
       topic::kDeadLetter,
@@ -236,7 +251,46 @@ absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_vi
   return absl::OkStatus();
 }
 
-absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
+absl::StatusOr<AppliedEvent> ApplyEvent(PendingWrites& pending, Outbox& outbox, const std::vector<NamedHandler>& handlers,
+                                        const ConsumedEvent& consumed, absl::Time now, const EventValidator* validator,
+                                        absl::Time remember_until) {
+  AppliedEvent out;
+  const std::string& id = consumed.event.event_id();
+  auto seen = pending.Get(kSeenFamily, id);
+  if (!seen.ok()) return seen.status();
+  if (seen->has_value()) {
+    out.duplicate = true;
+    return out;
+  }
+  pending.SetSavePoint();
+  ApplyContext ctx(pending, outbox, pending.batch(), now, validator);
+  absl::Status st;
+  std::string refused_by;  // the projection that refused the event, if named
+  for (const NamedHandler& h : handlers) {
+    st = h.handle(consumed, ctx);
+    if (st.ok() && !ctx.emit_problem().ok()) st = ctx.emit_problem();
+    if (!st.ok()) {
+      refused_by = h.name;
+      break;
+    }
+  }
+  if (absl::IsInvalidArgument(st)) {
+    if (auto rolled = pending.RollbackToSavePoint(); !rolled.ok()) return rolled;
+    out.rejected = absl::StrCat("rejected: ", refused_by.empty() ? "" : absl::StrCat(refused_by, ": "), st.message());
+    return out;
+  }
+  if (!st.ok()) {
+    (void)pending.RollbackToSavePoint();  // the error is the one to report
+    return st;
+  }
+  pending.PopSavePoint();
+  out.staged = ctx.emitted() > 0;
+  pending.batch().Put(pending.Family(kSeenFamily), id,
+                      EncodeOrderedU64(static_cast<uint64_t>(absl::ToUnixSeconds(remember_until))));
+  return out;
+}
+
+absl::Status Consumer::Stage(const rd_kafka_message_t* msg) {
   auto resume_point = VerifyResumePoint(msg);
   if (!resume_point.ok()) return resume_point.status();
   if (*resume_point) return absl::OkStatus();  // applied before the restart
@@ -253,7 +307,7 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
   absl::string_view topic_name = full_topic;
   absl::ConsumePrefix(&topic_name, settings_.topic_prefix);
 
-  rocksdb::WriteBatch batch;
+  PendingWrites& pending = *pending_;
   bool staged = false;
   pbr::v1::EventEnvelope event;
   std::string reject;  // non-empty: dead-letter with this reason
@@ -272,53 +326,89 @@ absl::Status Consumer::Handle(const rd_kafka_message_t* msg) {
     reject = absl::StrCat("invalid: ", invalid.message());
   }
 
-  bool duplicate = false;
   if (reject.empty()) {
-    auto seen = store_.Get(kSeenFamily, event.event_id());
-    if (!seen.ok()) return seen.status();
-    duplicate = seen->has_value();
-  }
-  if (reject.empty() && !duplicate) {
-    ApplyContext ctx(store_, outbox_, batch, clock_.Now(), &validator_);
     const ConsumedEvent consumed{topic_name, msg->partition, msg->offset, event};
-    absl::Status st;
-    std::string refused_by;  // the projection that refused the message, if named
-    for (const NamedHandler& h : handler->second) {
-      st = h.handle(consumed, ctx);
-      if (st.ok() && !ctx.emit_problem().ok()) st = ctx.emit_problem();
-      if (!st.ok()) {
-        refused_by = h.name;
-        break;
-      }
-    }
-    if (absl::IsInvalidArgument(st)) {
-      batch.Clear();
-      reject = absl::StrCat("rejected: ", refused_by.empty() ? "" : absl::StrCat(refused_by, ": "), st.message());
-    } else if (!st.ok()) {
-      return st;
-    } else {
-      staged = ctx.emitted() > 0;
-      batch.Put(store_.Family(kSeenFamily), event.event_id(),
-                EncodeOrderedU64(static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now() + dedup_retention_))));
-    }
+    auto applied = ApplyEvent(pending, outbox_, handler->second, consumed, clock_.Now(), &validator_,
+                              absl::Now() + dedup_retention_);
+    if (!applied.ok()) return applied.status();
+    staged = applied->staged;
+    reject = applied->rejected;
   }
   if (!reject.empty()) {
-    if (auto st = DeadLetter(msg, topic_name, reject, batch); !st.ok()) return st;
+    if (auto st = DeadLetter(msg, topic_name, reject, pending.batch()); !st.ok()) return st;
     staged = true;
   }
   pbr::state::v1::ConsumedPosition position;
   position.set_next_offset(msg->offset + 1);
   position.set_cluster_id(cluster_id_);
   position.set_last_digest(MessageDigest(msg));
-  batch.Put(store_.Family(kOffsetsFamily), position_key, position.SerializeAsString());
-  // Not synced: after a power cut the state and its offset roll back together and the messages
-  // are consumed again; the outbox's deterministic ids make any re-sent event harmless.
-  if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) return st;
+  pending.batch().Put(store_.Family(kOffsetsFamily), position_key, position.SerializeAsString());
+  run_first_offsets_.try_emplace(position_key, RunStart{full_topic, msg->partition, msg->offset});
   next_offsets_[position_key] = msg->offset + 1;
-  if (staged) outbox_.Wake();
-  if (metrics_ && reject.empty()) metrics_->CountConsumed(topic_name);
-  handled_.fetch_add(1);
+  run_.push_back({std::string(topic_name), staged, reject.empty()});
   return absl::OkStatus();
+}
+
+absl::Status Consumer::WriteRun() {
+  if (run_.empty() && pending_->empty()) return absl::OkStatus();
+  // Not synced: after a power cut the state and its offsets roll back together and the messages
+  // are consumed again; the outbox's deterministic ids make any re-sent event harmless.
+  if (auto st = pending_->WriteTo(store_, /*sync=*/false); !st.ok()) return st;
+  bool staged = false;
+  for (const RunMessage& m : run_) {
+    staged = staged || m.staged;
+    if (metrics_ && m.counted) metrics_->CountConsumed(m.topic_name);
+  }
+  handled_.fetch_add(static_cast<int64_t>(run_.size()));
+  writes_.fetch_add(1);
+  run_.clear();
+  run_first_offsets_.clear();
+  if (staged) outbox_.Wake();
+  return absl::OkStatus();
+}
+
+void Consumer::DropRun() {
+  pending_->Clear();
+  run_.clear();
+  run_first_offsets_.clear();
+  next_offsets_ = run_offsets_before_;
+}
+
+absl::Status Consumer::ApplyRun(const rd_kafka_message_t* first) {
+  run_offsets_before_ = next_offsets_;
+  // A message that cannot be applied leaves nothing in the run; the ones before it are written.
+  auto stage = [&](const rd_kafka_message_t* msg) {
+    pending_->SetSavePoint();
+    absl::Status st = Stage(msg);
+    if (st.ok()) {
+      pending_->PopSavePoint();
+    } else if (auto rolled = pending_->RollbackToSavePoint(); !rolled.ok()) {
+      DropRun();
+    }
+    return st;
+  };
+  absl::Status st = stage(first);
+  // Then what the client has already fetched, without waiting: a backlog is applied a run at a
+  // time, a lone message at once.
+  while (st.ok() && run_.size() < kMaxRunMessages && pending_->bytes() < kMaxRunBytes && !stopping_) {
+    rd_kafka_message_t* next = rd_kafka_consumer_poll(consumer_.get(), 0);
+    if (next == nullptr) break;
+    if (!rebalance_error_.ok()) st = rebalance_error_;
+    else if (next->err == RD_KAFKA_RESP_ERR_NO_ERROR) st = stage(next);
+    else st = NoteError(next);
+    rd_kafka_message_destroy(next);
+  }
+  absl::Status written = WriteRun();
+  if (!written.ok() && st.ok()) return written;
+  if (!written.ok()) DropRun();  // stopping anyway: a restart applies the run again
+  return st;
+}
+
+absl::Status Consumer::NoteError(const rd_kafka_message_t* msg) {
+  if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg->rkt != nullptr) {
+    read_to_end_.insert(OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition));
+  }
+  return ErrorOf(msg);
 }
 
 void Consumer::UpdateLag() {
@@ -375,9 +465,11 @@ absl::Status Consumer::SeekTo(const char* topic, int32_t partition, int64_t offs
                                              " to apply it later: ", failure, "; stopping (a restart resumes there)"));
 }
 
-absl::Status Consumer::PauseUntilWritable(const rd_kafka_message_t* msg) {
-  PBR_LOG(err) << "consumer: paused at " << rd_kafka_topic_name(msg->rkt) << "/" << msg->partition << "@"
-               << msg->offset << ": " << store_.CheckWritable() << "; nothing is committed, resuming when it writes again";
+absl::Status Consumer::PauseUntilWritable() {
+  std::string at;
+  for (const auto& [key, start] : run_first_offsets_) absl::StrAppend(&at, at.empty() ? "" : ", ", key, "@", start.offset);
+  PBR_LOG(err) << "consumer: paused at " << (at.empty() ? "the next message" : at) << ": " << store_.CheckWritable()
+               << "; nothing is committed, resuming when it writes again";
   paused_ = true;
   if (metrics_) metrics_->SetConsumerPaused(true);
   auto set_paused = [&](bool pause) {
@@ -388,8 +480,13 @@ absl::Status Consumer::PauseUntilWritable(const rd_kafka_message_t* msg) {
     rd_kafka_topic_partition_list_destroy(parts);
   };
   set_paused(true);
-  // The message was not applied: read it again once the store can write.
-  absl::Status result = SeekTo(rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset);
+  // The run was not written: read each of its partitions again from its first message once the
+  // store can write.
+  absl::Status result;
+  for (const auto& [key, start] : run_first_offsets_) {
+    if (result.ok()) result = SeekTo(start.topic.c_str(), start.partition, start.offset);
+  }
+  DropRun();
   while (result.ok() && !stopping_ && !store_.CheckWritable().ok()) {
     // Keep serving the group; anything already fetched is put back the same way.
     if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 200)) {
@@ -453,13 +550,10 @@ void Consumer::Run() {
       rd_kafka_message_destroy(msg);  // the first reason to stop is the one reported
     } else if (msg != nullptr) {
       if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        fatal = Handle(msg);
-        if (IsStoreRefusal(fatal)) fatal = PauseUntilWritable(msg);
+        fatal = ApplyRun(msg);
+        if (IsStoreRefusal(fatal)) fatal = PauseUntilWritable();
       } else {
-        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg->rkt != nullptr) {
-          read_to_end_.insert(OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition));
-        }
-        fatal = ErrorOf(msg);
+        fatal = NoteError(msg);
       }
       rd_kafka_message_destroy(msg);
     }

@@ -133,11 +133,11 @@ absl::StatusOr<int64_t> Outbox::RepublishJournal(const std::function<void(int64_
 
 Outbox::~Outbox() { Stop(absl::ZeroDuration()); }
 
-void Outbox::Stage(rocksdb::WriteBatch& batch, absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
+void Outbox::Stage(rocksdb::WriteBatchBase& batch, absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
   StageRaw(batch, topic_name, event.person_id(), event.SerializeAsString());
 }
 
-void Outbox::StageRaw(rocksdb::WriteBatch& batch, absl::string_view topic_name, absl::string_view key,
+void Outbox::StageRaw(rocksdb::WriteBatchBase& batch, absl::string_view topic_name, absl::string_view key,
                       absl::string_view value) {
   std::string entry;
   AppendChunk(entry, settings_.Topic(topic_name));

@@ -341,35 +341,38 @@ absl::Status Store::Flush() {
   return FromRocks(db_->Flush(fo, handles_), "flush");
 }
 
+absl::Status VisitKeys(rocksdb::Iterator& it, absl::string_view family, absl::string_view start, bool prefix_only,
+                       const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  for (it.Seek(rocksdb::Slice(start.data(), start.size())); it.Valid(); it.Next()) {
+    absl::string_view key(it.key().data(), it.key().size());
+    if (prefix_only && !absl::StartsWith(key, start)) break;
+    if (!visit(key, absl::string_view(it.value().data(), it.value().size()))) break;
+  }
+  return FromRocks(it.status(), absl::StrCat("scan ", family));
+}
+
+absl::StatusOr<std::optional<std::string>> LastKeyOf(rocksdb::Iterator& it, absl::string_view family) {
+  it.SeekToLast();
+  if (!it.status().ok()) return FromRocks(it.status(), absl::StrCat("seek ", family));
+  if (!it.Valid()) return std::nullopt;
+  return it.key().ToString();
+}
+
 absl::Status Store::Scan(absl::string_view family, absl::string_view prefix,
                          const std::function<bool(absl::string_view, absl::string_view)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Family(family)));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
-    absl::string_view key(it->key().data(), it->key().size());
-    if (!absl::StartsWith(key, prefix)) break;
-    if (!visit(key, absl::string_view(it->value().data(), it->value().size()))) break;
-  }
-  return FromRocks(it->status(), absl::StrCat("scan ", family));
+  return VisitKeys(*it, family, prefix, /*prefix_only=*/true, visit);
 }
 
 absl::Status Store::ScanFrom(absl::string_view family, absl::string_view start,
                              const std::function<bool(absl::string_view, absl::string_view)>& visit) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Family(family)));
-  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
-    if (!visit(absl::string_view(it->key().data(), it->key().size()),
-               absl::string_view(it->value().data(), it->value().size()))) {
-      break;
-    }
-  }
-  return FromRocks(it->status(), absl::StrCat("scan ", family));
+  return VisitKeys(*it, family, start, /*prefix_only=*/false, visit);
 }
 
 absl::StatusOr<std::optional<std::string>> Store::LastKey(absl::string_view family) const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), Family(family)));
-  it->SeekToLast();
-  if (!it->status().ok()) return FromRocks(it->status(), absl::StrCat("seek ", family));
-  if (!it->Valid()) return std::nullopt;
-  return it->key().ToString();
+  return LastKeyOf(*it, family);
 }
 
 std::string EncodeOrderedU64(uint64_t v) {

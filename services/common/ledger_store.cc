@@ -121,7 +121,7 @@ std::string LedgerCareEventKey(absl::string_view person_id, absl::string_view ca
   return absl::StrCat(person_id, "/e/", care_event_id);
 }
 
-absl::StatusOr<ledger::PersonFacts> LoadPersonFacts(const platform::Store& store, absl::string_view family,
+absl::StatusOr<ledger::PersonFacts> LoadPersonFacts(const platform::StoreReader& store, absl::string_view family,
                                                    absl::string_view person_id) {
   ledger::PersonFacts facts;
   const std::string prefix = absl::StrCat(person_id, "/");
@@ -151,7 +151,7 @@ absl::StatusOr<ledger::PersonFacts> LoadPersonFacts(const platform::Store& store
   return facts;
 }
 
-absl::StatusOr<std::optional<ledger::Assessment>> LoadLedgerAssessment(const platform::Store& store,
+absl::StatusOr<std::optional<ledger::Assessment>> LoadLedgerAssessment(const platform::StoreReader& store,
                                                                       absl::string_view family,
                                                                       absl::string_view person_id,
                                                                       absl::string_view assessment_id) {

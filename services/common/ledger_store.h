@@ -40,10 +40,10 @@ std::string LedgerCareEventKey(absl::string_view person_id, absl::string_view ca
 // Every fact stored for the person in `family`, by one prefix scan. A key under the person's prefix
 // that is not exactly the key of the record it holds belongs to another person whose id starts
 // with this one's and "/" (it is skipped); an unreadable record is DATA_LOSS.
-absl::StatusOr<ledger::PersonFacts> LoadPersonFacts(const platform::Store& store, absl::string_view family,
+absl::StatusOr<ledger::PersonFacts> LoadPersonFacts(const platform::StoreReader& store, absl::string_view family,
                                                    absl::string_view person_id);
 // One stored assessment, if held.
-absl::StatusOr<std::optional<ledger::Assessment>> LoadLedgerAssessment(const platform::Store& store,
+absl::StatusOr<std::optional<ledger::Assessment>> LoadLedgerAssessment(const platform::StoreReader& store,
                                                                       absl::string_view family,
                                                                       absl::string_view person_id,
                                                                       absl::string_view assessment_id);

@@ -8,7 +8,7 @@ namespace pbr::outcomes {
 
 class OutcomesApi final : public pbr::v1::Outcomes::Service {
  public:
-  OutcomesApi(const platform::Store& store, std::shared_ptr<const care::RuleSet> rules)
+  OutcomesApi(const platform::StoreReader& store, std::shared_ptr<const care::RuleSet> rules)
       : store_(store), rules_(std::move(rules)) {}
   grpc::Status GetOutcomes(grpc::ServerContext*, const pbr::v1::GetOutcomesRequest* request,
                            pbr::v1::PersonOutcomes* reply) override;
@@ -16,7 +16,7 @@ class OutcomesApi final : public pbr::v1::Outcomes::Service {
                                  pbr::v1::OutcomesSummary* reply) override;
 
  private:
-  const platform::Store& store_;
+  const platform::StoreReader& store_;
   std::shared_ptr<const care::RuleSet> rules_;
 };
 

@@ -16,7 +16,7 @@ class ReportingApi final : public pbr::v1::Reporting::Service {
   // `rules` supplies the team registry: a caseload is answered for registered teams only. `clock` says
   // which month and day are the current ones (the system's clock when none is given); `policy` is the
   // review policy the KPI projection times reviews by (the service's review-policy setting).
-  ReportingApi(const platform::Store& store, std::shared_ptr<const care::RuleSet> rules,
+  ReportingApi(const platform::StoreReader& store, std::shared_ptr<const care::RuleSet> rules,
                const platform::Clock* clock = nullptr, care::ReviewPolicy policy = care::ReviewPolicy::kTrustSop)
       : store_(store), rules_(std::move(rules)), clock_(clock != nullptr ? clock : &system_clock_), policy_(policy) {}
   // NOT_FOUND naming team_id for a team the registry does not list; a registered team with nobody on
@@ -44,7 +44,7 @@ class ReportingApi final : public pbr::v1::Reporting::Service {
                        pbr::v1::KpiReport* reply) override;
 
  private:
-  const platform::Store& store_;
+  const platform::StoreReader& store_;
   std::shared_ptr<const care::RuleSet> rules_;
   platform::SystemClock system_clock_;
   const platform::Clock* clock_;

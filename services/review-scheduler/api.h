@@ -9,7 +9,7 @@ namespace pbr::scheduler {
 
 class ReviewSchedulerApi final : public pbr::v1::ReviewScheduler::Service {
  public:
-  ReviewSchedulerApi(const platform::Store& store, const platform::Clock& clock, const ReviewQueries& queries)
+  ReviewSchedulerApi(const platform::StoreReader& store, const platform::Clock& clock, const ReviewQueries& queries)
       : store_(store), clock_(clock), queries_(queries) {}
   grpc::Status GetSchedule(grpc::ServerContext*, const pbr::v1::GetScheduleRequest* request,
                            pbr::v1::Schedule* reply) override;
@@ -21,7 +21,7 @@ class ReviewSchedulerApi final : public pbr::v1::ReviewScheduler::Service {
                             pbr::v1::CountOverdueReply* reply) override;
 
  private:
-  const platform::Store& store_;
+  const platform::StoreReader& store_;
   const platform::Clock& clock_;
   const ReviewQueries& queries_;
 };

@@ -17,7 +17,7 @@ inline constexpr int kMaxDueRangeDays = 366;
 
 class ReviewQueries {
  public:
-  ReviewQueries(const platform::Store& store, std::shared_ptr<const care::RuleSet> rules)
+  ReviewQueries(const platform::StoreReader& store, std::shared_ptr<const care::RuleSet> rules)
       : store_(store), rules_(std::move(rules)) {}
 
   // InvalidArgument naming the field for a bad filter, page size or token; `today` fills an unset as_of.
@@ -46,7 +46,7 @@ class ReviewQueries {
   // NOT_FOUND naming team_id for a team neither in the registry nor in the index.
   absl::Status KnownTeam(const std::string& team_id) const;
 
-  const platform::Store& store_;
+  const platform::StoreReader& store_;
   std::shared_ptr<const care::RuleSet> rules_;
 };
 

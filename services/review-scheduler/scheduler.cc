@@ -23,7 +23,7 @@ using pbr::state::v1::SchedulerPerson;
 using pbr::state::v1::SchedulerTrigger;
 namespace topic = platform::topic;
 
-absl::StatusOr<SchedulerPerson> LoadPerson(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<SchedulerPerson> LoadPerson(const platform::StoreReader& store, absl::string_view person_id) {
   SchedulerPerson p;
   auto stored = store.Get(kPeopleFamily, person_id);
   if (!stored.ok()) return stored.status();
@@ -387,7 +387,7 @@ absl::Status Scheduler::AdvanceDueReviews(platform::ApplyContext& ctx) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<pbr::v1::Schedule> Scheduler::Lookup(const platform::Store& store, absl::string_view person_id,
+absl::StatusOr<pbr::v1::Schedule> Scheduler::Lookup(const platform::StoreReader& store, absl::string_view person_id,
                                                     absl::CivilDay today) {
   auto stored = LoadPerson(store, person_id);
   if (!stored.ok()) return stored.status();

@@ -66,7 +66,7 @@ class Scheduler {
 
   // The person's schedule in its state on `today`. NOT_FOUND when there is none, saying so when the
   // person was discharged from service (and on which day).
-  static absl::StatusOr<pbr::v1::Schedule> Lookup(const platform::Store& store, absl::string_view person_id,
+  static absl::StatusOr<pbr::v1::Schedule> Lookup(const platform::StoreReader& store, absl::string_view person_id,
                                                   absl::CivilDay today);
 
   static constexpr int kPeoplePerPass = 5000;

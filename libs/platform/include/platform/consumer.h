@@ -31,6 +31,7 @@
 #include "platform/kafka.h"
 #include "platform/metrics.h"
 #include "platform/outbox.h"
+#include "platform/pending_writes.h"
 #include "platform/store.h"
 
 namespace pbr::platform {
@@ -52,11 +53,13 @@ class ApplyContext {
  public:
   // With a validator, every event emitted is checked by the same shared rules the consumers apply,
   // so a service never publishes what its consumers would dead-letter.
-  ApplyContext(Store& store, Outbox& outbox, rocksdb::WriteBatch& batch, absl::Time now,
+  // `store` is what the handler reads: the Store, or the Store through the pending writes of the
+  // messages applied before this one in the same batch.
+  ApplyContext(const StoreReader& store, Outbox& outbox, rocksdb::WriteBatchBase& batch, absl::Time now,
                const EventValidator* validator = nullptr)
       : store_(store), outbox_(outbox), batch_(batch), now_(now), validator_(validator) {}
-  const Store& store() const { return store_; }
-  rocksdb::WriteBatch& batch() { return batch_; }
+  const StoreReader& store() const { return store_; }
+  rocksdb::WriteBatchBase& batch() { return batch_; }
   absl::Time now() const { return now_; }
   // Stages an outgoing event in this message's batch. One the shared rules refuse is not staged;
   // the first such problem is kept in emit_problem() and the consumer then applies nothing.
@@ -77,9 +80,9 @@ class ApplyContext {
   const absl::Status& emit_problem() const { return emit_problem_; }
 
  private:
-  Store& store_;
+  const StoreReader& store_;
   Outbox& outbox_;
-  rocksdb::WriteBatch& batch_;
+  rocksdb::WriteBatchBase& batch_;
   absl::Time now_;
   const EventValidator* validator_;
   int emitted_ = 0;
@@ -88,8 +91,34 @@ class ApplyContext {
 
 using EventHandler = std::function<absl::Status(const ConsumedEvent&, ApplyContext&)>;
 
+struct NamedHandler {
+  std::string name;  // a projection's, prefixing a rejection's reason
+  EventHandler handle;
+};
+
+// What applying one event came to.
+struct AppliedEvent {
+  bool duplicate = false;  // its id was applied before: nothing done
+  bool staged = false;     // a handler staged outgoing events
+  std::string rejected;    // non-empty: refused (INVALID_ARGUMENT), nothing of it kept; why
+};
+
+// Applies one checked event to a topic's handlers into `pending`, as the consumer does for every
+// message: skipped when its id was applied already (in the store or earlier in the run), else each
+// handler in order, reading through `pending`, and its id remembered until `remember_until`. A
+// handler's INVALID_ARGUMENT (or an event the shared rules refuse to let it publish) leaves nothing
+// of the event; any other error is returned, and nothing of the event is kept either.
+absl::StatusOr<AppliedEvent> ApplyEvent(PendingWrites& pending, Outbox& outbox, const std::vector<NamedHandler>& handlers,
+                                        const ConsumedEvent& consumed, absl::Time now, const EventValidator* validator,
+                                        absl::Time remember_until);
+
 class Consumer {
  public:
+  // A backlog (after a restart, a bulk load) is applied a run of messages per write, each key the
+  // run changed written once; a run ends at whatever the client has not fetched yet, or here.
+  static constexpr size_t kMaxRunMessages = 512;
+  static constexpr size_t kMaxRunBytes = 8 << 20;
+
   Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics* metrics, const Clock& clock);
   ~Consumer();
 
@@ -120,24 +149,37 @@ class Consumer {
 
   // Messages fully handled (applied, skipped as duplicate, or dead-lettered) since start.
   int64_t handled() const { return handled_.load(); }
+  // Store writes those messages took (a run of messages is one).
+  int64_t writes() const { return writes_.load(); }
   // True while paused because the store cannot write.
   bool paused() const { return paused_.load(); }
 
  private:
   void Run();
-  absl::Status Handle(const rd_kafka_message_t* msg);
+  // Applies `first` and whatever else is already fetched (a run, bounded by kMaxRunMessages and
+  // kMaxRunBytes) into one batch, and writes it. Nothing of a run is written unless all of it is.
+  absl::Status ApplyRun(const rd_kafka_message_t* first);
+  // Applies one message into the run's pending writes (or skips it: applied already).
+  absl::Status Stage(const rd_kafka_message_t* msg);
+  // Writes the run; on a refusal nothing is written and the run stays pending.
+  absl::Status WriteRun();
+  // Forgets a run that was not written, and where it had moved the partitions.
+  void DropRun();
+  // A message carrying an error: a partition read to its end, or ErrorOf.
+  absl::Status NoteError(const rd_kafka_message_t* msg);
   // Checks, once per assignment, that the first message read from a partition is the one last
   // applied there; true when `msg` was that message (already applied: not handled again).
   absl::StatusOr<bool> VerifyResumePoint(const rd_kafka_message_t* msg);
   absl::Status CheckResumable(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                               const pbr::state::v1::ConsumedPosition& stored, const std::string& cluster_id);
-  // Holds the consumer at `msg` (not applied) until the store writes again or the consumer stops.
-  absl::Status PauseUntilWritable(const rd_kafka_message_t* msg);
+  // Holds the consumer at the first message of the run it could not write (each partition's),
+  // dropping the run, until the store writes again or the consumer stops.
+  absl::Status PauseUntilWritable();
   absl::Status SeekTo(const char* topic, int32_t partition, int64_t offset);
   // What a message carrying an error means: OK to carry on, or why to stop.
   absl::Status ErrorOf(const rd_kafka_message_t* msg);
   absl::Status DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name, const std::string& reason,
-                          rocksdb::WriteBatch& batch);
+                          rocksdb::WriteBatchBase& batch);
   void UpdateLag();
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque);
@@ -152,10 +194,6 @@ class Consumer {
   // Whether periodic tasks may run: every subscribed partition read to its end since start.
   bool CaughtUp();
 
-  struct NamedHandler {
-    std::string name;
-    EventHandler handle;
-  };
   std::map<std::string, std::vector<NamedHandler>, std::less<>> handlers_;  // by unprefixed topic name
   EventValidator validator_;
   absl::Duration dedup_retention_ = absl::Hours(24 * 30);
@@ -168,6 +206,21 @@ class Consumer {
   // already, a higher one would skip messages.
   std::map<std::string, int64_t, std::less<>> next_offsets_;
   std::string cluster_id_;  // of the broker the current assignment came from
+  // The run being applied (consumer thread only).
+  struct RunMessage {
+    std::string topic_name;
+    bool staged = false;   // it staged outgoing events
+    bool counted = false;  // applied (or a duplicate), not dead-lettered
+  };
+  struct RunStart {
+    std::string topic;  // with the prefix
+    int32_t partition = 0;
+    int64_t offset = 0;
+  };
+  std::unique_ptr<PendingWrites> pending_;
+  std::vector<RunMessage> run_;
+  std::map<std::string, RunStart, std::less<>> run_first_offsets_;  // by offset key: where each partition's part starts
+  std::map<std::string, int64_t, std::less<>> run_offsets_before_;  // next_offsets_ before the run
   std::atomic<bool> paused_{false};
   struct Task {
     absl::Duration interval;
@@ -185,6 +238,7 @@ class Consumer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> handled_{0};
+  std::atomic<int64_t> writes_{0};
   std::function<void(const absl::Status&)> on_fatal_;
   absl::Status rebalance_error_;
 };

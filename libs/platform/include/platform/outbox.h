@@ -58,9 +58,9 @@ class Outbox {
 
   // Adds `event` to `batch` for publication on topic `topic_name` (without the environment prefix),
   // keyed by the event's person id. Nothing is sent until the batch is written and Wake() is called.
-  void Stage(rocksdb::WriteBatch& batch, absl::string_view topic_name, const pbr::v1::EventEnvelope& event);
+  void Stage(rocksdb::WriteBatchBase& batch, absl::string_view topic_name, const pbr::v1::EventEnvelope& event);
   // The same for a raw message (the dead-letter path keeps the original bytes).
-  void StageRaw(rocksdb::WriteBatch& batch, absl::string_view topic_name, absl::string_view key, absl::string_view value);
+  void StageRaw(rocksdb::WriteBatchBase& batch, absl::string_view topic_name, absl::string_view key, absl::string_view value);
   void Wake();
 
   absl::Status Start();

@@ -54,7 +54,27 @@ struct StoreOptions {
   std::function<absl::StatusOr<uint64_t>(const std::string& dir)> free_bytes;
 };
 
-class Store {
+// Reading a store: the Store itself, or a Store seen through writes not made yet (PendingWrites,
+// with which a consumer applies several messages in one batch and each handler sees the changes
+// the messages before it made). Handlers and queries read through this, never around it.
+class StoreReader {
+ public:
+  virtual ~StoreReader() = default;
+  // The handle of a family that was named at Open; a wrong name is a programming error.
+  virtual rocksdb::ColumnFamilyHandle* Family(absl::string_view name) const = 0;
+  virtual absl::StatusOr<std::optional<std::string>> Get(absl::string_view family, absl::string_view key) const = 0;
+  // Calls `visit` for each key with `prefix` in order until it returns false.
+  virtual absl::Status Scan(absl::string_view family, absl::string_view prefix,
+                            const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const = 0;
+  // Calls `visit` for each key from `start` (inclusive) to the end of the family, in order, until
+  // it returns false. Seeking past deleted keys is what keeps queue-like families cheap to read.
+  virtual absl::Status ScanFrom(absl::string_view family, absl::string_view start,
+                                const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const = 0;
+  // The last key of a family, if any.
+  virtual absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view family) const = 0;
+};
+
+class Store : public StoreReader {
  public:
   // Opens (creating if needed) the database with the platform's families plus `families`.
   static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& dir,
@@ -64,8 +84,7 @@ class Store {
   static absl::Status Destroy(const std::string& dir);
   ~Store();
 
-  // The handle of a family that was named at Open; a wrong name is a programming error.
-  rocksdb::ColumnFamilyHandle* Family(absl::string_view name) const;
+  rocksdb::ColumnFamilyHandle* Family(absl::string_view name) const override;
   bool HasFamily(absl::string_view name) const { return by_name_.contains(name); }
   // How this open found the database, for telling a store an earlier version built apart: the
   // families this open had to create, and the ones it found that the caller did not ask for
@@ -73,7 +92,7 @@ class Store {
   const std::vector<std::string>& created_families() const { return created_; }
   const std::vector<std::string>& unrequested_families() const { return unrequested_; }
 
-  absl::StatusOr<std::optional<std::string>> Get(absl::string_view family, absl::string_view key) const;
+  absl::StatusOr<std::optional<std::string>> Get(absl::string_view family, absl::string_view key) const override;
   // `sync` makes the write-ahead log durable before returning; concurrent synced writers share
   // one fsync (RocksDB's write group), which is the group commit acknowledged intake relies on.
   // A write that cannot be made (full disk, I/O error) returns UNAVAILABLE naming the cause and
@@ -82,15 +101,13 @@ class Store {
   // OK when a write would be attempted now: enough free space and no unrecovered write error.
   // After a failed write it tries to resume RocksDB (at most every 500 ms). Health checks call it.
   absl::Status CheckWritable();
-  // Calls `visit` for each key with `prefix` in order until it returns false.
   absl::Status Scan(absl::string_view family, absl::string_view prefix,
-                    const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const;
-  // Calls `visit` for each key from `start` (inclusive) to the end of the family, in order, until
-  // it returns false. Seeking past deleted keys is what keeps queue-like families cheap to read.
+                    const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const override;
   absl::Status ScanFrom(absl::string_view family, absl::string_view start,
-                        const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const;
-  // The last key of a family, if any.
-  absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view family) const;
+                        const std::function<bool(absl::string_view key, absl::string_view value)>& visit) const override;
+  absl::StatusOr<std::optional<std::string>> LastKey(absl::string_view family) const override;
+  // Every family this open has, by name (a batch of pending writes is replayed family by family).
+  const std::map<std::string, rocksdb::ColumnFamilyHandle*, std::less<>>& families() const { return by_name_; }
 
   // Stops waiting for disk space inside RocksDB (a process shutting down must not hang on a full disk).
   void BeginShutdown() { shutting_down_->store(true); }
@@ -116,6 +133,12 @@ class Store {
   std::vector<std::string> created_, unrequested_;
   std::unique_ptr<rocksdb::DB> db_;
 };
+
+// The scans of a StoreReader over any RocksDB iterator (the store's, or one through pending writes):
+// from `start` in order until `visit` returns false, or the first key without the prefix `start`.
+absl::Status VisitKeys(rocksdb::Iterator& it, absl::string_view family, absl::string_view start, bool prefix_only,
+                       const std::function<bool(absl::string_view key, absl::string_view value)>& visit);
+absl::StatusOr<std::optional<std::string>> LastKeyOf(rocksdb::Iterator& it, absl::string_view family);
 
 // Big-endian fixed-width encoding so numeric keys sort in numeric order.
 std::string EncodeOrderedU64(uint64_t v);

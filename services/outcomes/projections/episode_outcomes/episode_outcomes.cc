@@ -22,7 +22,7 @@ std::string RatingsKey(absl::string_view person_id, absl::string_view assessment
 }
 
 // The ratings of the person's live assessments, as stored (the batch being built is not seen).
-absl::StatusOr<RatingsById> LoadRatings(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<RatingsById> LoadRatings(const platform::StoreReader& store, absl::string_view person_id) {
   RatingsById out;
   const std::string prefix = absl::StrCat(person_id, "/");
   absl::Status problem;
@@ -46,7 +46,7 @@ absl::StatusOr<RatingsById> LoadRatings(const platform::Store& store, absl::stri
   return out;
 }
 
-absl::StatusOr<OutcomesPerson> LoadPerson(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<OutcomesPerson> LoadPerson(const platform::StoreReader& store, absl::string_view person_id) {
   OutcomesPerson p;
   auto stored = store.Get(kPeopleFamily, person_id);
   if (!stored.ok()) return stored.status();

@@ -37,7 +37,7 @@ void Fill(const care::RuleSet& rules, const care::OutcomeTally& t, pbr::v1::Outc
 
 }  // namespace
 
-absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::StoreReader& store, const care::RuleSet& rules,
                                                         absl::string_view person_id) {
   auto stored = store.Get(kPeopleFamily, person_id);
   if (!stored.ok()) return stored.status();
@@ -75,7 +75,7 @@ absl::StatusOr<SummaryQuery> ParseSummaryQuery(const pbr::v1::SummariseOutcomesR
   return q;
 }
 
-absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::StoreReader& store, const care::RuleSet& rules,
                                                           const SummaryQuery& query) {
   auto tallies = ReadTallies(store, query.group_by, query.first_day, query.last_day);
   if (!tallies.ok()) return tallies.status();

@@ -11,7 +11,7 @@
 namespace pbr::outcomes {
 
 // NOT_FOUND naming the person when they have no outcomes.
-absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::StoreReader& store, const care::RuleSet& rules,
                                                         absl::string_view person_id);
 
 struct SummaryQuery {
@@ -20,7 +20,7 @@ struct SummaryQuery {
 };
 // INVALID_ARGUMENT naming the field for a missing grouping, a bad date or a period that ends before it starts.
 absl::StatusOr<SummaryQuery> ParseSummaryQuery(const pbr::v1::SummariseOutcomesRequest& request);
-absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::StoreReader& store, const care::RuleSet& rules,
                                                           const SummaryQuery& query);
 
 }  // namespace pbr::outcomes

@@ -122,7 +122,7 @@ absl::Status ApplyTallyChanges(platform::ApplyContext& ctx, const std::map<std::
   return absl::OkStatus();
 }
 
-absl::StatusOr<GroupTallies> ReadTallies(const platform::Store& store, pbr::v1::OutcomeGrouping g,
+absl::StatusOr<GroupTallies> ReadTallies(const platform::StoreReader& store, pbr::v1::OutcomeGrouping g,
                                          std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last) {
   const std::string prefix = absl::StrCat(GroupingName(g), "/");
   const std::string start = first.has_value() ? absl::StrCat(prefix, DayText(*first)) : prefix;

@@ -46,7 +46,7 @@ struct GroupTallies {
   std::map<std::string, care::OutcomeTally> groups;
   int64_t rows_read = 0;
 };
-absl::StatusOr<GroupTallies> ReadTallies(const platform::Store& store, pbr::v1::OutcomeGrouping g,
+absl::StatusOr<GroupTallies> ReadTallies(const platform::StoreReader& store, pbr::v1::OutcomeGrouping g,
                                          std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last);
 
 }  // namespace pbr::outcomes

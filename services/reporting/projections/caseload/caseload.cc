@@ -171,7 +171,7 @@ std::string HonosKey(absl::string_view person_id, absl::string_view assessment_i
   return absl::StrCat(person_id, "/", assessment_id);
 }
 
-absl::StatusOr<std::optional<ReportingAssessment>> LoadHonos(const platform::Store& store, absl::string_view person_id,
+absl::StatusOr<std::optional<ReportingAssessment>> LoadHonos(const platform::StoreReader& store, absl::string_view person_id,
                                                              absl::string_view assessment_id) {
   auto stored = store.Get(kCaseloadAssessmentsFamily, HonosKey(person_id, assessment_id));
   if (!stored.ok()) return stored.status();
@@ -202,7 +202,7 @@ CaseloadAssessmentDetails DetailsOf(const pbr::v1::AssessmentRecorded& a) {
   return d;
 }
 
-absl::StatusOr<CaseloadAssessmentDetails> LoadDetails(const platform::Store& store, absl::string_view person_id,
+absl::StatusOr<CaseloadAssessmentDetails> LoadDetails(const platform::StoreReader& store, absl::string_view person_id,
                                                       absl::string_view assessment_id) {
   CaseloadAssessmentDetails d;
   auto stored = store.Get(kCaseloadDetailsFamily, AssessmentDetailsKey(person_id, assessment_id));

@@ -13,7 +13,7 @@ namespace pbr::reporting {
 using platform::FromProto;
 using pbr::state::v1::ReportingPerson;
 
-absl::StatusOr<ReportingPerson> LoadPerson(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<ReportingPerson> LoadPerson(const platform::StoreReader& store, absl::string_view person_id) {
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   ReportingPerson p;
   auto stored = store.Get(kCaseloadPersonsFamily, person_id);

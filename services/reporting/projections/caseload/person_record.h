@@ -17,7 +17,7 @@ namespace pbr::reporting {
 
 // The person as stored; an empty record when there is none. INVALID_ARGUMENT for an empty id,
 // DATA_LOSS for an unreadable record.
-absl::StatusOr<pbr::state::v1::ReportingPerson> LoadPerson(const platform::Store& store, absl::string_view person_id);
+absl::StatusOr<pbr::state::v1::ReportingPerson> LoadPerson(const platform::StoreReader& store, absl::string_view person_id);
 
 // A review is identified by its basis, the basis's MHCT date and its cluster (the scheduler's
 // contract, proto/pbr/v1/events.proto ReviewDue): an amended basis with a new date or cluster is

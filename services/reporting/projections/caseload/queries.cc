@@ -95,7 +95,7 @@ pbr::v1::CaseloadPerson Person(absl::string_view person_id, const CaseloadRow& r
 
 }  // namespace
 
-absl::StatusOr<pbr::v1::Caseload> TeamCaseload(const platform::Store& store, const care::ClusterCatalogue& catalogue,
+absl::StatusOr<pbr::v1::Caseload> TeamCaseload(const platform::StoreReader& store, const care::ClusterCatalogue& catalogue,
                                                absl::string_view team_id, absl::string_view care_coordinator_id,
                                                absl::CivilDay today) {
   pbr::v1::Caseload out;

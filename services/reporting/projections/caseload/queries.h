@@ -16,7 +16,7 @@ namespace pbr::reporting {
 // only the people they co-ordinate count, and the quality is theirs as an assessing clinician. A team
 // with nobody on it is an empty caseload (the caller checks the team exists). FAILED_PRECONDITION when
 // the store was written by a build that kept no caseload rows (restart with reset-state).
-absl::StatusOr<pbr::v1::Caseload> TeamCaseload(const platform::Store& store, const care::ClusterCatalogue& clusters,
+absl::StatusOr<pbr::v1::Caseload> TeamCaseload(const platform::StoreReader& store, const care::ClusterCatalogue& clusters,
                                                absl::string_view team_id, absl::string_view care_coordinator_id,
                                                absl::CivilDay today);
 

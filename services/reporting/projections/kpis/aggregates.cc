@@ -45,7 +45,7 @@ void AddStock(TotalChanges& changes, StockPart part, const std::vector<std::stri
   }
 }
 
-absl::StatusOr<Total> ReadTotal(const platform::Store& store, absl::string_view key) {
+absl::StatusOr<Total> ReadTotal(const platform::StoreReader& store, absl::string_view key) {
   Total t;
   auto stored = store.Get(kKpisTotalsFamily, key);
   if (!stored.ok()) return stored.status();
@@ -60,7 +60,7 @@ absl::StatusOr<Total> ReadTotal(const platform::Store& store, absl::string_view 
 }
 
 // Sums the rows under `prefix` whose remaining key is at most `last` (their keys sort as their dates).
-absl::Status SumUpTo(const platform::Store& store, const std::string& prefix, const std::string& last, bool inclusive,
+absl::Status SumUpTo(const platform::StoreReader& store, const std::string& prefix, const std::string& last, bool inclusive,
                      Total& sum, int64_t* reads) {
   absl::Status problem;
   auto st = store.Scan(kKpisTotalsFamily, prefix, [&](absl::string_view key, absl::string_view value) {
@@ -180,7 +180,7 @@ absl::Status ApplyTotalChanges(platform::ApplyContext& ctx, const TotalChanges& 
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> StockOn(const platform::Store& store, StockPart part, absl::string_view scope_key,
+absl::StatusOr<int64_t> StockOn(const platform::StoreReader& store, StockPart part, absl::string_view scope_key,
                                 absl::CivilDay day, int64_t* reads) {
   const std::string prefix = StockPrefix(part, scope_key);
   Total sum;
@@ -199,7 +199,7 @@ absl::StatusOr<int64_t> StockOn(const platform::Store& store, StockPart part, ab
   return sum.count;
 }
 
-absl::StatusOr<Total> FlowOf(const platform::Store& store, int kpi, absl::string_view scope_key,
+absl::StatusOr<Total> FlowOf(const platform::StoreReader& store, int kpi, absl::string_view scope_key,
                              absl::CivilMonth month, absl::CivilDay judged_on, int64_t* reads) {
   Total sum;
   if (auto st = SumUpTo(store, FlowPrefix(kpi, scope_key, month), DayText(judged_on), true, sum, reads); !st.ok()) {

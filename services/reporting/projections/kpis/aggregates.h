@@ -60,10 +60,10 @@ void AddDifference(const Contributions& before, const Contributions& now, TotalC
 absl::Status ApplyTotalChanges(platform::ApplyContext& ctx, const TotalChanges& changes);
 
 // Active cases counted in `part` at the end of `day`. `reads` (optional) counts the keys read.
-absl::StatusOr<int64_t> StockOn(const platform::Store& store, StockPart part, absl::string_view scope_key,
+absl::StatusOr<int64_t> StockOn(const platform::StoreReader& store, StockPart part, absl::string_view scope_key,
                                 absl::CivilDay day, int64_t* reads = nullptr);
 // The records of `kpi` whose reference day is in `month` and that were decided by `judged_on`.
-absl::StatusOr<Total> FlowOf(const platform::Store& store, int kpi, absl::string_view scope_key,
+absl::StatusOr<Total> FlowOf(const platform::StoreReader& store, int kpi, absl::string_view scope_key,
                              absl::CivilMonth month, absl::CivilDay judged_on, int64_t* reads = nullptr);
 
 }  // namespace pbr::reporting::kpis

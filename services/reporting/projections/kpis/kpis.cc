@@ -56,7 +56,7 @@ kpis::AssessmentExtras FromRecord(const KpiAssessment& r) {
 
 // The person's live assessments' extras, as stored (the batch being built is not seen). A key under the
 // person's prefix that is not this person's (another id starting with theirs and "/") is skipped.
-absl::StatusOr<kpis::ExtrasById> LoadExtras(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<kpis::ExtrasById> LoadExtras(const platform::StoreReader& store, absl::string_view person_id) {
   kpis::ExtrasById out;
   const std::string prefix = absl::StrCat(person_id, "/");
   absl::Status problem;
@@ -75,7 +75,7 @@ absl::StatusOr<kpis::ExtrasById> LoadExtras(const platform::Store& store, absl::
   return out;
 }
 
-absl::StatusOr<KpiPerson> LoadPerson(const platform::Store& store, absl::string_view person_id) {
+absl::StatusOr<KpiPerson> LoadPerson(const platform::StoreReader& store, absl::string_view person_id) {
   KpiPerson p;
   auto stored = store.Get(kKpisPeopleFamily, person_id);
   if (!stored.ok()) return stored.status();

@@ -70,7 +70,7 @@ KpiPeriod PeriodOf(const pbr::v1::GetKpisRequest& request, absl::CivilDay today)
   return p;
 }
 
-absl::StatusOr<pbr::v1::KpiReport> KpiReportFor(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::KpiReport> KpiReportFor(const platform::StoreReader& store, const care::RuleSet& rules,
                                                 care::ReviewPolicy policy, const pbr::v1::GetKpisRequest& request,
                                                 absl::CivilDay today, int64_t* reads) {
   const KpiPeriod period = PeriodOf(request, today);

@@ -25,7 +25,7 @@ struct KpiPeriod {
 KpiPeriod PeriodOf(const pbr::v1::GetKpisRequest& request, absl::CivilDay today);
 
 // `request` already checked (the API does: scope and period). `reads` (optional) counts the rows read.
-absl::StatusOr<pbr::v1::KpiReport> KpiReportFor(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::KpiReport> KpiReportFor(const platform::StoreReader& store, const care::RuleSet& rules,
                                                 care::ReviewPolicy policy, const pbr::v1::GetKpisRequest& request,
                                                 absl::CivilDay today, int64_t* reads = nullptr);
 

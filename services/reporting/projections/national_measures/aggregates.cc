@@ -33,7 +33,7 @@ absl::StatusOr<absl::CivilMonth> MonthOf(int32_t yyyymm, absl::string_view field
 
 // Reads the deltas of keys starting with `prefix`, while `more(rest of key)` says the key is still wanted,
 // adding each to its cluster. `rest` is "<YYYY>/<cc>" or "<MM>/<cc>".
-absl::Status SumDeltas(const platform::Store& store, const std::string& prefix,
+absl::Status SumDeltas(const platform::StoreReader& store, const std::string& prefix,
                        const std::function<bool(absl::string_view period)>& wanted, std::map<int, Counts>& sums) {
   absl::Status problem;
   auto st = store.Scan(kNationalDeltasFamily, prefix, [&](absl::string_view key, absl::string_view value) {
@@ -117,7 +117,7 @@ absl::Status DeltaChanges::Apply(platform::ApplyContext& ctx) const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::map<int, Counts>> CountsAt(const platform::Store& store, absl::string_view scope_key,
+absl::StatusOr<std::map<int, Counts>> CountsAt(const platform::StoreReader& store, absl::string_view scope_key,
                                                absl::CivilMonth month) {
   std::map<int, Counts> sums;
   const std::string year_text = absl::StrFormat("%04d", month.year());

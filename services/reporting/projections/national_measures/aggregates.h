@@ -53,7 +53,7 @@ class DeltaChanges {
 // Per cluster, ACC33 and ACC36 at the end of `month` under the scope (ScopeKey); clusters nobody is
 // counted in are absent. DATA_LOSS when a stored delta is unreadable or the sums cannot be right
 // (negative, or more within the review period than counted).
-absl::StatusOr<std::map<int, Counts>> CountsAt(const platform::Store& store, absl::string_view scope_key,
+absl::StatusOr<std::map<int, Counts>> CountsAt(const platform::StoreReader& store, absl::string_view scope_key,
                                                absl::CivilMonth month);
 
 // A run as stored, and back.

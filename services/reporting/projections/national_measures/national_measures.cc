@@ -12,7 +12,7 @@ namespace {
 
 using pbr::state::v1::NationalPerson;
 
-absl::StatusOr<std::vector<national::Contribution>> StoredRuns(const platform::Store& store,
+absl::StatusOr<std::vector<national::Contribution>> StoredRuns(const platform::StoreReader& store,
                                                                const std::string& person_id) {
   auto stored = store.Get(kNationalPersonsFamily, person_id);
   if (!stored.ok()) return stored.status();

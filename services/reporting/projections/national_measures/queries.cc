@@ -25,7 +25,7 @@ void Fill(pbr::v1::NationalMeasure& m, const national::Counts& c, bool publicati
 
 }  // namespace
 
-absl::StatusOr<pbr::v1::NationalMeasures> NationalMeasuresAt(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::NationalMeasures> NationalMeasuresAt(const platform::StoreReader& store, const care::RuleSet& rules,
                                                              const pbr::v1::ReportScope& scope,
                                                              absl::CivilMonth month, bool publication_rounding) {
   auto counts = national::CountsAt(store, national::ScopeKey(scope.kind(), scope.id()), month);

@@ -12,7 +12,7 @@ namespace pbr::reporting {
 // of the registry or the rules where that matters). Clusters nobody counts in are left out; `all` is
 // every cluster together. With `publication_rounding` every row is as published below England level
 // (care::PublishNationalMeasure). `rules` names the national periods' version the answer follows.
-absl::StatusOr<pbr::v1::NationalMeasures> NationalMeasuresAt(const platform::Store& store, const care::RuleSet& rules,
+absl::StatusOr<pbr::v1::NationalMeasures> NationalMeasuresAt(const platform::StoreReader& store, const care::RuleSet& rules,
                                                              const pbr::v1::ReportScope& scope,
                                                              absl::CivilMonth month, bool publication_rounding);
 
