@@ -95,7 +95,7 @@ std::string CpuModel() {
 }
 
 // The work dir StartRun describes; InvalidArgument when the one given cannot be used.
-absl::StatusOr<std::string> PrepareWorkDir(const std::string& given, const std::string& fresh_template) {
+absl::StatusOr<std::string> PrepareWorkDir(const std::string& given, const std::string& fresh_template, bool resume) {
   if (given.empty()) {
     std::string dir = fresh_template;
     if (mkdtemp(dir.data()) == nullptr) {
@@ -108,14 +108,14 @@ absl::StatusOr<std::string> PrepareWorkDir(const std::string& given, const std::
   if (ec) return absl::InvalidArgumentError(absl::StrCat("--work-dir ", given, ": ", ec.message()));
   const bool empty = std::filesystem::is_empty(given, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("--work-dir ", given, ": ", ec.message()));
-  if (!empty) return absl::InvalidArgumentError(absl::StrCat("--work-dir ", given, " is not empty"));
+  if (!empty && !resume) return absl::InvalidArgumentError(absl::StrCat("--work-dir ", given, " is not empty"));
   return given;
 }
 
 }  // namespace
 
-int StartRun(const char* program, const std::string& fresh_template, std::string* work_dir) {
-  auto dir = PrepareWorkDir(*work_dir, fresh_template);
+int StartRun(const char* program, const std::string& fresh_template, std::string* work_dir, bool resume) {
+  auto dir = PrepareWorkDir(*work_dir, fresh_template, resume);
   if (!dir.ok()) {
     std::fprintf(stderr, "%s: %s\n", program, std::string(dir.status().message()).c_str());
     return absl::IsInvalidArgument(dir.status()) ? 2 : 1;

@@ -63,8 +63,9 @@ int FlagsExit(const char* program, const absl::Status& status);
 // unless empty, as a successful run removes it; else a fresh one from mkdtemp's `fresh_template`,
 // "/tmp/pbr-bench-XXXXXX"), then "== <program>" with the machine, the load average, the build type
 // and the work dir. Returns 0 to go on, or main's exit code once the reason is on stderr (2 for a
-// refused --work-dir).
-int StartRun(const char* program, const std::string& fresh_template, std::string* work_dir);
+// refused --work-dir). With `resume`, a --work-dir that is not empty is taken as it is: the program
+// continues the run it holds.
+int StartRun(const char* program, const std::string& fresh_template, std::string* work_dir, bool resume = false);
 
 // /proc/loadavg's 1, 5 and 15 minute averages, or "unknown": other work on the machine skews every
 // figure, so a run shows how busy the machine was.

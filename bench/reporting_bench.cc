@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -73,6 +74,7 @@ struct Flags {
   std::string rules_dir = PBR_RULES_DIR;
   std::string work_dir;
   bool keep_work_dir = false;
+  bool resume_load = false;
 };
 
 constexpr const char* kUsage = R"(usage: reporting_bench [--flag=value ...]
@@ -86,6 +88,8 @@ constexpr const char* kUsage = R"(usage: reporting_bench [--flag=value ...]
   --rules-dir=DIR         rule data (default: the repo's rules/)
   --work-dir=DIR          stores and logs (default: a fresh /tmp/pbr-reporting-bench-*)
   --keep-work-dir         keep the work dir after a successful run (it is always kept on failure)
+  --resume-load           continue the load a stopped run left in --work-dir (needs --work-dir and --as-of,
+                          the same --people, --teams and --run-messages: a million people's load spans sessions)
 )";
 
 absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
@@ -97,9 +101,13 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
                {"warmup-calls", {&f.warmup_calls, 0, 100000}},
                {"run-messages", {&f.run_messages, 1, 100000}}},
       .strings = {{"as-of", &f.as_of}, {"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}},
-      .switches = {{"keep-work-dir", &f.keep_work_dir}},
+      .switches = {{"keep-work-dir", &f.keep_work_dir}, {"resume-load", &f.resume_load}},
   };
   if (auto st = ParseFlagArgs(argc, argv, table, kUsage); !st.ok()) return st;
+  if (f.resume_load && (f.work_dir.empty() || f.as_of.empty())) {
+    return absl::InvalidArgumentError(
+        "--resume-load: needs --work-dir (the stopped run's) and --as-of (its day, so the same history is made)");
+  }
   if (!f.as_of.empty()) {
     absl::CivilDay d;
     if (!absl::ParseCivilTime(f.as_of, &d) || d.year() < 2003 || d.year() > 2190) {
@@ -442,6 +450,7 @@ struct Results {
   int64_t raw_batches = 0, runs = 0;
   double written_keys = 0, written_bytes = 0;  // over every run's write
   double raw_messages_per_s = 0;
+  int64_t skipped_on_resume = 0;  // messages of the block a stopped load was in, applied before it stopped
   int64_t data_bytes = 0, total_bytes = 0;
   std::string team;
   int32_t team_people = 0;
@@ -466,6 +475,44 @@ std::vector<std::string> ReportingFamilies() {
 // People are made a block at a time and their events applied in the order they were recorded across
 // the block, as a topic holds them, each serialised as the broker carries it.
 constexpr int64_t kBlockPeople = 2000;
+
+// How far a load has come, kept in the store in the same write as the block of people it counts, so a
+// load stopped anywhere (a session's end, a kill) resumes after its last whole block. In the offsets
+// family, under a key no consumer reads.
+constexpr absl::string_view kProgressKey = "reporting-bench/progress";
+
+std::string ProgressRecord(const Flags& f, const Results& out, int64_t people_done, double load_s) {
+  return absl::StrFormat("v1 %s %d %d %d %d %d %d %d %d %.0f %.0f %.6f %.6f %.6f", f.as_of, f.people, f.teams,
+                         f.run_messages, people_done, out.messages, out.reviews, out.discharged, out.runs,
+                         out.written_keys, out.written_bytes, load_s, out.generate_s, out.validate_s);
+}
+
+// The people already loaded (0 for a new store), with the counts and seconds so far restored into `out`.
+absl::StatusOr<int64_t> LoadedSoFar(const Flags& f, const platform::Store& store, Results& out, double* load_s) {
+  auto held = store.Get(platform::kOffsetsFamily, kProgressKey);
+  if (!held.ok()) return held.status();
+  if (!held->has_value()) return 0;
+  if (!f.resume_load) {
+    return absl::FailedPreconditionError("the store holds part of an earlier load: continue it with --resume-load");
+  }
+  const std::vector<std::string> v = absl::StrSplit(**held, ' ');
+  int people = 0, teams = 0, run_messages = 0;
+  int64_t done = 0;
+  bool ok = v.size() == 15 && v[0] == "v1" && absl::SimpleAtoi(v[2], &people) && absl::SimpleAtoi(v[3], &teams) &&
+            absl::SimpleAtoi(v[4], &run_messages) && absl::SimpleAtoi(v[5], &done) &&
+            absl::SimpleAtoi(v[6], &out.messages) && absl::SimpleAtoi(v[7], &out.reviews) &&
+            absl::SimpleAtoi(v[8], &out.discharged) && absl::SimpleAtoi(v[9], &out.runs) &&
+            absl::SimpleAtod(v[10], &out.written_keys) && absl::SimpleAtod(v[11], &out.written_bytes) &&
+            absl::SimpleAtod(v[12], load_s) && absl::SimpleAtod(v[13], &out.generate_s) &&
+            absl::SimpleAtod(v[14], &out.validate_s);
+  if (!ok) return absl::DataLossError(absl::StrCat("the load's progress record is unreadable: ", **held));
+  if (v[1] != f.as_of || people != f.people || teams != f.teams || run_messages != f.run_messages) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--resume-load: the stopped load was --as-of=%s --people=%d --teams=%d --run-messages=%d; give the same",
+        v[1], people, teams, run_messages));
+  }
+  return done;
+}
 
 absl::Status LoadPeople(const Flags& f, const Histories& histories, const platform::EventValidator& validate,
                         const std::vector<std::shared_ptr<platform::Projection>>& projections, platform::Store& store,
@@ -495,10 +542,18 @@ absl::Status LoadPeople(const Flags& f, const Histories& histories, const platfo
     return absl::OkStatus();
   };
   const int64_t step = std::max<int64_t>(1, f.people / 10);
+  double earlier_load_s = 0;  // in the sessions before this one, when resumed
+  auto resumed_at = LoadedSoFar(f, store, out, &earlier_load_s);
+  if (!resumed_at.ok()) return resumed_at.status();
+  if (*resumed_at > 0) {
+    std::printf("  resuming after %lld people, %lld messages, %.1f s of loading so far\n",
+                static_cast<long long>(*resumed_at), static_cast<long long>(out.messages), earlier_load_s);
+  }
   const TimePoint t0 = SteadyClock::now();
   double not_load_s = 0;  // making the events and publishing them: the other services' and the broker's work
+  auto load_s = [&] { return earlier_load_s + Seconds(SteadyClock::now() - t0) - not_load_s; };
   std::vector<Message> block;
-  for (int64_t first = 0; first < f.people; first += kBlockPeople) {
+  for (int64_t first = *resumed_at; first < f.people; first += kBlockPeople) {
     const int64_t end = std::min<int64_t>(f.people, first + kBlockPeople);
     const TimePoint g0 = SteadyClock::now();
     block.clear();
@@ -536,7 +591,11 @@ absl::Status LoadPeople(const Flags& f, const Histories& histories, const platfo
         return absl::Status(applied.status().code(), absl::StrCat("a ", m.topic, " event of ", e.person_id(), ": ",
                                                                   applied.status().message()));
       }
-      if (applied->duplicate || !applied->rejected.empty()) {
+      // The block a stopped load was in may have had runs written before the stop: those messages are
+      // applied already, and skipped by their ids as the consumer skips a re-sent message.
+      if (applied->duplicate && *resumed_at > 0 && first == *resumed_at) {
+        ++out.skipped_on_resume;
+      } else if (applied->duplicate || !applied->rejected.empty()) {
         return absl::InternalError(absl::StrCat("a ", m.topic, " event of ", e.person_id(), " was ",
                                                 applied->duplicate ? "a duplicate" : applied->rejected));
       }
@@ -551,18 +610,26 @@ absl::Status LoadPeople(const Flags& f, const Histories& histories, const platfo
         if (auto st = write_run(); !st.ok()) return st;
       }
     }
+    // The block's last run carries the progress record: a block is loaded whole or not at all.
+    pending.batch().Put(store.Family(platform::kOffsetsFamily), std::string(kProgressKey), ProgressRecord(f, out, end, load_s()));
+    ++run;
+    if (auto st = write_run(); !st.ok()) return st;
     if (end % step < kBlockPeople || end == f.people) {
       const TimePoint now = SteadyClock::now();
-      const double s = Seconds(now - t0) - not_load_s;
+      const double s = load_s();
       std::printf("  %9lld people  %8lld messages  %7.1f s  %8.0f messages/s  (wall clock %.0f s)\n",
                   static_cast<long long>(end), static_cast<long long>(out.messages), s, out.messages / s,
                   Seconds(now - t0));
       std::fflush(stdout);
     }
   }
-  if (auto st = write_run(); !st.ok()) return st;
   out.people = f.people;
-  out.load_s = Seconds(SteadyClock::now() - t0) - not_load_s;
+  out.load_s = load_s();
+  if (*resumed_at > 0) {
+    std::printf("(resumed: %lld messages of the block the load stopped in were applied before it stopped, and "
+                "skipped)\n",
+                static_cast<long long>(out.skipped_on_resume));
+  }
   std::printf("%lld messages for %d people applied through %zu projections in %.1f s: %.0f messages/s, %.0f people/s\n",
               static_cast<long long>(out.messages), f.people, projections.size(), out.load_s, out.messages / out.load_s,
               f.people / out.load_s);
@@ -759,6 +826,10 @@ absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   std::string teams_yaml;
   auto teams = MakeTeams(*shipped, f.teams, &teams_yaml);
   if (!teams.ok()) return teams.status();
+  if (f.resume_load) {  // made again from the same flags
+    std::error_code ec;
+    std::filesystem::remove_all(f.work_dir + "/rules", ec);
+  }
   auto rules_dir = CopyRulesWithTeams(f.rules_dir, f.work_dir, teams_yaml);
   if (!rules_dir.ok()) return rules_dir.status();
   auto rules = services::LoadRules(*rules_dir);
@@ -904,7 +975,9 @@ int main(int argc, char** argv) {
   auto flags = ParseFlags(argc, argv);
   if (!flags.ok()) return FlagsExit(kProgram, flags.status());
   Flags f = *std::move(flags);
-  if (int code = StartRun(kProgram, "/tmp/pbr-reporting-bench-XXXXXX", &f.work_dir); code != 0) return code;
+  if (int code = StartRun(kProgram, "/tmp/pbr-reporting-bench-XXXXXX", &f.work_dir, f.resume_load); code != 0) {
+    return code;
+  }
   std::printf("params: --people=%d --teams=%d --calls=%d --warmup-calls=%d --run-messages=%d --as-of=%s\n", f.people, f.teams, f.calls,
               f.warmup_calls, f.run_messages, f.as_of.empty() ? "(today)" : f.as_of.c_str());
   std::fflush(stdout);

@@ -161,7 +161,9 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
   if (!self->run_.empty()) {
     if (auto st = self->WriteRun(); !st.ok()) {
       self->DropRun();
-      self->rebalance_error_ = st;
+      // Stops the consumer (not a pause: the assignment below would not include the run).
+      self->rebalance_error_ = absl::UnavailableError(
+          absl::StrCat("consumer: the messages applied before a rebalance could not be written: ", st.message()));
     }
   }
   self->resume_points_.clear();
@@ -247,7 +249,6 @@ absl::Status Consumer::DeadLetter(const rd_kafka_message_t* msg, absl::string_vi
   outbox_.Stage(batch, topic::kDeadLetter, dl);
   PBR_LOG(warn) << "dead-lettered " << rd_kafka_topic_name(msg->rkt) << "/" << msg->partition << "@" << msg->offset
                << ": " << reason;
-  if (metrics_) metrics_->CountDeadLettered(topic_name, reason.substr(0, reason.find(':')));
   return absl::OkStatus();
 }
 
@@ -345,24 +346,32 @@ absl::Status Consumer::Stage(const rd_kafka_message_t* msg) {
   pending.batch().Put(store_.Family(kOffsetsFamily), position_key, position.SerializeAsString());
   run_first_offsets_.try_emplace(position_key, RunStart{full_topic, msg->partition, msg->offset});
   next_offsets_[position_key] = msg->offset + 1;
-  run_.push_back({std::string(topic_name), staged, reject.empty()});
+  run_.push_back({std::string(topic_name), staged, reject.empty() ? "" : reject.substr(0, reject.find(':'))});
   return absl::OkStatus();
 }
 
 absl::Status Consumer::WriteRun() {
-  if (run_.empty() && pending_->empty()) return absl::OkStatus();
+  if (run_.empty() && pending_->empty()) {
+    read_to_end_.insert(run_read_to_end_.begin(), run_read_to_end_.end());
+    run_read_to_end_.clear();
+    return absl::OkStatus();
+  }
   // Not synced: after a power cut the state and its offsets roll back together and the messages
   // are consumed again; the outbox's deterministic ids make any re-sent event harmless.
   if (auto st = pending_->WriteTo(store_, /*sync=*/false); !st.ok()) return st;
   bool staged = false;
   for (const RunMessage& m : run_) {
     staged = staged || m.staged;
-    if (metrics_ && m.counted) metrics_->CountConsumed(m.topic_name);
+    if (!metrics_) continue;
+    if (m.dead_letter_kind.empty()) metrics_->CountConsumed(m.topic_name);
+    else metrics_->CountDeadLettered(m.topic_name, m.dead_letter_kind);
   }
   handled_.fetch_add(static_cast<int64_t>(run_.size()));
   writes_.fetch_add(1);
   run_.clear();
   run_first_offsets_.clear();
+  read_to_end_.insert(run_read_to_end_.begin(), run_read_to_end_.end());
+  run_read_to_end_.clear();
   if (staged) outbox_.Wake();
   return absl::OkStatus();
 }
@@ -371,6 +380,7 @@ void Consumer::DropRun() {
   pending_->Clear();
   run_.clear();
   run_first_offsets_.clear();
+  run_read_to_end_.clear();
   next_offsets_ = run_offsets_before_;
 }
 
@@ -384,13 +394,18 @@ absl::Status Consumer::ApplyRun(const rd_kafka_message_t* first) {
       pending_->PopSavePoint();
     } else if (auto rolled = pending_->RollbackToSavePoint(); !rolled.ok()) {
       DropRun();
+    } else if (IsStoreRefusal(st)) {
+      // Paused below with the whole run: read again from here too.
+      run_first_offsets_.try_emplace(OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition),
+                                     RunStart{rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset});
     }
     return st;
   };
   absl::Status st = stage(first);
   // Then what the client has already fetched, without waiting: a backlog is applied a run at a
   // time, a lone message at once.
-  while (st.ok() && run_.size() < kMaxRunMessages && pending_->bytes() < kMaxRunBytes && !stopping_) {
+  while (st.ok() && rebalance_error_.ok() && run_.size() < kMaxRunMessages && pending_->bytes() < kMaxRunBytes &&
+         !stopping_) {
     rd_kafka_message_t* next = rd_kafka_consumer_poll(consumer_.get(), 0);
     if (next == nullptr) break;
     if (!rebalance_error_.ok()) st = rebalance_error_;
@@ -398,15 +413,21 @@ absl::Status Consumer::ApplyRun(const rd_kafka_message_t* first) {
     else st = NoteError(next);
     rd_kafka_message_destroy(next);
   }
+  if (st.ok() && !rebalance_error_.ok()) st = rebalance_error_;
+  if (IsStoreRefusal(st)) return st;  // nothing written: PauseUntilWritable reads the run again
   absl::Status written = WriteRun();
-  if (!written.ok() && st.ok()) return written;
-  if (!written.ok()) DropRun();  // stopping anyway: a restart applies the run again
-  return st;
+  if (written.ok()) return st;
+  if (st.ok() && IsStoreRefusal(written)) return written;  // PauseUntilWritable reads the run again
+  DropRun();  // stopping: a restart applies the run again
+  return st.ok() ? written : st;
 }
 
 absl::Status Consumer::NoteError(const rd_kafka_message_t* msg) {
   if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && msg->rkt != nullptr) {
-    read_to_end_.insert(OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition));
+    // Read to its end once what came before the end is written (see WriteRun).
+    const std::string key = OffsetKey(rd_kafka_topic_name(msg->rkt), msg->partition);
+    if (run_.empty() && pending_->empty()) read_to_end_.insert(key);
+    else run_read_to_end_.push_back(key);
   }
   return ErrorOf(msg);
 }

@@ -101,6 +101,15 @@ class ConsumerTest : public ::testing::Test {
   ManualClock clock_{absl::Now()};
 };
 
+// Assessment(i) for i < events, each counted once under its person (person-<i mod 7>).
+void ExpectCountsPerPerson(Node& service, int events) {
+  for (int p = 0; p < 7; ++p) {
+    int expected = 0;
+    for (int i = 0; i < events; ++i) expected += (i % 7 == p);
+    EXPECT_EQ(service.Count(absl::StrCat("person-", p)), expected) << p;
+  }
+}
+
 TEST_F(ConsumerTest, AppliesEveryEventExactlyOnceEvenWhenResent) {
   Node upstream(*broker_, "unused");
   Node service(*broker_, "counting");
@@ -117,11 +126,7 @@ TEST_F(ConsumerTest, AppliesEveryEventExactlyOnceEvenWhenResent) {
   ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.handled() == messages; }, kDeadline))
       << "handled " << consumer.handled() << " of " << messages;
   EXPECT_EQ(service.Total(), kEvents);
-  for (int p = 0; p < 7; ++p) {
-    int expected = 0;
-    for (int i = 0; i < kEvents; ++i) expected += (i % 7 == p);
-    EXPECT_EQ(service.Count(absl::StrCat("person-", p)), expected) << p;
-  }
+  ExpectCountsPerPerson(service, kEvents);
   EXPECT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
 }
 
@@ -156,11 +161,7 @@ TEST_F(ConsumerTest, ABacklogIsAppliedInRunsEachMessageSeeingTheOnesBeforeIt) {
       << "handled " << consumer.handled() << " of " << messages;
   // Each count read what the messages before it in its run had added: exact, not one per run.
   EXPECT_EQ(service.Total(), kEvents);
-  for (int p = 0; p < 7; ++p) {
-    int expected = 0;
-    for (int i = 0; i < kEvents; ++i) expected += (i % 7 == p);
-    EXPECT_EQ(service.Count(absl::StrCat("person-", p)), expected) << p;
-  }
+  ExpectCountsPerPerson(service, kEvents);
   EXPECT_LT(consumer.writes(), messages / 4) << "the backlog was not applied in runs";
   EXPECT_GE(consumer.writes(), 1);
 }
@@ -548,6 +549,36 @@ TEST_F(ConsumerTest, AConsumerPausesWhileItsStoreCannotWriteAndResumesByItself) 
       << service.Total();
   consumer.Stop();
   EXPECT_EQ(service.Total(), 40);
+  EXPECT_TRUE(fatal.ok()) << fatal;
+}
+
+// A backlog met by a full disk: the run's write is refused, every partition it read from goes back to
+// the run's first message there, and once space returns the whole backlog is applied exactly once.
+TEST_F(ConsumerTest, ARunTheStoreRefusesIsReadAgainWholeWhenSpaceReturns) {
+  auto free = std::make_shared<std::atomic<uint64_t>>(1ull << 30);
+  StoreOptions options;
+  options.free_bytes = [free](const std::string&) -> absl::StatusOr<uint64_t> { return free->load(); };
+  Node service(*broker_, "full-disk-backlog", options);
+  Node upstream(*broker_, "unused");
+  constexpr int kEvents = 200;
+  for (int i = 0; i < kEvents; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+  *free = 1ull << 20;  // the service's disk is full before it reads the backlog
+  absl::Status fatal;
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([&](const absl::Status& s) { fatal = s; }).ok());
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.paused(); }, kDeadline));
+  EXPECT_EQ(service.Total(), 0) << "nothing of a refused run is kept";
+  EXPECT_EQ(consumer.handled(), 0);
+
+  *free = 1ull << 30;
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.handled() == kEvents && !consumer.paused(); }, kDeadline))
+      << consumer.handled();
+  consumer.Stop();
+  EXPECT_EQ(service.Total(), kEvents);
+  ExpectCountsPerPerson(service, kEvents);
   EXPECT_TRUE(fatal.ok()) << fatal;
 }
 

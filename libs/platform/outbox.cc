@@ -147,13 +147,22 @@ void Outbox::StageRaw(rocksdb::WriteBatchBase& batch, absl::string_view topic_na
   {
     std::lock_guard lock(staged_mu_);
     seq = next_seq_.fetch_add(1);
-    staged_unseen_.emplace(seq, absl::Now());
+    // Not yet written: its grace starts at the Wake after the write (a consumer's run can be open
+    // for seconds), so a quick pass never starts past it while it is still on its way.
+    staged_unseen_.emplace(seq, absl::InfiniteFuture());
   }
   batch.Put(store_.Family(kOutboxFamily), EncodeOrderedU64(seq), entry);
   if (keep_journal_) batch.Put(store_.Family(kJournalFamily), EncodeOrderedU64(seq), entry);
 }
 
 void Outbox::Wake() {
+  {
+    std::lock_guard lock(staged_mu_);
+    const absl::Time now = absl::Now();
+    for (auto& [seq, since] : staged_unseen_) {
+      if (since == absl::InfiniteFuture()) since = now;
+    }
+  }
   {
     std::lock_guard lock(mu_);
     woken_ = true;

@@ -53,8 +53,10 @@ class ApplyContext {
  public:
   // With a validator, every event emitted is checked by the same shared rules the consumers apply,
   // so a service never publishes what its consumers would dead-letter.
-  // `store` is what the handler reads: the Store, or the Store through the pending writes of the
-  // messages applied before this one in the same batch.
+  // `store` is what the handler reads: the Store, or (in the consumer) the Store through the pending
+  // writes of the run, the messages before this one included. Whether a read sees what this same
+  // message has already staged depends on the path, so a handler reads a key before it writes it;
+  // and it never writes from inside a Scan's callback (that would invalidate the scan).
   ApplyContext(const StoreReader& store, Outbox& outbox, rocksdb::WriteBatchBase& batch, absl::Time now,
                const EventValidator* validator = nullptr)
       : store_(store), outbox_(outbox), batch_(batch), now_(now), validator_(validator) {}
@@ -209,8 +211,8 @@ class Consumer {
   // The run being applied (consumer thread only).
   struct RunMessage {
     std::string topic_name;
-    bool staged = false;   // it staged outgoing events
-    bool counted = false;  // applied (or a duplicate), not dead-lettered
+    bool staged = false;           // it staged outgoing events
+    std::string dead_letter_kind;  // dead-lettered: the reason's first word; else applied or a duplicate
   };
   struct RunStart {
     std::string topic;  // with the prefix
@@ -221,6 +223,7 @@ class Consumer {
   std::vector<RunMessage> run_;
   std::map<std::string, RunStart, std::less<>> run_first_offsets_;  // by offset key: where each partition's part starts
   std::map<std::string, int64_t, std::less<>> run_offsets_before_;  // next_offsets_ before the run
+  std::vector<std::string> run_read_to_end_;  // partitions whose end the run reached
   std::atomic<bool> paused_{false};
   struct Task {
     absl::Duration interval;

@@ -21,7 +21,7 @@ std::string RatingsKey(absl::string_view person_id, absl::string_view assessment
   return absl::StrCat(person_id, "/", assessment_id);
 }
 
-// The ratings of the person's live assessments, as stored (the batch being built is not seen).
+// The ratings of the person's live assessments, as held before this message changes them (read first).
 absl::StatusOr<RatingsById> LoadRatings(const platform::StoreReader& store, absl::string_view person_id) {
   RatingsById out;
   const std::string prefix = absl::StrCat(person_id, "/");

@@ -40,8 +40,8 @@ constexpr absl::string_view kTransitionCheck = "transition-protocol";
 
 // ---- the team's counts ----
 
-// Adds `delta` to the counts stored at each key, read once and written once per message (a batch's
-// writes are not visible to the store's reads); a key whose counts fall to zero is removed, so a scan
+// Adds `delta` to the counts stored at each key, read once and written once per message (each key's
+// read comes before its write: see ApplyContext); a key whose counts fall to zero is removed, so a scan
 // of a team's counts meets only what is held.
 template <typename Counts>
 absl::Status AddCounts(platform::ApplyContext& ctx, absl::string_view family, const std::map<std::string, Counts>& deltas,
