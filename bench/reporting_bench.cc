@@ -748,6 +748,27 @@ absl::Status Call(pbr::v1::Reporting::Stub& stub, const Request& r, std::string*
   return FromGrpc(st, r.name);
 }
 
+// The load recorded the consumer's positions as it went, in a log of its own (cluster "bench"); the service's
+// broker is a new, empty one, which a stored position would rightly make the service refuse as another log
+// (DATA_LOSS). So they are forgotten first (the load's progress record stays): the service starts on the loaded
+// read models as a consumer with nothing yet to read.
+absl::Status ForgetLoadPositions(const std::string& data_dir) {
+  auto store = platform::Store::Open(data_dir, ReportingFamilies());
+  if (!store.ok()) return store.status();
+  std::vector<std::string> positions;
+  auto st = (*store)->Scan(platform::kOffsetsFamily, "", [&](absl::string_view key, absl::string_view) {
+    if (key != kProgressKey) positions.emplace_back(key);
+    return true;
+  });
+  if (!st.ok()) return st;
+  rocksdb::WriteBatch batch;
+  for (const std::string& key : positions) batch.Delete((*store)->Family(platform::kOffsetsFamily), key);
+  if (auto written = (*store)->Write(batch, /*sync=*/true); !written.ok()) return written;
+  std::printf("forgot the load's %zu consumer positions (a log of its own): the service's broker is a new one\n",
+              positions.size());
+  return absl::OkStatus();
+}
+
 // The team with the most people on its caseload (every team holds about the same).
 absl::StatusOr<std::pair<std::string, int32_t>> LargestTeam(const reporting::ReportingApi& api,
                                                             const std::vector<BenchTeam>& teams, size_t sample) {
@@ -925,6 +946,7 @@ absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   }
 
   Stage("service: pbr-broker + pbr-reporting on the store, clock fixed at noon on the as-of day");
+  if (auto st = ForgetLoadPositions(data_dir); !st.ok()) return st;
   return RunService(f, *rules_dir, data_dir, clock_at, as_of, *teams, requests, expected, owned, out);
 }
 
