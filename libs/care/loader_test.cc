@@ -40,7 +40,7 @@ std::string LoadWith(const std::string& file, const std::string& content) {
 TEST(CareRuleLoader, ShippedDirectoryLoads) {
   absl::StatusOr<RuleSet> r = RuleSet::LoadFromDirectory(PBR_RULES_DIR);
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_EQ(r->price_lists().size(), 3u);
+  EXPECT_EQ(r->price_lists().size(), 5u);
   EXPECT_EQ(r->file_versions().at("teams"), "EXAMPLE-teams-1");
   EXPECT_TRUE(r->teams().example);
   // Every shipped file is valid on its own too.

@@ -74,6 +74,31 @@ std::string FormatPence(int64_t pence) {
   return absl::StrFormat("%s%d.%02d", neg ? "-" : "", a / 100, a % 100);
 }
 
+std::optional<absl::CivilDay> LastDayOnCluster(std::optional<absl::CivilDay> end_day, bool ended_by_discharge) {
+  if (!end_day.has_value() || ended_by_discharge) return end_day;
+  return *end_day - 1;
+}
+
+absl::StatusOr<ActivityCount> CountActivity(const ReviewPeriods& periods, ReviewPolicy policy,
+                                            const ClusterEpisode& episode, absl::CivilDay from, absl::CivilDay to) {
+  ActivityCount count;
+  const absl::CivilDay lo = std::max(from, episode.start);
+  const absl::CivilDay hi = episode.end.has_value() ? std::min(to, *episode.end) : to;
+  if (lo > hi) return count;
+  count.days = (hi - lo) + 1;
+  const auto& table = periods.For(policy);
+  auto period = table.find(episode.cluster);
+  if (period == table.end()) {
+    return absl::NotFoundError(internal::Cat("review period: none for cluster ", episode.cluster));
+  }
+  for (int k = 0;; ++k) {
+    const absl::CivilDay s = AddPeriodTimes(episode.start, period->second, k);
+    if (s > hi) break;
+    if (s >= lo) ++count.review_periods_started;
+  }
+  return count;
+}
+
 absl::StatusOr<ActivityLine> ComputeActivity(const PriceList& prices, const ReviewPeriods& periods,
                                              const ClusterEpisode& episode, absl::CivilDay from,
                                              absl::CivilDay to) {
@@ -105,22 +130,10 @@ absl::StatusOr<ActivityLine> ComputeActivity(const PriceList& prices, const Revi
   line.unit_price_pence = price->second;
   line.price_list_version = prices.version;
   line.rule_version = periods.version;
-
-  const absl::CivilDay lo = std::max(from, episode.start);
-  const absl::CivilDay hi = episode.end.has_value() ? std::min(to, *episode.end) : to;
-  if (lo <= hi) {
-    line.days = (hi - lo) + 1;
-    const auto& table = periods.For(prices.review_policy);
-    auto period = table.find(episode.cluster);
-    if (period == table.end()) {
-      return absl::NotFoundError(internal::Cat("review period: none for cluster ", episode.cluster));
-    }
-    for (int k = 0;; ++k) {
-      const absl::CivilDay s = AddPeriodTimes(episode.start, period->second, k);
-      if (s > hi) break;
-      if (s >= lo) ++line.review_periods_started;
-    }
-  }
+  auto count = CountActivity(periods, prices.review_policy, episode, from, to);
+  if (!count.ok()) return count.status();
+  line.days = count->days;
+  line.review_periods_started = count->review_periods_started;
   line.amount_pence = line.unit_price_pence *
                       (prices.basis == PriceBasis::kPerClusterDay ? line.days : line.review_periods_started);
   return line;

@@ -30,6 +30,7 @@ absl::string_view EventTypeOf(const pbr::v1::EventEnvelope& e) {
     case E::kReviewDue: return topic::kReviewDue;
     case E::kReviewCompleted: return topic::kReviewCompleted;
     case E::kOutcomeRecorded: return topic::kOutcomeRecorded;
+    case E::kTariffActivity: return topic::kTariffActivity;
     case E::kDeadLetter: return topic::kDeadLetter;
     case E::PAYLOAD_NOT_SET: return "";
   }

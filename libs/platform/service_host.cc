@@ -385,7 +385,10 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
     return fail(absl::UnavailableError(absl::StrCat("grpc-address ", host.config_.GetString("grpc-address"),
                                                     ": cannot listen there (is another process using it?)")));
   }
-  auto stop_server = [&server] { server->Shutdown(absl::ToChronoTime(absl::Now())); };
+  auto stop_server = [&server, &host] {
+    host.stopping_.Set();
+    server->Shutdown(absl::ToChronoTime(absl::Now()));
+  };
 
   StopRequest stop;
   if (auto st = host.outbox_->Start(); !st.ok()) {
@@ -455,6 +458,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   // Orderly shutdown: stop intake, finish calls in flight, leave the group, flush the outbox.
   const absl::Time deadline = absl::Now() + host.config_.GetDuration("shutdown-timeout");
   server->GetHealthCheckService()->Shutdown();
+  host.stopping_.Set();  // open streams end now, not at the deadline
   server->Shutdown(absl::ToChronoTime(deadline));
   if (host.consumes_) host.consumer_->Stop();
   host.outbox_->Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()));

@@ -244,6 +244,59 @@ absl::Status OutcomeRecorded(const care::RuleSet& rules, const pbr::v1::OutcomeR
   return p.Result();
 }
 
+// A tariff line: its identity and key, figures whose sign matches its kind, and a price only when priced.
+absl::Status TariffActivity(const care::RuleSet& rules, const pbr::v1::TariffActivity& t) {
+  Problems p("tariff_activity.");
+  if (t.sequence() == 0) p.Add("sequence", "must be 1 or more");
+  const bool reversal = t.kind() == pbr::v1::TARIFF_LINE_REVERSAL;
+  if (t.kind() != pbr::v1::TARIFF_LINE_ORIGINAL && !reversal && t.kind() != pbr::v1::TARIFF_LINE_RESTATEMENT) {
+    p.Add("kind", absl::StrCat(t.kind(), " is not an original, a reversal or a restatement"));
+  }
+  p.Identifier("person_id", t.person_id(), Need::kRequired);
+  p.Identifier("commissioner_id", t.commissioner_id(), Need::kRequired);
+  p.Identifier("team_id", t.team_id(), Need::kOptional);
+  p.Cluster(rules, "cluster", t.cluster());
+  if (t.year() < 2000 || t.year() > 2199) p.Add("year", absl::StrCat(t.year(), " is not in 2000-2199"));
+  if (t.month() < 1 || t.month() > 12) p.Add("month", absl::StrCat(t.month(), " is not in 1-12"));
+  constexpr int64_t kMaxDays = 366;  // a bound, not a rule: one person, one month (episodes may share a day)
+  const auto in_sign = [&](absl::string_view field, int64_t v, int64_t max) {
+    if (reversal ? (v > 0 || v < -max) : (v < 0 || v > max)) {
+      p.Add(field, absl::StrCat(v, reversal ? " is not in the reversal's range " : " is not in 0-", reversal ? -max : max,
+                                reversal ? "-0" : ""));
+    }
+  };
+  in_sign("days", t.days(), kMaxDays);
+  in_sign("review_periods_started", t.review_periods_started(), kMaxDays);
+  if (t.priced()) {
+    if (t.basis() != "per_cluster_day" && t.basis() != "per_review_period") {
+      p.Add("basis", absl::StrCat(platform::Quote(t.basis()), " is not per_cluster_day or per_review_period"));
+    }
+    if (t.unit_price_pence() < 0) p.Add("unit_price_pence", "is negative");
+    const int64_t units = t.basis() == "per_review_period" ? t.review_periods_started() : t.days();
+    if (t.amount_pence() != units * t.unit_price_pence()) {
+      p.Add("amount_pence", absl::StrCat(t.amount_pence(), " is not ", units, " x ", t.unit_price_pence()));
+    }
+    if (!t.gap().empty()) p.Add("gap", "must be empty on a priced line");
+  } else {
+    if (t.amount_pence() != 0 || t.unit_price_pence() != 0) p.Add("amount_pence", "must be 0 on a line without a price");
+    if (t.gap().empty()) p.Add("gap", "required on a line without a price: say why it has none");
+  }
+  p.Text("gap", t.gap(), limits::kRuleReasonBytes);
+  p.Identifier("price_list_version", t.price_list_version(), Need::kOptional);
+  p.Identifier("rule_version", t.rule_version(), Need::kOptional);
+  if (reversal != (t.reverses_sequence() != 0)) {
+    p.Add("reverses_sequence", reversal ? "required on a reversal" : "only a reversal reverses a line");
+  }
+  if (t.reverses_sequence() >= t.sequence() && t.reverses_sequence() != 0) {
+    p.Add("reverses_sequence", "must be an earlier line");
+  }
+  if (t.cause().empty()) p.Add("cause", "required");
+  p.Text("cause", t.cause(), limits::kRuleReasonBytes);
+  p.Identifier("cause_event_id", t.cause_event_id(), Need::kOptional);
+  p.Time("issued_at", t.issued_at(), t.has_issued_at(), Need::kRequired);
+  return p.Result();
+}
+
 absl::Status DeadLetter(const pbr::v1::DeadLetter& d) {
   Problems p("dead_letter.");
   p.Identifier("topic", d.topic(), Need::kRequired, 255);  // Kafka's own limit on topic names
@@ -285,6 +338,7 @@ absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_n
     case EventEnvelope::kReviewDue: p.Check(ReviewDue(rules, event.review_due())); break;
     case EventEnvelope::kReviewCompleted: p.Check(ReviewCompleted(rules, event.review_completed())); break;
     case EventEnvelope::kOutcomeRecorded: p.Check(OutcomeRecorded(rules, event.outcome_recorded())); break;
+    case EventEnvelope::kTariffActivity: p.Check(TariffActivity(rules, event.tariff_activity())); break;
     case EventEnvelope::kDeadLetter: p.Check(DeadLetter(event.dead_letter())); break;
     case EventEnvelope::PAYLOAD_NOT_SET: break;  // reported above
   }

@@ -1,6 +1,7 @@
 // pbr-reporting: the read side. Each read model is a projection (projections/<name>/) that every
 // message of its topics is fanned out to; the gRPC handlers (api.h) answer from their queries.
 #include "api.h"
+#include "finance_api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
 #include "platform/projection.h"
@@ -8,6 +9,7 @@
 #include "projections/caseload/caseload.h"
 #include "projections/kpis/kpis.h"
 #include "projections/national_measures/national_measures.h"
+#include "projections/tariff/tariff.h"
 
 int main(int argc, char** argv, char** envp) {
   using pbr::platform::SettingKind;
@@ -17,10 +19,15 @@ int main(int argc, char** argv, char** envp) {
   settings.push_back({"review-policy", SettingKind::kChoice, "sop",
                       "review periods the KPIs time reviews by: the trust SOP or the national 2014/15 periods", false,
                       0, 0, {"sop", "national"}});
+  settings.push_back({"tariff-close-days", SettingKind::kInt, "0",
+                      "days into the next month a month's tariff lines are issued (late records then correct them)",
+                      false, 0, 28});
+  settings.push_back({"tariff-close-interval", SettingKind::kDuration, "1s",
+                      "how often the tariff ledger checks for a month to close (each pass bills up to 1000 people)"});
   return pbr::platform::RunService(
       "reporting", settings,
       pbr::platform::FamiliesOf(pbr::reporting::kCaseloadFamilies, pbr::reporting::kNationalFamilies,
-                                pbr::reporting::kKpisFamilies),
+                                pbr::reporting::kKpisFamilies, pbr::reporting::kTariffFamilies),
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         // Every event is checked by the shared rules; the rules' team registry says which teams exist.
@@ -39,7 +46,13 @@ int main(int argc, char** argv, char** envp) {
         if (auto st = host.AddProjection(std::make_shared<pbr::reporting::KpisProjection>(*rules, *policy)); !st.ok()) {
           return st;
         }
+        auto tariff = std::make_shared<pbr::reporting::TariffProjection>(
+            *rules, static_cast<int>(host.config().GetInt("tariff-close-days")));
+        if (auto st = host.AddProjection(tariff); !st.ok()) return st;
+        host.Every(host.config().GetDuration("tariff-close-interval"),
+                   [tariff](auto& ctx) { return tariff->CloseMonths(ctx); });
         host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules, &host.clock(), *policy));
+        host.AddService(std::make_unique<pbr::reporting::FinanceApi>(host.store(), host.stopping()));
         return absl::OkStatus();
       });
 }

@@ -1,5 +1,8 @@
 #include "commands.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -16,6 +19,7 @@
 #include "care/catalogue.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "pbr/v1/allocation.grpc.pb.h"
+#include "pbr/v1/finance.grpc.pb.h"
 #include "pbr/v1/outcomes.grpc.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "pbr/v1/review_scheduler.grpc.pb.h"
@@ -515,6 +519,75 @@ int RunKpis(const RpcOptions& rpc, const KpisOptions& options, const QueryFormat
       rpc, endpoint, format,
       [&](grpc::ClientContext& c, pbr::v1::KpiReport& reply) { return stub->GetKpis(&c, *request, &reply); },
       RenderKpis);
+}
+
+int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, const QueryFormat& format) {
+  const std::optional<absl::CivilMonth> month = ParseMonthFlag(options.month);
+  if (!month) {
+    std::cerr << "error: --month: \"" << options.month << "\" is not a month YYYY-MM\n";
+    return kExitBadInput;
+  }
+  if (options.out.empty()) {
+    std::cerr << "error: --out: give the file to write\n";
+    return kExitBadInput;
+  }
+  const std::string partial = options.out + ".partial";
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    std::cerr << "error: --out: cannot write " << partial << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  auto fail = [&](const std::string& why) {
+    ::close(fd);
+    ::unlink(partial.c_str());
+    std::cerr << "error: " << why << "\n";
+    return kExitFailed;
+  };
+  pbr::v1::ExportTariffRequest request;
+  request.set_commissioner_id(options.commissioner);
+  request.set_year(static_cast<int32_t>(month->year()));
+  request.set_month(month->month());
+  const Endpoint endpoint = rpc.ReportingEndpoint();
+  auto stub = pbr::v1::Finance::NewStub(MakeChannel(endpoint.address));
+  grpc::ClientContext context;
+  SetTimeout(context, rpc.timeout);
+  auto reader = stub->ExportTariff(&context, request);
+  pbr::v1::TariffExportChunk chunk;
+  std::optional<pbr::v1::TariffExportTotals> totals;
+  int64_t written = 0, reported = 0;
+  while (reader->Read(&chunk)) {
+    for (size_t done = 0; done < chunk.csv().size();) {
+      const ssize_t n = ::write(fd, chunk.csv().data() + done, chunk.csv().size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        context.TryCancel();
+        return fail(absl::StrCat("cannot write ", partial, ": ", std::strerror(errno)));
+      }
+      done += static_cast<size_t>(n);
+    }
+    written += static_cast<int64_t>(chunk.csv().size());
+    if (written - reported >= (8 << 20)) {  // a big export says how far it has come
+      std::cerr << "tariff-export: " << written / (1 << 20) << " MiB written\n";
+      reported = written;
+    }
+    if (chunk.has_totals()) totals = chunk.totals();
+  }
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) return fail(DescribeRpcError(status, endpoint));
+  if (!totals) return fail("the export ended without its totals: nothing written");
+  if (::fsync(fd) != 0) return fail(absl::StrCat("cannot sync ", partial, ": ", std::strerror(errno)));
+  if (::close(fd) != 0) {
+    ::unlink(partial.c_str());
+    std::cerr << "error: cannot write " << partial << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  if (std::rename(partial.c_str(), options.out.c_str()) != 0) {
+    ::unlink(partial.c_str());
+    std::cerr << "error: cannot rename " << partial << " to " << options.out << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  std::cout << (format.json ? ToJson(*totals) : RenderTariffTotals(*totals, options.commissioner, options.month, options.out));
+  return kExitOk;
 }
 
 int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format) {

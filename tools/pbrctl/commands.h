@@ -121,6 +121,15 @@ struct NationalOptions {
 };
 int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format);
 
+// One commissioner's closed month of tariff lines (Finance.ExportTariff) written to `out` as CSV: written to
+// "<out>.partial", synced and renamed, so `out` is either the whole export or absent. Prints the totals.
+struct TariffExportOptions {
+  std::string commissioner;
+  std::string month;  // YYYY-MM
+  std::string out;
+};
+int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, const QueryFormat& format);
+
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);
 

@@ -227,6 +227,18 @@ int main(int argc, char** argv) {
   kpis->footer("KPIs 1-3 count the caseload on one day; 4-13 count the month's records by their own dates "
                "(rules/README.md \"KPIs\").\nExample: pbrctl kpis --scope team:cmht-north --month 2026-03");
 
+  pbr::cli::TariffExportOptions tariff_options;
+  auto* tariff_export = app.add_subcommand(
+      "tariff-export", "Write one commissioner's tariff lines for a closed month to a CSV file (finance)");
+  tariff_export->add_option("--commissioner", tariff_options.commissioner, "commissioner code, e.g. 00X")->required();
+  tariff_export->add_option("--month", tariff_options.month, "a closed month YYYY-MM")->required()->check(MonthValidator());
+  tariff_export->add_option("--out", tariff_options.out, "the CSV file to write (replaced only when complete)")
+      ->required();
+  tariff_export->add_flag("--json", format.json, "print the totals as JSON");
+  tariff_export->footer("Columns: rules/README.md \"Tariff export\". Every original, reversal and restatement issued "
+                        "for the month; their sum is the month's current figure.\n"
+                        "Example: pbrctl tariff-export --commissioner 00X --month 2026-10 --out 00X-2026-10.csv");
+
   pbr::demo::DemoOptions demo;
   int concurrency = 8;
   std::string as_of;
@@ -279,6 +291,7 @@ int main(int argc, char** argv) {
   if (*caseload) return pbr::cli::RunCaseload(rpc, id, care_coordinator, format);
   if (*kpis) return pbr::cli::RunKpis(rpc, kpis_options, format);
   if (*national) return pbr::cli::RunNational(rpc, national_options, format);
+  if (*tariff_export) return pbr::cli::RunTariffExport(rpc, tariff_options, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));
   if (*demo_cmd) {
     demo.now = AsOf(as_of);

@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "care/review_triggers.h"
+#include "care/tariff.h"
 
 namespace pbr::cli {
 namespace {
@@ -675,6 +676,24 @@ std::string Table::Render() const {
     for (size_t w : widths) total += w;
     out += std::string(total + 2 * (widths.size() - 1), '-') + "\n";
   }
+  return out;
+}
+
+}  // namespace pbr::cli
+
+namespace pbr::cli {
+
+std::string RenderTariffTotals(const pbr::v1::TariffExportTotals& t, const std::string& commissioner,
+                               const std::string& month, const std::string& file) {
+  std::string out = absl::StrFormat("Tariff lines of commissioner %s for %s: %d, written to %s\n", commissioner, month,
+                                    t.lines(), file);
+  absl::StrAppendFormat(&out, "  net cluster-days %d, review periods started %d, amount %s\n", t.days(),
+                        t.review_periods_started(), care::FormatPence(t.amount_pence()));
+  if (t.unpriced_lines() > 0) {
+    absl::StrAppendFormat(&out, "  NOT PRICED: %d lines (%d net days) have no price; see their gap column\n",
+                          t.unpriced_lines(), t.unpriced_days());
+  }
+  if (t.lines() == 0) out += "  (no activity was billed to this commissioner in this month)\n";
   return out;
 }
 

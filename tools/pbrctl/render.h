@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "pbr/v1/allocation.pb.h"
+#include "pbr/v1/finance.pb.h"
 #include "pbr/v1/outcomes.pb.h"
 #include "pbr/v1/reporting.pb.h"
 #include "pbr/v1/review_scheduler.pb.h"
@@ -98,5 +99,9 @@ class Table {
   std::vector<bool> right_aligned_;
   std::vector<std::vector<std::string>> rows_;  // an empty row is a separator
 };
+
+// What a tariff export came to: lines, net days and amount, and the gaps (lines without a price).
+std::string RenderTariffTotals(const pbr::v1::TariffExportTotals& totals, const std::string& commissioner,
+                               const std::string& month, const std::string& file);
 
 }  // namespace pbr::cli

@@ -63,6 +63,20 @@ struct ActivityLine {
   std::string rule_version;
 };
 
+// A ledger cluster episode's last day on its cluster: a discharge's day is billed (a discharged person is
+// billed up to the discharge), but the day the next cluster started is the next cluster's, so an episode
+// ended by a cluster change ends the day before. Nullopt (an open episode) stays open.
+std::optional<absl::CivilDay> LastDayOnCluster(std::optional<absl::CivilDay> end_day, bool ended_by_discharge);
+
+// What an episode counts over [from, to] (inclusive), priced or not: the days on the cluster, and the
+// review periods (back to back from the episode start, by `policy`'s periods) that start in it.
+struct ActivityCount {
+  int64_t days = 0;
+  int64_t review_periods_started = 0;
+};
+absl::StatusOr<ActivityCount> CountActivity(const ReviewPeriods& periods, ReviewPolicy policy,
+                                            const ClusterEpisode& episode, absl::CivilDay from, absl::CivilDay to);
+
 // Activity for `episode` over [from, to] (inclusive), which must lie inside the price list's financial year
 // (split longer periods at 1 April). Review periods run back to back from the episode start with the price
 // list's review policy. InvalidArgument for a bad period or cluster, NotFound when the cluster has no price.

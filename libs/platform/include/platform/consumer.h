@@ -66,6 +66,10 @@ class ApplyContext {
   // Stages an outgoing event in this message's batch. One the shared rules refuse is not staged;
   // the first such problem is kept in emit_problem() and the consumer then applies nothing.
   void Emit(absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
+    Emit(topic_name, event, event.person_id());
+  }
+  // The same, keyed by `key` instead of the person (tariff lines keep each commissioner's order).
+  void Emit(absl::string_view topic_name, const pbr::v1::EventEnvelope& event, absl::string_view key) {
     if (validator_ != nullptr && *validator_) {
       if (auto st = (*validator_)(topic_name, event); !st.ok()) {
         if (emit_problem_.ok()) {
@@ -75,7 +79,7 @@ class ApplyContext {
         return;
       }
     }
-    outbox_.Stage(batch_, topic_name, event);
+    outbox_.StageRaw(batch_, topic_name, key, event.SerializeAsString());
     ++emitted_;
   }
   int emitted() const { return emitted_; }

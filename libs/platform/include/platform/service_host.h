@@ -20,6 +20,7 @@
 #include "platform/metrics.h"
 #include "platform/outbox.h"
 #include "platform/projection.h"
+#include "platform/stop_signal.h"
 #include "platform/store.h"
 
 namespace pbr::platform {
@@ -45,6 +46,8 @@ class ServiceHost {
   Outbox& outbox() { return *outbox_; }
   Metrics& metrics() { return *metrics_; }
   const KafkaSettings& kafka() const { return kafka_; }
+  // Set when the service begins to stop, before the gRPC server shuts down: what long-lived calls wait on.
+  const StopSignal& stopping() const { return stopping_; }
   // Subscribes to a topic; the consumer starts only if at least one topic is subscribed.
   void On(absl::string_view topic_name, EventHandler handler, std::string name = "");
   // The shared payload rules every consumed event is checked by (see Consumer::ValidateWith);
@@ -71,6 +74,7 @@ class ServiceHost {
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<Consumer> consumer_;
   bool consumes_ = false;
+  StopSignal stopping_;
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::vector<std::shared_ptr<const Projection>> projections_;
 };
