@@ -115,6 +115,8 @@ else
   echo "Kept the data of the previous run in $run_dir: allocation re-published its history to the new broker"
   echo "and the other services are rebuilding from it (start with --fresh to begin again)."
 fi
+# The last closed month, whose tariff lines reporting has issued (finance's export).
+last_month=$(date -d "$(date +%Y-%m-01) -1 day" +%Y-%m)
 # The demo's largest team and how many people it should show ("teams  cmht-south 13, ...").
 read -r team team_people < <(sed -n 's/^teams *\([^ ,]*\) \([0-9]*\).*/\1 \2/p' "$run_dir/demo.out")
 
@@ -135,6 +137,7 @@ Try (in another terminal):
   $bin_dir/pbrctl overdue --team $team
   $bin_dir/pbrctl overdue-count
   $bin_dir/pbrctl outcomes <person_id>
+  $bin_dir/pbrctl tariff-export --commissioner 00X --month $last_month --out 00X-$last_month.csv
   curl -s http://${metrics_addr[allocation]}/metrics | grep pbr_
 EOT
 

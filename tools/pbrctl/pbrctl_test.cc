@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -30,9 +31,11 @@
 #include "demo_data.h"
 #include "intake.h"
 #include "gtest/gtest.h"
+#include "pbr/v1/finance.grpc.pb.h"
 #include "pbr/v1/review_scheduler.grpc.pb.h"
 #include "render.h"
 #include "rpc.h"
+#include "testing/process.h"
 #include "testing/test_server.h"
 
 namespace pbr {
@@ -1548,6 +1551,84 @@ TEST(PbrctlFlags, NationalScopeAndMonth) {
            {"national --scope ward:1 --month 2026-03", "--scope"},
            {"national --scope trust --month 2026-3", "--month"},
            {"national --month 2026-03", "--scope is required"}}) {
+    const Ran bad = RunPbrctl(args);
+    EXPECT_EQ(bad.code, cli::kExitBadInput) << args << "\n" << bad.out;
+    EXPECT_TRUE(absl::StrContains(bad.out, flag)) << args << "\n" << bad.out;
+  }
+}
+
+// A Finance service that answers one export: its CSV in chunks, then the totals (or a refusal, or a stream that
+// breaks off before its totals).
+class FakeFinance final : public v1::Finance::Service {
+ public:
+  std::vector<std::string> chunks = {"sequence,kind\r\n", "1,original\r\n", "2,reversal\r\n"};
+  grpc::Status failure = grpc::Status::OK;
+  bool totals = true;
+  v1::ExportTariffRequest asked;
+
+  grpc::Status ExportTariff(grpc::ServerContext*, const v1::ExportTariffRequest* request,
+                            grpc::ServerWriter<v1::TariffExportChunk>* writer) override {
+    asked = *request;
+    if (!failure.ok()) return failure;
+    for (const std::string& c : chunks) {
+      v1::TariffExportChunk chunk;
+      chunk.set_csv(c);
+      writer->Write(chunk);
+    }
+    if (totals) {
+      v1::TariffExportChunk last;
+      last.mutable_totals()->set_lines(2);
+      last.mutable_totals()->set_days(3);
+      last.mutable_totals()->set_amount_pence(5520);
+      last.mutable_totals()->set_unpriced_lines(1);
+      last.mutable_totals()->set_unpriced_days(4);
+      writer->Write(last);
+    }
+    return grpc::Status::OK;
+  }
+};
+
+TEST(PbrctlTariffExport, WritesTheWholeFileThenPrintsTheTotalsAndLeavesNothingWhenItFails) {
+  FakeFinance fake;
+  auto server = testing::TestServer::Start({&fake}, nullptr);
+  ASSERT_NE(server, nullptr);
+  testing::TempDir dir;
+  const std::string file = dir.path() + "/00X-2026-10.csv";
+  const std::string reporting = "--reporting=" + server->address();
+
+  const Ran ok = RunPbrctl(reporting + " tariff-export --commissioner 00X --month 2026-10 --out " + file);
+  ASSERT_EQ(ok.code, cli::kExitOk) << ok.out;
+  EXPECT_EQ(fake.asked.commissioner_id(), "00X");
+  EXPECT_EQ(fake.asked.year(), 2026);
+  EXPECT_EQ(fake.asked.month(), 10);
+  EXPECT_EQ(ReadFile(file), "sequence,kind\r\n1,original\r\n2,reversal\r\n");
+  EXPECT_TRUE(absl::StrContains(ok.out, "amount 55.20")) << ok.out;
+  EXPECT_TRUE(absl::StrContains(ok.out, "NOT PRICED: 1 lines (4 net days)")) << ok.out;
+  EXPECT_FALSE(std::filesystem::exists(file + ".partial"));
+
+  // A refusal (the month not closed) leaves the earlier file as it was and no partial file.
+  fake.failure = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "month: 2026-11 is not closed yet");
+  const Ran refused = RunPbrctl(reporting + " tariff-export --commissioner 00X --month 2026-11 --out " + file);
+  EXPECT_EQ(refused.code, cli::kExitFailed);
+  EXPECT_TRUE(absl::StrContains(refused.out, "not closed yet")) << refused.out;
+  EXPECT_EQ(ReadFile(file), "sequence,kind\r\n1,original\r\n2,reversal\r\n");
+  EXPECT_FALSE(std::filesystem::exists(file + ".partial"));
+
+  // An export that ends without its totals is not a whole export: nothing is written.
+  fake.failure = grpc::Status::OK;
+  fake.totals = false;
+  const std::string other = dir.path() + "/other.csv";
+  const Ran cut = RunPbrctl(reporting + " tariff-export --commissioner 00X --month 2026-10 --out " + other);
+  EXPECT_EQ(cut.code, cli::kExitFailed);
+  EXPECT_TRUE(absl::StrContains(cut.out, "without its totals")) << cut.out;
+  EXPECT_FALSE(std::filesystem::exists(other));
+  EXPECT_FALSE(std::filesystem::exists(other + ".partial"));
+
+  // Bad flags are refused before any call, naming the flag.
+  for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"tariff-export --commissioner 00X --month 2026-1 --out x.csv", "--month"},
+           {"tariff-export --month 2026-10 --out x.csv", "--commissioner is required"},
+           {"tariff-export --commissioner 00X --month 2026-10", "--out is required"}}) {
     const Ran bad = RunPbrctl(args);
     EXPECT_EQ(bad.code, cli::kExitBadInput) << args << "\n" << bad.out;
     EXPECT_TRUE(absl::StrContains(bad.out, flag)) << args << "\n" << bad.out;
