@@ -314,9 +314,11 @@ class TariffSystemTest : public PlatformFixture {
   }
 
   // Lines streamed after `after` until sequence `until` has arrived (or the call's deadline).
-  std::vector<pbr::v1::TariffActivity> Stream(uint64_t after, uint64_t until) {
+  std::vector<pbr::v1::TariffActivity> Stream(uint64_t after, uint64_t until, const std::string& ledger = "") {
     pbr::v1::StreamTariffActivityRequest r;
     r.set_after_sequence(after);
+    r.set_ledger_id(ledger);
+    if (after >= until) return {};
     auto ctx = testing::CallContext(absl::Seconds(60));
     auto reader = Stub<pbr::v1::Finance>("reporting")->StreamTariffActivity(ctx.get(), r);
     std::vector<pbr::v1::TariffActivity> out;
@@ -422,14 +424,15 @@ TEST_F(TariffSystemTest, AYearIsBilledCorrectedStreamedAcrossARestartAndExported
   const Exported billed = WaitForFigures(year, "the year as billed");
   ASSERT_GT(billed.last_sequence, 0u);
 
-  // A finance client streams from the start and is cut off half way.
-  std::vector<pbr::v1::TariffActivity> first = Stream(0, billed.last_sequence / 2);
+  // A finance client streams from the start; half way through, the EPR sends a late amendment and a withdrawal,
+  // and reporting dies without warning while the stream is open and those facts are arriving.
+  auto cut_context = testing::CallContext(absl::Seconds(120));
+  auto cut = Stub<pbr::v1::Finance>("reporting")->StreamTariffActivity(cut_context.get(), {});
+  std::vector<pbr::v1::TariffActivity> first;
+  pbr::v1::TariffActivity line;
+  while (first.size() < billed.last_sequence / 2 && cut->Read(&line)) first.push_back(line);
   ASSERT_FALSE(first.empty());
-  const uint64_t cursor = first.back().sequence();
-
-  // Reporting dies without warning and comes back.
-  platform_->KillService("reporting");
-  ASSERT_TRUE(platform_->StartService("reporting").ok()) << testing::Tail(platform_->LogPath("reporting"));
+  const std::string ledger = first.front().ledger_id();
 
   // A late amendment to a closed month: person 0's first assessment had another cluster.
   Person& amended = people[0];
@@ -455,12 +458,18 @@ TEST_F(TariffSystemTest, AYearIsBilledCorrectedStreamedAcrossARestartAndExported
                                           &withdrawal)
                   .ok());
   withdrawn->assessments[0].live = false;
+  platform_->KillService("reporting");
+  while (cut->Read(&line)) first.push_back(line);  // whatever had reached the client
+  EXPECT_FALSE(cut->Finish().ok()) << "the stream was cut off";
+  const uint64_t cursor = first.back().sequence();
+  ASSERT_TRUE(platform_->StartService("reporting").ok()) << testing::Tail(platform_->LogPath("reporting"));
+
   const ByMonth restated = Expected(people);
   ASSERT_NE(restated, year);
   const Exported after = WaitForFigures(restated, "the year restated");
 
   // The client resumes from its cursor: the rest, then the corrections, nothing twice, nothing missing.
-  std::vector<pbr::v1::TariffActivity> rest = Stream(cursor, after.last_sequence);
+  std::vector<pbr::v1::TariffActivity> rest = Stream(cursor, after.last_sequence, ledger);
   std::vector<pbr::v1::TariffActivity> all = first;
   all.insert(all.end(), rest.begin(), rest.end());
   ASSERT_EQ(all.size(), after.last_sequence);
@@ -475,7 +484,8 @@ TEST_F(TariffSystemTest, AYearIsBilledCorrectedStreamedAcrossARestartAndExported
 
   // The corrections say what they are.
   int reversals = 0, restatements = 0;
-  for (const auto& l : rest) {
+  for (const auto& l : all) {
+    EXPECT_EQ(l.ledger_id(), ledger) << "one ledger across the restart";
     if (l.sequence() <= billed.last_sequence) continue;
     EXPECT_NE(l.kind(), pbr::v1::TARIFF_LINE_ORIGINAL) << l.cause();
     EXPECT_FALSE(l.cause_event_id().empty());

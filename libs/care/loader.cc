@@ -233,7 +233,15 @@ void Header(Ctx& ctx, const YAML::Node& root, RuleFileKind expected, std::string
                              "\""));
     }
   }
-  if (std::optional<std::string> v = GetString(ctx, root, "version", "")) *version = *v;
+  if (std::optional<std::string> v = GetString(ctx, root, "version", "")) {
+    // Versions travel on every decision and tariff line as identifiers: printable ASCII, at most 128.
+    bool printable = true;
+    for (char c : *v) printable &= c >= 0x20 && c <= 0x7e;
+    if (!printable || v->size() > 128) {
+      ctx.Error(root["version"], "version", "must be printable ASCII of at most 128 characters");
+    }
+    *version = *v;
+  }
 }
 
 // Requires every valid cluster 0..21 (except 9) in `seen`.
@@ -1216,6 +1224,8 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::
 
   std::vector<std::string> problems;
   uint64_t digest = internal::Fnv1a(1469598103934665603ull, manifest_it->second);
+  // The same over the care rules alone (every file but the price lists): what the care version says.
+  uint64_t care_digest = internal::Fnv1a(1469598103934665603ull, manifest->version);
   RuleData data;
   data.manifest_version = manifest->version;
 
@@ -1226,6 +1236,7 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::
       return;
     }
     digest = internal::Fnv1a(internal::Fnv1a(digest, name), it->second);
+    if (field != "price_lists") care_digest = internal::Fnv1a(internal::Fnv1a(care_digest, name), it->second);
     auto parsed = parse(it->second, name);
     if (!parsed.ok()) {
       problems.push_back(std::string(std::string(parsed.status().message())));
@@ -1252,7 +1263,8 @@ absl::StatusOr<RuleSet> RuleSet::LoadFromFiles(const std::map<std::string, std::
     if (problems.size() == before) data.price_lists.push_back(std::move(pl));
   }
   if (!problems.empty()) return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
-  return FromData(std::move(data), absl::StrFormat("%08x", static_cast<uint32_t>(digest ^ (digest >> 32))));
+  return FromData(std::move(data), absl::StrFormat("%08x", static_cast<uint32_t>(digest ^ (digest >> 32))),
+                  absl::StrFormat("%08x", static_cast<uint32_t>(care_digest ^ (care_digest >> 32))));
 }
 
 absl::StatusOr<RuleSet> RuleSet::LoadFromDirectory(const std::string& dir) {

@@ -255,6 +255,25 @@ TEST(CareRuleLoaderCrossFile, TwoPriceListsForTheSameCommissionerAndYear) {
               HasSubstr("two price lists for commissioner 00X in 2024/25"));
 }
 
+TEST(CareRuleLoader, ANewPriceChangesTheVersionButNotTheCareVersion) {
+  auto files = ShippedFiles();
+  const auto shipped = RuleSet::LoadFromFiles(files);
+  ASSERT_TRUE(shipped.ok()) << shipped.status();
+  files["prices/EXAMPLE-00X-2024-25.yaml"] = Replace(files["prices/EXAMPLE-00X-2024-25.yaml"], "4: \"18.40\"", "4: \"19.00\"");
+  const auto repriced = RuleSet::LoadFromFiles(files);
+  ASSERT_TRUE(repriced.ok()) << repriced.status();
+  EXPECT_NE(repriced->version(), shipped->version());
+  EXPECT_EQ(repriced->care_version(), shipped->care_version()) << "care is not derived with prices";
+  files["review_periods.yaml"] = Replace(files["review_periods.yaml"], "window_days: 10", "window_days: 11");
+  const auto periods = RuleSet::LoadFromFiles(files);
+  ASSERT_TRUE(periods.ok()) << periods.status();
+  EXPECT_NE(periods->care_version(), shipped->care_version());
+  files["prices/EXAMPLE-00X-2024-25.yaml"] =
+      Replace(files["prices/EXAMPLE-00X-2024-25.yaml"], "EXAMPLE-00X-2024/25-v1", std::string(129, 'v'));
+  EXPECT_THAT(Msg(RuleSet::LoadFromFiles(files).status()),
+              HasSubstr("version: must be printable ASCII of at most 128 characters"));
+}
+
 TEST(CareRuleLoaderCrossFile, ATeamInAServiceAreaTheRulesDoNotHave) {
   const std::string changed = Replace(ShippedFiles()["teams.yaml"], "service_area: crht\n    default_commissioner: \"00Y\"",
                                       "service_area: home_treatment\n    default_commissioner: \"00Y\"");

@@ -69,7 +69,8 @@ absl::Status ValidateRuleData(const RuleData& d) {
   return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 }
 
-absl::StatusOr<RuleSet> RuleSet::FromData(RuleData data, std::string_view content_digest) {
+absl::StatusOr<RuleSet> RuleSet::FromData(RuleData data, std::string_view content_digest,
+                                          std::string_view care_digest) {
   if (absl::Status s = ValidateRuleData(data); !s.ok()) return s;
   RuleSet rs;
   rs.file_versions_["manifest"] = data.manifest_version;
@@ -91,6 +92,16 @@ absl::StatusOr<RuleSet> RuleSet::FromData(RuleData data, std::string_view conten
     digest = absl::StrFormat("%08x", static_cast<uint32_t>(h ^ (h >> 32)));
   }
   rs.version_ = internal::Cat(data.manifest_version, "#", digest);
+  std::string care(care_digest);
+  if (care.empty()) {
+    uint64_t h = 1469598103934665603ull;
+    for (const auto& [k, v] : rs.file_versions_) {
+      if (!k.starts_with("prices/")) h = internal::Fnv1a(internal::Fnv1a(h, k), v);
+    }
+    if (!content_digest.empty()) h = internal::Fnv1a(h, content_digest);  // as the version, a given digest counts
+    care = absl::StrFormat("%08x", static_cast<uint32_t>(h ^ (h >> 32)));
+  }
+  rs.care_version_ = internal::Cat(data.manifest_version, "#", care);
   rs.data_ = std::make_shared<const RuleData>(std::move(data));
   return rs;
 }

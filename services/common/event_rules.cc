@@ -294,6 +294,7 @@ absl::Status TariffActivity(const care::RuleSet& rules, const pbr::v1::TariffAct
   p.Text("cause", t.cause(), limits::kRuleReasonBytes);
   p.Identifier("cause_event_id", t.cause_event_id(), Need::kOptional);
   p.Time("issued_at", t.issued_at(), t.has_issued_at(), Need::kRequired);
+  p.Identifier("ledger_id", t.ledger_id(), Need::kRequired);
   return p.Result();
 }
 

@@ -6,12 +6,14 @@
 #include "platform/service_host.h"
 #include "projections/tariff/activity.h"
 #include "projections/tariff/queries.h"
+#include "projections/tariff/tariff.h"
 
 namespace pbr::reporting {
 
 absl::Status FinanceApi::CheckStreamRequest(const pbr::v1::StreamTariffActivityRequest& request) {
   services::Problems p;
   p.Identifier("commissioner_id", request.commissioner_id(), services::Need::kOptional);
+  p.Identifier("ledger_id", request.ledger_id(), services::Need::kOptional);
   return p.Result();
 }
 
@@ -35,6 +37,19 @@ grpc::Status FinanceApi::StreamTariffActivity(grpc::ServerContext* context,
                                               const pbr::v1::StreamTariffActivityRequest* request,
                                               grpc::ServerWriter<pbr::v1::TariffActivity>* writer) {
   if (auto st = CheckStreamRequest(*request); !st.ok()) return platform::ToGrpc(st);
+  auto meta = tariff::LoadMeta(store_);
+  if (!meta.ok()) return platform::ToGrpc(meta.status());
+  if (!request->ledger_id().empty() && request->ledger_id() != meta->ledger_id()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        absl::StrCat("ledger_id: ", request->ledger_id(), " is not this reporting's tariff ledger (",
+                                     meta->ledger_id().empty() ? "none issued yet" : meta->ledger_id(),
+                                     "): it was rebuilt; read it again from sequence 0"));
+  }
+  if (request->after_sequence() > meta->last_sequence()) {
+    return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                        absl::StrCat("after_sequence: ", request->after_sequence(), " is after the last line issued (",
+                                     meta->last_sequence(), "): the cursor is from another ledger"));
+  }
   if (open_streams_.fetch_add(1) >= kMaxStreams) {
     open_streams_.fetch_sub(1);
     return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -50,6 +65,7 @@ grpc::Status FinanceApi::StreamTariffActivity(grpc::ServerContext* context,
     auto lines = tariff::LinesAfter(store_, cursor, request->commissioner_id(), kLinesPerRead);
     if (!lines.ok()) return platform::ToGrpc(lines.status());
     for (const auto& line : *lines) {
+      if (stopping_.is_set()) break;  // a long backlog does not hold the service's shutdown
       if (!writer->Write(line)) return grpc::Status::OK;  // the caller went away
       cursor = line.sequence();
     }

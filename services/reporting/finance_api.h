@@ -24,14 +24,16 @@ class FinanceApi final : public pbr::v1::Finance::Service {
              absl::Duration poll = absl::Milliseconds(200))
       : store_(store), stopping_(stopping), poll_(poll) {}
 
-  // INVALID_ARGUMENT naming commissioner_id when it is given and not an identifier.
+  // INVALID_ARGUMENT naming commissioner_id (or ledger_id) when given and not an identifier.
   static absl::Status CheckStreamRequest(const pbr::v1::StreamTariffActivityRequest& request);
   // INVALID_ARGUMENT naming the field: commissioner_id missing or not an identifier, year outside 2000-2199,
   // month outside 1-12. FAILED_PRECONDITION naming month: the month is not closed yet (no lines issued).
   absl::Status CheckExportRequest(const pbr::v1::ExportTariffRequest& request) const;
 
   // Every line after the cursor, then new ones as issued, until the caller cancels (OK) or the service stops
-  // (UNAVAILABLE: resume from the last sequence received). RESOURCE_EXHAUSTED beyond kMaxStreams.
+  // (UNAVAILABLE: resume from the last sequence received). RESOURCE_EXHAUSTED beyond kMaxStreams;
+  // FAILED_PRECONDITION naming ledger_id for another ledger's id; OUT_OF_RANGE naming after_sequence for a cursor
+  // after the last line issued.
   grpc::Status StreamTariffActivity(grpc::ServerContext* context, const pbr::v1::StreamTariffActivityRequest* request,
                                     grpc::ServerWriter<pbr::v1::TariffActivity>* writer) override;
   grpc::Status ExportTariff(grpc::ServerContext* context, const pbr::v1::ExportTariffRequest* request,

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -531,8 +532,9 @@ int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, c
     std::cerr << "error: --out: give the file to write\n";
     return kExitBadInput;
   }
-  const std::string partial = options.out + ".partial";
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  // A file of its own beside the target (two exports of the same file never share one), renamed into place.
+  std::string partial = options.out + ".partial.XXXXXX";
+  const int fd = ::mkstemp(partial.data());
   if (fd < 0) {
     std::cerr << "error: --out: cannot write " << partial << ": " << std::strerror(errno) << "\n";
     return kExitFailed;
@@ -550,7 +552,8 @@ int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, c
   const Endpoint endpoint = rpc.ReportingEndpoint();
   auto stub = pbr::v1::Finance::NewStub(MakeChannel(endpoint.address));
   grpc::ClientContext context;
-  SetTimeout(context, rpc.timeout);
+  // The whole export is one call: a big commissioner's month may take minutes, more than one query's --timeout.
+  SetTimeout(context, std::max(rpc.timeout, absl::Minutes(30)));
   auto reader = stub->ExportTariff(&context, request);
   pbr::v1::TariffExportChunk chunk;
   std::optional<pbr::v1::TariffExportTotals> totals;
@@ -581,10 +584,21 @@ int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, c
     std::cerr << "error: cannot write " << partial << ": " << std::strerror(errno) << "\n";
     return kExitFailed;
   }
-  if (std::rename(partial.c_str(), options.out.c_str()) != 0) {
+  if (::chmod(partial.c_str(), 0640) != 0 || std::rename(partial.c_str(), options.out.c_str()) != 0) {
     ::unlink(partial.c_str());
     std::cerr << "error: cannot rename " << partial << " to " << options.out << ": " << std::strerror(errno) << "\n";
     return kExitFailed;
+  }
+  // The rename itself survives a crash only once the directory is synced.
+  const size_t slash = options.out.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : options.out.substr(0, slash));
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    const int synced = ::fsync(dfd);
+    ::close(dfd);
+    if (synced != 0) {
+      std::cerr << "error: cannot sync " << dir << ": " << std::strerror(errno) << "\n";
+      return kExitFailed;
+    }
   }
   std::cout << (format.json ? ToJson(*totals) : RenderTariffTotals(*totals, options.commissioner, options.month, options.out));
   return kExitOk;

@@ -121,8 +121,9 @@ struct NationalOptions {
 };
 int RunNational(const RpcOptions& rpc, const NationalOptions& options, const QueryFormat& format);
 
-// One commissioner's closed month of tariff lines (Finance.ExportTariff) written to `out` as CSV: written to
-// "<out>.partial", synced and renamed, so `out` is either the whole export or absent. Prints the totals.
+// One commissioner's closed month of tariff lines (Finance.ExportTariff) written to `out` as CSV: written to a
+// "<out>.partial.XXXXXX" file of its own, synced, renamed and the directory synced, so `out` is either the whole
+// export or as it was. The call may take up to 30 minutes (or --timeout, if longer). Prints the totals.
 struct TariffExportOptions {
   std::string commissioner;
   std::string month;  // YYYY-MM

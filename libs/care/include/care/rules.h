@@ -54,11 +54,16 @@ class RuleSet {
   // Same, from in-memory files keyed by path relative to the rules directory ("manifest.yaml", ...).
   static absl::StatusOr<RuleSet> LoadFromFiles(const std::map<std::string, std::string>& files);
   // From data built in code (tests). `content_digest` feeds the version id; empty: derived from the versions.
-  static absl::StatusOr<RuleSet> FromData(RuleData data, std::string_view content_digest = "");
+  // `care_digest` likewise feeds the care version (empty: derived from the versions of every file but the prices).
+  static absl::StatusOr<RuleSet> FromData(RuleData data, std::string_view content_digest = "",
+                                          std::string_view care_digest = "");
 
   // Combined version id, "<manifest version>#<8 hex digits of a digest of every loaded file>": it changes when
   // any file's content changes, even if its declared version does not.
   const std::string& version() const { return version_; }
+  // The same without the price lists, "<manifest version>#<digest>": what care is derived with (caseloads, KPIs,
+  // national measures), so a new or replaced price list changes what is billed but nothing else.
+  const std::string& care_version() const { return care_version_; }
   // Declared version of each part: "manifest", "clusters", "review_periods", "service_areas",
   // "transitions", "scoring_profiles", "outcomes", "kpis", "teams", "prices/<commissioner>/<year>".
   const std::map<std::string, std::string>& file_versions() const { return file_versions_; }
@@ -106,6 +111,7 @@ class RuleSet {
   RuleSet() = default;
   std::shared_ptr<const RuleData> data_;
   std::string version_;
+  std::string care_version_;
   std::map<std::string, std::string> file_versions_;
 };
 

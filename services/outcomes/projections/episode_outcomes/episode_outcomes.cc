@@ -95,7 +95,7 @@ std::vector<std::string> EpisodeOutcomesFamilies() {
           std::string(kTalliesFamily)};
 }
 
-std::string EpisodeOutcomes::derivation() const { return absl::StrCat("rules ", rules_->version()); }
+std::string EpisodeOutcomes::derivation() const { return absl::StrCat("rules ", rules_->care_version()); }
 
 std::vector<std::string> EpisodeOutcomes::topics() const {
   return {std::string(platform::topic::kAssessmentRecorded), std::string(platform::topic::kCareEventRecorded)};

@@ -425,7 +425,7 @@ TEST_F(EpisodeOutcomesTest, TheApiNamesTheFieldOfABadRequest) {
 
 // What the measures and summaries are derived with: the rule set (outcomes.yaml, the clusters' super classes).
 TEST_F(EpisodeOutcomesTest, TheDerivationIsTheRulesVersion) {
-  EXPECT_EQ(projection_->derivation(), absl::StrCat("rules ", rules_->version()));
+  EXPECT_EQ(projection_->derivation(), absl::StrCat("rules ", rules_->care_version()));
 }
 
 }  // namespace

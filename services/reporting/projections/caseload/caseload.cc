@@ -351,7 +351,7 @@ absl::Status AddToTeamCounts(platform::ApplyContext& ctx, const std::map<std::st
 }  // namespace
 
 std::string CaseloadProjection::derivation() const {
-  return rules_ != nullptr ? absl::StrCat("rules ", rules_->version()) : std::string();
+  return rules_ != nullptr ? absl::StrCat("rules ", rules_->care_version()) : std::string();
 }
 
 std::vector<std::string> CaseloadProjection::topics() const {

@@ -163,7 +163,7 @@ absl::StatusOr<Contributions> FromRecord(const KpiPerson& r) {
 }  // namespace kpis
 
 std::string KpisProjection::derivation() const {
-  return absl::StrCat("rules ", rules_->version(), "; review-policy ", std::string(care::ReviewPolicyName(policy_)));
+  return absl::StrCat("rules ", rules_->care_version(), "; review-policy ", std::string(care::ReviewPolicyName(policy_)));
 }
 
 std::vector<std::string> KpisProjection::topics() const {

@@ -600,7 +600,7 @@ TEST(KpiAggregates, TheDifferenceIsWhatRemovingAllAndAddingAllWouldMove) {
 
 TEST_F(KpisTest, TheDerivationIsTheRulesVersionAndTheReviewPolicy) {
   const std::string sop = projection_->derivation();
-  EXPECT_THAT(sop, HasSubstr(ShippedRules()->version()));
+  EXPECT_THAT(sop, HasSubstr(ShippedRules()->care_version()));
   EXPECT_THAT(sop, HasSubstr("review-policy sop"));
   KpisProjection national(ShippedRules(), care::ReviewPolicy::kNational);
   EXPECT_THAT(national.derivation(), HasSubstr("review-policy national"));

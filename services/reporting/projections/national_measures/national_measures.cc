@@ -32,7 +32,7 @@ absl::StatusOr<std::vector<national::Contribution>> StoredRuns(const platform::S
 
 }  // namespace
 
-std::string NationalMeasuresProjection::derivation() const { return absl::StrCat("rules ", rules_->version()); }
+std::string NationalMeasuresProjection::derivation() const { return absl::StrCat("rules ", rules_->care_version()); }
 
 std::vector<std::string> NationalMeasuresProjection::topics() const {
   namespace topic = platform::topic;

@@ -671,7 +671,7 @@ TEST_F(NationalMeasuresTest, TheApiChecksTheScopeAndMonthNamingTheField) {
 
 // What the runs are derived with: the rule set's national review periods and cluster codes.
 TEST(NationalDerivation, IsTheRulesVersion) {
-  EXPECT_EQ(NationalMeasuresProjection(Rules()).derivation(), absl::StrCat("rules ", Rules()->version()));
+  EXPECT_EQ(NationalMeasuresProjection(Rules()).derivation(), absl::StrCat("rules ", Rules()->care_version()));
 }
 
 }  // namespace

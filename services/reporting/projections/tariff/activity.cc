@@ -13,9 +13,9 @@ int MonthNumber(absl::CivilMonth m) { return static_cast<int>(m.year()) * 100 + 
 absl::CivilMonth MonthOf(int yyyymm) { return absl::CivilMonth(yyyymm / 100, yyyymm % 100); }
 
 bool MonthActivity::SameFigure(const MonthActivity& o) const {
+  // Not the price list's version: a new edition with the same prices bills the same.
   return days == o.days && review_periods_started == o.review_periods_started && priced == o.priced && gap == o.gap &&
-         basis == o.basis && unit_price_pence == o.unit_price_pence && amount_pence == o.amount_pence &&
-         price_list_version == o.price_list_version;
+         basis == o.basis && unit_price_pence == o.unit_price_pence && amount_pence == o.amount_pence;
 }
 
 namespace {
@@ -34,12 +34,16 @@ void Add(MonthActivity& into, const MonthActivity& more) {
 
 Activity ActivityThrough(const ledger::CareRecord& record, const care::RuleSet& rules, absl::CivilMonth through) {
   Activity out;
+  std::optional<absl::CivilDay> discharge_day;  // the last discharge's day, billed to the episode it ended
   for (const ledger::Episode& e : record.episodes) {
     care::ClusterEpisode episode;
     episode.cluster = e.cluster;
     episode.start = platform::ClinicalDay(e.started_at);
+    // Re-referred the day of a discharge: that day is billed once, to the episode the discharge ended.
+    if (discharge_day.has_value() && episode.start <= *discharge_day) episode.start = *discharge_day + 1;
     episode.end = care::LastDayOnCluster(
         e.ended_at.has_value() ? std::optional(platform::ClinicalDay(*e.ended_at)) : std::nullopt, e.ended_by_discharge);
+    if (e.ended_by_discharge && episode.end.has_value()) discharge_day = *episode.end;
     if (episode.end.has_value() && *episode.end < episode.start) continue;  // replaced the day it started
     const std::string commissioner = e.commissioner_id.empty() ? std::string(kUnknownCommissioner) : e.commissioner_id;
     const absl::CivilMonth last = episode.end.has_value() ? std::min(absl::CivilMonth(*episode.end), through) : through;

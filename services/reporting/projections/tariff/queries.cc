@@ -37,7 +37,11 @@ uint64_t SequenceOf(absl::string_view index_key) {
   return platform::DecodeOrderedU64(index_key.substr(index_key.size() - 8));
 }
 
-std::string Field(absl::string_view text) {
+std::string Field(absl::string_view raw) {
+  // Text a spreadsheet would run as a formula is kept as text.
+  std::string guarded;
+  if (!raw.empty() && (raw[0] == '=' || raw[0] == '+' || raw[0] == '-' || raw[0] == '@')) guarded = absl::StrCat("'", raw);
+  const absl::string_view text = guarded.empty() ? raw : absl::string_view(guarded);
   if (!absl::StrContains(text, ',') && !absl::StrContains(text, '"') && !absl::StrContains(text, '\n') &&
       !absl::StrContains(text, '\r')) {
     return std::string(text);
@@ -143,6 +147,7 @@ absl::StatusOr<pbr::v1::TariffExportTotals> ExportMonth(const platform::StoreRea
       totals.set_unpriced_days(totals.unpriced_days() + line->days());
     }
     totals.set_last_sequence(std::max(totals.last_sequence(), line->sequence()));
+    totals.set_ledger_id(line->ledger_id());
     chunk += CsvRow(*line);
     if (chunk.size() >= chunk_bytes) {
       if (!write(std::move(chunk))) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ledger_store.h"
@@ -196,6 +197,11 @@ absl::StatusOr<size_t> TariffProjection::Settle(platform::ApplyContext& ctx, Tar
   const tariff::Activity now = tariff::ActivityThrough(record, *rules_, tariff::MonthOf(through));
   tariff::BilledActivity billed = BilledOf(person);
   const std::vector<tariff::LineToIssue> lines = tariff::LinesToIssue(billed, now, through, meta.closed_through());
+  if (!lines.empty() && meta.ledger_id().empty()) {
+    // A new ledger: an id no rebuilt one shares, so a finance client can tell its cursor belongs elsewhere.
+    absl::BitGen random;
+    meta.set_ledger_id(absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(random), absl::Uniform<uint64_t>(random)));
+  }
 
   auto* lines_family = ctx.store().Family(kTariffLinesFamily);
   auto* by_commissioner = ctx.store().Family(kTariffByCommissionerFamily);
@@ -226,13 +232,14 @@ absl::StatusOr<size_t> TariffProjection::Settle(platform::ApplyContext& ctx, Tar
                              MonthText(l.key.month)));
     t.set_cause_event_id(cause.event_id);
     *t.mutable_issued_at() = platform::ToProto(ctx.now());
+    t.set_ledger_id(meta.ledger_id());
 
     ctx.batch().Put(lines_family, platform::EncodeOrderedU64(sequence), t.SerializeAsString());
     ctx.batch().Put(by_commissioner, tariff::CommissionerKey(l.key.commissioner_id, sequence), "");
     ctx.batch().Put(months, tariff::MonthKey(l.key.commissioner_id, l.key.month, sequence), "");
     auto event = platform::MakeEnvelope(platform::topic::kTariffActivity,
                                         platform::DeterministicId(platform::topic::kTariffActivity,
-                                                                  {absl::StrCat(sequence)}),
+                                                                  {meta.ledger_id(), absl::StrCat(sequence)}),
                                         person_id, ctx.now(), ctx.now(), "", "");
     *event.mutable_tariff_activity() = std::move(t);
     ctx.Emit(platform::topic::kTariffActivity, event, l.key.commissioner_id);
@@ -242,7 +249,6 @@ absl::StatusOr<size_t> TariffProjection::Settle(platform::ApplyContext& ctx, Tar
       billed[l.key] = {l.figure, sequence};
     }
   }
-  if (!ctx.emit_problem().ok()) return ctx.emit_problem();
 
   // What is billed now: every key of the months through `through` with activity.
   person.clear_billed();
@@ -312,6 +318,9 @@ absl::Status TariffProjection::CloseMonths(platform::ApplyContext& ctx) const {
     if (!facts.ok()) return facts.status();
     auto n = Settle(ctx, meta, person_id, person, *facts, meta.sweep_target(), {meta.sweep_cause(), ""});
     if (!n.ok()) return n.status();
+    // A line the shared rules refuse is a bug, not bad input: the consumer logs it and drops the whole pass
+    // (it is tried again next interval), so stop here.
+    if (!ctx.emit_problem().ok()) return absl::OkStatus();
     issued += *n;
     ++billed;
     ctx.batch().Put(ctx.store().Family(kTariffPeopleFamily), person_id, person.SerializeAsString());

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
@@ -304,6 +305,36 @@ TEST_F(TariffTest, ADischargedPersonIsBilledUpToTheDischargeAndALateRecordRestat
   EXPECT_THAT(added[0].cause(), HasSubstr("assessment late-1 recorded; corrects 2024-08"));
 }
 
+TEST_F(TariffTest, DaysAreUkDaysAndADischargeDayIsBilledOnceWhenTheyAreReReferredThatDay) {
+  // 00:30 on 1 August BST is 23:30 on 31 July UTC: August's. 23:30 on 31 August BST is still 31 August.
+  const absl::Time just_after_midnight =
+      absl::FromCivil(absl::CivilSecond(2024, 8, 1, 0, 30, 0), platform::ClinicalTimeZone());
+  Apply({"uk", "uk-1", just_after_midnight, 4});
+  Discharge("uk", absl::FromCivil(absl::CivilSecond(2024, 8, 31, 23, 30, 0), platform::ClinicalTimeZone()));
+  // Discharged at 10:00 on 15 June and allocated again at 14:00 the same day, on the same cluster and team.
+  Apply({"back", "back-1", At(6, 1), 11});
+  Discharge("back", At(6, 15));
+  Apply({"back", "back-2", At(6, 15) + absl::Hours(4), 11});
+  CloseAll(At(10, 1));
+  EXPECT_EQ(NetOf("00X", 2024, 7, 4).days, 0);
+  EXPECT_EQ(NetOf("00X", 2024, 8, 4).days, 31);
+  EXPECT_EQ(NetOf("00X", 2024, 9, 4).days, 0);
+  EXPECT_EQ(NetOf("00X", 2024, 6, 11).days, 30) << "15 June once, not twice";
+}
+
+TEST_F(TariffTest, AMonthCloseWhoseLineTheRulesRefuseWritesNothingAndStopsNothing) {
+  Apply({"p", "p-1", At(7, 10), 4});
+  const platform::EventValidator refuse = [](absl::string_view, const pbr::v1::EventEnvelope&) {
+    return absl::InvalidArgumentError("refused for the test");
+  };
+  rocksdb::WriteBatch batch;
+  platform::ApplyContext ctx(*store_, *outbox_, batch, At(8, 1), &refuse);
+  EXPECT_TRUE(projection_->CloseMonths(ctx).ok()) << "the consumer drops the pass and tries again";
+  EXPECT_FALSE(ctx.emit_problem().ok());
+  CloseAll(At(8, 1));  // the next pass, with lines the rules accept
+  EXPECT_EQ(Lines().size(), 1u);
+}
+
 TEST_F(TariffTest, AMonthWithNoPriceIsAVisibleGapNotAZero) {
   Apply({"z", "z-1", At(8, 5), 4, "00Z"});
   Apply({"c3", "c3-1", At(8, 5), 3, "00X"});
@@ -487,12 +518,39 @@ TEST_F(TariffTest, TheStreamSendsEveryLineAfterTheCursorThenNewOnesAndResumesWit
   ASSERT_TRUE(resumed->Read(&line));
   EXPECT_EQ(line.sequence(), 6u);  // the restatement that followed the reversal at 5
   EXPECT_EQ(line.commissioner_id(), "00X");
+  const std::string ledger = line.ledger_id();
+  EXPECT_EQ(ledger.size(), 32u);
   stopping.Set();  // the service stops: the stream ends at once, telling the client to resume
   while (resumed->Read(&line)) {
   }
   const grpc::Status end = resumed->Finish();
   EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_THAT(end.error_message(), HasSubstr("resume after sequence 6"));
+
+  // A cursor from another ledger (reporting rebuilt) is refused, not answered with another ledger's lines.
+  for (const auto& [request, code, text] :
+       std::vector<std::tuple<pbr::v1::StreamTariffActivityRequest, grpc::StatusCode, std::string>>{
+           {[&] {
+              pbr::v1::StreamTariffActivityRequest r;
+              r.set_ledger_id("0123456789abcdef0123456789abcdef");
+              return r;
+            }(),
+            grpc::StatusCode::FAILED_PRECONDITION, "it was rebuilt"},
+           {[&] {
+              pbr::v1::StreamTariffActivityRequest r;
+              r.set_after_sequence(99);
+              r.set_ledger_id(ledger);
+              return r;
+            }(),
+            grpc::StatusCode::OUT_OF_RANGE, "after_sequence: 99 is after the last line issued (6)"}}) {
+    grpc::ClientContext c;
+    auto refused = stub->StreamTariffActivity(&c, request);
+    while (refused->Read(&line)) {
+    }
+    const grpc::Status why = refused->Finish();
+    EXPECT_EQ(why.error_code(), code) << why.error_message();
+    EXPECT_THAT(why.error_message(), HasSubstr(text));
+  }
 
   grpc::ClientContext bad;
   pbr::v1::StreamTariffActivityRequest wrong;
