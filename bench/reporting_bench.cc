@@ -4,8 +4,9 @@
 // allocation, an admission for an inpatient team's people, face-to-face contacts, reviews on time and late,
 // transfers to crisis resolution, discharge reviews and discharges, the scheduler's review announcements and
 // outcomes' HoNOS), all before the service's clock, is made as the events allocation, the scheduler and
-// outcomes publish, checked by the shared event rules, and applied through the three projections
-// pbr-reporting runs (caseload, national measures, KPIs), one WriteBatch per message as the consumer does.
+// outcomes publish, checked by the shared event rules, and applied through the three read models
+// the issue measures (caseload, national measures, KPIs; not the tariff ledger, which the service also runs), a
+// run of messages per WriteBatch as the consumer does.
 // Then the real pbr-reporting starts on that store and is asked through gRPC. Every figure is printed beside
 // a raw baseline measured in the same run on the same machine:
 //   load, messages/s             vs  as many raw batch writes of the same size into the same kind of Store
