@@ -40,7 +40,8 @@ inline std::map<std::string, std::string> ShippedFiles() {
   for (const char* f : {"manifest.yaml", "clusters.yaml", "review_periods.yaml", "service_areas.yaml",
                         "transitions.yaml", "scoring_profiles.EXAMPLE.yaml", "outcomes.yaml", "kpis.yaml",
                         "teams.yaml", "prices/EXAMPLE-00X-2024-25.yaml", "prices/EXAMPLE-00X-2025-26.yaml",
-                        "prices/EXAMPLE-00Y-2024-25.yaml"}) {
+                        "prices/EXAMPLE-00X-2026-27.yaml", "prices/EXAMPLE-00Y-2024-25.yaml",
+                        "prices/EXAMPLE-00Y-2026-27.yaml"}) {
     files[f] = ReadRuleFile(f);
   }
   return files;

@@ -536,8 +536,10 @@ bool Consumer::CaughtUp() {
   if (subscribed_partitions_ == 0 && now >= next_metadata_query_) {
     next_metadata_query_ = now + absl::Seconds(1);
     const rd_kafka_metadata_t* md = nullptr;
-    if (rd_kafka_metadata(consumer_.get(), 1, nullptr, &md,
-                          static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout))) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Short: it is asked again every second, and a long wait here (no broker yet) would hold up Stop().
+    const absl::Duration wait = std::min(settings_.timeout, absl::Milliseconds(500));
+    if (rd_kafka_metadata(consumer_.get(), 1, nullptr, &md, static_cast<int>(absl::ToInt64Milliseconds(wait))) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
       int total = 0;
       for (int i = 0; i < md->topic_cnt; ++i) {
         absl::string_view name = md->topics[i].topic;
