@@ -38,6 +38,20 @@ absl::StatusOr<std::optional<TariffPerson>> LoadPerson(const platform::StoreRead
   return std::optional<TariffPerson>(std::move(p));
 }
 
+// A figure into the records that carry one (the person's billed key, an issued line): the same fields.
+template <typename Record>
+void SetFigure(const MonthActivity& f, Record& r) {
+  r.set_days(f.days);
+  r.set_review_periods_started(f.review_periods_started);
+  r.set_basis(f.basis);
+  r.set_unit_price_pence(f.unit_price_pence);
+  r.set_amount_pence(f.amount_pence);
+  r.set_priced(f.priced);
+  r.set_gap(f.gap);
+  r.set_price_list_version(f.price_list_version);
+  r.set_rule_version(f.rule_version);
+}
+
 tariff::BilledActivity BilledOf(const TariffPerson& p) {
   tariff::BilledActivity out;
   for (const TariffBilled& b : p.billed()) {
@@ -62,15 +76,7 @@ TariffBilled ToBilled(const ActivityKey& k, const MonthActivity& f, uint64_t seq
   b.set_commissioner_id(k.commissioner_id);
   b.set_team_id(k.team_id);
   b.set_cluster(k.cluster);
-  b.set_days(f.days);
-  b.set_review_periods_started(f.review_periods_started);
-  b.set_basis(f.basis);
-  b.set_unit_price_pence(f.unit_price_pence);
-  b.set_amount_pence(f.amount_pence);
-  b.set_priced(f.priced);
-  b.set_gap(f.gap);
-  b.set_price_list_version(f.price_list_version);
-  b.set_rule_version(f.rule_version);
+  SetFigure(f, b);
   b.set_sequence(sequence);
   return b;
 }
@@ -218,15 +224,7 @@ absl::StatusOr<size_t> TariffProjection::Settle(platform::ApplyContext& ctx, Tar
     t.set_cluster(l.key.cluster);
     t.set_year(l.key.month / 100);
     t.set_month(l.key.month % 100);
-    t.set_days(l.figure.days);
-    t.set_review_periods_started(l.figure.review_periods_started);
-    t.set_basis(l.figure.priced ? l.figure.basis : "");
-    t.set_unit_price_pence(l.figure.priced ? l.figure.unit_price_pence : 0);
-    t.set_amount_pence(l.figure.priced ? l.figure.amount_pence : 0);
-    t.set_priced(l.figure.priced);
-    t.set_gap(l.figure.gap);
-    t.set_price_list_version(l.figure.price_list_version);
-    t.set_rule_version(l.figure.rule_version);
+    SetFigure(l.figure, t);  // a gap's figure has no basis, price or amount (ActivityThrough)
     t.set_reverses_sequence(l.reverses_sequence);
     t.set_cause(absl::StrCat(cause.text, l.kind == pbr::v1::TARIFF_LINE_ORIGINAL ? "; bills " : "; corrects ",
                              MonthText(l.key.month)));
