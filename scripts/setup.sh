@@ -5,6 +5,7 @@
 #   scripts/setup.sh --release     install + build Release (deploy/Dockerfile uses this)
 #   scripts/setup.sh --deps-only   install packages only
 #   scripts/setup.sh --no-fuzz     without the fuzzing toolchain (clang-14; deploy/Dockerfile uses this)
+#   scripts/setup.sh --browser     also Chromium and ChromeDriver (the dashboard's browser test; scripts/test.sh uses this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +13,13 @@ BUILD_TYPE=RelWithDebInfo
 do_deps=1
 do_build=1
 do_fuzz=1
+do_browser=0
 for arg in "$@"; do
   case "$arg" in
     --release) BUILD_TYPE=Release ;;
     --deps-only) do_build=0 ;;
     --no-fuzz) do_fuzz=0 ;;
+    --browser) do_browser=1 ;;
     *) echo "setup.sh: unknown option '$arg' (see the comment at the top of this file)" >&2; exit 2 ;;
   esac
 done
@@ -26,11 +29,13 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev librocksdb-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libabsl-dev libssl-dev libspdlog-dev libfmt-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
 )
 # The fuzz targets (fuzz/run.sh, run by scripts/test.sh): clang with libFuzzer and the sanitizer
 # runtimes, and llvm-symbolizer (llvm-14) so a crash report names functions and lines.
 if [[ $do_fuzz == 1 ]]; then PACKAGES+=(clang-14 libclang-rt-14-dev llvm-14); fi
+# The dashboard's browser test drives headless Chromium through ChromeDriver (tests/dashboard_browser_test.cc).
+if [[ $do_browser == 1 ]]; then PACKAGES+=(chromium chromium-driver fonts-dejavu-core); fi
 
 if [[ $do_deps == 1 ]]; then
   missing=()

@@ -146,4 +146,21 @@ CaseJudgement JudgeCase(const RuleSet& rules, const CaseloadRecord& c, absl::Civ
   return j;
 }
 
+std::string_view KpiStatusName(KpiStatus s) {
+  switch (s) {
+    case KpiStatus::kRed: return "red";
+    case KpiStatus::kAmber: return "amber";
+    case KpiStatus::kGreen: return "green";
+    case KpiStatus::kNoData: break;
+  }
+  return "no_data";
+}
+
+KpiStatus StatusAgainstTarget(std::optional<double> percent, double target_percent, double amber_points_below_target) {
+  if (!percent.has_value()) return KpiStatus::kNoData;
+  if (*percent >= target_percent) return KpiStatus::kGreen;
+  if (*percent >= target_percent - amber_points_below_target) return KpiStatus::kAmber;
+  return KpiStatus::kRed;
+}
+
 }  // namespace care

@@ -234,3 +234,40 @@ TEST(CareKpiOptions, NamesAndDefaults) {
 
 }  // namespace
 }  // namespace care
+
+namespace care {
+namespace {
+
+TEST(KpiStatus, GreenAtTargetAmberWithinTheBandRedBelowItNoDataWithoutAPercentage) {
+  EXPECT_EQ(StatusAgainstTarget(95.0, 95, 5), KpiStatus::kGreen);
+  EXPECT_EQ(StatusAgainstTarget(100.0, 95, 5), KpiStatus::kGreen);
+  EXPECT_EQ(StatusAgainstTarget(94.9, 95, 5), KpiStatus::kAmber);
+  EXPECT_EQ(StatusAgainstTarget(90.0, 95, 5), KpiStatus::kAmber);
+  EXPECT_EQ(StatusAgainstTarget(89.9, 95, 5), KpiStatus::kRed);
+  EXPECT_EQ(StatusAgainstTarget(99.0, 100, 0), KpiStatus::kRed);
+  EXPECT_EQ(StatusAgainstTarget(std::nullopt, 95, 5), KpiStatus::kNoData);
+  EXPECT_EQ(KpiStatusName(KpiStatus::kAmber), "amber");
+  EXPECT_EQ(KpiStatusName(KpiStatus::kNoData), "no_data");
+}
+
+TEST(KpiStatus, TheBandIsReadFromTheKpiFileAndCheckedThere) {
+  const std::string shipped = testing::ReadRuleFile("kpis.yaml");
+  auto k = ParseKpiFile(shipped, "kpis.yaml");
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->amber_points_below_target, 5);
+  std::string wider = shipped;
+  const std::string band = "amber_points_below_target: 5";
+  ASSERT_NE(wider.find(band), std::string::npos);
+  wider.replace(wider.find(band), band.size(), "amber_points_below_target: 7.5");
+  auto seven = ParseKpiFile(wider, "kpis.yaml");
+  ASSERT_TRUE(seven.ok()) << seven.status();
+  EXPECT_EQ(seven->amber_points_below_target, 7.5);
+  std::string bad = shipped;
+  bad.replace(bad.find(band), band.size(), "amber_points_below_target: 120");
+  auto refused = ParseKpiFile(bad, "kpis.yaml");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(testing::Msg(refused.status()), ::testing::HasSubstr("status.amber_points_below_target"));
+}
+
+}  // namespace
+}  // namespace care

@@ -1004,8 +1004,19 @@ absl::StatusOr<KpiSettings> ParseKpiFile(std::string_view yaml, std::string_view
   YAML::Node root;
   if (!LoadYaml(ctx, yaml, &root)) return ctx.Finish();
   KpiSettings k;
-  CheckKeys(ctx, root, "", {"kind", "version", "description", "timing", "kpis"});
+  CheckKeys(ctx, root, "", {"kind", "version", "description", "timing", "status", "kpis"});
   Header(ctx, root, RuleFileKind::kKpis, &k.version);
+  if (YAML::Node st = Get(ctx, root, "status", "", false); st.IsDefined()) {
+    CheckKeys(ctx, st, "status", {"amber_points_below_target"});
+    if (YAML::Node a = Get(ctx, st, "amber_points_below_target", "status", true); a.IsDefined()) {
+      double v = -1;
+      if (!a.IsScalar() || !YAML::convert<double>::decode(a, v) || v < 0 || v > 100) {
+        ctx.Error(a, "status.amber_points_below_target", "must be a number from 0 to 100");
+      } else {
+        k.amber_points_below_target = v;
+      }
+    }
+  }
   if (YAML::Node t = Get(ctx, root, "timing", "", true); t.IsDefined()) {
     CheckKeys(ctx, t, "timing",
               {"max_initial_contacts", "max_initial_bed_nights", "initial_contacts_days",

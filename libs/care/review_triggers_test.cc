@@ -37,7 +37,7 @@ TEST(CareReviewTriggers, ShippedTimingValues) {
   EXPECT_EQ(Timing().transfer_out_of_hours_hours, 72);
   EXPECT_EQ(Timing().discharge_review_hours, 24);
   EXPECT_EQ(Timing().max_initial_bed_nights, 2);
-  EXPECT_EQ(Timing().version, "kpis-2024.1");
+  EXPECT_EQ(Timing().version, "kpis-2024.2");
 }
 
 TEST(CareReviewTriggers, KpiNames) {

@@ -368,6 +368,7 @@ absl::Status Consumer::WriteRun() {
   }
   handled_.fetch_add(static_cast<int64_t>(run_.size()));
   writes_.fetch_add(1);
+  last_write_unix_ns_.store(absl::ToUnixNanos(absl::Now()));
   run_.clear();
   run_first_offsets_.clear();
   read_to_end_.insert(run_read_to_end_.begin(), run_read_to_end_.end());
@@ -432,11 +433,25 @@ absl::Status Consumer::NoteError(const rd_kafka_message_t* msg) {
   return ErrorOf(msg);
 }
 
+Consumer::Progress Consumer::progress() const {
+  Progress p;
+  p.caught_up = caught_up_seen_.load();
+  if (const int64_t lag = lag_total_.load(); lag >= 0) {
+    p.lag = lag;
+    p.lag_measured_at = absl::FromUnixNanos(lag_measured_unix_ns_.load());
+  }
+  if (const int64_t at = last_write_unix_ns_.load(); at != 0) p.last_write_at = absl::FromUnixNanos(at);
+  p.handled = handled_.load();
+  p.paused = paused_.load();
+  return p;
+}
+
 void Consumer::UpdateLag() {
-  if (!metrics_) return;
   rd_kafka_topic_partition_list_t* parts = nullptr;
   if (rd_kafka_assignment(consumer_.get(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || parts == nullptr) return;
   rd_kafka_position(consumer_.get(), parts);
+  int64_t total = 0;
+  bool measured = parts->cnt > 0;
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& p = parts->elems[i];
     int64_t low = 0, high = 0;
@@ -446,10 +461,17 @@ void Consumer::UpdateLag() {
             RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
       absl::string_view name = p.topic;
       absl::ConsumePrefix(&name, settings_.topic_prefix);
-      metrics_->SetConsumerLag(name, p.partition, std::max<int64_t>(0, high - position));
+      total += std::max<int64_t>(0, high - position);
+      if (metrics_) metrics_->SetConsumerLag(name, p.partition, std::max<int64_t>(0, high - position));
+    } else {
+      measured = false;
     }
   }
   rd_kafka_topic_partition_list_destroy(parts);
+  if (measured) {
+    lag_total_.store(total);
+    lag_measured_unix_ns_.store(absl::ToUnixNanos(absl::Now()));
+  }
 }
 
 absl::Status Consumer::ErrorOf(const rd_kafka_message_t* msg) {
@@ -530,7 +552,7 @@ absl::Status Consumer::PauseUntilWritable() {
 
 bool Consumer::CaughtUp() {
   if (caught_up_) return true;
-  if (tasks_.empty() || handlers_.empty()) return caught_up_ = true;
+  if (tasks_.empty() || handlers_.empty()) { caught_up_seen_ = true; return caught_up_ = true; }
   const absl::Time now = absl::Now();
   if (started_at_ == absl::InfinitePast()) started_at_ = now;
   if (subscribed_partitions_ == 0 && now >= next_metadata_query_) {
@@ -552,13 +574,13 @@ bool Consumer::CaughtUp() {
     }
   }
   if (subscribed_partitions_ > 0 && static_cast<int>(read_to_end_.size()) >= subscribed_partitions_) {
-    return caught_up_ = true;
+    { caught_up_seen_ = true; return caught_up_ = true; }
   }
   if (now - started_at_ > catch_up_limit_) {
     PBR_LOG(warn) << "consumer: " << read_to_end_.size() << " of " << subscribed_partitions_
                   << " partitions read to their end after " << absl::FormatDuration(catch_up_limit_)
                   << "; running periodic tasks anyway";
-    return caught_up_ = true;
+    { caught_up_seen_ = true; return caught_up_ = true; }
   }
   return false;
 }

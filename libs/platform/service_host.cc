@@ -259,6 +259,11 @@ SettingSpec ResetStateSetting() {
           "replaced and allocation re-published its history; README: Recovery)"};
 }
 
+SettingSpec HttpAddressSetting(int default_port) {
+  return {"http-address", SettingKind::kHostPort, absl::StrCat("127.0.0.1:", default_port),
+          "where the service's HTTP pages are served (port 0 picks a free one)"};
+}
+
 void ServiceHost::AddService(std::unique_ptr<grpc::Service> service) { services_.push_back(std::move(service)); }
 
 namespace {
@@ -387,8 +392,21 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   }
   auto stop_server = [&server, &host] {
     host.stopping_.Set();
+    host.http_.Stop();
     server->Shutdown(absl::ToChronoTime(absl::Now()));
   };
+  std::string http_line;
+  if (!host.http_.empty()) {
+    if (!host.config_.Has("http-address")) {
+      stop_server();
+      return fail(absl::FailedPreconditionError("the service serves HTTP but declares no http-address setting"));
+    }
+    if (auto st = host.http_.Start(host.config_.GetString("http-address")); !st.ok()) {
+      stop_server();
+      return fail(st);
+    }
+    http_line = absl::StrCat(" http=", host.http_.host(), ":", host.http_.port());
+  }
 
   StopRequest stop;
   if (auto st = host.outbox_->Start(); !st.ok()) {
@@ -406,8 +424,8 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
       host.config_.GetString("grpc-address").substr(0, host.config_.GetString("grpc-address").rfind(':'));
   const std::string metrics_host =
       host.config_.GetString("metrics-address").substr(0, host.config_.GetString("metrics-address").rfind(':'));
-  std::printf("READY %s grpc=%s:%d metrics=%s:%d\n", std::string(name).c_str(), grpc_host.c_str(), grpc_port,
-              metrics_host.c_str(), host.metrics_->port());
+  std::printf("READY %s grpc=%s:%d metrics=%s:%d%s\n", std::string(name).c_str(), grpc_host.c_str(), grpc_port,
+              metrics_host.c_str(), host.metrics_->port(), http_line.c_str());
   std::fflush(stdout);
   spdlog::info("serving gRPC on {}:{}, metrics on {}:{}", grpc_host, grpc_port, metrics_host, host.metrics_->port());
 
@@ -459,6 +477,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   const absl::Time deadline = absl::Now() + host.config_.GetDuration("shutdown-timeout");
   server->GetHealthCheckService()->Shutdown();
   host.stopping_.Set();  // open streams end now, not at the deadline
+  host.http_.Stop();     // pages read the store: done before it closes
   server->Shutdown(absl::ToChronoTime(deadline));
   if (host.consumes_) host.consumer_->Stop();
   host.outbox_->Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()));

@@ -1,6 +1,8 @@
 // pbr-reporting: the read side. Each read model is a projection (projections/<name>/) that every
 // message of its topics is fanned out to; the gRPC handlers (api.h) answer from their queries.
 #include "api.h"
+#include "dashboard/dashboard.h"
+#include "dashboard/gauges.h"
 #include "finance_api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
@@ -15,6 +17,7 @@ int main(int argc, char** argv, char** envp) {
   using pbr::platform::SettingKind;
   auto settings = pbr::platform::CommonSettings("reporting", 50054, 9104);
   settings.push_back(pbr::platform::ResetStateSetting());
+  settings.push_back(pbr::platform::HttpAddressSetting(8094));  // the operations dashboard
   // The same setting, choices and default as the review scheduler's: KPIs 2 and 7 time reviews as it does.
   settings.push_back({"review-policy", SettingKind::kChoice, "sop",
                       "review periods the KPIs time reviews by: the trust SOP or the national 2014/15 periods", false,
@@ -51,7 +54,21 @@ int main(int argc, char** argv, char** envp) {
         if (auto st = host.AddProjection(tariff); !st.ok()) return st;
         host.Every(host.config().GetDuration("tariff-close-interval"),
                    [tariff](auto& ctx) { return tariff->CloseMonths(ctx); });
-        host.AddService(std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules, &host.clock(), *policy));
+        auto api = std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules, &host.clock(), *policy);
+        const pbr::reporting::ReportingApi& reporting = *api;  // kept alive by the host with the service
+        host.AddService(std::move(api));
+        // The operations dashboard and its gauges, from the same checked queries as the gRPC API.
+        auto dashboard = std::make_shared<pbr::reporting::Dashboard>(
+            host.store(), *rules, reporting, host.clock(),
+            pbr::reporting::DashboardStatusSource{host.started_at(), [&host] { return host.consumer_progress(); }});
+        dashboard->Register([&host, dashboard](const std::string& path, pbr::platform::HttpHandler handler) {
+          host.ServeHttp(path, [dashboard, handler = std::move(handler)](const auto& r) { return handler(r); });
+        });
+        host.metrics().AddCollector([&store = host.store(), rules = *rules, &reporting, &clock = host.clock()] {
+          auto gauges = pbr::reporting::DashboardGauges(store, *rules, reporting, clock);
+          if (!gauges.ok()) throw std::runtime_error(gauges.status().ToString());
+          return *std::move(gauges);
+        });
         host.AddService(std::make_unique<pbr::reporting::FinanceApi>(host.store(), host.stopping()));
         return absl::OkStatus();
       });

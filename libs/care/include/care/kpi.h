@@ -62,7 +62,16 @@ struct KpiSettings {
   EarlyReview early_review = EarlyReview::kMet;                                     // KPI 7
   OutOfHoursWindow out_of_hours_window = OutOfHoursWindow::kAfter;                  // KPI 10
   DischargeReviewWindow discharge_review_window = DischargeReviewWindow::kEitherSide;  // KPI 12
+  // The dashboard's red / amber / green (rules/kpis.yaml `status:`): green at or above the target, amber
+  // below it by at most this many percentage points, red further below. The SOP sets targets, not bands:
+  // the band is the trust's choice.
+  double amber_points_below_target = 5;
 };
+
+// A KPI's status against its target. kNoData: no denominator, so no percentage to judge.
+enum class KpiStatus { kNoData, kRed, kAmber, kGreen };
+std::string_view KpiStatusName(KpiStatus s);  // "no_data" | "red" | "amber" | "green"
+KpiStatus StatusAgainstTarget(std::optional<double> percent, double target_percent, double amber_points_below_target);
 
 struct KpiResult {
   std::string id;

@@ -58,6 +58,8 @@ class Config {
   int64_t GetInt(absl::string_view name) const;
   bool GetBool(absl::string_view name) const;
   absl::Duration GetDuration(absl::string_view name) const;
+  // Whether the setting was declared (a host feature a service may or may not use).
+  bool Has(absl::string_view name) const { return values_.find(name) != values_.end(); }
 
   static std::string EnvName(absl::string_view setting);
   static constexpr absl::string_view kEnvPrefix = "PBR_";

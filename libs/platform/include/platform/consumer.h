@@ -17,6 +17,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <memory>
 #include <string>
@@ -160,6 +161,17 @@ class Consumer {
   // True while paused because the store cannot write.
   bool paused() const { return paused_.load(); }
 
+  // Where the consumer stands, for a page that must show when its figures are behind. Any thread.
+  struct Progress {
+    bool caught_up = false;        // every subscribed partition read to its end since start
+    std::optional<int64_t> lag;    // messages on the broker not yet applied (all partitions); none before measured
+    absl::Time lag_measured_at = absl::InfinitePast();
+    absl::Time last_write_at = absl::InfinitePast();  // the last run of messages written; InfinitePast: none yet
+    int64_t handled = 0;
+    bool paused = false;
+  };
+  Progress progress() const;
+
  private:
   void Run();
   // Applies `first` and whatever else is already fetched (a run, bounded by kMaxRunMessages and
@@ -245,6 +257,10 @@ class Consumer {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> handled_{0};
+  std::atomic<bool> caught_up_seen_{false};
+  std::atomic<int64_t> lag_total_{-1};             // -1: not measured yet
+  std::atomic<int64_t> lag_measured_unix_ns_{0};
+  std::atomic<int64_t> last_write_unix_ns_{0};     // 0: nothing written since start
   std::atomic<int64_t> writes_{0};
   std::function<void(const absl::Status&)> on_fatal_;
   absl::Status rebalance_error_;

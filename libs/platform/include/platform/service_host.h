@@ -16,6 +16,7 @@
 #include "platform/clock.h"
 #include "platform/config.h"
 #include "platform/consumer.h"
+#include "platform/http_server.h"
 #include "platform/kafka.h"
 #include "platform/metrics.h"
 #include "platform/outbox.h"
@@ -62,6 +63,14 @@ class ServiceHost {
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
   // Registers a gRPC service (kept alive by the host).
   void AddService(std::unique_ptr<grpc::Service> service);
+  // Answers GET `path` over HTTP (a page, or JSON a browser reads). A service with a route must
+  // declare the `http-address` setting (HttpAddressSetting); the host binds it with the gRPC port,
+  // names it on the READY line ("http=HOST:PORT") and stops it before the gRPC server.
+  void ServeHttp(const std::string& path, HttpHandler handler) { http_.Get(path, std::move(handler)); }
+  // Where the consumer stands (any thread): what a page shows when its figures are behind.
+  Consumer::Progress consumer_progress() const { return consumer_->progress(); }
+  // When this process started (system time): a page shows a restart.
+  absl::Time started_at() const { return started_at_; }
 
  private:
   friend int RunService(absl::string_view, std::vector<SettingSpec>, const std::vector<std::string>&, int,
@@ -75,6 +84,8 @@ class ServiceHost {
   std::unique_ptr<Consumer> consumer_;
   bool consumes_ = false;
   StopSignal stopping_;
+  HttpServer http_;
+  absl::Time started_at_ = absl::Now();
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::vector<std::shared_ptr<const Projection>> projections_;
 };
@@ -92,9 +103,13 @@ absl::Status CheckProjectionDerivation(Store& store, const Projection& projectio
 // the broker was replaced (README: Recovery).
 SettingSpec ResetStateSetting();
 
+// The `http-address` setting of a service that serves pages (ServiceHost::ServeHttp).
+SettingSpec HttpAddressSetting(int default_port);
+
 // The whole life of a service process; returns the exit code. `setup` registers the service's
 // handlers and may refuse to start (bad rule files, say) with a clear status.
-// On start it prints one line to stdout: "READY <name> grpc=HOST:PORT metrics=HOST:PORT".
+// On start it prints one line to stdout: "READY <name> grpc=HOST:PORT metrics=HOST:PORT", followed by
+// " http=HOST:PORT" for a service that serves HTTP.
 int RunService(absl::string_view name, std::vector<SettingSpec> settings, const std::vector<std::string>& families,
                int argc, const char* const* argv, const char* const* envp,
                const std::function<absl::Status(ServiceHost&)>& setup);

@@ -13,6 +13,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "care/teams.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "ledger/ledger.h"
 #include "field_rules.h"
@@ -27,6 +28,7 @@ namespace {
 
 using platform::FromProto;
 using pbr::state::v1::CaseloadAssessmentDetails;
+using pbr::state::v1::CaseloadReviewEntry;
 using pbr::state::v1::CaseloadRow;
 using pbr::state::v1::ClusterCounts;
 using pbr::state::v1::QualityCounts;
@@ -146,6 +148,30 @@ absl::Status Save(platform::ApplyContext& ctx, const std::string& person_id, con
   if (!new_key.empty() &&
       (old_key != new_key || !google::protobuf::util::MessageDifferencer::Equals(before.row(), after.row()))) {
     batch.Put(ctx.store().Family(kCaseloadTeamIndexFamily), new_key, after.row().SerializeAsString());
+  }
+
+  // The review index: one entry while the person is on a caseload with a review announced DUE or OVERDUE.
+  auto review_entry = [&person_id](const ReportingPerson& p) -> std::optional<std::pair<std::string, CaseloadReviewEntry>> {
+    if (!CountedRow(p) || !p.row().has_review_due_day()) return std::nullopt;
+    CaseloadReviewEntry e;
+    e.set_team_id(p.team_id());
+    e.set_cluster(p.row().cluster());
+    e.set_review_state(p.row().review_state());
+    e.set_due_day(p.row().review_due_day());
+    e.set_commissioner_id(p.row().commissioner_id());
+    return std::make_pair(ReviewIndexKey(p.row().review_due_day(), person_id), std::move(e));
+  };
+  const auto old_review = review_entry(before);
+  const auto new_review = review_entry(after);
+  const std::string old_review_key = old_review ? old_review->first : "";
+  const std::string new_review_key = new_review ? new_review->first : "";
+  if (!old_review_key.empty() && old_review_key != new_review_key) {
+    batch.Delete(ctx.store().Family(kCaseloadReviewsFamily), old_review_key);
+  }
+  if (!new_review_key.empty() &&
+      (old_review_key != new_review_key ||
+       !google::protobuf::util::MessageDifferencer::Equals(old_review->second, new_review->second))) {
+    batch.Put(ctx.store().Family(kCaseloadReviewsFamily), new_review_key, new_review->second.SerializeAsString());
   }
 
   std::map<std::string, ClusterCounts> clusters;
@@ -323,6 +349,9 @@ absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, c
     }
     const CaseloadAssessmentDetails& d = details[basis->assessment_id];
     row.set_care_coordinator_id(!d.care_coordinator_id().empty() ? d.care_coordinator_id() : d.clinician_id());
+    const ledger::Assessment* basis_assessment = facts.FindAssessment(basis->assessment_id);
+    row.set_commissioner_id(
+        care::CommissionerOrUnknown(basis_assessment != nullptr ? basis_assessment->commissioner_id : ""));
     row.set_in_cluster_since_day(DayNumber(platform::ClinicalDay(episode->started_at)));
     row.set_referral_opened_day(DayNumber(platform::ClinicalDay(open->opened_at)));
     CountContacts(facts, record, open->id, row);
@@ -351,7 +380,7 @@ absl::Status AddToTeamCounts(platform::ApplyContext& ctx, const std::map<std::st
 }  // namespace
 
 std::string CaseloadProjection::derivation() const {
-  return rules_ != nullptr ? absl::StrCat("rules ", rules_->care_version()) : std::string();
+  return rules_ != nullptr ? absl::StrCat("rules ", rules_->care_version(), "; review index") : "review index";
 }
 
 std::vector<std::string> CaseloadProjection::topics() const {

@@ -49,9 +49,14 @@ inline constexpr absl::string_view kCaseloadClustersFamily = "caseload_clusters"
 // "<team>\x1f<clinician>" -> pbr.state.v1.QualityCounts
 inline constexpr absl::string_view kCaseloadQualityFamily = "caseload_quality";
 
+// "<due day, 8 digits><sep><person>" -> pbr.state.v1.CaseloadReviewEntry: the reviews announced DUE or
+// OVERDUE of the people on a caseload, by due date (ReviewIndexKey).
+inline constexpr absl::string_view kCaseloadReviewsFamily = "caseload_reviews";
+
 inline constexpr absl::string_view kCaseloadFamilies[] = {
     kCaseloadPersonsFamily,  kCaseloadTeamIndexFamily, kCaseloadTeamCountsFamily, kCaseloadAssessmentsFamily,
-    kCaseloadLedgerFamily,   kCaseloadDetailsFamily,   kCaseloadClustersFamily,   kCaseloadQualityFamily};
+    kCaseloadLedgerFamily,   kCaseloadDetailsFamily,   kCaseloadClustersFamily,   kCaseloadQualityFamily,
+    kCaseloadReviewsFamily};
 
 class CaseloadProjection final : public platform::Projection {
  public:
@@ -64,7 +69,8 @@ class CaseloadProjection final : public platform::Projection {
   std::vector<std::string> topics() const override;
   std::vector<std::string> families() const override;
   absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
-  // "rules <version>"; empty when built without rules.
+  // "rules <version>; review index" ("review index" alone without rules): a store written before the review
+  // index existed is refused rather than shown with reviews missing.
   std::string derivation() const override;
 
   // Folds the assessment into the ledger facts (a stale or repeated revision changes nothing), keeps

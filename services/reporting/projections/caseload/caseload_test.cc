@@ -1367,8 +1367,8 @@ TEST_F(ReportingTest, TheApiCountsToTheServiceClocksDayAndBoundsTheCareCoordinat
 TEST(CaseloadDerivation, IsTheRulesVersion) {
   auto rules = services::LoadRules(PBR_RULES_DIR);
   ASSERT_TRUE(rules.ok()) << rules.status();
-  EXPECT_EQ(CaseloadProjection(*rules).derivation(), absl::StrCat("rules ", (*rules)->care_version()));
-  EXPECT_EQ(CaseloadProjection().derivation(), "");
+  EXPECT_EQ(CaseloadProjection(*rules).derivation(), absl::StrCat("rules ", (*rules)->care_version(), "; review index"));
+  EXPECT_EQ(CaseloadProjection().derivation(), "review index");
 }
 
 }  // namespace

@@ -68,6 +68,16 @@ std::string TeamIndexKey(absl::string_view team_id, absl::string_view person_id)
   return absl::StrCat(team_id, std::string(1, kKeySeparator), person_id);
 }
 
+std::string ReviewIndexKey(int32_t due_day, absl::string_view person_id) {
+  return absl::StrCat(absl::StrFormat("%08d", due_day + kReviewDayBias), std::string(1, kKeySeparator), person_id);
+}
+
+std::optional<int32_t> DueDayOfReviewKey(absl::string_view key) {
+  int32_t biased = 0;
+  if (key.size() < 9 || key[8] != kKeySeparator || !absl::SimpleAtoi(key.substr(0, 8), &biased)) return std::nullopt;
+  return biased - kReviewDayBias;
+}
+
 std::string TeamIndexPrefix(absl::string_view team_id) { return absl::StrCat(team_id, std::string(1, kKeySeparator)); }
 
 std::string ClusterCountsKey(absl::string_view team_id, absl::string_view care_coordinator_id, int cluster) {

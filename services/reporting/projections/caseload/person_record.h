@@ -46,6 +46,11 @@ std::optional<int> ClusterOfCountsKey(absl::string_view key);
 // Family caseload_quality: "<team><sep><clinician>"; a team's clinicians are the scan of QualityPrefix.
 std::string QualityKey(absl::string_view team_id, absl::string_view clinician_id);
 std::string QualityPrefix(absl::string_view team_id);
+// Family caseload_reviews: "<due day as 8 digits><sep><person>" (days from 1970-01-01 plus kReviewDayBias,
+// so any date from 1900 sorts as text in date order). Nullopt day from the key when it is not one.
+inline constexpr int32_t kReviewDayBias = 100000;
+std::string ReviewIndexKey(int32_t due_day, absl::string_view person_id);
+std::optional<int32_t> DueDayOfReviewKey(absl::string_view key);
 // Family caseload_assessment_details: "<person>/<assessment id>".
 std::string AssessmentDetailsKey(absl::string_view person_id, absl::string_view assessment_id);
 

@@ -238,3 +238,64 @@ absl::StatusOr<pbr::v1::Caseload> TeamCaseload(const platform::StoreReader& stor
 }
 
 }  // namespace pbr::reporting
+
+namespace pbr::reporting {
+
+absl::StatusOr<ReviewsToAct> ReviewsOverdueAndDueSoon(const platform::StoreReader& store, const care::Teams& teams,
+                                                      const ReviewFilter& filter, absl::CivilDay today,
+                                                      int due_within_days, size_t limit) {
+  ReviewsToAct out;
+  out.today = today;
+  out.due_soon_until = today + (due_within_days - 1);
+  const int32_t today_number = DayNumber(today);
+  const int32_t last_due_number = DayNumber(out.due_soon_until);
+  std::map<std::pair<std::string, int>, OverdueGroup> groups;
+  absl::Status failure;
+  // Every overdue review is due before today and every one due soon on or after it, so the scan stops at
+  // the first entry due after the window: what it reads is what the answer counts.
+  const absl::Status st = store.Scan(kCaseloadReviewsFamily, "", [&](absl::string_view key, absl::string_view value) {
+    const std::optional<int32_t> due_number = DueDayOfReviewKey(key);
+    pbr::state::v1::CaseloadReviewEntry e;
+    if (!due_number.has_value() || !e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      failure = absl::DataLossError("a stored review index entry is unreadable");
+      return false;
+    }
+    if (*due_number > last_due_number) return false;
+    const care::Team* team = teams.Find(e.team_id());
+    const std::string service_area = team != nullptr ? team->service_area : "";
+    if (!filter.team_id.empty() && e.team_id() != filter.team_id) return true;
+    if (!filter.service_area.empty() && service_area != filter.service_area) return true;
+    if (!filter.commissioner_id.empty() && e.commissioner_id() != filter.commissioner_id) return true;
+    ListedReview r;
+    r.person_id = std::string(key.substr(9));
+    r.team_id = e.team_id();
+    r.service_area = service_area;
+    r.commissioner_id = e.commissioner_id();
+    r.cluster = e.cluster();
+    r.due_date = today + (*due_number - today_number);
+    r.state = e.review_state();
+    if (e.review_state() == pbr::v1::REVIEW_STATE_OVERDUE) {
+      r.days_overdue = std::max(0, today_number - *due_number);
+      ++out.overdue_total;
+      OverdueGroup& g = groups[{r.team_id, r.cluster}];
+      if (g.overdue == 0) {
+        g.team_id = r.team_id;
+        g.cluster = r.cluster;
+        g.oldest_due_date = r.due_date;  // the scan is in due-date order: the first is the oldest
+        g.most_days_overdue = r.days_overdue;
+      }
+      ++g.overdue;
+      if (out.overdue.size() < limit) out.overdue.push_back(std::move(r));
+    } else if (e.review_state() == pbr::v1::REVIEW_STATE_DUE && *due_number >= today_number) {
+      ++out.due_soon_total;
+      if (out.due_soon.size() < limit) out.due_soon.push_back(std::move(r));
+    }
+    return true;
+  });
+  if (!st.ok()) return st;
+  if (!failure.ok()) return failure;
+  for (auto& [key, g] : groups) out.overdue_by_team_cluster.push_back(std::move(g));
+  return out;
+}
+
+}  // namespace pbr::reporting

@@ -1,0 +1,139 @@
+#include "platform/http_server.h"
+
+#include <httplib.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "spdlog/spdlog.h"
+
+namespace pbr::platform {
+
+struct HttpServer::Impl {
+  httplib::Server server;
+};
+
+HttpResponse HttpError(int status, const std::string& message, const std::string& field) {
+  nlohmann::json body = {{"error", message}};
+  if (!field.empty()) body["field"] = field;
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+HttpServer::HttpServer() : HttpServer(Limits{}) {}
+HttpServer::HttpServer(Limits limits) : limits_(limits), impl_(std::make_unique<Impl>()) {}
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::Get(const std::string& path, HttpHandler handler) { routes_[path] = std::move(handler); }
+
+namespace {
+
+// What every answer carries: nothing is framed, sniffed, sent on as a referrer, or loaded from
+// anywhere but this server (the page's scripts and styles are its own files, never inline).
+void Harden(httplib::Response& res, int max_age_seconds) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("X-Frame-Options", "DENY");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+  res.set_header("Cache-Control", max_age_seconds > 0 ? absl::StrCat("max-age=", max_age_seconds) : "no-store");
+}
+
+void Answer(httplib::Response& res, const HttpResponse& r) {
+  res.status = r.status;
+  res.set_content(r.body, r.content_type.c_str());
+  Harden(res, r.max_age_seconds);
+}
+
+}  // namespace
+
+absl::Status HttpServer::Start(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("http address '", address, "' is not HOST:PORT"));
+  }
+  host_ = address.substr(0, colon);
+  auto& server = impl_->server;
+  const int threads = limits_.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  server.set_read_timeout(absl::ToChronoSeconds(limits_.read_timeout));
+  server.set_write_timeout(absl::ToChronoSeconds(limits_.write_timeout));
+  server.set_keep_alive_timeout(5);
+  server.set_payload_max_length(4096);  // a GET has no body; a write is refused (405) once read
+  // SO_REUSEADDR only: the library's default SO_REUSEPORT would let a second process share the port.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+
+  const Limits limits = limits_;
+  const auto* routes = &routes_;
+  auto serve = [routes, limits](const httplib::Request& req, httplib::Response& res) {
+    auto route = routes->find(req.path);
+    if (route == routes->end()) {
+      Answer(res, HttpError(404, absl::StrCat("no page or endpoint at ", req.path.substr(0, 200))));
+      return;
+    }
+    HttpRequest request;
+    request.path = req.path;
+    if (req.params.size() > limits.max_query_parameters) {
+      Answer(res, HttpError(400, absl::StrCat("at most ", limits.max_query_parameters, " query parameters")));
+      return;
+    }
+    for (const auto& [name, value] : req.params) {
+      if (name.size() > limits.max_parameter_bytes || value.size() > limits.max_parameter_bytes) {
+        Answer(res, HttpError(400, absl::StrCat("a query parameter is longer than ", limits.max_parameter_bytes,
+                                                " bytes"), name.substr(0, 64)));
+        return;
+      }
+      if (!request.query.emplace(name, value).second) {
+        Answer(res, HttpError(400, "given more than once", name));
+        return;
+      }
+    }
+    HttpResponse answer;
+    try {
+      answer = route->second(request);
+    } catch (const std::exception& e) {
+      // A handler must not throw; one that does answers 500 and the server keeps serving.
+      spdlog::error("http {}: {}", req.path, e.what());
+      answer = HttpError(500, "internal error");
+    }
+    Answer(res, answer);
+  };
+  server.Get(".*", serve);
+  auto refuse = [](const httplib::Request&, httplib::Response& res) {
+    Answer(res, HttpError(405, "read only: only GET and HEAD are answered"));
+    res.set_header("Allow", "GET, HEAD");
+  };
+  server.Post(".*", refuse);
+  server.Put(".*", refuse);
+  server.Patch(".*", refuse);
+  server.Delete(".*", refuse);
+  server.Options(".*", refuse);
+
+  if (port == 0) {
+    port_ = server.bind_to_any_port(host_);
+    if (port_ <= 0) port_ = 0;
+  } else if (server.bind_to_port(host_, port)) {
+    port_ = port;
+  }
+  if (port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("http address ", address, ": cannot listen there (is another process using it?)"));
+  }
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  return absl::OkStatus();
+}
+
+void HttpServer::Stop() {
+  if (!thread_.joinable()) return;
+  impl_->server.stop();
+  thread_.join();
+}
+
+}  // namespace pbr::platform
