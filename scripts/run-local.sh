@@ -94,6 +94,10 @@ for s in "${services[@]}"; do
     if [[ $s == allocation ]]; then extra+=(--republish-history=true); else extra+=(--reset-state=true); fi
   fi
   [[ $s == allocation ]] && extra+=(--pseudonym-secret-file="$secret_file")
+  # The operations dashboard (reporting serves it).
+  if [[ $s == reporting ]]; then
+    if [[ $ephemeral == 1 ]]; then extra+=(--http-address=127.0.0.1:0); else extra+=(--http-address=127.0.0.1:8094); fi
+  fi
   "$bin_dir/pbr-$s" --data-dir="$run_dir/$s" --kafka-bootstrap="$bootstrap" --rules-dir=rules \
     --grpc-address="127.0.0.1:$g" --metrics-address="127.0.0.1:$m" "${extra[@]}" \
     >"$run_dir/$s.out" 2>"$run_dir/logs/$s.log" &
@@ -104,6 +108,7 @@ for s in "${services[@]}"; do
   grpc_addr[$s]=$(sed 's/.* grpc=\([^ ]*\).*/\1/' <<<"$ready")
   metrics_addr[$s]=$(sed 's/.* metrics=\([^ ]*\).*/\1/' <<<"$ready")
 done
+dashboard_addr=$(sed -n 's/.* http=\([^ ]*\).*/\1/p' "$run_dir/reporting.out")
 
 ctl=("$bin_dir/pbrctl" --allocation="${grpc_addr[allocation]}" --scheduler="${grpc_addr[review-scheduler]}"
      --outcomes="${grpc_addr[outcomes]}" --reporting="${grpc_addr[reporting]}")
@@ -129,6 +134,9 @@ The care-cluster platform is running on this machine:
   outcomes           ${grpc_addr[outcomes]}      http://${metrics_addr[outcomes]}/metrics
   reporting          ${grpc_addr[reporting]}      http://${metrics_addr[reporting]}/metrics
   Kafka bootstrap    $bootstrap
+
+Operations dashboard (open it in a browser): http://$dashboard_addr/
+  its JSON, documented in services/reporting/dashboard/README.md: http://$dashboard_addr/api/v1/dashboard
 
 Try (in another terminal):
   $bin_dir/pbrctl caseload $team
