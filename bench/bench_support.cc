@@ -214,11 +214,12 @@ absl::StatusOr<ServiceOnStore> StartOnStore(const std::string& bin_dir, const st
   const std::string binary = "pbr-" + service;
   out.clock = absl::StrCat("fixed:", absl::FormatTime(absl::RFC3339_full, clock_at, absl::UTCTimeZone()));
   const TimePoint spawned = SteadyClock::now();
-  auto child = testing::ChildProcess::Spawn({bin_dir + "/" + binary, "--grpc-address=127.0.0.1:0",
-                                             "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
-                                             "--kafka-bootstrap=" + out.bootstrap, "--rules-dir=" + rules_dir,
-                                             "--clock=" + out.clock},
-                                            work_dir + "/" + service + ".log");
+  std::vector<std::string> argv = {bin_dir + "/" + binary, "--grpc-address=127.0.0.1:0",
+                                   "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
+                                   "--kafka-bootstrap=" + out.bootstrap, "--rules-dir=" + rules_dir,
+                                   "--clock=" + out.clock};
+  if (service == "reporting") argv.push_back("--http-address=127.0.0.1:0");  // its dashboard, on a free port
+  auto child = testing::ChildProcess::Spawn(argv, work_dir + "/" + service + ".log");
   if (!child.ok()) return child.status();
   out.process = owned.Adopt(binary, *std::move(child));
   auto ready = out.process->WaitForLine("READY ", ready_within);
@@ -227,9 +228,10 @@ absl::StatusOr<ServiceOnStore> StartOnStore(const std::string& bin_dir, const st
                                                             testing::Tail(out.process->log_path())));
   }
   out.start_s = Seconds(SteadyClock::now() - spawned);
-  // "READY <service> grpc=HOST:PORT metrics=HOST:PORT"
+  // "READY <service> grpc=HOST:PORT metrics=HOST:PORT[ http=HOST:PORT]"
   std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
-  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=") || !absl::StartsWith(parts[3], "metrics=")) {
+  if (parts.size() < 4 || parts.size() > 5 || !absl::StartsWith(parts[2], "grpc=") ||
+      !absl::StartsWith(parts[3], "metrics=")) {
     return absl::InternalError(absl::StrCat("unexpected ready line: ", *ready));
   }
   out.grpc_address = parts[2].substr(5);

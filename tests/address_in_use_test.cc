@@ -38,7 +38,8 @@ class AddressInUseTest : public ::testing::TestWithParam<const char*> {
 
   // Starts the service under test with its own data directory and log.
   std::unique_ptr<testing::ChildProcess> Spawn(const std::string& instance, const std::string& grpc_address,
-                                               const std::string& metrics_address) {
+                                               const std::string& metrics_address,
+                                               const std::string& http_address = "127.0.0.1:0") {
     std::vector<std::string> argv = {absl::StrCat(PBR_BIN_DIR, "/pbr-", GetParam()),
                                      "--grpc-address=" + grpc_address,
                                      "--metrics-address=" + metrics_address,
@@ -51,6 +52,7 @@ class AddressInUseTest : public ::testing::TestWithParam<const char*> {
     } else {
       argv.pop_back();
     }
+    if (std::string(GetParam()) == "reporting") argv.push_back("--http-address=" + http_address);
     auto child = testing::ChildProcess::Spawn(argv, Log(instance));
     EXPECT_TRUE(child.ok()) << child.status();
     return child.ok() ? *std::move(child) : nullptr;
@@ -73,10 +75,19 @@ TEST_P(AddressInUseTest, ASecondProcessOnABoundAddressFailsToStartNamingTheSetti
   ASSERT_NE(first, nullptr);
   auto ready = first->WaitForLine("READY ", kDeadline);
   ASSERT_TRUE(ready.ok()) << ready.status() << testing::Tail(Log("first"));
-  // "READY <name> grpc=HOST:PORT metrics=HOST:PORT"
+  // "READY <name> grpc=HOST:PORT metrics=HOST:PORT[ http=HOST:PORT]" (reporting serves the dashboard)
   std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
-  ASSERT_EQ(parts.size(), 4u) << *ready;
+  const bool serves_http = std::string(GetParam()) == "reporting";
+  ASSERT_EQ(parts.size(), serves_http ? 5u : 4u) << *ready;
   const std::string grpc_address = parts[2].substr(5), metrics_address = parts[3].substr(8);
+  if (serves_http) {
+    const std::string http_address = parts[4].substr(5);
+    auto same_http = Spawn("fourth", "127.0.0.1:0", "127.0.0.1:0", http_address);
+    ASSERT_NE(same_http, nullptr);
+    EXPECT_NE(ExitCode(*same_http), 0);
+    EXPECT_THAT(ReadFile(Log("fourth")), HasSubstr(absl::StrCat("http address ", http_address, ": cannot listen there")));
+    EXPECT_TRUE(testing::HttpGet(http_address, "/api/v1/status").ok());
+  }
 
   auto same_grpc = Spawn("second", grpc_address, "127.0.0.1:0");
   ASSERT_NE(same_grpc, nullptr);

@@ -85,18 +85,22 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
     if (auto st = WriteSecretFile(secret_file, options_.pseudonym_secret); !st.ok()) return st;
     argv.push_back("--pseudonym-secret-file=" + secret_file);
   }
+  // Reporting serves the dashboard too: on a free port, so parallel tests never share one.
+  if (name == "reporting") argv.push_back("--http-address=127.0.0.1:0");
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto child = ChildProcess::Spawn(argv, LogPath(name));
   if (!child.ok()) return child.status();
   auto ready = (*child)->WaitForLine("READY ", deadline);
   if (!ready.ok()) return ready.status();
-  // "READY <name> grpc=HOST:PORT metrics=HOST:PORT"
+  // "READY <name> grpc=HOST:PORT metrics=HOST:PORT[ http=HOST:PORT]"
   std::vector<std::string> parts = absl::StrSplit(*ready, ' ');
-  if (parts.size() != 4 || !absl::StartsWith(parts[2], "grpc=") || !absl::StartsWith(parts[3], "metrics=")) {
+  if (parts.size() < 4 || parts.size() > 5 || !absl::StartsWith(parts[2], "grpc=") ||
+      !absl::StartsWith(parts[3], "metrics=") || (parts.size() == 5 && !absl::StartsWith(parts[4], "http="))) {
     return absl::InternalError(absl::StrCat(name, " printed an unexpected ready line: ", *ready));
   }
   addresses_[name] = {parts[2].substr(5), parts[3].substr(8)};
+  if (parts.size() == 5) http_addresses_[name] = parts[4].substr(5);
   services_[name] = *std::move(child);
   return absl::OkStatus();
 }
@@ -146,6 +150,11 @@ bool LocalPlatform::BrokerPaused() const { return broker_ && broker_->Stopped();
 std::string LocalPlatform::GrpcAddress(const std::string& name) const {
   auto it = addresses_.find(name);
   return it == addresses_.end() ? "" : it->second.first;
+}
+
+std::string LocalPlatform::HttpAddress(const std::string& name) const {
+  auto it = http_addresses_.find(name);
+  return it == http_addresses_.end() ? "" : it->second;
 }
 
 std::string LocalPlatform::MetricsAddress(const std::string& name) const {

@@ -82,6 +82,8 @@ class LocalPlatform {
   std::string DataDir(const std::string& name) const { return options_.work_dir + "/" + name; }
   std::string GrpcAddress(const std::string& name) const;
   std::string MetricsAddress(const std::string& name) const;
+  // Where a service serves HTTP (reporting's dashboard), HOST:PORT; empty for one that serves none.
+  std::string HttpAddress(const std::string& name) const;
   std::string LogPath(const std::string& name) const { return options_.work_dir + "/" + name + ".log"; }
 
   // A client of a running service (after a restart, ask again: the port changes).
@@ -97,6 +99,7 @@ class LocalPlatform {
   std::string bootstrap_;
   std::map<std::string, std::unique_ptr<ChildProcess>> services_;
   std::map<std::string, std::pair<std::string, std::string>> addresses_;  // grpc, metrics
+  std::map<std::string, std::string> http_addresses_;
 };
 
 }  // namespace pbr::testing
