@@ -13,7 +13,7 @@ for arg in "$@"; do
     *) echo "test.sh: unknown option '$arg' (see the comment at the top of this file)" >&2; exit 2 ;;
   esac
 done
-if [[ $fuzz == 1 ]]; then bash scripts/setup.sh --browser; else bash scripts/setup.sh --no-fuzz --browser; fi
+if [[ $fuzz == 1 ]]; then bash scripts/setup.sh --browser --deploy-checks; else bash scripts/setup.sh --no-fuzz --browser --deploy-checks; fi
 # Tests start their own brokers and services on free loopback ports and stop them.
 rc=0
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900 || rc=$?

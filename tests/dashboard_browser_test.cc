@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "pbr/v1/outcomes.grpc.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "pbr/v1/review_scheduler.grpc.pb.h"
 #include "platform_fixture.h"
@@ -212,6 +213,32 @@ TEST_F(DashboardBrowserTest, ThePageShowsTheGrpcFiguresFiltersRefreshesAndShowsA
     EXPECT_EQ(card[2].get<int>(), c.cases_to_discuss()) << team;
     if (c.people() > busiest_people) busiest = team, busiest_people = c.people();
   }
+
+  // Outcomes per team: the outcomes service's own summary by team over the same 12 months.
+  pbr::v1::SummariseOutcomesRequest oreq;
+  oreq.set_group_by(pbr::v1::OUTCOME_GROUPING_TEAM);
+  systemtest::SetDate(oreq.mutable_period_start(), absl::CivilDay(2025, 12, 1));
+  systemtest::SetDate(oreq.mutable_period_end(), absl::CivilDay(2026, 11, 30));
+  pbr::v1::OutcomesSummary summary;
+  {
+    auto outcomes = platform_->Stub<pbr::v1::Outcomes>("outcomes");
+    auto ctx = testing::CallContext();
+    const grpc::Status st = outcomes->SummariseOutcomes(ctx.get(), oreq, &summary);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_GT(summary.groups_size(), 0) << "the demo history has outcomes";
+  auto outcome_rows = b.Execute(
+      "const out = {}; for (const tr of document.querySelectorAll('#outcomes tbody tr')) out[tr.dataset.team] = "
+      "['episodes', 'paired', 'improved', 'no_reliable_change', 'deteriorated'].map(f => "
+      "Number(tr.querySelector('[data-field=' + f + ']').textContent)); return out;");
+  ASSERT_TRUE(outcome_rows.ok()) << outcome_rows.status();
+  for (const auto& g : summary.groups()) {
+    ASSERT_TRUE(outcome_rows->contains(g.group())) << g.group();
+    EXPECT_EQ((*outcome_rows)[g.group()],
+              Json::array({g.episodes(), g.paired_episodes(), g.improved(), g.no_reliable_change(), g.deteriorated()}))
+        << g.group();
+  }
+  EXPECT_EQ((*outcome_rows)["All"][0], summary.all().episodes());
 
   // Prometheus shows what the page shows.
   auto metrics = testing::HttpGet(platform_->MetricsAddress("reporting"), "/metrics");

@@ -455,10 +455,16 @@ void Consumer::UpdateLag() {
   for (int i = 0; i < parts->cnt; ++i) {
     const auto& p = parts->elems[i];
     int64_t low = 0, high = 0;
-    // No position yet means nothing read there yet: everything up to the end is lag.
-    const int64_t position = p.offset < 0 ? 0 : p.offset;
+    // Where this service stands is what it has applied (next_offsets_, from its store at assignment):
+    // librdkafka's position stays invalid (-1001) on a partition nothing has been fetched from since the
+    // start, which would count a whole idle partition as lag. Nothing applied there yet: from the log's start.
+    int64_t position = p.offset < 0 ? 0 : p.offset;
+    if (auto applied = next_offsets_.find(OffsetKey(p.topic, p.partition)); applied != next_offsets_.end()) {
+      position = std::max(position, applied->second);
+    }
     if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic, p.partition, &low, &high) ==
             RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0) {
+      position = std::max(position, low);
       absl::string_view name = p.topic;
       absl::ConsumePrefix(&name, settings_.topic_prefix);
       total += std::max<int64_t>(0, high - position);

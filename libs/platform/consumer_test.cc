@@ -204,6 +204,40 @@ TEST_F(ConsumerTest, StateAndOffsetCommitTogetherSoARestartResumesExactly) {
   EXPECT_EQ(consumer.handled(), kEvents - before);
 }
 
+// The dashboard's "figures are behind" warning reads progress(): after a restart with nothing new on the
+// topics, the lag is what is left to apply (none), not each partition's whole log.
+TEST_F(ConsumerTest, ARestartedConsumerWithNothingNewReportsNoLag) {
+  Node upstream(*broker_, "unused");
+  Node service(*broker_, "lagging");
+  constexpr int kEvents = 60;
+  for (int i = 0; i < kEvents; ++i) upstream.Publish(Assessment(i));
+  ASSERT_TRUE(upstream.outbox->WaitUntilEmpty(kDeadline));
+  {
+    Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+    consumer.ValidateWith(AnyPayload);
+    consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+    ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+    ASSERT_TRUE(pbr::testing::WaitUntil([&] { return service.Total() == kEvents; }, kDeadline)) << service.Total();
+  }
+  Consumer consumer(*service.store, *service.outbox, service.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
+  consumer.On(topic::kAssessmentRecorded, CountPerPerson);
+  ASSERT_TRUE(consumer.Start([](const absl::Status& s) { ADD_FAILURE() << s; }).ok());
+  Consumer::Progress p;
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] {
+    p = consumer.progress();
+    return p.caught_up && p.lag.has_value() && *p.lag == 0;
+  }, kDeadline)) << "caught up " << p.caught_up << ", lag " << (p.lag.has_value() ? absl::StrCat(*p.lag) : "unmeasured");
+  EXPECT_EQ(consumer.handled(), 0);
+  // A new message is lag until applied, then none again.
+  upstream.Publish(Assessment(kEvents));
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.handled() == 1; }, kDeadline));
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] {
+    p = consumer.progress();
+    return p.lag.has_value() && *p.lag == 0 && p.lag_measured_at > p.last_write_at;
+  }, kDeadline)) << "lag " << (p.lag.has_value() ? absl::StrCat(*p.lag) : "unmeasured");
+}
+
 TEST_F(ConsumerTest, BadMessagesGoToTheDeadLetterTopicWithTheirReason) {
   Node upstream(*broker_, "unused");
   Node service(*broker_, "strict");

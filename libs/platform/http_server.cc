@@ -2,8 +2,11 @@
 
 #include <httplib.h>
 
+#include <thread>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
 #include "spdlog/spdlog.h"
 
@@ -18,7 +21,8 @@ HttpResponse HttpError(int status, const std::string& message, const std::string
   if (!field.empty()) body["field"] = field;
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  // A path or parameter name is echoed in messages and may be any bytes: invalid UTF-8 becomes U+FFFD.
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return r;
 }
 
@@ -63,7 +67,9 @@ absl::Status HttpServer::Start(const std::string& address) {
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server.set_read_timeout(absl::ToChronoSeconds(limits_.read_timeout));
   server.set_write_timeout(absl::ToChronoSeconds(limits_.write_timeout));
-  server.set_keep_alive_timeout(5);
+  // A connection holds a worker while it lives: idle keep-alive connections are let go quickly.
+  server.set_keep_alive_timeout(2);
+  server.set_keep_alive_max_count(20);
   server.set_payload_max_length(4096);  // a GET has no body; a write is refused (405) once read
   // SO_REUSEADDR only: the library's default SO_REUSEPORT would let a second process share the port.
   server.set_socket_options([](socket_t sock) {
@@ -127,6 +133,14 @@ absl::Status HttpServer::Start(const std::string& address) {
     return absl::UnavailableError(absl::StrCat("http address ", address, ": cannot listen there (is another process using it?)"));
   }
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  // The library's stop() does nothing until its listen loop has begun: wait for that, so a Stop()
+  // straight after Start() cannot leave the thread listening.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!impl_->server.is_running() && absl::Now() < deadline) std::this_thread::yield();
+  if (!impl_->server.is_running()) {
+    Stop();
+    return absl::UnavailableError(absl::StrCat("http address ", address, ": the server did not start listening"));
+  }
   return absl::OkStatus();
 }
 

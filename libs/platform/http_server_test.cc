@@ -68,6 +68,29 @@ TEST_F(HttpServerTest, AThrowingHandlerIs500AndTheServerKeepsServing) {
   EXPECT_EQ(again->status, 200);
 }
 
+TEST_F(HttpServerTest, BytesThatAreNotUtf8AreAnsweredAsJsonWithTheHeaders) {
+  auto res = client_->Get("/%FF%FE");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(res->get_header_value("X-Content-Type-Options"), "nosniff");
+  const auto body = nlohmann::json::parse(res->body);
+  EXPECT_NE(body["error"].get<std::string>().find("\xEF\xBF\xBD"), std::string::npos) << res->body;  // U+FFFD
+  auto repeated = client_->Get("/echo?%FF=1&%FF=2");
+  ASSERT_TRUE(repeated);
+  EXPECT_EQ(repeated->status, 400);
+  EXPECT_TRUE(nlohmann::json::parse(repeated->body).contains("field"));
+}
+
+// Stop straight after Start returns (the library ignores a stop before its listen loop has begun).
+TEST(HttpServer, StopStraightAfterStartReturns) {
+  for (int i = 0; i < 50; ++i) {
+    HttpServer server;
+    server.Get("/", [](const HttpRequest&) { return HttpResponse{}; });
+    ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+    server.Stop();
+  }
+}
+
 TEST(HttpServer, ASecondServerOnTheSamePortIsRefused) {
   HttpServer first;
   first.Get("/", [](const HttpRequest&) { return HttpResponse{}; });

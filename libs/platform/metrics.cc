@@ -1,6 +1,7 @@
 #include "platform/metrics.h"
 
 #include <algorithm>
+#include <shared_mutex>
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
@@ -18,10 +19,20 @@ class Metrics::Collectors final : public prometheus::Collectable {
 
   void Add(CollectFn collect) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
     collects_.push_back(std::make_shared<const CollectFn>(std::move(collect)));
   }
 
+  // Waits for a scrape in progress, then no collector runs again: what they read may now be freed.
+  void Close() {
+    std::unique_lock running(running_);
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    collects_.clear();
+  }
+
   std::vector<prometheus::MetricFamily> Collect() const override {
+    std::shared_lock running(running_);  // held while collecting: Close waits for it
     std::vector<std::shared_ptr<const CollectFn>> collects;
     {
       std::lock_guard<std::mutex> lock(mu_);  // not held while collecting: a slow one delays no AddCollector
@@ -52,7 +63,9 @@ class Metrics::Collectors final : public prometheus::Collectable {
 
  private:
   const std::string service_;
+  mutable std::shared_mutex running_;
   mutable std::mutex mu_;
+  bool closed_ = false;                                      // guarded by mu_
   std::vector<std::shared_ptr<const CollectFn>> collects_;  // guarded by mu_
 };
 
@@ -167,6 +180,8 @@ absl::Status Metrics::SetInfo(const std::string& name, const std::string& help,
   }
   return absl::OkStatus();
 }
+
+void Metrics::CloseCollectors() { collectors_->Close(); }
 
 void Metrics::AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect) {
   collectors_->Add(std::move(collect));

@@ -339,6 +339,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   host.config_ = *std::move(config);
   auto fail = [&](const absl::Status& st) {
     spdlog::critical("cannot start: {}", st.ToString());
+    if (host.metrics_) host.metrics_->CloseCollectors();
     return 1;
   };
   if (host.config_.GetDuration("dedup-retention") < absl::Hours(1)) {
@@ -484,6 +485,7 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   // Wake the signal thread if the stop came from elsewhere.
   pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
+  host.metrics_->CloseCollectors();  // scrape-time gauges read the store and the service's own objects
   host.consumer_.reset();
   host.outbox_.reset();
   host.store_.reset();

@@ -11,6 +11,7 @@
 #include "projections/caseload/caseload.h"
 #include "projections/kpis/kpis.h"
 #include "projections/national_measures/national_measures.h"
+#include "projections/outcome_summaries/outcome_summaries.h"
 #include "projections/tariff/tariff.h"
 
 int main(int argc, char** argv, char** envp) {
@@ -30,7 +31,8 @@ int main(int argc, char** argv, char** envp) {
   return pbr::platform::RunService(
       "reporting", settings,
       pbr::platform::FamiliesOf(pbr::reporting::kCaseloadFamilies, pbr::reporting::kNationalFamilies,
-                                pbr::reporting::kKpisFamilies, pbr::reporting::kTariffFamilies),
+                                pbr::reporting::kKpisFamilies, pbr::reporting::kTariffFamilies,
+                                pbr::reporting::kOutcomeSummariesFamilies),
       argc, argv, envp,
       [&](pbr::platform::ServiceHost& host) -> absl::Status {
         // Every event is checked by the shared rules; the rules' team registry says which teams exist.
@@ -47,6 +49,9 @@ int main(int argc, char** argv, char** envp) {
           return st;
         }
         if (auto st = host.AddProjection(std::make_shared<pbr::reporting::KpisProjection>(*rules, *policy)); !st.ok()) {
+          return st;
+        }
+        if (auto st = host.AddProjection(std::make_shared<pbr::reporting::OutcomeSummariesProjection>()); !st.ok()) {
           return st;
         }
         auto tariff = std::make_shared<pbr::reporting::TariffProjection>(

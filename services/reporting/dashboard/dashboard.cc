@@ -13,6 +13,7 @@
 #include "platform/events.h"
 #include "platform/quote.h"
 #include "projections/caseload/queries.h"
+#include "projections/outcome_summaries/queries.h"
 
 namespace pbr::reporting {
 namespace {
@@ -155,6 +156,12 @@ absl::StatusOr<DashboardQuery> Dashboard::ParseQuery(const platform::HttpRequest
   if (!q.service_area.empty() && rules_->service_areas().Find(q.service_area) == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("service_area: ", platform::Quote(q.service_area), " is not a service area of the rules"));
+  }
+  // Both given must agree, or the panels would answer for nobody while the KPIs answer for the team.
+  if (const care::Team* team = q.team_id.empty() ? nullptr : rules_->teams().Find(q.team_id);
+      team != nullptr && !q.service_area.empty() && team->service_area != q.service_area) {
+    return absl::InvalidArgumentError(absl::StrCat("service_area: team ", q.team_id, " is in ", team->service_area,
+                                                   ", not ", q.service_area));
   }
   return q;
 }
@@ -325,12 +332,48 @@ absl::StatusOr<std::string> Dashboard::Caseloads(const DashboardQuery& q) const 
 }
 
 absl::StatusOr<std::string> Dashboard::Outcomes(const DashboardQuery& q) const {
-  // TEMPORARY until the team outcomes projection lands.
-  nlohmann::ordered_json j;
-  j["from_month"] = Month(q.month);
-  j["to_month"] = Month(q.month);
-  j["teams"] = nlohmann::ordered_json::array();
-  j["all"] = {{"episodes", 0}};
+  // The 12 months up to the KPI month, by the UK day of each episode's last valid rating.
+  const absl::CivilMonth last = q.month;
+  const absl::CivilMonth first = last - 11;
+  std::set<std::string> teams;
+  for (const care::Team* t : TeamsOf(*rules_, q)) teams.insert(t->id);
+  auto outcomes = OutcomesByTeam(store_, first, last, &teams);
+  if (!outcomes.ok()) return outcomes.status();
+  const auto& factors = rules_->outcomes().factors;
+  auto figures = [&factors](const care::OutcomeTally& t) {
+    const care::OutcomeFigures f = care::FiguresOf(t);
+    Json factor_rows = Json::array();
+    for (size_t i = 0; i < factors.size() && i < f.mean_factor_change.size(); ++i) {
+      factor_rows.push_back({{"id", factors[i].id}, {"name", factors[i].name},
+                             {"episodes", i < t.factor_change_count.size() ? t.factor_change_count[i] : 0},
+                             {"mean_change", OptionalOrNull(f.mean_factor_change[i])}});
+    }
+    return Json{{"episodes", t.episodes},
+                {"paired", t.paired},
+                {"improved", t.improved},
+                {"no_reliable_change", t.no_reliable_change},
+                {"deteriorated", t.deteriorated},
+                {"share_improved", OptionalOrNull(f.share_improved)},
+                {"share_no_reliable_change", OptionalOrNull(f.share_no_reliable_change)},
+                {"share_deteriorated", OptionalOrNull(f.share_deteriorated)},
+                {"mean_total_change", OptionalOrNull(f.mean_total_change)},
+                {"with_expected_pattern", t.with_expected},
+                {"matching_expected", t.matching_expected},
+                {"share_matching_expected", OptionalOrNull(f.share_matching_expected)},
+                {"factors", std::move(factor_rows)}};
+  };
+  Json rows = Json::array();
+  for (const auto& [team, tally] : outcomes->teams) {
+    Json row = figures(tally);
+    row["team_id"] = team;
+    rows.push_back(std::move(row));
+  }
+  Json j;
+  j["from_month"] = Month(first);
+  j["to_month"] = Month(last);
+  j["teams"] = std::move(rows);
+  j["all"] = figures(outcomes->all);
+  j["rule_version"] = rules_->outcomes().version;
   return j.dump();
 }
 

@@ -19,6 +19,7 @@
 #include "projections/caseload/caseload.h"
 #include "projections/kpis/kpis.h"
 #include "projections/national_measures/national_measures.h"
+#include "projections/outcome_summaries/outcome_summaries.h"
 #include "projections/tariff/tariff.h"
 #include "testing/process.h"
 
@@ -46,9 +47,9 @@ class DashboardTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(Rules(), nullptr);
     projections_ = {std::make_shared<CaseloadProjection>(Rules()), std::make_shared<KpisProjection>(Rules(), care::ReviewPolicy::kTrustSop),
-                    std::make_shared<NationalMeasuresProjection>(Rules())};
-    store_ = *platform::Store::Open(dir_.path(), platform::FamiliesOf(kCaseloadFamilies, kNationalFamilies,
-                                                                      kKpisFamilies, kTariffFamilies));
+                    std::make_shared<NationalMeasuresProjection>(Rules()), std::make_shared<OutcomeSummariesProjection>()};
+    store_ = *platform::Store::Open(dir_.path(), platform::FamiliesOf(kCaseloadFamilies, kNationalFamilies, kKpisFamilies,
+                                                                      kTariffFamilies, kOutcomeSummariesFamilies));
     outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
     api_ = std::make_unique<ReportingApi>(*store_, Rules(), &clock_);
     dashboard_ = std::make_unique<Dashboard>(*store_, Rules(), *api_, clock_,
@@ -90,6 +91,25 @@ class DashboardTest : public ::testing::Test {
     *r->mutable_due_date() = platform::ToProto(Day(due_day));
     *r->mutable_window_opens() = platform::ToProto(Day(due_day - 10));
     Apply(topic::kReviewDue, e);
+  }
+  // Outcomes' announcement of the person's referral period: counted under `team` on `day`, paired with
+  // this change in the HoNOS total, judged `reliable`.
+  void Outcome(const std::string& person, const std::string& team, int day, int total_change,
+               pbr::v1::ReliableChange reliable) {
+    auto e = platform::MakeEnvelope(topic::kOutcomeRecorded, absl::StrCat("o", ++announcements_), person, T(day), T(day), "", "");
+    auto* o = e.mutable_outcome_recorded();
+    o->set_assessment_id("a2-" + person);
+    o->mutable_measures()->set_assessment_id("a2-" + person);
+    o->mutable_measures()->set_referral_id("ref-" + person);
+    auto* ep = o->mutable_episode();
+    ep->set_referral_id("ref-" + person);
+    ep->set_first_assessment_id("a-" + person);
+    ep->set_paired(true);
+    ep->set_team_id(team);
+    *ep->mutable_counted_on() = platform::ToProto(Day(day));
+    ep->mutable_change()->set_total_change(total_change);
+    ep->mutable_change()->set_reliable_change(reliable);
+    Apply(topic::kOutcomeRecorded, e);
   }
   Json Get(absl::StatusOr<std::string> body) {
     EXPECT_TRUE(body.ok()) << body.status();
@@ -190,6 +210,55 @@ TEST_F(DashboardTest, AReviewLeavesTheListWhenThePersonIsReviewedOrDischarged) {
   EXPECT_EQ(r["overdue"][0]["person_id"], "p-mid");
 }
 
+// Due soon is today and the 6 days after; the day before today is overdue by 1 whatever was announced.
+TEST_F(DashboardTest, TheSevenDayWindowAndADueDateThatHasJustPassed) {
+  Allocate("p-today", 300, "cmht-north", 3);
+  Announce("p-today", 300, 3, pbr::v1::REVIEW_STATE_DUE, kToday);
+  Allocate("p-last", 300, "cmht-north", 3);
+  Announce("p-last", 300, 3, pbr::v1::REVIEW_STATE_DUE, kToday + 6);
+  Allocate("p-out", 300, "cmht-north", 3);
+  Announce("p-out", 300, 3, pbr::v1::REVIEW_STATE_DUE, kToday + 7);
+  // Announced due yesterday; the scheduler has not yet announced it overdue.
+  Allocate("p-yesterday", 300, "cmht-north", 3);
+  Announce("p-yesterday", 300, 3, pbr::v1::REVIEW_STATE_DUE, kToday - 1);
+  const Json r = Get(dashboard_->Reviews(Query()));
+  ASSERT_EQ(r["due_soon_total"], 2);
+  EXPECT_EQ(r["due_soon"][0]["person_id"], "p-today");
+  EXPECT_EQ(r["due_soon"][1]["person_id"], "p-last");
+  ASSERT_EQ(r["overdue_total"], 1);
+  EXPECT_EQ(r["overdue"][0]["person_id"], "p-yesterday");
+  EXPECT_EQ(r["overdue"][0]["days_overdue"], 1);
+  EXPECT_EQ(r["overdue"][0]["state"], "overdue");
+}
+
+TEST_F(DashboardTest, OutcomeSummariesPerTeamForTheTwelveMonthsToTheKpiMonth) {
+  Outcome("p1", "cmht-north", kToday - 20, -6, pbr::v1::RELIABLE_CHANGE_IMPROVED);
+  Outcome("p2", "cmht-north", kToday - 40, 4, pbr::v1::RELIABLE_CHANGE_DETERIORATED);
+  Outcome("p3", "cmht-south", kToday - 10, -1, pbr::v1::RELIABLE_CHANGE_NO_RELIABLE_CHANGE);
+  Outcome("p4", "cmht-north", kToday - 400, -8, pbr::v1::RELIABLE_CHANGE_IMPROVED);  // over 12 months before
+  const Json o = Get(dashboard_->Outcomes(Query()));
+  EXPECT_EQ(o["to_month"], "2027-02");
+  EXPECT_EQ(o["from_month"], "2026-03");
+  ASSERT_EQ(o["teams"].size(), 2u);
+  const Json& north = o["teams"][0];
+  EXPECT_EQ(north["team_id"], "cmht-north");
+  EXPECT_EQ(north["episodes"], 2);
+  EXPECT_EQ(north["paired"], 2);
+  EXPECT_EQ(north["improved"], 1);
+  EXPECT_EQ(north["deteriorated"], 1);
+  EXPECT_DOUBLE_EQ(north["mean_total_change"].get<double>(), -1.0);
+  EXPECT_EQ(o["all"]["episodes"], 3);
+  EXPECT_EQ(o["all"]["no_reliable_change"], 1);
+  // A team filter narrows the panel to the team.
+  const Json south = Get(dashboard_->Outcomes(Query({{"team", "cmht-south"}})));
+  ASSERT_EQ(south["teams"].size(), 1u);
+  EXPECT_EQ(south["teams"][0]["team_id"], "cmht-south");
+  // A team with nothing counted has no row, and its percentages are null, never 0.
+  const Json east = Get(dashboard_->Outcomes(Query({{"team", "cmht-east"}})));
+  EXPECT_EQ(east["teams"].size(), 0u);
+  EXPECT_TRUE(east["all"]["share_improved"].is_null());
+}
+
 TEST_F(DashboardTest, QueryErrorsNameTheParameter) {
   auto parse = [&](std::map<std::string, std::string> params) {
     return dashboard_->ParseQuery(platform::HttpRequest{"/api/v1/dashboard", std::move(params)}).status();
@@ -204,6 +273,11 @@ TEST_F(DashboardTest, QueryErrorsNameTheParameter) {
   EXPECT_THAT(std::string(unknown.message()), ::testing::StartsWith("team:"));
   EXPECT_EQ(parse({{"service_area", "moon"}}).code(), absl::StatusCode::kNotFound);
   EXPECT_TRUE(parse({{"month", "2026-11"}, {"commissioner", "00X"}}).ok());
+  // A team and a service area it is not in would answer for nobody: refused, naming the service area.
+  const absl::Status apart = parse({{"team", "cmht-north"}, {"service_area", "crht"}});
+  EXPECT_EQ(apart.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(apart.message()), ::testing::StartsWith("service_area: team cmht-north is in"));
+  EXPECT_TRUE(parse({{"team", "cmht-north"}, {"service_area", "community_non_psychosis"}}).ok());
 }
 
 TEST_F(DashboardTest, KpisEqualTheGrpcReportWithTheirStatusAndAcc37) {

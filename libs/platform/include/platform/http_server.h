@@ -40,7 +40,7 @@ class HttpServer {
     absl::Duration write_timeout = absl::Seconds(10);
     size_t max_query_parameters = 16;
     size_t max_parameter_bytes = 256;  // a name or a value
-    int threads = 4;
+    int threads = 8;  // each open connection holds one while it lives (keep-alive at most 2 s idle)
   };
   HttpServer();
   explicit HttpServer(Limits limits);

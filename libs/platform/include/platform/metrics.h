@@ -49,9 +49,12 @@ class Metrics {
   // `collect` runs on every scrape of /metrics (and every Text()), from the exposer's thread: it must be
   // thread-safe and quick. Each family it returns is served as is, with the service label added to every series
   // (replacing any "service" label of its own). Family names must not clash with the registry's. May be
-  // called before or after Serve; a collector stays for the life of the Metrics. One that throws is
+  // called before or after Serve; a collector stays until CloseCollectors. One that throws is
   // logged and left out of that scrape.
   void AddCollector(std::function<std::vector<prometheus::MetricFamily>()> collect);
+  // Waits for a scrape in progress to finish its collectors, then runs none again (the rest of /metrics
+  // is still served): called before what they read is freed.
+  void CloseCollectors();
 
   // Every metric in the Prometheus text format, as /metrics serves it (tests, diagnostics).
   std::string Text() const;

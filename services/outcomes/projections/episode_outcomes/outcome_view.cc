@@ -208,24 +208,5 @@ absl::StatusOr<pbr::v1::PersonOutcomes> DeriveOutcomes(const care::RuleSet& rule
   return out;
 }
 
-std::optional<care::EpisodeContribution> ContributionOf(const pbr::v1::EpisodeOutcome& episode) {
-  if (episode.first_assessment_id().empty()) return std::nullopt;
-  care::EpisodeContribution c;
-  c.paired = episode.paired();
-  if (!c.paired) return c;
-  const pbr::v1::RatingChange& change = episode.change();
-  c.total_change = change.total_change();
-  for (const auto& f : change.factors()) {
-    c.factor_changes.push_back(f.known() ? std::optional<int>(f.change()) : std::nullopt);
-  }
-  switch (change.reliable_change()) {
-    case pbr::v1::RELIABLE_CHANGE_IMPROVED: c.reliable_change = care::ReliableChange::kImproved; break;
-    case pbr::v1::RELIABLE_CHANGE_DETERIORATED: c.reliable_change = care::ReliableChange::kDeteriorated; break;
-    default: c.reliable_change = care::ReliableChange::kNoReliableChange; break;
-  }
-  if (change.expected() == pbr::v1::EXPECTED_OUTCOME_MATCHES) c.matches_expected = true;
-  if (change.expected() == pbr::v1::EXPECTED_OUTCOME_DOES_NOT_MATCH) c.matches_expected = false;
-  return c;
-}
 
 }  // namespace pbr::outcomes

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "outcome_tally.h"
 #include "care/outcomes.h"
 #include "care/rules.h"
 #include "ledger/ledger.h"
@@ -24,8 +25,8 @@ using RatingsById = std::map<std::string, care::MhctRatings>;
 absl::StatusOr<pbr::v1::PersonOutcomes> DeriveOutcomes(const care::RuleSet& rules, absl::string_view person_id,
                                                       const ledger::PersonFacts& facts, const RatingsById& ratings);
 
-// What an episode adds to the summaries; none when it has no valid rating (it counts nowhere).
-std::optional<care::EpisodeContribution> ContributionOf(const pbr::v1::EpisodeOutcome& episode);
+// What an episode adds to the summaries: services/common/outcome_tally.h.
+using services::ContributionOf;
 
 // The contracts' enums for the rules library's.
 pbr::v1::ReliableChange ReliableChangeOf(care::ReliableChange c);

@@ -13,6 +13,7 @@
 #include "pbr/state/v1/outcomes_state.pb.h"
 #include "pbr/v1/outcomes.pb.h"
 #include "platform/consumer.h"
+#include "outcome_tally.h"
 #include "platform/store.h"
 
 namespace pbr::outcomes {
@@ -32,10 +33,10 @@ std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::strin
 // episode whose assessment named no commissioner is in care::kUnknownCommissioner's group.
 std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g);
 
-care::OutcomeTally FromRecord(const pbr::state::v1::OutcomeTallyRecord& r);
-pbr::state::v1::OutcomeTallyRecord ToRecord(const care::OutcomeTally& t);
-// The record with every sum multiplied by `sign` (-1: what taking it away adds).
-care::OutcomeTally Signed(const pbr::state::v1::OutcomeTallyRecord& r, int sign);
+// The record conversions are services/common/outcome_tally.h's (reporting counts episodes the same way).
+using services::FromRecord;
+using services::Signed;
+using services::ToRecord;
 
 // Adds each key's change to its row, in the message's batch. A row that would go below zero is
 // DATA_LOSS (the rows and the people disagree); an emptied row is deleted.

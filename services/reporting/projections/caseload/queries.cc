@@ -274,8 +274,11 @@ absl::StatusOr<ReviewsToAct> ReviewsOverdueAndDueSoon(const platform::StoreReade
     r.cluster = e.cluster();
     r.due_date = today + (*due_number - today_number);
     r.state = e.review_state();
-    if (e.review_state() == pbr::v1::REVIEW_STATE_OVERDUE) {
-      r.days_overdue = std::max(0, today_number - *due_number);
+    // Overdue by its date, as the scheduler's ListOverdue judges it: a review announced due whose due
+    // date has passed is overdue today even before the scheduler's next announcement says so.
+    if (*due_number < today_number) {
+      r.state = pbr::v1::REVIEW_STATE_OVERDUE;
+      r.days_overdue = today_number - *due_number;
       ++out.overdue_total;
       OverdueGroup& g = groups[{r.team_id, r.cluster}];
       if (g.overdue == 0) {
@@ -286,7 +289,8 @@ absl::StatusOr<ReviewsToAct> ReviewsOverdueAndDueSoon(const platform::StoreReade
       }
       ++g.overdue;
       if (out.overdue.size() < limit) out.overdue.push_back(std::move(r));
-    } else if (e.review_state() == pbr::v1::REVIEW_STATE_DUE && *due_number >= today_number) {
+    } else {  // due today or in the window: announced due (an announced overdue not yet due is due too)
+      r.state = pbr::v1::REVIEW_STATE_DUE;
       ++out.due_soon_total;
       if (out.due_soon.size() < limit) out.due_soon.push_back(std::move(r));
     }

@@ -57,8 +57,10 @@ struct OverdueGroup {
 
 // Reviews overdue, oldest first, and those due today or in the `due_within_days` - 1 days after (7: today and
 // the next 6, as the scheduler's pbr_reviews_due_next_7_days counts), from the review index: the
-// reviews the scheduler announced OVERDUE or DUE for the people on a caseload (the same states GetCaseload
-// counts). Totals and groups count every match; the lists hold at most `limit` each.
+// reviews the scheduler announced OVERDUE or DUE for the people on a caseload. Overdue is judged by the
+// due date, as the scheduler's ListOverdue does (due before today), so a review announced due whose date
+// has passed is listed overdue before the scheduler's next announcement. Totals and groups count every
+// match; the lists hold at most `limit` each.
 struct ReviewsToAct {
   int64_t overdue_total = 0;
   std::vector<OverdueGroup> overdue_by_team_cluster;  // team then cluster ascending
