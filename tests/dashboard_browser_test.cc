@@ -58,6 +58,26 @@ class DashboardBrowserTest : public systemtest::PlatformFixture {
     *total = reply.total();
     return out;
   }
+  // The reviews the scheduler says are due (in their window) with a due date from `today` to 6 days after.
+  int64_t SchedulerDueSoon(absl::CivilDay today) {
+    auto scheduler = platform_->Stub<pbr::v1::ReviewScheduler>("review-scheduler");
+    pbr::v1::ListDueRequest req;
+    systemtest::SetDate(req.mutable_from(), today);
+    systemtest::SetDate(req.mutable_to(), today + 6);
+    req.set_page_size(1000);
+    int64_t due = 0;
+    for (int page = 0; page < 100; ++page) {
+      pbr::v1::ListDueReply reply;
+      auto ctx = testing::CallContext();
+      const grpc::Status st = scheduler->ListDue(ctx.get(), req, &reply);
+      EXPECT_TRUE(st.ok()) << st.error_message();
+      if (!st.ok()) break;
+      for (const auto& r : reply.reviews()) due += r.state() == pbr::v1::REVIEW_STATE_DUE;
+      if (reply.next_page_token().empty()) break;
+      req.set_page_token(reply.next_page_token());
+    }
+    return due;
+  }
   pbr::v1::Caseload Caseload(const std::string& team) {
     auto reporting = platform_->Stub<pbr::v1::Reporting>("reporting");
     pbr::v1::GetCaseloadRequest req;
@@ -110,7 +130,7 @@ class DashboardBrowserTest : public systemtest::PlatformFixture {
     ASSERT_TRUE(quiet) << "the platform did not settle";
   }
   std::string PageUrl(const std::string& query = "") {
-    return absl::StrCat("http://", platform_->HttpAddress("reporting"), "/?refresh=1", query);
+    return absl::StrCat("http://", platform_->HttpAddress("reporting"), "/?refresh=2", query);
   }
   // Waits for the page's next refresh after now to have finished.
   absl::Status WaitForRefresh(testing::Browser& b) {
@@ -170,6 +190,12 @@ TEST_F(DashboardBrowserTest, ThePageShowsTheGrpcFiguresFiltersRefreshesAndShowsA
   auto days = b.Execute("return [...document.querySelectorAll('#overdue-list [data-field=days_overdue]')].map(e => Number(e.textContent));");
   ASSERT_TRUE(days.ok());
   for (size_t i = 1; i < days->size(); ++i) EXPECT_GE((*days)[i - 1].get<int>(), (*days)[i].get<int>());
+  // Due in the next 7 days: the scheduler's reviews due in their window over the same days.
+  absl::CivilDay today;
+  ASSERT_TRUE(absl::ParseCivilTime(Http("/api/v1/status")["today"].get<std::string>(), &today));
+  const int64_t due_soon = SchedulerDueSoon(today);
+  EXPECT_GT(due_soon, 0) << "the demo history has reviews due this week";
+  EXPECT_EQ(Read(b, "#due-soon-total"), absl::StrCat(due_soon));
 
   // KPIs: the trust's current month, as Reporting.GetKpis answers it, each with its status colour.
   auto reporting = platform_->Stub<pbr::v1::Reporting>("reporting");
@@ -289,6 +315,9 @@ TEST_F(DashboardBrowserTest, ThePageShowsTheGrpcFiguresFiltersRefreshesAndShowsA
   ASSERT_TRUE(platform_->StartService("reporting", absl::Seconds(30), {"--http-address=" + http_address}).ok());
   EXPECT_TRUE(b.WaitFor("document.getElementById('status-banner').textContent.includes('restarted')",
                         absl::Seconds(30)).ok()) << Read(b, "#status-banner");
+  // Once it has read its topics again it is current: the restart stays said, no "behind" warning stays.
+  EXPECT_TRUE(b.WaitFor("document.body.dataset.state === 'current'", absl::Seconds(60)).ok()) << Read(b, "#status-banner");
+  EXPECT_EQ(Read(b, "#status-banner").find("not yet applied"), std::string::npos) << Read(b, "#status-banner");
   ASSERT_TRUE(b.Screenshot(ArtefactDir() + "/dashboard-after-restart.png").ok());
   auto errors = b.ConsoleErrors();
   ASSERT_TRUE(errors.ok());

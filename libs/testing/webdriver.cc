@@ -22,6 +22,8 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -166,6 +168,29 @@ bool AllowedUrl(const std::string& url) {
     if (absl::StartsWith(url, prefix)) return true;
   }
   return url == "http://127.0.0.1" || absl::StartsWith(url, "about:") || absl::StartsWith(url, "data:");
+}
+
+// Whether something accepts connections on 127.0.0.1 at the URL's port (80/443 when it names none);
+// true for about: and data: URLs. A refused connection on loopback is answered at once.
+bool SomethingListens(const std::string& url) {
+  absl::string_view rest = url;
+  int port = 0;
+  if (absl::ConsumePrefix(&rest, "http://127.0.0.1")) port = 80;
+  else if (absl::ConsumePrefix(&rest, "https://127.0.0.1")) port = 443;
+  else return true;
+  if (absl::ConsumePrefix(&rest, ":")) {
+    const size_t end = rest.find_first_not_of("0123456789");
+    if (!absl::SimpleAtoi(rest.substr(0, end), &port) || port <= 0 || port > 65535) return false;
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return true;  // cannot tell: let the browser try
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return connected;
 }
 
 // `{}` as the arguments makes a JSON null; WebDriver wants a list.
@@ -414,6 +439,11 @@ absl::Status Browser::Navigate(const std::string& url) {
     return absl::InvalidArgumentError(absl::StrCat("only 127.0.0.1, about: and data: URLs, not '", url, "'"));
   }
   const std::string what = absl::StrCat("navigating to ", url);
+  // Nothing listening is found out here, at once and for any port: Chromium answers a port it deems
+  // unsafe (e.g. 1) with an error page that does not always read as one.
+  if (!SomethingListens(url)) {
+    return absl::UnavailableError(absl::StrCat(what, ": nothing accepts connections there"));
+  }
   absl::StatusOr<json> went = Command("POST", absl::StrCat("/session/", session_, "/url"), {{"url", url}},
                                       options_.command_deadline + kAnswerMargin, what);
   // Nothing listening comes back as an "unknown error" naming net::ERR_CONNECTION_REFUSED; a port

@@ -2,6 +2,11 @@
 // the reason, when Chromium or ChromeDriver is not installed (scripts/setup.sh --browser).
 #include "testing/webdriver.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <httplib.h>
 #include <signal.h>
 
@@ -87,11 +92,20 @@ std::vector<ProcessInfo> Processes() {
 }
 
 // A loopback port nothing listens on (nothing in this test binds one after asking).
+// (A bound httplib::Server would not do: it listens until stopped, so connections would be accepted
+// by the kernel and never answered.)
 absl::StatusOr<int> FreePort() {
-  httplib::Server probe;
-  const int port = probe.bind_to_any_port("127.0.0.1");
-  if (port <= 0) return absl::InternalError("cannot bind a loopback port");
-  return port;  // closed when `probe` goes
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  socklen_t len = sizeof addr;
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  close(fd);  // bound, never listening, now closed: connecting is refused
+  if (!bound) return absl::InternalError("cannot bind a loopback port");
+  return ntohs(addr.sin_port);
 }
 
 class WebDriverTest : public ::testing::Test {

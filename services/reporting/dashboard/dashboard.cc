@@ -194,6 +194,7 @@ std::string Dashboard::Filters() const {
     if (!team.default_commissioner.empty()) commissioners.insert(team.default_commissioner);
   }
   for (const auto& list : rules_->price_lists()) commissioners.insert(list.commissioner);
+  commissioners.insert("unknown");  // assessments that named no commissioner, as the KPIs count them
   Json areas = Json::array();
   for (const auto& a : rules_->service_areas().areas) areas.push_back({{"id", a.id}, {"label", a.label}});
   Json j;

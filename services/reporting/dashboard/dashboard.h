@@ -52,7 +52,8 @@ class Dashboard {
   absl::StatusOr<std::string> Kpis(const DashboardQuery& q) const;
   absl::StatusOr<std::string> Caseloads(const DashboardQuery& q) const;
   absl::StatusOr<std::string> Outcomes(const DashboardQuery& q) const;
-  // Everything the page shows in one answer, so a refresh is one consistent request.
+  // Everything the page shows in one answer, so a refresh is one request (the panels are read one after
+  // another, not from one snapshot).
   absl::StatusOr<std::string> Everything(const DashboardQuery& q) const;
 
   // Registers the page, its assets and the JSON endpoints.

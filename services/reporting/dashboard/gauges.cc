@@ -76,8 +76,15 @@ absl::StatusOr<std::vector<prometheus::MetricFamily>> DashboardGauges(const plat
 
   auto reviews = ReviewsOverdueAndDueSoon(store, rules.teams(), ReviewFilter{}, today, 7, 0);
   if (!reviews.ok()) return reviews.status();
+  // Team labels only from the registry, so the series stay a bounded set: a team outside it (admitted with
+  // allow-unknown-teams during a migration) counts under "unregistered".
+  std::map<std::pair<std::string, int>, int64_t> by_label;
   for (const OverdueGroup& g : reviews->overdue_by_team_cluster) {
-    Add(overdue, {{"team", g.team_id}, {"cluster", absl::StrCat(g.cluster)}}, static_cast<double>(g.overdue));
+    const std::string team = rules.teams().Find(g.team_id) != nullptr ? g.team_id : "unregistered";
+    by_label[{team, g.cluster}] += g.overdue;
+  }
+  for (const auto& [key, n] : by_label) {
+    Add(overdue, {{"team", key.first}, {"cluster", absl::StrCat(key.second)}}, static_cast<double>(n));
   }
   return std::vector<prometheus::MetricFamily>{kpi_team, kpi_trust, targets, acc37_team, acc37_trust, overdue};
 }

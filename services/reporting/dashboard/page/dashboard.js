@@ -1,14 +1,17 @@
 // The operations dashboard's page script: reads the JSON endpoints of this server only, renders with
-// textContent (never HTML from data), and polls. ?refresh=SECONDS (1-3600, default 30) sets the poll.
+// textContent (never HTML from data), and polls. ?refresh=SECONDS (2-3600, default 30) sets the poll.
 'use strict';
 (function () {
   const params = new URLSearchParams(window.location.search);
-  const refreshSeconds = Math.min(3600, Math.max(1, Number(params.get('refresh')) || 30));
+  const refreshSeconds = Math.min(3600, Math.max(2, Number(params.get('refresh')) || 30));
+  const answerWithinMs = 10000;  // a reporting that does not answer in this time counts as unreachable
   const filterIds = { team: 'filter-team', service_area: 'filter-service-area', commissioner: 'filter-commissioner', month: 'filter-month' };
   let firstStartedAt = null;
   let lastGood = null;
   let timer = null;
   let inFlight = false;
+  let again = false;           // a filter changed while a refresh was in flight: refresh once more after it
+  let filtersLoaded = false;   // until the filters load, the URL's filters are kept as they are
 
   const $ = (id) => document.getElementById(id);
   function el(tag, text, cls) {
@@ -37,10 +40,25 @@
   function query() {
     const q = new URLSearchParams();
     for (const [name, id] of Object.entries(filterIds)) {
-      const v = $(id).value;
+      const v = filtersLoaded ? $(id).value : params.get(name);
       if (v) q.set(name, v);
     }
     return q;
+  }
+
+  // Which panels each chosen filter narrows, said beside the filters so no figure is read for the wrong group.
+  function scopeNote(k) {
+    const q = query();
+    const scope = k.scope.kind === 'trust' ? 'the trust' : k.scope.kind.replace('_', ' ') + ' ' + k.scope.id;
+    const parts = ['KPIs are for ' + scope + ' (one group at a time: team, else service area, else commissioner).'];
+    if (q.get('commissioner') && k.scope.kind !== 'commissioner') {
+      parts.push('The commissioner filter narrows the review lists only.');
+    } else if (q.get('commissioner')) {
+      parts.push('The commissioner filter narrows the review lists and the KPIs; caseloads and outcomes are per team.');
+    } else {
+      parts.push('Caseloads and outcomes are per team.');
+    }
+    return parts.join(' ');
   }
 
   function banner(messages, isError) {
@@ -149,12 +167,18 @@
   }
 
   async function refresh() {
-    if (inFlight) return;
+    if (inFlight) { again = true; return; }
     inFlight = true;
+    again = false;
+    if (!filtersLoaded) await loadFilters();
     const q = query();
-    history.replaceState(null, '', '?' + (() => { const p = new URLSearchParams(q); if (params.get('refresh')) p.set('refresh', params.get('refresh')); return p.toString(); })());
+    if (filtersLoaded) {
+      history.replaceState(null, '', '?' + (() => { const p = new URLSearchParams(q); if (params.get('refresh')) p.set('refresh', params.get('refresh')); return p.toString(); })());
+    }
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(), answerWithinMs);
     try {
-      const res = await fetch('/api/v1/dashboard?' + q.toString(), { cache: 'no-store' });
+      const res = await fetch('/api/v1/dashboard?' + q.toString(), { cache: 'no-store', signal: abort.signal });
       const body = await res.json();
       if (!res.ok) {
         banner(['The dashboard could not be answered: ' + body.error + (body.field ? ' (' + body.field + ')' : '')], true);
@@ -168,16 +192,19 @@
         lastGood = body.status.now;
         document.body.dataset.state = body.status.behind ? 'behind' : 'current';
         document.body.dataset.lastUpdated = body.status.now;
-        $('scope-note').textContent = 'KPIs are for the narrowest filter chosen (team, else service area, else commissioner, else the trust); caseloads and outcomes are per team.';
+        $('scope-note').textContent = scopeNote(body.kpis);
       }
     } catch (e) {
-      banner(['Cannot reach reporting (' + e.message + '). The figures shown are from ' + when(lastGood) + '.'], true);
+      const why = e.name === 'AbortError' ? 'no answer within ' + answerWithinMs / 1000 + ' s' : e.message;
+      banner(['Cannot reach reporting (' + why + '). The figures shown are from ' + when(lastGood) + '.'], true);
       document.body.dataset.state = 'stale';
     } finally {
+      clearTimeout(timeout);
       inFlight = false;
       document.body.dataset.refreshes = String(Number(document.body.dataset.refreshes) + 1);
       document.dispatchEvent(new CustomEvent('dashboard-refreshed'));
     }
+    if (again) refresh();
   }
 
   function option(select, value, label) {
@@ -186,10 +213,16 @@
     select.appendChild(o);
   }
 
-  async function start() {
+  // The filters' choices; tried again at each refresh until they load.
+  async function loadFilters() {
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(), answerWithinMs);
     try {
-      const res = await fetch('/api/v1/filters', { cache: 'no-store' });
+      const res = await fetch('/api/v1/filters', { cache: 'no-store', signal: abort.signal });
+      if (!res.ok) throw new Error('HTTP ' + res.status);
       const f = await res.json();
+      for (const id of ['filter-team', 'filter-service-area', 'filter-commissioner']) $(id).replaceChildren($(id).options[0]);
+      $('filter-month').replaceChildren();
       for (const t of f.teams) option($('filter-team'), t.id, t.id + ' – ' + t.name);
       for (const a of f.service_areas) option($('filter-service-area'), a.id, a.label);
       for (const c of f.commissioners) option($('filter-commissioner'), c, c);
@@ -199,13 +232,23 @@
         const v = d.toISOString().slice(0, 7);
         option($('filter-month'), i === 0 ? '' : v, i === 0 ? v + ' (this month)' : v);
       }
+      for (const [name, id] of Object.entries(filterIds)) {
+        const v = params.get(name);
+        if (!v) continue;
+        // A value the lists do not offer (a commissioner no price list names) is kept, so the server judges it.
+        if (![...$(id).options].some((o) => o.value === v)) option($(id), v, v);
+        $(id).value = v;
+      }
+      filtersLoaded = true;
     } catch (e) {
-      banner(['Cannot reach reporting to read the filters (' + e.message + ').'], true);
+      banner(['Cannot reach reporting to read the filters (' + (e.name === 'AbortError' ? 'no answer' : e.message) + ').'], true);
+    } finally {
+      clearTimeout(timeout);
     }
-    for (const [name, id] of Object.entries(filterIds)) {
-      if (params.get(name)) $(id).value = params.get(name);
-      $(id).addEventListener('change', () => { refresh(); });
-    }
+  }
+
+  async function start() {
+    for (const id of Object.values(filterIds)) $(id).addEventListener('change', () => { refresh(); });
     await refresh();
     timer = setInterval(refresh, refreshSeconds * 1000);
   }
