@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "care/kpi.h"
 #include "care_bridge.h"
+#include "shipped_rules.h"
 #include "dashboard/gauges.h"
 #include "dashboard/page_assets.h"
 #include "gmock/gmock.h"
@@ -33,14 +34,7 @@ absl::Time T(int day) { return absl::FromUnixSeconds(1'767'225'600 + day * 86'40
 absl::CivilDay Day(int day) { return platform::ClinicalDay(T(day)); }
 constexpr int kToday = 400;
 
-const std::shared_ptr<const care::RuleSet>& Rules() {
-  static const auto* rules = [] {
-    auto loaded = services::LoadRules(PBR_RULES_DIR);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    return new std::shared_ptr<const care::RuleSet>(loaded.ok() ? *loaded : nullptr);
-  }();
-  return *rules;
-}
+const std::shared_ptr<const care::RuleSet>& Rules() { return services::ShippedRules(); }
 
 class DashboardTest : public ::testing::Test {
  protected:

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "care_bridge.h"
+#include "shipped_rules.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
@@ -32,14 +33,7 @@ absl::CivilDay Day(int day) { return platform::ClinicalDay(T(day)); }
 constexpr int kToday = 400;  // the day caseloads are asked for unless a test says otherwise
 
 // The shipped rules: the team registry and the cluster catalogue (super classes, indicative periods).
-const std::shared_ptr<const care::RuleSet>& Rules() {
-  static const auto* rules = [] {
-    auto loaded = services::LoadRules(PBR_RULES_DIR);
-    EXPECT_TRUE(loaded.ok()) << loaded.status();
-    return new std::shared_ptr<const care::RuleSet>(loaded.ok() ? *loaded : nullptr);
-  }();
-  return *rules;
-}
+const std::shared_ptr<const care::RuleSet>& Rules() { return services::ShippedRules(); }
 
 // An assessment as allocation records it: who assessed, who co-ordinates, and its rule checks.
 struct Assessed {
