@@ -397,6 +397,11 @@ std::vector<SettingSpec> CommonSettings(absl::string_view service_name, int defa
        "'system', 'fixed:<RFC3339>' or 'file:<path>' (tests and replays; a file's time is read at every use)"},
       {"shutdown-timeout", SettingKind::kDuration, "10s", "longest a graceful shutdown may take"},
       {"rules-dir", SettingKind::kString, "rules", "directory of the versioned rule data files"},
+      {"tls-ca-file", SettingKind::kString, "",
+       "mutual TLS on the gRPC port: PEM file of the CA whose client certificates are accepted"},
+      {"tls-cert-file", SettingKind::kString, "", "mutual TLS: PEM file of this service's certificate"},
+      {"tls-key-file", SettingKind::kString, "", "mutual TLS: PEM file of this service's private key (not world-readable)"},
+      {"grpc-reflection", SettingKind::kBool, "false", "serve gRPC server reflection (grpcurl list); off in production"},
   };
 }
 

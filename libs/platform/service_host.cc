@@ -17,6 +17,7 @@
 #include "google/protobuf/stubs/logging.h"
 #include "grpc/grpc.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "platform/tls.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "platform/log.h"
@@ -177,6 +178,25 @@ std::string MethodLabel(absl::string_view method) {
   }
   return FindMethod(method) != nullptr ? std::string(method) : "unknown";
 }
+
+namespace {
+// Mutual TLS when any tls-* setting is given (then all three must be), else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Config& config,
+                                                                              const AccessPolicy& policy) {
+  const TlsFiles files{config.GetString("tls-ca-file"), config.GetString("tls-cert-file"),
+                       config.GetString("tls-key-file")};
+  if (files.ca_file.empty() && files.cert_file.empty() && files.key_file.empty()) {
+    return grpc::InsecureServerCredentials();
+  }
+  auto tls = LoadTls(files, absl::Now());
+  if (!tls.ok()) return tls.status();
+  AccessPolicy checked = policy ? policy : AccessPolicy([](const Caller&, absl::string_view method) {
+    return absl::PermissionDeniedError(absl::StrCat("this service declares no access policy: ", method, " refused"));
+  });
+  spdlog::info("gRPC: mutual TLS as {} (certificate valid until {})", tls->subject, absl::FormatTime(tls->not_after));
+  return ServerTlsCredentials(*tls, std::move(checked));
+}
+}  // namespace
 
 void PrepareServer(grpc::ServerBuilder& builder, Metrics* metrics) {
   static std::once_flag once;
@@ -380,10 +400,12 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   // The gRPC port is bound before the outbox and the consumer start: a process that cannot have
   // its address (another one holds it) must stop before it joins the consumer group.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (host.config_.GetBool("grpc-reflection")) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  auto credentials = ServerCredentialsFor(host.config_, host.access_policy_);
+  if (!credentials.ok()) return fail(credentials.status());
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(host.config_.GetString("grpc-address"), grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(host.config_.GetString("grpc-address"), *credentials, &grpc_port);
   for (auto& s : host.services_) builder.RegisterService(s.get());
   PrepareServer(builder, host.metrics_.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

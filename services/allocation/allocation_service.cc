@@ -5,12 +5,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "access.h"
 #include "care/nhs_number.h"
 #include "care_bridge.h"
 #include "care_record.h"
 #include "event_rules.h"
 #include "intake.h"
 #include "ledger_store.h"
+#include "platform/caller.h"
 #include "platform/events.h"
 #include "platform/log.h"
 #include "platform/quote.h"
@@ -854,30 +856,41 @@ grpc::Status Answer(absl::StatusOr<T> result, T* reply) {
   return grpc::Status::OK;
 }
 
+// An EPR feed records and corrects its own source system's records only (the role matrix has let
+// only feeds this far; a plaintext loopback server has no caller to check).
+absl::Status OwnSource(const grpc::ServerContext* ctx, const std::string& source_system) {
+  return services::CheckOwnSource(platform::CallerOf(*ctx), source_system);
+}
+
 }  // namespace
 
 grpc::Status AllocationService::RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,
                                                  pbr::v1::RecordAssessmentReply* reply) {
+  if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
   return Answer(Record(*r, TraceId(ctx)), reply);
 }
 
 grpc::Status AllocationService::AmendAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,
                                                 pbr::v1::RecordAssessmentReply* reply) {
+  if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
   return Answer(Amend(*r, TraceId(ctx)), reply);
 }
 
 grpc::Status AllocationService::WithdrawAssessment(grpc::ServerContext* ctx, const pbr::v1::WithdrawAssessmentRequest* r,
                                                    pbr::v1::WithdrawAssessmentReply* reply) {
+  if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
   return Answer(Withdraw(*r, TraceId(ctx)), reply);
 }
 
 grpc::Status AllocationService::RecordCareEvent(grpc::ServerContext* ctx, const pbr::v1::RecordCareEventRequest* r,
                                                 pbr::v1::RecordCareEventReply* reply) {
+  if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
   return Answer(RecordCareEvent(*r, TraceId(ctx)), reply);
 }
 
 grpc::Status AllocationService::WithdrawCareEvent(grpc::ServerContext* ctx, const pbr::v1::WithdrawCareEventRequest* r,
                                                   pbr::v1::WithdrawCareEventReply* reply) {
+  if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
   return Answer(WithdrawCareEvent(*r, TraceId(ctx)), reply);
 }
 

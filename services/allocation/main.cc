@@ -1,4 +1,5 @@
 // pbr-allocation: the EPR-facing intake service.
+#include "access.h"
 #include "allocation_service.h"
 #include "care_bridge.h"
 #include "platform/log.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv, char** envp) {
                         << (*rules)->teams().version << ", " << (*rules)->teams().teams.size()
                         << " teams) are admitted and counted in pbr_unknown_team_records_total";
         }
+        host.SetAccessPolicy(pbr::services::AuthorizeCall);  // the role matrix, under mutual TLS
         host.AddService(std::make_unique<pbr::allocation::AllocationService>(
             host.store(), host.outbox(), host.clock(), *rules, host.config().GetString("pseudonym-secret"), options));
         return absl::OkStatus();

@@ -1,4 +1,5 @@
 // pbr-outcomes: HoNOS outcome measures for every assessment, episode and group.
+#include "access.h"
 #include "api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv, char** envp) {
         if (auto st = host.AddProjection(std::make_shared<pbr::outcomes::EpisodeOutcomes>(*rules)); !st.ok()) {
           return st;
         }
+        host.SetAccessPolicy(pbr::services::AuthorizeCall);  // the role matrix, under mutual TLS
         host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store(), *rules));
         return absl::OkStatus();
       });

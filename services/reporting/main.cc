@@ -1,5 +1,6 @@
 // pbr-reporting: the read side. Each read model is a projection (projections/<name>/) that every
 // message of its topics is fanned out to; the gRPC handlers (api.h) answer from their queries.
+#include "access.h"
 #include "api.h"
 #include "dashboard/dashboard.h"
 #include "dashboard/gauges.h"
@@ -61,6 +62,7 @@ int main(int argc, char** argv, char** envp) {
                    [tariff](auto& ctx) { return tariff->CloseMonths(ctx); });
         auto api = std::make_unique<pbr::reporting::ReportingApi>(host.store(), *rules, &host.clock(), *policy);
         const pbr::reporting::ReportingApi& reporting = *api;  // kept alive by the host with the service
+        host.SetAccessPolicy(pbr::services::AuthorizeCall);  // the role matrix, under mutual TLS
         host.AddService(std::move(api));
         // The operations dashboard and its gauges, from the same checked queries as the gRPC API.
         auto dashboard = std::make_shared<pbr::reporting::Dashboard>(

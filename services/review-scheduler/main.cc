@@ -1,6 +1,7 @@
 // pbr-review-scheduler: the authority on when each person's cluster must next be reviewed.
 // Consumes assessment-recorded and care-event-recorded (the person's ledger facts); publishes
 // review-due (windows opening, reviews overdue, missed event-triggered reviews) and review-completed.
+#include "access.h"
 #include "api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
@@ -44,6 +45,7 @@ int main(int argc, char** argv, char** envp) {
                 [&](const auto& ev, auto& ctx) { return reviews->OnCareEvent(ev, ctx); });
         host.Every(host.config().GetDuration("timer-interval"),
                    [&](auto& ctx) { return reviews->AdvanceDueReviews(ctx); });
+        host.SetAccessPolicy(pbr::services::AuthorizeCall);  // the role matrix, under mutual TLS
         host.AddService(std::make_unique<scheduler::ReviewSchedulerApi>(host.store(), host.clock(), *queries));
         return absl::OkStatus();
       });

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/service_type.h"
+#include "platform/caller.h"
 #include "platform/clock.h"
 #include "platform/config.h"
 #include "platform/consumer.h"
@@ -63,6 +64,9 @@ class ServiceHost {
   void Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task);
   // Registers a gRPC service (kept alive by the host).
   void AddService(std::unique_ptr<grpc::Service> service);
+  // Which caller may make which call, when the gRPC port runs mutual TLS (tls-* settings): checked for
+  // every call before its handler (caller.h). Without one, a TLS server refuses every call.
+  void SetAccessPolicy(AccessPolicy policy) { access_policy_ = std::move(policy); }
   // Answers GET `path` over HTTP (a page, or JSON a browser reads). A service with a route must
   // declare the `http-address` setting (HttpAddressSetting); the host binds it with the gRPC port,
   // names it on the READY line ("http=HOST:PORT") and stops it before the gRPC server.
@@ -76,6 +80,7 @@ class ServiceHost {
   friend int RunService(absl::string_view, std::vector<SettingSpec>, const std::vector<std::string>&, int,
                         const char* const*, const char* const*, const std::function<absl::Status(ServiceHost&)>&);
   Config config_;
+  AccessPolicy access_policy_;
   std::unique_ptr<Clock> clock_;
   KafkaSettings kafka_;
   std::unique_ptr<Metrics> metrics_;
