@@ -130,6 +130,7 @@ class PlatformFixture : public ::testing::Test {
     options.rules_dir = PBR_RULES_DIR;
     options.work_dir = dir_.path();
     options.clock = "fixed:2026-11-22T12:00:00Z";
+    Customise(options);
     auto platform = testing::LocalPlatform::Start(options);
     ASSERT_TRUE(platform.ok()) << platform.status();
     platform_ = *std::move(platform);
@@ -143,9 +144,12 @@ class PlatformFixture : public ::testing::Test {
     }
   }
 
+  // A test's own platform options (e.g. tls), applied before the platform starts.
+  virtual void Customise(testing::LocalPlatformOptions&) {}
+
   template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
-    return platform_->Stub<Service>(name);
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role = "") {
+    return platform_->Stub<Service>(name, role);
   }
 
   testing::TempDir dir_;

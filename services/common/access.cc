@@ -67,7 +67,8 @@ absl::Status AuthorizeCall(const platform::Caller& caller, absl::string_view met
 }
 
 absl::Status CheckOwnSource(const platform::Caller& caller, absl::string_view source_system) {
-  if (!caller.authenticated) return absl::OkStatus();
+  // Nothing named is the request's own error: validation refuses it naming the field.
+  if (!caller.authenticated || source_system.empty()) return absl::OkStatus();
   if (caller.role != "epr-feed" || caller.source_system != source_system) {
     return absl::PermissionDeniedError(absl::StrCat(
         "source_system: the ", caller.role, caller.source_system.empty() ? "" : absl::StrCat(" for ", caller.source_system),

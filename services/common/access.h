@@ -27,7 +27,8 @@ absl::Status AuthorizeCall(const platform::Caller& caller, absl::string_view met
 
 // For an EPR feed: OK when `source_system` (the record's, as the request names it) is the feed's own;
 // PERMISSION_DENIED naming both otherwise. Other roles never get here (the matrix gives them no
-// writes); a plaintext (loopback) server has no caller to check.
+// writes); a plaintext (loopback) server has no caller to check; an empty source system is left to the
+// request's validation, which names the field.
 absl::Status CheckOwnSource(const platform::Caller& caller, absl::string_view source_system);
 
 }  // namespace pbr::services

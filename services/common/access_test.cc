@@ -86,6 +86,7 @@ TEST(AccessMatrix, AFeedCorrectsOnlyItsOwnSourceSystem) {
   EXPECT_THAT(std::string(other.message()), HasSubstr("SYSTMONE"));
   EXPECT_FALSE(CheckOwnSource(As("clinician"), "RIO").ok());
   EXPECT_TRUE(CheckOwnSource(platform::Caller{}, "RIO").ok());  // plaintext (loopback): nobody to check
+  EXPECT_TRUE(CheckOwnSource(As("epr-feed", "RIO"), "").ok());  // none named: validation refuses it, naming the field
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // services, each with its own data directory and free ports. Used by the system tests and the
 // benchmark; scripts/run-local.sh does the same for people.
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "testing/certificates.h"
 #include "testing/process.h"
 
 namespace pbr::testing {
@@ -24,6 +26,9 @@ struct LocalPlatformOptions {
   std::string pseudonym_secret = "2vRfGsd6AmZa/tbe5fVFS3H3tU9Htd1fg5eTvMrmZKzwI546154/xI0by19hGnqX";
   std::vector<std::string> extra_flags;  // given to every service
   std::vector<std::string> broker_flags;  // given to pbr-broker, e.g. "--extra-topics=bench"
+  // Mutual TLS on every gRPC port: a CA made at start (work_dir/tls/), a certificate per service, and
+  // client certificates per role for Channel and Stub.
+  bool tls = false;
 };
 
 // Writes allocation's pseudonym secret as it wants it: in a file only its owner can read (0600),
@@ -86,11 +91,17 @@ class LocalPlatform {
   std::string HttpAddress(const std::string& name) const;
   std::string LogPath(const std::string& name) const { return options_.work_dir + "/" + name + ".log"; }
 
-  // A client of a running service (after a restart, ask again: the port changes).
+  // A channel to a running service (after a restart, ask again: the port changes). Under TLS, as the
+  // holder of a certificate for `role` ("clinician", "epr-feed:rio-north", ...: the SAN URI
+  // urn:pbr:role:<role>); an empty role presents no certificate. Without TLS the role is ignored.
+  std::shared_ptr<grpc::Channel> Channel(const std::string& name, const std::string& role = "") const;
   template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) const {
-    return Service::NewStub(grpc::CreateChannel(GrpcAddress(name), grpc::InsecureChannelCredentials()));
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role = "") const {
+    return Service::NewStub(Channel(name, role));
   }
+  // Under TLS: the platform's CA, and a certificate it issued for `role` (made once per role).
+  const TestCa* ca() const { return ca_.get(); }
+  absl::StatusOr<IssuedCertificate> ClientCertificate(const std::string& role) const;
 
  private:
   explicit LocalPlatform(LocalPlatformOptions options) : options_(std::move(options)) {}
@@ -100,6 +111,9 @@ class LocalPlatform {
   std::map<std::string, std::unique_ptr<ChildProcess>> services_;
   std::map<std::string, std::pair<std::string, std::string>> addresses_;  // grpc, metrics
   std::map<std::string, std::string> http_addresses_;
+  std::unique_ptr<TestCa> ca_;
+  mutable std::mutex certificates_mu_;
+  mutable std::map<std::string, IssuedCertificate> client_certificates_;  // by role; guarded by certificates_mu_
 };
 
 }  // namespace pbr::testing
