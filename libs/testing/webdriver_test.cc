@@ -272,9 +272,9 @@ TEST_F(WebDriverTest, ConsoleErrorsHoldsWhatThePageLogged) {
 
 TEST_F(WebDriverTest, ScreenshotWritesAPng) {
   ASSERT_TRUE(browser_->Navigate(Url()).ok());
-  const char* artifacts = std::getenv("TEST_ARTIFACTS_DIR");
-  const std::string dir = artifacts != nullptr && *artifacts != '\0' ? artifacts : std::filesystem::current_path().string();
-  const std::string path = dir + "/webdriver_test_screenshot.png";
+  // A private file, removed afterwards: the dashboard's browser test keeps the screenshots worth keeping.
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            absl::StrCat("webdriver_test_screenshot_", ::getpid(), ".png")).string();
   std::filesystem::remove(path);
   const absl::Status shot = browser_->Screenshot(path);
   ASSERT_TRUE(shot.ok()) << shot;
@@ -282,6 +282,7 @@ TEST_F(WebDriverTest, ScreenshotWritesAPng) {
   const std::string png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ASSERT_GT(png.size(), 8u);
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  std::filesystem::remove(path);
 }
 
 TEST_F(WebDriverTest, DestroyingTheBrowserEndsAFrozenChromeDriverAndChromium) {
