@@ -1,14 +1,18 @@
 // Mutual TLS and the role matrix through the real service binaries: every call of every service made
 // with every role's certificate is allowed or PERMISSION_DENIED exactly as the matrix says; no
 // certificate, another CA's or an expired one is refused at the handshake; an EPR feed cannot record or
-// correct another source system's records.
+// correct another source system's records; every identifiable read and correction is in the audit
+// trail, as `pbrctl audit` lists it.
+#include <fstream>
 #include <future>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
 #include "gmock/gmock.h"
 #include "grpcpp/generic/generic_stub.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "pbr/v1/allocation.grpc.pb.h"
 #include "platform/events.h"
@@ -161,6 +165,105 @@ TEST_F(SecuritySystemTest, AFeedRecordsAndCorrectsOnlyItsOwnSourceSystemsRecords
   const grpc::Status st = clinician->GetPerson(ctx.get(), req, &person);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(person.cluster(), 4);
+}
+
+// pbrctl with `role`'s certificate: its exit code and what it printed (stdout and stderr, through
+// a file, so no pipe fills).
+std::pair<int, std::string> Pbrctl(const testing::LocalPlatform& platform, const std::string& role,
+                                   const std::vector<std::string>& args, const std::string& log) {
+  std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$@\" > \"$0\" 2>&1", log,
+                                   std::string(PBR_BIN_DIR) + "/pbrctl",
+                                   "--allocation=" + platform.GrpcAddress("allocation")};
+  auto tls = platform.ClientTlsFlags(role);
+  EXPECT_TRUE(tls.ok()) << tls.status();
+  if (tls.ok()) argv.insert(argv.end(), tls->begin(), tls->end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = testing::ChildProcess::Spawn(argv, log + ".sh");
+  EXPECT_TRUE(child.ok()) << child.status();
+  if (!child.ok()) return {-1, ""};
+  EXPECT_TRUE(testing::WaitUntil([&] { return !(*child)->Running(); }, absl::Seconds(30))) << "pbrctl did not finish";
+  auto code = (*child)->Terminate(absl::Seconds(5));
+  std::ifstream in(log);
+  std::stringstream out;
+  out << in.rdbuf();
+  return {code.ok() ? *code : -1, out.str()};
+}
+
+TEST_F(SecuritySystemTest, EveryIdentifiableReadAndCorrectionIsInTheAuditTrailAsPbrctlListsIt) {
+  auto feed = Stub<pbr::v1::Allocation>("allocation", "epr-feed:epr-a");
+  auto clinician = Stub<pbr::v1::Allocation>("allocation", "clinician");
+  pbr::v1::RecordAssessmentReply recorded;
+  {
+    auto ctx = testing::CallContext();
+    const grpc::Status st = feed->RecordAssessment(ctx.get(), Assessment("epr-a", "a-1"), &recorded);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  const std::string person = recorded.person_id();
+  {  // The feed corrects the cluster: a correction.
+    pbr::v1::RecordAssessmentRequest amended = Assessment("epr-a", "a-1");
+    amended.set_clinician_id("clin-2");
+    auto ctx = testing::CallContext();
+    pbr::v1::RecordAssessmentReply reply;
+    const grpc::Status st = feed->AmendAssessment(ctx.get(), amended, &reply);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  {  // The clinician's identifiable reads: by NHS number, then the person's history.
+    pbr::v1::GetPersonRequest get;
+    get.set_nhs_number(testing::NhsNumber(943476100));
+    pbr::v1::Person got;
+    auto c1 = testing::CallContext();
+    ASSERT_TRUE(clinician->GetPerson(c1.get(), get, &got).ok());
+    pbr::v1::ListRequest list;
+    list.set_person_id(person);
+    pbr::v1::ListEpisodesReply episodes;
+    pbr::v1::ListAssessmentsReply assessments;
+    pbr::v1::ListReferralsReply referrals;
+    auto c2 = testing::CallContext(), c3 = testing::CallContext(), c4 = testing::CallContext();
+    ASSERT_TRUE(clinician->ListEpisodes(c2.get(), list, &episodes).ok());
+    ASSERT_TRUE(clinician->ListAssessments(c3.get(), list, &assessments).ok());
+    ASSERT_TRUE(clinician->ListReferrals(c4.get(), list, &referrals).ok());
+    get.set_nhs_number(testing::NhsNumber(943476200));  // nobody the trust knows: recorded all the same
+    auto c5 = testing::CallContext();
+    EXPECT_EQ(clinician->GetPerson(c5.get(), get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+
+  auto [code, out] = Pbrctl(*platform_, "admin", {"audit", "--person=" + person, "--all", "--json"},
+                            dir_.path() + "/audit-person.log");
+  ASSERT_EQ(code, 0) << out;
+  pbr::v1::ListAuditReply trail;
+  const auto parsed = google::protobuf::util::JsonStringToMessage(out, &trail);
+  ASSERT_TRUE(parsed.ok()) << parsed << "\n" << out;
+  std::map<std::string, pbr::v1::AuditEntry> by_call;
+  for (const auto& e : trail.entries()) by_call[e.call()] = e;
+  EXPECT_EQ(trail.entries_size(), 5) << out;
+  for (const char* call : {"/pbr.v1.Allocation/GetPerson", "/pbr.v1.Allocation/ListEpisodes",
+                           "/pbr.v1.Allocation/ListAssessments", "/pbr.v1.Allocation/ListReferrals"}) {
+    ASSERT_TRUE(by_call.count(call)) << call << " left no audit entry: " << out;
+    const pbr::v1::AuditEntry& e = by_call[call];
+    EXPECT_EQ(e.caller_role(), "clinician");
+    EXPECT_THAT(e.caller_subject(), HasSubstr("CN=test clinician"));
+    EXPECT_EQ(e.person_id(), person);
+    EXPECT_EQ(e.outcome(), "OK");
+    EXPECT_THAT(e.peer(), HasSubstr("127.0.0.1"));
+  }
+  EXPECT_EQ(by_call["/pbr.v1.Allocation/GetPerson"].looked_up_by(), "nhs_number");
+  ASSERT_TRUE(by_call.count("/pbr.v1.Allocation/AmendAssessment")) << out;
+  EXPECT_EQ(by_call["/pbr.v1.Allocation/AmendAssessment"].caller_role(), "epr-feed");
+  EXPECT_EQ(by_call["/pbr.v1.Allocation/AmendAssessment"].caller_source_system(), "epr-a");
+
+  // By caller: the clinician's five reads, the one that found nobody included.
+  const std::string subject = by_call["/pbr.v1.Allocation/GetPerson"].caller_subject();
+  auto [caller_code, caller_out] = Pbrctl(*platform_, "admin", {"audit", "--caller=" + subject},
+                                          dir_.path() + "/audit-caller.log");
+  ASSERT_EQ(caller_code, 0) << caller_out;
+  EXPECT_THAT(caller_out, HasSubstr("5 audit entries"));
+  EXPECT_THAT(caller_out, HasSubstr("NOT_FOUND"));
+
+  // Only admin reads the trail.
+  auto [refused_code, refused_out] = Pbrctl(*platform_, "clinician", {"audit", "--person=" + person},
+                                            dir_.path() + "/audit-refused.log");
+  EXPECT_EQ(refused_code, 1);
+  EXPECT_THAT(refused_out, HasSubstr("PERMISSION_DENIED"));
 }
 
 }  // namespace

@@ -26,8 +26,9 @@ if [[ -n "${ADMIN_CONFIG-}" ]]; then admin+=(--command-config "$ADMIN_CONFIG"); 
 # Consumers keep their offsets in RocksDB and never reset (auto.offset.reset=error), and a lost
 # service state is rebuilt by replaying from offset 0. So every topic keeps everything:
 # retention.ms=-1 and cleanup.policy=delete (compaction would drop earlier events for a person).
-# dead-letter is kept too: it is the audit trail of events that were never applied.
-topics=(assessment-recorded care-event-recorded cluster-changed review-due review-completed outcome-recorded tariff-activity dead-letter)
+# dead-letter is kept too: it is the record of events that were never applied; audit-recorded
+# carries allocation's audit trail (identifiable reads and corrections) for the trust's SIEM.
+topics=(assessment-recorded care-event-recorded cluster-changed review-due review-completed outcome-recorded tariff-activity dead-letter audit-recorded)
 configs="retention.ms=-1,retention.bytes=-1,cleanup.policy=delete,min.insync.replicas=${min_isr},unclean.leader.election.enable=false"
 config_args=()
 IFS=, read -r -a pairs <<<"$configs"

@@ -32,6 +32,7 @@ absl::string_view EventTypeOf(const pbr::v1::EventEnvelope& e) {
     case E::kOutcomeRecorded: return topic::kOutcomeRecorded;
     case E::kTariffActivity: return topic::kTariffActivity;
     case E::kDeadLetter: return topic::kDeadLetter;
+    case E::kAuditRecorded: return topic::kAuditRecorded;
     case E::PAYLOAD_NOT_SET: return "";
   }
   return "";

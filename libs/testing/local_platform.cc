@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+
+#include <algorithm>
 #include <unistd.h>
 
 #include <filesystem>
@@ -179,6 +181,18 @@ absl::StatusOr<IssuedCertificate> LocalPlatform::ClientCertificate(const std::st
   if (!issued.ok()) return issued.status();
   client_certificates_[role] = *issued;
   return *issued;
+}
+
+absl::StatusOr<std::vector<std::string>> LocalPlatform::ClientTlsFlags(const std::string& role) const {
+  auto cert = ClientCertificate(role);
+  if (!cert.ok()) return cert.status();
+  const std::string dir = options_.work_dir + "/tls";
+  std::string name = absl::StrCat("client-", role);
+  std::replace(name.begin(), name.end(), ':', '_');
+  if (auto st = WriteCertificate(dir, name, *cert); !st.ok()) return st;
+  return std::vector<std::string>{absl::StrCat("--tls-ca-file=", dir, "/ca.pem"),
+                                  absl::StrCat("--tls-cert-file=", dir, "/", name, ".pem"),
+                                  absl::StrCat("--tls-key-file=", dir, "/", name, ".key")};
 }
 
 std::shared_ptr<grpc::Channel> LocalPlatform::Channel(const std::string& name, const std::string& role) const {

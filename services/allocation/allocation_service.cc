@@ -29,6 +29,15 @@ using pbr::state::v1::StoredAssessment;
 using pbr::state::v1::StoredCareEvent;
 namespace topic = platform::topic;
 
+// The calls the audit trail names (as the access matrix does).
+constexpr absl::string_view kAmendCall = "/pbr.v1.Allocation/AmendAssessment";
+constexpr absl::string_view kWithdrawCall = "/pbr.v1.Allocation/WithdrawAssessment";
+constexpr absl::string_view kWithdrawCareEventCall = "/pbr.v1.Allocation/WithdrawCareEvent";
+constexpr absl::string_view kGetPersonCall = "/pbr.v1.Allocation/GetPerson";
+constexpr absl::string_view kListEpisodesCall = "/pbr.v1.Allocation/ListEpisodes";
+constexpr absl::string_view kListAssessmentsCall = "/pbr.v1.Allocation/ListAssessments";
+constexpr absl::string_view kListReferralsCall = "/pbr.v1.Allocation/ListReferrals";
+
 std::string RecordKey(absl::string_view source_system, absl::string_view source_record_id) {
   return absl::StrCat(source_system, "\x1f", source_record_id);
 }
@@ -170,7 +179,8 @@ absl::StatusOr<std::pair<std::vector<T>, std::string>> Page(std::vector<T> items
 std::vector<std::string> AllocationFamilies() {
   return {std::string(kAssessmentsFamily), std::string(kPersonAssessmentsFamily), std::string(kPersonsFamily),
           std::string(kEpisodesFamily),    std::string(kCareEventsFamily),        std::string(kPersonCareEventsFamily),
-          std::string(kLocalIdsFamily),    std::string(platform::kJournalFamily)};
+          std::string(kLocalIdsFamily),    std::string(platform::kJournalFamily), std::string(kAuditFamily),
+          std::string(kAuditByPersonFamily), std::string(kAuditByCallerFamily)};
 }
 
 absl::StatusOr<bool> JournalCoversHistory(platform::Store& store) {
@@ -218,7 +228,8 @@ AllocationService::AllocationService(platform::Store& store, platform::Outbox& o
       clock_(clock),
       rules_(std::move(rules)),
       secret_(std::move(pseudonym_secret)),
-      intake_{options.allow_unknown_teams} {
+      intake_{options.allow_unknown_teams},
+      audit_(store_, outbox_, clock_, *rules_) {
   if (options.metrics != nullptr) {
     unknown_team_records_ = &prometheus::BuildCounter()
                                  .Name("pbr_unknown_team_records_total")
@@ -374,7 +385,8 @@ absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& p
 }
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& request,
-                                                                         Mode mode, absl::string_view trace_id) {
+                                                                         Mode mode, absl::string_view trace_id,
+                                                                         const AuditContext& who) {
   const absl::Time now = clock_.Now();
   if (auto st = ValidateAssessment(*rules_, now, request, trace_id, intake_); !st.ok()) return st;
   // From here on the team's service area and (unless the EPR named one) commissioner; retries are told
@@ -501,6 +513,11 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonAssessmentsFamily), PersonKey(person_id, assessment_id), record_key);
   StagePerson(person_id, stored_before, after, std::move(state), person->LiveAssessments(facts), batch);
+  if (mode == Mode::kAmend) {
+    if (auto st = audit_.Stage(who, kAmendCall, person_id, kBySourceRecord, absl::StatusCode::kOk, batch); !st.ok()) {
+      return st;
+    }
+  }
 
   // Synced: the reply promises durability. Concurrent calls share one fsync (group commit).
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
@@ -538,20 +555,21 @@ pbr::v1::RecordAssessmentReply AllocationService::ReplyFor(const StoredAssessmen
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Record(const pbr::v1::RecordAssessmentRequest& r,
                                                                           absl::string_view trace_id) {
-  auto reply = Apply(r, Mode::kRecord, trace_id);
+  auto reply = Apply(r, Mode::kRecord, trace_id, AuditContext{});
   if (reply.ok() && !reply->duplicate()) NoteUnknownTeam(r.team_id(), "assessment");
   return reply;
 }
 
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Amend(const pbr::v1::RecordAssessmentRequest& r,
-                                                                         absl::string_view trace_id) {
-  auto reply = Apply(r, Mode::kAmend, trace_id);
+                                                                         absl::string_view trace_id,
+                                                                         const AuditContext& who) {
+  auto reply = Apply(r, Mode::kAmend, trace_id, who);
   if (reply.ok() && !reply->duplicate()) NoteUnknownTeam(r.team_id(), "assessment");
   return reply;
 }
 
 absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
-    const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id) {
+    const pbr::v1::WithdrawAssessmentRequest& r, absl::string_view trace_id, const AuditContext& who) {
   if (auto st = ValidateWithdrawal(r, trace_id); !st.ok()) return st;
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   auto locked = LockRecord<StoredAssessment>(kAssessmentsFamily, record_key, "assessment", r.source_system(),
@@ -599,6 +617,9 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
   stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
   StagePerson(person_id, before, after, person->state, person->LiveAssessments(facts), batch);
+  if (auto st = audit_.Stage(who, kWithdrawCall, person_id, kBySourceRecord, absl::StatusCode::kOk, batch); !st.ok()) {
+    return st;
+  }
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
   outbox_.Wake();
   PBR_LOG(info) << "assessment " << assessment_id << " withdrawn by " << stored.source_system()
@@ -688,7 +709,7 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
 }
 
 absl::StatusOr<pbr::v1::WithdrawCareEventReply> AllocationService::WithdrawCareEvent(
-    const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id) {
+    const pbr::v1::WithdrawCareEventRequest& r, absl::string_view trace_id, const AuditContext& who) {
   if (auto st = ValidateWithdrawal(r, trace_id); !st.ok()) return st;
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   auto locked = LockRecord<StoredCareEvent>(kCareEventsFamily, record_key, "care event", r.source_system(),
@@ -733,6 +754,10 @@ absl::StatusOr<pbr::v1::WithdrawCareEventReply> AllocationService::WithdrawCareE
   stored.clear_request_digest();  // nothing can be a retry of a withdrawn record
   batch.Put(store_.Family(kCareEventsFamily), record_key, stored.SerializeAsString());
   StagePerson(person_id, before, after, person->state, person->LiveAssessments(facts), batch);
+  if (auto st = audit_.Stage(who, kWithdrawCareEventCall, person_id, kBySourceRecord, absl::StatusCode::kOk, batch);
+      !st.ok()) {
+    return st;
+  }
   if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
   outbox_.Wake();
   PBR_LOG(info) << "care event " << care_event_id << " withdrawn by " << stored.source_system()
@@ -862,7 +887,22 @@ absl::Status OwnSource(const grpc::ServerContext* ctx, const std::string& source
   return services::CheckOwnSource(platform::CallerOf(*ctx), source_system);
 }
 
+AuditContext WhoCalled(const grpc::ServerContext* ctx) { return AuditContext{platform::CallerOf(*ctx), ctx->peer()}; }
+
 }  // namespace
+
+template <typename Reply>
+grpc::Status AllocationService::AnswerAudited(grpc::ServerContext* ctx, absl::string_view call,
+                                              const std::string& person_id, absl::string_view looked_up_by,
+                                              absl::StatusOr<Reply> result, Reply* reply) {
+  const absl::StatusCode outcome = result.status().code();
+  if (outcome != absl::StatusCode::kInvalidArgument) {
+    if (auto st = audit_.Record(WhoCalled(ctx), call, person_id, looked_up_by, outcome); !st.ok()) {
+      return platform::ToGrpc(st);
+    }
+  }
+  return Answer(std::move(result), reply);
+}
 
 grpc::Status AllocationService::RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,
                                                  pbr::v1::RecordAssessmentReply* reply) {
@@ -873,13 +913,13 @@ grpc::Status AllocationService::RecordAssessment(grpc::ServerContext* ctx, const
 grpc::Status AllocationService::AmendAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,
                                                 pbr::v1::RecordAssessmentReply* reply) {
   if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
-  return Answer(Amend(*r, TraceId(ctx)), reply);
+  return Answer(Amend(*r, TraceId(ctx), WhoCalled(ctx)), reply);
 }
 
 grpc::Status AllocationService::WithdrawAssessment(grpc::ServerContext* ctx, const pbr::v1::WithdrawAssessmentRequest* r,
                                                    pbr::v1::WithdrawAssessmentReply* reply) {
   if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
-  return Answer(Withdraw(*r, TraceId(ctx)), reply);
+  return Answer(Withdraw(*r, TraceId(ctx), WhoCalled(ctx)), reply);
 }
 
 grpc::Status AllocationService::RecordCareEvent(grpc::ServerContext* ctx, const pbr::v1::RecordCareEventRequest* r,
@@ -891,7 +931,7 @@ grpc::Status AllocationService::RecordCareEvent(grpc::ServerContext* ctx, const 
 grpc::Status AllocationService::WithdrawCareEvent(grpc::ServerContext* ctx, const pbr::v1::WithdrawCareEventRequest* r,
                                                   pbr::v1::WithdrawCareEventReply* reply) {
   if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
-  return Answer(WithdrawCareEvent(*r, TraceId(ctx)), reply);
+  return Answer(WithdrawCareEvent(*r, TraceId(ctx), WhoCalled(ctx)), reply);
 }
 
 grpc::Status AllocationService::SuggestClusters(grpc::ServerContext*, const pbr::v1::SuggestClustersRequest* r,
@@ -901,25 +941,32 @@ grpc::Status AllocationService::SuggestClusters(grpc::ServerContext*, const pbr:
 
 grpc::Status AllocationService::GetPerson(grpc::ServerContext* ctx, const pbr::v1::GetPersonRequest* r,
                                           pbr::v1::Person* reply) {
-  // Identifiable reads are audit-logged: who asked, by which identifier.
-  PBR_LOG(info) << "audit: GetPerson by " << (r->who_case() == pbr::v1::GetPersonRequest::kNhsNumber ? "nhs_number" : "person_id")
-                << " from " << ctx->peer();
-  return Answer(GetPerson(*r), reply);
+  // Whose record was asked for, found or not (a NOT_FOUND by NHS number is recorded too: it tells
+  // whether the trust knows someone).
+  const bool by_nhs_number = r->who_case() == pbr::v1::GetPersonRequest::kNhsNumber;
+  const std::string person_id = by_nhs_number ? platform::KeyedHash(secret_, r->nhs_number()) : r->person_id();
+  return AnswerAudited(ctx, kGetPersonCall, person_id, by_nhs_number ? kByNhsNumber : kByPersonId, GetPerson(*r),
+                       reply);
 }
 
-grpc::Status AllocationService::ListEpisodes(grpc::ServerContext*, const pbr::v1::ListRequest* r,
+grpc::Status AllocationService::ListEpisodes(grpc::ServerContext* ctx, const pbr::v1::ListRequest* r,
                                              pbr::v1::ListEpisodesReply* reply) {
-  return Answer(ListEpisodes(*r), reply);
+  return AnswerAudited(ctx, kListEpisodesCall, r->person_id(), kByPersonId, ListEpisodes(*r), reply);
 }
 
-grpc::Status AllocationService::ListReferrals(grpc::ServerContext*, const pbr::v1::ListRequest* r,
+grpc::Status AllocationService::ListReferrals(grpc::ServerContext* ctx, const pbr::v1::ListRequest* r,
                                               pbr::v1::ListReferralsReply* reply) {
-  return Answer(ListReferrals(*r), reply);
+  return AnswerAudited(ctx, kListReferralsCall, r->person_id(), kByPersonId, ListReferrals(*r), reply);
 }
 
-grpc::Status AllocationService::ListAssessments(grpc::ServerContext*, const pbr::v1::ListRequest* r,
+grpc::Status AllocationService::ListAssessments(grpc::ServerContext* ctx, const pbr::v1::ListRequest* r,
                                                 pbr::v1::ListAssessmentsReply* reply) {
-  return Answer(ListAssessments(*r), reply);
+  return AnswerAudited(ctx, kListAssessmentsCall, r->person_id(), kByPersonId, ListAssessments(*r), reply);
+}
+
+grpc::Status AllocationService::ListAudit(grpc::ServerContext*, const pbr::v1::ListAuditRequest* r,
+                                          pbr::v1::ListAuditReply* reply) {
+  return Answer(audit_.List(*r), reply);
 }
 
 }  // namespace pbr::allocation

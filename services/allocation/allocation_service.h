@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "audit_trail.h"
 #include "care/rules.h"
 #include "intake.h"
 #include "pbr/state/v1/allocation_state.pb.h"
@@ -30,7 +31,7 @@ inline constexpr absl::string_view kEpisodesFamily = "episodes";                
 inline constexpr absl::string_view kCareEventsFamily = "care_events";               // record key -> StoredCareEvent
 inline constexpr absl::string_view kPersonCareEventsFamily = "person_care_events";  // "<person>/<event id>" -> record key
 inline constexpr absl::string_view kLocalIdsFamily = "local_ids";                   // "<system>\x1f<local id>" -> person
-std::vector<std::string> AllocationFamilies();
+std::vector<std::string> AllocationFamilies();  // the audit trail's included
 
 // Whether the store's journal holds every event allocation ever published (false for a store an
 // earlier version filled before journals existed: re-publishing it would give consumers part of
@@ -53,22 +54,25 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                     std::shared_ptr<const care::RuleSet> rules, std::string pseudonym_secret,
                     AllocationOptions options = {});
 
-  // The calls without gRPC: what the handlers and the tests use.
+  // The calls without gRPC: what the handlers and the tests use. A correction (amend, withdraw)
+  // that changes a record is audited in its own WriteBatch, as made by `who`.
   absl::StatusOr<pbr::v1::RecordAssessmentReply> Record(const pbr::v1::RecordAssessmentRequest& request,
                                                         absl::string_view trace_id);
   absl::StatusOr<pbr::v1::RecordAssessmentReply> Amend(const pbr::v1::RecordAssessmentRequest& request,
-                                                       absl::string_view trace_id);
+                                                       absl::string_view trace_id, const AuditContext& who = {});
   absl::StatusOr<pbr::v1::WithdrawAssessmentReply> Withdraw(const pbr::v1::WithdrawAssessmentRequest& request,
-                                                            absl::string_view trace_id);
+                                                            absl::string_view trace_id, const AuditContext& who = {});
   absl::StatusOr<pbr::v1::RecordCareEventReply> RecordCareEvent(const pbr::v1::RecordCareEventRequest& request,
                                                                 absl::string_view trace_id);
   absl::StatusOr<pbr::v1::WithdrawCareEventReply> WithdrawCareEvent(const pbr::v1::WithdrawCareEventRequest& request,
-                                                                    absl::string_view trace_id);
+                                                                    absl::string_view trace_id,
+                                                                    const AuditContext& who = {});
   absl::StatusOr<pbr::v1::SuggestClustersReply> Suggest(const pbr::v1::SuggestClustersRequest& request) const;
   absl::StatusOr<pbr::v1::Person> GetPerson(const pbr::v1::GetPersonRequest& request) const;
   absl::StatusOr<pbr::v1::ListEpisodesReply> ListEpisodes(const pbr::v1::ListRequest& request) const;
   absl::StatusOr<pbr::v1::ListAssessmentsReply> ListAssessments(const pbr::v1::ListRequest& request) const;
   absl::StatusOr<pbr::v1::ListReferralsReply> ListReferrals(const pbr::v1::ListRequest& request) const;
+  const AuditTrail& audit() const { return audit_; }
 
   // gRPC.
   grpc::Status RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* request,
@@ -91,13 +95,20 @@ class AllocationService final : public pbr::v1::Allocation::Service {
                                pbr::v1::ListAssessmentsReply* reply) override;
   grpc::Status ListReferrals(grpc::ServerContext* ctx, const pbr::v1::ListRequest* request,
                              pbr::v1::ListReferralsReply* reply) override;
+  grpc::Status ListAudit(grpc::ServerContext* ctx, const pbr::v1::ListAuditRequest* request,
+                         pbr::v1::ListAuditReply* reply) override;
 
  private:
   enum class Mode { kRecord, kAmend };
   struct PersonRecords;  // a person's stored assessments and care events, loaded together
 
   absl::StatusOr<pbr::v1::RecordAssessmentReply> Apply(const pbr::v1::RecordAssessmentRequest& request, Mode mode,
-                                                       absl::string_view trace_id);
+                                                       absl::string_view trace_id, const AuditContext& who);
+  // Records an identifiable read before it is answered (not one refused as malformed, which read
+  // nobody); a failed audit write fails the read.
+  template <typename Reply>
+  grpc::Status AnswerAudited(grpc::ServerContext* ctx, absl::string_view call, const std::string& person_id,
+                             absl::string_view looked_up_by, absl::StatusOr<Reply> result, Reply* reply);
   absl::StatusOr<PersonRecords> LoadPerson(const std::string& person_id) const;
   // Checks (and stages) the EPR's local patient id for this person; refuses a conflicting mapping.
   absl::Status MapLocalId(const std::string& person_id, const std::string& source_system,
@@ -135,6 +146,7 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   const std::string secret_;
   const IntakeOptions intake_;
   prometheus::Family<prometheus::Counter>* unknown_team_records_ = nullptr;
+  AuditTrail audit_;
   // Calls touching the same person or record are serialised; others run (and sync) together.
   std::array<std::mutex, 64> stripes_;
 };

@@ -1,7 +1,11 @@
 #include "allocation_fixture.h"
 #include "allocation_service.h"
 
+#include <atomic>
+
 #include "absl/strings/str_cat.h"
+#include "event_rules.h"
+#include "grpcpp/server_context.h"
 #include "care_bridge.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -885,6 +889,167 @@ TEST_F(CareRecordTest, AdvisoryRulesAreRecordedAndPublishedWithoutRefusing) {
   bool recorded = false;
   for (const auto& c : published[1].assessment_recorded().checks()) recorded |= c.advisory() && !c.passed();
   EXPECT_TRUE(recorded) << "published with the assessment";
+}
+
+}  // namespace
+}  // namespace pbr::allocation
+
+// ---- The audit trail (issue 14) ----
+
+namespace pbr::allocation {
+namespace {
+
+AuditContext Feed() {
+  AuditContext who;
+  who.caller = {"epr-feed", "epr-north", "CN=epr-north-feed,O=Test Trust", true};
+  who.peer = "ipv4:127.0.0.1:50001";
+  return who;
+}
+
+std::vector<std::string> Calls(const pbr::v1::ListAuditReply& reply) {
+  std::vector<std::string> calls;
+  for (const auto& e : reply.entries()) calls.push_back(e.call());
+  return calls;
+}
+
+TEST_F(AllocationTest, EveryCorrectionIsAuditedWithTheChangeAndPublished) {
+  ASSERT_TRUE(service_->Record(ValidRequest("r1"), "").ok());
+  auto amended = ValidRequest("r1");
+  amended.set_clinician_id("clin-8");
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(service_->Amend(amended, "", Feed()).ok());
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(service_->Amend(amended, "", Feed())->duplicate());  // a retry changes nothing: no entry
+  pbr::v1::RecordCareEventRequest e;
+  e.set_source_system("epr-north");
+  e.set_source_record_id("ce-1");
+  e.set_nhs_number(kNhsNumber);
+  e.set_team_id("crht-east");
+  e.set_type(pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT);
+  *e.mutable_occurred_at() = platform::ToProto(Day(2026, 10, 1));
+  ASSERT_TRUE(service_->RecordCareEvent(e, "").ok());
+  pbr::v1::WithdrawCareEventRequest we;
+  we.set_source_system("epr-north");
+  we.set_source_record_id("ce-1");
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(service_->WithdrawCareEvent(we, "", Feed()).ok());
+  pbr::v1::WithdrawAssessmentRequest wa;
+  wa.set_source_system("epr-north");
+  wa.set_source_record_id("r1");
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_TRUE(service_->Withdraw(wa, "").ok());  // in-process: recorded with no subject
+  ASSERT_TRUE(service_->Withdraw(wa, "", Feed()).ok());  // already withdrawn: no entry
+
+  const std::string person = platform::KeyedHash(kSecret, kNhsNumber);
+  pbr::v1::ListAuditRequest by_person;
+  by_person.set_person_id(person);
+  auto trail = service_->audit().List(by_person);
+  ASSERT_TRUE(trail.ok()) << trail.status();
+  EXPECT_THAT(Calls(*trail), ::testing::ElementsAre("/pbr.v1.Allocation/WithdrawAssessment",
+                                                    "/pbr.v1.Allocation/WithdrawCareEvent",
+                                                    "/pbr.v1.Allocation/AmendAssessment"))
+      << "newest first; recording is not a correction";
+  const pbr::v1::AuditEntry& amend = trail->entries(2);
+  EXPECT_EQ(amend.caller_subject(), "CN=epr-north-feed,O=Test Trust");
+  EXPECT_EQ(amend.caller_role(), "epr-feed");
+  EXPECT_EQ(amend.caller_source_system(), "epr-north");
+  EXPECT_EQ(amend.peer(), "ipv4:127.0.0.1:50001");
+  EXPECT_EQ(amend.person_id(), person);
+  EXPECT_EQ(amend.looked_up_by(), "source_record");
+  EXPECT_EQ(amend.outcome(), "OK");
+  EXPECT_EQ(platform::FromProto(amend.at()), Day(2026, 11, 22) + absl::Minutes(1));
+  EXPECT_EQ(trail->entries(0).caller_subject(), "");
+
+  pbr::v1::ListAuditRequest by_caller;
+  by_caller.set_caller_subject("CN=epr-north-feed,O=Test Trust");
+  EXPECT_EQ(service_->audit().List(by_caller)->entries_size(), 2);
+
+  const auto published = Pending("audit-recorded");
+  ASSERT_EQ(published.size(), 3u);
+  for (const auto& event : published) {
+    EXPECT_EQ(event.person_id(), person);
+    EXPECT_TRUE(services::ValidateEvent(*rules_, "audit-recorded", event).ok());
+  }
+  EXPECT_EQ(published[0].audit_recorded().audit_id(), amend.audit_id()) << "in the order recorded";
+}
+
+TEST_F(AllocationTest, EveryIdentifiableReadThroughGrpcIsAuditedFoundOrNot) {
+  ASSERT_TRUE(service_->Record(ValidRequest("r1"), "").ok());
+  const std::string person = platform::KeyedHash(kSecret, kNhsNumber);
+  grpc::ServerContext ctx;  // a plaintext in-process call: no certificate
+  pbr::v1::GetPersonRequest get;
+  get.set_nhs_number(kNhsNumber);
+  pbr::v1::Person got;
+  ASSERT_TRUE(service_->GetPerson(&ctx, &get, &got).ok());
+  get.set_nhs_number("9434765870");  // valid, never recorded: NOT_FOUND still tells something
+  EXPECT_EQ(service_->GetPerson(&ctx, &get, &got).error_code(), grpc::StatusCode::NOT_FOUND);
+  get.set_nhs_number("123");  // malformed: refused before anyone is read
+  EXPECT_EQ(service_->GetPerson(&ctx, &get, &got).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  pbr::v1::ListRequest list;
+  list.set_person_id(person);
+  pbr::v1::ListEpisodesReply episodes;
+  pbr::v1::ListAssessmentsReply assessments;
+  pbr::v1::ListReferralsReply referrals;
+  ASSERT_TRUE(service_->ListEpisodes(&ctx, &list, &episodes).ok());
+  ASSERT_TRUE(service_->ListAssessments(&ctx, &list, &assessments).ok());
+  ASSERT_TRUE(service_->ListReferrals(&ctx, &list, &referrals).ok());
+
+  pbr::v1::ListAuditRequest by_person;
+  by_person.set_person_id(person);
+  by_person.set_page_size(2);
+  pbr::v1::ListAuditReply page;
+  ASSERT_TRUE(service_->ListAudit(&ctx, &by_person, &page).ok());
+  std::vector<std::string> calls = Calls(page);
+  ASSERT_FALSE(page.next_page_token().empty());
+  by_person.set_page_token(page.next_page_token());
+  ASSERT_TRUE(service_->ListAudit(&ctx, &by_person, &page).ok());
+  for (const auto& c : Calls(page)) calls.push_back(c);
+  EXPECT_TRUE(page.next_page_token().empty());
+  // Entries made within one clock tick keep no order among themselves; each call is there once.
+  EXPECT_THAT(calls, ::testing::UnorderedElementsAre("/pbr.v1.Allocation/GetPerson", "/pbr.v1.Allocation/ListEpisodes",
+                                                     "/pbr.v1.Allocation/ListAssessments",
+                                                     "/pbr.v1.Allocation/ListReferrals"));
+  pbr::v1::ListAuditRequest unknown;
+  unknown.set_person_id(platform::KeyedHash(kSecret, "9434765870"));
+  auto not_found = service_->audit().List(unknown);
+  ASSERT_EQ(not_found->entries_size(), 1);
+  EXPECT_EQ(not_found->entries(0).outcome(), "NOT_FOUND");
+  EXPECT_EQ(not_found->entries(0).looked_up_by(), "nhs_number");
+
+  pbr::v1::ListAuditRequest bad;
+  bad.set_page_size(501);
+  auto refused = service_->audit().List(bad);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("person_id or caller_subject: one is required"));
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("page_size: 501 is not 0-500"));
+}
+
+// A read the trail cannot record is not answered: the audit write's error is the caller's.
+TEST_F(AllocationTest, AReadWhoseAuditEntryCannotBeWrittenIsRefused) {
+  ASSERT_TRUE(service_->Record(ValidRequest("r1"), "").ok());
+  service_.reset();
+  outbox_.reset();
+  store_.reset();
+  auto free = std::make_shared<std::atomic<uint64_t>>(1ull << 30);
+  platform::StoreOptions options;
+  options.free_bytes = [free](const std::string&) -> absl::StatusOr<uint64_t> { return free->load(); };
+  store_ = *platform::Store::Open(dir_.path(), AllocationFamilies(), options);
+  outbox_ = *platform::Outbox::Open(*store_, platform::KafkaSettings{}, nullptr);
+  service_ = std::make_unique<AllocationService>(*store_, *outbox_, clock_, rules_, kSecret);
+
+  free->store(0);  // the disk is full
+  grpc::ServerContext ctx;
+  pbr::v1::GetPersonRequest get;
+  get.set_nhs_number(kNhsNumber);
+  pbr::v1::Person got;
+  const grpc::Status refused = service_->GetPerson(&ctx, &get, &got);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
+  EXPECT_TRUE(got.person_id().empty()) << "nothing of the record is answered";
+  free->store(1ull << 30);
+  ASSERT_TRUE(service_->GetPerson(&ctx, &get, &got).ok());
+  pbr::v1::ListAuditRequest by_person;
+  by_person.set_person_id(got.person_id());
+  EXPECT_EQ(service_->audit().List(by_person)->entries_size(), 1) << "only the answered read";
 }
 
 }  // namespace

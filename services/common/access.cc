@@ -26,6 +26,8 @@ const std::vector<CallAccess>& AccessMatrix() {
       {"/pbr.v1.Allocation/ListEpisodes", {"clinician"}, true},
       {"/pbr.v1.Allocation/ListAssessments", {"clinician"}, true},
       {"/pbr.v1.Allocation/ListReferrals", {"clinician"}, true},
+      // Who read or corrected whose record: subjects and pseudonyms, for the trust's information governance.
+      {"/pbr.v1.Allocation/ListAudit", {"admin"}},
       // The scheduler, outcomes and reporting: pseudonymous.
       {"/pbr.v1.ReviewScheduler/GetSchedule", {"clinician", "operations"}},
       {"/pbr.v1.ReviewScheduler/ListOverdue", {"operations"}},

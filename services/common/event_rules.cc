@@ -306,6 +306,22 @@ absl::Status DeadLetter(const pbr::v1::DeadLetter& d) {
   return p.Result();
 }
 
+absl::Status AuditRecorded(const pbr::v1::AuditEntry& a, absl::string_view person_id) {
+  Problems p("audit_recorded.");
+  p.Identifier("audit_id", a.audit_id(), Need::kRequired);
+  p.Identifier("call", a.call(), Need::kRequired);
+  p.Text("caller_subject", a.caller_subject(), limits::kCallerSubjectBytes);
+  p.Identifier("caller_role", a.caller_role(), Need::kOptional);
+  p.Identifier("caller_source_system", a.caller_source_system(), Need::kOptional);
+  p.Text("peer", a.peer(), limits::kPeerBytes);
+  p.Time("at", a.at(), a.has_at(), Need::kRequired);
+  p.Identifier("person_id", a.person_id(), Need::kRequired);
+  if (a.person_id() != person_id) p.Add("person_id", "differs from the envelope's person_id");
+  p.Identifier("looked_up_by", a.looked_up_by(), Need::kRequired);
+  p.Identifier("outcome", a.outcome(), Need::kRequired);
+  return p.Result();
+}
+
 }  // namespace
 
 absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_name, const EventEnvelope& event) {
@@ -341,6 +357,7 @@ absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_n
     case EventEnvelope::kOutcomeRecorded: p.Check(OutcomeRecorded(rules, event.outcome_recorded())); break;
     case EventEnvelope::kTariffActivity: p.Check(TariffActivity(rules, event.tariff_activity())); break;
     case EventEnvelope::kDeadLetter: p.Check(DeadLetter(event.dead_letter())); break;
+    case EventEnvelope::kAuditRecorded: p.Check(AuditRecorded(event.audit_recorded(), event.person_id())); break;
     case EventEnvelope::PAYLOAD_NOT_SET: break;  // reported above
   }
   return p.Result();

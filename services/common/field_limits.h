@@ -28,6 +28,12 @@ inline constexpr size_t kItem8ProblemTypeBytes = 1;
 inline constexpr int kMaxFaceToFaceContacts = 1000;
 // ListRequest.page_token: a decimal offset from a previous reply.
 inline constexpr size_t kPageTokenBytes = 20;
+// The audit trail: a client certificate's subject (UTF-8) and gRPC's peer string as recorded
+// (longer ones are cut at a character boundary), and ListAuditRequest's page token.
+inline constexpr size_t kCallerSubjectBytes = 512;
+inline constexpr size_t kPeerBytes = 256;
+inline constexpr size_t kAuditPageTokenBytes = 128;
+inline constexpr int kMaxAuditPageSize = 500;
 
 // What allocation adds to an assessment-recorded event itself: its rule checks (red rules,
 // service area, cluster restriction, transition protocol; room for more), each with a reason in

@@ -342,6 +342,26 @@ int RunHistory(const RpcOptions& rpc, const std::string& person_id, const Histor
       [&](const pbr::v1::ListAssessmentsReply& all) { return RenderAssessments(person_id, all); });
 }
 
+int RunAudit(const RpcOptions& rpc, const AuditOptions& options, const QueryFormat& format) {
+  const Endpoint endpoint = rpc.AllocationEndpoint();
+  auto stub = pbr::v1::Allocation::NewStub(MakeChannel(endpoint.address));
+  pbr::v1::ListAuditRequest request;
+  if (!options.person_id.empty()) request.set_person_id(options.person_id);
+  else request.set_caller_subject(options.caller_subject);
+  const std::string who = options.person_id.empty() ? absl::StrCat("caller ", options.caller_subject)
+                                                    : absl::StrCat("person ", options.person_id);
+  return ListPages<pbr::v1::ListAuditRequest, pbr::v1::ListAuditReply>(
+      rpc, endpoint, request, options.pages, format, "audit entries",
+      [&](grpc::ClientContext& c, pbr::v1::ListAuditRequest& r, pbr::v1::ListAuditReply& reply) {
+        return stub->ListAudit(&c, r, &reply);
+      },
+      [](pbr::v1::ListAuditReply& all, const pbr::v1::ListAuditReply& page) {
+        all.mutable_entries()->MergeFrom(page.entries());
+      },
+      [](const pbr::v1::ListAuditReply& page) { return page.entries_size(); },
+      [&](const pbr::v1::ListAuditReply& all) { return RenderAudit(who, all); });
+}
+
 int RunSchedule(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format) {
   const Endpoint endpoint = rpc.SchedulerEndpoint();
   auto stub = pbr::v1::ReviewScheduler::NewStub(MakeChannel(endpoint.address));

@@ -69,6 +69,13 @@ struct HistoryOptions {
 };
 int RunHistory(const RpcOptions& rpc, const std::string& person_id, const HistoryOptions& options,
                const QueryFormat& format);
+// `pbrctl audit`: the audit trail of one person (by pseudonym) or one caller (certificate subject).
+struct AuditOptions {
+  std::string person_id;
+  std::string caller_subject;
+  PageOptions pages;
+};
+int RunAudit(const RpcOptions& rpc, const AuditOptions& options, const QueryFormat& format);
 // The person's next review, the review policy, and their event-triggered reviews.
 int RunSchedule(const RpcOptions& rpc, const std::string& person_id, const QueryFormat& format);
 

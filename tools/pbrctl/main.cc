@@ -95,6 +95,12 @@ int main(int argc, char** argv) {
   AddAddressFlags(app, rpc);
   std::string timeout = "10s";
   app.add_option("--timeout", timeout, "deadline for each call")->check(DurationValidator())->capture_default_str();
+  std::string tls_ca, tls_cert, tls_key;
+  app.add_option("--tls-ca-file", tls_ca, "PEM: the trust's CA (the platform's servers must be signed by it)")
+      ->envname("PBRCTL_TLS_CA_FILE")->group("Mutual TLS");
+  app.add_option("--tls-cert-file", tls_cert, "PEM: this client's certificate, naming its role")
+      ->envname("PBRCTL_TLS_CERT_FILE")->group("Mutual TLS");
+  app.add_option("--tls-key-file", tls_key, "PEM: its private key")->envname("PBRCTL_TLS_KEY_FILE")->group("Mutual TLS");
 
   std::string file;
   std::string id;
@@ -148,6 +154,17 @@ int main(int argc, char** argv) {
   history->add_flag("--episodes", history_options.episodes, "list cluster episodes instead of assessments");
   AddPageFlags(*history, history_options.pages, 500, "50");
   history->add_flag("--json", format.json, std::string(kJsonHelp) + "; with --all, every page in one reply");
+
+  pbr::cli::AuditOptions audit_options;
+  auto* audit = app.add_subcommand("audit", "List who read or corrected whose record (admin), newest first");
+  auto* audit_person = audit->add_option("--person", audit_options.person_id, "a person id (pseudonym)");
+  audit->add_option("--caller", audit_options.caller_subject, "a caller's certificate subject, e.g. CN=dr-jones")
+      ->excludes(audit_person);
+  AddPageFlags(*audit, audit_options.pages, 500, "100");
+  audit->add_flag("--json", format.json, std::string(kJsonHelp) + "; with --all, every page in one reply");
+  audit->footer("Every identifiable read (person, history, ListReferrals) and every amendment or withdrawal is recorded\n"
+                "with the caller's certificate subject and role, the call, the time and the person's pseudonym.\n"
+                "Example: pbrctl audit --person 3f2a... --all");
 
   auto* schedule = app.add_subcommand(
       "schedule", "Show a person's next cluster review, the review policy and their event-triggered reviews");
@@ -265,6 +282,15 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitBadInput;
   }
   rpc.timeout = *pbr::cli::ParseCliDuration(timeout);
+  if (!(tls_ca.empty() && tls_cert.empty() && tls_key.empty()) &&
+      (tls_ca.empty() || tls_cert.empty() || tls_key.empty())) {
+    std::cerr << "error: --tls-ca-file, --tls-cert-file and --tls-key-file go together\n";
+    return kExitBadInput;
+  }
+  if (auto st = pbr::cli::UseTls(tls_ca, tls_cert, tls_key); !st.ok()) {
+    std::cerr << "error: " << st.message() << "\n";
+    return kExitBadInput;
+  }
 
   if (*record) return pbr::cli::RunRecord(rpc, file, format);
   if (*amend) return pbr::cli::RunAmend(rpc, file, format);
@@ -279,6 +305,13 @@ int main(int argc, char** argv) {
     return pbr::cli::RunPerson(rpc, nhs_number, id, format);
   }
   if (*history) return pbr::cli::RunHistory(rpc, id, history_options, format);
+  if (*audit) {
+    if (audit_options.person_id.empty() == audit_options.caller_subject.empty()) {
+      std::cerr << "error: audit: give either --person=PERSON_ID or --caller=SUBJECT\n";
+      return kExitBadInput;
+    }
+    return pbr::cli::RunAudit(rpc, audit_options, format);
+  }
   if (*schedule) return pbr::cli::RunSchedule(rpc, id, format);
   if (*overdue) {
     if (*cluster_option) overdue_options.cluster = cluster;

@@ -637,6 +637,22 @@ std::string RenderEpisodes(const std::string& person_id, const pbr::v1::ListEpis
   return absl::StrCat(out, t.Render());
 }
 
+std::string RenderAudit(const std::string& who, const pbr::v1::ListAuditReply& r) {
+  std::string out = absl::StrFormat("%s: %d audit entr%s, newest first\n\n", who, r.entries_size(),
+                                    r.entries_size() == 1 ? "y" : "ies");
+  Table t({"at (UTC)", "call", "person", "by", "outcome", "caller", "role", "peer"}, {});
+  for (const auto& e : r.entries()) {
+    const std::string role = e.caller_source_system().empty() ? e.caller_role()
+                                                               : absl::StrCat(e.caller_role(), " ", e.caller_source_system());
+    t.AddRow({FormatTimestamp(e.at()), std::string(absl::StripPrefix(e.call(), "/pbr.v1.")), e.person_id(),
+              e.looked_up_by(), e.outcome(), e.caller_subject().empty() ? "-" : e.caller_subject(),
+              role.empty() ? "-" : role, e.peer().empty() ? "-" : e.peer()});
+  }
+  out += t.Render();
+  if (!r.next_page_token().empty()) out += absl::StrCat("\nmore: --page-token=", r.next_page_token(), "\n");
+  return out;
+}
+
 Table::Table(std::vector<std::string> header, std::vector<bool> right_aligned)
     : header_(std::move(header)), right_aligned_(std::move(right_aligned)) {
   right_aligned_.resize(header_.size(), false);

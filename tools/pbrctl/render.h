@@ -83,6 +83,8 @@ std::string ExampleProfilesWarning();
 std::string RenderPerson(const pbr::v1::Person& person);
 // One page (or, with --all, every page) of a person's history, newest first as the server sends it.
 std::string RenderAssessments(const std::string& person_id, const pbr::v1::ListAssessmentsReply& reply);
+// `who` is "person <pseudonym>" or "caller <subject>".
+std::string RenderAudit(const std::string& who, const pbr::v1::ListAuditReply& reply);
 std::string RenderEpisodes(const std::string& person_id, const pbr::v1::ListEpisodesReply& reply);
 
 // A plain text table with aligned columns; numeric columns are right-aligned. Widths count UTF-8 characters,

@@ -5,15 +5,33 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "platform/tls.h"
 
 namespace pbr::cli {
+namespace {
+
+std::shared_ptr<grpc::ChannelCredentials>& Credentials() {
+  static auto* credentials = new std::shared_ptr<grpc::ChannelCredentials>();
+  return *credentials;
+}
+
+}  // namespace
+
+absl::Status UseTls(const std::string& ca_file, const std::string& cert_file, const std::string& key_file) {
+  if (ca_file.empty() && cert_file.empty() && key_file.empty()) return absl::OkStatus();
+  auto tls = platform::LoadTls({ca_file, cert_file, key_file}, absl::Now(), "--tls-");
+  if (!tls.ok()) return tls.status();
+  Credentials() = platform::ClientTlsCredentials(*tls);
+  return absl::OkStatus();
+}
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  const auto& tls = Credentials();
+  return grpc::CreateCustomChannel(address, tls != nullptr ? tls : grpc::InsecureChannelCredentials(), args);
 }
 
 void SetTimeout(grpc::ClientContext& context, absl::Duration timeout) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
 #include <grpcpp/grpcpp.h>
@@ -32,9 +33,14 @@ struct RpcOptions {
   Endpoint ReportingEndpoint() const { return {"reporting", reporting}; }
 };
 
-// An insecure channel (the platform's gRPC is plain text on a trusted network) that retries a refused
-// connection within a second, so waiting for a service that is still starting does not back off for minutes.
+// A channel that retries a refused connection within a second, so waiting for a service that is
+// still starting does not back off for minutes. Mutual TLS once UseTls was called (every channel of
+// one pbrctl run presents the same certificate), else plain text (a loopback platform run so).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Sets the credentials every later channel uses: the CA, certificate and key of --tls-ca-file,
+// --tls-cert-file and --tls-key-file. An error names the flag of a bad file.
+absl::Status UseTls(const std::string& ca_file, const std::string& cert_file, const std::string& key_file);
 
 // Sets the context's deadline `timeout` from now.
 void SetTimeout(grpc::ClientContext& context, absl::Duration timeout);

@@ -23,9 +23,10 @@ inline constexpr absl::string_view kReviewCompleted = "review-completed";
 inline constexpr absl::string_view kOutcomeRecorded = "outcome-recorded";
 inline constexpr absl::string_view kTariffActivity = "tariff-activity";
 inline constexpr absl::string_view kDeadLetter = "dead-letter";
+inline constexpr absl::string_view kAuditRecorded = "audit-recorded";
 inline constexpr absl::string_view kAll[] = {kAssessmentRecorded, kCareEventRecorded, kClusterChanged,
                                             kReviewDue,          kReviewCompleted,   kOutcomeRecorded,
-                                            kTariffActivity,     kDeadLetter};
+                                            kTariffActivity,     kDeadLetter,        kAuditRecorded};
 }  // namespace topic
 
 // The payload schema version this build writes and the newest it can read.

@@ -102,6 +102,9 @@ class LocalPlatform {
   // Under TLS: the platform's CA, and a certificate it issued for `role` (made once per role).
   const TestCa* ca() const { return ca_.get(); }
   absl::StatusOr<IssuedCertificate> ClientCertificate(const std::string& role) const;
+  // Under TLS: the --tls-ca-file, --tls-cert-file and --tls-key-file flags a client tool (pbrctl)
+  // takes to call as `role`, its certificate written to work_dir/tls/client-<role>.{pem,key}.
+  absl::StatusOr<std::vector<std::string>> ClientTlsFlags(const std::string& role) const;
 
  private:
   explicit LocalPlatform(LocalPlatformOptions options) : options_(std::move(options)) {}
