@@ -912,7 +912,7 @@ std::vector<std::string> Calls(const pbr::v1::ListAuditReply& reply) {
   return calls;
 }
 
-TEST_F(AllocationTest, EveryCorrectionIsAuditedWithTheChangeAndPublished) {
+TEST_F(CareRecordTest, EveryCorrectionIsAuditedWithTheChangeAndPublished) {
   ASSERT_TRUE(service_->Record(ValidRequest("r1"), "").ok());
   auto amended = ValidRequest("r1");
   amended.set_clinician_id("clin-8");
@@ -920,14 +920,8 @@ TEST_F(AllocationTest, EveryCorrectionIsAuditedWithTheChangeAndPublished) {
   ASSERT_TRUE(service_->Amend(amended, "", Feed()).ok());
   clock_.Advance(absl::Minutes(1));
   ASSERT_TRUE(service_->Amend(amended, "", Feed())->duplicate());  // a retry changes nothing: no entry
-  pbr::v1::RecordCareEventRequest e;
-  e.set_source_system("epr-north");
-  e.set_source_record_id("ce-1");
-  e.set_nhs_number(kNhsNumber);
-  e.set_team_id("crht-east");
-  e.set_type(pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT);
-  *e.mutable_occurred_at() = platform::ToProto(Day(2026, 10, 1));
-  ASSERT_TRUE(service_->RecordCareEvent(e, "").ok());
+  ASSERT_TRUE(service_->RecordCareEvent(CareEvent("ce-1", pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT, Day(2026, 10, 1)), "")
+                  .ok());
   pbr::v1::WithdrawCareEventRequest we;
   we.set_source_system("epr-north");
   we.set_source_record_id("ce-1");

@@ -570,5 +570,38 @@ TEST(EventRules, EveryReviewCompletedProblemIsReportedAtOnce) {
   EXPECT_THAT(st.message(), HasSubstr("review_completed.days_early: -1 is negative"));
 }
 
+EventEnvelope AuditEntry() {
+  auto e = Envelope(topic::kAuditRecorded);
+  auto* a = e.mutable_audit_recorded();
+  a->set_audit_id("audit-1");
+  a->set_call("/pbr.v1.Allocation/GetPerson");
+  a->set_caller_subject("CN=dr jones,O=North Trust");
+  a->set_caller_role("clinician");
+  a->set_peer("ipv4:127.0.0.1:50422");
+  *a->mutable_at() = platform::ToProto(Day(2026, 3, 3));
+  a->set_person_id(e.person_id());
+  a->set_looked_up_by("nhs_number");
+  a->set_outcome("NOT_FOUND");
+  return e;
+}
+
+// An audit entry is bounded like every event, and names the person its envelope is keyed by.
+TEST(EventRules, AnAuditEntryIsBoundedAndKeyedByItsPerson) {
+  EXPECT_TRUE(Validate(AuditEntry()).ok()) << Validate(AuditEntry());
+  auto e = AuditEntry();
+  auto* a = e.mutable_audit_recorded();
+  a->set_caller_subject(std::string(limits::kCallerSubjectBytes + 1, 's'));
+  a->set_peer(std::string(limits::kPeerBytes + 1, 'p'));
+  a->set_person_id("someone-else");
+  a->clear_call();
+  a->clear_at();
+  const absl::Status st = Validate(e);
+  EXPECT_THAT(st.message(), HasSubstr("audit_recorded.caller_subject: longer than 512"));
+  EXPECT_THAT(st.message(), HasSubstr("audit_recorded.peer: longer than 256"));
+  EXPECT_THAT(st.message(), HasSubstr("audit_recorded.person_id: differs from the envelope's person_id"));
+  EXPECT_THAT(st.message(), HasSubstr("audit_recorded.call: required"));
+  EXPECT_THAT(st.message(), HasSubstr("audit_recorded.at: required"));
+}
+
 }  // namespace
 }  // namespace pbr::services
