@@ -256,7 +256,7 @@ TEST_F(SecuritySystemTest, EveryIdentifiableReadAndCorrectionIsInTheAuditTrailAs
   auto [caller_code, caller_out] = Pbrctl(*platform_, "admin", {"audit", "--caller=" + subject},
                                           dir_.path() + "/audit-caller.log");
   ASSERT_EQ(caller_code, 0) << caller_out;
-  EXPECT_THAT(caller_out, HasSubstr("5 audit entries"));
+  EXPECT_THAT(caller_out, HasSubstr("caller " + subject + ": 5 audit entries"));
   EXPECT_THAT(caller_out, HasSubstr("NOT_FOUND"));
 
   // Only admin reads the trail.

@@ -933,6 +933,8 @@ TEST_F(CareRecordTest, EveryCorrectionIsAuditedWithTheChangeAndPublished) {
   clock_.Advance(absl::Minutes(1));
   ASSERT_TRUE(service_->Withdraw(wa, "").ok());  // in-process: recorded with no subject
   ASSERT_TRUE(service_->Withdraw(wa, "", Feed()).ok());  // already withdrawn: no entry
+  auto unknown = ValidRequest("never-recorded");
+  EXPECT_EQ(service_->Amend(unknown, "", Feed()).status().code(), absl::StatusCode::kNotFound);  // no entry
 
   const std::string person = platform::KeyedHash(kSecret, kNhsNumber);
   pbr::v1::ListAuditRequest by_person;
@@ -999,10 +1001,12 @@ TEST_F(AllocationTest, EveryIdentifiableReadThroughGrpcIsAuditedFoundOrNot) {
   ASSERT_TRUE(service_->ListAudit(&ctx, &by_person, &page).ok());
   for (const auto& c : Calls(page)) calls.push_back(c);
   EXPECT_TRUE(page.next_page_token().empty());
-  // Entries made within one clock tick keep no order among themselves; each call is there once.
-  EXPECT_THAT(calls, ::testing::UnorderedElementsAre("/pbr.v1.Allocation/GetPerson", "/pbr.v1.Allocation/ListEpisodes",
-                                                     "/pbr.v1.Allocation/ListAssessments",
-                                                     "/pbr.v1.Allocation/ListReferrals"));
+  // All made within one tick of the manual clock: newest first still, by the order made.
+  EXPECT_THAT(calls, ::testing::ElementsAre("/pbr.v1.Allocation/ListReferrals", "/pbr.v1.Allocation/ListAssessments",
+                                            "/pbr.v1.Allocation/ListEpisodes", "/pbr.v1.Allocation/GetPerson"));
+  pbr::v1::ListAuditRequest malformed;
+  malformed.set_person_id(platform::KeyedHash(kSecret, "123"));
+  EXPECT_EQ(service_->audit().List(malformed)->entries_size(), 0) << "a malformed request read nobody";
   pbr::v1::ListAuditRequest unknown;
   unknown.set_person_id(platform::KeyedHash(kSecret, "9434765870"));
   auto not_found = service_->audit().List(unknown);

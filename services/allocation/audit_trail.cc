@@ -54,7 +54,8 @@ absl::Status AuditTrail::Stage(const AuditContext& who, absl::string_view call, 
                                absl::string_view looked_up_by, absl::StatusCode outcome, rocksdb::WriteBatch& batch) {
   const absl::Time at = clock_.Now();
   pbr::v1::AuditEntry entry;
-  entry.set_audit_id(platform::DeterministicId("audit", {instance_, absl::StrCat(sequence_++)}));
+  const uint64_t sequence = sequence_++;
+  entry.set_audit_id(platform::DeterministicId("audit", {instance_, absl::StrCat(sequence)}));
   entry.set_call(std::string(call));
   entry.set_caller_subject(Cut(who.caller.subject, services::limits::kCallerSubjectBytes));
   entry.set_caller_role(who.caller.role);
@@ -72,7 +73,10 @@ absl::Status AuditTrail::Stage(const AuditContext& who, absl::string_view call, 
     return absl::InternalError(absl::StrCat("allocation built an audit entry its consumers would refuse: ",
                                             st.message()));
   }
-  const std::string key = absl::StrCat(InvertedTime(at), "/", entry.audit_id());
+  // Entries of one clock tick stay newest first by this process's sequence.
+  const std::string key = absl::StrCat(InvertedTime(at), "/",
+                                       absl::StrFormat("%020u", std::numeric_limits<uint64_t>::max() - sequence), "/",
+                                       entry.audit_id());
   batch.Put(store_.Family(kAuditFamily), key, entry.SerializeAsString());
   batch.Put(store_.Family(kAuditByPersonFamily), absl::StrCat(PersonPrefix(person_id), key), key);
   batch.Put(store_.Family(kAuditByCallerFamily), absl::StrCat(CallerPrefix(entry.caller_subject()), key), key);

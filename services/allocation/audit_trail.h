@@ -20,7 +20,7 @@
 namespace pbr::allocation {
 
 // Column families: entries newest first, and the same entries by person and by caller.
-inline constexpr absl::string_view kAuditFamily = "audit";                     // "<inverted time>/<audit id>" -> AuditEntry
+inline constexpr absl::string_view kAuditFamily = "audit";  // "<inverted time>/<inverted sequence>/<audit id>" -> AuditEntry
 inline constexpr absl::string_view kAuditByPersonFamily = "audit_by_person";  // "<person>\x1f<entry key>" -> entry key
 inline constexpr absl::string_view kAuditByCallerFamily = "audit_by_caller";  // "<subject>\x1f<entry key>" -> entry key
 

@@ -648,9 +648,7 @@ std::string RenderAudit(const std::string& who, const pbr::v1::ListAuditReply& r
               e.looked_up_by(), e.outcome(), e.caller_subject().empty() ? "-" : e.caller_subject(),
               role.empty() ? "-" : role, e.peer().empty() ? "-" : e.peer()});
   }
-  out += t.Render();
-  if (!r.next_page_token().empty()) out += absl::StrCat("\nmore: --page-token=", r.next_page_token(), "\n");
-  return out;
+  return out + t.Render();
 }
 
 Table::Table(std::vector<std::string> header, std::vector<bool> right_aligned)
