@@ -99,16 +99,9 @@ AllocationFacts FactsBefore(const ledger::PersonFacts& before, const ledger::Car
   return facts;
 }
 
-// Stages an event once it passes the rules every consumer applies, so nothing allocation publishes
-// can be refused downstream (intake's checks make a failure here a bug, hence Internal).
-absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatch& batch,
-                          absl::string_view topic_name, const pbr::v1::EventEnvelope& event) {
-  if (auto st = services::ValidateEvent(rules, topic_name, event); !st.ok()) {
-    return absl::InternalError(absl::StrCat("allocation built an event its consumers would refuse: ", st.message()));
-  }
-  outbox.Stage(batch, topic_name, event);
-  return absl::OkStatus();
-}
+// Every event allocation stages passes the rules its consumers apply (intake's checks make a
+// failure there a bug).
+using services::StageChecked;
 
 // An assessment must fit the person's referral periods (SOP 4.7): an initial assessment opens a
 // period (a person with an open one and a cluster is being transferred, which is a review), and a

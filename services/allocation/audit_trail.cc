@@ -18,11 +18,8 @@ namespace {
 namespace topic = platform::topic;
 using services::Need;
 
-// Newest first in key order: the time counted down from the largest 64-bit value.
-std::string InvertedTime(absl::Time at) {
-  const uint64_t nanos = static_cast<uint64_t>(absl::ToUnixNanos(at));
-  return absl::StrFormat("%020u", std::numeric_limits<uint64_t>::max() - nanos);
-}
+// Newest (largest) first in key order: counted down from the largest 64-bit value, 20 digits.
+std::string Inverted(uint64_t n) { return absl::StrFormat("%020u", std::numeric_limits<uint64_t>::max() - n); }
 
 // A subject is free text: the caller index holds a digest of it, so no character can end the key
 // part early.
@@ -69,18 +66,13 @@ absl::Status AuditTrail::Stage(const AuditContext& who, absl::string_view call, 
   auto event = platform::MakeEnvelope(topic::kAuditRecorded, entry.audit_id(), entry.person_id(), at, at,
                                       entry.caller_source_system(), "");
   *event.mutable_audit_recorded() = entry;
-  if (auto st = services::ValidateEvent(rules_, topic::kAuditRecorded, event); !st.ok()) {
-    return absl::InternalError(absl::StrCat("allocation built an audit entry its consumers would refuse: ",
-                                            st.message()));
-  }
+  if (auto st = services::StageChecked(outbox_, rules_, batch, topic::kAuditRecorded, event); !st.ok()) return st;
   // Entries of one clock tick stay newest first by this process's sequence.
-  const std::string key = absl::StrCat(InvertedTime(at), "/",
-                                       absl::StrFormat("%020u", std::numeric_limits<uint64_t>::max() - sequence), "/",
-                                       entry.audit_id());
+  const std::string key = absl::StrCat(Inverted(static_cast<uint64_t>(absl::ToUnixNanos(at))), "/",
+                                       Inverted(sequence), "/", entry.audit_id());
   batch.Put(store_.Family(kAuditFamily), key, entry.SerializeAsString());
   batch.Put(store_.Family(kAuditByPersonFamily), absl::StrCat(PersonPrefix(person_id), key), key);
   batch.Put(store_.Family(kAuditByCallerFamily), absl::StrCat(CallerPrefix(entry.caller_subject()), key), key);
-  outbox_.Stage(batch, topic::kAuditRecorded, event);
   return absl::OkStatus();
 }
 

@@ -363,6 +363,16 @@ absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_n
   return p.Result();
 }
 
+absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatch& batch,
+                          absl::string_view topic_name, const EventEnvelope& event) {
+  if (auto st = ValidateEvent(rules, topic_name, event); !st.ok()) {
+    return absl::InternalError(absl::StrCat("built an event on ", topic_name, " its consumers would refuse: ",
+                                            st.message()));
+  }
+  outbox.Stage(batch, topic_name, event);
+  return absl::OkStatus();
+}
+
 platform::EventValidator SharedEventRules(std::shared_ptr<const care::RuleSet> rules) {
   return [rules = std::move(rules)](absl::string_view topic_name, const EventEnvelope& event) {
     return ValidateEvent(*rules, topic_name, event);

@@ -11,6 +11,7 @@
 #include "care/rules.h"
 #include "pbr/v1/events.pb.h"
 #include "platform/consumer.h"
+#include "platform/outbox.h"
 
 namespace pbr::services {
 
@@ -22,6 +23,11 @@ namespace pbr::services {
 // possibly under older rules: only its identity and bounds are checked.
 absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_name,
                            const pbr::v1::EventEnvelope& event);
+
+// Stages `event` on `topic_name` in `batch` once it passes ValidateEvent, so nothing a producer
+// publishes is refused downstream; a failure is the producer's bug (Internal), and nothing is staged.
+absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatch& batch,
+                          absl::string_view topic_name, const pbr::v1::EventEnvelope& event);
 
 // ValidateEvent as the consumer's validator: host.ValidateEventsWith(SharedEventRules(rules)).
 platform::EventValidator SharedEventRules(std::shared_ptr<const care::RuleSet> rules);
