@@ -214,7 +214,7 @@ absl::StatusOr<ServiceOnStore> StartOnStore(const std::string& bin_dir, const st
   const std::string binary = "pbr-" + service;
   out.clock = absl::StrCat("fixed:", absl::FormatTime(absl::RFC3339_full, clock_at, absl::UTCTimeZone()));
   const TimePoint spawned = SteadyClock::now();
-  std::vector<std::string> argv = {bin_dir + "/" + binary, "--grpc-address=127.0.0.1:0",
+  std::vector<std::string> argv = {bin_dir + "/" + binary, "--grpc-address=127.0.0.1:0", "--grpc-plaintext=true",
                                    "--metrics-address=127.0.0.1:0", "--data-dir=" + data_dir,
                                    "--kafka-bootstrap=" + out.bootstrap, "--rules-dir=" + rules_dir,
                                    "--clock=" + out.clock};

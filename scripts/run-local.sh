@@ -6,6 +6,10 @@
 #   options: --no-setup  --people=N  --ephemeral-ports  --exit-after-demo  --bin-dir=DIR  --run-dir=DIR
 #            --fresh (forget the previous run's data and start empty)
 #
+# gRPC is mutual TLS, as in production: a local CA and a certificate per service and per role are
+# made with openssl (scripts/make-certs.sh) into RUN_DIR/tls/, with RUN_DIR/tls/<role>.env setting
+# pbrctl's PBRCTL_TLS_* variables for that role. Metrics stay plain HTTP on loopback.
+#
 # Data is kept across runs (under var/local/ by default). The embedded broker keeps nothing across
 # restarts, so a second start recovers the way a trust would after losing its broker (README:
 # Recovery): allocation, the system of record, re-publishes its history to the new broker
@@ -87,9 +91,20 @@ if [[ ! -s $secret_file ]]; then
   (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$secret_file.new" && mv "$secret_file.new" "$secret_file")
 fi
 
+# The certificates (kept with the data; a run directory from before TLS gets them now).
+tls_dir="$run_dir/tls"
+demo_sources=rio-north,systmone-south  # pbrctl demo's two EPRs
+bash scripts/make-certs.sh "$tls_dir" --source-systems="$demo_sources" >/dev/null
+for role in clinician operations finance admin epr-feed-rio-north epr-feed-systmone-south; do
+  printf 'export PBRCTL_TLS_CA_FILE=%q PBRCTL_TLS_CERT_FILE=%q PBRCTL_TLS_KEY_FILE=%q\n' \
+    "$PWD/$tls_dir/ca.pem" "$PWD/$tls_dir/client-$role.pem" "$PWD/$tls_dir/client-$role.key" >"$tls_dir/$role.env"
+done
+# role_flags ROLE: pbrctl's TLS flags for that role's certificate.
+role_flags() { echo --tls-ca-file="$tls_dir/ca.pem" --tls-cert-file="$tls_dir/client-$1.pem" --tls-key-file="$tls_dir/client-$1.key"; }
+
 for s in "${services[@]}"; do
   if [[ $ephemeral == 1 ]]; then g=0 m=0; else g=${grpc_port[$s]} m=${metrics_port[$s]}; fi
-  extra=()
+  extra=(--tls-ca-file="$tls_dir/ca.pem" --tls-cert-file="$tls_dir/$s.pem" --tls-key-file="$tls_dir/$s.key")
   if [[ $restart == 1 ]]; then
     if [[ $s == allocation ]]; then extra+=(--republish-history=true); else extra+=(--reset-state=true); fi
   fi
@@ -112,10 +127,11 @@ dashboard_addr=$(sed -n 's/.* http=\([^ ]*\).*/\1/p' "$run_dir/reporting.out")
 
 ctl=("$bin_dir/pbrctl" --allocation="${grpc_addr[allocation]}" --scheduler="${grpc_addr[review-scheduler]}"
      --outcomes="${grpc_addr[outcomes]}" --reporting="${grpc_addr[reporting]}")
-"${ctl[@]}" wait-ready --deadline=60s
+# shellcheck disable=SC2046  # role_flags prints three flags
+"${ctl[@]}" $(role_flags admin) wait-ready --deadline=60s
 if [[ $restart == 0 ]]; then
-  echo "Loading demo data ($people synthetic people from two EPRs)..."
-  "${ctl[@]}" demo --people="$people" | tee "$run_dir/demo.out"
+  echo "Loading demo data ($people synthetic people from two EPRs, each over its own feed certificate)..."
+  "${ctl[@]}" --tls-ca-file="$tls_dir/ca.pem" --feed-cert-dir="$tls_dir" demo --people="$people" | tee "$run_dir/demo.out"
 else
   echo "Kept the data of the previous run in $run_dir: allocation re-published its history to the new broker"
   echo "and the other services are rebuilding from it (start with --fresh to begin again)."
@@ -138,14 +154,18 @@ The care-cluster platform is running on this machine:
 Operations dashboard (open it in a browser): http://$dashboard_addr/
   its JSON, documented in services/reporting/dashboard/README.md: http://$dashboard_addr/api/v1/dashboard
 
-Try (in another terminal):
+gRPC is mutual TLS: each pbrctl call presents a role's certificate (README: Mutual TLS and roles).
+Try (in another terminal), as operations:
+  . $tls_dir/operations.env
   $bin_dir/pbrctl caseload $team
-  $bin_dir/pbrctl record tools/pbrctl/examples/assessment.json
-  $bin_dir/pbrctl schedule <person_id from the reply>
   $bin_dir/pbrctl overdue --team $team
   $bin_dir/pbrctl overdue-count
-  $bin_dir/pbrctl outcomes <person_id>
-  $bin_dir/pbrctl tariff-export --commissioner 00X --month $last_month --out 00X-$last_month.csv
+  $bin_dir/pbrctl schedule <person_id>
+as the rio-north EPR's feed, a clinician, finance and admin:
+  . $tls_dir/epr-feed-rio-north.env && $bin_dir/pbrctl record tools/pbrctl/examples/assessment.json
+  . $tls_dir/clinician.env && $bin_dir/pbrctl person --nhs 9990000018
+  . $tls_dir/finance.env && $bin_dir/pbrctl tariff-export --commissioner 00X --month $last_month --out 00X-$last_month.csv
+  . $tls_dir/admin.env && $bin_dir/pbrctl audit --person <person_id>
   curl -s http://${metrics_addr[allocation]}/metrics | grep pbr_
 EOT
 
@@ -153,7 +173,8 @@ EOT
 # pipefail, grep -q quitting early would fail the pipeline with pbrctl's SIGPIPE.
 caseload_shows() {
   local reply
-  reply=$("${ctl[@]}" caseload "$1" --json 2>/dev/null) || return 1
+  # shellcheck disable=SC2046
+  reply=$("${ctl[@]}" $(role_flags operations) caseload "$1" --json 2>/dev/null) || return 1
   grep -Eq "^ \"people\": *$2\b" <<<"$reply"
 }
 
@@ -161,7 +182,7 @@ if [[ $exit_after_demo == 1 ]]; then
   # Smoke check: reporting must reflect the demo load before we call it working.
   for _ in $(seq 1 300); do
     if caseload_shows "$team" "$team_people"; then
-      "${ctl[@]}" caseload "$team"
+      "${ctl[@]}" $(role_flags operations) caseload "$team"
       # Every team's caseload once all of it is reflected, for comparing one run with the next
       # (pbrctl's JSON prints every field, zeros included, so a cluster 0 row or a 0 count compares too).
       teams=$(sed -n 's/^teams *//p' "$run_dir/demo.out" | tr ',' '\n' | awk '{print $1" "$2}')
@@ -185,7 +206,7 @@ if [[ $exit_after_demo == 1 ]]; then
         sleep 0.5
       done
       while read -r t n; do
-        [[ -n "$t" ]] && "${ctl[@]}" caseload "$t" --json
+        [[ -n "$t" ]] && "${ctl[@]}" $(role_flags operations) caseload "$t" --json
       done <<<"$teams" >"$run_dir/caseloads.json"
       exit 0
     fi

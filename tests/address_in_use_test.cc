@@ -42,6 +42,7 @@ class AddressInUseTest : public ::testing::TestWithParam<const char*> {
                                                const std::string& http_address = "127.0.0.1:0") {
     std::vector<std::string> argv = {absl::StrCat(PBR_BIN_DIR, "/pbr-", GetParam()),
                                      "--grpc-address=" + grpc_address,
+                                     "--grpc-plaintext=true",  // a port clash, not security, is under test
                                      "--metrics-address=" + metrics_address,
                                      absl::StrCat("--data-dir=", dir_.path(), "/", instance),
                                      "--kafka-bootstrap=" + bootstrap_,

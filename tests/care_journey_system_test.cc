@@ -172,7 +172,8 @@ class CareJourneyTest : public systemtest::PlatformFixture {
   void SetUp() override {
     systemtest::PlatformFixture::SetUp();
     if (HasFatalFailure()) return;
-    allocation_ = Stub<pbr::v1::Allocation>("allocation");
+    allocation_ = Stub<pbr::v1::Allocation>("allocation", std::string("epr-feed:") + kEpr);
+    clinician_ = Clinician();
     scheduler_ = Stub<pbr::v1::ReviewScheduler>("review-scheduler");
     outcomes_ = Stub<pbr::v1::Outcomes>("outcomes");
     reporting_ = Stub<pbr::v1::Reporting>("reporting");
@@ -282,7 +283,7 @@ class CareJourneyTest : public systemtest::PlatformFixture {
     pbr::v1::GetPersonRequest req;
     req.set_nhs_number(nhs);
     pbr::v1::Person out;
-    grpc::Status st = allocation_->GetPerson(Context().get(), req, &out);
+    grpc::Status st = clinician_->GetPerson(Context().get(), req, &out);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return out;
   }
@@ -318,7 +319,7 @@ class CareJourneyTest : public systemtest::PlatformFixture {
     pbr::v1::ListRequest req;
     req.set_person_id(person_id);
     pbr::v1::ListEpisodesReply got;
-    grpc::Status st = allocation_->ListEpisodes(Context().get(), req, &got);
+    grpc::Status st = clinician_->ListEpisodes(Context().get(), req, &got);
     ASSERT_TRUE(st.ok()) << st.error_message();
     SCOPED_TRACE(got.DebugString());
     ASSERT_EQ(got.episodes_size(), static_cast<int>(newest_first.size()));
@@ -344,7 +345,7 @@ class CareJourneyTest : public systemtest::PlatformFixture {
     pbr::v1::ListRequest req;
     req.set_person_id(person_id);
     pbr::v1::ListReferralsReply got;
-    grpc::Status st = allocation_->ListReferrals(Context().get(), req, &got);
+    grpc::Status st = clinician_->ListReferrals(Context().get(), req, &got);
     ASSERT_TRUE(st.ok()) << st.error_message();
     SCOPED_TRACE(got.DebugString());
     ASSERT_EQ(got.referrals_size(), static_cast<int>(newest_first.size()));
@@ -521,7 +522,8 @@ class CareJourneyTest : public systemtest::PlatformFixture {
                            << history.DebugString();
   }
 
-  std::unique_ptr<pbr::v1::Allocation::Stub> allocation_;
+  std::unique_ptr<pbr::v1::Allocation::Stub> allocation_;  // as the rio feed
+  std::unique_ptr<pbr::v1::Allocation::Stub> clinician_;   // identifiable reads
   std::unique_ptr<pbr::v1::ReviewScheduler::Stub> scheduler_;
   std::unique_ptr<pbr::v1::Outcomes::Stub> outcomes_;
   std::unique_ptr<pbr::v1::Reporting::Stub> reporting_;

@@ -33,10 +33,15 @@ class DashboardBrowserTest : public systemtest::PlatformFixture {
  protected:
   // Loads the demo history (synthetic people from two EPRs) through allocation, as an EPR would.
   void LoadDemo(int people, int seed) {
-    auto demo = testing::ChildProcess::Spawn(
-        {std::string(PBR_BIN_DIR) + "/pbrctl", "--allocation=" + platform_->GrpcAddress("allocation"), "demo",
-         absl::StrCat("--people=", people), absl::StrCat("--seed=", seed), "--as-of=2026-11-22"},
-        dir_.path() + absl::StrCat("/demo-", seed, ".log"));
+    std::vector<std::string> argv = {std::string(PBR_BIN_DIR) + "/pbrctl",
+                                     "--allocation=" + platform_->GrpcAddress("allocation"), "demo",
+                                     absl::StrCat("--people=", people), absl::StrCat("--seed=", seed),
+                                     "--as-of=2026-11-22"};
+    // Each EPR's records go over its own feed certificate.
+    auto tls = platform_->FeedTlsFlags({"rio-north", "systmone-south"});
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    argv.insert(argv.end(), tls->begin(), tls->end());
+    auto demo = testing::ChildProcess::Spawn(argv, dir_.path() + absl::StrCat("/demo-", seed, ".log"));
     ASSERT_TRUE(demo.ok()) << demo.status();
     ASSERT_TRUE(testing::WaitUntil([&] { return !(*demo)->Running(); }, kDeadline)) << "pbrctl demo did not finish";
     auto code = (*demo)->Terminate(absl::Seconds(5));

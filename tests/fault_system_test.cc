@@ -167,7 +167,7 @@ class FaultSystemTest : public systemtest::PlatformFixture {
   // Allocation: each person's assessments exactly (by source record id, content and revision),
   // the count and the current cluster and team.
   void ExpectAllocationMatches() {
-    auto allocation = Stub<pbr::v1::Allocation>("allocation");
+    auto allocation = Clinician();
     for (const auto& [person_id, list] : ByPerson()) {
       std::vector<std::string> expected, got;
       for (const auto& a : list) {
@@ -348,7 +348,7 @@ class FaultSystemTest : public systemtest::PlatformFixture {
     pbr::v1::GetPersonRequest req;
     req.set_nhs_number(nhs);
     pbr::v1::Person p;
-    grpc::Status st = Stub<pbr::v1::Allocation>("allocation")->GetPerson(Context().get(), req, &p);
+    grpc::Status st = Clinician()->GetPerson(Context().get(), req, &p);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << nhs << ": " << p.DebugString();
   }
 
@@ -530,8 +530,13 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
   };
 
   // Sends one request until it gets a definite answer, reconnecting after each restart.
-  auto call = [&](const Step& step, int& channel_generation, std::shared_ptr<grpc::Channel>& channel,
-                  std::unique_ptr<pbr::v1::Allocation::Stub>& stub) {
+  // A client's connections: one per EPR feed (each source system's certificate), remade after a restart.
+  struct Connections {
+    int generation = -1;
+    std::map<std::string, std::shared_ptr<grpc::Channel>> channel;
+    std::map<std::string, std::unique_ptr<pbr::v1::Allocation::Stub>> stub;
+  };
+  auto call = [&](const Step& step, Connections& connections) {
     const pbr::v1::RecordAssessmentRequest request = ToRequest(step.a);  // the same request every time
     const absl::Time give_up = absl::Now() + kConverge;
     CallOutcome out;
@@ -542,10 +547,17 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
         out.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "allocation did not come back");
         return out;
       }
-      if (generation != channel_generation || !stub) {
-        channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+      if (generation != connections.generation) {
+        connections.channel.clear();
+        connections.stub.clear();
+        connections.generation = generation;
+      }
+      const int channel_generation = connections.generation;
+      auto& channel = connections.channel[step.a.epr];
+      auto& stub = connections.stub[step.a.epr];
+      if (!stub) {
+        channel = platform_->ChannelTo(address, "epr-feed:" + step.a.epr);
         stub = pbr::v1::Allocation::NewStub(channel);
-        channel_generation = generation;
       }
       ++out.attempts;
       out.reply.Clear();
@@ -569,11 +581,9 @@ TEST_F(FaultSystemTest, RetryingClientsGetExactlyOnceWhileAllocationIsKilledMidS
   std::vector<std::thread> clients;
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
-      int channel_generation = -1;
-      std::shared_ptr<grpc::Channel> channel;
-      std::unique_ptr<pbr::v1::Allocation::Stub> stub;
+      Connections connections;
       for (const Step& step : plans[c]) {
-        CallOutcome out = call(step, channel_generation, channel, stub);
+        CallOutcome out = call(step, connections);
         if (out.status.error_code() != step.expect) {
           problem(absl::StrCat(step.a.record_id, ": expected code ", step.expect, ", got ", out.status.error_code(),
                                " (", out.status.error_message(), ") after ", out.attempts, " attempts"));
@@ -652,7 +662,7 @@ TEST_F(FaultSystemTest, IntakeKeepsAcknowledgingWhileTheBrokerIsFrozenAndDeliver
     a.reason = review == 0 ? pbr::v1::ASSESSMENT_REASON_INITIAL : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
     return a;
   };
-  auto allocation = Stub<pbr::v1::Allocation>("allocation");
+  auto allocation = Stub<pbr::v1::Allocation>("allocation", "epr-feed:epr-a");
 
   // Before: the consumers are caught up and connected when the freeze begins.
   for (int i = 0; i < kBefore; ++i) ASSERT_NO_FATAL_FAILURE(RecordOk(*allocation, person(i, 0, "before")));

@@ -73,8 +73,8 @@ class SmallFilesystem {
   std::string why_;
 };
 
-bool Serving(const std::string& address) {
-  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+bool Serving(LocalPlatform& platform, const std::string& service) {
+  auto stub = platform.Stub<grpc::health::v1::Health>(service);
   grpc::health::v1::HealthCheckRequest request;
   grpc::health::v1::HealthCheckResponse reply;
   return stub->Check(testing::CallContext().get(), request, &reply).ok() &&
@@ -108,7 +108,7 @@ TEST(FullDiskSystemTest, NothingIsAcknowledgedWithoutADurableWriteAndEveryServic
   auto started = LocalPlatform::Start(options);
   ASSERT_TRUE(started.ok()) << started.status();
   auto& platform = **started;
-  auto allocation = platform.Stub<pbr::v1::Allocation>("allocation");
+  auto allocation = platform.Stub<pbr::v1::Allocation>("allocation", "epr-feed:epr-a");
   auto record = [&](int i) {
     pbr::v1::RecordAssessmentReply reply;
     return allocation->RecordAssessment(testing::CallContext().get(), Request(i), &reply);
@@ -126,10 +126,10 @@ TEST(FullDiskSystemTest, NothingIsAcknowledgedWithoutADurableWriteAndEveryServic
     EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << i << ": " << st.error_message();
     EXPECT_NE(st.error_message().find("cannot write"), std::string::npos) << st.error_message();
   }
-  ASSERT_TRUE(testing::WaitUntil([&] { return !Serving(platform.GrpcAddress("allocation")); }, kDeadline))
+  ASSERT_TRUE(testing::WaitUntil([&] { return !Serving(platform, "allocation"); }, kDeadline))
       << "health says NOT_SERVING while the store cannot write";
   allocation_fs.Free();
-  ASSERT_TRUE(testing::WaitUntil([&] { return Serving(platform.GrpcAddress("allocation")); }, kDeadline))
+  ASSERT_TRUE(testing::WaitUntil([&] { return Serving(platform, "allocation"); }, kDeadline))
       << "SERVING again by itself, with no restart";
   for (int i = 10; i < 15; ++i) {
     pbr::v1::RecordAssessmentReply reply;
@@ -142,11 +142,11 @@ TEST(FullDiskSystemTest, NothingIsAcknowledgedWithoutADurableWriteAndEveryServic
   // Reporting's disk fills up: its consumer pauses and commits nothing, then catches up exactly.
   reporting_fs.Fill();
   for (int i = 15; i < 25; ++i) ASSERT_TRUE(record(i).ok()) << i;
-  ASSERT_TRUE(testing::WaitUntil([&] { return !Serving(platform.GrpcAddress("reporting")); }, kDeadline));
+  ASSERT_TRUE(testing::WaitUntil([&] { return !Serving(platform, "reporting"); }, kDeadline));
   EXPECT_EQ(CaseloadPeople(platform), 15) << "nothing applied while reporting's store cannot write";
   reporting_fs.Free();
   ASSERT_TRUE(testing::WaitUntil([&] { return CaseloadPeople(platform) == 25; }, kDeadline)) << CaseloadPeople(platform);
-  EXPECT_TRUE(Serving(platform.GrpcAddress("reporting")));
+  EXPECT_TRUE(Serving(platform, "reporting"));
   EXPECT_TRUE(platform.StopAll().ok()) << "no process crashed: each stops cleanly";
 }
 

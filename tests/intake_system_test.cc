@@ -95,9 +95,13 @@ class IntakeSystemTest : public ::testing::Test {
     std::string summary;
   };
   ImportRun Import(const std::string& csv_path) {
-    auto child = testing::ChildProcess::Spawn(
-        {std::string(PBR_BIN_DIR) + "/pbr-import", csv_path, "--allocation=" + platform_->GrpcAddress("allocation")},
-        dir_.path() + "/import.log");
+    std::vector<std::string> argv = {std::string(PBR_BIN_DIR) + "/pbr-import", csv_path,
+                                     "--allocation=" + platform_->GrpcAddress("allocation")};
+    // Each row goes as its own EPR's feed.
+    auto tls = platform_->FeedTlsFlags({"rio-north", "systmone-south"});
+    EXPECT_TRUE(tls.ok()) << tls.status();
+    if (tls.ok()) argv.insert(argv.end(), tls->begin(), tls->end());
+    auto child = testing::ChildProcess::Spawn(argv, dir_.path() + "/import.log");
     EXPECT_TRUE(child.ok()) << child.status();
     ImportRun run;
     auto line = (*child)->WaitForLine("rejected ", absl::Seconds(60));
@@ -116,6 +120,10 @@ class IntakeSystemTest : public ::testing::Test {
   template <typename Service>
   std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
     return platform_->Stub<Service>(name);
+  }
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role) {
+    return platform_->Stub<Service>(name, role);
   }
   static std::unique_ptr<grpc::ClientContext> Context() { return testing::CallContext(); }
   pbr::v1::Caseload Caseload(const std::string& team) {
@@ -142,7 +150,7 @@ class IntakeSystemTest : public ::testing::Test {
     pbr::v1::GetPersonRequest req;
     req.set_nhs_number(nhs);
     pbr::v1::Person p;
-    grpc::Status st = Stub<pbr::v1::Allocation>("allocation")->GetPerson(Context().get(), req, &p);
+    grpc::Status st = Stub<pbr::v1::Allocation>("allocation", "clinician")->GetPerson(Context().get(), req, &p);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return p;
   }
@@ -204,7 +212,7 @@ TEST_F(IntakeSystemTest, TwoEprsReplaysMalformedRowsAmendmentsAndWithdrawals) {
   ExpectCaseload("memory-west", {{18, 1}}, 1);
 
   // EPR B corrects its transfer review (cluster 14, psychotic crisis), then withdraws it.
-  auto allocation = Stub<pbr::v1::Allocation>("allocation");
+  auto allocation = Stub<pbr::v1::Allocation>("allocation", "epr-feed:systmone-south");
   pbr::v1::RecordAssessmentRequest amend;
   amend.set_source_system("systmone-south");
   amend.set_source_record_id("S-1");
@@ -299,7 +307,7 @@ TEST_F(IntakeSystemTest, AnUnknownTeamIsRefusedUnlessAllocationRunsWithTheMigrat
   r.set_reason(pbr::v1::ASSESSMENT_REASON_INITIAL);
   r.set_clinical_rationale("synthetic ratings, for the test");
   pbr::v1::RecordAssessmentReply reply;
-  grpc::Status st = Stub<pbr::v1::Allocation>("allocation")->RecordAssessment(Context().get(), r, &reply);
+  grpc::Status st = Stub<pbr::v1::Allocation>("allocation", "epr-feed:rio-north")->RecordAssessment(Context().get(), r, &reply);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(st.error_message(), HasSubstr("team_id: 'north-cmht-old' is not a team"));
   pbr::v1::GetCaseloadRequest req;
@@ -311,7 +319,7 @@ TEST_F(IntakeSystemTest, AnUnknownTeamIsRefusedUnlessAllocationRunsWithTheMigrat
 
   ASSERT_TRUE(platform_->StopService("allocation").ok());
   ASSERT_TRUE(platform_->StartService("allocation", absl::Seconds(30), {"--allow-unknown-teams=true"}).ok());
-  st = Stub<pbr::v1::Allocation>("allocation")->RecordAssessment(Context().get(), r, &reply);
+  st = Stub<pbr::v1::Allocation>("allocation", "epr-feed:rio-north")->RecordAssessment(Context().get(), r, &reply);
   ASSERT_TRUE(st.ok()) << st.error_message();
   bool unknown = false;
   for (const auto& c : reply.checks()) unknown |= c.rule() == "team" && !c.passed();

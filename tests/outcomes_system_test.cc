@@ -1244,7 +1244,7 @@ TEST_F(OutcomesSystemTest, EveryPersonsOutcomesAndEverySummaryMatchAnIndependent
   }
   history::Entered entered;
   {
-    auto allocation = Stub<pbr::v1::Allocation>("allocation");
+    auto allocation = Stub<pbr::v1::Allocation>("allocation", std::string("epr-feed:") + kEpr);
     entered = history::EnterInParallel(
         plans, kEntryThreads, [&](size_t i, const Action& a) { return Enter(*allocation, people[i], a); });
   }

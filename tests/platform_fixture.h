@@ -3,7 +3,9 @@
 // on a fixed clinical clock, started for each test and stopped cleanly after it, and the times at
 // which they record assessments.
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -12,6 +14,7 @@
 #include "absl/time/time.h"
 #include "care/rules.h"
 #include "gtest/gtest.h"
+#include "pbr/v1/allocation.grpc.pb.h"
 #include "pbr/v1/common.pb.h"
 #include "pbr/v1/reporting.pb.h"
 #include "testing/local_platform.h"
@@ -147,14 +150,37 @@ class PlatformFixture : public ::testing::Test {
   // A test's own platform options (e.g. tls), applied before the platform starts.
   virtual void Customise(testing::LocalPlatformOptions&) {}
 
+  // Under the platform's mutual TLS, as `role` ("epr-feed:<SOURCE>", "clinician", ...), or, without
+  // one, as the service's usual pseudonymous reader (LocalPlatform::Stub).
   template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role = "") {
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role) {
     return platform_->Stub<Service>(name, role);
+  }
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) {
+    return platform_->Stub<Service>(name);
+  }
+
+  // Allocation as the EPR feed of `source_system`: its certificate may write only that system's
+  // records. One stub per source system and allocation address (a restarted allocation has a new port).
+  pbr::v1::Allocation::Stub& Feed(const std::string& source_system) {
+    std::lock_guard lock(feeds_mu_);
+    auto& stub = feeds_[{source_system, platform_->GrpcAddress("allocation")}];
+    if (stub == nullptr) stub = platform_->Stub<pbr::v1::Allocation>("allocation", "epr-feed:" + source_system);
+    return *stub;
+  }
+  // Allocation as a clinician: identifiable reads of one person (each one audited).
+  std::unique_ptr<pbr::v1::Allocation::Stub> Clinician() {
+    return platform_->Stub<pbr::v1::Allocation>("allocation", "clinician");
   }
 
   testing::TempDir dir_;
   std::unique_ptr<testing::LocalPlatform> platform_;
   std::unique_ptr<care::RuleSet> rules_;
+
+ private:
+  std::mutex feeds_mu_;
+  std::map<std::pair<std::string, std::string>, std::unique_ptr<pbr::v1::Allocation::Stub>> feeds_;
 };
 
 }  // namespace pbr::systemtest

@@ -125,7 +125,7 @@ class RecoverySystemTest : public systemtest::PlatformFixture {
 };
 
 TEST_F(RecoverySystemTest, AReplacedBrokerStopsEveryConsumerLoudlyAndTheRecoveryPathRestoresExactState) {
-  auto allocation = platform_->Stub<pbr::v1::Allocation>("allocation");
+  auto allocation = platform_->Stub<pbr::v1::Allocation>("allocation", "epr-feed:epr-a");
   std::vector<std::string> people;
   for (int person = 0; person < 24; ++person) {
     for (int visit = 0; visit < (person % 4 == 0 ? 2 : 1); ++visit) {
@@ -222,7 +222,7 @@ TEST_F(RecoverySystemTest, AReplacedBrokerStopsEveryConsumerLoudlyAndTheRecovery
     ASSERT_TRUE(platform_->StartService(name).ok()) << name;
   }
   pbr::v1::RecordAssessmentReply reply;
-  allocation = platform_->Stub<pbr::v1::Allocation>("allocation");  // restarted on a new port
+  allocation = platform_->Stub<pbr::v1::Allocation>("allocation", "epr-feed:epr-a");  // restarted on a new port
   ASSERT_TRUE(allocation->RecordAssessment(testing::CallContext().get(), Request(25, 0), &reply).ok());
   EXPECT_TRUE(testing::WaitUntil([&] {
     auto s = Snapshot::Take(*platform_, people);

@@ -1469,7 +1469,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
   }
   history::Entered entered;
   {
-    auto allocation = Stub<pbr::v1::Allocation>("allocation");
+    auto allocation = Stub<pbr::v1::Allocation>("allocation", std::string("epr-feed:") + kEpr);
     entered = history::EnterInParallel(
         plans, kEntryThreads, [&](size_t i, const Action& a) { return Enter(*allocation, people[i], a, rationales); });
   }
@@ -1518,7 +1518,7 @@ TEST_F(ReportingSystemTest, KpisNationalMeasuresAndCaseloadsMatchAnIndependentCa
 
   // ---- 0. The model's periods and episodes are allocation's (its record of them, newest first) ----
   {
-    auto allocation = Stub<pbr::v1::Allocation>("allocation");
+    auto allocation = Clinician();
     int wrong = 0;
     for (size_t i = 0; i < people.size(); ++i) {
       if (people[i].person_id.empty()) continue;  // nothing entered: the history began after its last day

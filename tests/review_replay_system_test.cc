@@ -1193,7 +1193,7 @@ class ReviewReplaySystemTest : public ::testing::Test {
     // The scheduler again, its timer every 20 ms (the flag is the scheduler's alone).
     ASSERT_TRUE(platform_->StopService(kSchedulerName).ok());
     ASSERT_TRUE(platform_->StartService(kSchedulerName, absl::Seconds(30), kSchedulerFlags).ok());
-    allocation_ = platform_->Stub<pbr::v1::Allocation>("allocation");
+    allocation_ = platform_->Stub<pbr::v1::Allocation>("allocation", std::string("epr-feed:") + kEpr);
     reporting_ = platform_->Stub<pbr::v1::Reporting>("reporting");
     scheduler_ = platform_->Stub<pbr::v1::ReviewScheduler>(kSchedulerName);
     StartObserver();

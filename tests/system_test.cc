@@ -72,10 +72,10 @@ class SystemTest : public systemtest::PlatformFixture {
  protected:
   static std::unique_ptr<grpc::ClientContext> Context() { return testing::CallContext(); }
 
-  // Records an assessment; remembers what the platform should now know.
-  pbr::v1::RecordAssessmentReply Record(pbr::v1::Allocation::Stub& stub, const Assessment& a) {
+  // Records an assessment as its EPR's feed; remembers what the platform should now know.
+  pbr::v1::RecordAssessmentReply Record(const Assessment& a) {
     pbr::v1::RecordAssessmentReply reply;
-    grpc::Status st = stub.RecordAssessment(Context().get(), ToRequest(a), &reply);
+    grpc::Status st = Feed(a.epr).RecordAssessment(Context().get(), ToRequest(a), &reply);
     EXPECT_TRUE(st.ok()) << st.error_message();
     if (st.ok()) {
       std::lock_guard lock(mu_);
@@ -205,24 +205,24 @@ class SystemTest : public systemtest::PlatformFixture {
 };
 
 TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStream) {
-  auto allocation = Stub<pbr::v1::Allocation>("allocation");
+  auto allocation = Stub<pbr::v1::Allocation>("allocation", "epr-feed:epr-a");
 
   // --- Part 1: a few people whose reviews are worked out by hand (trust SOP periods, today 22 Nov 2026),
   // on psychosis teams (community_psychosis holds 10-17) and a memory service (18-21).
   // Cluster 14 (4 weeks) from 1 Nov: due 28 Nov, window open since 18 Nov -> due.
-  auto p1 = Record(*allocation, {"epr-a", "a-1", NhsNumber(400000001), "eip-central", D(2026, 11, 1), 14, Ratings(1)});
+  auto p1 = Record({"epr-a", "a-1", NhsNumber(400000001), "eip-central", D(2026, 11, 1), 14, Ratings(1)});
   // Cluster 10 (6 months) from 10 Jan: due 9 Jul -> overdue.
-  Record(*allocation, {"epr-a", "a-2", NhsNumber(400000002), "eip-central", D(2026, 1, 10), 10, Ratings(2)});
+  Record({"epr-a", "a-2", NhsNumber(400000002), "eip-central", D(2026, 1, 10), 10, Ratings(2)});
   // Cluster 11 (6 months) from 1 Oct: due 31 Mar 2027 -> upcoming.
-  Record(*allocation, {"epr-a", "a-3", NhsNumber(400000003), "eip-central", D(2026, 10, 1), 11, Ratings(3)});
+  Record({"epr-a", "a-3", NhsNumber(400000003), "eip-central", D(2026, 10, 1), 11, Ratings(3)});
   // Reviewed and stepped up from 11 to 12 in another team.
-  Record(*allocation, {"epr-a", "a-4", NhsNumber(400000004), "eip-north", D(2026, 6, 1), 11, Ratings(4)});
-  auto stepped = Record(*allocation, {"epr-a", "a-5", NhsNumber(400000004), "eip-north", D(2026, 11, 20), 12, Ratings(5),
+  Record({"epr-a", "a-4", NhsNumber(400000004), "eip-north", D(2026, 6, 1), 11, Ratings(4)});
+  auto stepped = Record({"epr-a", "a-5", NhsNumber(400000004), "eip-north", D(2026, 11, 20), 12, Ratings(5),
                                       pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW});
   EXPECT_TRUE(stepped.cluster_changed());
   // The same person from two EPRs is one person.
-  auto from_a = Record(*allocation, {"epr-a", "a-6", NhsNumber(400000006), "memory-west", D(2025, 12, 1), 18, Ratings(6)});
-  auto from_b = Record(*allocation, {"epr-b", "B-77", NhsNumber(400000006), "memory-west", D(2026, 2, 1), 19, Ratings(7),
+  auto from_a = Record({"epr-a", "a-6", NhsNumber(400000006), "memory-west", D(2025, 12, 1), 18, Ratings(6)});
+  auto from_b = Record({"epr-b", "B-77", NhsNumber(400000006), "memory-west", D(2026, 2, 1), 19, Ratings(7),
                                      pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW});
   EXPECT_EQ(from_a.person_id(), from_b.person_id());
 
@@ -258,7 +258,6 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
   constexpr int kPeople = 80, kPerPerson = 3;
   std::atomic<int> accepted{0};
   std::thread stream([&] {
-    auto stub = Stub<pbr::v1::Allocation>("allocation");
     for (int round = 0; round < kPerPerson; ++round) {
       for (int i = 0; i < kPeople; ++i) {
         Assessment a;
@@ -269,7 +268,7 @@ TEST_F(SystemTest, AssessmentsFlowToEveryServiceAndSurviveAConsumerKilledMidStre
         a.team = TeamHolding(*rules_, teams, a.cluster, i + round / 2);  // some move team at their last review
         a.ratings = Ratings(i + round);
         a.reason = round == 0 ? pbr::v1::ASSESSMENT_REASON_INITIAL : pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW;
-        Record(*stub, a);
+        Record(a);
         ++accepted;
       }
     }

@@ -98,7 +98,7 @@ class TariffSystemTest : public PlatformFixture {
   void SetUp() override {
     PlatformFixture::SetUp();
     if (HasFatalFailure()) return;
-    allocation_ = Stub<pbr::v1::Allocation>("allocation");
+    allocation_ = Stub<pbr::v1::Allocation>("allocation", absl::StrCat("epr-feed:", kEpr));
     // A reader of tariff-activity built on the platform library like any consumer, keeping where each line landed.
     store_ = *platform::Store::Open(dir_.path() + "/reader", {});
     platform::KafkaSettings kafka;

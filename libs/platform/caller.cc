@@ -74,11 +74,14 @@ Caller CallerOf(const grpc::ServerContext& context) {
   Caller caller;
   const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr) return caller;
-  caller.role = PropertyOf(*auth, "pbr_role");
-  caller.source_system = PropertyOf(*auth, "pbr_source_system");
-  caller.subject = PropertyOf(*auth, "pbr_subject");
-  caller.authenticated = !caller.role.empty();
-  return caller;
+  if (!auth->IsPeerAuthenticated()) return caller;  // a plaintext server
+  std::vector<std::string> uris;
+  for (const auto& v : auth->FindPropertyValues("peer_uri")) uris.emplace_back(v.data(), v.size());
+  // The server admitted the call only for a certificate naming one role (tls.cc), so this parses.
+  absl::StatusOr<Caller> parsed = CallerFromCertificate(uris, PropertyOf(*auth, "x509_subject"));
+  if (!parsed.ok()) return caller;
+  parsed->authenticated = true;
+  return *parsed;
 }
 
 }  // namespace pbr::platform

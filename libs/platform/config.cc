@@ -401,6 +401,9 @@ std::vector<SettingSpec> CommonSettings(absl::string_view service_name, int defa
        "mutual TLS on the gRPC port: PEM file of the CA whose client certificates are accepted"},
       {"tls-cert-file", SettingKind::kString, "", "mutual TLS: PEM file of this service's certificate"},
       {"tls-key-file", SettingKind::kString, "", "mutual TLS: PEM file of this service's private key (not world-readable)"},
+      {"grpc-plaintext", SettingKind::kBool, "false",
+       "serve gRPC without TLS (no roles, every call allowed): only on a loopback grpc-address, for a developer's "
+       "machine; without it the tls-* files are required"},
       {"grpc-reflection", SettingKind::kBool, "false", "serve gRPC server reflection (grpcurl list); off in production"},
   };
 }

@@ -180,13 +180,37 @@ std::string MethodLabel(absl::string_view method) {
 }
 
 namespace {
-// Mutual TLS when any tls-* setting is given (then all three must be), else plaintext.
+// Whether gRPC may listen on `address` without TLS: only where nothing off this machine can reach it.
+bool LoopbackAddress(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  absl::string_view host = colon == absl::string_view::npos ? address : address.substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+// Mutual TLS from the tls-* files. Plaintext only when grpc-plaintext says so, and only on loopback:
+// a forgotten setting must not leave mental-health records readable by anyone on the network.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Config& config,
                                                                               const AccessPolicy& policy) {
   const TlsFiles files{config.GetString("tls-ca-file"), config.GetString("tls-cert-file"),
                        config.GetString("tls-key-file")};
-  if (files.ca_file.empty() && files.cert_file.empty() && files.key_file.empty()) {
+  const bool no_tls = files.ca_file.empty() && files.cert_file.empty() && files.key_file.empty();
+  const std::string address = config.GetString("grpc-address");
+  if (config.GetBool("grpc-plaintext")) {
+    if (!no_tls) {
+      return absl::InvalidArgumentError("grpc-plaintext: true, but tls-* files are given too; choose one");
+    }
+    if (!LoopbackAddress(address)) {
+      return absl::InvalidArgumentError(absl::StrCat("grpc-plaintext: plaintext gRPC listens only on loopback, not on ",
+                                                     address, " (give tls-ca-file, tls-cert-file and tls-key-file)"));
+    }
+    spdlog::warn("gRPC: plaintext on {} (grpc-plaintext): no caller has a role, every call is allowed", address);
     return grpc::InsecureServerCredentials();
+  }
+  if (no_tls) {
+    return absl::InvalidArgumentError(
+        "tls-ca-file: gRPC needs mutual TLS: give tls-ca-file, tls-cert-file and tls-key-file (scripts/make-certs.sh "
+        "makes a local set), or grpc-plaintext=true on a loopback address for a developer's machine");
   }
   auto tls = LoadTls(files, absl::Now());
   if (!tls.ok()) return tls.status();

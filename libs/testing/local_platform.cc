@@ -110,6 +110,8 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
     argv.push_back("--tls-ca-file=" + dir + "/ca.pem");
     argv.push_back(absl::StrCat("--tls-cert-file=", dir, "/", name, ".pem"));
     argv.push_back(absl::StrCat("--tls-key-file=", dir, "/", name, ".key"));
+  } else {
+    argv.push_back("--grpc-plaintext=true");
   }
   // Reporting serves the dashboard too: on a free port, so parallel tests never share one.
   if (name == "reporting") argv.push_back("--http-address=127.0.0.1:0");
@@ -188,15 +190,27 @@ absl::StatusOr<std::vector<std::string>> LocalPlatform::ClientTlsFlags(const std
   if (!cert.ok()) return cert.status();
   const std::string dir = options_.work_dir + "/tls";
   std::string name = absl::StrCat("client-", role);
-  std::replace(name.begin(), name.end(), ':', '_');
+  std::replace(name.begin(), name.end(), ':', '-');  // client-epr-feed-<SOURCE>, as scripts/make-certs.sh names it
   if (auto st = WriteCertificate(dir, name, *cert); !st.ok()) return st;
   return std::vector<std::string>{absl::StrCat("--tls-ca-file=", dir, "/ca.pem"),
                                   absl::StrCat("--tls-cert-file=", dir, "/", name, ".pem"),
                                   absl::StrCat("--tls-key-file=", dir, "/", name, ".key")};
 }
 
+absl::StatusOr<std::vector<std::string>> LocalPlatform::FeedTlsFlags(const std::vector<std::string>& source_systems) const {
+  for (const std::string& source : source_systems) {
+    if (auto flags = ClientTlsFlags("epr-feed:" + source); !flags.ok()) return flags.status();
+  }
+  const std::string dir = options_.work_dir + "/tls";
+  return std::vector<std::string>{absl::StrCat("--tls-ca-file=", dir, "/ca.pem"), absl::StrCat("--feed-cert-dir=", dir)};
+}
+
 std::shared_ptr<grpc::Channel> LocalPlatform::Channel(const std::string& name, const std::string& role) const {
-  if (!ca_) return grpc::CreateChannel(GrpcAddress(name), grpc::InsecureChannelCredentials());
+  return ChannelTo(GrpcAddress(name), role);
+}
+
+std::shared_ptr<grpc::Channel> LocalPlatform::ChannelTo(const std::string& address, const std::string& role) const {
+  if (!ca_) return grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = ca_->pem();
   if (!role.empty()) {
@@ -206,7 +220,7 @@ std::shared_ptr<grpc::Channel> LocalPlatform::Channel(const std::string& name, c
       options.pem_cert_chain = cert->cert_pem;
     }
   }
-  return grpc::CreateChannel(GrpcAddress(name), grpc::SslCredentials(options));
+  return grpc::CreateChannel(address, grpc::SslCredentials(options));
 }
 
 std::string LocalPlatform::GrpcAddress(const std::string& name) const {

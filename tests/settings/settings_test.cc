@@ -1,4 +1,5 @@
 // Settings as a deployment meets them: each program run as a process, and the manifests in deploy/.
+#include <algorithm>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -90,7 +91,7 @@ Exit RunToExit(const TempDir& dir, std::vector<std::string> argv) {
 
 std::vector<std::string> AllocationArgs(const TempDir& dir) {
   return {"pbr-allocation", "--data-dir=" + dir.path() + "/data", "--kafka-bootstrap=127.0.0.1:9",
-          "--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"};
+          "--grpc-address=127.0.0.1:0", "--grpc-plaintext=true", "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"};
 }
 
 // A read model built by an earlier version (here: one that kept the scheduler's old "assessments"
@@ -105,7 +106,7 @@ TEST(Settings, AConsumerRefusesAStoreAnEarlierVersionBuiltAndSaysHowToRebuildIt)
     ASSERT_TRUE((*old)->Write(batch, /*sync=*/true).ok());
   }
   Exit e = RunToExit(dir, {"pbr-review-scheduler", "--data-dir=" + dir.path() + "/data",
-                           "--kafka-bootstrap=127.0.0.1:9", "--grpc-address=127.0.0.1:0",
+                           "--kafka-bootstrap=127.0.0.1:9", "--grpc-address=127.0.0.1:0", "--grpc-plaintext=true",
                            "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"});
   EXPECT_EQ(e.code, 1) << e.log;
   EXPECT_THAT(e.log, HasSubstr("--reset-state=true"));
@@ -122,7 +123,7 @@ TEST(Settings, ReportingRefusesAStoreDerivedWithAnotherReviewPolicy) {
   TempDir dir;
   auto args = [&](const std::string& policy, bool reset) {
     std::vector<std::string> a = {"pbr-reporting", "--data-dir=" + dir.path() + "/data", "--kafka-bootstrap=127.0.0.1:9",
-                                  "--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0",
+                                  "--grpc-address=127.0.0.1:0", "--grpc-plaintext=true", "--metrics-address=127.0.0.1:0",
                                   "--rules-dir=" + kSource + "/rules", "--review-policy=" + policy};
     if (reset) a.push_back("--reset-state=true");
     return a;
@@ -182,6 +183,29 @@ TEST(Settings, AllocationRefusesASecretFileEveryoneCanRead) {
   EXPECT_THAT(e.log, HasSubstr("can be read or written by every user of this machine (mode 0644)"));
 }
 
+// gRPC is mutual TLS unless a setting says otherwise, and plaintext never leaves the machine: a
+// service given neither TLS files nor grpc-plaintext, or plaintext on a routable address, stops at start.
+TEST(Settings, GrpcPlaintextOnlyWhenAskedForAndOnlyOnLoopback) {
+  TempDir dir;
+  auto without = [&](const std::string& flag) {
+    auto argv = AllocationArgs(dir);
+    argv.erase(std::remove(argv.begin(), argv.end(), flag), argv.end());
+    return argv;
+  };
+  auto no_tls = without("--grpc-plaintext=true");
+  ScopedEnv secret("PBR_PSEUDONYM_SECRET", kStrongKey);
+  Exit e = RunToExit(dir, no_tls);
+  EXPECT_NE(e.code, 0) << e.log;
+  EXPECT_THAT(e.log, HasSubstr("tls-ca-file: gRPC needs mutual TLS"));
+
+  auto routable = AllocationArgs(dir);
+  std::replace(routable.begin(), routable.end(), std::string("--grpc-address=127.0.0.1:0"),
+               std::string("--grpc-address=0.0.0.0:0"));
+  e = RunToExit(dir, routable);
+  EXPECT_NE(e.code, 0) << e.log;
+  EXPECT_THAT(e.log, HasSubstr("grpc-plaintext: plaintext gRPC listens only on loopback, not on 0.0.0.0:0"));
+}
+
 // Kubernetes passes settings as environment variables: a misspelt one must stop the program as a
 // misspelt flag does, not leave the default silently in force.
 TEST(Settings, EveryProgramRefusesAnUnknownPbrVariable) {
@@ -191,7 +215,7 @@ TEST(Settings, EveryProgramRefusesAnUnknownPbrVariable) {
     std::vector<std::string> argv = {program};
     if (program != "pbr-broker") {
       argv = {program, "--data-dir=" + dir.path() + "/" + program, "--kafka-bootstrap=127.0.0.1:9",
-              "--grpc-address=127.0.0.1:0", "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"};
+              "--grpc-address=127.0.0.1:0", "--grpc-plaintext=true", "--metrics-address=127.0.0.1:0", "--rules-dir=" + kSource + "/rules"};
     }
     const Exit e = RunToExit(dir, argv);
     EXPECT_EQ(e.code, 2) << program << ": " << e.log;

@@ -18,6 +18,7 @@
 #include "rows.h"
 #include "rpc.h"
 #include "send.h"
+#include "tls_flags.h"
 
 namespace {
 
@@ -31,6 +32,7 @@ struct Options {
   int concurrency = 8;
   std::string rejects;
   bool dry_run = false;
+  pbr::cli::TlsFlags tls;
 };
 
 constexpr char kColumnsHelp[] =
@@ -117,13 +119,6 @@ int Finish(const Options& o, const ImportFile& file, const SendResult* sent, abs
   return summary.rejected_locally + summary.rejected_by_service > 0 ? kExitRejects : kExitOk;
 }
 
-// Fails fast, before any row, rather than a retry loop per row when nothing is listening.
-grpc::Status Connect(grpc::Channel& channel, absl::Duration timeout) {
-  if (channel.WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) return grpc::Status::OK;
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      absl::StrCat("no connection within ", absl::FormatDuration(timeout)));
-}
-
 int Run(Options& o) {
   const absl::Time start = absl::Now();
   o.rpc.timeout = *pbr::cli::ParseCliDuration(o.timeout);
@@ -151,8 +146,10 @@ int Run(Options& o) {
                 : absl::StrFormat(", %d in flight to %s at %s", o.concurrency, endpoint.service, endpoint.address));
   if (o.dry_run) return Finish(o, *file, nullptr, start);
 
-  auto channel = pbr::cli::MakeChannel(endpoint.address);
-  if (grpc::Status connected = file->rows.empty() ? grpc::Status::OK : Connect(*channel, o.rpc.timeout);
+  GrpcIntake intake(endpoint.address, o.rpc.timeout);
+  // Fails fast, before any row, rather than a retry loop per row when nothing is listening.
+  if (grpc::Status connected =
+          file->rows.empty() ? grpc::Status::OK : intake.Connect(file->rows.front().source_system(), o.rpc.timeout);
       !connected.ok()) {
     SendResult none;
     none.outcomes.resize(file->rows.size());  // every row "not sent"
@@ -160,7 +157,6 @@ int Run(Options& o) {
     none.stop_status = connected;
     return Finish(o, *file, &none, start);
   }
-  GrpcIntake intake(channel, o.rpc.timeout);
   SendOptions send;
   send.concurrency = o.concurrency;
   SendResult sent;
@@ -188,11 +184,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--rejects", o.rejects, "where rejected rows go (default FILE without .csv + .rejects.csv)");
   app.add_flag("--dry-run", o.dry_run, "parse and report, send nothing");
+  pbr::cli::AddTlsFlags(app, o.tls);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitFailed;  // --help is not an error
+  }
+  if (auto st = pbr::cli::UseTls(o.tls); !st.ok()) {
+    std::cerr << "error: " << st.message() << "\n";
+    return kExitFailed;
   }
   return Run(o);
 }

@@ -334,6 +334,10 @@ const std::string& ImportRow::source_record_id() const {
                          : std::get<CareEventRequest>(request).source_record_id();
 }
 
+const std::string& ImportRow::source_system() const {
+  return std::visit([](const auto& r) -> const std::string& { return r.source_system(); }, request);
+}
+
 std::vector<std::string> KnownColumns() {
   std::vector<std::string> names;
   for (const Column& c : Columns()) names.push_back(c.name);

@@ -42,6 +42,7 @@ struct ImportRow {
   bool is_assessment() const { return std::holds_alternative<AssessmentRequest>(request); }
   const std::string& nhs_number() const;
   const std::string& source_record_id() const;
+  const std::string& source_system() const;
 };
 
 // A row that was refused, here or by the service.

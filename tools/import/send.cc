@@ -100,22 +100,33 @@ class Sender {
 
 }  // namespace
 
-GrpcIntake::GrpcIntake(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout)
-    : stub_(pbr::v1::Allocation::NewStub(std::move(channel))), timeout_(timeout) {}
+grpc::Status GrpcIntake::Connect(const std::string& source_system, absl::Duration timeout) {
+  auto feed = stubs_.For(source_system);
+  if (!feed.ok()) return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(feed.status().message()));
+  if ((*feed)->channel->WaitForConnected(absl::ToChronoTime(absl::Now() + timeout))) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, absl::StrCat("no connection within ", absl::FormatDuration(timeout)));
+}
 
 Intake::Answer GrpcIntake::Send(const ImportRow& row) {
+  Answer answer;
+  auto feed = stubs_.For(row.source_system());
+  if (!feed.ok()) {
+    // No certificate for this source system: the row is refused, saying so, and the rest go on.
+    answer.status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(feed.status().message()));
+    return answer;
+  }
+  pbr::v1::Allocation::Stub& stub = *(*feed)->stub;
   grpc::ClientContext context;
   pbr::cli::SetTimeout(context, timeout_);
   // The trace id lets the service's logs be matched to the import row.
   context.AddMetadata("x-trace-id", absl::StrCat("pbr-import-", row.source_record_id()));
-  Answer answer;
   if (const auto* a = std::get_if<AssessmentRequest>(&row.request)) {
     pbr::v1::RecordAssessmentReply reply;
-    answer.status = stub_->RecordAssessment(&context, *a, &reply);
+    answer.status = stub.RecordAssessment(&context, *a, &reply);
     answer.duplicate = reply.duplicate();
   } else {
     pbr::v1::RecordCareEventReply reply;
-    answer.status = stub_->RecordCareEvent(&context, std::get<CareEventRequest>(row.request), &reply);
+    answer.status = stub.RecordCareEvent(&context, std::get<CareEventRequest>(row.request), &reply);
     answer.duplicate = reply.duplicate();
   }
   return answer;

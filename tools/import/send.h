@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "pbr/v1/allocation.grpc.pb.h"
 #include "rows.h"
+#include "rpc.h"
 
 namespace pbr::import {
 
@@ -26,14 +27,17 @@ class Intake {
   virtual Answer Send(const ImportRow& row) = 0;  // called from several threads at once
 };
 
-// RecordAssessment or RecordCareEvent on the allocation service, each with its own deadline.
+// RecordAssessment or RecordCareEvent on the allocation service, each with its own deadline, as
+// the feed of the row's source system (pbr::cli::FeedStubs).
 class GrpcIntake : public Intake {
  public:
-  GrpcIntake(std::shared_ptr<grpc::Channel> channel, absl::Duration timeout);
+  GrpcIntake(const std::string& address, absl::Duration timeout) : stubs_(address), timeout_(timeout) {}
   Answer Send(const ImportRow& row) override;
+  // Connects before any row is sent, so nothing listening fails once rather than once per row.
+  grpc::Status Connect(const std::string& source_system, absl::Duration timeout);
 
  private:
-  std::unique_ptr<pbr::v1::Allocation::Stub> stub_;
+  pbr::cli::FeedStubs stubs_;
   absl::Duration timeout_;
 };
 

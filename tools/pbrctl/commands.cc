@@ -669,4 +669,22 @@ int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline) {
   return exit_code;
 }
 
+int RunProbe(const RpcOptions& rpc, const std::string& service) {
+  std::optional<Endpoint> endpoint;
+  for (const Endpoint& e :
+       {rpc.AllocationEndpoint(), rpc.SchedulerEndpoint(), rpc.OutcomesEndpoint(), rpc.ReportingEndpoint()}) {
+    if (e.service == service) endpoint = e;
+  }
+  if (!endpoint) {
+    std::cerr << "error: service: '" << service << "' is not allocation, review-scheduler, outcomes or reporting\n";
+    return kExitBadInput;
+  }
+  if (auto problem = WaitServing(*endpoint, absl::Now() + rpc.timeout)) {
+    std::cerr << absl::StrFormat("error: %s at %s: %s\n", endpoint->service, endpoint->address, *problem);
+    return kExitFailed;
+  }
+  std::cout << endpoint->service << " SERVING\n";
+  return kExitOk;
+}
+
 }  // namespace pbr::cli

@@ -140,6 +140,8 @@ int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, c
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);
+// One service's health within --timeout, for a container's probes: 0 only when it is SERVING.
+int RunProbe(const RpcOptions& rpc, const std::string& service);
 
 // Generates the demo set and records it with `concurrency` calls in flight.
 int RunDemo(const RpcOptions& rpc, const pbr::demo::DemoOptions& data, int concurrency);

@@ -135,7 +135,7 @@ struct LoadResult {
 
 // Records the batches with `concurrency` blocking calls in flight. A lost connection stops the load:
 // every later call would fail the same way.
-LoadResult RecordAll(const RpcOptions& rpc, pbr::v1::Allocation::Stub& stub, const std::vector<PersonBatch>& batches,
+LoadResult RecordAll(const RpcOptions& rpc, FeedStubs& feeds, const std::vector<PersonBatch>& batches,
                      int concurrency, Tally& tally, Progress& progress) {
   std::atomic<size_t> next{0}, sent{0};
   std::atomic<bool> stop{false};
@@ -149,7 +149,10 @@ LoadResult RecordAll(const RpcOptions& rpc, pbr::v1::Allocation::Stub& stub, con
         grpc::ClientContext context;
         SetTimeout(context, rpc.timeout);
         context.AddMetadata("x-trace-id", TraceId(call));
-        const Answer answer = Send(stub, context, call);
+        auto feed = feeds.For(call.source_system());
+        const Answer answer = feed.ok() ? Send(*(*feed)->stub, context, call)
+                                        : Answer{grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                                              std::string(feed.status().message()))};
         if (answer.status.error_code() == grpc::StatusCode::UNAVAILABLE) {
           std::lock_guard<std::mutex> lock(mu);
           if (!stop.exchange(true)) result.lost_connection = DescribeRpcError(answer.status, rpc.AllocationEndpoint());
@@ -250,20 +253,27 @@ int RunDemo(const RpcOptions& rpc, const pbr::demo::DemoOptions& data, int concu
       absl::FormatTime("%Y-%m-%d", data.now, absl::UTCTimeZone()), concurrency);
 
   const Endpoint endpoint = rpc.AllocationEndpoint();
-  auto channel = MakeChannel(endpoint.address);
+  // Each record goes as its own EPR's feed (--feed-cert-dir), or all over the one certificate.
+  FeedStubs feeds(endpoint.address);
+  if (!history.calls.empty()) {
+    if (auto first = feeds.For(history.calls.front().source_system()); !first.ok()) {
+      std::cerr << "error: " << first.status().message() << "\n";
+      return kExitBadInput;
+    }
+  }
   // Fail fast with the address rather than hundreds of identical errors.
-  if (!channel->WaitForConnected(absl::ToChronoTime(absl::Now() + rpc.timeout))) {
+  if (!history.calls.empty() &&
+      !(*feeds.For(history.calls.front().source_system()))->channel->WaitForConnected(absl::ToChronoTime(absl::Now() + rpc.timeout))) {
     std::cerr << "error: UNAVAILABLE: " << endpoint.service << " at " << endpoint.address << ": no connection within "
               << absl::FormatDuration(rpc.timeout) << "\n";
     return kExitFailed;
   }
-  auto stub = pbr::v1::Allocation::NewStub(channel);
   Tally tally(batches.size());
   const absl::Time start = absl::Now();
   LoadResult load;
   {
     Progress progress("recorded", history.calls.size(), std::cerr, isatty(STDERR_FILENO) != 0);
-    load = RecordAll(rpc, *stub, batches, std::max(concurrency, 1), tally, progress);
+    load = RecordAll(rpc, feeds, batches, std::max(concurrency, 1), tally, progress);
   }
   PrintSummary(rpc, history, batches, tally, load, absl::Now() - start);
   return tally.rejected() > 0 || !load.lost_connection.empty() ? kExitFailed : kExitOk;

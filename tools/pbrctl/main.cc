@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/civil_time.h"
 #include "commands.h"
+#include "tls_flags.h"
 
 namespace {
 
@@ -95,12 +96,8 @@ int main(int argc, char** argv) {
   AddAddressFlags(app, rpc);
   std::string timeout = "10s";
   app.add_option("--timeout", timeout, "deadline for each call")->check(DurationValidator())->capture_default_str();
-  std::string tls_ca, tls_cert, tls_key;
-  app.add_option("--tls-ca-file", tls_ca, "PEM: the trust's CA (the platform's servers must be signed by it)")
-      ->envname("PBRCTL_TLS_CA_FILE")->group("Mutual TLS");
-  app.add_option("--tls-cert-file", tls_cert, "PEM: this client's certificate, naming its role")
-      ->envname("PBRCTL_TLS_CERT_FILE")->group("Mutual TLS");
-  app.add_option("--tls-key-file", tls_key, "PEM: its private key")->envname("PBRCTL_TLS_KEY_FILE")->group("Mutual TLS");
+  pbr::cli::TlsFlags tls;
+  pbr::cli::AddTlsFlags(app, tls);
 
   std::string file;
   std::string id;
@@ -273,6 +270,9 @@ int main(int argc, char** argv) {
   std::string deadline = "60s";
   auto* wait_ready = app.add_subcommand("wait-ready", "Wait until all four services report SERVING");
   wait_ready->add_option("--deadline", deadline, "how long to wait")->check(DurationValidator())->capture_default_str();
+  std::string probe_service;
+  auto* probe = app.add_subcommand("probe", "Check one service's health within --timeout (exit 0 when SERVING)");
+  probe->add_option("SERVICE", probe_service, "allocation, review-scheduler, outcomes or reporting")->required();
 
   try {
     app.parse(argc, argv);
@@ -282,12 +282,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitBadInput;
   }
   rpc.timeout = *pbr::cli::ParseCliDuration(timeout);
-  if (!(tls_ca.empty() && tls_cert.empty() && tls_key.empty()) &&
-      (tls_ca.empty() || tls_cert.empty() || tls_key.empty())) {
-    std::cerr << "error: --tls-ca-file, --tls-cert-file and --tls-key-file go together\n";
-    return kExitBadInput;
-  }
-  if (auto st = pbr::cli::UseTls(tls_ca, tls_cert, tls_key); !st.ok()) {
+  if (auto st = pbr::cli::UseTls(tls); !st.ok()) {
     std::cerr << "error: " << st.message() << "\n";
     return kExitBadInput;
   }
@@ -326,6 +321,7 @@ int main(int argc, char** argv) {
   if (*national) return pbr::cli::RunNational(rpc, national_options, format);
   if (*tariff_export) return pbr::cli::RunTariffExport(rpc, tariff_options, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));
+  if (*probe) return pbr::cli::RunProbe(rpc, probe_service);
   if (*demo_cmd) {
     demo.now = AsOf(as_of);
     return pbr::cli::RunDemo(rpc, demo, concurrency);

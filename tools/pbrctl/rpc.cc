@@ -14,24 +14,68 @@ std::shared_ptr<grpc::ChannelCredentials>& Credentials() {
   static auto* credentials = new std::shared_ptr<grpc::ChannelCredentials>();
   return *credentials;
 }
+std::string& FeedCertDir() {
+  static auto* dir = new std::string();
+  return *dir;
+}
+std::string& CaFile() {
+  static auto* file = new std::string();
+  return *file;
+}
+
+grpc::ChannelArguments ChannelArgs() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  return args;
+}
 
 }  // namespace
 
-absl::Status UseTls(const std::string& ca_file, const std::string& cert_file, const std::string& key_file) {
-  if (ca_file.empty() && cert_file.empty() && key_file.empty()) return absl::OkStatus();
-  auto tls = platform::LoadTls({ca_file, cert_file, key_file}, absl::Now(), "--tls-");
+absl::Status UseTls(const TlsFlags& flags) {
+  const bool one = !(flags.cert_file.empty() && flags.key_file.empty());
+  if (one && (flags.cert_file.empty() || flags.key_file.empty() || flags.ca_file.empty())) {
+    return absl::InvalidArgumentError("--tls-ca-file, --tls-cert-file and --tls-key-file go together");
+  }
+  if (!flags.feed_cert_dir.empty() && flags.ca_file.empty()) {
+    return absl::InvalidArgumentError("--feed-cert-dir needs --tls-ca-file: the CA the platform's servers are signed by");
+  }
+  if (!one && flags.feed_cert_dir.empty() && !flags.ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls-ca-file: give --tls-cert-file and --tls-key-file (or --feed-cert-dir) too");
+  }
+  CaFile() = flags.ca_file;
+  FeedCertDir() = flags.feed_cert_dir;
+  if (!one) return absl::OkStatus();
+  auto tls = platform::LoadTls({flags.ca_file, flags.cert_file, flags.key_file}, absl::Now(), "--tls-");
   if (!tls.ok()) return tls.status();
   Credentials() = platform::ClientTlsCredentials(*tls);
   return absl::OkStatus();
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   const auto& tls = Credentials();
-  return grpc::CreateCustomChannel(address, tls != nullptr ? tls : grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, tls != nullptr ? tls : grpc::InsecureChannelCredentials(), ChannelArgs());
+}
+
+absl::StatusOr<FeedStubs::Feed*> FeedStubs::For(const std::string& source_system) {
+  std::lock_guard lock(mu_);
+  const std::string key = FeedCertDir().empty() ? "" : source_system;
+  Feed& feed = by_source_[key];
+  if (feed.stub != nullptr) return &feed;
+  if (key.empty()) {
+    feed.channel = MakeChannel(address_);
+  } else {
+    const std::string base = absl::StrCat(FeedCertDir(), "/client-epr-feed-", source_system);
+    auto tls = platform::LoadTls({CaFile(), base + ".pem", base + ".key"}, absl::Now(), "--feed-cert-dir ");
+    if (!tls.ok()) {
+      by_source_.erase(key);
+      return absl::Status(tls.status().code(), absl::StrCat("source system ", source_system, ": ", tls.status().message()));
+    }
+    feed.channel = grpc::CreateCustomChannel(address_, platform::ClientTlsCredentials(*tls), ChannelArgs());
+  }
+  feed.stub = pbr::v1::Allocation::NewStub(feed.channel);
+  return &feed;
 }
 
 void SetTimeout(grpc::ClientContext& context, absl::Duration timeout) {

@@ -1,15 +1,19 @@
 // How pbrctl reaches the platform: service addresses, channels, deadlines and error text.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/time/time.h"
+#include "pbr/v1/allocation.grpc.pb.h"
 
 namespace pbr::cli {
 
@@ -38,9 +42,37 @@ struct RpcOptions {
 // one pbrctl run presents the same certificate), else plain text (a loopback platform run so).
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 
-// Sets the credentials every later channel uses: the CA, certificate and key of --tls-ca-file,
-// --tls-cert-file and --tls-key-file. An error names the flag of a bad file.
-absl::Status UseTls(const std::string& ca_file, const std::string& cert_file, const std::string& key_file);
+// The mutual-TLS flags of the client tools (pbrctl, pbr-import): the trust's CA and one certificate,
+// and, for a load of several EPRs' records (a demo, a migration file), a directory holding each
+// feed's certificate as scripts/make-certs.sh names them: client-epr-feed-<SOURCE>.pem and .key.
+struct TlsFlags {
+  std::string ca_file, cert_file, key_file;
+  std::string feed_cert_dir;
+};
+
+// Sets the credentials every later channel uses. INVALID_ARGUMENT naming the flag: a certificate
+// without its key or CA, a directory without the CA, or a file that does not load.
+absl::Status UseTls(const TlsFlags& flags);
+
+// Allocation stubs for the records of each source system: over its feed certificate from
+// --feed-cert-dir when one was given (loaded once, on first use), else over MakeChannel's. Safe to
+// use from several threads.
+class FeedStubs {
+ public:
+  struct Feed {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<pbr::v1::Allocation::Stub> stub;
+  };
+  explicit FeedStubs(std::string address) : address_(std::move(address)) {}
+  // The connection for records of `source_system`; INVALID_ARGUMENT naming the file when its
+  // certificate cannot be loaded.
+  absl::StatusOr<Feed*> For(const std::string& source_system);
+
+ private:
+  std::string address_;
+  std::mutex mu_;
+  std::map<std::string, Feed> by_source_;  // "" when every source shares one channel; guarded by mu_
+};
 
 // Sets the context's deadline `timeout` from now.
 void SetTimeout(grpc::ClientContext& context, absl::Duration timeout);

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,8 +28,9 @@ struct LocalPlatformOptions {
   std::vector<std::string> extra_flags;  // given to every service
   std::vector<std::string> broker_flags;  // given to pbr-broker, e.g. "--extra-topics=bench"
   // Mutual TLS on every gRPC port: a CA made at start (work_dir/tls/), a certificate per service, and
-  // client certificates per role for Channel and Stub.
-  bool tls = false;
+  // client certificates per role for Channel and Stub. Off only where a test says why (the services
+  // then serve plaintext on loopback, --grpc-plaintext, where nobody has a role).
+  bool tls = true;
 };
 
 // Writes allocation's pseudonym secret as it wants it: in a file only its owner can read (0600),
@@ -95,9 +97,20 @@ class LocalPlatform {
   // holder of a certificate for `role` ("clinician", "epr-feed:rio-north", ...: the SAN URI
   // urn:pbr:role:<role>); an empty role presents no certificate. Without TLS the role is ignored.
   std::shared_ptr<grpc::Channel> Channel(const std::string& name, const std::string& role = "") const;
+  // The same to a service's address the test tracks itself (across restarts).
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address, const std::string& role) const;
   template <typename Service>
-  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role = "") const {
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name, const std::string& role) const {
     return Service::NewStub(Channel(name, role));
+  }
+  // A stub of a pseudonymous service as its usual reader: finance for the tariff stream and
+  // exports, operations for the rest. Allocation has no such reader: a test says whose certificate
+  // calls it (an "epr-feed:<SOURCE>" or "clinician").
+  template <typename Service>
+  std::unique_ptr<typename Service::Stub> Stub(const std::string& name) const {
+    constexpr std::string_view service = Service::service_full_name();
+    static_assert(service != "pbr.v1.Allocation", "name the role that calls allocation");
+    return Service::NewStub(Channel(name, service == "pbr.v1.Finance" ? "finance" : "operations"));
   }
   // Under TLS: the platform's CA, and a certificate it issued for `role` (made once per role).
   const TestCa* ca() const { return ca_.get(); }
@@ -105,6 +118,9 @@ class LocalPlatform {
   // Under TLS: the --tls-ca-file, --tls-cert-file and --tls-key-file flags a client tool (pbrctl)
   // takes to call as `role`, its certificate written to work_dir/tls/client-<role>.{pem,key}.
   absl::StatusOr<std::vector<std::string>> ClientTlsFlags(const std::string& role) const;
+  // Under TLS: --tls-ca-file and --feed-cert-dir for a tool loading several EPRs' records (pbrctl
+  // demo, pbr-import), a feed certificate per source system in work_dir/tls.
+  absl::StatusOr<std::vector<std::string>> FeedTlsFlags(const std::vector<std::string>& source_systems) const;
 
  private:
   explicit LocalPlatform(LocalPlatformOptions options) : options_(std::move(options)) {}
