@@ -95,9 +95,10 @@ fi
 tls_dir="$run_dir/tls"
 demo_sources=rio-north,systmone-south  # pbrctl demo's two EPRs
 bash scripts/make-certs.sh "$tls_dir" --source-systems="$demo_sources" >/dev/null
+tls_abs=$(cd "$tls_dir" && pwd)
 for role in clinician operations finance admin epr-feed-rio-north epr-feed-systmone-south; do
   printf 'export PBRCTL_TLS_CA_FILE=%q PBRCTL_TLS_CERT_FILE=%q PBRCTL_TLS_KEY_FILE=%q\n' \
-    "$PWD/$tls_dir/ca.pem" "$PWD/$tls_dir/client-$role.pem" "$PWD/$tls_dir/client-$role.key" >"$tls_dir/$role.env"
+    "$tls_abs/ca.pem" "$tls_abs/client-$role.pem" "$tls_abs/client-$role.key" >"$tls_dir/$role.env"
 done
 # role_flags ROLE: pbrctl's TLS flags for that role's certificate.
 role_flags() { echo --tls-ca-file="$tls_dir/ca.pem" --tls-cert-file="$tls_dir/client-$1.pem" --tls-key-file="$tls_dir/client-$1.key"; }

@@ -3,6 +3,8 @@
 // data; a filter narrows them; new assessments appear at the next refresh; a reporting restart and an
 // unreachable reporting are shown, not hidden; Prometheus shows the figures the page shows. A screenshot is
 // saved as a test artefact ($TEST_ARTIFACTS_DIR, else build/test-artifacts/).
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -21,6 +23,7 @@
 #include "platform_fixture.h"
 #include "testing/local_platform.h"
 #include "testing/process.h"
+#include "testing/certificates.h"
 #include "testing/webdriver.h"
 
 namespace pbr {
@@ -47,8 +50,13 @@ class DashboardBrowserTest : public systemtest::PlatformFixture {
     auto code = (*demo)->Terminate(absl::Seconds(5));
     ASSERT_TRUE(code.ok() && *code == 0) << testing::Tail(dir_.path() + absl::StrCat("/demo-", seed, ".log"));
   }
+  // The dashboard's JSON over HTTPS, as the holder of an operations client certificate.
   Json Http(const std::string& path) {
-    auto body = testing::HttpGet(platform_->HttpAddress("reporting"), path);
+    auto cert = platform_->ClientCertificate("operations");
+    EXPECT_TRUE(cert.ok()) << cert.status();
+    if (!cert.ok()) return Json();
+    auto body = testing::HttpsGet(platform_->HttpAddress("reporting"), path, platform_->ca()->pem(), cert->cert_pem,
+                                  cert->key_pem);
     EXPECT_TRUE(body.ok()) << path << ": " << body.status();
     return body.ok() ? Json::parse(*body, nullptr, false) : Json();
   }
@@ -135,7 +143,7 @@ class DashboardBrowserTest : public systemtest::PlatformFixture {
     ASSERT_TRUE(quiet) << "the platform did not settle";
   }
   std::string PageUrl(const std::string& query = "") {
-    return absl::StrCat("http://", platform_->HttpAddress("reporting"), "/?refresh=2", query);
+    return absl::StrCat("https://", platform_->HttpAddress("reporting"), "/?refresh=2", query);
   }
   // Waits for the page's next refresh after now to have finished.
   absl::Status WaitForRefresh(testing::Browser& b) {
@@ -164,14 +172,88 @@ std::string PercentText(const pbr::v1::KpiValue& k) {
   return k.has_percent() ? absl::StrFormat("%.1f%%", k.percent()) : "–";
 }
 
+// A sign-in link from reporting, as `pbrctl dashboard-link` asks for it with an operations certificate.
+std::string SignInUrl(testing::LocalPlatform& platform) {
+  pbr::v1::SignInLink link;
+  const grpc::Status st =
+      platform.Stub<pbr::v1::Dashboard>("reporting")->IssueSignInLink(testing::CallContext().get(), {}, &link);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return absl::StrCat("https://127.0.0.1:", link.port(), link.path());
+}
+
+// Chromium trusts exactly reporting's certificate (its public key), as a trust's browsers trust its CA.
+testing::BrowserOptions TrustingReporting(const testing::LocalPlatform& platform, const std::string& work_dir) {
+  testing::BrowserOptions options;
+  std::ifstream in(work_dir + "/tls/reporting.pem");
+  std::stringstream pem;
+  pem << in.rdbuf();
+  auto spki = testing::SpkiSha256(pem.str());
+  EXPECT_TRUE(spki.ok()) << spki.status();
+  if (spki.ok()) options.extra_args.push_back("--ignore-certificate-errors-spki-list=" + *spki);
+  return options;
+}
+
+// Under mutual TLS the page and its JSON are for the operations role: nobody else gets in, by
+// certificate or without one, and a sign-in link starts a session in a browser.
+TEST_F(DashboardBrowserTest, OnlyTheOperationsRoleReadsTheDashboard) {
+  const std::string address = platform_->HttpAddress("reporting");
+  const std::string ca = platform_->ca()->pem();
+  auto none = testing::HttpsGet(address, "/api/v1/dashboard", ca);
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated) << none.status();
+  EXPECT_NE(none.status().message().find("pbrctl dashboard-link"), std::string::npos) << none.status();
+  for (const std::string role : {"clinician", "finance", "admin", "epr-feed:rio-north"}) {
+    auto cert = platform_->ClientCertificate(role);
+    ASSERT_TRUE(cert.ok());
+    auto refused = testing::HttpsGet(address, "/api/v1/dashboard", ca, cert->cert_pem, cert->key_pem);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << role << ": " << refused.status();
+  }
+  // Another CA's certificate fails the handshake.
+  auto stranger_ca = testing::TestCa::Create("another trust's CA");
+  ASSERT_TRUE(stranger_ca.ok());
+  auto stranger = (*stranger_ca)->Issue("ops elsewhere", {"URI:urn:pbr:role:operations"});
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_EQ(testing::HttpsGet(address, "/api/v1/status", ca, stranger->cert_pem, stranger->key_pem).status().code(),
+            absl::StatusCode::kUnavailable);
+  auto ops = platform_->ClientCertificate("operations");
+  ASSERT_TRUE(ops.ok());
+  EXPECT_TRUE(testing::HttpsGet(address, "/api/v1/status", ca, ops->cert_pem, ops->key_pem).ok());
+  // Plain HTTP is not answered on the HTTPS port.
+  EXPECT_FALSE(testing::HttpGet(address, "/api/v1/status").ok());
+  // Only operations may ask for a sign-in link.
+  pbr::v1::SignInLink link;
+  EXPECT_EQ(platform_->Stub<pbr::v1::Dashboard>("reporting", "finance")
+                ->IssueSignInLink(testing::CallContext().get(), {}, &link)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+
+  auto browser = testing::Browser::Start(TrustingReporting(*platform_, dir_.path()));
+  if (browser.status().code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << browser.status();
+  ASSERT_TRUE(browser.ok()) << browser.status();
+  testing::Browser& b = **browser;
+  ASSERT_TRUE(b.Navigate(PageUrl()).ok());
+  EXPECT_TRUE(b.WaitFor("document.body.textContent.includes('Not signed in')", absl::Seconds(10)).ok())
+      << "without a sign-in the page says how to get one";
+  ASSERT_TRUE(b.Navigate(SignInUrl(*platform_)).ok());
+  EXPECT_EQ(b.Execute("return location.pathname + location.search", nullptr).value_or(Json("")), Json("/"))
+      << "the link goes on to the page, leaving no token in the address bar";
+  ASSERT_TRUE(b.Navigate(PageUrl()).ok());
+  EXPECT_TRUE(b.WaitFor("document.body.dataset.state === 'current'", absl::Seconds(30)).ok())
+      << "signed in, the page shows its figures: " << Read(b, "#status-banner");
+  // The session is an HttpOnly cookie: the page's scripts cannot read it.
+  auto cookie = b.Execute("return document.cookie", nullptr);
+  ASSERT_TRUE(cookie.ok());
+  EXPECT_EQ(cookie->get<std::string>().find("pbr_dashboard"), std::string::npos);
+}
+
 TEST_F(DashboardBrowserTest, ThePageShowsTheGrpcFiguresFiltersRefreshesAndShowsARestart) {
-  auto browser = testing::Browser::Start();
+  auto browser = testing::Browser::Start(TrustingReporting(*platform_, dir_.path()));
   if (browser.status().code() == absl::StatusCode::kFailedPrecondition) GTEST_SKIP() << browser.status();
   ASSERT_TRUE(browser.ok()) << browser.status();
   testing::Browser& b = **browser;
 
   LoadDemo(300, 1);
   WaitForQuiet();
+  ASSERT_TRUE(b.Navigate(SignInUrl(*platform_)).ok());  // signed in as operations
   ASSERT_TRUE(b.Navigate(PageUrl()).ok());
   ASSERT_TRUE(b.WaitFor("document.body.dataset.state === 'current'", absl::Seconds(30)).ok())
       << Read(b, "#status-banner");

@@ -33,7 +33,10 @@ std::string ServiceOf(const std::string& method) {
   if (absl::StartsWith(method, "/pbr.v1.Allocation/")) return "allocation";
   if (absl::StartsWith(method, "/pbr.v1.ReviewScheduler/")) return "review-scheduler";
   if (absl::StartsWith(method, "/pbr.v1.Outcomes/")) return "outcomes";
-  if (absl::StartsWith(method, "/pbr.v1.Reporting/") || absl::StartsWith(method, "/pbr.v1.Finance/")) return "reporting";
+  if (absl::StartsWith(method, "/pbr.v1.Reporting/") || absl::StartsWith(method, "/pbr.v1.Finance/") ||
+      absl::StartsWith(method, "/pbr.v1.Dashboard/")) {
+    return "reporting";
+  }
   return "allocation";  // health and reflection: every service has them; allocation stands for all
 }
 

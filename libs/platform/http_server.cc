@@ -13,7 +13,7 @@
 namespace pbr::platform {
 
 struct HttpServer::Impl {
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server = std::make_unique<httplib::Server>();
 };
 
 HttpResponse HttpError(int status, const std::string& message, const std::string& field) {
@@ -49,12 +49,17 @@ void Harden(httplib::Response& res, int max_age_seconds) {
 void Answer(httplib::Response& res, const HttpResponse& r) {
   res.status = r.status;
   res.set_content(r.body, r.content_type.c_str());
+  for (const auto& [name, value] : r.headers) {
+    if (name == "Set-Cookie" || name == "Location") res.set_header(name.c_str(), value);
+  }
   Harden(res, r.max_age_seconds);
 }
 
+constexpr size_t kMaxCredentialHeaderBytes = 4096;
+
 }  // namespace
 
-absl::Status HttpServer::Start(const std::string& address) {
+absl::Status HttpServer::Start(const std::string& address, const TlsMaterial* tls) {
   const size_t colon = address.rfind(':');
   int port = -1;
   if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
@@ -62,7 +67,21 @@ absl::Status HttpServer::Start(const std::string& address) {
     return absl::InvalidArgumentError(absl::StrCat("http address '", address, "' is not HOST:PORT"));
   }
   host_ = address.substr(0, colon);
-  auto& server = impl_->server;
+  if (tls == nullptr && !IsLoopbackAddress(address)) {
+    return absl::InvalidArgumentError(absl::StrCat("http address ", address,
+                                                   ": plain HTTP is served on loopback only (configure tls-* for HTTPS)"));
+  }
+  if (tls != nullptr) {
+    const TlsMaterial material = *tls;
+    auto secure = std::make_unique<httplib::SSLServer>(
+        [material](SSL_CTX& ctx) { return SetUpHttpsContext(material, &ctx); });
+    if (!secure->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat("http address ", address, ": cannot serve HTTPS with the tls-* files"));
+    }
+    impl_->server = std::move(secure);
+    https_ = true;
+  }
+  auto& server = *impl_->server;
   const int threads = limits_.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   server.set_read_timeout(absl::ToChronoSeconds(limits_.read_timeout));
@@ -79,7 +98,8 @@ absl::Status HttpServer::Start(const std::string& address) {
 
   const Limits limits = limits_;
   const auto* routes = &routes_;
-  auto serve = [routes, limits](const httplib::Request& req, httplib::Response& res) {
+  const HttpGuard* guard = https_ && guard_ ? &guard_ : nullptr;
+  auto serve = [routes, limits, guard](const httplib::Request& req, httplib::Response& res) {
     auto route = routes->find(req.path);
     if (route == routes->end()) {
       Answer(res, HttpError(404, absl::StrCat("no page or endpoint at ", req.path.substr(0, 200))));
@@ -102,8 +122,21 @@ absl::Status HttpServer::Start(const std::string& address) {
         return;
       }
     }
+    request.cookie = req.get_header_value("Cookie");
+    request.authorization = req.get_header_value("Authorization");
+    if (request.cookie.size() > kMaxCredentialHeaderBytes || request.authorization.size() > kMaxCredentialHeaderBytes) {
+      Answer(res, HttpError(431, "the Cookie or Authorization header is too long"));
+      return;
+    }
+    if (req.ssl != nullptr) request.caller = CallerOfHttpsPeer(req.ssl);
     HttpResponse answer;
     try {
+      if (guard != nullptr) {
+        if (std::optional<HttpResponse> refused = (*guard)(request)) {
+          Answer(res, *refused);
+          return;
+        }
+      }
       answer = route->second(request);
     } catch (const std::exception& e) {
       // A handler must not throw; one that does answers 500 and the server keeps serving.
@@ -132,12 +165,12 @@ absl::Status HttpServer::Start(const std::string& address) {
   if (port_ == 0) {
     return absl::UnavailableError(absl::StrCat("http address ", address, ": cannot listen there (is another process using it?)"));
   }
-  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  thread_ = std::thread([this] { impl_->server->listen_after_bind(); });
   // The library's stop() does nothing until its listen loop has begun: wait for that, so a Stop()
   // straight after Start() cannot leave the thread listening.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (!impl_->server.is_running() && absl::Now() < deadline) std::this_thread::yield();
-  if (!impl_->server.is_running()) {
+  while (!impl_->server->is_running() && absl::Now() < deadline) std::this_thread::yield();
+  if (!impl_->server->is_running()) {
     Stop();
     return absl::UnavailableError(absl::StrCat("http address ", address, ": the server did not start listening"));
   }
@@ -146,7 +179,7 @@ absl::Status HttpServer::Start(const std::string& address) {
 
 void HttpServer::Stop() {
   if (!thread_.joinable()) return;
-  impl_->server.stop();
+  impl_->server->stop();
   thread_.join();
 }
 

@@ -180,18 +180,12 @@ std::string MethodLabel(absl::string_view method) {
 }
 
 namespace {
-// Whether gRPC may listen on `address` without TLS: only where nothing off this machine can reach it.
-bool LoopbackAddress(absl::string_view address) {
-  const size_t colon = address.rfind(':');
-  absl::string_view host = colon == absl::string_view::npos ? address : address.substr(0, colon);
-  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
-  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
-}
-
 // Mutual TLS from the tls-* files. Plaintext only when grpc-plaintext says so, and only on loopback:
 // a forgotten setting must not leave mental-health records readable by anyone on the network.
+// `loaded` receives the TLS files, which the service's HTTPS pages serve with too.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(const Config& config,
-                                                                              const AccessPolicy& policy) {
+                                                                              const AccessPolicy& policy,
+                                                                              std::optional<TlsMaterial>& loaded) {
   const TlsFiles files{config.GetString("tls-ca-file"), config.GetString("tls-cert-file"),
                        config.GetString("tls-key-file")};
   const bool no_tls = files.ca_file.empty() && files.cert_file.empty() && files.key_file.empty();
@@ -200,7 +194,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(co
     if (!no_tls) {
       return absl::InvalidArgumentError("grpc-plaintext: true, but tls-* files are given too; choose one");
     }
-    if (!LoopbackAddress(address)) {
+    if (!IsLoopbackAddress(address)) {
       return absl::InvalidArgumentError(absl::StrCat("grpc-plaintext: plaintext gRPC listens only on loopback, not on ",
                                                      address, " (give tls-ca-file, tls-cert-file and tls-key-file)"));
     }
@@ -218,6 +212,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(co
     return absl::PermissionDeniedError(absl::StrCat("this service declares no access policy: ", method, " refused"));
   });
   spdlog::info("gRPC: mutual TLS as {} (certificate valid until {})", tls->subject, absl::FormatTime(tls->not_after));
+  loaded = *tls;
   return ServerTlsCredentials(*tls, std::move(checked));
 }
 }  // namespace
@@ -425,7 +420,8 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   // its address (another one holds it) must stop before it joins the consumer group.
   grpc::EnableDefaultHealthCheckService(true);
   if (host.config_.GetBool("grpc-reflection")) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  auto credentials = ServerCredentialsFor(host.config_, host.access_policy_);
+  std::optional<TlsMaterial> tls;
+  auto credentials = ServerCredentialsFor(host.config_, host.access_policy_, tls);
   if (!credentials.ok()) return fail(credentials.status());
   grpc::ServerBuilder builder;
   int grpc_port = 0;
@@ -448,11 +444,11 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
       stop_server();
       return fail(absl::FailedPreconditionError("the service serves HTTP but declares no http-address setting"));
     }
-    if (auto st = host.http_.Start(host.config_.GetString("http-address")); !st.ok()) {
+    if (auto st = host.http_.Start(host.config_.GetString("http-address"), tls ? &*tls : nullptr); !st.ok()) {
       stop_server();
       return fail(st);
     }
-    http_line = absl::StrCat(" http=", host.http_.host(), ":", host.http_.port());
+    http_line = absl::StrCat(" http=", host.http_.host(), ":", host.http_.port());  // HTTPS under mutual TLS
   }
 
   StopRequest stop;

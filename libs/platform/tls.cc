@@ -7,11 +7,16 @@
 #include <sstream>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "grpcpp/security/auth_metadata_processor.h"
 #include "grpcpp/security/server_credentials.h"
 
@@ -153,6 +158,68 @@ std::shared_ptr<grpc::ChannelCredentials> ClientTlsCredentials(const TlsMaterial
   options.pem_private_key = tls.key_pem;
   options.pem_cert_chain = tls.cert_pem;
   return grpc::SslCredentials(options);
+}
+
+bool SetUpHttpsContext(const TlsMaterial& tls, void* ssl_ctx) {
+  auto* ctx = static_cast<SSL_CTX*>(ssl_ctx);
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  Bio cert_bio = MemoryBio(tls.cert_pem);
+  Certificate leaf(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
+  if (!leaf || SSL_CTX_use_certificate(ctx, leaf.get()) != 1) return false;
+  while (X509* intermediate = PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr)) {
+    if (SSL_CTX_add_extra_chain_cert(ctx, intermediate) != 1) {  // takes ownership on success
+      X509_free(intermediate);
+      return false;
+    }
+  }
+  ERR_clear_error();  // the end of the chain reads as an error
+  Bio key_bio = MemoryBio(tls.key_pem);
+  Key key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));
+  if (!key || SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) return false;
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  Bio ca_bio = MemoryBio(tls.ca_pem);
+  int cas = 0;
+  while (X509* ca = PEM_read_bio_X509(ca_bio.get(), nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, ca);
+    if (X509_NAME* name = X509_NAME_dup(X509_get_subject_name(ca))) sk_X509_NAME_push(names, name);
+    X509_free(ca);
+    ++cas;
+  }
+  ERR_clear_error();
+  SSL_CTX_set_client_CA_list(ctx, names);  // takes ownership: tells a browser which certificates fit
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);  // asked for, not required
+  // With peer verification on, OpenSSL refuses to resume a session (a browser's second connection)
+  // unless the context names itself.
+  static constexpr unsigned char kSessionContext[] = "pbr-https";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  return cas > 0;
+}
+
+Caller CallerOfHttpsPeer(const void* ssl_handle) {
+  Caller caller;
+  auto* ssl = static_cast<SSL*>(const_cast<void*>(ssl_handle));
+  if (ssl == nullptr) return caller;
+  Certificate peer(SSL_get1_peer_certificate(ssl));
+  if (!peer || SSL_get_verify_result(ssl) != X509_V_OK) return caller;
+  std::vector<std::string> uris;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(peer.get(), NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names, i);
+    if (name->type != GEN_URI) continue;
+    const ASN1_STRING* uri = name->d.uniformResourceIdentifier;
+    uris.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(uri)), static_cast<size_t>(ASN1_STRING_length(uri)));
+  }
+  GENERAL_NAMES_free(names);
+  absl::StatusOr<Caller> named = CallerFromCertificate(uris, SubjectOf(peer.get()));
+  return named.ok() ? *named : caller;
+}
+
+bool IsLoopbackAddress(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  absl::string_view host = colon == absl::string_view::npos ? address : address.substr(0, colon);
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
 }
 
 }  // namespace pbr::platform

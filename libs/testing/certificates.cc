@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -109,6 +110,22 @@ absl::StatusOr<IssuedCertificate> TestCa::Issue(const std::string& common_name, 
                            not_after, impl_->next_serial++);
   if (!cert) return absl::InternalError(absl::StrCat("cannot issue a certificate for ", common_name));
   return IssuedCertificate{CertificatePem(cert.get()), KeyPem(key.get())};
+}
+
+absl::StatusOr<std::string> SpkiSha256(const std::string& cert_pem) {
+  BIO* bio = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+  X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+  BIO_free(bio);
+  if (cert == nullptr) return absl::InvalidArgumentError("not a PEM certificate");
+  unsigned char* der = nullptr;
+  const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+  X509_free(cert);
+  if (len <= 0) return absl::InternalError("cannot encode the public key");
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  EVP_Digest(der, static_cast<size_t>(len), md, &md_len, EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  return absl::Base64Escape(std::string(reinterpret_cast<const char*>(md), md_len));
 }
 
 absl::Status WriteCertificate(const std::string& dir, const std::string& name, const IssuedCertificate& issued) {

@@ -113,8 +113,16 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
   } else {
     argv.push_back("--grpc-plaintext=true");
   }
-  // Reporting serves the dashboard too: on a free port, so parallel tests never share one.
-  if (name == "reporting") argv.push_back("--http-address=127.0.0.1:0");
+  // Reporting serves the dashboard too: on a free port, so parallel tests never share one. Under TLS
+  // its sign-in key is in a file, as a trust keeps it, so a session outlives a restart.
+  if (name == "reporting") {
+    argv.push_back("--http-address=127.0.0.1:0");
+    if (options_.tls) {
+      const std::string key_file = options_.work_dir + "/dashboard-token-secret";
+      if (auto st = WriteSecretFile(key_file, options_.pseudonym_secret + "-dashboard"); !st.ok()) return st;
+      argv.push_back("--dashboard-token-secret-file=" + key_file);
+    }
+  }
   argv.insert(argv.end(), options_.extra_flags.begin(), options_.extra_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   auto child = ChildProcess::Spawn(argv, LogPath(name));

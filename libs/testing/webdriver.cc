@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <algorithm>
 #include <cctype>
@@ -30,6 +32,51 @@
 extern char** environ;
 
 namespace pbr::testing {
+
+absl::StatusOr<std::string> HttpsGet(const std::string& host_port, const std::string& path, const std::string& ca_pem,
+                                     const std::string& client_cert_pem, const std::string& client_key_pem,
+                                     const std::vector<std::pair<std::string, std::string>>& headers) {
+  const auto colon = host_port.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || host_port.substr(0, colon) != "127.0.0.1" ||
+      !absl::SimpleAtoi(host_port.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("only 127.0.0.1:PORT is allowed, not '", host_port, "'"));
+  }
+  auto read = [](const std::string& pem, auto reader) {
+    BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+    auto* out = reader(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    return out;
+  };
+  X509* cert = client_cert_pem.empty() ? nullptr : read(client_cert_pem, PEM_read_bio_X509);
+  EVP_PKEY* key = client_key_pem.empty() ? nullptr : read(client_key_pem, PEM_read_bio_PrivateKey);
+  httplib::SSLClient client("127.0.0.1", port, cert, key);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  X509_STORE* store = X509_STORE_new();
+  X509* ca = read(ca_pem, PEM_read_bio_X509);
+  if (ca == nullptr) {
+    X509_STORE_free(store);
+    return absl::InvalidArgumentError("ca_pem holds no certificate");
+  }
+  X509_STORE_add_cert(store, ca);
+  X509_free(ca);
+  client.set_ca_cert_store(store);  // the client owns it now
+  client.enable_server_certificate_verification(true);
+  client.set_connection_timeout(5);
+  client.set_read_timeout(10);
+  httplib::Headers sent;
+  for (const auto& [name, value] : headers) sent.emplace(name, value);
+  auto res = client.Get(path.c_str(), sent);
+  if (!res) return absl::UnavailableError(absl::StrCat("GET https://", host_port, path, ": ", httplib::to_string(res.error())));
+  if (res->status != 200) {
+    return absl::Status(res->status == 401 ? absl::StatusCode::kUnauthenticated
+                        : res->status == 403 ? absl::StatusCode::kPermissionDenied
+                                             : absl::StatusCode::kUnknown,
+                        absl::StrCat("GET ", path, ": HTTP ", res->status, ": ", res->body.substr(0, 500)));
+  }
+  return res->body;
+}
 namespace {
 
 using nlohmann::json;

@@ -38,6 +38,7 @@ const std::vector<CallAccess>& AccessMatrix() {
       {"/pbr.v1.Reporting/GetCaseload", {"operations"}},
       {"/pbr.v1.Reporting/GetKpis", {"operations"}},
       {"/pbr.v1.Reporting/GetNationalMeasures", {"operations"}},
+      {"/pbr.v1.Dashboard/IssueSignInLink", {"operations"}},
       {"/pbr.v1.Finance/StreamTariffActivity", {"finance"}},
       {"/pbr.v1.Finance/ExportTariff", {"finance"}},
       // Every role may ask whether a service is up; only admin may list what it serves.

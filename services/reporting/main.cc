@@ -4,6 +4,7 @@
 #include "api.h"
 #include "dashboard/dashboard.h"
 #include "dashboard/gauges.h"
+#include "dashboard/sign_in.h"
 #include "finance_api.h"
 #include "care_bridge.h"
 #include "event_rules.h"
@@ -27,6 +28,9 @@ int main(int argc, char** argv, char** envp) {
   settings.push_back({"tariff-close-days", SettingKind::kInt, "0",
                       "days into the next month a month's tariff lines are issued (late records then correct them)",
                       false, 0, 28});
+  settings.push_back({"dashboard-token-secret-file", SettingKind::kString, "",
+                      "file of a random key (mode 0600, at least 32 bytes) signing dashboard sign-ins, so sessions "
+                      "survive a restart and every replica takes them; without it each process makes its own"});
   settings.push_back({"tariff-close-interval", SettingKind::kDuration, "1s",
                       "how often the tariff ledger checks for a month to close (each pass bills up to 1000 people)"});
   return pbr::platform::RunService(
@@ -71,6 +75,16 @@ int main(int argc, char** argv, char** envp) {
         dashboard->Register([&host, dashboard](const std::string& path, pbr::platform::HttpHandler handler) {
           host.ServeHttp(path, [dashboard, handler = std::move(handler)](const auto& r) { return handler(r); });
         });
+        // Under mutual TLS the dashboard is for the operations role only.
+        const std::string token_file = host.config().GetString("dashboard-token-secret-file");
+        auto tokens = token_file.empty()
+                          ? absl::StatusOr<pbr::platform::SessionTokens>(pbr::platform::SessionTokens::WithRandomKey())
+                          : pbr::platform::SessionTokens::FromKeyFile("dashboard-token-secret-file", token_file);
+        if (!tokens.ok()) return tokens.status();
+        auto sign_in = std::make_shared<const pbr::reporting::DashboardSignIn>(*std::move(tokens));
+        host.ServeHttp(pbr::reporting::kSignInPath, [sign_in](const auto& r) { return sign_in->SignIn(r); });
+        host.GuardHttp([sign_in](const auto& r) { return sign_in->Guard(r); });
+        host.AddService(std::make_unique<pbr::reporting::DashboardSignInApi>(sign_in, [&host] { return host.http_port(); }));
         host.metrics().AddCollector([&store = host.store(), rules = *rules, &reporting, &clock = host.clock()] {
           auto gauges = pbr::reporting::DashboardGauges(store, *rules, reporting, clock);
           if (!gauges.ok()) throw std::runtime_error(gauges.status().ToString());

@@ -669,6 +669,22 @@ int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline) {
   return exit_code;
 }
 
+int RunDashboardLink(const RpcOptions& rpc, const QueryFormat& format) {
+  const Endpoint endpoint = rpc.ReportingEndpoint();
+  auto stub = pbr::v1::Dashboard::NewStub(MakeChannel(endpoint.address));
+  // The dashboard is on reporting's host, on the port reporting says it serves it.
+  const std::string host = endpoint.address.substr(0, endpoint.address.rfind(':'));
+  return Query<pbr::v1::SignInLink>(
+      rpc, endpoint, format,
+      [&](grpc::ClientContext& c, pbr::v1::SignInLink& reply) { return stub->IssueSignInLink(&c, {}, &reply); },
+      [&](const pbr::v1::SignInLink& link) {
+        return absl::StrCat("https://", host, ":", link.port(), link.path(), "\n",
+                            "(open it within 5 minutes, until ",
+                            absl::FormatTime("%H:%M:%S", absl::FromUnixSeconds(link.expires_at().seconds()), absl::LocalTimeZone()),
+                            "; it signs that browser in for 12 hours)\n");
+      });
+}
+
 int RunProbe(const RpcOptions& rpc, const std::string& service) {
   std::optional<Endpoint> endpoint;
   for (const Endpoint& e :

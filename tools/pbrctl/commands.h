@@ -140,6 +140,8 @@ int RunTariffExport(const RpcOptions& rpc, const TariffExportOptions& options, c
 
 // Waits until every service answers the gRPC health check with SERVING, or `deadline` passes.
 int RunWaitReady(const RpcOptions& rpc, absl::Duration deadline);
+// A sign-in link for the operations dashboard (operations role), printed as a URL to open.
+int RunDashboardLink(const RpcOptions& rpc, const QueryFormat& format);
 // One service's health within --timeout, for a container's probes: 0 only when it is SERVING.
 int RunProbe(const RpcOptions& rpc, const std::string& service);
 

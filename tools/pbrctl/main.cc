@@ -270,6 +270,9 @@ int main(int argc, char** argv) {
   std::string deadline = "60s";
   auto* wait_ready = app.add_subcommand("wait-ready", "Wait until all four services report SERVING");
   wait_ready->add_option("--deadline", deadline, "how long to wait")->check(DurationValidator())->capture_default_str();
+  auto* dashboard_link = app.add_subcommand(
+      "dashboard-link", "Print a sign-in link for the operations dashboard (operations role; valid 5 minutes)");
+  dashboard_link->add_flag("--json", format.json, kJsonHelp);
   std::string probe_service;
   auto* probe = app.add_subcommand("probe", "Check one service's health within --timeout (exit 0 when SERVING)");
   probe->add_option("SERVICE", probe_service, "allocation, review-scheduler, outcomes or reporting")->required();
@@ -322,6 +325,7 @@ int main(int argc, char** argv) {
   if (*tariff_export) return pbr::cli::RunTariffExport(rpc, tariff_options, format);
   if (*wait_ready) return pbr::cli::RunWaitReady(rpc, *pbr::cli::ParseCliDuration(deadline));
   if (*probe) return pbr::cli::RunProbe(rpc, probe_service);
+  if (*dashboard_link) return pbr::cli::RunDashboardLink(rpc, format);
   if (*demo_cmd) {
     demo.now = AsOf(as_of);
     return pbr::cli::RunDemo(rpc, demo, concurrency);

@@ -9,8 +9,14 @@
 #include <string>
 #include <thread>
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "platform/caller.h"
+#include "platform/tls.h"
 
 namespace pbr::platform {
 
@@ -18,6 +24,10 @@ struct HttpRequest {
   std::string path;
   // Query parameters, the first value of each (a repeated name is refused before a handler sees it).
   std::map<std::string, std::string> query;
+  // Over HTTPS: the caller a client certificate the CA signed names (not authenticated without one).
+  Caller caller;
+  std::string cookie;         // the Cookie header, as sent (at most 4 KiB)
+  std::string authorization;  // the Authorization header, as sent (at most 4 KiB)
 };
 
 struct HttpResponse {
@@ -26,9 +36,13 @@ struct HttpResponse {
   std::string body;
   // Seconds a browser may keep it (static assets); 0: never cached (live figures).
   int max_age_seconds = 0;
+  // Set-Cookie and Location only (a sign-in); the hardening headers are always added.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// Runs before every route over HTTPS: an answer refuses the request, nullopt lets it through.
+using HttpGuard = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
 
 // A JSON error answer: {"error": message, "field": field} (field omitted when empty).
 HttpResponse HttpError(int status, const std::string& message, const std::string& field = "");
@@ -50,9 +64,15 @@ class HttpServer {
 
   // Answers GET (and HEAD) of exactly `path`. Register before Start.
   void Get(const std::string& path, HttpHandler handler);
-  // Binds HOST:PORT (port 0 picks a free one) and serves on threads of its own. UNAVAILABLE when the
-  // address cannot be bound (another process holds it), INVALID_ARGUMENT when it is not HOST:PORT.
-  absl::Status Start(const std::string& address);
+  // Who may read what, checked before every route when serving HTTPS. Set before Start.
+  void SetGuard(HttpGuard guard) { guard_ = std::move(guard); }
+  // Binds HOST:PORT (port 0 picks a free one) and serves on threads of its own: HTTPS with `tls`'s
+  // certificate, asking for (not requiring) a client certificate from its CA, or, without `tls`,
+  // plain HTTP on a loopback address only (and then no guard: nobody has a role). UNAVAILABLE when
+  // the address cannot be bound (another process holds it), INVALID_ARGUMENT when it is not
+  // HOST:PORT or plain HTTP is asked for off loopback.
+  absl::Status Start(const std::string& address, const TlsMaterial* tls = nullptr);
+  bool https() const { return https_; }
   int port() const { return port_; }
   const std::string& host() const { return host_; }
   // Stops accepting and waits for the requests in flight. Idempotent; the destructor calls it.
@@ -64,6 +84,8 @@ class HttpServer {
   struct Impl;
   Limits limits_;
   std::map<std::string, HttpHandler> routes_;
+  HttpGuard guard_;
+  bool https_ = false;
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
   std::string host_;

@@ -71,6 +71,11 @@ class ServiceHost {
   // declare the `http-address` setting (HttpAddressSetting); the host binds it with the gRPC port,
   // names it on the READY line ("http=HOST:PORT") and stops it before the gRPC server.
   void ServeHttp(const std::string& path, HttpHandler handler) { http_.Get(path, std::move(handler)); }
+  // Under mutual TLS the pages are HTTPS, with the gRPC port's certificate, and `guard` decides who
+  // may read each one; under grpc-plaintext they are plain HTTP on loopback, open to all.
+  void GuardHttp(HttpGuard guard) { http_.SetGuard(std::move(guard)); }
+  // The port the pages are served on, once the service runs (0 before, or with none).
+  int http_port() const { return http_.port(); }
   // Where the consumer stands (any thread): what a page shows when its figures are behind.
   Consumer::Progress consumer_progress() const { return consumer_->progress(); }
   // When this process started (system time): a page shows a restart.

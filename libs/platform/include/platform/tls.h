@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
@@ -36,5 +37,16 @@ absl::StatusOr<TlsMaterial> LoadTls(const TlsFiles& files, absl::Time now, const
 std::shared_ptr<grpc::ServerCredentials> ServerTlsCredentials(const TlsMaterial& tls, AccessPolicy policy);
 // A client presenting its certificate and accepting only servers the CA signed.
 std::shared_ptr<grpc::ChannelCredentials> ClientTlsCredentials(const TlsMaterial& tls);
+
+// Sets up an OpenSSL server context (an HTTPS page server) with `tls`'s certificate and key, and
+// asks clients for a certificate its CA signed: one that does not verify fails the handshake, none
+// at all is let through (the page then asks for a sign-in). `ssl_ctx` is an SSL_CTX*.
+bool SetUpHttpsContext(const TlsMaterial& tls, void* ssl_ctx);
+// The caller the verified client certificate of an OpenSSL connection (`ssl`, an SSL*) names; not
+// authenticated when there is none, it did not verify, or it names no single role.
+Caller CallerOfHttpsPeer(const void* ssl);
+
+// Whether HOST:PORT is on loopback (127.0.0.0/8, ::1, localhost): where plaintext may listen.
+bool IsLoopbackAddress(absl::string_view host_port);
 
 }  // namespace pbr::platform

@@ -35,6 +35,10 @@ class TestCa {
   std::string pem_;
 };
 
+// The base64 SHA-256 of a PEM certificate's public key (SubjectPublicKeyInfo), as Chromium's
+// --ignore-certificate-errors-spki-list takes it: trusting exactly that server in a browser test.
+absl::StatusOr<std::string> SpkiSha256(const std::string& cert_pem);
+
 // Writes `dir`/`name`.pem and `dir`/`name`.key (mode 0600).
 absl::Status WriteCertificate(const std::string& dir, const std::string& name, const IssuedCertificate& issued);
 

@@ -23,6 +23,13 @@ class Client;
 
 namespace pbr::testing {
 
+// GET https://127.0.0.1:PORT`path` (only 127.0.0.1), trusting only `ca_pem` and presenting
+// `client` (empty PEMs: no certificate) and, when not empty, `headers` ("Authorization: ..."):
+// the body of a 200 answer, else an error with the status and body.
+absl::StatusOr<std::string> HttpsGet(const std::string& host_port, const std::string& path, const std::string& ca_pem,
+                                     const std::string& client_cert_pem = "", const std::string& client_key_pem = "",
+                                     const std::vector<std::pair<std::string, std::string>>& headers = {});
+
 struct BrowserOptions {
   // Empty: $PBR_CHROMIUM or /usr/bin/chromium, $PBR_CHROMEDRIVER or /usr/bin/chromedriver.
   std::string chromium;
