@@ -105,12 +105,14 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
     if (auto st = WriteSecretFile(secret_file, options_.pseudonym_secret); !st.ok()) return st;
     argv.push_back("--pseudonym-secret-file=" + secret_file);
   }
-  if (options_.tls) {
+  // A start given --grpc-plaintext=true (the bench's plaintext baseline) gets no TLS files.
+  const bool plaintext = std::find(extra_flags.begin(), extra_flags.end(), "--grpc-plaintext=true") != extra_flags.end();
+  if (options_.tls && !plaintext) {
     const std::string dir = options_.work_dir + "/tls";
     argv.push_back("--tls-ca-file=" + dir + "/ca.pem");
     argv.push_back(absl::StrCat("--tls-cert-file=", dir, "/", name, ".pem"));
     argv.push_back(absl::StrCat("--tls-key-file=", dir, "/", name, ".key"));
-  } else {
+  } else if (!plaintext) {
     argv.push_back("--grpc-plaintext=true");
   }
   // Reporting serves the dashboard too: on a free port, so parallel tests never share one. Under TLS
