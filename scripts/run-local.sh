@@ -152,8 +152,9 @@ The care-cluster platform is running on this machine:
   reporting          ${grpc_addr[reporting]}      http://${metrics_addr[reporting]}/metrics
   Kafka bootstrap    $bootstrap
 
-Operations dashboard (open it in a browser): http://$dashboard_addr/
-  its JSON, documented in services/reporting/dashboard/README.md: http://$dashboard_addr/api/v1/dashboard
+Operations dashboard (HTTPS, operations role; a sign-in link: . $tls_dir/operations.env && $bin_dir/pbrctl --reporting=${grpc_addr[reporting]} dashboard-link):
+  https://$dashboard_addr/
+  its JSON, documented in services/reporting/dashboard/README.md: https://$dashboard_addr/api/v1/dashboard
 
 gRPC is mutual TLS: each pbrctl call presents a role's certificate (README: Mutual TLS and roles).
 Try (in another terminal), as operations:
