@@ -77,7 +77,7 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
   const FlagTable table = {
       .ints = {{"clients", {&f.clients, 1, 1000}},
                // People are numbered into disjoint NHS-number ranges below; the intake's ends at 300000.
-               {"assessments", {&f.assessments, 1, 300000}},
+               {"assessments", {&f.assessments, 1, 150000}},
                {"teams", {&f.teams, 1, 10000}},
                {"rate", {&f.rate, 1, 100000}},
                {"latency-seconds", {&f.latency_seconds, 1, 100000}},
@@ -98,7 +98,9 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-// Person numbers: intake 0.., latency samples from 300000, the warm-up at 499999.
+// Person numbers: intake 0.., the plaintext intake from 150000, latency samples from 300000, the
+// warm-up at 499999 (NhsNumber has room for 500000).
+constexpr int64_t kPlaintextPeople = 150000;
 constexpr int64_t kLatencyPeople = 300000;
 constexpr int64_t kWarmupPerson = 499999;
 
@@ -556,7 +558,7 @@ absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   if (auto st = local->StartService("allocation", absl::Seconds(60), {"--grpc-plaintext=true"}); !st.ok()) return st;
   platform.UsePlaintextAllocation(*local);
   for (int i = 0; i < f.assessments; ++i) {
-    requests[i] = MakeRequest(5'000'000 + i, absl::StrCat("bench-plain-", i), absl::StrCat("bench-team-", i % f.teams));
+    requests[i] = MakeRequest(kPlaintextPeople + i, absl::StrCat("bench-plain-", i), absl::StrCat("bench-team-", i % f.teams));
   }
   auto plain = RunClosedLoop(f.clients, f.assessments, [&](int i) { return platform.Record(requests[i]); });
   out.plaintext_intake_per_s = plain.PerSecond();

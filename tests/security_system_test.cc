@@ -271,3 +271,34 @@ TEST_F(SecuritySystemTest, EveryIdentifiableReadAndCorrectionIsInTheAuditTrailAs
 
 }  // namespace
 }  // namespace pbr
+
+namespace pbr {
+namespace {
+
+// The container probes: one health check over mutual TLS, the server's certificate checked for the
+// name given (a probe dials 127.0.0.1 but the certificate names the service), and a sign-in link for
+// the dashboard printed for an operations certificate only.
+TEST_F(SecuritySystemTest, PbrctlProbesOverTlsAndPrintsADashboardLinkForOperations) {
+  const std::string dir = dir_.path();
+  auto [ok, ok_out] = Pbrctl(*platform_, "admin", {"--tls-server-name=allocation", "probe", "allocation"}, dir + "/p1");
+  EXPECT_EQ(ok, 0) << ok_out;
+  EXPECT_NE(ok_out.find("allocation SERVING"), std::string::npos) << ok_out;
+  auto [wrong, wrong_out] =
+      Pbrctl(*platform_, "admin", {"--timeout=2s", "--tls-server-name=reporting", "probe", "allocation"}, dir + "/p2");
+  EXPECT_NE(wrong, 0) << "allocation's certificate does not name reporting: " << wrong_out;
+  auto [unknown, unknown_out] = Pbrctl(*platform_, "admin", {"probe", "alloc"}, dir + "/p3");
+  EXPECT_EQ(unknown, 2) << unknown_out;
+  EXPECT_NE(unknown_out.find("service: 'alloc'"), std::string::npos) << unknown_out;
+
+  const std::vector<std::string> link_args = {"--reporting=" + platform_->GrpcAddress("reporting"), "dashboard-link"};
+  auto [link, link_out] = Pbrctl(*platform_, "operations", link_args, dir + "/l1");
+  EXPECT_EQ(link, 0) << link_out;
+  const std::string url = absl::StrCat("https://127.0.0.1:", platform_->HttpAddress("reporting").substr(10), "/sign-in?token=");
+  EXPECT_EQ(link_out.find(url), 0u) << link_out;
+  auto [refused, refused_out] = Pbrctl(*platform_, "clinician", link_args, dir + "/l2");
+  EXPECT_NE(refused, 0);
+  EXPECT_NE(refused_out.find("PERMISSION_DENIED"), std::string::npos) << refused_out;
+}
+
+}  // namespace
+}  // namespace pbr

@@ -1,4 +1,5 @@
 #include "platform/config.h"
+#include "platform/kafka.h"
 
 #include <sys/stat.h>
 
@@ -247,6 +248,28 @@ TEST(PlatformConfig, HelpExplainsSecrets) {
   EXPECT_THAT(msg, HasSubstr("--key-file"));
   EXPECT_THAT(msg, HasSubstr("A secret: never a flag or a --config line"));
   EXPECT_THAT(msg, HasSubstr("At least 32 characters and 128 bits of estimated entropy"));
+}
+
+}  // namespace
+}  // namespace pbr::platform
+
+namespace pbr::platform {
+namespace {
+
+// A misspelt secret property in kafka-extra is refused without the secret in the message.
+TEST(PlatformKafkaConf, ARefusedSecretPropertyIsNotEchoed) {
+  KafkaSettings settings;
+  settings.bootstrap = "127.0.0.1:9";
+  settings.extra = "security.protocol=SASL_SSL;sasl.passwd.typo=hunter2-very-secret";
+  auto conf = BaseKafkaConf(settings);
+  ASSERT_FALSE(conf.ok());
+  EXPECT_THAT(std::string(conf.status().message()), ::testing::HasSubstr("sasl.passwd.typo=(hidden)"));
+  EXPECT_THAT(std::string(conf.status().message()), ::testing::Not(::testing::HasSubstr("hunter2")));
+  settings.extra = "sasl.password.typo=hunter2-very-secret";
+  conf = BaseKafkaConf(settings);
+  ASSERT_FALSE(conf.ok());
+  EXPECT_THAT(std::string(conf.status().message()), ::testing::HasSubstr("sasl.password.typo=(hidden)"));
+  EXPECT_THAT(std::string(conf.status().message()), ::testing::Not(::testing::HasSubstr("hunter2")));
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "platform/kafka.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -23,10 +24,23 @@ KafkaSettings KafkaSettings::FromConfig(const Config& config) {
   return s;
 }
 
+namespace {
+// A SASL password, a key's passphrase or an OAuth secret must not reach a log in an error message.
+bool SecretProperty(absl::string_view key) {
+  for (absl::string_view word : {"pass", "secret", "jaas", ".pem", "token"}) {
+    if (absl::StrContains(key, word)) return true;
+  }
+  return false;
+}
+}  // namespace
+
 absl::Status SetKafkaProperty(rd_kafka_conf_t* conf, const std::string& key, const std::string& value) {
   char err[512];
   if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-    return absl::InvalidArgumentError(absl::StrCat("kafka property ", key, "=", value, ": ", err));
+    const std::string shown = SecretProperty(key) ? "(hidden)" : value;
+    std::string why = err;
+    if (SecretProperty(key) && !value.empty() && absl::StrContains(why, value)) why = "refused by librdkafka";
+    return absl::InvalidArgumentError(absl::StrCat("kafka property ", key, "=", shown, ": ", why));
   }
   return absl::OkStatus();
 }

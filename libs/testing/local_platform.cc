@@ -51,7 +51,7 @@ absl::StatusOr<std::unique_ptr<LocalPlatform>> LocalPlatform::Start(LocalPlatfor
       if (!out) return absl::InternalError("cannot write the test CA");
     }
     for (const char* name : kServices) {
-      auto server = p->ca_->Issue(name, {"IP:127.0.0.1", "DNS:localhost"});
+      auto server = p->ca_->Issue(name, {"IP:127.0.0.1", "DNS:localhost", absl::StrCat("DNS:", name)});
       if (!server.ok()) return server.status();
       if (auto st = WriteCertificate(dir, name, *server); !st.ok()) return st;
     }

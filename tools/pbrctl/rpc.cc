@@ -18,6 +18,10 @@ std::string& FeedCertDir() {
   static auto* dir = new std::string();
   return *dir;
 }
+std::string& ServerName() {
+  static auto* name = new std::string();
+  return *name;
+}
 std::string& CaFile() {
   static auto* file = new std::string();
   return *file;
@@ -28,6 +32,7 @@ grpc::ChannelArguments ChannelArgs() {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  if (!ServerName().empty()) args.SetSslTargetNameOverride(ServerName());
   return args;
 }
 
@@ -44,6 +49,10 @@ absl::Status UseTls(const TlsFlags& flags) {
   if (!one && flags.feed_cert_dir.empty() && !flags.ca_file.empty()) {
     return absl::InvalidArgumentError("--tls-ca-file: give --tls-cert-file and --tls-key-file (or --feed-cert-dir) too");
   }
+  if (!flags.server_name.empty() && flags.ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls-server-name needs --tls-ca-file: it is checked in the server's certificate");
+  }
+  ServerName() = flags.server_name;
   CaFile() = flags.ca_file;
   FeedCertDir() = flags.feed_cert_dir;
   if (!one) return absl::OkStatus();

@@ -48,6 +48,9 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 struct TlsFlags {
   std::string ca_file, cert_file, key_file;
   std::string feed_cert_dir;
+  // The name the server's certificate must carry when it is not the address dialled (a probe
+  // dialling 127.0.0.1 inside a pod whose certificate names its Service, say).
+  std::string server_name;
 };
 
 // Sets the credentials every later channel uses. INVALID_ARGUMENT naming the flag: a certificate

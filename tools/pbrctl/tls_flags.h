@@ -17,6 +17,9 @@ inline void AddTlsFlags(CLI::App& app, TlsFlags& tls) {
                  "records of several EPRs: DIR/client-epr-feed-<SOURCE>.pem and .key per source system "
                  "(scripts/make-certs.sh names them so), each record sent with its own feed's certificate")
       ->envname("PBRCTL_FEED_CERT_DIR")->group("Mutual TLS");
+  app.add_option("--tls-server-name", tls.server_name,
+                 "the name the servers' certificates carry, when not the address dialled (e.g. a probe dialling 127.0.0.1)")
+      ->envname("PBRCTL_TLS_SERVER_NAME")->group("Mutual TLS");
 }
 
 }  // namespace pbr::cli
