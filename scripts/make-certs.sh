@@ -37,7 +37,8 @@ umask 077
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if [[ ! -s $dir/ca.pem || ! -s $dir/ca.key ]]; then
+# A CA that is missing, or ends within a day, is made again (and every certificate with it, below).
+if [[ ! -s $dir/ca.pem || ! -s $dir/ca.key ]] || ! openssl x509 -in "$dir/ca.pem" -noout -checkend 86400 >/dev/null; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/ca.key" \
     -out "$tmp/ca.pem" -days "$((days + 1))" -subj "/O=care-cluster platform/CN=care-cluster local CA" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
@@ -45,10 +46,15 @@ if [[ ! -s $dir/ca.pem || ! -s $dir/ca.key ]]; then
   chmod 644 "$tmp/ca.pem" && mv "$tmp/ca.pem" "$dir/ca.pem"
 fi
 
-# issue NAME CN SAN USAGE: DIR/NAME.pem and DIR/NAME.key, unless both exist.
+# issue NAME CN SAN USAGE: DIR/NAME.pem and DIR/NAME.key, unless both exist, the certificate is the
+# CA's and it is valid for another day (so a kept run directory renews what is about to expire).
 issue() {
   local name=$1 cn=$2 san=$3 usage=$4
-  [[ -s $dir/$name.pem && -s $dir/$name.key ]] && return 0
+  if [[ -s $dir/$name.pem && -s $dir/$name.key ]] &&
+    openssl verify -CAfile "$dir/ca.pem" "$dir/$name.pem" >/dev/null 2>&1 &&
+    openssl x509 -in "$dir/$name.pem" -noout -checkend 86400 >/dev/null; then
+    return 0
+  fi
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$tmp/$name.key" \
     -out "$tmp/$name.csr" -subj "/O=care-cluster platform/CN=$cn" 2>/dev/null
   printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=%s\nsubjectAltName=%s\n' \

@@ -100,8 +100,6 @@ for role in clinician operations finance admin epr-feed-rio-north epr-feed-systm
   printf 'export PBRCTL_TLS_CA_FILE=%q PBRCTL_TLS_CERT_FILE=%q PBRCTL_TLS_KEY_FILE=%q\n' \
     "$tls_abs/ca.pem" "$tls_abs/client-$role.pem" "$tls_abs/client-$role.key" >"$tls_dir/$role.env"
 done
-# role_flags ROLE: pbrctl's TLS flags for that role's certificate.
-role_flags() { echo --tls-ca-file="$tls_dir/ca.pem" --tls-cert-file="$tls_dir/client-$1.pem" --tls-key-file="$tls_dir/client-$1.key"; }
 
 for s in "${services[@]}"; do
   if [[ $ephemeral == 1 ]]; then g=0 m=0; else g=${grpc_port[$s]} m=${metrics_port[$s]}; fi
@@ -126,10 +124,16 @@ for s in "${services[@]}"; do
 done
 dashboard_addr=$(sed -n 's/.* http=\([^ ]*\).*/\1/p' "$run_dir/reporting.out")
 
+# ctl_as ROLE ARGS...: pbrctl with that role's certificate.
+ctl_as() {
+  local role=$1
+  shift
+  "${ctl[@]}" --tls-ca-file="$tls_dir/ca.pem" --tls-cert-file="$tls_dir/client-$role.pem" \
+    --tls-key-file="$tls_dir/client-$role.key" "$@"
+}
 ctl=("$bin_dir/pbrctl" --allocation="${grpc_addr[allocation]}" --scheduler="${grpc_addr[review-scheduler]}"
      --outcomes="${grpc_addr[outcomes]}" --reporting="${grpc_addr[reporting]}")
-# shellcheck disable=SC2046  # role_flags prints three flags
-"${ctl[@]}" $(role_flags admin) wait-ready --deadline=60s
+ctl_as admin wait-ready --deadline=60s
 if [[ $restart == 0 ]]; then
   echo "Loading demo data ($people synthetic people from two EPRs, each over its own feed certificate)..."
   "${ctl[@]}" --tls-ca-file="$tls_dir/ca.pem" --feed-cert-dir="$tls_dir" demo --people="$people" | tee "$run_dir/demo.out"
@@ -175,8 +179,7 @@ EOT
 # pipefail, grep -q quitting early would fail the pipeline with pbrctl's SIGPIPE.
 caseload_shows() {
   local reply
-  # shellcheck disable=SC2046
-  reply=$("${ctl[@]}" $(role_flags operations) caseload "$1" --json 2>/dev/null) || return 1
+  reply=$(ctl_as operations caseload "$1" --json 2>/dev/null) || return 1
   grep -Eq "^ \"people\": *$2\b" <<<"$reply"
 }
 
@@ -184,7 +187,7 @@ if [[ $exit_after_demo == 1 ]]; then
   # Smoke check: reporting must reflect the demo load before we call it working.
   for _ in $(seq 1 300); do
     if caseload_shows "$team" "$team_people"; then
-      "${ctl[@]}" $(role_flags operations) caseload "$team"
+      ctl_as operations caseload "$team"
       # Every team's caseload once all of it is reflected, for comparing one run with the next
       # (pbrctl's JSON prints every field, zeros included, so a cluster 0 row or a 0 count compares too).
       teams=$(sed -n 's/^teams *//p' "$run_dir/demo.out" | tr ',' '\n' | awk '{print $1" "$2}')
@@ -208,7 +211,7 @@ if [[ $exit_after_demo == 1 ]]; then
         sleep 0.5
       done
       while read -r t n; do
-        [[ -n "$t" ]] && "${ctl[@]}" $(role_flags operations) caseload "$t" --json
+        [[ -n "$t" ]] && ctl_as operations caseload "$t" --json
       done <<<"$teams" >"$run_dir/caseloads.json"
       exit 0
     fi

@@ -79,7 +79,12 @@ Caller CallerOf(const grpc::ServerContext& context) {
   for (const auto& v : auth->FindPropertyValues("peer_uri")) uris.emplace_back(v.data(), v.size());
   // The server admitted the call only for a certificate naming one role (tls.cc), so this parses.
   absl::StatusOr<Caller> parsed = CallerFromCertificate(uris, PropertyOf(*auth, "x509_subject"));
-  if (!parsed.ok()) return caller;
+  if (!parsed.ok()) {
+    // Cannot happen after the access check; if it did, an authenticated caller with no role is
+    // refused everything rather than treated as a plaintext server's.
+    caller.authenticated = true;
+    return caller;
+  }
   parsed->authenticated = true;
   return *parsed;
 }

@@ -71,6 +71,10 @@ absl::Status HttpServer::Start(const std::string& address, const TlsMaterial* tl
     return absl::InvalidArgumentError(absl::StrCat("http address ", address,
                                                    ": plain HTTP is served on loopback only (configure tls-* for HTTPS)"));
   }
+  if (tls != nullptr && !guard_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("http address ", address, ": HTTPS pages need a guard saying who may read them (SetGuard)"));
+  }
   if (tls != nullptr) {
     const TlsMaterial material = *tls;
     auto secure = std::make_unique<httplib::SSLServer>(

@@ -21,6 +21,7 @@ namespace {
 constexpr size_t kMinKeyBytes = 32;
 constexpr size_t kMaxTokenBytes = 2048;
 constexpr size_t kMaxSubjectBytes = 512;
+constexpr unsigned int kMacBytes = 32;  // HMAC-SHA256
 }  // namespace
 
 absl::StatusOr<SessionTokens> SessionTokens::FromKeyFile(const std::string& setting, const std::string& path) {
@@ -54,8 +55,12 @@ SessionTokens SessionTokens::WithRandomKey() {
 std::string SessionTokens::Mac(absl::string_view payload) const {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(payload.data()),
-       payload.size(), md, &len);
+  if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(payload.data()),
+           payload.size(), md, &len) == nullptr ||
+      len != kMacBytes) {
+    // An empty MAC would match an empty one in a forged token: no process may go on without HMAC.
+    std::abort();
+  }
   return std::string(reinterpret_cast<const char*>(md), len);
 }
 
@@ -77,7 +82,7 @@ absl::StatusOr<Caller> SessionTokens::Verify(absl::string_view token, absl::stri
     return absl::UnauthenticatedError("the token is malformed");
   }
   const std::string expected = Mac(payload);
-  if (mac.size() != expected.size() || CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
+  if (mac.size() != kMacBytes || mac.size() != expected.size() || CRYPTO_memcmp(mac.data(), expected.data(), mac.size()) != 0) {
     return absl::UnauthenticatedError("the token was not issued here (or the service's token key changed)");
   }
   const std::vector<std::string> fields = absl::StrSplit(payload, '\n');

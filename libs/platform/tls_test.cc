@@ -164,3 +164,21 @@ TEST_F(TlsTest, BadFilesAreRefusedAtStartNamingTheSetting) {
 
 }  // namespace
 }  // namespace pbr::platform
+
+namespace pbr::platform {
+namespace {
+
+// Plaintext may listen only where nothing off the machine reaches it: address literals of
+// 127.0.0.0/8 and ::1, or localhost; never a host name that merely looks like one.
+TEST(LoopbackAddress, OnlyLoopbackLiteralsAndLocalhost) {
+  for (const char* yes : {"127.0.0.1:50051", "127.1.2.3:0", "[::1]:8094", "localhost:50051", "[::1]:0"}) {
+    EXPECT_TRUE(IsLoopbackAddress(yes)) << yes;
+  }
+  for (const char* no : {"0.0.0.0:50051", "10.0.0.1:50051", "[::]:50051", "127.example.com:80",
+                         "127.0.0.1.evil.net:50051", "localhost.evil.net:1", "[::1:50051", "::ffff:127.0.0.1", ""}) {
+    EXPECT_FALSE(IsLoopbackAddress(no)) << no;
+  }
+}
+
+}  // namespace
+}  // namespace pbr::platform

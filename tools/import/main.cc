@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -147,10 +148,17 @@ int Run(Options& o) {
   if (o.dry_run) return Finish(o, *file, nullptr, start);
 
   GrpcIntake intake(endpoint.address, o.rpc.timeout);
-  // Fails fast, before any row, rather than a retry loop per row when nothing is listening.
-  if (grpc::Status connected =
-          file->rows.empty() ? grpc::Status::OK : intake.Connect(file->rows.front().source_system(), o.rpc.timeout);
-      !connected.ok()) {
+  // Fails fast, before any row, rather than a retry loop per row when nothing is listening: over
+  // the first source system that has a certificate (rows of one without are rejected, saying so).
+  grpc::Status connected = grpc::Status::OK;
+  std::set<std::string> tried;
+  for (const ImportRow& row : file->rows) {
+    if (!tried.insert(row.source_system()).second) continue;
+    connected = intake.Connect(row.source_system(), o.rpc.timeout);
+    if (connected.error_code() != grpc::StatusCode::FAILED_PRECONDITION) break;
+  }
+  if (connected.error_code() == grpc::StatusCode::FAILED_PRECONDITION) connected = grpc::Status::OK;  // per row
+  if (!connected.ok()) {
     SendResult none;
     none.outcomes.resize(file->rows.size());  // every row "not sent"
     none.stopped_early = true;
@@ -191,7 +199,7 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? kExitOk : kExitFailed;  // --help is not an error
   }
-  if (auto st = pbr::cli::UseTls(o.tls); !st.ok()) {
+  if (auto st = pbr::cli::UseTls(o.tls); !st.ok() || !(st = pbr::cli::CheckPlaintextTargets(o.rpc, o.tls)).ok()) {
     std::cerr << "error: " << st.message() << "\n";
     return kExitFailed;
   }

@@ -255,15 +255,23 @@ int RunDemo(const RpcOptions& rpc, const pbr::demo::DemoOptions& data, int concu
   const Endpoint endpoint = rpc.AllocationEndpoint();
   // Each record goes as its own EPR's feed (--feed-cert-dir), or all over the one certificate.
   FeedStubs feeds(endpoint.address);
-  if (!history.calls.empty()) {
-    if (auto first = feeds.For(history.calls.front().source_system()); !first.ok()) {
-      std::cerr << "error: " << first.status().message() << "\n";
-      return kExitBadInput;
+  // Fail fast with the address rather than hundreds of identical errors, over the first source
+  // system with a certificate (the records of one without are rejected, saying so).
+  FeedStubs::Feed* connection = nullptr;
+  std::string load_error;
+  for (const DemoCall& call : history.calls) {
+    auto feed = feeds.For(call.source_system());
+    if (feed.ok()) {
+      connection = *feed;
+      break;
     }
+    if (load_error.empty()) load_error = std::string(feed.status().message());
   }
-  // Fail fast with the address rather than hundreds of identical errors.
-  if (!history.calls.empty() &&
-      !(*feeds.For(history.calls.front().source_system()))->channel->WaitForConnected(absl::ToChronoTime(absl::Now() + rpc.timeout))) {
+  if (connection == nullptr && !history.calls.empty()) {
+    std::cerr << "error: " << load_error << "\n";
+    return kExitBadInput;
+  }
+  if (connection != nullptr && !connection->channel->WaitForConnected(absl::ToChronoTime(absl::Now() + rpc.timeout))) {
     std::cerr << "error: UNAVAILABLE: " << endpoint.service << " at " << endpoint.address << ": no connection within "
               << absl::FormatDuration(rpc.timeout) << "\n";
     return kExitFailed;

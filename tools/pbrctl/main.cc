@@ -285,7 +285,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : kExitBadInput;
   }
   rpc.timeout = *pbr::cli::ParseCliDuration(timeout);
-  if (auto st = pbr::cli::UseTls(tls); !st.ok()) {
+  if (auto st = pbr::cli::UseTls(tls); !st.ok() || !(st = pbr::cli::CheckPlaintextTargets(rpc, tls)).ok()) {
     std::cerr << "error: " << st.message() << "\n";
     return kExitBadInput;
   }

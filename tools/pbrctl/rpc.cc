@@ -62,6 +62,22 @@ absl::Status UseTls(const TlsFlags& flags) {
   return absl::OkStatus();
 }
 
+absl::Status CheckPlaintextTargets(const RpcOptions& rpc, const TlsFlags& flags) {
+  if (!flags.cert_file.empty()) return absl::OkStatus();
+  const std::pair<const char*, const std::string*> targets[] = {
+      {"allocation", &rpc.allocation}, {"scheduler", &rpc.scheduler}, {"outcomes", &rpc.outcomes},
+      {"reporting", &rpc.reporting}};
+  for (const auto& [flag, address] : targets) {
+    if (std::string(flag) == "allocation" && !flags.feed_cert_dir.empty()) continue;
+    if (!platform::IsLoopbackAddress(*address)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", *address,
+                                                     ": without --tls-cert-file and --tls-key-file calls go in plain text, "
+                                                     "which is only for 127.0.0.1 or localhost"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   const auto& tls = Credentials();
   return grpc::CreateCustomChannel(address, tls != nullptr ? tls : grpc::InsecureChannelCredentials(), ChannelArgs());

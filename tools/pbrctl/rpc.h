@@ -57,6 +57,10 @@ struct TlsFlags {
 // without its key or CA, a directory without the CA, or a file that does not load.
 absl::Status UseTls(const TlsFlags& flags);
 
+// Without a certificate a call goes in plain text, so only to loopback: INVALID_ARGUMENT naming the
+// address flag of a service elsewhere (allocation is exempt when --feed-cert-dir carries its calls).
+absl::Status CheckPlaintextTargets(const RpcOptions& rpc, const TlsFlags& flags);
+
 // Allocation stubs for the records of each source system: over its feed certificate from
 // --feed-cert-dir when one was given (loaded once, on first use), else over MakeChannel's. Safe to
 // use from several threads.

@@ -105,7 +105,9 @@ grpc::Status DashboardSignInApi::IssueSignInLink(grpc::ServerContext* context, c
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "the dashboard needs no sign-in here: this reporting serves plaintext on loopback (grpc-plaintext)");
   }
-  *reply = sign_in_->IssueLink(caller, port_());
+  const int port = port_();
+  if (port == 0) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the dashboard is not serving yet: try again");
+  *reply = sign_in_->IssueLink(caller, port);
   return grpc::Status::OK;
 }
 

@@ -118,3 +118,22 @@ TEST(DashboardSignIn, NobodyElseGetsIn) {
 
 }  // namespace
 }  // namespace pbr::reporting
+
+namespace pbr::reporting {
+namespace {
+
+// A token whose MAC is missing or short is refused, whatever its payload says.
+TEST(DashboardSignIn, ATokenWithoutItsFullMacIsRefused) {
+  const platform::SessionTokens tokens = platform::SessionTokens::WithRandomKey();
+  const std::string token = tokens.Issue(Operations(), "dashboard-session", absl::Now() + absl::Hours(1));
+  const std::string payload = token.substr(0, token.find('.'));
+  EXPECT_TRUE(tokens.Verify(token, "dashboard-session", absl::Now()).ok());
+  for (const std::string forged : {payload + ".", payload + ".AAAA", payload}) {
+    EXPECT_EQ(tokens.Verify(forged, "dashboard-session", absl::Now()).status().code(),
+              absl::StatusCode::kUnauthenticated)
+        << forged;
+  }
+}
+
+}  // namespace
+}  // namespace pbr::reporting

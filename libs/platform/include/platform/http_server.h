@@ -3,6 +3,7 @@
 // HEAD of exact paths only, bounded requests, deadlines on every socket, and the browser hardening
 // headers on every answer. Handlers see plain data and never the HTTP library, so they are tested as
 // functions; the library (cpp-httplib) stays inside libs/platform.
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -73,7 +74,7 @@ class HttpServer {
   // HOST:PORT or plain HTTP is asked for off loopback.
   absl::Status Start(const std::string& address, const TlsMaterial* tls = nullptr);
   bool https() const { return https_; }
-  int port() const { return port_; }
+  int port() const { return port_.load(); }  // 0 until Start has bound it (any thread)
   const std::string& host() const { return host_; }
   // Stops accepting and waits for the requests in flight. Idempotent; the destructor calls it.
   void Stop();
@@ -89,7 +90,7 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
   std::thread thread_;
   std::string host_;
-  int port_ = 0;
+  std::atomic<int> port_{0};
 };
 
 }  // namespace pbr::platform
