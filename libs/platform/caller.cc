@@ -70,15 +70,19 @@ absl::StatusOr<Caller> CallerFromCertificate(const std::vector<std::string>& uri
   return caller;
 }
 
+absl::StatusOr<Caller> CallerFromAuthContext(const grpc::AuthContext& auth) {
+  std::vector<std::string> uris;
+  for (const auto& v : auth.FindPropertyValues("peer_uri")) uris.emplace_back(v.data(), v.size());
+  return CallerFromCertificate(uris, PropertyOf(auth, "x509_subject"));
+}
+
 Caller CallerOf(const grpc::ServerContext& context) {
   Caller caller;
   const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   if (auth == nullptr) return caller;
   if (!auth->IsPeerAuthenticated()) return caller;  // a plaintext server
-  std::vector<std::string> uris;
-  for (const auto& v : auth->FindPropertyValues("peer_uri")) uris.emplace_back(v.data(), v.size());
   // The server admitted the call only for a certificate naming one role (tls.cc), so this parses.
-  absl::StatusOr<Caller> parsed = CallerFromCertificate(uris, PropertyOf(*auth, "x509_subject"));
+  absl::StatusOr<Caller> parsed = CallerFromAuthContext(*auth);
   if (!parsed.ok()) {
     // Cannot happen after the access check; if it did, an authenticated caller with no role is
     // refused everything rather than treated as a plaintext server's.

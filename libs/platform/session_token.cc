@@ -1,9 +1,5 @@
 #include "platform/session_token.h"
 
-#include <sys/stat.h>
-
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include <openssl/crypto.h>
@@ -18,33 +14,14 @@
 
 namespace pbr::platform {
 namespace {
-constexpr size_t kMinKeyBytes = 32;
+constexpr size_t kRandomKeyBytes = 32;
 constexpr size_t kMaxTokenBytes = 2048;
 constexpr size_t kMaxSubjectBytes = 512;
 constexpr unsigned int kMacBytes = 32;  // HMAC-SHA256
 }  // namespace
 
-absl::StatusOr<SessionTokens> SessionTokens::FromKeyFile(const std::string& setting, const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read '", path, "'"));
-  if ((st.st_mode & S_IROTH) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(setting, ": '", path, "' can be read by every user: chmod 0600 it"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string key = text.str();
-  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
-  if (!in.good() && !in.eof()) return absl::InvalidArgumentError(absl::StrCat(setting, ": cannot read '", path, "'"));
-  if (key.size() < kMinKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(setting, ": '", path, "' holds ", key.size(), " bytes; at least ",
-                                                   kMinKeyBytes, " random ones are needed (openssl rand -base64 48)"));
-  }
-  return SessionTokens(std::move(key));
-}
-
 SessionTokens SessionTokens::WithRandomKey() {
-  std::string key(kMinKeyBytes, '\0');
+  std::string key(kRandomKeyBytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) != 1) {
     // No randomness: an empty key would make forgeable tokens, so no process should go on.
     std::abort();

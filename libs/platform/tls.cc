@@ -63,8 +63,8 @@ std::string SubjectOf(X509* cert) {
   return n > 0 ? std::string(data, static_cast<size_t>(n)) : "";
 }
 
-// Admits a call only for a certificate naming a role the policy lets make it, and tells the handler
-// who the caller is through the call's auth context.
+// Admits a call only for a certificate naming a role the policy lets make it (the handler reads the
+// caller from the certificate again, with CallerOf).
 class AccessControl final : public grpc::AuthMetadataProcessor {
  public:
   explicit AccessControl(AccessPolicy policy) : policy_(std::move(policy)) {}
@@ -72,11 +72,7 @@ class AccessControl final : public grpc::AuthMetadataProcessor {
 
   grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext* context, OutputMetadata*,
                        OutputMetadata*) override {
-    std::vector<std::string> uris;
-    for (const auto& v : context->FindPropertyValues("peer_uri")) uris.emplace_back(v.data(), v.size());
-    std::string subject;
-    for (const auto& v : context->FindPropertyValues("x509_subject")) subject.assign(v.data(), v.size());
-    absl::StatusOr<Caller> caller = CallerFromCertificate(uris, subject);
+    absl::StatusOr<Caller> caller = CallerFromAuthContext(*context);
     if (!caller.ok()) return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, std::string(caller.status().message()));
     std::string method;
     if (auto path = metadata.find(":path"); path != metadata.end()) method.assign(path->second.data(), path->second.size());

@@ -28,9 +28,13 @@ int main(int argc, char** argv, char** envp) {
   settings.push_back({"tariff-close-days", SettingKind::kInt, "0",
                       "days into the next month a month's tariff lines are issued (late records then correct them)",
                       false, 0, 28});
-  settings.push_back({"dashboard-token-secret-file", SettingKind::kString, "",
-                      "file of a random key (mode 0600, at least 32 bytes) signing dashboard sign-ins, so sessions "
-                      "survive a restart and every replica takes them; without it each process makes its own"});
+  // A secret setting: PBR_DASHBOARD_TOKEN_SECRET or --dashboard-token-secret-file=FILE, never a flag.
+  pbr::platform::SettingSpec token_key{"dashboard-token-secret", SettingKind::kString, "",
+                                       "random key signing dashboard sign-ins, so sessions survive a restart and every "
+                                       "replica takes them; without it each process makes its own"};
+  token_key.secret = true;
+  token_key.min_entropy_bits = 128;
+  settings.push_back(std::move(token_key));
   settings.push_back({"tariff-close-interval", SettingKind::kDuration, "1s",
                       "how often the tariff ledger checks for a month to close (each pass bills up to 1000 people)"});
   return pbr::platform::RunService(
@@ -76,12 +80,10 @@ int main(int argc, char** argv, char** envp) {
           host.ServeHttp(path, [dashboard, handler = std::move(handler)](const auto& r) { return handler(r); });
         });
         // Under mutual TLS the dashboard is for the operations role only.
-        const std::string token_file = host.config().GetString("dashboard-token-secret-file");
-        auto tokens = token_file.empty()
-                          ? absl::StatusOr<pbr::platform::SessionTokens>(pbr::platform::SessionTokens::WithRandomKey())
-                          : pbr::platform::SessionTokens::FromKeyFile("dashboard-token-secret-file", token_file);
-        if (!tokens.ok()) return tokens.status();
-        auto sign_in = std::make_shared<const pbr::reporting::DashboardSignIn>(*std::move(tokens));
+        const std::string& token_key = host.config().GetString("dashboard-token-secret");
+        auto sign_in = std::make_shared<const pbr::reporting::DashboardSignIn>(
+            token_key.empty() ? pbr::platform::SessionTokens::WithRandomKey()
+                              : pbr::platform::SessionTokens::WithKey(token_key));
         host.ServeHttp(pbr::reporting::kSignInPath, [sign_in](const auto& r) { return sign_in->SignIn(r); });
         host.GuardHttp([sign_in](const auto& r) { return sign_in->Guard(r); });
         host.AddService(std::make_unique<pbr::reporting::DashboardSignInApi>(sign_in, [&host] { return host.http_port(); }));

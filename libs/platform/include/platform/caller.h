@@ -30,6 +30,10 @@ struct Caller {
 // when no URI, or more than one, names a role, or the role or source system is malformed.
 absl::StatusOr<Caller> CallerFromCertificate(const std::vector<std::string>& uris, const std::string& subject);
 
+// The caller a TLS connection's peer certificate names (its URI SANs and subject), as
+// CallerFromCertificate reads them.
+absl::StatusOr<Caller> CallerFromAuthContext(const grpc::AuthContext& auth);
+
 // The caller of a call a TLS server admitted (ServiceHost checked the certificate and the access
 // policy before the handler runs); not authenticated on a plaintext server.
 Caller CallerOf(const grpc::ServerContext& context);

@@ -14,9 +14,9 @@ namespace pbr::platform {
 
 class SessionTokens {
  public:
-  // The key from a file (at least 32 bytes, not readable by every user), so tokens survive a restart
-  // and every replica accepts them; INVALID_ARGUMENT naming `setting` otherwise.
-  static absl::StatusOr<SessionTokens> FromKeyFile(const std::string& setting, const std::string& path);
+  // A key the service keeps (a secret setting, config.h, which checks its strength), so tokens
+  // survive a restart and every replica accepts them.
+  static SessionTokens WithKey(std::string key) { return SessionTokens(std::move(key)); }
   // A key made now, for this process only: its tokens end with it.
   static SessionTokens WithRandomKey();
 
