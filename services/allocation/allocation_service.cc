@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
@@ -12,7 +13,9 @@
 #include "event_rules.h"
 #include "intake.h"
 #include "ledger_store.h"
+#include "field_limits.h"
 #include "platform/caller.h"
+#include "platform/pending_writes.h"
 #include "platform/events.h"
 #include "platform/log.h"
 #include "platform/quote.h"
@@ -57,7 +60,7 @@ std::string RequestDigest(const google::protobuf::Message& request) {
 }
 
 template <typename Proto>
-absl::StatusOr<std::optional<Proto>> GetProto(const platform::Store& store, absl::string_view family,
+absl::StatusOr<std::optional<Proto>> GetProto(const platform::StoreReader& store, absl::string_view family,
                                               absl::string_view key) {
   auto raw = store.Get(family, key);
   if (!raw.ok()) return raw.status();
@@ -222,6 +225,7 @@ AllocationService::AllocationService(platform::Store& store, platform::Outbox& o
       rules_(std::move(rules)),
       secret_(std::move(pseudonym_secret)),
       intake_{options.allow_unknown_teams},
+      max_outbox_backlog_(options.max_outbox_backlog),
       audit_(store_, outbox_, clock_, *rules_) {
   if (options.metrics != nullptr) {
     unknown_team_records_ = &prometheus::BuildCounter()
@@ -244,7 +248,15 @@ void AllocationService::NoteUnknownTeam(absl::string_view team_id, absl::string_
 
 std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(std::initializer_list<absl::string_view> keys) {
   std::set<size_t> stripes;
-  for (absl::string_view k : keys) stripes.insert(std::hash<std::string>{}(std::string(k)) % stripes_.size());
+  for (absl::string_view k : keys) stripes.insert(absl::Hash<absl::string_view>{}(k) % stripes_.size());
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t s : stripes) locks.emplace_back(stripes_[s]);  // ascending order: no deadlock
+  return locks;
+}
+
+std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(const std::vector<std::string>& keys) {
+  std::set<size_t> stripes;
+  for (absl::string_view k : keys) stripes.insert(absl::Hash<absl::string_view>{}(k) % stripes_.size());
   std::vector<std::unique_lock<std::mutex>> locks;
   for (size_t s : stripes) locks.emplace_back(stripes_[s]);  // ascending order: no deadlock
   return locks;
@@ -271,14 +283,19 @@ absl::StatusOr<AllocationService::Locked<Stored>> AllocationService::LockRecord(
 }
 
 absl::StatusOr<AllocationService::PersonRecords> AllocationService::LoadPerson(const std::string& person_id) const {
+  return LoadPerson(store_, person_id);
+}
+
+absl::StatusOr<AllocationService::PersonRecords> AllocationService::LoadPerson(const platform::StoreReader& store,
+                                                                             const std::string& person_id) const {
   PersonRecords p;
-  auto state = GetProto<PersonState>(store_, kPersonsFamily, person_id);
+  auto state = GetProto<PersonState>(store, kPersonsFamily, person_id);
   if (!state.ok()) return state.status();
   if (state->has_value()) p.state = **state;
   absl::Status failure;
   auto load_index = [&](absl::string_view index, absl::string_view family, auto& out) {
-    return store_.Scan(index, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view record_key) {
-      auto rec = GetProto<typename std::decay_t<decltype(out)>::value_type>(store_, family, record_key);
+    return store.Scan(index, absl::StrCat(person_id, "/"), [&](absl::string_view, absl::string_view record_key) {
+      auto rec = GetProto<typename std::decay_t<decltype(out)>::value_type>(store, family, record_key);
       if (!rec.ok()) failure = rec.status();
       else if (rec->has_value()) out.push_back(**rec);
       return failure.ok();
@@ -290,9 +307,9 @@ absl::StatusOr<AllocationService::PersonRecords> AllocationService::LoadPerson(c
   return p;
 }
 
-absl::Status AllocationService::MapLocalId(const std::string& person_id, const std::string& source_system,
-                                           const std::string& local_id, PersonState& state,
-                                           rocksdb::WriteBatch& batch) const {
+absl::Status AllocationService::MapLocalId(const platform::StoreReader& store, const std::string& person_id,
+                                           const std::string& source_system, const std::string& local_id,
+                                           PersonState& state, rocksdb::WriteBatchBase& batch) const {
   if (local_id.empty()) return absl::OkStatus();
   for (const auto& l : state.local_ids()) {
     if (l.source_system() != source_system) continue;
@@ -302,7 +319,7 @@ absl::Status AllocationService::MapLocalId(const std::string& person_id, const s
                                                       ", not ", Quote(local_id)));
   }
   const std::string key = RecordKey(source_system, local_id);
-  auto owner = store_.Get(kLocalIdsFamily, key);
+  auto owner = store.Get(kLocalIdsFamily, key);
   if (!owner.ok()) return owner.status();
   if (owner->has_value() && **owner != person_id) {
     return absl::FailedPreconditionError(absl::StrCat("local_patient_id: ", Quote(local_id), " in ",
@@ -317,7 +334,7 @@ absl::Status AllocationService::MapLocalId(const std::string& person_id, const s
 
 void AllocationService::StagePerson(const std::string& person_id, const ledger::CareRecord& before,
                                     const ledger::CareRecord& after, PersonState state, int live_assessments,
-                                    rocksdb::WriteBatch& batch) const {
+                                    rocksdb::WriteBatchBase& batch) const {
   for (const auto& e : before.episodes) batch.Delete(store_.Family(kEpisodesFamily), PersonKey(person_id, e.id));
   for (const auto& e : after.episodes) {
     batch.Put(store_.Family(kEpisodesFamily), PersonKey(person_id, e.id), ToProto(e).SerializeAsString());
@@ -345,7 +362,7 @@ absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& p
                                                             const ledger::CareRecord& before,
                                                             const ledger::CareRecord& after, absl::string_view cause_id,
                                                             const std::string& source_system, absl::string_view trace_id,
-                                                            rocksdb::WriteBatch& batch) {
+                                                            rocksdb::WriteBatchBase& batch) {
   const ledger::Episode* was = before.current_episode();
   const ledger::Episode* now = after.current_episode();
   const ledger::Episode* ended = nullptr;  // the episode a discharge just ended
@@ -380,6 +397,22 @@ absl::StatusOr<bool> AllocationService::StageClusterChanged(const std::string& p
 absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pbr::v1::RecordAssessmentRequest& request,
                                                                          Mode mode, absl::string_view trace_id,
                                                                          const AuditContext& who) {
+  const std::string person_id = platform::KeyedHash(secret_, request.nhs_number());
+  auto locks = Lock({person_id, RecordKey(request.source_system(), request.source_record_id())});
+  rocksdb::WriteBatch batch;
+  auto staged = StageAssessment(Staging{store_, batch}, request, person_id, mode, trace_id, who);
+  if (!staged.ok()) return staged.status();
+  if (staged->wrote) {
+    // Synced: the reply promises durability. Concurrent calls share one fsync (group commit).
+    if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
+    outbox_.Wake();
+  }
+  return std::move(staged->reply);
+}
+
+absl::StatusOr<AllocationService::Staged<pbr::v1::RecordAssessmentReply>> AllocationService::StageAssessment(
+    Staging to, const pbr::v1::RecordAssessmentRequest& request, const std::string& person_id, Mode mode,
+    absl::string_view trace_id, const AuditContext& who) {
   const absl::Time now = clock_.Now();
   if (auto st = ValidateAssessment(*rules_, now, request, trace_id, intake_); !st.ok()) return st;
   // From here on the team's service area and (unless the EPR named one) commissioner; retries are told
@@ -387,19 +420,17 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   const pbr::v1::RecordAssessmentRequest r = WithTeamDefaults(*rules_, request);
   auto ratings = services::RatingsFromProto(r.ratings());
   if (!ratings.ok()) return ratings.status();
-  const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   const std::string digest = RequestDigest(request);
-  auto locks = Lock({person_id, record_key});
 
-  auto existing = GetProto<StoredAssessment>(store_, kAssessmentsFamily, record_key);
+  auto existing = GetProto<StoredAssessment>(to.reader, kAssessmentsFamily, record_key);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
     const StoredAssessment& prior = **existing;
     if (prior.request_digest() == digest && !prior.content().withdrawn()) {
-      pbr::v1::RecordAssessmentReply reply = ReplyFor(prior, *ratings);
-      reply.set_duplicate(true);
-      return reply;
+      Staged<pbr::v1::RecordAssessmentReply> duplicate{ReplyFor(prior, *ratings)};
+      duplicate.reply.set_duplicate(true);
+      return duplicate;
     }
     if (mode == Mode::kRecord) {
       return absl::AlreadyExistsError(absl::StrCat("source_record_id: ", Quote(r.source_record_id()), " from ",
@@ -420,11 +451,13 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   const std::string assessment_id = DeterministicId("assessment", {r.source_system(), r.source_record_id()});
   const int revision = existing->has_value() ? (*existing)->content().revision() + 1 : 0;
 
-  auto person = LoadPerson(person_id);
+  auto person = LoadPerson(to.reader, person_id);
   if (!person.ok()) return person.status();
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatchBase& batch = to.batch;
   PersonState state = person->state;
-  if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) return st;
+  if (auto st = MapLocalId(to.reader, person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) {
+    return st;
+  }
 
   const absl::Time assessed_at = platform::FromProto(r.assessed_at());
   ledger::Assessment next;
@@ -502,7 +535,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
   *stored.mutable_effective_at() = platform::ToProto(effective_at);
   *stored.mutable_recorded_at() = platform::ToProto(now);
   stored.set_cluster_changed(cluster_changed);
-  pbr::v1::RecordAssessmentReply reply = ReplyFor(stored, *ratings);
+  Staged<pbr::v1::RecordAssessmentReply> out{ReplyFor(stored, *ratings), /*wrote=*/true};
   batch.Put(store_.Family(kAssessmentsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonAssessmentsFamily), PersonKey(person_id, assessment_id), record_key);
   StagePerson(person_id, stored_before, after, std::move(state), person->LiveAssessments(facts), batch);
@@ -511,11 +544,7 @@ absl::StatusOr<pbr::v1::RecordAssessmentReply> AllocationService::Apply(const pb
       return st;
     }
   }
-
-  // Synced: the reply promises durability. Concurrent calls share one fsync (group commit).
-  if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
-  outbox_.Wake();
-  return reply;
+  return out;
 }
 
 pbr::v1::RecordAssessmentReply AllocationService::ReplyFor(const StoredAssessment& stored,
@@ -624,31 +653,46 @@ absl::StatusOr<pbr::v1::WithdrawAssessmentReply> AllocationService::Withdraw(
 
 absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent(
     const pbr::v1::RecordCareEventRequest& r, absl::string_view trace_id) {
+  const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
+  auto locks = Lock({person_id, RecordKey(r.source_system(), r.source_record_id())});
+  rocksdb::WriteBatch batch;
+  auto staged = StageCareEvent(Staging{store_, batch}, r, person_id, trace_id);
+  if (!staged.ok()) return staged.status();
+  if (staged->wrote) {
+    if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
+    outbox_.Wake();
+    NoteUnknownTeam(r.team_id(), "care_event");
+  }
+  return std::move(staged->reply);
+}
+
+absl::StatusOr<AllocationService::Staged<pbr::v1::RecordCareEventReply>> AllocationService::StageCareEvent(
+    Staging to, const pbr::v1::RecordCareEventRequest& r, const std::string& person_id, absl::string_view trace_id) {
   const absl::Time now = clock_.Now();
   if (auto st = ValidateCareEvent(*rules_, now, r, trace_id, intake_); !st.ok()) return st;
-  const std::string person_id = platform::KeyedHash(secret_, r.nhs_number());
   const std::string record_key = RecordKey(r.source_system(), r.source_record_id());
   const std::string digest = RequestDigest(r);
-  auto locks = Lock({person_id, record_key});
-  auto existing = GetProto<StoredCareEvent>(store_, kCareEventsFamily, record_key);
+  auto existing = GetProto<StoredCareEvent>(to.reader, kCareEventsFamily, record_key);
   if (!existing.ok()) return existing.status();
   if (existing->has_value()) {
     if ((*existing)->request_digest() != digest) {
       return absl::AlreadyExistsError(absl::StrCat("source_record_id: ", Quote(r.source_record_id()), " from ",
                                                    Quote(r.source_system()), " was already recorded with different content"));
     }
-    pbr::v1::RecordCareEventReply reply;
-    reply.set_person_id((*existing)->person_id());
-    reply.set_care_event_id((*existing)->content().care_event_id());
-    reply.set_referral_id((*existing)->content().referral_id());
-    reply.set_duplicate(true);
-    return reply;
+    Staged<pbr::v1::RecordCareEventReply> duplicate;
+    duplicate.reply.set_person_id((*existing)->person_id());
+    duplicate.reply.set_care_event_id((*existing)->content().care_event_id());
+    duplicate.reply.set_referral_id((*existing)->content().referral_id());
+    duplicate.reply.set_duplicate(true);
+    return duplicate;
   }
-  auto person = LoadPerson(person_id);
+  auto person = LoadPerson(to.reader, person_id);
   if (!person.ok()) return person.status();
   PersonState state = person->state;
-  rocksdb::WriteBatch batch;
-  if (auto st = MapLocalId(person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) return st;
+  rocksdb::WriteBatchBase& batch = to.batch;
+  if (auto st = MapLocalId(to.reader, person_id, r.source_system(), r.local_patient_id(), state, batch); !st.ok()) {
+    return st;
+  }
 
   const std::string care_event_id = DeterministicId("care-event", {r.source_system(), r.source_record_id()});
   ledger::CareEvent fact;
@@ -682,11 +726,12 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   auto staged_change = StageClusterChanged(person_id, before, after, care_event_id, r.source_system(), trace_id, batch);
   if (!staged_change.ok()) return staged_change.status();
 
-  pbr::v1::RecordCareEventReply reply;
-  reply.set_person_id(person_id);
-  reply.set_care_event_id(care_event_id);
-  reply.set_referral_id(c->referral_id());
-  reply.set_cluster_changed(*staged_change);
+  Staged<pbr::v1::RecordCareEventReply> out;
+  out.wrote = true;
+  out.reply.set_person_id(person_id);
+  out.reply.set_care_event_id(care_event_id);
+  out.reply.set_referral_id(c->referral_id());
+  out.reply.set_cluster_changed(*staged_change);
   StoredCareEvent stored;
   stored.set_source_system(r.source_system());
   stored.set_person_id(person_id);
@@ -695,10 +740,112 @@ absl::StatusOr<pbr::v1::RecordCareEventReply> AllocationService::RecordCareEvent
   batch.Put(store_.Family(kCareEventsFamily), record_key, stored.SerializeAsString());
   batch.Put(store_.Family(kPersonCareEventsFamily), PersonKey(person_id, care_event_id), record_key);
   StagePerson(person_id, before, after, std::move(state), person->LiveAssessments(facts), batch);
-  if (auto st = store_.Write(batch, /*sync=*/true); !st.ok()) return st;
-  outbox_.Wake();
-  NoteUnknownTeam(r.team_id(), "care_event");
-  return reply;
+  return out;
+}
+
+namespace {
+
+// A refusal about the item itself (what the single call would have answered it), as opposed to a
+// failure of the service (the store), which fails the whole batch.
+bool RefusesItem(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const std::string& NhsNumberOf(const pbr::v1::IntakeItem& item) {
+  return item.has_assessment() ? item.assessment().nhs_number() : item.care_event().nhs_number();
+}
+const std::string& SourceSystemOf(const pbr::v1::IntakeItem& item) {
+  return item.has_assessment() ? item.assessment().source_system() : item.care_event().source_system();
+}
+const std::string& SourceRecordIdOf(const pbr::v1::IntakeItem& item) {
+  return item.has_assessment() ? item.assessment().source_record_id() : item.care_event().source_record_id();
+}
+
+}  // namespace
+
+absl::StatusOr<pbr::v1::IntakeBatchResult> AllocationService::RecordBatch(const pbr::v1::IntakeBatch& in,
+                                                                          absl::string_view trace_id,
+                                                                          const platform::Caller* caller) {
+  if (in.items_size() == 0 || in.items_size() > services::limits::kMaxIntakeBatchItems) {
+    return absl::InvalidArgumentError(absl::StrCat("items: ", in.items_size(), " items; a batch holds 1 to ",
+                                                   services::limits::kMaxIntakeBatchItems));
+  }
+  // Every person and record of the batch is locked for the whole batch: no single call may read
+  // them between an item's staging and the batch's write.
+  std::vector<std::string> person_ids(static_cast<size_t>(in.items_size()));
+  std::vector<std::string> keys;
+  keys.reserve(2 * person_ids.size());
+  for (int i = 0; i < in.items_size(); ++i) {
+    const pbr::v1::IntakeItem& item = in.items(i);
+    if (item.item_case() == pbr::v1::IntakeItem::ITEM_NOT_SET) continue;
+    person_ids[i] = platform::KeyedHash(secret_, NhsNumberOf(item));
+    keys.push_back(person_ids[i]);
+    keys.push_back(RecordKey(SourceSystemOf(item), SourceRecordIdOf(item)));
+  }
+  auto locks = Lock(keys);
+
+  platform::PendingWrites pending(store_);
+  pbr::v1::IntakeBatchResult out;
+  out.set_sequence(in.sequence());
+  for (int i = 0; i < in.items_size(); ++i) {
+    const pbr::v1::IntakeItem& item = in.items(i);
+    pbr::v1::IntakeItemResult& result = *out.add_results();
+    absl::Status refusal;
+    pending.SetSavePoint();
+    const Staging to{pending, pending.batch()};
+    if (item.item_case() == pbr::v1::IntakeItem::ITEM_NOT_SET) {
+      refusal = absl::InvalidArgumentError("item: neither an assessment nor a care event");
+    } else if (caller != nullptr) {
+      refusal = services::CheckOwnSource(*caller, SourceSystemOf(item));
+    }
+    if (refusal.ok() && item.has_assessment()) {
+      auto staged = StageAssessment(to, item.assessment(), person_ids[i], Mode::kRecord, trace_id, AuditContext{});
+      if (staged.ok()) {
+        *result.mutable_assessment() = std::move(staged->reply);
+      } else {
+        refusal = staged.status();
+      }
+    } else if (refusal.ok()) {
+      auto staged = StageCareEvent(to, item.care_event(), person_ids[i], trace_id);
+      if (staged.ok()) {
+        *result.mutable_care_event() = std::move(staged->reply);
+      } else {
+        refusal = staged.status();
+      }
+    }
+    if (refusal.ok()) {
+      pending.PopSavePoint();
+      continue;
+    }
+    if (!RefusesItem(refusal)) return refusal;  // nothing of the batch is written
+    if (auto st = pending.RollbackToSavePoint(); !st.ok()) return st;
+    result.set_code(static_cast<int>(refusal.code()));
+    result.set_message(std::string(refusal.message()));
+  }
+  if (!pending.empty()) {
+    // One synced write for the batch: the results promise durability.
+    if (auto st = pending.WriteTo(store_, /*sync=*/true); !st.ok()) return st;
+    outbox_.Wake();
+  }
+  for (int i = 0; i < in.items_size(); ++i) {
+    if (in.items(i).has_assessment() && out.results(i).code() == 0 && !out.results(i).assessment().duplicate()) {
+      NoteUnknownTeam(in.items(i).assessment().team_id(), "assessment");
+    } else if (in.items(i).has_care_event() && out.results(i).code() == 0 &&
+               !out.results(i).care_event().duplicate()) {
+      NoteUnknownTeam(in.items(i).care_event().team_id(), "care_event");
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<pbr::v1::WithdrawCareEventReply> AllocationService::WithdrawCareEvent(
@@ -901,6 +1048,27 @@ grpc::Status AllocationService::RecordAssessment(grpc::ServerContext* ctx, const
                                                  pbr::v1::RecordAssessmentReply* reply) {
   if (auto st = OwnSource(ctx, r->source_system()); !st.ok()) return platform::ToGrpc(st);
   return Answer(Record(*r, TraceId(ctx)), reply);
+}
+
+grpc::Status AllocationService::RecordIntake(
+    grpc::ServerContext* ctx, grpc::ServerReaderWriter<pbr::v1::IntakeBatchResult, pbr::v1::IntakeBatch>* stream) {
+  const platform::Caller caller = platform::CallerOf(*ctx);
+  const std::string trace_id = TraceId(ctx);
+  pbr::v1::IntakeBatch batch;
+  while (stream->Read(&batch)) {
+    // Back-pressure: while the outbox holds more than it should (the consumers or the broker are
+    // behind), the next batch waits; the records already answered are safe on disk meanwhile.
+    while (outbox_.depth() > max_outbox_backlog_) {
+      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the stream");
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    auto result = RecordBatch(batch, trace_id, &caller);
+    if (!result.ok()) return platform::ToGrpc(result.status());
+    if (!stream->Write(*result)) {
+      return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away; the batch answered last was recorded");
+    }
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status AllocationService::AmendAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* r,

@@ -16,6 +16,7 @@
 #include "pbr/state/v1/allocation_state.pb.h"
 #include "pbr/v1/allocation.grpc.pb.h"
 #include "ledger/ledger.h"
+#include "platform/caller.h"
 #include "platform/clock.h"
 #include "platform/metrics.h"
 #include "platform/outbox.h"
@@ -43,6 +44,9 @@ struct AllocationOptions {
   bool allow_unknown_teams = false;
   // Where pbr_unknown_team_records_total is counted; none: not counted (tests that do not look).
   platform::Metrics* metrics = nullptr;
+  // The bulk path waits before applying a batch while more events than this are waiting in the
+  // outbox (the consumers, or the broker, are behind): back-pressure instead of an ever longer queue.
+  int64_t max_outbox_backlog = 100'000;
 };
 
 class AllocationService final : public pbr::v1::Allocation::Service {
@@ -67,6 +71,13 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   absl::StatusOr<pbr::v1::WithdrawCareEventReply> WithdrawCareEvent(const pbr::v1::WithdrawCareEventRequest& request,
                                                                     absl::string_view trace_id,
                                                                     const AuditContext& who = {});
+  // The bulk path: every item staged as the single calls would (in order, each reading what the
+  // ones before it staged), then the whole batch written in one synced WriteBatch before any result
+  // is returned. An item refused on its own account (invalid, conflicting, not the feed's source)
+  // is answered with its refusal and leaves nothing; any other failure (the store) fails the batch,
+  // and nothing of it is written. With a `caller`, each item must be that feed's own source system.
+  absl::StatusOr<pbr::v1::IntakeBatchResult> RecordBatch(const pbr::v1::IntakeBatch& batch, absl::string_view trace_id,
+                                                         const platform::Caller* caller = nullptr);
   absl::StatusOr<pbr::v1::SuggestClustersReply> Suggest(const pbr::v1::SuggestClustersRequest& request) const;
   absl::StatusOr<pbr::v1::Person> GetPerson(const pbr::v1::GetPersonRequest& request) const;
   absl::StatusOr<pbr::v1::ListEpisodesReply> ListEpisodes(const pbr::v1::ListRequest& request) const;
@@ -77,6 +88,8 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   // gRPC.
   grpc::Status RecordAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* request,
                                 pbr::v1::RecordAssessmentReply* reply) override;
+  grpc::Status RecordIntake(grpc::ServerContext* ctx,
+                            grpc::ServerReaderWriter<pbr::v1::IntakeBatchResult, pbr::v1::IntakeBatch>* stream) override;
   grpc::Status AmendAssessment(grpc::ServerContext* ctx, const pbr::v1::RecordAssessmentRequest* request,
                                pbr::v1::RecordAssessmentReply* reply) override;
   grpc::Status WithdrawAssessment(grpc::ServerContext* ctx, const pbr::v1::WithdrawAssessmentRequest* request,
@@ -102,28 +115,51 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   enum class Mode { kRecord, kAmend };
   struct PersonRecords;  // a person's stored assessments and care events, loaded together
 
+  // Where one record's changes go: what it reads (the store, or the store through the changes a
+  // batch's earlier items staged) and the batch it stages into. The caller holds the locks.
+  struct Staging {
+    const platform::StoreReader& reader;
+    rocksdb::WriteBatchBase& batch;
+  };
+  // A staged record's reply; `wrote` false: a retry, nothing staged.
+  template <typename Reply>
+  struct Staged {
+    Reply reply;
+    bool wrote = false;
+  };
   absl::StatusOr<pbr::v1::RecordAssessmentReply> Apply(const pbr::v1::RecordAssessmentRequest& request, Mode mode,
                                                        absl::string_view trace_id, const AuditContext& who);
+  absl::StatusOr<Staged<pbr::v1::RecordAssessmentReply>> StageAssessment(Staging to,
+                                                                         const pbr::v1::RecordAssessmentRequest& request,
+                                                                         const std::string& person_id, Mode mode,
+                                                                         absl::string_view trace_id,
+                                                                         const AuditContext& who);
+  absl::StatusOr<Staged<pbr::v1::RecordCareEventReply>> StageCareEvent(Staging to,
+                                                                       const pbr::v1::RecordCareEventRequest& request,
+                                                                       const std::string& person_id,
+                                                                       absl::string_view trace_id);
   // Records an identifiable read before it is answered (not one refused as malformed, which read
   // nobody); a failed audit write fails the read.
   template <typename Reply>
   grpc::Status AnswerAudited(grpc::ServerContext* ctx, absl::string_view call, const std::string& person_id,
                              absl::string_view looked_up_by, absl::StatusOr<Reply> result, Reply* reply);
   absl::StatusOr<PersonRecords> LoadPerson(const std::string& person_id) const;
+  absl::StatusOr<PersonRecords> LoadPerson(const platform::StoreReader& store, const std::string& person_id) const;
   // Checks (and stages) the EPR's local patient id for this person; refuses a conflicting mapping.
-  absl::Status MapLocalId(const std::string& person_id, const std::string& source_system,
-                          const std::string& local_id, pbr::state::v1::PersonState& state,
-                          rocksdb::WriteBatch& batch) const;
+  absl::Status MapLocalId(const platform::StoreReader& store, const std::string& person_id,
+                          const std::string& source_system, const std::string& local_id,
+                          pbr::state::v1::PersonState& state, rocksdb::WriteBatchBase& batch) const;
   // Stages the person's derived state and episodes (replacing those derived before).
   void StagePerson(const std::string& person_id, const ledger::CareRecord& before, const ledger::CareRecord& after,
-                   pbr::state::v1::PersonState state, int live_assessments, rocksdb::WriteBatch& batch) const;
+                   pbr::state::v1::PersonState state, int live_assessments, rocksdb::WriteBatchBase& batch) const;
   // Stages cluster-changed when the current cluster started, changed, or ended with a discharge;
   // returns whether it did.
   absl::StatusOr<bool> StageClusterChanged(const std::string& person_id, const ledger::CareRecord& before,
                                            const ledger::CareRecord& after, absl::string_view cause_id,
                                            const std::string& source_system, absl::string_view trace_id,
-                                           rocksdb::WriteBatch& batch);
+                                           rocksdb::WriteBatchBase& batch);
   std::vector<std::unique_lock<std::mutex>> Lock(std::initializer_list<absl::string_view> keys);
+  std::vector<std::unique_lock<std::mutex>> Lock(const std::vector<std::string>& keys);
   // A stored record to withdraw, read again under its person's lock (NotFound naming
   // source_record_id when there is none); the locks are held while the result lives.
   template <typename Stored>
@@ -145,6 +181,7 @@ class AllocationService final : public pbr::v1::Allocation::Service {
   std::shared_ptr<const care::RuleSet> rules_;
   const std::string secret_;
   const IntakeOptions intake_;
+  const int64_t max_outbox_backlog_;
   prometheus::Family<prometheus::Counter>* unknown_team_records_ = nullptr;
   AuditTrail audit_;
   // Calls touching the same person or record are serialised; others run (and sync) together.

@@ -48,7 +48,7 @@ AuditTrail::AuditTrail(platform::Store& store, platform::Outbox& outbox, const p
     : store_(store), outbox_(outbox), clock_(clock), rules_(rules), instance_(Instance()) {}
 
 absl::Status AuditTrail::Stage(const AuditContext& who, absl::string_view call, absl::string_view person_id,
-                               absl::string_view looked_up_by, absl::StatusCode outcome, rocksdb::WriteBatch& batch) {
+                               absl::string_view looked_up_by, absl::StatusCode outcome, rocksdb::WriteBatchBase& batch) {
   const absl::Time at = clock_.Now();
   pbr::v1::AuditEntry entry;
   const uint64_t sequence = sequence_++;

@@ -44,7 +44,7 @@ class AuditTrail {
   // Stages the entry for `call` on `person_id` into `batch` (with its audit-recorded event), to be
   // written with the change it records.
   absl::Status Stage(const AuditContext& who, absl::string_view call, absl::string_view person_id,
-                     absl::string_view looked_up_by, absl::StatusCode outcome, rocksdb::WriteBatch& batch);
+                     absl::string_view looked_up_by, absl::StatusCode outcome, rocksdb::WriteBatchBase& batch);
   // Writes the entry in a batch of its own, synced; an error means nothing was recorded.
   absl::Status Record(const AuditContext& who, absl::string_view call, absl::string_view person_id,
                       absl::string_view looked_up_by, absl::StatusCode outcome);

@@ -22,6 +22,10 @@ int main(int argc, char** argv, char** envp) {
                       "admit assessments and care events for teams the rules' team registry (teams.yaml) does not "
                       "list, recording them as unknown, counting and logging them (while a migration completes the "
                       "registry); false refuses them"});
+  settings.push_back({"intake-max-outbox-backlog", SettingKind::kInt, "100000",
+                      "the bulk intake (RecordIntake) holds the next batch while more events than this wait in the "
+                      "outbox to be published: back-pressure when the broker or the consumers are behind",
+                      false, 1, 100'000'000});
   return pbr::platform::RunService(
       "allocation", settings, pbr::allocation::AllocationFamilies(),
       argc, argv, envp, [](pbr::platform::ServiceHost& host) -> absl::Status {
@@ -48,6 +52,7 @@ int main(int argc, char** argv, char** envp) {
         pbr::allocation::AllocationOptions options;
         options.allow_unknown_teams = host.config().GetBool("allow-unknown-teams");
         options.metrics = &host.metrics();
+        options.max_outbox_backlog = host.config().GetInt("intake-max-outbox-backlog");
         if (options.allow_unknown_teams) {
           PBR_LOG(warn) << "allow-unknown-teams: teams missing from the team registry (teams "
                         << (*rules)->teams().version << ", " << (*rules)->teams().teams.size()

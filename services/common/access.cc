@@ -18,6 +18,7 @@ const std::vector<CallAccess>& AccessMatrix() {
       // Allocation: EPR feeds write their own records; clinicians read one person, identifiably.
       {"/pbr.v1.Allocation/RecordAssessment", {"epr-feed"}},
       {"/pbr.v1.Allocation/RecordCareEvent", {"epr-feed"}},
+      {"/pbr.v1.Allocation/RecordIntake", {"epr-feed"}},
       {"/pbr.v1.Allocation/AmendAssessment", {"epr-feed"}, true},
       {"/pbr.v1.Allocation/WithdrawAssessment", {"epr-feed"}, true},
       {"/pbr.v1.Allocation/WithdrawCareEvent", {"epr-feed"}, true},

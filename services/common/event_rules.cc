@@ -363,7 +363,7 @@ absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_n
   return p.Result();
 }
 
-absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatch& batch,
+absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatchBase& batch,
                           absl::string_view topic_name, const EventEnvelope& event) {
   if (auto st = ValidateEvent(rules, topic_name, event); !st.ok()) {
     return absl::InternalError(absl::StrCat("built an event on ", topic_name, " its consumers would refuse: ",

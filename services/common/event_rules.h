@@ -26,7 +26,7 @@ absl::Status ValidateEvent(const care::RuleSet& rules, absl::string_view topic_n
 
 // Stages `event` on `topic_name` in `batch` once it passes ValidateEvent, so nothing a producer
 // publishes is refused downstream; a failure is the producer's bug (Internal), and nothing is staged.
-absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatch& batch,
+absl::Status StageChecked(platform::Outbox& outbox, const care::RuleSet& rules, rocksdb::WriteBatchBase& batch,
                           absl::string_view topic_name, const pbr::v1::EventEnvelope& event);
 
 // ValidateEvent as the consumer's validator: host.ValidateEventsWith(SharedEventRules(rules)).

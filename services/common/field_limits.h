@@ -21,6 +21,8 @@ inline constexpr size_t kServiceAreaBytes = 64;
 inline constexpr size_t kItem8OtherTextBytes = 500;      // ratings.item8_other_text
 inline constexpr size_t kClinicalRationaleBytes = 4000;  // clinical_rationale
 inline constexpr size_t kWithdrawReasonBytes = 1000;     // WithdrawAssessmentRequest.reason
+// IntakeBatch.items: a bulk batch is one durable write; this bounds its size (each item is bounded below).
+inline constexpr int kMaxIntakeBatchItems = 1000;
 // ratings.items: exactly this many (items 1-13, A-E); ratings.item8_problem_type: one letter A-J.
 inline constexpr int kRatingItems = 18;
 inline constexpr size_t kItem8ProblemTypeBytes = 1;
