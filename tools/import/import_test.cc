@@ -670,6 +670,101 @@ TEST(ImportSend, AnUnreachableServiceStopsTheImport) {
   EXPECT_LE(calls, 4u * 3u);  // at most one row per worker, three attempts each
 }
 
+// Batches: what a batching intake saw, batch by batch.
+class FakeBatchIntake : public FakeIntake {
+ public:
+  std::function<BatchAnswer(const std::vector<const ImportRow*>&, int call)> batch_answer;
+
+  BatchAnswer SendBatch(const std::vector<const ImportRow*>& rows) override {
+    int call;
+    {
+      std::lock_guard<std::mutex> lock(batch_mu_);
+      std::vector<std::string> ids;
+      for (const ImportRow* r : rows) ids.push_back(r->source_record_id());
+      batches_.push_back(ids);
+      call = ++batch_calls_[ids.front()];
+    }
+    if (batch_answer) return batch_answer(rows, call);
+    return FakeIntake::SendBatch(rows);  // a row at a time, recorded per person
+  }
+  std::vector<std::vector<std::string>> batches() const { return batches_; }
+
+ private:
+  std::mutex batch_mu_;
+  std::vector<std::vector<std::string>> batches_;
+  std::map<std::string, int> batch_calls_;
+};
+
+TEST(ImportSend, BatchesKeepEachPersonsRowsInFileOrderAndOneSourceSystemPerBatch) {
+  auto rows = PeopleRows(40, 5);
+  for (ImportRow& row : rows) {
+    // Two EPRs, interleaved, one person in both: a batch never mixes them (each has its own
+    // certificate), and a person's rows still arrive in file order.
+    std::get<CareEventRequest>(row.request).set_source_system(row.line % 7 == 0 ? "epr-south" : "epr-north");
+  }
+  FakeBatchIntake intake;
+  SendOptions options = Fast(4);
+  options.batch_rows = 16;
+  std::atomic<int> done{0};
+  const SendResult result = SendAll(rows, intake, options, [&] { ++done; });
+  EXPECT_EQ(done.load(), 200);
+  EXPECT_FALSE(result.stopped_early);
+  for (const auto& o : result.outcomes) EXPECT_EQ(o.state, RowOutcome::State::kAccepted);
+  for (const auto& [nhs, ids] : intake.sent()) {
+    ASSERT_EQ(ids.size(), 5u);
+    for (size_t k = 0; k < ids.size(); ++k) EXPECT_TRUE(absl::EndsWith(ids[k], absl::StrCat("-", k))) << ids[k];
+  }
+  std::map<std::string, std::string> source_of;
+  for (const ImportRow& row : rows) source_of[row.source_record_id()] = row.source_system();
+  size_t batched = 0;
+  for (const auto& batch : intake.batches()) {
+    EXPECT_LE(batch.size(), 16u);
+    for (const std::string& id : batch) EXPECT_EQ(source_of[id], source_of[batch.front()]) << id;
+    batched += batch.size();
+  }
+  EXPECT_EQ(batched, rows.size());
+  EXPECT_LT(intake.batches().size(), rows.size() / 4);  // rows really went in batches
+}
+
+TEST(ImportSend, ABatchThatFailedWholeIsSentAgainWholeAndItsAnswersArePerRow) {
+  const auto rows = PeopleRows(6, 2);
+  FakeBatchIntake intake;
+  intake.batch_answer = [](const std::vector<const ImportRow*>& batch, int call) {
+    if (call == 1) return Intake::BatchAnswer{grpc::Status(grpc::StatusCode::UNAVAILABLE, "restarting")};
+    Intake::BatchAnswer answer;
+    for (const ImportRow* row : batch) {
+      answer.answers.push_back(row->source_record_id() == "1-0"
+                                   ? Intake::Answer{grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "nhs_number: bad")}
+                                   : Intake::Answer{grpc::Status::OK, /*duplicate=*/row->source_record_id() == "2-1"});
+    }
+    return answer;
+  };
+  SendOptions options = Fast(1);
+  options.batch_rows = 100;
+  const SendResult result = SendAll(rows, intake, options, nullptr);
+  EXPECT_FALSE(result.stopped_early);
+  ASSERT_EQ(intake.batches().size(), 2u);  // the one batch, twice
+  EXPECT_EQ(intake.batches()[0], intake.batches()[1]);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const std::string& id = rows[i].source_record_id();
+    if (id == "1-0") {
+      EXPECT_EQ(result.outcomes[i].code, "INVALID_ARGUMENT");
+      EXPECT_EQ(result.outcomes[i].reason, "nhs_number: bad");
+    } else {
+      EXPECT_EQ(result.outcomes[i].state, id == "2-1" ? RowOutcome::State::kDuplicate : RowOutcome::State::kAccepted)
+          << id;
+    }
+  }
+  // A batch refused whole (not transient) is every row's refusal, not retried.
+  FakeBatchIntake refusing;
+  refusing.batch_answer = [](const std::vector<const ImportRow*>&, int) {
+    return Intake::BatchAnswer{grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "source_system: not yours")};
+  };
+  const SendResult refused = SendAll(rows, refusing, options, nullptr);
+  EXPECT_EQ(refusing.batches().size(), 1u);
+  for (const auto& o : refused.outcomes) EXPECT_EQ(o.code, "PERMISSION_DENIED");
+}
+
 // ---- progress and the shipped example ----
 
 TEST(ImportProgress, LineShowsDoneTotalRateAndEta) {

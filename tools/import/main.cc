@@ -31,6 +31,7 @@ struct Options {
   pbr::cli::RpcOptions rpc;
   std::string timeout = "10s";
   int concurrency = 8;
+  int batch_rows = 200;
   std::string rejects;
   bool dry_run = false;
   pbr::cli::TlsFlags tls;
@@ -144,7 +145,8 @@ int Run(Options& o) {
   std::cerr << absl::StrFormat(
       "pbr-import: %s: %d rows to send, %d unreadable%s\n", o.file, file->rows.size(), file->rejects.size(),
       o.dry_run ? " (dry run)"
-                : absl::StrFormat(", %d in flight to %s at %s", o.concurrency, endpoint.service, endpoint.address));
+                : absl::StrFormat(", %d in flight (%d rows per call) to %s at %s", o.concurrency, o.batch_rows,
+                                  endpoint.service, endpoint.address));
   if (o.dry_run) return Finish(o, *file, nullptr, start);
 
   GrpcIntake intake(endpoint.address, o.rpc.timeout);
@@ -167,6 +169,7 @@ int Run(Options& o) {
   }
   SendOptions send;
   send.concurrency = o.concurrency;
+  send.batch_rows = o.batch_rows;
   SendResult sent;
   {
     Progress progress("sent", file->rows.size(), std::cerr, isatty(STDERR_FILENO) != 0);
@@ -189,6 +192,11 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", o.timeout, "deadline of each call")->check(DurationValidator())->capture_default_str();
   app.add_option("--concurrency", o.concurrency, "calls in flight (rows of one person are never concurrent)")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--batch", o.batch_rows,
+                 "rows per call (Allocation.RecordIntake, one durable write per batch); 1 sends each row on its own "
+                 "(RecordAssessment, RecordCareEvent), as an EPR interface does")
+      ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("--rejects", o.rejects, "where rejected rows go (default FILE without .csv + .rejects.csv)");
   app.add_flag("--dry-run", o.dry_run, "parse and report, send nothing");

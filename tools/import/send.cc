@@ -1,6 +1,7 @@
 #include "send.h"
 
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -57,9 +58,65 @@ class Sender {
 
  private:
   void RunShard(const std::vector<size_t>& shard) {
+    if (options_.batch_rows <= 1) {
+      for (size_t i : shard) {
+        if (stop_) return;
+        SendRow(i);
+      }
+      return;
+    }
+    // A batch per source system (each has its own certificate), rows in file order. A person's rows
+    // stay in order: a batch is applied in order, and a row whose person waits in another source's
+    // batch sends that batch first.
+    std::map<std::string, std::vector<size_t>> batches;  // by source system
+    std::map<std::string, std::string> waiting_in;       // NHS number -> the source whose batch holds their rows
+    auto flush = [&](const std::string& source) {
+      std::vector<size_t>& batch = batches[source];
+      if (batch.empty()) return;
+      for (size_t i : batch) waiting_in.erase(rows_[i].nhs_number());
+      if (!stop_) SendBatch(batch);
+      batch.clear();
+    };
     for (size_t i : shard) {
       if (stop_) return;
-      SendRow(i);
+      const ImportRow& row = rows_[i];
+      if (auto w = waiting_in.find(row.nhs_number()); w != waiting_in.end() && w->second != row.source_system()) {
+        flush(std::string(w->second));
+      }
+      batches[row.source_system()].push_back(i);
+      waiting_in[row.nhs_number()] = row.source_system();
+      if (batches[row.source_system()].size() >= static_cast<size_t>(options_.batch_rows)) flush(row.source_system());
+    }
+    for (auto& [source, batch] : batches) flush(source);
+  }
+
+  void SendBatch(const std::vector<size_t>& batch) {
+    std::vector<const ImportRow*> rows;
+    for (size_t i : batch) rows.push_back(&rows_[i]);
+    absl::Duration wait = options_.backoff;
+    for (int attempt = 1;; ++attempt) {
+      Intake::BatchAnswer answer = intake_.SendBatch(rows);
+      if (!Transient(answer.status)) {
+        for (size_t k = 0; k < batch.size(); ++k) {
+          // A batch refused whole (PERMISSION_DENIED, say) is each row's refusal.
+          Intake::Answer row{answer.status};
+          if (answer.status.ok()) {
+            row = k < answer.answers.size()
+                      ? answer.answers[k]
+                      : Intake::Answer{grpc::Status(grpc::StatusCode::INTERNAL, "no answer for this row of the batch")};
+          }
+          result_.outcomes[batch[k]] = OutcomeOf(row);
+          if (on_row_done_) on_row_done_();
+        }
+        return;
+      }
+      if (stop_) return;
+      if (attempt >= options_.attempts) {
+        Stop(answer.status);
+        return;
+      }
+      absl::SleepFor(wait);
+      wait *= 2;
     }
   }
 
@@ -130,6 +187,57 @@ Intake::Answer GrpcIntake::Send(const ImportRow& row) {
     answer.duplicate = reply.duplicate();
   }
   return answer;
+}
+
+Intake::BatchAnswer Intake::SendBatch(const std::vector<const ImportRow*>& rows) {
+  BatchAnswer batch;
+  for (const ImportRow* row : rows) {
+    Answer answer = Send(*row);
+    if (Transient(answer.status)) return BatchAnswer{answer.status, {}};  // sent again whole: idempotent
+    batch.answers.push_back(std::move(answer));
+  }
+  return batch;
+}
+
+Intake::BatchAnswer GrpcIntake::SendBatch(const std::vector<const ImportRow*>& rows) {
+  BatchAnswer out;
+  if (rows.empty()) return out;
+  auto feed = stubs_.For(rows.front()->source_system());
+  if (!feed.ok()) {
+    // No certificate for this source system: its rows are refused, saying so, and the rest go on.
+    out.status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string(feed.status().message()));
+    return out;
+  }
+  pbr::v1::IntakeBatch batch;
+  for (const ImportRow* row : rows) {
+    pbr::v1::IntakeItem& item = *batch.add_items();
+    if (const auto* a = std::get_if<AssessmentRequest>(&row->request)) *item.mutable_assessment() = *a;
+    else *item.mutable_care_event() = std::get<CareEventRequest>(row->request);
+  }
+  grpc::ClientContext context;
+  pbr::cli::SetTimeout(context, timeout_);
+  context.AddMetadata("x-trace-id", absl::StrCat("pbr-import-batch-", rows.front()->source_record_id()));
+  auto stream = (*feed)->stub->RecordIntake(&context);
+  pbr::v1::IntakeBatchResult result;
+  const bool sent = stream->Write(batch) && stream->WritesDone();
+  const bool answered = sent && stream->Read(&result);
+  out.status = stream->Finish();
+  if (!out.status.ok()) return out;
+  if (!answered || result.results_size() != batch.items_size()) {
+    out.status = grpc::Status(grpc::StatusCode::INTERNAL,
+                              absl::StrCat("allocation answered ", result.results_size(), " of ", batch.items_size(),
+                                           " rows of a batch"));
+    return out;
+  }
+  for (const pbr::v1::IntakeItemResult& r : result.results()) {
+    Answer& answer = out.answers.emplace_back();
+    if (r.code() != 0) {
+      answer.status = grpc::Status(static_cast<grpc::StatusCode>(r.code()), r.message());
+    } else {
+      answer.duplicate = r.has_assessment() ? r.assessment().duplicate() : r.care_event().duplicate();
+    }
+  }
+  return out;
 }
 
 std::vector<std::vector<size_t>> ShardByPerson(const std::vector<ImportRow>& rows, size_t shards) {

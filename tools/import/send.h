@@ -23,8 +23,17 @@ class Intake {
     grpc::Status status;
     bool duplicate = false;  // the reply's duplicate flag: recorded before, nothing changed
   };
+  // What a batch came to: `status` not OK when the batch failed as a whole (nothing of it is
+  // recorded: send it again, or it is every row's refusal); else one answer per row, in order.
+  struct BatchAnswer {
+    grpc::Status status;
+    std::vector<Answer> answers;
+  };
   virtual ~Intake() = default;
   virtual Answer Send(const ImportRow& row) = 0;  // called from several threads at once
+  // Rows of one source system, in file order, as one call. By default one Send per row, stopping at
+  // the first that did not reach the service (its status is the batch's).
+  virtual BatchAnswer SendBatch(const std::vector<const ImportRow*>& rows);
 };
 
 // RecordAssessment or RecordCareEvent on the allocation service, each with its own deadline, as
@@ -33,6 +42,8 @@ class GrpcIntake : public Intake {
  public:
   GrpcIntake(const std::string& address, absl::Duration timeout) : stubs_(address), timeout_(timeout) {}
   Answer Send(const ImportRow& row) override;
+  // Allocation.RecordIntake: the rows as one batch, recorded in one durable write.
+  BatchAnswer SendBatch(const std::vector<const ImportRow*>& rows) override;
   // Connects before any row is sent, so nothing listening fails once rather than once per row.
   grpc::Status Connect(const std::string& source_system, absl::Duration timeout);
 
@@ -47,6 +58,9 @@ std::vector<std::vector<size_t>> ShardByPerson(const std::vector<ImportRow>& row
 
 struct SendOptions {
   int concurrency = 8;
+  // Rows per call: more than 1 sends each worker's rows in batches (consecutive rows of one source
+  // system, so one certificate); 1 is one call per row, as an EPR interface makes them.
+  int batch_rows = 1;
   int attempts = 3;  // per row, for UNAVAILABLE, DEADLINE_EXCEEDED and CANCELLED (a server shutting down)
   absl::Duration backoff = absl::Milliseconds(500);  // before the 2nd attempt; doubles after
 };
