@@ -50,6 +50,9 @@ struct Flags {
   int poll_ms = 1;
   int reflect_timeout = 120;  // seconds
   int partitions = 6;
+  int bulk_people = 10000;  // the bulk stage: an initial assessment and a review each
+  int bulk_streams = 4;
+  int bulk_batch = 500;
   std::string bin_dir = PBR_BIN_DIR;
   std::string rules_dir = PBR_RULES_DIR;
   std::string work_dir;  // default: a fresh directory under /tmp, removed after a successful run
@@ -66,6 +69,9 @@ constexpr const char* kUsage = R"(usage: platform_bench [--flag=value ...]
   --poll-ms=1             GetCaseload poll interval while waiting for one sample to show
   --reflect-timeout=120   seconds to wait for reporting to reflect the intake
   --partitions=6          partitions per topic in the embedded broker
+  --bulk-people=10000     people loaded on the bulk path (RecordIntake), two assessments each; 0 skips it
+  --bulk-streams=4        concurrent RecordIntake streams
+  --bulk-batch=500        assessments per batch (one durable write each)
   --bin-dir=DIR           where pbr-broker and pbr-<service> are (default: this build's bin/)
   --rules-dir=DIR         rule data (default: the repo's rules/)
   --work-dir=DIR          data directories and service logs (default: a fresh /tmp/pbr-bench-*)
@@ -84,7 +90,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
                {"latency-workers", {&f.latency_workers, 1, 1000}},
                {"poll-ms", {&f.poll_ms, 0, 10000}},
                {"reflect-timeout", {&f.reflect_timeout, 1, 86400}},
-               {"partitions", {&f.partitions, 1, 1000}}},  // the broker's own limit
+               {"partitions", {&f.partitions, 1, 1000}},  // the broker's own limit
+               {"bulk-people", {&f.bulk_people, 0, 99999}},  // from kBulkPeople to the warm-up person
+               {"bulk-streams", {&f.bulk_streams, 1, 64}},
+               {"bulk-batch", {&f.bulk_batch, 1, 1000}}},
       .strings = {{"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}},
       .switches = {{"keep-work-dir", &f.keep_work_dir}},
   };
@@ -99,9 +108,10 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
 // Requests
 
 // Person numbers: intake 0.., the plaintext intake from 150000, latency samples from 300000, the
-// warm-up at 499999 (NhsNumber has room for 500000).
+// bulk load from 400000, the warm-up at 499999 (NhsNumber has room for 500000).
 constexpr int64_t kPlaintextPeople = 150000;
 constexpr int64_t kLatencyPeople = 300000;
+constexpr int64_t kBulkPeople = 400000;
 constexpr int64_t kWarmupPerson = 499999;
 
 // A distinct valid NHS number per person: 999 (test range) + two candidates per person, of which at
@@ -168,6 +178,81 @@ ClosedLoopResult RunClosedLoop(int clients, int count, const std::function<absl:
   r.end = SteadyClock::now();
   r.ok = ok;
   r.failed = failed;
+  return r;
+}
+
+// The bulk path: `streams` RecordIntake streams, each sending its share of the people as batches of
+// `batch` assessments (a person's initial assessment, then their review a month on, in order), one
+// batch in flight per stream, each answered once it is durable.
+struct BulkResult {
+  int64_t accepted = 0, refused = 0;
+  std::string first_refusal;
+  TimePoint start, end;
+  double PerSecond() const { return accepted / std::chrono::duration<double>(end - start).count(); }
+};
+
+pbr::v1::RecordAssessmentRequest BulkRequest(int64_t person, bool review, const std::string& team) {
+  pbr::v1::RecordAssessmentRequest r =
+      MakeRequest(person, absl::StrCat(review ? "bulk-review-" : "bulk-", person), team);
+  const absl::Time at = absl::Now() - absl::Hours(24) - (review ? absl::ZeroDuration() : absl::Hours(24 * 30));
+  r.mutable_assessed_at()->set_seconds(absl::ToUnixSeconds(at));
+  if (review) {
+    r.set_reason(pbr::v1::ASSESSMENT_REASON_FORMAL_REVIEW);
+    r.set_change_class(pbr::v1::CHANGE_CLASS_NO_CHANGE);
+  }
+  return r;
+}
+
+absl::StatusOr<BulkResult> RunBulk(const Flags& f, const testing::LocalPlatform& p) {
+  BulkResult r;
+  std::mutex mu;
+  absl::Status failure;
+  r.start = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < f.bulk_streams; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = p.Stub<pbr::v1::Allocation>("allocation", "epr-feed:bench-epr");
+      auto ctx = testing::CallContext(absl::Seconds(f.reflect_timeout));
+      auto stream = stub->RecordIntake(ctx.get());
+      pbr::v1::IntakeBatch batch;
+      int64_t accepted = 0, refused = 0;
+      std::string first_refusal;
+      absl::Status st;
+      auto send = [&]() {
+        if (batch.items_size() == 0) return true;
+        pbr::v1::IntakeBatchResult result;
+        if (!stream->Write(batch) || !stream->Read(&result)) return false;
+        for (const auto& item : result.results()) {
+          if (item.code() == 0 && !item.assessment().duplicate()) {
+            ++accepted;
+          } else if (refused++ == 0) {
+            first_refusal = item.code() == 0 ? "a duplicate" : item.message();
+          }
+        }
+        batch.set_sequence(batch.sequence() + 1);
+        batch.clear_items();
+        return true;
+      };
+      bool ok = true;
+      for (int64_t i = t; i < f.bulk_people && ok; i += f.bulk_streams) {
+        const std::string team = absl::StrCat("bench-team-", i % f.teams);
+        *batch.add_items()->mutable_assessment() = BulkRequest(kBulkPeople + i, false, team);
+        *batch.add_items()->mutable_assessment() = BulkRequest(kBulkPeople + i, true, team);
+        if (batch.items_size() + 1 >= f.bulk_batch) ok = send();
+      }
+      if (ok) ok = send();
+      stream->WritesDone();
+      grpc::Status finished = stream->Finish();
+      std::lock_guard lock(mu);
+      r.accepted += accepted;
+      r.refused += refused;
+      if (r.first_refusal.empty()) r.first_refusal = first_refusal;
+      if (!finished.ok() && failure.ok()) failure = FromGrpc(finished, "RecordIntake");
+    });
+  }
+  for (auto& th : threads) th.join();
+  r.end = SteadyClock::now();
+  if (!failure.ok()) return failure;
   return r;
 }
 
@@ -422,6 +507,10 @@ struct Results {
   int64_t accepted = 0;
   double reflect_s = 0;         // last ack -> reporting shows every assessment
   double end_to_end_per_s = 0;  // accepted / (first send -> fully reflected)
+  int64_t bulk_accepted = 0;
+  int64_t stored = 0;             // every assessment the platform holds at the end
+  double bulk_per_s = 0;          // acknowledged on the bulk path
+  double bulk_end_to_end_per_s = 0;  // bulk accepted / (first batch sent -> reporting shows all)
   LatencyResult latency;
   Percentiles kafka;
   struct ServiceFootprint {
@@ -551,6 +640,41 @@ absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   std::printf("all %lld visible %.2f s after the last ack; first send -> all visible: %.0f assessments/s\n",
               static_cast<long long>(out.accepted), out.reflect_s, out.end_to_end_per_s);
 
+  if (f.bulk_people > 0) {
+    Stage("platform: the bulk path (RecordIntake), until reporting reflects it");
+    auto bulk = RunBulk(f, *local);
+    if (!bulk.ok()) return bulk.status();
+    std::printf("%lld accepted, %lld refused in %.2f s on %d streams of %d-assessment batches: %.0f assessments/s\n",
+                static_cast<long long>(bulk->accepted), static_cast<long long>(bulk->refused),
+                Seconds(bulk->end - bulk->start), f.bulk_streams, f.bulk_batch, bulk->PerSecond());
+    if (bulk->refused > 0) return absl::InternalError(absl::StrCat(bulk->refused, " refused; first: ", bulk->first_refusal));
+    out.bulk_accepted = bulk->accepted;
+    out.bulk_per_s = bulk->PerSecond();
+    const int64_t want = out.accepted + bulk->accepted;
+    const TimePoint bulk_deadline = bulk->end + std::chrono::seconds(f.reflect_timeout);
+    for (;;) {
+      int64_t seen = 0;
+      for (int t = 0; t < f.teams; ++t) {
+        auto got = platform.Recorded(absl::StrCat("bench-team-", t));
+        if (!got.ok()) return got.status();
+        seen += *got;
+      }
+      reflected = SteadyClock::now();
+      if (seen >= want) {
+        if (seen != want) return absl::InternalError(absl::StrCat("reporting shows ", seen, ", expected ", want));
+        break;
+      }
+      if (reflected > bulk_deadline) {
+        return absl::DeadlineExceededError(absl::StrCat("reporting shows ", seen, " of ", want, " after ",
+                                                        f.reflect_timeout, " s"));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    out.bulk_end_to_end_per_s = bulk->accepted / Seconds(reflected - bulk->start);
+    std::printf("all visible %.2f s after the last batch; first batch -> all visible: %.0f assessments/s\n",
+                Seconds(reflected - bulk->end), out.bulk_end_to_end_per_s);
+  }
+
   // The same burst without TLS, on the same platform and machine, so the cost of mutual TLS is seen
   // beside it: allocation restarted with grpc-plaintext (loopback only).
   Stage("platform: intake throughput without TLS (allocation restarted with grpc-plaintext)");
@@ -568,7 +692,8 @@ absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   if (plain.failed > 0) {
     return absl::InternalError(absl::StrCat(plain.failed, " plaintext assessments were not accepted; first: ", plain.first_error));
   }
-  const int64_t stored_assessments = out.accepted + plain.ok;
+  const int64_t stored_assessments = out.accepted + plain.ok + out.bulk_accepted;
+  out.stored = stored_assessments;
 
   Stage("footprint: memory while running, bytes stored after a clean stop");
   for (const char* name : testing::LocalPlatform::kServices) {
@@ -593,6 +718,13 @@ void PrintTable(const Flags& f, const Results& r) {
   std::printf("%-34s %12.0f %12.0f %9.1f%%  (mutual TLS / plaintext, same run)\n", "intake over TLS vs plaintext",
               r.intake_per_s, r.plaintext_intake_per_s, 100 * r.intake_per_s / r.plaintext_intake_per_s);
   std::printf("%-34s %12.2f %12s %10s\n", "reflected after last ack, s", r.reflect_s, "-", "-");
+  if (r.bulk_accepted > 0) {
+    std::printf("%-34s %12.0f %12.0f %9.1f%%  (bulk path acked / gRPC echo calls; target: 10000/s end to end)\n",
+                "bulk intake, assessments/s", r.bulk_per_s, r.echo_per_s, 100 * r.bulk_per_s / r.echo_per_s);
+    std::printf("%-34s %12.0f %12.0f %9.1f%%  (first batch -> all visible / gRPC echo)\n",
+                "bulk, first send -> visible, /s", r.bulk_end_to_end_per_s, r.echo_per_s,
+                100 * r.bulk_end_to_end_per_s / r.echo_per_s);
+  }
   std::printf("%-34s %12.0f %12.0f %9.1f%%  (end-to-end / gRPC echo)\n", "first send -> all visible, /s",
               r.end_to_end_per_s, r.echo_per_s, 100 * r.end_to_end_per_s / r.echo_per_s);
   std::printf("%-34s %12.2f %12.2f %9.1fx  (platform / Kafka)\n", "ack -> visible p50, ms", r.latency.visible.p50,
@@ -602,7 +734,7 @@ void PrintTable(const Flags& f, const Results& r) {
   std::printf("%-34s %12.2f %12.2f %10s\n", "ack -> visible max, ms", r.latency.visible.max, r.kafka.max, "-");
   for (const auto& s : r.footprint) {
     std::printf("%-34s %12.0f %12s %10s  (RSS %.0f MiB)\n", absl::StrCat(s.name, " bytes/assessment").c_str(),
-                static_cast<double>(s.data_bytes) / (r.accepted + 1), "-", "-", s.rss_bytes / 1048576.0);
+                static_cast<double>(s.data_bytes) / (r.stored + 1), "-", "-", s.rss_bytes / 1048576.0);
   }
   std::printf("(latency at %d/s for %d s; intake %d assessments, %d clients, %d teams)\n", f.rate, f.latency_seconds,
               f.assessments, f.clients, f.teams);
