@@ -93,7 +93,7 @@ class FlowControl {
   std::set<std::string> topics_;  // what the relay produces to
   std::map<std::string, TopicMarks> marks_;
   int64_t generation_ = 0;        // of marks_: bumped by every successful read
-  absl::Status read_status_ = absl::UnavailableError("the committed offsets have not been read yet");
+  absl::Status read_status_;  // of the last read (before the first, marks_ has no topic: a moment's wait)
   absl::Time warned_at_ = absl::InfinitePast();
 
   // Relay thread.
