@@ -108,6 +108,12 @@ for s in "${services[@]}"; do
     if [[ $s == allocation ]]; then extra+=(--republish-history=true); else extra+=(--reset-state=true); fi
   fi
   [[ $s == allocation ]] && extra+=(--pseudonym-secret-file="$secret_file")
+  # Flow control: no outbox runs further ahead of a consumer than the embedded broker keeps (5 MiB a
+  # partition), so a bulk load waits for the consumers instead of losing events. Each service lists
+  # the other consumers' groups (their names; a group is ignored on the topics it does not read).
+  groups=""
+  for c in review-scheduler outcomes reporting; do if [[ $c != "$s" ]]; then groups+="${groups:+,}$c"; fi; done
+  extra+=(--flow-control-groups="$groups")
   # The operations dashboard (reporting serves it).
   if [[ $s == reporting ]]; then
     if [[ $ephemeral == 1 ]]; then extra+=(--http-address=127.0.0.1:0); else extra+=(--http-address=127.0.0.1:8094); fi

@@ -393,6 +393,15 @@ std::vector<SettingSpec> CommonSettings(absl::string_view service_name, int defa
       {"session-timeout", SettingKind::kDuration, "6s", "Kafka consumer group session timeout"},
       {"fetch-wait-max", SettingKind::kDuration, "5ms", "longest a broker holds an empty fetch"},
       {"kafka-timeout", SettingKind::kDuration, "10s", "deadline for blocking Kafka calls and delivery"},
+      {"flow-control-groups", SettingKind::kString, "",
+       "consumer groups, GROUP[,GROUP], whose committed offsets the outbox must not outrun (flow control; empty: "
+       "off). A group with no committed offset on a topic does not read it and is ignored for that topic"},
+      {"flow-control-max-lag-bytes", SettingKind::kInt, "4194304",
+       "flow control: the most bytes of this service's events a partition may hold beyond the slowest listed "
+       "group's committed offset (keep it under the broker's retention; the embedded broker keeps 5 MiB)",
+       false, 1},
+      {"flow-control-max-lag-messages", SettingKind::kInt, "50000",
+       "flow control: the same bound in messages (the embedded broker keeps at most 100,000 message sets)", false, 1},
       {"clock", SettingKind::kString, "system",
        "'system', 'fixed:<RFC3339>' or 'file:<path>' (tests and replays; a file's time is read at every use)"},
       {"shutdown-timeout", SettingKind::kDuration, "10s", "longest a graceful shutdown may take"},

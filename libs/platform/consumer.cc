@@ -79,6 +79,7 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
     if (auto st = SetKafkaProperty(conf->get(), k, v); !st.ok()) return st;
   }
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::OnRebalance);
+  rd_kafka_conf_set_offset_commit_cb(conf->get(), &Consumer::OnCommitted);
   rd_kafka_conf_set_opaque(conf->get(), this);
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
@@ -210,6 +211,65 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
   }
   self->run_offsets_before_ = self->next_offsets_;
   rd_kafka_assign(rk, parts);
+  if (!self->rebalance_error_.ok()) return;  // stopping
+  // Where the group stands on every partition it now reads, for producers' flow control: what is
+  // stored, or where the log starts when nothing is.
+  rd_kafka_topic_partition_list_t* positions = rd_kafka_topic_partition_list_new(parts->cnt);
+  for (int i = 0; i < parts->cnt; ++i) {
+    const auto& p = parts->elems[i];
+    int64_t next = 0;
+    if (auto stored = self->next_offsets_.find(self->OffsetKey(p.topic, p.partition)); stored != self->next_offsets_.end()) {
+      next = stored->second;
+    } else if (int64_t low = 0, high = 0;
+               rd_kafka_query_watermark_offsets(rk, p.topic, p.partition, &low, &high,
+                                                static_cast<int>(absl::ToInt64Milliseconds(self->settings_.timeout))) ==
+                   RD_KAFKA_RESP_ERR_NO_ERROR) {
+      next = std::max<int64_t>(0, low);
+    }
+    rd_kafka_topic_partition_list_add(positions, p.topic, p.partition)->offset = next;
+  }
+  self->Commit(rk, positions);
+  rd_kafka_topic_partition_list_destroy(positions);
+}
+
+void Consumer::Commit(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* offsets) {
+  if (offsets->cnt == 0) return;
+  if (rd_kafka_resp_err_t e = rd_kafka_commit(rk, offsets, /*async=*/1); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    OnCommitted(rk, e, offsets, this);
+  }
+}
+
+void Consumer::CommitRun() {
+  if (run_first_offsets_.empty() || !consumer_) return;
+  rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(run_first_offsets_.size()));
+  for (const auto& [key, start] : run_first_offsets_) {
+    auto next = next_offsets_.find(key);
+    if (next == next_offsets_.end()) continue;
+    rd_kafka_topic_partition_list_add(offsets, start.topic.c_str(), start.partition)->offset = next->second;
+  }
+  Commit(consumer_.get(), offsets);
+  rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+void Consumer::OnCommitted(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                           void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  std::string failed;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    failed = rd_kafka_err2str(err);
+  } else if (offsets != nullptr) {
+    for (int i = 0; i < offsets->cnt && failed.empty(); ++i) {
+      const auto& p = offsets->elems[i];
+      if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) failed = absl::StrCat(p.topic, "/", p.partition, ": ", rd_kafka_err2str(p.err));
+    }
+  }
+  if (failed.empty()) return;
+  // Advisory (the store is the truth) and the next run commits again: a warning now and then.
+  if (const absl::Time now = absl::Now(); now - self->commit_warned_at_ >= absl::Seconds(30)) {
+    self->commit_warned_at_ = now;
+    PBR_LOG(warn) << "consumer: committing the applied position to Kafka failed (" << failed
+                  << "); producers' flow control sees this group further behind until a commit succeeds";
+  }
 }
 
 absl::StatusOr<bool> Consumer::VerifyResumePoint(const rd_kafka_message_t* msg) {
@@ -369,6 +429,7 @@ absl::Status Consumer::WriteRun() {
   handled_.fetch_add(static_cast<int64_t>(run_.size()));
   writes_.fetch_add(1);
   last_write_unix_ns_.store(absl::ToUnixNanos(absl::Now()));
+  CommitRun();
   run_.clear();
   run_first_offsets_.clear();
   read_to_end_.insert(run_read_to_end_.begin(), run_read_to_end_.end());

@@ -21,6 +21,11 @@ KafkaSettings KafkaSettings::FromConfig(const Config& config) {
   s.session_timeout = config.GetDuration("session-timeout");
   s.fetch_wait_max = config.GetDuration("fetch-wait-max");
   s.timeout = config.GetDuration("kafka-timeout");
+  for (absl::string_view group : absl::StrSplit(config.GetString("flow-control-groups"), ',', absl::SkipWhitespace())) {
+    s.flow_control_groups.emplace_back(absl::StripAsciiWhitespace(group));
+  }
+  s.flow_control_max_lag_bytes = config.GetInt("flow-control-max-lag-bytes");
+  s.flow_control_max_lag_messages = config.GetInt("flow-control-max-lag-messages");
   return s;
 }
 

@@ -90,6 +90,12 @@ Metrics::Metrics(std::string service)
                         .Help("events stored but not yet acknowledged by the broker")
                         .Register(*registry_)
                         .Add({{"service", service_}})),
+      outbox_held_back_(prometheus::BuildGauge()
+                            .Name("pbr_outbox_held_back")
+                            .Help("1 while flow control holds the outbox's events back: a listed consumer group is "
+                                  "too far behind, or its committed offsets cannot be read")
+                            .Register(*registry_)
+                            .Add({{"service", service_}})),
       consumer_paused_(prometheus::BuildGauge()
                            .Name("pbr_consumer_paused")
                            .Help("1 while the consumer is paused because the store cannot write")
@@ -149,6 +155,8 @@ void Metrics::SetConsumerLag(absl::string_view topic, int partition, int64_t lag
 }
 
 void Metrics::SetOutboxDepth(int64_t depth) { outbox_depth_.Set(static_cast<double>(depth)); }
+
+void Metrics::SetOutboxHeldBack(bool held) { outbox_held_back_.Set(held ? 1 : 0); }
 
 void Metrics::SetUndeliverable(int64_t events) { undeliverable_kept_.Set(static_cast<double>(events)); }
 

@@ -66,7 +66,12 @@ absl::StatusOr<std::vector<PendingEvent>> Outbox::ReadPending(const Store& store
 }
 
 Outbox::Outbox(Store& store, KafkaSettings settings, Metrics* metrics)
-    : store_(store), settings_(std::move(settings)), metrics_(metrics) {}
+    : store_(store),
+      settings_(std::move(settings)),
+      metrics_(metrics),
+      flow_(std::make_unique<FlowControl>(settings_, [this] {
+        if (waits_for_flow_.load()) Nudge();
+      })) {}
 
 absl::StatusOr<std::unique_ptr<Outbox>> Outbox::Open(Store& store, KafkaSettings settings, Metrics* metrics) {
   std::unique_ptr<Outbox> outbox(new Outbox(store, std::move(settings), metrics));
@@ -155,6 +160,14 @@ void Outbox::StageRaw(rocksdb::WriteBatchBase& batch, absl::string_view topic_na
   if (keep_journal_) batch.Put(store_.Family(kJournalFamily), EncodeOrderedU64(seq), entry);
 }
 
+void Outbox::Nudge() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  wake_cv_.notify_one();
+}
+
 void Outbox::Wake() {
   {
     std::lock_guard lock(staged_mu_);
@@ -195,6 +208,8 @@ absl::Status Outbox::CreateProducer() {
 
 absl::Status Outbox::Start() {
   if (auto st = CreateProducer(); !st.ok()) return st;
+  if (auto st = flow_->Start(); !st.ok()) return st;
+  if (metrics_) metrics_->SetOutboxHeldBack(false);
   stopping_ = false;
   relay_ = std::thread([this] { Run(); });
   return absl::OkStatus();
@@ -208,6 +223,7 @@ void Outbox::Stop(absl::Duration deadline) {
   }
   wake_cv_.notify_one();
   relay_.join();
+  flow_->Stop();
   if (producer_) {
     rd_kafka_flush(producer_.get(), static_cast<int>(absl::ToInt64Milliseconds(deadline)));
     rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
@@ -216,6 +232,8 @@ void Outbox::Stop(absl::Duration deadline) {
     producer_.reset();
   }
   in_flight_.clear();
+  flow_->ForgetInFlight();
+  resume_from_ = UINT64_MAX;
 }
 
 bool Outbox::SetAside(uint64_t seq, absl::string_view topic, absl::string_view entry, absl::string_view why) {
@@ -252,6 +270,14 @@ void Outbox::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void* opaque
   auto* self = static_cast<Outbox*>(opaque);
   const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(msg->_private));
   self->in_flight_.erase(seq);
+  const int64_t bytes = FlowControl::RecordBytes(msg->key_len, msg->len);
+  if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    self->flow_->Delivered(rd_kafka_topic_name(msg->rkt), msg->partition, msg->offset, bytes);
+  } else {
+    self->flow_->NotDelivered(rd_kafka_topic_name(msg->rkt), bytes);
+    // Sent again by the next pass, before anything after it.
+    self->resume_from_ = std::min(self->resume_from_, seq);
+  }
   if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     self->delivered_.push_back(seq);
     if (self->metrics_) self->metrics_->CountProduced(rd_kafka_topic_name(msg->rkt));
@@ -276,33 +302,45 @@ uint64_t Outbox::QuickPassStart() {
     start = staged_unseen_.empty() ? next_seq_.load() : staged_unseen_.begin()->first;
   }
   if (!in_flight_.empty()) start = std::min(start, *in_flight_.begin());
-  return start;
+  return std::min(start, resume_from_);
 }
 
 void Outbox::RelayPass(bool full) {
   int64_t depth = 0;
   bool queue_full = false;
+  bool held = false;    // flow control stopped this pass
+  std::string held_for;  // why (empty: a moment's wait for the first read of a topic's offsets)
   const std::string start = full ? std::string() : EncodeOrderedU64(QuickPassStart());
+  resume_from_ = UINT64_MAX;  // this pass starts at or before it
   auto st = store_.ScanFrom(kOutboxFamily, start, [&](absl::string_view key, absl::string_view value) {
     ++depth;
     const uint64_t seq = DecodeOrderedU64(key);
-    if (queue_full || in_flight_.contains(seq)) return true;
+    if (queue_full || held || in_flight_.contains(seq)) return true;
     absl::string_view rest = value, topic, msg_key;
     if (!ReadChunk(rest, topic) || !ReadChunk(rest, msg_key)) {
       PBR_LOG(err) << "outbox: entry " << seq << " is malformed; leaving it in place";
       return true;
     }
     std::string topic_name(topic);
+    const int64_t bytes = FlowControl::RecordBytes(msg_key.size(), rest.size());
+    if (!flow_->MaySend(topic_name, bytes, held_for)) {
+      // Nothing after it goes either, whatever its topic: a person's events stay in order.
+      held = true;
+      resume_from_ = std::min(resume_from_, seq);
+      return true;
+    }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(msg_key.data(), msg_key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(rest.data()), rest.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(seq))), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       in_flight_.insert(seq);
+      flow_->Sent(topic_name, bytes);
       std::lock_guard lock(staged_mu_);
       staged_unseen_.erase(seq);
     } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       queue_full = true;  // keep counting depth; the rest goes in a later pass
+      resume_from_ = std::min(resume_from_, seq);
     } else if (IsPermanentProduceError(err)) {
       if (SetAside(seq, topic_name, value, rd_kafka_err2str(err))) --depth;
     } else {
@@ -311,6 +349,9 @@ void Outbox::RelayPass(bool full) {
     return true;
   });
   if (!st.ok()) PBR_LOG(err) << "outbox: " << st;
+  waits_for_flow_ = held;
+  if (held && !held_for.empty()) NoteHeldBack(true, held_for);
+  else if (!held && !queue_full) NoteHeldBack(false, "");
   if (!full && depth == 0 && depth_ > 0) return;  // only a full pass may declare the outbox empty
   depth_ = depth;
   if (metrics_) metrics_->SetOutboxDepth(depth);
@@ -318,6 +359,19 @@ void Outbox::RelayPass(bool full) {
     { std::lock_guard lock(mu_); }  // a waiter between its check and its wait is not missed
     empty_cv_.notify_all();
   }
+}
+
+void Outbox::NoteHeldBack(bool held, const std::string& why) {
+  if (held == held_back_.load()) return;
+  if (held) {
+    PBR_LOG(warn) << "outbox: holding events back (flow control): " << why
+                  << "; they stay stored and are sent as the group catches up";
+  } else {
+    PBR_LOG(info) << "outbox: sending again (flow control had held events back: " << held_for_ << ")";
+  }
+  held_for_ = why;
+  held_back_ = held;
+  if (metrics_) metrics_->SetOutboxHeldBack(held);
 }
 
 void Outbox::Run() {
@@ -348,6 +402,7 @@ void Outbox::Run() {
       rd_kafka_poll(producer_.get(), 0);
       producer_.reset();
       in_flight_.clear();
+      flow_->ForgetInFlight();
       if (auto st = CreateProducer(); !st.ok()) PBR_LOG(err) << "outbox: " << st;
       rescan = true;
     }

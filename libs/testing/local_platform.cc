@@ -35,6 +35,14 @@ std::string NhsNumber(int64_t nine_digits) {
   }
 }
 
+std::string LocalPlatform::FlowControlGroups(const std::string& service) {
+  std::string groups;
+  for (const char* consumer : kConsumers) {
+    if (consumer != service) absl::StrAppend(&groups, groups.empty() ? "" : ",", consumer);
+  }
+  return groups;
+}
+
 absl::StatusOr<std::unique_ptr<LocalPlatform>> LocalPlatform::Start(LocalPlatformOptions options,
                                                                     absl::Duration deadline) {
   std::filesystem::create_directories(options.work_dir);
@@ -115,6 +123,10 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
   } else if (!plaintext) {
     argv.push_back("--grpc-plaintext=true");
   }
+  // Flow control: no service's events may run further ahead of a consumer than the embedded broker
+  // keeps (5 MiB a partition). Each lists the other services' consumer groups (their names); a group
+  // is ignored on the topics it does not read.
+  if (auto groups = FlowControlGroups(name); !groups.empty()) argv.push_back("--flow-control-groups=" + groups);
   // Reporting serves the dashboard too: on a free port, so parallel tests never share one. Under TLS
   // its sign-in key is in a file, as a trust keeps it, so a session outlives a restart.
   if (name == "reporting") {

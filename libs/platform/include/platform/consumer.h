@@ -14,6 +14,12 @@
 //
 // When the store cannot write (a full disk), the consumer pauses at the message it could not
 // apply, commits nothing, and resumes by itself once the store writes again.
+//
+// It also commits to Kafka where it stands, for producers' flow control (flow_control.h) and for
+// operators (kafka-consumer-groups --describe): asynchronously, after each run of messages is
+// written, and for every assigned partition on assignment (what it stored, or the log's start), so
+// a group that has started shows an offset on every partition it reads. Advisory only: the store
+// stays the truth and is what an assignment resumes from; a failed commit is only logged.
 #include <atomic>
 #include <functional>
 #include <map>
@@ -199,6 +205,12 @@ class Consumer {
   absl::Status DeadLetter(const rd_kafka_message_t* msg, absl::string_view topic_name, const std::string& reason,
                           rocksdb::WriteBatchBase& batch);
   void UpdateLag();
+  // Commits (asynchronously) the next offset of each partition the run just written moved.
+  void CommitRun();
+  // Commits the positions in `offsets` to Kafka, asynchronously.
+  void Commit(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* offsets);
+  static void OnCommitted(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* offsets,
+                          void* opaque);
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque);
   std::string OffsetKey(absl::string_view topic, int32_t partition) const;
@@ -264,6 +276,7 @@ class Consumer {
   std::atomic<int64_t> writes_{0};
   std::function<void(const absl::Status&)> on_fatal_;
   absl::Status rebalance_error_;
+  absl::Time commit_warned_at_ = absl::InfinitePast();  // consumer thread
 };
 
 }  // namespace pbr::platform

@@ -1,8 +1,10 @@
 #pragma once
 // Connection settings shared by the consumer and the outbox relay, and small RAII helpers for
 // librdkafka's C API (the same library the embedded broker is built on).
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -20,6 +22,14 @@ struct KafkaSettings {
   absl::Duration session_timeout = absl::Seconds(6);
   absl::Duration fetch_wait_max = absl::Milliseconds(5);
   absl::Duration timeout = absl::Seconds(10);  // deadline for blocking calls and for delivery
+  // Flow control of the outbox relay (see flow_control.h): the consumer groups whose committed
+  // offsets this service's events must not outrun (none: off), and by how much at most on any
+  // partition. The broker deletes the oldest data beyond its retention (the embedded one beyond
+  // 5 MiB or 100,000 message sets per partition), so a producer that runs ahead of a consumer by
+  // more than that loses events; the defaults keep well inside the embedded broker's limits.
+  std::vector<std::string> flow_control_groups;
+  int64_t flow_control_max_lag_bytes = 4 << 20;
+  int64_t flow_control_max_lag_messages = 50000;
 
   static KafkaSettings FromConfig(const Config& config);
   std::string Topic(absl::string_view name) const { return topic_prefix + std::string(name); }

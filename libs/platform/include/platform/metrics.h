@@ -33,6 +33,7 @@ class Metrics {
   void CountDeadLettered(absl::string_view topic, absl::string_view reason_class);
   void SetConsumerLag(absl::string_view topic, int partition, int64_t lag);
   void SetOutboxDepth(int64_t depth);
+  void SetOutboxHeldBack(bool held);
   void SetConsumerPaused(bool paused);
   void SetStoreWritable(bool writable);
   void SetUndeliverable(int64_t events);
@@ -79,6 +80,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& dead_lettered_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Gauge& outbox_depth_;
+  prometheus::Gauge& outbox_held_back_;
   prometheus::Gauge& consumer_paused_;
   prometheus::Gauge& store_writable_;
   prometheus::Gauge& undeliverable_kept_;

@@ -9,6 +9,12 @@
 // metric and reported by undeliverable() (the service's health then says NOT_SERVING for
 // "outbox"). Intake bounds every field so this cannot happen by construction.
 //
+// With flow control (KafkaSettings::flow_control_groups, flow_control.h) the relay never runs
+// further ahead of the listed consumer groups than the broker keeps: when the next entry would take
+// a partition of its topic over the bound, the pass stops there (every topic, so no person's later
+// event overtakes an earlier one held back) and the entries wait, stored, until the groups' committed
+// offsets have moved on; held_back() and the pbr_outbox_held_back gauge say so meanwhile.
+//
 // A service that is a system of record keeps a journal of every event it ever staged, so the
 // whole history can be re-published to a new broker (RepublishJournal).
 #include <atomic>
@@ -26,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "pbr/v1/events.pb.h"
+#include "platform/flow_control.h"
 #include "platform/kafka.h"
 #include "platform/metrics.h"
 #include "platform/store.h"
@@ -72,6 +79,9 @@ class Outbox {
   int64_t depth() const { return depth_.load(); }
   // Events the broker refused for good, kept aside for an operator (see above).
   int64_t undeliverable() const { return undeliverable_.load(); }
+  // True while flow control holds entries back because a listed consumer group is too far behind
+  // (or its committed offsets cannot be read).
+  bool held_back() const { return held_back_.load(); }
   // Blocks until the relay has seen an empty outbox, or the deadline passes; true if empty.
   bool WaitUntilEmpty(absl::Duration deadline);
 
@@ -79,6 +89,10 @@ class Outbox {
   Outbox(Store& store, KafkaSettings settings, Metrics* metrics);
   absl::Status CreateProducer();
   void Run();
+  // Wakes the relay for another pass without anything newly staged (flow control read the offsets).
+  void Nudge();
+  // Records whether the last pass was held back, logging a change.
+  void NoteHeldBack(bool held, const std::string& why);
   // Sends what is stored and not in flight. A full pass reads the whole family; a quick pass
   // starts where unsent entries can still be, so it does not wade through the tombstones of
   // everything already delivered.
@@ -109,7 +123,15 @@ class Outbox {
   bool stopping_ = false;
   std::condition_variable empty_cv_;
 
+  std::unique_ptr<FlowControl> flow_;
+  std::atomic<bool> held_back_{false};
+  std::atomic<bool> waits_for_flow_{false};  // a pass stopped for flow control: re-run it on the next read
+
   // Owned by the relay thread.
+  // The first entry a pass left unsent (held back, or the producer's queue was full): where the
+  // next quick pass starts at the latest, so no later entry goes before it.
+  uint64_t resume_from_ = UINT64_MAX;
+  std::string held_for_;  // why the relay holds back, as last logged
   std::set<uint64_t> in_flight_;
   std::vector<uint64_t> delivered_;
   struct Refused {

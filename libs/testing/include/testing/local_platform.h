@@ -51,6 +51,11 @@ inline std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration deadline 
 class LocalPlatform {
  public:
   static constexpr const char* kServices[] = {"allocation", "review-scheduler", "outcomes", "reporting"};
+  // The services that consume, each in the consumer group of its name (the default).
+  static constexpr const char* kConsumers[] = {"review-scheduler", "outcomes", "reporting"};
+  // The --flow-control-groups a service's outbox is started with: every consumer's group but its
+  // own (no service reads a topic it publishes), so a bulk load never outruns the broker's retention.
+  static std::string FlowControlGroups(const std::string& service);
 
   // Starts the broker and every service; returns when each has printed READY.
   static absl::StatusOr<std::unique_ptr<LocalPlatform>> Start(LocalPlatformOptions options,
