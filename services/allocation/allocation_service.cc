@@ -247,11 +247,7 @@ void AllocationService::NoteUnknownTeam(absl::string_view team_id, absl::string_
 }
 
 std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(std::initializer_list<absl::string_view> keys) {
-  std::set<size_t> stripes;
-  for (absl::string_view k : keys) stripes.insert(absl::Hash<absl::string_view>{}(k) % stripes_.size());
-  std::vector<std::unique_lock<std::mutex>> locks;
-  for (size_t s : stripes) locks.emplace_back(stripes_[s]);  // ascending order: no deadlock
-  return locks;
+  return Lock(std::vector<std::string>(keys.begin(), keys.end()));
 }
 
 std::vector<std::unique_lock<std::mutex>> AllocationService::Lock(const std::vector<std::string>& keys) {
