@@ -1,6 +1,7 @@
 #include "platform/outbox.h"
 
 #include <cstring>
+#include <optional>
 
 #include "platform/log.h"
 #include "absl/strings/str_cat.h"
@@ -164,6 +165,7 @@ void Outbox::Nudge() {
   {
     std::lock_guard lock(mu_);
     woken_ = true;
+    nudged_ = true;
   }
   wake_cv_.notify_one();
 }
@@ -312,10 +314,13 @@ void Outbox::RelayPass(bool full) {
   std::string held_for;  // why (empty: a moment's wait for the first read of a topic's offsets)
   const std::string start = full ? std::string() : EncodeOrderedU64(QuickPassStart());
   resume_from_ = UINT64_MAX;  // this pass starts at or before it
+  // Where a held or full pass stopped reading: what lies beyond is not read again on every pass (a
+  // backlog of a million entries would be re-read for each wake), only estimated for the depth.
+  std::optional<uint64_t> stopped_at;
   auto st = store_.ScanFrom(kOutboxFamily, start, [&](absl::string_view key, absl::string_view value) {
     ++depth;
     const uint64_t seq = DecodeOrderedU64(key);
-    if (queue_full || held || in_flight_.contains(seq)) return true;
+    if (in_flight_.contains(seq)) return true;
     absl::string_view rest = value, topic, msg_key;
     if (!ReadChunk(rest, topic) || !ReadChunk(rest, msg_key)) {
       PBR_LOG(err) << "outbox: entry " << seq << " is malformed; leaving it in place";
@@ -327,7 +332,8 @@ void Outbox::RelayPass(bool full) {
       // Nothing after it goes either, whatever its topic: a person's events stay in order.
       held = true;
       resume_from_ = std::min(resume_from_, seq);
-      return true;
+      stopped_at = seq;
+      return false;
     }
     rd_kafka_resp_err_t err = rd_kafka_producev(
         producer_.get(), RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(msg_key.data(), msg_key.size()),
@@ -339,8 +345,10 @@ void Outbox::RelayPass(bool full) {
       std::lock_guard lock(staged_mu_);
       staged_unseen_.erase(seq);
     } else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      queue_full = true;  // keep counting depth; the rest goes in a later pass
+      queue_full = true;  // the rest goes in a later pass
       resume_from_ = std::min(resume_from_, seq);
+      stopped_at = seq;
+      return false;
     } else if (IsPermanentProduceError(err)) {
       if (SetAside(seq, topic_name, value, rd_kafka_err2str(err))) --depth;
     } else {
@@ -349,6 +357,9 @@ void Outbox::RelayPass(bool full) {
     return true;
   });
   if (!st.ok()) PBR_LOG(err) << "outbox: " << st;
+  // At most every sequence after the stop is still stored (some were dropped unwritten): an upper
+  // bound, which is what back-pressure on the depth needs.
+  if (stopped_at) depth += static_cast<int64_t>(next_seq_.load() - 1 - *stopped_at);
   waits_for_flow_ = held;
   if (held && !held_for.empty()) NoteHeldBack(true, held_for);
   else if (!held && !queue_full) NoteHeldBack(false, "");
@@ -385,8 +396,11 @@ void Outbox::Run() {
         wake_cv_.wait_for(lock, in_flight_.empty() ? std::chrono::milliseconds(50) : std::chrono::milliseconds(1));
       }
       if (stopping_) return;
-      rescan = rescan || woken_;
+      // While flow control holds the outbox back, newly staged events wait for the next reading of
+      // the groups' offsets (a nudge) rather than each costing a pass that cannot send anything.
+      rescan = rescan || nudged_ || (woken_ && !waits_for_flow_.load());
       woken_ = false;
+      nudged_ = false;
     }
     if (const absl::Time now = absl::Now(); now >= next_full_pass) {
       RelayPass(/*full=*/true);

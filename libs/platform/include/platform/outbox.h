@@ -120,6 +120,7 @@ class Outbox {
   std::mutex mu_;
   std::condition_variable wake_cv_;
   bool woken_ = false;
+  bool nudged_ = false;  // by flow control's reading of the offsets, not by newly staged events
   bool stopping_ = false;
   std::condition_variable empty_cv_;
 
