@@ -110,9 +110,15 @@ for s in "${services[@]}"; do
   [[ $s == allocation ]] && extra+=(--pseudonym-secret-file="$secret_file")
   # Flow control: no outbox runs further ahead of a consumer than the embedded broker keeps (5 MiB a
   # partition), so a bulk load waits for the consumers instead of losing events. Each service lists
-  # the other consumers' groups (their names; a group is ignored on the topics it does not read).
+  # the other consumers' groups with the topics they read, so they count from the start, before they
+  # have joined (as LocalPlatform::kConsumerTopics does for the tests).
+  declare -A reads=([review-scheduler]="assessment-recorded|care-event-recorded"
+                    [outcomes]="assessment-recorded|care-event-recorded"
+                    [reporting]="assessment-recorded|care-event-recorded|outcome-recorded|review-due")
   groups=""
-  for c in review-scheduler outcomes reporting; do if [[ $c != "$s" ]]; then groups+="${groups:+,}$c"; fi; done
+  for c in review-scheduler outcomes reporting; do
+    if [[ $c != "$s" ]]; then groups+="${groups:+,}$c=${reads[$c]}"; fi
+  done
   extra+=(--flow-control-groups="$groups")
   # The operations dashboard (reporting serves it).
   if [[ $s == reporting ]]; then

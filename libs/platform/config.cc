@@ -394,8 +394,9 @@ std::vector<SettingSpec> CommonSettings(absl::string_view service_name, int defa
       {"fetch-wait-max", SettingKind::kDuration, "5ms", "longest a broker holds an empty fetch"},
       {"kafka-timeout", SettingKind::kDuration, "10s", "deadline for blocking Kafka calls and delivery"},
       {"flow-control-groups", SettingKind::kString, "",
-       "consumer groups, GROUP[,GROUP], whose committed offsets the outbox must not outrun (flow control; empty: "
-       "off). A group with no committed offset on a topic does not read it and is ignored for that topic"},
+       "consumer groups, GROUP[=TOPIC|TOPIC][,...], whose committed offsets the outbox must not outrun (flow "
+       "control; empty: off). A group listed with its topics is held to them from the start, before it has "
+       "committed anything; a group listed by name alone counts on a topic once it has committed an offset there"},
       {"flow-control-max-lag-bytes", SettingKind::kInt, "4194304",
        "flow control: the most bytes of this service's events a partition may hold beyond the slowest listed "
        "group's committed offset (keep it under the broker's retention; the embedded broker keeps 5 MiB)",

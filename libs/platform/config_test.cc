@@ -272,5 +272,24 @@ TEST(PlatformKafkaConf, ARefusedSecretPropertyIsNotEchoed) {
   EXPECT_THAT(std::string(conf.status().message()), ::testing::Not(::testing::HasSubstr("hunter2")));
 }
 
+// flow-control-groups: groups by name, or with the topics they read (held to them from the start).
+TEST(PlatformKafkaConf, FlowControlGroupsWithAndWithoutTheirTopics) {
+  auto specs = CommonSettings("allocation", 50051, 9101);
+  std::vector<const char*> args = {"prog", "--data-dir=/tmp/x", "--kafka-bootstrap=127.0.0.1:9",
+                                   "--flow-control-groups=reporting=assessment-recorded|review-due, audit ,outcomes=care-event-recorded",
+                                   "--flow-control-max-lag-messages=1000"};
+  std::vector<const char*> env = {nullptr};
+  auto config = Config::Load(specs, static_cast<int>(args.size()), args.data(), env.data());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const KafkaSettings s = KafkaSettings::FromConfig(*config);
+  EXPECT_EQ(s.flow_control_groups, (std::vector<std::string>{"reporting", "audit", "outcomes"}));
+  ASSERT_EQ(s.flow_control_group_topics.size(), 2u);
+  EXPECT_EQ(s.flow_control_group_topics.at("reporting"), (std::set<std::string>{"assessment-recorded", "review-due"}));
+  EXPECT_EQ(s.flow_control_group_topics.at("outcomes"), (std::set<std::string>{"care-event-recorded"}));
+  EXPECT_FALSE(s.flow_control_group_topics.contains("audit"));
+  EXPECT_EQ(s.flow_control_max_lag_messages, 1000);
+  EXPECT_EQ(s.flow_control_max_lag_bytes, 4 << 20);
+}
+
 }  // namespace
 }  // namespace pbr::platform

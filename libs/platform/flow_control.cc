@@ -164,14 +164,18 @@ absl::Status FlowControl::ReadOffsets(std::map<std::string, TopicMarks>& out) {
         e != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return absl::UnavailableError(absl::StrCat("cannot read the committed offsets of group ", group, ": ", rd_kafka_err2str(e)));
     }
-    std::set<std::string> reads;  // the topics this group has an offset on
+    std::set<std::string> reads;  // the topics this group reads: as listed, else those it has an offset on
+    const auto listed = settings_.flow_control_group_topics.find(group);
+    if (listed != settings_.flow_control_group_topics.end()) {
+      for (const std::string& t : listed->second) reads.insert(settings_.Topic(t));
+    }
     for (int i = 0; i < committed->cnt; ++i) {
       const auto& p = committed->elems[i];
       if (p.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         return absl::UnavailableError(absl::StrCat("cannot read the committed offset of group ", group, " on ", p.topic,
                                                    " partition ", p.partition, ": ", rd_kafka_err2str(p.err)));
       }
-      if (p.offset >= 0) reads.insert(p.topic);
+      if (p.offset >= 0 && listed == settings_.flow_control_group_topics.end()) reads.insert(p.topic);
     }
     for (int i = 0; i < committed->cnt; ++i) {
       const auto& p = committed->elems[i];

@@ -4,6 +4,8 @@
 #include "platform/flow_control.h"
 
 #include <atomic>
+#include <map>
+#include <set>
 #include <condition_variable>
 #include <mutex>
 
@@ -32,10 +34,12 @@ struct Side {
   KafkaSettings kafka;
 
   Side(const std::string& bootstrap, std::string group, std::vector<std::string> flow_control_groups = {},
-       absl::Duration timeout = absl::Seconds(10)) {
+       absl::Duration timeout = absl::Seconds(10),
+       std::map<std::string, std::set<std::string>, std::less<>> group_topics = {}) {
     kafka.bootstrap = bootstrap;
     kafka.group_id = std::move(group);
     kafka.flow_control_groups = std::move(flow_control_groups);
+    kafka.flow_control_group_topics = std::move(group_topics);
     kafka.timeout = timeout;
     store = *Store::Open(dir.path(), {std::string(kApplied)});
     outbox = *Outbox::Open(*store, kafka, nullptr);
@@ -206,6 +210,42 @@ TEST_F(FlowControlTest, ABulkLoadWaitsForTheSlowestGroupAndNothingIsLost) {
   reader.ExpectAppliedOnce(kBulkEvents);
   EXPECT_TRUE(pbr::testing::WaitUntil([&] { return view.Committed("readers", topic_, 1)[0] == kBulkEvents; },
                                       kDeadline));
+  consumer.Stop();
+}
+
+// A group listed with its topics holds the producer before it has joined or committed anything: a
+// load that starts while the consumers are still starting up waits for them (listed by name alone,
+// the group would be ignored until its first commit, and the broker would drop the load's start
+// before the group ever read it, unnoticed, since the group had no position to miss).
+TEST_F(FlowControlTest, AGroupListedWithItsTopicsHoldsTheProducerBeforeItHasJoined) {
+  BrokerView view(broker_->bootstrap());
+  Side producer(broker_->bootstrap(), "producer", {"late"}, absl::Seconds(10), {{"late", {topic_}}});
+  producer.Publish(0, kBulkEvents);
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return producer.outbox->held_back(); }, kDeadline));
+  const int64_t bound = (int64_t{4} << 20) / static_cast<int64_t>(kPadding);
+  EXPECT_FALSE(pbr::testing::WaitUntil([&] { return view.Watermarks(topic_, 0).second > bound; }, absl::Seconds(1)));
+  EXPECT_EQ(view.Watermarks(topic_, 0).first, 0);
+
+  // The group starts late, from the log's start, and gets every event once.
+  Side reader(broker_->bootstrap(), "late");
+  GatedHandler gate;
+  gate.Open();
+  Consumer consumer(*reader.store, *reader.outbox, reader.kafka, nullptr, clock_);
+  consumer.ValidateWith(AnyPayload);
+  consumer.On(topic::kAssessmentRecorded, [&](const ConsumedEvent& ev, ApplyContext& ctx) { return gate(ev, ctx); });
+  absl::Status fatal;
+  std::atomic<bool> stopped{false};
+  ASSERT_TRUE(consumer.Start([&](const absl::Status& s) {
+    fatal = s;
+    stopped = true;
+  }).ok());
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return consumer.handled() >= kBulkEvents || stopped.load(); },
+                                      absl::Seconds(60)))
+      << "handled " << consumer.handled() << " of " << kBulkEvents;
+  ASSERT_FALSE(stopped.load()) << fatal;
+  // (The broker may drop the log's start now: the group has read past it.)
+  reader.ExpectAppliedOnce(kBulkEvents);
+  EXPECT_TRUE(producer.outbox->WaitUntilEmpty(kDeadline));
   consumer.Stop();
 }
 

@@ -21,8 +21,16 @@ KafkaSettings KafkaSettings::FromConfig(const Config& config) {
   s.session_timeout = config.GetDuration("session-timeout");
   s.fetch_wait_max = config.GetDuration("fetch-wait-max");
   s.timeout = config.GetDuration("kafka-timeout");
-  for (absl::string_view group : absl::StrSplit(config.GetString("flow-control-groups"), ',', absl::SkipWhitespace())) {
-    s.flow_control_groups.emplace_back(absl::StripAsciiWhitespace(group));
+  for (absl::string_view spec : absl::StrSplit(config.GetString("flow-control-groups"), ',', absl::SkipWhitespace())) {
+    std::pair<absl::string_view, absl::string_view> group_topics = absl::StrSplit(spec, absl::MaxSplits('=', 1));
+    const std::string group(absl::StripAsciiWhitespace(group_topics.first));
+    s.flow_control_groups.push_back(group);
+    if (absl::StrContains(spec, '=')) {
+      auto& topics = s.flow_control_group_topics[group];
+      for (absl::string_view t : absl::StrSplit(group_topics.second, '|', absl::SkipWhitespace())) {
+        topics.insert(std::string(absl::StripAsciiWhitespace(t)));
+      }
+    }
   }
   s.flow_control_max_lag_bytes = config.GetInt("flow-control-max-lag-bytes");
   s.flow_control_max_lag_messages = config.GetInt("flow-control-max-lag-messages");

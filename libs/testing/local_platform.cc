@@ -37,8 +37,8 @@ std::string NhsNumber(int64_t nine_digits) {
 
 std::string LocalPlatform::FlowControlGroups(const std::string& service) {
   std::string groups;
-  for (const char* consumer : kConsumers) {
-    if (consumer != service) absl::StrAppend(&groups, groups.empty() ? "" : ",", consumer);
+  for (const auto& [consumer, topics] : kConsumerTopics) {
+    if (consumer != service) absl::StrAppend(&groups, groups.empty() ? "" : ",", consumer, "=", topics);
   }
   return groups;
 }

@@ -3,6 +3,8 @@
 // librdkafka's C API (the same library the embedded broker is built on).
 #include <cstdint>
 #include <memory>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,10 @@ struct KafkaSettings {
   // 5 MiB or 100,000 message sets per partition), so a producer that runs ahead of a consumer by
   // more than that loses events; the defaults keep well inside the embedded broker's limits.
   std::vector<std::string> flow_control_groups;
+  // A group given as GROUP=TOPIC|TOPIC reads those topics (names without the prefix) and is held to
+  // them from the start, before it has committed anything (it may not have joined yet while a load
+  // begins). A group given by name alone counts on a topic only once it has committed an offset there.
+  std::map<std::string, std::set<std::string>, std::less<>> flow_control_group_topics;
   int64_t flow_control_max_lag_bytes = 4 << 20;
   int64_t flow_control_max_lag_messages = 50000;
 

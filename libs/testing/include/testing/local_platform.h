@@ -53,8 +53,16 @@ class LocalPlatform {
   static constexpr const char* kServices[] = {"allocation", "review-scheduler", "outcomes", "reporting"};
   // The services that consume, each in the consumer group of its name (the default).
   static constexpr const char* kConsumers[] = {"review-scheduler", "outcomes", "reporting"};
+  // The topics each consumer reads (its projections' topics), so flow control holds a producer to a
+  // group from the start, before the group has joined and committed anything.
+  static constexpr std::pair<const char*, const char*> kConsumerTopics[] = {
+      {"review-scheduler", "assessment-recorded|care-event-recorded"},
+      {"outcomes", "assessment-recorded|care-event-recorded"},
+      {"reporting", "assessment-recorded|care-event-recorded|outcome-recorded|review-due"},
+  };
   // The --flow-control-groups a service's outbox is started with: every consumer's group but its
-  // own (no service reads a topic it publishes), so a bulk load never outruns the broker's retention.
+  // own (no service reads a topic it publishes), each with its topics, so a bulk load never outruns
+  // the broker's retention, not even while the groups are still joining.
   static std::string FlowControlGroups(const std::string& service);
 
   // Starts the broker and every service; returns when each has printed READY.
