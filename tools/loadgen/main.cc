@@ -13,7 +13,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "care/rules.h"
 #include "corrections.h"
@@ -25,10 +24,13 @@ using namespace pbr::loadgen;
 
 // The temporary file being written, removed if the run is interrupted (never a half-written file under the
 // final name, and no stray temporary either).
-char g_temp_path[4096] = {0};
+// Slot 0: the CSV (or the part being written), slot 1: the corrections file.
+char g_temp_paths[2][4096] = {{0}, {0}};
 
 void RemoveTempAndExit(int signal) {
-  if (g_temp_path[0] != 0) unlink(g_temp_path);
+  for (const char* path : g_temp_paths) {
+    if (path[0] != 0) unlink(path);
+  }
   _exit(128 + signal);
 }
 
@@ -36,16 +38,18 @@ void RemoveTempAndExit(int signal) {
 // directory synced), so a reader sees the old file or the whole new one.
 class AtomicFile {
  public:
-  static absl::StatusOr<std::unique_ptr<AtomicFile>> Create(const std::string& final_path) {
+  static absl::StatusOr<std::unique_ptr<AtomicFile>> Create(const std::string& final_path, int slot,
+                                                            const std::string& flag) {
     auto f = std::unique_ptr<AtomicFile>(new AtomicFile);
+    f->slot_ = g_temp_paths[slot];
     f->final_ = final_path;
     f->temp_ = absl::StrCat(final_path, ".tmp-", getpid());
-    if (f->temp_.size() >= sizeof(g_temp_path)) return absl::InvalidArgumentError("--out: the path is too long");
-    std::memcpy(g_temp_path, f->temp_.c_str(), f->temp_.size() + 1);
+    if (f->temp_.size() >= sizeof(g_temp_paths[0])) return absl::InvalidArgumentError(flag + ": the path is too long");
+    std::memcpy(f->slot_, f->temp_.c_str(), f->temp_.size() + 1);
     f->fd_ = open(f->temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (f->fd_ < 0) {
-      g_temp_path[0] = 0;
-      return absl::InvalidArgumentError(absl::StrCat("--out: cannot create ", f->temp_, ": ", std::strerror(errno)));
+      f->slot_[0] = 0;
+      return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot create ", f->temp_, ": ", std::strerror(errno)));
     }
     return f;
   }
@@ -53,7 +57,7 @@ class AtomicFile {
     if (fd_ >= 0) close(fd_);
     if (!committed_) {
       unlink(temp_.c_str());
-      g_temp_path[0] = 0;
+      slot_[0] = 0;
     }
   }
   absl::Status Write(std::string_view data) {
@@ -79,7 +83,7 @@ class AtomicFile {
       return absl::InternalError(absl::StrCat("renaming ", temp_, " to ", final_, ": ", std::strerror(errno)));
     }
     committed_ = true;
-    g_temp_path[0] = 0;
+    slot_[0] = 0;
     std::filesystem::path dir = std::filesystem::path(final_).parent_path();
     if (dir.empty()) dir = ".";
     if (int d = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); d >= 0) {
@@ -89,10 +93,12 @@ class AtomicFile {
     return absl::OkStatus();
   }
   int64_t bytes() const { return bytes_; }
+  const std::string& path() const { return final_; }
 
  private:
   AtomicFile() = default;
   std::string final_, temp_;
+  char* slot_ = nullptr;
   int fd_ = -1;
   bool committed_ = false;
   int64_t bytes_ = 0;
@@ -142,6 +148,7 @@ int main(int argc, char** argv) {
       "for pbr-import. Every person is referred, allocated a cluster by the rules from their ratings, reviewed 1-4 "
       "times; some move team in a crisis, some are discharged. See tools/loadgen/README.md."};
   std::string out, year_end, rules_dir = "rules", corrections;
+  int64_t rows_per_file = 0;
   NationalYearOptions options;
   int64_t people = options.people, assessments = options.assessments;
   app.add_option("--out", out, "the CSV file to write (replaced whole at the end; never half-written)")->required();
@@ -156,6 +163,11 @@ int main(int argc, char** argv) {
   app.add_option("--corrections", corrections,
                  "also write amendments and withdrawals of some generated records to this CSV (a format for a "
                  "later tool; pbr-import does not read it)");
+  app.add_option("--rows-per-file", rows_per_file,
+                 "split the output into parts of about this many rows, at person boundaries: FILE-0001.csv, "
+                 "FILE-0002.csv, ... (pbr-import holds a whole file in memory: about 3 GB per million rows); "
+                 "0: one file")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -167,6 +179,10 @@ int main(int argc, char** argv) {
     options.year_end = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) - 1;
   } else if (!absl::ParseCivilTime(year_end, &options.year_end) || absl::FormatCivilTime(options.year_end) != year_end) {
     std::cerr << "error: --year-end: '" << year_end << "' is not a date YYYY-MM-DD\n";
+    return 2;
+  }
+  if (rows_per_file < 0) {
+    std::cerr << "error: --rows-per-file: " << rows_per_file << " is negative (0: one file)\n";
     return 2;
   }
   if (!corrections.empty() && corrections == out) {
@@ -202,7 +218,20 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, RemoveTempAndExit);
   std::signal(SIGTERM, RemoveTempAndExit);
-  auto file = AtomicFile::Create(out);
+  // The name of part n (1-based) when splitting: year.csv -> year-0001.csv.
+  auto part_name = [&](int n) {
+    if (rows_per_file == 0) return out;
+    const std::filesystem::path p(out);
+    const std::string stem = p.extension() == ".csv" ? out.substr(0, out.size() - 4) : out;
+    return absl::StrFormat("%s-%04d.csv", stem, n);
+  };
+  std::vector<std::string> parts;
+  int64_t bytes_written = 0;
+  auto open_part = [&]() -> absl::StatusOr<std::unique_ptr<AtomicFile>> {
+    parts.push_back(part_name(static_cast<int>(parts.size()) + 1));
+    return AtomicFile::Create(parts.back(), 0, "--out");
+  };
+  auto file = open_part();
   if (!file.ok()) {
     std::cerr << "error: " << file.status().message() << "\n";
     return 2;
@@ -210,9 +239,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<AtomicFile> corrections_file;
   std::unique_ptr<CorrectionWriter> correction_writer;
   if (!corrections.empty()) {
-    auto f = AtomicFile::Create(corrections);
+    auto f = AtomicFile::Create(corrections, 1, "--corrections");
     if (!f.ok()) {
-      std::cerr << "error: " << absl::StrReplaceAll(f.status().message(), {{"--out", "--corrections"}}) << "\n";
+      std::cerr << "error: " << f.status().message() << "\n";
       return 2;
     }
     corrections_file = *std::move(f);
@@ -226,8 +255,24 @@ int main(int argc, char** argv) {
   std::string correction_buffer = correction_writer ? CorrectionWriter::Header() : std::string();
   buffer.reserve(kChunk + (1 << 16));
   absl::Status failed;
+  int64_t rows_in_part = 0;
   year->Run([&](const PersonRecord& person) {
+    // A person's rows stay in one part, so each part imports on its own, in order.
+    if (rows_per_file > 0 && rows_in_part > 0 && rows_in_part + static_cast<int64_t>(person.rows.size()) > rows_per_file) {
+      failed = (*file)->Write(buffer);
+      if (failed.ok()) failed = (*file)->Commit();
+      if (!failed.ok()) return false;
+      bytes_written += (*file)->bytes();
+      buffer = CsvHeader();
+      rows_in_part = 0;
+      file = open_part();
+      if (!file.ok()) {
+        failed = file.status();
+        return false;
+      }
+    }
     for (const auto& row : person.rows) AppendCsvRow(row, buffer);
+    rows_in_part += static_cast<int64_t>(person.rows.size());
     if (correction_writer) correction_writer->Add(person, correction_buffer);
     if (buffer.size() >= kChunk) {
       failed = (*file)->Write(buffer);
@@ -248,11 +293,17 @@ int main(int argc, char** argv) {
     std::cerr << "\nerror: " << failed.message() << "\n";
     return 1;
   }
+  bytes_written += (*file)->bytes();
   const NationalYearStats& s = year->stats();
   progress.Update(s.rows(), s.assessments, /*final=*/true);
   const double seconds = std::max(1e-3, absl::ToDoubleSeconds(absl::Now() - start));
 
-  std::cout << absl::StrFormat("wrote         %s\n", out);
+  if (parts.size() == 1) {
+    std::cout << absl::StrFormat("wrote         %s\n", out);
+  } else {
+    std::cout << absl::StrFormat("wrote         %d parts: %s .. %s (import them in order)\n", parts.size(),
+                                 parts.front(), parts.back());
+  }
   std::cout << absl::StrFormat("rows          %d (%d assessments, %d care events)\n", s.rows(), s.assessments,
                                s.care_events);
   std::cout << absl::StrFormat("people        %d (%d discharged; %d NHS numbers outside the test range)\n", s.people,
@@ -277,7 +328,7 @@ int main(int argc, char** argv) {
     std::cout << absl::StrFormat("corrections   %s: %d amendments, %d withdrawals\n", corrections,
                                  correction_writer->amendments(), correction_writer->withdrawals());
   }
-  std::cout << absl::StrFormat("size          %d bytes (%.1f MB)\n", (*file)->bytes(), (*file)->bytes() / 1e6);
+  std::cout << absl::StrFormat("size          %d bytes (%.1f MB)\n", bytes_written, bytes_written / 1e6);
   std::cout << absl::StrFormat("took          %.1fs (%.0f rows/s, %.0f assessments/s)\n", seconds, s.rows() / seconds,
                                s.assessments / seconds);
   return 0;

@@ -585,10 +585,22 @@ class PersonBuilder {
   }
 
   // A review's ratings: the last ones, a few items moved a point along the person's trajectory
-  // (deterioration before an unplanned or crisis review).
+  // (deterioration before an unplanned or crisis review). Items the current cluster must score stay on its
+  // must-score cells: the needs that define the cluster change slowly, so most reviews can keep it.
   Items Drift(const Items& last, int direction) {
     Items items = last;
+    const auto profile = s_.rules.profiles().profiles.find(cluster_);
     for (int i = 0; i < kItems; ++i) {
+      const care::ItemRow* row = profile == s_.rules.profiles().profiles.end() ? nullptr : &profile->second.items[i];
+      const bool has_must = row != nullptr && std::find(row->begin(), row->end(), care::CellMark::kMust) != row->end();
+      if (has_must && rng_.Chance(0.9)) {
+        // Keep to the must cells (move within them when the item changes).
+        if (items[i] != care::kNotKnown && (*row)[items[i]] == care::CellMark::kMust && rng_.Chance(0.2)) {
+          const int moved = std::clamp(items[i] + (direction != 0 ? direction : (rng_.Chance(0.5) ? 1 : -1)), 0, 4);
+          if ((*row)[moved] == care::CellMark::kMust) items[i] = moved;
+        }
+        continue;
+      }
       if (items[i] == care::kNotKnown) {
         if (rng_.Chance(0.5)) items[i] = static_cast<int>(rng_.Between(0, 2));
         continue;
