@@ -20,6 +20,40 @@ int Points(CellMark m) {
   return 0;
 }
 
+// How one cluster's profile fits the ratings: what both the ranking and the explanations start from.
+struct Fit {
+  int points = 0, best = 0, expected_hits = 0, unlikely_hits = 0;
+  bool broken = false;  // a must-score cell is not met
+};
+
+Fit FitOf(const ClusterProfile& profile, const MhctRatings& ratings) {
+  Fit f;
+  for (int i = 0; i < kMhctItemCount; ++i) {
+    const ItemRow& row = profile.items[i];
+    const int r = ratings.items[i];
+    bool has_must = false;
+    for (int v = 0; v < kRatingsPerItem; ++v) has_must = has_must || row[v] == CellMark::kMust;
+    if (r == kNotKnown) {
+      f.broken = f.broken || has_must;
+      continue;
+    }
+    f.broken = f.broken || (has_must && row[r] != CellMark::kMust);
+    f.best += 2;
+    f.points += Points(row[r]);
+    if (row[r] == CellMark::kMust || row[r] == CellMark::kExpected) ++f.expected_hits;
+    else if (row[r] == CellMark::kUnlikely) ++f.unlikely_hits;
+  }
+  return f;
+}
+
+// The ranking's order: better fit first (every cluster is scored over the same rated items, so
+// points compare as fits do), then fewer unlikely cells, then the lower cluster id.
+bool RanksBefore(const Fit& a, int cluster_a, const Fit& b, int cluster_b) {
+  if (a.points != b.points) return a.points > b.points;
+  if (a.unlikely_hits != b.unlikely_hits) return a.unlikely_hits < b.unlikely_hits;
+  return cluster_a < cluster_b;
+}
+
 // "2-4", "0-1, 3", "3".
 std::string RatingList(const std::set<int>& s) {
   std::vector<std::string> parts;
@@ -168,34 +202,48 @@ absl::StatusOr<RedRulesDecision> CheckRedRules(const ProfileSet& set, int cluste
   return d;
 }
 
+ClusterRanking RankClusters(const ProfileSet& set, const MhctRatings& ratings) {
+  std::vector<std::pair<int, Fit>> fits;
+  ClusterRanking out;
+  for (const auto& [cluster, profile] : set.profiles) {
+    if (!IsValidClusterId(cluster)) continue;
+    Fit f = FitOf(profile, ratings);
+    if (f.broken) out.excluded.push_back(cluster);
+    else fits.emplace_back(cluster, f);
+  }
+  std::sort(fits.begin(), fits.end(),
+            [](const auto& a, const auto& b) { return RanksBefore(a.second, a.first, b.second, b.first); });
+  for (const auto& [cluster, f] : fits) out.ranked.push_back(cluster);
+  return out;
+}
+
 absl::StatusOr<SuggestionResult> SuggestClusters(const ProfileSet& set, const MhctRatings& ratings,
                                                  const ClusterCatalogue* catalogue) {
   if (absl::Status s = ValidateMhct(ratings); !s.ok()) return s;
   SuggestionResult result;
   result.rule_version = set.version;
   result.example_profiles = set.example;
-  std::vector<ClusterSuggestion> all;
+  std::vector<std::pair<Fit, ClusterSuggestion>> all;
   for (const auto& [cluster, profile] : set.profiles) {
     if (!IsValidClusterId(cluster)) continue;
+    const Fit f = FitOf(profile, ratings);
     ClusterSuggestion s;
     s.cluster = cluster;
-    int points = 0, best = 0;
+    s.expected_hits = f.expected_hits;
+    s.unlikely_hits = f.unlikely_hits;
+    // The words of the explanation: which rated items match the profile and which it finds unlikely.
     std::vector<std::string> fits, unlikely;
     for (int i = 0; i < kMhctItemCount; ++i) {
       const int r = ratings.items[i];
       if (r == kNotKnown) continue;
-      const ItemRow& row = profile.items[i];
-      best += 2;
-      points += Points(row[r]);
-      if (row[r] == CellMark::kMust || row[r] == CellMark::kExpected) {
-        ++s.expected_hits;
-        if (r >= 2) fits.push_back(internal::Cat(MhctItemName(i), " ", r));
-      } else if (row[r] == CellMark::kUnlikely) {
-        ++s.unlikely_hits;
+      const CellMark m = profile.items[i][r];
+      if ((m == CellMark::kMust || m == CellMark::kExpected) && r >= 2) {
+        fits.push_back(internal::Cat(MhctItemName(i), " ", r));
+      } else if (m == CellMark::kUnlikely) {
         unlikely.push_back(internal::Cat(MhctItemName(i), " ", r));
       }
     }
-    s.fit = best > 0 ? static_cast<double>(points) / best : 0.0;
+    s.fit = f.best > 0 ? static_cast<double>(f.points) / f.best : 0.0;
     s.broken = FindBroken(profile, ratings);
     s.excluded = !s.broken.empty();
     const std::string name = ClusterName(cluster, catalogue);
@@ -213,15 +261,13 @@ absl::StatusOr<SuggestionResult> SuggestClusters(const ProfileSet& set, const Mh
                         absl::StrJoin(unlikely, ", "), ".");
       }
     }
-    all.push_back(std::move(s));
+    all.emplace_back(f, std::move(s));
   }
-  std::sort(all.begin(), all.end(), [](const ClusterSuggestion& a, const ClusterSuggestion& b) {
-    if (a.fit != b.fit) return a.fit > b.fit;
-    if (a.unlikely_hits != b.unlikely_hits) return a.unlikely_hits < b.unlikely_hits;
-    return a.cluster < b.cluster;
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return RanksBefore(a.first, a.second.cluster, b.first, b.second.cluster);
   });
   int rank = 0;
-  for (auto& s : all) {
+  for (auto& [f, s] : all) {
     if (s.excluded) {
       result.excluded.push_back(std::move(s));
     } else {

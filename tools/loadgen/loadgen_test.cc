@@ -242,6 +242,7 @@ TEST(LoadgenHistory, EachPersonsRowsAreInTimeOrderAndFitTheIntakesRules) {
   }
 }
 
+// The generator chooses clusters with care::RankClusters: the same order SuggestClusters gives.
 TEST(LoadgenRanking, RankClustersRanksAsTheRulesSuggestClusters) {
   uint64_t state = 12345;
   auto next = [&] {
@@ -258,7 +259,7 @@ TEST(LoadgenRanking, RankClustersRanksAsTheRulesSuggestClusters) {
     if (items[care::kItem8Index] >= 1 && items[care::kItem8Index] <= 4) ratings.item8_problem_type = 'B';
     auto expected = Rules().SuggestClusters(ratings);
     ASSERT_TRUE(expected.ok()) << expected.status();
-    const Ranked got = RankClusters(Rules().profiles(), items);
+    const care::ClusterRanking got = care::RankClusters(Rules().profiles(), ratings);
     std::vector<int> want_ranked, want_excluded;
     for (const auto& s : expected->ranked) want_ranked.push_back(s.cluster);
     for (const auto& s : expected->excluded) want_excluded.push_back(s.cluster);

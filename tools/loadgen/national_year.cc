@@ -279,52 +279,6 @@ absl::Status ValidateOptions(const NationalYearOptions& o) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Cluster ranking, as care::SuggestClusters ranks (see profiles.cc) without building explanations.
-
-Ranked RankClusters(const care::ProfileSet& profiles, const Items& items) {
-  struct Score {
-    int cluster, points, unlikely;
-  };
-  Score scores[32];
-  int n = 0;
-  Ranked out;
-  for (const auto& [cluster, profile] : profiles.profiles) {
-    if (!care::IsValidClusterId(cluster)) continue;
-    int points = 0, unlikely = 0;
-    bool broken = false;
-    for (int i = 0; i < kItems; ++i) {
-      const care::ItemRow& row = profile.items[i];
-      const int r = items[i];
-      const bool has_must = row[0] == care::CellMark::kMust || row[1] == care::CellMark::kMust ||
-                            row[2] == care::CellMark::kMust || row[3] == care::CellMark::kMust ||
-                            row[4] == care::CellMark::kMust;
-      if (r == care::kNotKnown) {
-        if (has_must) broken = true;
-        continue;
-      }
-      const care::CellMark m = row[r];
-      if (has_must && m != care::CellMark::kMust) broken = true;
-      if (m == care::CellMark::kMust || m == care::CellMark::kExpected) points += 2;
-      else if (m == care::CellMark::kMay) points += 1;
-      else ++unlikely;
-    }
-    if (broken) {
-      out.excluded.push_back(cluster);
-    } else if (n < 32) {
-      scores[n++] = {cluster, points, unlikely};
-    }
-  }
-  // Every cluster is scored over the same rated items, so comparing points compares fits.
-  std::sort(scores, scores + n, [](const Score& a, const Score& b) {
-    if (a.points != b.points) return a.points > b.points;
-    if (a.unlikely != b.unlikely) return a.unlikely < b.unlikely;
-    return a.cluster < b.cluster;
-  });
-  for (int i = 0; i < n; ++i) out.ranked.push_back(scores[i].cluster);
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // What every person shares: the rules, the teams, the EPRs.
 
 struct NationalYear::TeamInfo {
@@ -636,14 +590,21 @@ class PersonBuilder {
   }
   bool Acute(int team) const { return s_.teams[team].service_area->acute_pathway; }
 
-  bool RedRulesMet(const Ranked& ranked, int cluster) const {
+  // The rules' own ranking (care::RankClusters, as SuggestClusters ranks), for generated ratings.
+  care::ClusterRanking RankClusters(const Items& items) const {
+    care::MhctRatings ratings;
+    ratings.items = items;
+    return care::RankClusters(s_.rules.profiles(), ratings);
+  }
+
+  bool RedRulesMet(const care::ClusterRanking& ranked, int cluster) const {
     return std::find(ranked.excluded.begin(), ranked.excluded.end(), cluster) == ranked.excluded.end();
   }
 
   // The initial allocation: the best-ranked cluster the team holds that may be used at a first presentation
   // (now and then the clinician's second choice); low needs (clusters 1-3) recorded with a rationale.
   void ChooseInitial(const Items& items, int team, int& cluster, std::string& rationale) {
-    const Ranked ranked = RankClusters(s_.rules.profiles(), items);
+    const care::ClusterRanking ranked = RankClusters(items);
     if (target_ >= 1 && target_ <= 3 && !ranked.ranked.empty() && ranked.ranked.front() == target_ &&
         rng_.Chance(0.5)) {
       cluster = target_;
@@ -693,7 +654,7 @@ class PersonBuilder {
   // not, the change class the ratings suggest first; the first choice the transition protocol accepts.
   void ChooseReview(const Items& items, int team, absl::Time at, int& cluster, pbr::v1::ChangeClass& change,
                     std::string& rationale) {
-    const Ranked ranked = RankClusters(s_.rules.profiles(), items);
+    const care::ClusterRanking ranked = RankClusters(items);
     const int from = cluster_;
     std::vector<int> candidates;
     const bool keep = Fits(from, team) && RedRulesMet(ranked, from);

@@ -60,16 +60,6 @@ std::string NhsNumberAt(int64_t index);
 // The modulus-11 check digit of nine ASCII digits, or -1 when the check value is 10 (never issued).
 int NhsCheckDigit(const char* nine_digits);
 
-// ---- cluster ranking ----
-// The ranking care::SuggestClusters returns (fit from the scoring profiles, ties by fewer unlikely cells, then
-// the lower cluster id; clusters whose must-score cells are broken excluded), computed without its
-// explanations: the generator ranks three million assessments. Tests check it against care::SuggestClusters.
-struct Ranked {
-  std::vector<int> ranked;    // clusters not excluded, best fit first
-  std::vector<int> excluded;  // must-score cells broken
-};
-Ranked RankClusters(const care::ProfileSet& profiles, const std::array<int, care::kMhctItemCount>& items);
-
 // ---- the generator ----
 
 // One person's rows, in time order (the order pbr-import sends them).

@@ -88,4 +88,12 @@ struct SuggestionResult {
 absl::StatusOr<SuggestionResult> SuggestClusters(const ProfileSet& set, const MhctRatings& ratings,
                                                  const ClusterCatalogue* catalogue = nullptr);
 
+// The same ranking as SuggestClusters, cluster ids only and without explanations (nor the ratings'
+// validation: the caller's ratings are valid), for callers that rank in bulk (the load generator).
+struct ClusterRanking {
+  std::vector<int> ranked;    // clusters not excluded, best fit first
+  std::vector<int> excluded;  // must-score cells broken
+};
+ClusterRanking RankClusters(const ProfileSet& set, const MhctRatings& ratings);
+
 }  // namespace care
