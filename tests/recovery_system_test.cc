@@ -115,7 +115,7 @@ class RecoverySystemTest : public systemtest::PlatformFixture {
       (void)platform_->StartService(name);  // may already have stopped before printing READY
       ASSERT_TRUE(testing::WaitUntil([&] { return platform_->Process(name) == nullptr || !platform_->Process(name)->Running(); },
                                      kDeadline))
-          << name << " kept running on " << why;
+          << name << " kept running on " << why << "; its log:\n" << ReadFile(platform_->LogPath(name)).substr(log_before);
       const std::string log = ReadFile(platform_->LogPath(name)).substr(log_before);
       EXPECT_NE(log.find("DATA_LOSS"), std::string::npos) << name << " on " << why << ":\n" << log;
       EXPECT_NE(log.find("not the log this service consumed"), std::string::npos) << name << ":\n" << log;

@@ -98,6 +98,7 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
     return absl::UnavailableError(absl::StrCat("kafka subscribe: ", rd_kafka_err2str(e)));
   }
   stopping_ = false;
+  closed_ = false;
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -105,6 +106,8 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
 void Consumer::Stop() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
+  // Closed by the loop (LeaveGroup); a plain destroy would try to close it again, without a limit.
+  if (consumer_ && closed_) rd_kafka_destroy_flags(consumer_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   consumer_.reset();
 }
 
@@ -675,11 +678,37 @@ void Consumer::Run() {
       next_lag_update = now + absl::Seconds(1);
     }
   }
-  rd_kafka_consumer_close(consumer_.get());
-  if (!fatal.ok()) {
-    PBR_LOG(err) << "consumer stopped: " << fatal;
-    if (on_fatal_) on_fatal_(fatal);
+  // Said before leaving the group: the reason to stop is in the log even if the broker is slow to let go.
+  if (!fatal.ok()) PBR_LOG(err) << "consumer stopped: " << fatal;
+  LeaveGroup();
+  if (!fatal.ok() && on_fatal_) on_fatal_(fatal);
+}
+
+void Consumer::LeaveGroup() {
+  // rd_kafka_consumer_close waits without a limit (for the coordinator, for commits in flight); a
+  // broker that was replaced or is struggling must not keep a stopping service alive.
+  rd_kafka_t* rk = consumer_.get();
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk, queue)) {
+    PBR_LOG(warn) << "consumer: leaving the group: " << rd_kafka_error_string(e);
+    rd_kafka_error_destroy(e);
+  } else {
+    const absl::Time until = absl::Now() + settings_.timeout;
+    while (!rd_kafka_consumer_closed(rk) && absl::Now() < until) {
+      rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 100);
+      if (event == nullptr) continue;
+      // The revocation: nothing is left to write (every run was written or dropped before the loop ended).
+      if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE) rd_kafka_assign(rk, nullptr);
+      rd_kafka_event_destroy(event);
+    }
+    if (!rd_kafka_consumer_closed(rk)) {
+      PBR_LOG(warn) << "consumer: the broker did not confirm leaving the group within "
+                    << absl::FormatDuration(settings_.timeout) << "; stopping anyway (the group moves on after "
+                    << absl::FormatDuration(settings_.session_timeout) << ")";
+    }
   }
+  rd_kafka_queue_destroy(queue);
+  closed_ = true;
 }
 
 }  // namespace pbr::platform

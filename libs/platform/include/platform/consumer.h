@@ -180,6 +180,7 @@ class Consumer {
 
  private:
   void Run();
+  void LeaveGroup();  // the consumer loop's last step, bounded by the Kafka timeout
   // Applies `first` and whatever else is already fetched (a run, bounded by kMaxRunMessages and
   // kMaxRunBytes) into one batch, and writes it. Nothing of a run is written unless all of it is.
   absl::Status ApplyRun(const rd_kafka_message_t* first);
@@ -268,6 +269,7 @@ class Consumer {
   KafkaHandle consumer_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  bool closed_ = false;  // LeaveGroup ran (set by the loop, read after it is joined)
   std::atomic<int64_t> handled_{0};
   std::atomic<bool> caught_up_seen_{false};
   std::atomic<int64_t> lag_total_{-1};             // -1: not measured yet
