@@ -14,6 +14,8 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "national_year.h"
+#include "rows.h"  // tools/import: the corrections file read as pbr-import reads it
+#include "pbr/v1/allocation.grpc.pb.h"
 #include "pbr/v1/reporting.grpc.pb.h"
 #include "testing/local_platform.h"
 
@@ -48,13 +50,14 @@ TEST(LoadgenSystemTest, AGeneratedYearImportsWithoutARejectAndReportingCountsIt)
   ASSERT_TRUE(started.ok()) << started.status();
   std::unique_ptr<testing::LocalPlatform> platform = *std::move(started);
 
-  // The file, by the real tool.
+  // The files, by the real tool: the year, and the corrections EPRs send after it.
   const std::string csv = dir.path() + "/year.csv";
+  const std::string corrections_csv = dir.path() + "/corrections.csv";
   {
     auto gen = testing::ChildProcess::Spawn(
         {std::string(PBR_BIN_DIR) + "/pbr-loadgen", "--out=" + csv, absl::StrCat("--people=", kPeople),
          absl::StrCat("--assessments=", kAssessments), "--seed=3", absl::StrCat("--year-end=", kYearEnd),
-         absl::StrCat("--rules-dir=", PBR_RULES_DIR), "--source-systems=2"},
+         absl::StrCat("--rules-dir=", PBR_RULES_DIR), "--source-systems=2", "--corrections=" + corrections_csv},
         dir.path() + "/loadgen.log");
     ASSERT_TRUE(gen.ok()) << gen.status();
     auto line = (*gen)->WaitForLine("took ", absl::Seconds(60));
@@ -85,20 +88,33 @@ TEST(LoadgenSystemTest, AGeneratedYearImportsWithoutARejectAndReportingCountsIt)
   ASSERT_EQ(ReadAll(csv), expected_csv) << "pbr-loadgen and the library disagree";
 
   // Imported over each EPR's feed certificate.
-  std::vector<std::string> argv = {std::string(PBR_BIN_DIR) + "/pbr-import", csv,
-                                   "--allocation=" + platform->GrpcAddress("allocation"), "--timeout=30s"};
   auto tls = platform->FeedTlsFlags(loadgen::SourceSystemNames(2));
   ASSERT_TRUE(tls.ok()) << tls.status();
-  argv.insert(argv.end(), tls->begin(), tls->end());
-  const std::string import_log = dir.path() + "/import.log";
-  auto import = testing::ChildProcess::Spawn(argv, import_log);
-  ASSERT_TRUE(import.ok()) << import.status();
-  auto summary = (*import)->WaitForLine("rejected ", absl::Seconds(400) + absl::Milliseconds(20) * kPeople);
-  ASSERT_TRUE(summary.ok()) << summary.status() << "\n" << testing::Tail(import_log);
-  EXPECT_TRUE(absl::StartsWith(*summary, "rejected      0 ")) << *summary << "\n"
-                                                              << testing::Tail(dir.path() + "/year.rejects.csv", 20);
-  ASSERT_TRUE(testing::WaitUntil([&] { return !(*import)->Running(); }, absl::Seconds(30)));
-  EXPECT_EQ((*import)->Terminate(absl::Seconds(1)).value_or(-1), 0) << testing::Tail(import_log);
+  // Runs the real pbr-import on `file` and returns its summary (stdout), after checking nothing was
+  // rejected and it exited 0.
+  auto import_file = [&](const std::string& file, const std::string& log) -> std::string {
+    std::vector<std::string> argv = {std::string(PBR_BIN_DIR) + "/pbr-import", file,
+                                     "--allocation=" + platform->GrpcAddress("allocation"), "--timeout=30s"};
+    argv.insert(argv.end(), tls->begin(), tls->end());
+    auto import = testing::ChildProcess::Spawn(argv, log);
+    EXPECT_TRUE(import.ok()) << import.status();
+    if (!import.ok()) return "";
+    // The summary, line by line (stdout), up to its last line.
+    std::string out = "\n";
+    const absl::Time deadline = absl::Now() + absl::Seconds(400) + absl::Milliseconds(20) * kPeople;
+    for (;;) {
+      auto line = (*import)->WaitForLine("", deadline - absl::Now());
+      EXPECT_TRUE(line.ok()) << line.status() << "\n" << out << testing::Tail(log);
+      if (!line.ok()) break;
+      absl::StrAppend(&out, *line, "\n");
+      if (absl::StartsWith(*line, "took ")) break;
+    }
+    EXPECT_TRUE(testing::WaitUntil([&] { return !(*import)->Running(); }, absl::Seconds(30)));
+    EXPECT_EQ((*import)->Terminate(absl::Seconds(1)).value_or(-1), 0) << testing::Tail(log);
+    EXPECT_TRUE(absl::StrContains(out, "\nrejected      0 ")) << out << "\n" << testing::Tail(file + ".rejects.csv", 20);
+    return out;
+  };
+  import_file(csv, dir.path() + "/import.log");
 
   // Reporting's caseloads: every team's assessments recorded and the people it holds (not discharged,
   // whose latest assessment the team made), as generated.
@@ -130,6 +146,56 @@ TEST(LoadgenSystemTest, AGeneratedYearImportsWithoutARejectAndReportingCountsIt)
     EXPECT_EQ(counts.first, want_recorded) << team << ": assessments recorded";
     EXPECT_EQ(counts.second, want_people) << team << ": people on the caseload";
   }
+
+  // The corrections, by the same tool: each amendment is the assessment's next revision, each
+  // withdrawal an audited WithdrawCareEvent of the person's record; a second run changes nothing.
+  absl::TimeZone london;
+  ASSERT_TRUE(absl::LoadTimeZone("Europe/London", &london));
+  auto corrections = import::ParseImportFile(ReadAll(corrections_csv), london);
+  ASSERT_TRUE(corrections.ok()) << corrections.status();
+  int64_t amendments = 0, withdrawals = 0;
+  for (const import::ImportRow& row : corrections->rows) {
+    ++(row.action == import::Action::kAmendAssessment ? amendments : withdrawals);
+  }
+  ASSERT_GT(amendments, 0);
+  ASSERT_GT(withdrawals, 0);
+  const std::string first = import_file(corrections_csv, dir.path() + "/corrections.log");
+  EXPECT_TRUE(absl::StrContains(first, absl::StrCat("corrections   ", amendments, " amendments, ", withdrawals,
+                                                    " withdrawals")))
+      << first;
+  EXPECT_TRUE(absl::StrContains(first, absl::StrCat("accepted      ", amendments + withdrawals, "\n"))) << first;
+  auto clinician = platform->Stub<pbr::v1::Allocation>("allocation", "clinician");
+  auto admin = platform->Stub<pbr::v1::Allocation>("allocation", "admin");
+  for (const import::ImportRow& row : corrections->rows) {
+    pbr::v1::GetPersonRequest who;
+    who.set_nhs_number(row.nhs_number());
+    pbr::v1::Person person;
+    ASSERT_TRUE(clinician->GetPerson(testing::CallContext().get(), who, &person).ok()) << "line " << row.line;
+    if (row.action == import::Action::kAmendAssessment) {
+      pbr::v1::ListRequest list;
+      list.set_person_id(person.person_id());
+      list.set_page_size(500);
+      pbr::v1::ListAssessmentsReply assessments;
+      ASSERT_TRUE(clinician->ListAssessments(testing::CallContext().get(), list, &assessments).ok());
+      int revision = -1;
+      for (const auto& a : assessments.assessments()) {
+        if (a.source_record_id() == row.source_record_id()) revision = a.revision();
+      }
+      EXPECT_EQ(revision, 1) << "line " << row.line << ": " << row.source_record_id() << " was not amended";
+    } else {
+      pbr::v1::ListAuditRequest audit;
+      audit.set_person_id(person.person_id());
+      pbr::v1::ListAuditReply entries;
+      ASSERT_TRUE(admin->ListAudit(testing::CallContext().get(), audit, &entries).ok());
+      int withdrawn = 0;
+      for (const auto& e : entries.entries()) {
+        withdrawn += e.call() == "/pbr.v1.Allocation/WithdrawCareEvent" && e.outcome() == "OK";
+      }
+      EXPECT_EQ(withdrawn, 1) << "line " << row.line << ": " << row.source_record_id();
+    }
+  }
+  const std::string again = import_file(corrections_csv, dir.path() + "/corrections-again.log");
+  EXPECT_TRUE(absl::StrContains(again, absl::StrCat("duplicates    ", amendments, " "))) << again;
   EXPECT_TRUE(platform->StopAll().ok());
 }
 

@@ -1,6 +1,7 @@
 #include "allocation_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "absl/hash/hash.h"
@@ -471,7 +472,13 @@ absl::StatusOr<AllocationService::Staged<pbr::v1::RecordAssessmentReply>> Alloca
   ledger::PersonFacts facts = person->Facts();
   const ledger::CareRecord stored_before = ledger::Derive(person_id, facts);
   const ledger::PersonFacts earlier = facts.Before(next);
-  const ledger::CareRecord prior = ledger::Derive(person_id, earlier);
+  // Usually nothing is left out (a new assessment later than all the person's history, none
+  // withdrawn): the care before it is then the stored care, derived once rather than twice.
+  const bool same_facts = earlier.assessments().size() == facts.assessments().size() &&
+                          earlier.care_events().size() == facts.care_events().size();
+  std::optional<ledger::CareRecord> derived_prior;
+  if (!same_facts) derived_prior = ledger::Derive(person_id, earlier);
+  const ledger::CareRecord& prior = same_facts ? stored_before : *derived_prior;
   if (auto st = CheckReferralPeriod(r, prior); !st.ok()) return st;
   const AllocationFacts rule_facts = FactsBefore(earlier, prior, assessed_at);
   const bool as_initial = CheckedAsInitial(r, rule_facts);

@@ -1,6 +1,8 @@
 #include "csv.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -8,93 +10,6 @@ namespace pbr::import {
 namespace {
 
 constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
-
-// Reads records one at a time, tracking the physical line so every error can name it.
-class CsvParser {
- public:
-  explicit CsvParser(std::string_view text) : text_(text) {
-    if (text_.substr(0, kUtf8Bom.size()) == kUtf8Bom) pos_ = kUtf8Bom.size();
-  }
-
-  bool AtEnd() const { return pos_ >= text_.size(); }
-
-  CsvRecord Next() {
-    CsvRecord record;
-    record.line = line_;
-    for (;;) {
-      std::string field;
-      const bool ok = Peek() == '"' ? ReadQuoted(record, field) : ReadUnquoted(record, field);
-      record.fields.push_back(std::move(field));
-      if (!ok) return record;
-      if (Peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      ConsumeLineBreak();  // or the end of the file
-      return record;
-    }
-  }
-
- private:
-  char Peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  bool AtLineBreak() const { return Peek() == '\n' || Peek() == '\r'; }
-
-  // "\r\n", "\n" or a lone "\r" (old Mac exports) each end one line.
-  void ConsumeLineBreak() {
-    if (Peek() == '\r') ++pos_;
-    if (Peek() == '\n') ++pos_;
-    ++line_;
-  }
-
-  // After an error, resynchronise at the next line so the following rows are still read.
-  void SkipRestOfLine() {
-    while (!AtEnd() && !AtLineBreak()) ++pos_;
-    if (!AtEnd()) ConsumeLineBreak();
-  }
-
-  bool Fail(CsvRecord& record, std::string message) {
-    record.error = std::move(message);
-    SkipRestOfLine();
-    return false;
-  }
-
-  bool ReadUnquoted(CsvRecord& record, std::string& field) {
-    while (!AtEnd() && Peek() != ',' && !AtLineBreak()) {
-      if (Peek() == '"') {
-        return Fail(record,
-                    "a quote inside an unquoted field (a field holding quotes must be quoted, "
-                    "with each quote doubled)");
-      }
-      field += text_[pos_++];
-    }
-    return true;
-  }
-
-  bool ReadQuoted(CsvRecord& record, std::string& field) {
-    ++pos_;  // the opening quote
-    for (;;) {
-      if (AtEnd()) {
-        record.error = absl::StrCat("a quoted field opened on this line is never closed; the rest of the file (",
-                                    line_ - record.line + 1, " lines) was read into it");
-        return false;
-      }
-      const char c = text_[pos_++];
-      if (c == '"') {
-        if (Peek() != '"') break;  // the closing quote
-        ++pos_;                    // a doubled quote stands for one
-      } else if (c == '\n' || (c == '\r' && Peek() != '\n')) {
-        ++line_;  // a line break inside the field still moves later rows' line numbers
-      }
-      field += c;
-    }
-    if (AtEnd() || Peek() == ',' || AtLineBreak()) return true;
-    return Fail(record, "text after a closing quote (a quote inside a quoted field must be doubled)");
-  }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-  int line_ = 1;
-};
 
 bool IsBlank(const CsvRecord& record) {
   return record.error.empty() && record.fields.size() == 1 && record.fields[0].empty();
@@ -108,13 +23,146 @@ bool NeedsQuotes(std::string_view value) {
 
 }  // namespace
 
-std::vector<CsvRecord> ParseCsv(std::string_view text) {
-  std::vector<CsvRecord> records;
-  CsvParser parser(text);
-  while (!parser.AtEnd()) {
-    CsvRecord record = parser.Next();
-    if (!IsBlank(record)) records.push_back(std::move(record));
+CsvReader::CsvReader(std::istream& in, size_t chunk_bytes, size_t max_record_bytes)
+    : in_(in), chunk_bytes_(std::max<size_t>(chunk_bytes, 1)), max_record_bytes_(std::max<size_t>(max_record_bytes, 1)) {}
+
+bool CsvReader::Refill() {
+  buffer_.erase(0, pos_);
+  consumed_ += pos_;
+  pos_ = 0;
+  if (eof_) return false;
+  const size_t had = buffer_.size();
+  buffer_.resize(had + chunk_bytes_);
+  in_.read(buffer_.data() + had, static_cast<std::streamsize>(chunk_bytes_));
+  const auto got = static_cast<size_t>(in_.gcount());
+  buffer_.resize(had + got);
+  if (got < chunk_bytes_) {
+    eof_ = true;
+    failed_ = in_.bad();
   }
+  return got > 0;
+}
+
+bool CsvReader::Next(CsvRecord& record) {
+  if (!started_) {
+    started_ = true;
+    while (buffer_.size() < kUtf8Bom.size() && Refill()) {
+    }
+    if (std::string_view(buffer_).substr(0, kUtf8Bom.size()) == kUtf8Bom) pos_ = kUtf8Bom.size();
+  }
+  for (;;) {
+    if (pos_ >= buffer_.size()) {
+      if (!Refill()) return false;
+      continue;
+    }
+    const size_t start = pos_;
+    const int start_line = line_;
+    ran_out_ = false;
+    CsvRecord parsed;
+    ParseRecord(parsed);
+    if (ran_out_ && !eof_) {
+      // The record goes on past what is read: read more and parse it again from its start.
+      pos_ = start;
+      line_ = start_line;
+      if (buffer_.size() - start < max_record_bytes_) {
+        Refill();
+        continue;
+      }
+      parsed = CsvRecord{start_line, {}, ""};
+      parsed.error = absl::StrCat("a record longer than ", max_record_bytes_,
+                                  " bytes starts on this line (an unclosed quote?); reading goes on at the next line");
+      // Skips the rest of this physical line, reading on as needed.
+      for (;;) {
+        while (pos_ < buffer_.size() && buffer_[pos_] != '\n' && buffer_[pos_] != '\r') ++pos_;
+        if (pos_ < buffer_.size() || !Refill()) break;  // at the line break, or the file ends on this line
+      }
+      if (pos_ + 1 >= buffer_.size() && !eof_) Refill();  // a "\r" last in the buffer may be half of "\r\n"
+      if (pos_ < buffer_.size()) ConsumeLineBreak();
+      record = std::move(parsed);
+      return true;
+    }
+    if (IsBlank(parsed)) continue;
+    record = std::move(parsed);
+    return true;
+  }
+}
+
+void CsvReader::ParseRecord(CsvRecord& record) {
+  record.line = line_;
+  for (;;) {
+    std::string field;
+    const bool ok = Peek() == '"' ? ReadQuoted(record, field) : ReadUnquoted(record, field);
+    record.fields.push_back(std::move(field));
+    if (!ok) return;
+    if (Peek() == ',') {
+      ++pos_;
+      continue;
+    }
+    ConsumeLineBreak();  // or the end of the file
+    return;
+  }
+}
+
+// "\r\n", "\n" or a lone "\r" (old Mac exports) each end one line.
+void CsvReader::ConsumeLineBreak() {
+  if (Peek() == '\r') ++pos_;
+  if (Peek() == '\n') ++pos_;
+  ++line_;
+}
+
+// After an error, resynchronise at the next line so the following rows are still read.
+void CsvReader::SkipRestOfLine() {
+  while (!AtEnd() && !AtLineBreak()) ++pos_;
+  if (!AtEnd()) ConsumeLineBreak();
+}
+
+bool CsvReader::Fail(CsvRecord& record, std::string message) {
+  record.error = std::move(message);
+  SkipRestOfLine();
+  return false;
+}
+
+bool CsvReader::ReadUnquoted(CsvRecord& record, std::string& field) {
+  const size_t from = pos_;
+  while (!AtEnd() && Peek() != ',' && !AtLineBreak()) {
+    if (Peek() == '"') {
+      return Fail(record,
+                  "a quote inside an unquoted field (a field holding quotes must be quoted, "
+                  "with each quote doubled)");
+    }
+    ++pos_;
+  }
+  field.assign(buffer_, from, pos_ - from);
+  return true;
+}
+
+bool CsvReader::ReadQuoted(CsvRecord& record, std::string& field) {
+  ++pos_;  // the opening quote
+  for (;;) {
+    if (AtEnd()) {
+      record.error = absl::StrCat("a quoted field opened on this line is never closed; the rest of the file (",
+                                  line_ - record.line + 1, " lines) was read into it");
+      return false;
+    }
+    const char c = buffer_[pos_++];
+    if (c == '"') {
+      if (Peek() != '"') break;  // the closing quote
+      ++pos_;                    // a doubled quote stands for one
+    } else if (c == '\n' || (c == '\r' && Peek() != '\n')) {
+      ++line_;  // a line break inside the field still moves later rows' line numbers
+    }
+    field += c;
+  }
+  if (AtEnd() || Peek() == ',' || AtLineBreak()) return true;
+  return Fail(record, "text after a closing quote (a quote inside a quoted field must be doubled)");
+}
+
+std::vector<CsvRecord> ParseCsv(std::string_view text) {
+  std::istringstream in{std::string(text)};
+  CsvReader reader(in);
+  std::vector<CsvRecord> records;
+  CsvRecord record;
+  while (reader.Next(record)) records.push_back(std::move(record));
   return records;
 }
 

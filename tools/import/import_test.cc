@@ -474,6 +474,179 @@ TEST(ImportRejects, LineNumbersCountQuotedLineBreaks) {
   EXPECT_EQ(file.rejects[0].line, 4);  // header 1, assessment 2-3
 }
 
+// ---- reading in chunks ----
+
+// What the reader gives for `text` when it reads `chunk` bytes at a time.
+std::vector<CsvRecord> ReadInChunks(const std::string& text, size_t chunk, size_t max_record = 1 << 20) {
+  std::istringstream in(text);
+  CsvReader reader(in, chunk, max_record);
+  std::vector<CsvRecord> out;
+  CsvRecord record;
+  while (reader.Next(record)) out.push_back(record);
+  EXPECT_EQ(reader.bytes_read(), text.size());
+  return out;
+}
+
+void ExpectSameRecords(const std::vector<CsvRecord>& got, const std::vector<CsvRecord>& want, size_t chunk) {
+  ASSERT_EQ(got.size(), want.size()) << "chunk " << chunk;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].line, want[i].line) << "chunk " << chunk << " record " << i;
+    EXPECT_EQ(got[i].fields, want[i].fields) << "chunk " << chunk << " record " << i;
+    EXPECT_EQ(got[i].error, want[i].error) << "chunk " << chunk << " record " << i;
+  }
+}
+
+TEST(ImportCsvReader, AnyChunkSizeReadsTheSameRecordsOnTheSameLines) {
+  // A byte order mark, CRLF split anywhere, quoted commas and line breaks, a lone CR, a bad quote
+  // and blank lines: every boundary a chunk can fall on.
+  const std::string text =
+      "\xEF\xBB\xBFkind,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\"two\r\nlines\"\r\n\r\nab\"c,d,e\n"
+      "last,row,here\rold,mac,line\n\n\"open at the end,no close";
+  const std::vector<CsvRecord> whole = ReadInChunks(text, text.size() + 1);
+  ASSERT_EQ(whole.size(), 6u);
+  EXPECT_EQ(whole[0].fields, (std::vector<std::string>{"kind", "b", "c"}));
+  EXPECT_EQ(whole[1].fields, (std::vector<std::string>{"x, y", "say \"hi\"", "two\r\nlines"}));
+  EXPECT_EQ(whole[1].line, 2);
+  EXPECT_EQ(whole[2].line, 5);  // after the quoted line break and the blank line
+  EXPECT_FALSE(whole[2].error.empty());
+  EXPECT_EQ(whole[3].line, 6);
+  EXPECT_EQ(whole[4].fields, (std::vector<std::string>{"old", "mac", "line"}));
+  EXPECT_EQ(whole[5].line, 9);
+  EXPECT_TRUE(absl::StrContains(whole[5].error, "never closed")) << whole[5].error;
+  for (size_t chunk : {1, 2, 3, 4, 5, 7, 11, 16, 64}) ExpectSameRecords(ReadInChunks(text, chunk), whole, chunk);
+  ExpectSameRecords(ParseCsv(text), whole, 0);
+}
+
+TEST(ImportCsvReader, ARecordLongerThanTheBoundIsAnErrorOnItsLineAndReadingGoesOn) {
+  // An unclosed quote in the middle of a large file would otherwise read the rest of it into memory.
+  std::string text = "h1,h2\nok,1\n\"unclosed," + std::string(300, 'x') + "\nnext,2\nafter,3\n";
+  const auto records = ReadInChunks(text, 16, /*max_record=*/100);
+  ASSERT_EQ(records.size(), 5u);
+  EXPECT_EQ(records[2].line, 3);
+  EXPECT_TRUE(absl::StrContains(records[2].error, "longer than 100 bytes")) << records[2].error;
+  EXPECT_EQ(records[3].line, 4);
+  EXPECT_EQ(records[3].fields, (std::vector<std::string>{"next", "2"}));
+  EXPECT_EQ(records[4].fields, (std::vector<std::string>{"after", "3"}));
+}
+
+TEST(ImportReader, ChunksHoldEveryRowOnceWithItsLineAsTheWholeFileDoes) {
+  std::vector<Cells> rows;
+  for (int i = 0; i < 23; ++i) {
+    Cells c = i % 3 == 0 ? CareEvent() : Assessment();
+    c["source_record_id"] = absl::StrCat("R-", i);
+    if (i % 5 == 4) c["reason"] = "sometimes";  // a reject every fifth row
+    if (i == 7) c["clinical_rationale"] = "over\ntwo lines";
+    rows.push_back(c);
+  }
+  const std::string text = File(rows);
+  const ImportFile whole = Parse(text);
+  std::istringstream in(text);
+  auto reader = ImportReader::Open(in, London(), /*chunk_bytes=*/97);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  ImportFile chunk, joined;
+  int chunks = 0;
+  while ((*reader)->ReadChunk(4, chunk)) {
+    EXPECT_LE(chunk.rows.size() + chunk.rejects.size(), 4u);
+    ++chunks;
+    for (auto& r : chunk.rows) joined.rows.push_back(r);
+    for (auto& r : chunk.rejects) joined.rejects.push_back(r);
+  }
+  EXPECT_EQ(chunks, 6);  // 23 rows, 4 at a time
+  EXPECT_EQ((*reader)->bytes_read(), text.size());
+  EXPECT_FALSE((*reader)->failed());
+  ASSERT_EQ(joined.rows.size(), whole.rows.size());
+  ASSERT_EQ(joined.rejects.size(), whole.rejects.size());
+  EXPECT_EQ(whole.rejects.size(), 4u);
+  for (size_t i = 0; i < whole.rows.size(); ++i) {
+    EXPECT_EQ(joined.rows[i].line, whole.rows[i].line);
+    EXPECT_EQ(joined.rows[i].source_record_id(), whole.rows[i].source_record_id());
+  }
+  for (size_t i = 0; i < whole.rejects.size(); ++i) EXPECT_EQ(joined.rejects[i].line, whole.rejects[i].line);
+  EXPECT_EQ(whole.rows.back().line, 25);  // 23 rows after the header, one of them two lines long
+}
+
+TEST(ImportReader, AFileWithoutAHeaderIsRefusedWhole) {
+  std::istringstream empty("");
+  EXPECT_EQ(ImportReader::Open(empty, London()).status().code(), absl::StatusCode::kInvalidArgument);
+  std::istringstream unknown("kind,colour\n");
+  auto reader = ImportReader::Open(unknown, London());
+  ASSERT_FALSE(reader.ok());
+  EXPECT_TRUE(absl::StrContains(reader.status().message(), "'colour'")) << reader.status();
+}
+
+// ---- corrections (a corrections file's action column) ----
+
+Cells Correction(Cells row, std::string action, std::string reason = "recorded under the wrong clinician") {
+  row["action"] = std::move(action);
+  row["corrected_at"] = "2024-05-15T06:30:00Z";
+  row["correction_reason"] = std::move(reason);
+  return row;
+}
+
+// Only the record's identifiers, as a withdrawal names it.
+Cells Identifiers(const Cells& row) {
+  Cells out;
+  for (const char* c : {"kind", "source_system", "source_record_id", "nhs_number"}) out[c] = row.at(c);
+  return out;
+}
+
+TEST(ImportCorrections, EachActionBecomesItsCallWithTheRecordItNames) {
+  Cells amended = Assessment();
+  amended["clinician_id"] = "clin-1-corrected";
+  ImportFile file = Parse(File({Correction(amended, "amend_assessment"),
+                                Correction(Identifiers(CareEvent()), "withdraw_care_event", "wrong person"),
+                                Correction(Identifiers(Assessment()), "WITHDRAW_ASSESSMENT", " entered twice "),
+                                Assessment()}));
+  ASSERT_TRUE(file.rejects.empty()) << file.rejects[0].reason;
+  ASSERT_EQ(file.rows.size(), 4u);
+  EXPECT_EQ(file.rows[0].action, Action::kAmendAssessment);
+  EXPECT_EQ(std::get<AssessmentRequest>(file.rows[0].request).clinician_id(), "clin-1-corrected");
+  EXPECT_EQ(std::get<AssessmentRequest>(file.rows[0].request).ratings().items_size(), 18);
+  EXPECT_EQ(file.rows[1].action, Action::kWithdrawCareEvent);
+  EXPECT_EQ(file.rows[1].source_record_id(), "SS-E-1");
+  EXPECT_EQ(file.rows[1].source_system(), "systmone-south");
+  EXPECT_EQ(file.rows[1].correction_reason, "wrong person");
+  EXPECT_EQ(file.rows[2].action, Action::kWithdrawAssessment);
+  EXPECT_EQ(file.rows[2].correction_reason, " entered twice ");  // free text, as written
+  EXPECT_EQ(file.rows[3].action, Action::kRecord);  // an empty action records
+  EXPECT_TRUE(file.rows[2].is_correction());
+  EXPECT_FALSE(file.rows[3].is_correction());
+  const Summary s = Summarise(file, nullptr);
+  EXPECT_EQ(s.amendments, 1u);
+  EXPECT_EQ(s.withdrawals, 2u);
+  EXPECT_TRUE(absl::StrContains(RenderSummary(s), "corrections   1 amendments, 2 withdrawals")) << RenderSummary(s);
+}
+
+TEST(ImportCorrections, AnActionThatDoesNotFitTheRowIsRefusedNamingTheColumn) {
+  Reject r = OnlyReject(Correction(Assessment(), "delete"));
+  EXPECT_EQ(r.code, code::kBadAction);
+  EXPECT_TRUE(absl::StartsWith(r.reason, "action: 'delete' is not record, amend_assessment")) << r.reason;
+  r = OnlyReject(Correction(Identifiers(CareEvent()), "withdraw_assessment"));
+  EXPECT_EQ(r.code, code::kBadAction);
+  EXPECT_TRUE(absl::StrContains(r.reason, "withdraw_assessment on a care_event row")) << r.reason;
+  r = OnlyReject(Correction(Identifiers(Assessment()), "withdraw_care_event"));
+  EXPECT_EQ(r.code, code::kBadAction);
+  r = OnlyReject(Correction(CareEvent(), "amend_assessment"));
+  EXPECT_EQ(r.code, code::kBadAction);
+  // A withdrawal names a record: anything more is refused, not ignored.
+  Cells extra = Identifiers(CareEvent());
+  extra["team_id"] = "crht-south";
+  r = OnlyReject(Correction(extra, "withdraw_care_event"));
+  EXPECT_EQ(r.code, code::kNotForAction);
+  EXPECT_TRUE(absl::StartsWith(r.reason, "team_id: given on a withdraw_care_event row")) << r.reason;
+  // And a record row has no correction to describe.
+  Cells record = Assessment();
+  record["correction_reason"] = "why";
+  r = OnlyReject(record);
+  EXPECT_EQ(r.code, code::kNotForAction);
+  EXPECT_TRUE(absl::StartsWith(r.reason, "correction_reason: given on a record row")) << r.reason;
+  Cells late = Correction(Identifiers(CareEvent()), "withdraw_care_event");
+  late["corrected_at"] = "yesterday";
+  r = OnlyReject(late);
+  EXPECT_EQ(r.code, code::kBadTime);
+  EXPECT_TRUE(absl::StartsWith(r.reason, "corrected_at: 'yesterday'")) << r.reason;
+}
+
 // ---- reject file and summary ----
 
 TEST(ImportReport, RejectFileListsLocalAndServiceRejectsByLine) {
@@ -503,6 +676,34 @@ TEST(ImportReport, RejectFileIsWrittenOnlyWhenThereAreRejects) {
   ASSERT_TRUE(WriteRejectsFile(path, {}).ok());
   EXPECT_FALSE(std::filesystem::exists(path));   // the stale one is gone
   EXPECT_TRUE(WriteRejectsFile(path, {}).ok());  // and none is fine
+}
+
+TEST(ImportReport, RejectsWriterAppendsChunksAndLeavesNothingHalfWritten) {
+  const std::string path = (std::filesystem::temp_directory_path() / "pbr_import_writer_test.rejects.csv").string();
+  {
+    RejectsWriter writer(path);
+    ASSERT_TRUE(writer.Append({Reject{2, "a", "BAD_BOOL", "x"}}).ok());
+    ASSERT_TRUE(writer.Append({}).ok());
+    ASSERT_TRUE(writer.Append({Reject{9, "b", "BAD_TIME", "y"}, Reject{12, "c", "INVALID_ARGUMENT", "z"}}).ok());
+    EXPECT_EQ(writer.written(), 3u);
+    EXPECT_FALSE(std::filesystem::exists(path));  // not until the run is over
+    ASSERT_TRUE(writer.Commit().ok());
+  }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_EQ(text.str(), "line,source_record_id,code,reason\n2,a,BAD_BOOL,x\n9,b,BAD_TIME,y\n12,c,INVALID_ARGUMENT,z\n");
+  {
+    RejectsWriter abandoned(path);  // a run that stops before committing
+    ASSERT_TRUE(abandoned.Append({Reject{3, "d", "BAD_BOOL", "w"}}).ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_TRUE(std::filesystem::exists(path));  // the last whole run's file stays
+  std::filesystem::remove(path);
+  RejectsWriter unwritable("/proc/no-such-dir/x.rejects.csv");
+  const absl::Status st = unwritable.Append({Reject{2, "a", "BAD_BOOL", "x"}});
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(st.message(), "/proc/no-such-dir/x.rejects.csv.tmp")) << st;
 }
 
 TEST(ImportReport, DefaultRejectsPath) {
@@ -765,12 +966,42 @@ TEST(ImportSend, ABatchThatFailedWholeIsSentAgainWholeAndItsAnswersArePerRow) {
   for (const auto& o : refused.outcomes) EXPECT_EQ(o.code, "PERMISSION_DENIED");
 }
 
+TEST(ImportSend, CorrectionsAreSingleCallsAfterThePersonsEarlierRowsEvenWhenBatching) {
+  // Two people, each recorded twice, then corrected, then recorded again.
+  std::vector<ImportRow> rows;
+  for (int k = 0; k < 3; ++k) {
+    for (int p = 0; p < 2; ++p) {
+      CareEventRequest e;
+      e.set_nhs_number(absl::StrCat("999000000", p));
+      e.set_source_system("rio-north");
+      e.set_source_record_id(absl::StrCat(p, "-", k));
+      ImportRow row{static_cast<int>(rows.size()) + 2, e};
+      if (k == 1) row.action = Action::kWithdrawCareEvent;
+      rows.push_back(row);
+    }
+  }
+  FakeBatchIntake intake;
+  SendOptions options = Fast(1);
+  options.batch_rows = 10;
+  const SendResult result = SendAll(rows, intake, options, nullptr);
+  for (const auto& o : result.outcomes) EXPECT_EQ(o.state, RowOutcome::State::kAccepted);
+  // Each person's rows reached the service in file order...
+  EXPECT_EQ(intake.sent().at("9990000000"), (std::vector<std::string>{"0-0", "0-1", "0-2"}));
+  EXPECT_EQ(intake.sent().at("9990000001"), (std::vector<std::string>{"1-0", "1-1", "1-2"}));
+  // ...and no batch carried a correction (the bulk path only records).
+  for (const auto& batch : intake.batches()) {
+    for (const std::string& id : batch) EXPECT_FALSE(absl::EndsWith(id, "-1")) << id << " went in a batch";
+  }
+}
+
 // ---- progress and the shipped example ----
 
 TEST(ImportProgress, LineShowsDoneTotalRateAndEta) {
   EXPECT_EQ(Progress::Line("sent", 40, 100, absl::Seconds(2)), "sent 40/100 (40%)  20/s  ETA 3s");
   EXPECT_EQ(Progress::Line("sent", 0, 100, absl::Seconds(2)), "sent 0/100 (0%)  0/s  ETA -");
   EXPECT_EQ(Progress::Line("sent", 5, 5, absl::Seconds(1)), "sent 5/5 (100%)  5/s  ETA 0s");
+  EXPECT_EQ(Progress::Line("sent", 12'500'000, 50'000'000, absl::Seconds(2), Progress::Unit::kBytes),
+            "sent 12.5/50.0 MB (25%)  6.2 MB/s  ETA 6s");
 }
 
 TEST(ImportProgress, WithoutATerminalOneLinePerTenth) {

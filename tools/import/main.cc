@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -75,51 +76,69 @@ CLI::Validator DurationValidator() {
       "DURATION");
 }
 
-std::optional<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::cerr << "error: cannot read " << path << ": " << std::strerror(errno) << "\n";
-    return std::nullopt;
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Overwriting the input with rejects would lose the data being imported.
 bool SameFile(const std::string& a, const std::string& b) {
   std::error_code error;
   return a == b || std::filesystem::equivalent(a, b, error);
 }
 
-// Writes the reject file and prints where it is; false (after saying why) if it could not be written.
-bool ReportRejects(const std::string& path, const std::vector<Reject>& rejects) {
-  if (auto st = WriteRejectsFile(path, rejects); !st.ok()) {
-    std::cerr << "error: " << st.message() << "\n";
-    return false;
-  }
-  if (!rejects.empty()) std::cout << "rejects       " << path << "\n";
-  return true;
-}
+// Rows are read and sent a chunk at a time, so memory stays bounded whatever the file's size (a
+// national year is gigabytes). A chunk is sent whole before the next is read, so one person's rows
+// still reach the service in file order across chunks.
+constexpr size_t kChunkRows = 50'000;
 
-int Finish(const Options& o, const ImportFile& file, const SendResult* sent, absl::Time start) {
-  const Summary summary = Summarise(file, sent);
-  std::cout << RenderSummary(summary);
-  if (summary.rejects_by_code.count("UNIMPLEMENTED") > 0) {
-    std::cout << "  (UNIMPLEMENTED: this allocation service does not offer the call yet, e.g. RecordCareEvent;\n"
-                 "   re-run the same file once it does: the rows recorded now answer as duplicates)\n";
+// Sends a chunk, or when `intake` is null (a dry run, or sending stopped) leaves every row "not sent".
+class ChunkSender {
+ public:
+  ChunkSender(const Options& o, GrpcIntake* intake) : o_(o), intake_(intake) {}
+
+  SendResult Send(const ImportFile& chunk, Progress& progress, uint64_t chunk_bytes) {
+    SendResult sent;
+    if (intake_ == nullptr || stopped_) {
+      sent.outcomes.resize(chunk.rows.size());
+      return sent;
+    }
+    if (!connected_) {
+      // Fails fast, before any row, rather than a retry loop per row when nothing is listening: over
+      // the first source system that has a certificate (rows of one without are rejected, saying so).
+      grpc::Status connected = grpc::Status::OK;
+      std::set<std::string> tried;
+      for (const ImportRow& row : chunk.rows) {
+        if (!tried.insert(row.source_system()).second) continue;
+        connected = intake_->Connect(row.source_system(), o_.rpc.timeout);
+        if (connected.error_code() != grpc::StatusCode::FAILED_PRECONDITION) break;
+      }
+      if (!connected.ok() && connected.error_code() != grpc::StatusCode::FAILED_PRECONDITION) {
+        Stop(connected);
+        sent.outcomes.resize(chunk.rows.size());
+        return sent;
+      }
+      connected_ = !chunk.rows.empty();
+    }
+    SendOptions send;
+    send.concurrency = o_.concurrency;
+    send.batch_rows = o_.batch_rows;
+    // Progress is in bytes of the file: each row answered stands for its share of the chunk's bytes.
+    const size_t per_row = chunk.rows.empty() ? 0 : chunk_bytes / chunk.rows.size();
+    sent = SendAll(chunk.rows, *intake_, send, [&progress, per_row] { progress.Add(per_row); });
+    if (sent.stopped_early) Stop(sent.stop_status);
+    return sent;
   }
-  const bool written = ReportRejects(o.rejects, CollectRejects(file, sent));
-  std::cout << absl::StrFormat("took          %.1fs\n", absl::ToDoubleSeconds(absl::Now() - start));
-  if (sent != nullptr && sent->stopped_early) {
-    std::cerr << "error: stopped early, " << summary.not_sent
-              << " rows not sent: " << pbr::cli::DescribeRpcError(sent->stop_status, o.rpc.AllocationEndpoint())
-              << "\n  re-run the same file once the service is back: rows already recorded answer as duplicates\n";
-    return kExitFailed;
+
+  bool stopped() const { return stopped_; }
+  const grpc::Status& stop_status() const { return stop_status_; }
+
+ private:
+  void Stop(const grpc::Status& status) {
+    stopped_ = true;
+    stop_status_ = status;
   }
-  if (!written) return kExitFailed;
-  return summary.rejected_locally + summary.rejected_by_service > 0 ? kExitRejects : kExitOk;
-}
+
+  const Options& o_;
+  GrpcIntake* intake_;
+  bool connected_ = false, stopped_ = false;
+  grpc::Status stop_status_;
+};
 
 int Run(Options& o) {
   const absl::Time start = absl::Now();
@@ -134,48 +153,74 @@ int Run(Options& o) {
     std::cerr << "error: cannot load the Europe/London time zone (is tzdata installed?)\n";
     return kExitFailed;
   }
-  const std::optional<std::string> text = ReadFile(o.file);
-  if (!text) return kExitFailed;
-  absl::StatusOr<ImportFile> file = ParseImportFile(*text, london);
-  if (!file.ok()) {
-    std::cerr << "error: " << o.file << ": " << file.status().message() << "\n";
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) {
+    std::cerr << "error: cannot read " << o.file << ": " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  std::error_code size_error;
+  const uintmax_t file_bytes = std::filesystem::file_size(o.file, size_error);
+  absl::StatusOr<std::unique_ptr<ImportReader>> reader = ImportReader::Open(in, london);
+  if (!reader.ok()) {
+    std::cerr << "error: " << o.file << ": " << reader.status().message() << "\n";
     return kExitFailed;
   }
   const pbr::cli::Endpoint endpoint = o.rpc.AllocationEndpoint();
   std::cerr << absl::StrFormat(
-      "pbr-import: %s: %d rows to send, %d unreadable%s\n", o.file, file->rows.size(), file->rejects.size(),
+      "pbr-import: %s: %.1f MB%s\n", o.file, size_error ? 0.0 : file_bytes / 1e6,
       o.dry_run ? " (dry run)"
                 : absl::StrFormat(", %d in flight (%d rows per call) to %s at %s", o.concurrency, o.batch_rows,
                                   endpoint.service, endpoint.address));
-  if (o.dry_run) return Finish(o, *file, nullptr, start);
 
-  GrpcIntake intake(endpoint.address, o.rpc.timeout);
-  // Fails fast, before any row, rather than a retry loop per row when nothing is listening: over
-  // the first source system that has a certificate (rows of one without are rejected, saying so).
-  grpc::Status connected = grpc::Status::OK;
-  std::set<std::string> tried;
-  for (const ImportRow& row : file->rows) {
-    if (!tried.insert(row.source_system()).second) continue;
-    connected = intake.Connect(row.source_system(), o.rpc.timeout);
-    if (connected.error_code() != grpc::StatusCode::FAILED_PRECONDITION) break;
-  }
-  if (connected.error_code() == grpc::StatusCode::FAILED_PRECONDITION) connected = grpc::Status::OK;  // per row
-  if (!connected.ok()) {
-    SendResult none;
-    none.outcomes.resize(file->rows.size());  // every row "not sent"
-    none.stopped_early = true;
-    none.stop_status = connected;
-    return Finish(o, *file, &none, start);
-  }
-  SendOptions send;
-  send.concurrency = o.concurrency;
-  send.batch_rows = o.batch_rows;
-  SendResult sent;
+  std::optional<GrpcIntake> intake;
+  if (!o.dry_run) intake.emplace(endpoint.address, o.rpc.timeout);
+  ChunkSender sender(o, intake ? &*intake : nullptr);
+  RejectsWriter rejects(o.rejects);
+  absl::Status rejects_written;
+  Summary summary;
+  summary.dry_run = o.dry_run;
   {
-    Progress progress("sent", file->rows.size(), std::cerr, isatty(STDERR_FILENO) != 0);
-    sent = SendAll(file->rows, intake, send, [&progress] { progress.Add(); });
+    Progress progress(o.dry_run ? "read" : "sent", size_error ? 0 : file_bytes, std::cerr,
+                      isatty(STDERR_FILENO) != 0, Progress::Unit::kBytes);
+    ImportFile chunk;
+    uint64_t read_before = (*reader)->bytes_read();
+    while ((*reader)->ReadChunk(kChunkRows, chunk)) {
+      const uint64_t read_now = (*reader)->bytes_read();
+      const SendResult sent = sender.Send(chunk, progress, read_now - read_before);
+      progress.Set(read_now);
+      read_before = read_now;
+      AddToSummary(summary, chunk, o.dry_run ? nullptr : &sent);
+      // A reject file that cannot be written (a full disk) stops the import: rejects must not be lost.
+      if (rejects_written.ok()) rejects_written = rejects.Append(CollectRejects(chunk, &sent));
+      if (!rejects_written.ok()) break;
+    }
   }
-  return Finish(o, *file, &sent, start);
+  if (rejects_written.ok() && (*reader)->failed()) {
+    std::cerr << "error: " << o.file << ": could not be read to its end: " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  std::cout << RenderSummary(summary);
+  if (summary.rejects_by_code.count("UNIMPLEMENTED") > 0) {
+    std::cout << "  (UNIMPLEMENTED: this allocation service does not offer the call yet, e.g. RecordCareEvent;\n"
+                 "   re-run the same file once it does: the rows recorded now answer as duplicates)\n";
+  }
+  if (rejects_written.ok()) rejects_written = rejects.Commit();
+  if (!rejects_written.ok()) {
+    std::cerr << "error: " << rejects_written.message() << "\n";
+  } else if (rejects.written() > 0) {
+    std::cout << "rejects       " << o.rejects << "\n";
+  }
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  std::cout << absl::StrFormat("took          %.1fs (%.0f rows/s)\n", seconds,
+                               seconds > 0 ? summary.rows / seconds : 0.0);
+  if (sender.stopped()) {
+    std::cerr << "error: stopped early, " << summary.not_sent
+              << " rows not sent: " << pbr::cli::DescribeRpcError(sender.stop_status(), endpoint)
+              << "\n  re-run the same file once the service is back: rows already recorded answer as duplicates\n";
+    return kExitFailed;
+  }
+  if (!rejects_written.ok()) return kExitFailed;
+  return summary.rejected_locally + summary.rejected_by_service > 0 ? kExitRejects : kExitOk;
 }
 
 }  // namespace

@@ -35,39 +35,71 @@ std::vector<Reject> CollectRejects(const ImportFile& file, const SendResult* sen
   return out;
 }
 
+namespace {
+std::string RejectsHeader() { return CsvLine({"line", "source_record_id", "code", "reason"}); }
+std::string RejectLine(const Reject& r) {
+  return CsvLine({std::to_string(r.line), r.source_record_id, r.code, r.reason});
+}
+}  // namespace
+
 std::string RejectsCsv(const std::vector<Reject>& rejects) {
-  std::string out = CsvLine({"line", "source_record_id", "code", "reason"});
-  for (const Reject& r : rejects) out += CsvLine({std::to_string(r.line), r.source_record_id, r.code, r.reason});
+  std::string out = RejectsHeader();
+  for (const Reject& r : rejects) out += RejectLine(r);
   return out;
 }
 
-absl::Status WriteRejectsFile(const std::string& path, const std::vector<Reject>& rejects) {
-  std::error_code error;
-  if (rejects.empty()) {
-    std::filesystem::remove(path, error);
-    if (error) return absl::UnavailableError(absl::StrCat("cannot remove the stale ", path, ": ", error.message()));
-    return absl::OkStatus();
+RejectsWriter::~RejectsWriter() {
+  if (committed_) return;
+  out_.close();
+  std::error_code ignored;
+  std::filesystem::remove(temporary_, ignored);
+}
+
+absl::Status RejectsWriter::Append(const std::vector<Reject>& rejects) {
+  if (rejects.empty()) return absl::OkStatus();
+  if (!out_.is_open()) {
+    out_.open(temporary_, std::ios::binary | std::ios::trunc);
+    if (!out_) return absl::UnavailableError(absl::StrCat("cannot write ", temporary_, ": ", std::strerror(errno)));
+    out_ << RejectsHeader();
   }
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << RejectsCsv(rejects);
-    out.close();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
-  }
-  std::filesystem::rename(temporary, path, error);
-  if (error) return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", error.message()));
+  for (const Reject& r : rejects) out_ << RejectLine(r);
+  out_.flush();
+  if (!out_) return absl::UnavailableError(absl::StrCat("cannot write ", temporary_, ": ", std::strerror(errno)));
+  written_ += rejects.size();
   return absl::OkStatus();
 }
 
-Summary Summarise(const ImportFile& file, const SendResult* sent) {
-  Summary s;
-  s.dry_run = sent == nullptr;
-  s.rows = file.rows.size() + file.rejects.size();
-  for (const ImportRow& row : file.rows) ++(row.is_assessment() ? s.assessments : s.care_events);
+absl::Status RejectsWriter::Commit() {
+  std::error_code error;
+  committed_ = true;
+  if (written_ == 0) {
+    std::filesystem::remove(path_, error);
+    if (error) return absl::UnavailableError(absl::StrCat("cannot remove the stale ", path_, ": ", error.message()));
+    return absl::OkStatus();
+  }
+  out_.close();
+  if (!out_) return absl::UnavailableError(absl::StrCat("cannot write ", temporary_, ": ", std::strerror(errno)));
+  std::filesystem::rename(temporary_, path_, error);
+  if (error) return absl::UnavailableError(absl::StrCat("cannot write ", path_, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+absl::Status WriteRejectsFile(const std::string& path, const std::vector<Reject>& rejects) {
+  RejectsWriter writer(path);
+  if (auto st = writer.Append(rejects); !st.ok()) return st;
+  return writer.Commit();
+}
+
+void AddToSummary(Summary& s, const ImportFile& file, const SendResult* sent) {
+  s.rows += file.rows.size() + file.rejects.size();
+  for (const ImportRow& row : file.rows) {
+    ++(row.is_assessment() ? s.assessments : s.care_events);
+    if (row.action == Action::kAmendAssessment) ++s.amendments;
+    if (row.action == Action::kWithdrawAssessment || row.action == Action::kWithdrawCareEvent) ++s.withdrawals;
+  }
   for (const Reject& r : file.rejects) ++s.rejects_by_code[r.code];
-  s.rejected_locally = file.rejects.size();
-  if (sent == nullptr) return s;
+  s.rejected_locally += file.rejects.size();
+  if (sent == nullptr) return;
   for (const RowOutcome& o : sent->outcomes) {
     switch (o.state) {
       case RowOutcome::State::kAccepted:
@@ -85,12 +117,22 @@ Summary Summarise(const ImportFile& file, const SendResult* sent) {
         break;
     }
   }
+}
+
+Summary Summarise(const ImportFile& file, const SendResult* sent) {
+  Summary s;
+  s.dry_run = sent == nullptr;
+  AddToSummary(s, file, sent);
   return s;
 }
 
 std::string RenderSummary(const Summary& s) {
   std::string out = absl::StrFormat("rows          %d (%d assessments, %d care events, %d unreadable)\n", s.rows,
                                     s.assessments, s.care_events, s.rejected_locally);
+  if (s.amendments + s.withdrawals > 0) {
+    absl::StrAppendFormat(&out, "corrections   %d amendments, %d withdrawals (of those rows)\n", s.amendments,
+                          s.withdrawals);
+  }
   if (s.dry_run) {
     absl::StrAppendFormat(&out, "would send    %d (dry run: nothing was sent)\n", s.assessments + s.care_events);
   } else {

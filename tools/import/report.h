@@ -1,6 +1,7 @@
 // What the import tells the user: the summary on stdout and the reject file.
 #pragma once
 
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,19 +23,46 @@ std::vector<Reject> CollectRejects(const ImportFile& file, const SendResult* sen
 // The reject file's text: a header row, then `line,source_record_id,code,reason` per row.
 std::string RejectsCsv(const std::vector<Reject>& rejects);
 
-// Writes the reject file, or removes a stale one when there is nothing to reject, so the file next to
-// the input always describes the latest run. Written to a temporary file first: never half a file.
+// The reject file, written as the import goes (a chunk's rejects at a time, in line order) to a
+// temporary file that Commit puts in place, or removes together with a stale reject file when nothing
+// was rejected: the file next to the input always describes one whole run, never half of one.
+class RejectsWriter {
+ public:
+  explicit RejectsWriter(std::string path) : path_(std::move(path)), temporary_(path_ + ".tmp") {}
+  ~RejectsWriter();  // an uncommitted temporary file is removed
+  RejectsWriter(const RejectsWriter&) = delete;
+  RejectsWriter& operator=(const RejectsWriter&) = delete;
+
+  // Unavailable naming the file when it cannot be written (a full disk, say).
+  absl::Status Append(const std::vector<Reject>& rejects);
+  absl::Status Commit();
+  size_t written() const { return written_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  const std::string path_, temporary_;
+  std::ofstream out_;
+  size_t written_ = 0;
+  bool committed_ = false;
+};
+
+// The whole reject file at once (RejectsWriter with one Append).
 absl::Status WriteRejectsFile(const std::string& path, const std::vector<Reject>& rejects);
 
 struct Summary {
   size_t rows = 0;                          // data rows in the file
   size_t assessments = 0, care_events = 0;  // of the rows that parsed
+  size_t amendments = 0, withdrawals = 0;   // of those, corrections (a corrections file's `action`)
   size_t accepted = 0, duplicates = 0, not_sent = 0;
   size_t rejected_locally = 0, rejected_by_service = 0;
   std::map<std::string, size_t> rejects_by_code;
   bool dry_run = false;
 };
 
+// Adds a chunk of the file and what became of it (nullptr: nothing was sent) to `summary`.
+void AddToSummary(Summary& summary, const ImportFile& chunk, const SendResult* sent);
+
+// The summary of a whole file (AddToSummary on an empty summary; a dry run when `sent` is nullptr).
 Summary Summarise(const ImportFile& file, const SendResult* sent);
 
 // The summary as aligned lines for stdout.

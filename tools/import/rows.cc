@@ -3,8 +3,10 @@
 #include <array>
 #include <charconv>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -21,7 +23,8 @@ constexpr int kItemCount = 18;  // MHCT items 1-13 then A-E, in the order MhctRa
 constexpr std::array<std::string_view, 4> kRequiredColumns = {"kind", "source_system", "source_record_id",
                                                               "nhs_number"};
 
-enum class Applies { kBoth, kAssessment, kCareEvent };
+// Which rows a column may be given on: kCorrection columns only on amendments and withdrawals.
+enum class Applies { kBoth, kAssessment, kCareEvent, kCorrection };
 
 // A row being parsed. Common columns fill both requests; the kind decides which one is kept.
 struct Draft {
@@ -32,6 +35,7 @@ struct Draft {
   // A cell was there, even if not a number: an unreadable rating is reported as such, not as a missing one.
   std::array<bool, kItemCount> item_given{};
   bool cluster_given = false;
+  std::string correction_reason;
   std::vector<std::pair<std::string_view, std::string>> problems;  // code, text
 
   void Problem(std::string_view code, std::string text) { problems.emplace_back(code, std::move(text)); }
@@ -44,6 +48,8 @@ struct Column {
   Applies applies;
   Setter set;
   bool free_text = false;  // kept exactly as written: surrounding spaces may be part of the text
+  // Names the record (or the correction): the only columns a withdrawal may give.
+  bool names_record = false;
 };
 
 std::string_view Trim(std::string_view s) {
@@ -208,13 +214,15 @@ Column Item(int index) {
 
 std::vector<Column> BuildColumns() {
   std::vector<Column> columns;
-  columns.push_back({"kind", Applies::kBoth, [](const std::string&, std::string_view, Draft&) {}});  // read first
+  const Setter read_first = [](const std::string&, std::string_view, Draft&) {};
+  columns.push_back({"kind", Applies::kBoth, read_first, false, true});
   columns.push_back(
       Common("source_system", &AssessmentRequest::mutable_source_system, &CareEventRequest::mutable_source_system));
   columns.push_back(Common("source_record_id", &AssessmentRequest::mutable_source_record_id,
                            &CareEventRequest::mutable_source_record_id));
   columns.push_back(
       Common("nhs_number", &AssessmentRequest::mutable_nhs_number, &CareEventRequest::mutable_nhs_number));
+  for (size_t i = 1; i < columns.size(); ++i) columns[i].names_record = true;
   columns.push_back(Common("local_patient_id", &AssessmentRequest::mutable_local_patient_id,
                            &CareEventRequest::mutable_local_patient_id));
   columns.push_back(Common("team_id", &AssessmentRequest::mutable_team_id, &CareEventRequest::mutable_team_id));
@@ -267,6 +275,16 @@ std::vector<Column> BuildColumns() {
                          d.Problem(code::kBadBool, absl::StrCat(c, ": ", Quoted(v), " is not true or false"));
                        }
                      }});
+
+  // A corrections file (tools/loadgen/README.md): what to do with the row, and when and why the EPR
+  // corrected it. The service stamps a correction with the time it receives it, so corrected_at is
+  // checked but not sent; the reason travels with withdrawals (AmendAssessment has no field for it).
+  columns.push_back({"action", Applies::kBoth, read_first, false, true});
+  columns.push_back({"corrected_at", Applies::kCorrection,
+                     [](const std::string& c, std::string_view v, Draft& d) { Instant(c, v, d); }, false, true});
+  columns.push_back({"correction_reason", Applies::kCorrection,
+                     [](const std::string&, std::string_view v, Draft& d) { d.correction_reason.assign(v); },
+                     /*free_text=*/true, true});
   return columns;
 }
 
@@ -338,6 +356,16 @@ const std::string& ImportRow::source_system() const {
   return std::visit([](const auto& r) -> const std::string& { return r.source_system(); }, request);
 }
 
+std::string ActionWord(Action action) {
+  switch (action) {
+    case Action::kRecord: return "record";
+    case Action::kAmendAssessment: return "amend_assessment";
+    case Action::kWithdrawAssessment: return "withdraw_assessment";
+    case Action::kWithdrawCareEvent: return "withdraw_care_event";
+  }
+  return "record";
+}
+
 std::vector<std::string> KnownColumns() {
   std::vector<std::string> names;
   for (const Column& c : Columns()) names.push_back(c.name);
@@ -396,6 +424,29 @@ std::variant<ImportRow, Reject> ParseRow(const Header& header, const CsvRecord& 
   }
   const bool assessment = kind == "assessment";
 
+  const std::string action_cell = Cell(header, record, "action");
+  const std::string action_word = Lower(action_cell);
+  std::optional<Action> action;
+  for (Action a : {Action::kRecord, Action::kAmendAssessment, Action::kWithdrawAssessment, Action::kWithdrawCareEvent}) {
+    if (action_word == ActionWord(a) || (action_word.empty() && a == Action::kRecord)) action = a;
+  }
+  if (!action) {
+    return MakeReject(header, record, code::kBadAction,
+                      absl::StrCat("action: ", Quoted(action_cell),
+                                   " is not record, amend_assessment, withdraw_assessment or withdraw_care_event"));
+  }
+  const bool for_assessment = *action == Action::kAmendAssessment || *action == Action::kWithdrawAssessment;
+  if (for_assessment && !assessment) {
+    return MakeReject(header, record, code::kBadAction,
+                      absl::StrCat("action: ", ActionWord(*action), " on a ", kind, " row (it corrects an assessment)"));
+  }
+  if (*action == Action::kWithdrawCareEvent && assessment) {
+    return MakeReject(header, record, code::kBadAction,
+                      absl::StrCat("action: ", ActionWord(*action), " on an assessment row (it withdraws a care event)"));
+  }
+  const bool correction = *action != Action::kRecord;
+  const bool withdrawal = *action == Action::kWithdrawAssessment || *action == Action::kWithdrawCareEvent;
+
   Draft d;
   d.zone = &local_zone;
   for (size_t i = 0; i < record.fields.size(); ++i) {
@@ -408,9 +459,17 @@ std::variant<ImportRow, Reject> ParseRow(const Header& header, const CsvRecord& 
       d.Problem(code::kNotForKind, absl::StrCat(column.name, ": given on a ", kind, " row, where it does not apply"));
       continue;
     }
+    if ((column.applies == Applies::kCorrection && !correction) || (withdrawal && !column.names_record)) {
+      d.Problem(code::kNotForAction,
+                absl::StrCat(column.name, ": given on a ", ActionWord(*action), " row, where it does not apply",
+                             withdrawal ? " (a withdrawal names the record: kind, source_system, source_record_id, "
+                                          "nhs_number, and the correction's corrected_at and correction_reason)"
+                                        : ""));
+      continue;
+    }
     column.set(column.name, value, d);
   }
-  if (assessment) {
+  if (assessment && !withdrawal) {
     FinishRatings(d);
     // proto3 cannot tell an unset cluster from cluster 0 (a real cluster), so an empty cell cannot be sent.
     if (!d.cluster_given) {
@@ -425,6 +484,8 @@ std::variant<ImportRow, Reject> ParseRow(const Header& header, const CsvRecord& 
   }
   ImportRow row;
   row.line = record.line;
+  row.action = *action;
+  row.correction_reason = std::move(d.correction_reason);
   if (assessment) {
     row.request = std::move(d.assessment);
   } else {
@@ -433,25 +494,42 @@ std::variant<ImportRow, Reject> ParseRow(const Header& header, const CsvRecord& 
   return row;
 }
 
-absl::StatusOr<ImportFile> ParseImportFile(std::string_view text, const absl::TimeZone& local_zone) {
-  std::vector<CsvRecord> records = ParseCsv(text);
-  if (records.empty())
+absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::istream& in, const absl::TimeZone& local_zone,
+                                                                  size_t chunk_bytes) {
+  std::unique_ptr<ImportReader> reader(new ImportReader(in, local_zone, chunk_bytes));
+  CsvRecord first;
+  if (!reader->csv_.Next(first)) {
+    if (reader->csv_.failed()) return absl::UnavailableError("the file could not be read");
     return absl::InvalidArgumentError("the file is empty: a header row naming the columns is required");
-  if (!records.front().error.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("header row: ", records.front().error));
   }
-  absl::StatusOr<Header> header = Header::Parse(records.front().fields);
+  if (!first.error.empty()) return absl::InvalidArgumentError(absl::StrCat("header row: ", first.error));
+  absl::StatusOr<Header> header = Header::Parse(first.fields);
   if (!header.ok()) return header.status();
+  reader->header_ = *std::move(header);
+  return reader;
+}
 
-  ImportFile file;
-  for (size_t i = 1; i < records.size(); ++i) {
-    auto parsed = ParseRow(*header, records[i], local_zone);
+bool ImportReader::ReadChunk(size_t max_rows, ImportFile& chunk) {
+  chunk.rows.clear();
+  chunk.rejects.clear();
+  CsvRecord record;
+  for (size_t n = 0; n < max_rows && csv_.Next(record); ++n) {
+    auto parsed = ParseRow(*header_, record, zone_);
     if (auto* row = std::get_if<ImportRow>(&parsed)) {
-      file.rows.push_back(std::move(*row));
+      chunk.rows.push_back(std::move(*row));
     } else {
-      file.rejects.push_back(std::move(std::get<Reject>(parsed)));
+      chunk.rejects.push_back(std::move(std::get<Reject>(parsed)));
     }
   }
+  return !chunk.rows.empty() || !chunk.rejects.empty();
+}
+
+absl::StatusOr<ImportFile> ParseImportFile(std::string_view text, const absl::TimeZone& local_zone) {
+  std::istringstream in{std::string(text)};
+  auto reader = ImportReader::Open(in, local_zone);
+  if (!reader.ok()) return reader.status();
+  ImportFile file;
+  (*reader)->ReadChunk(std::numeric_limits<size_t>::max(), file);
   return file;
 }
 

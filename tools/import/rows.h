@@ -3,6 +3,10 @@
 // checks) is the allocation service's decision, made when the row is sent.
 #pragma once
 
+#include <cstdint>
+#include <istream>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -29,17 +33,35 @@ inline constexpr std::string_view kBadTime = "BAD_TIME";                      //
 inline constexpr std::string_view kBadBool = "BAD_BOOL";                      // not true|false
 inline constexpr std::string_view kIncompleteRatings = "INCOMPLETE_RATINGS";  // some of the 18 items empty
 inline constexpr std::string_view kMissingCluster = "MISSING_CLUSTER";        // empty would be sent as cluster 0
+inline constexpr std::string_view kBadAction = "BAD_ACTION";                  // unknown, or not for the row's kind
+inline constexpr std::string_view kNotForAction = "NOT_FOR_ACTION";           // e.g. a team on a withdrawal
 }  // namespace code
 
 using AssessmentRequest = pbr::v1::RecordAssessmentRequest;
 using CareEventRequest = pbr::v1::RecordCareEventRequest;
 
+// What a row asks of the service: the `action` column of a corrections file (tools/loadgen/README.md,
+// "Corrections"); a file without the column records every row.
+enum class Action {
+  kRecord,            // RecordAssessment / RecordCareEvent (or a batch of them)
+  kAmendAssessment,   // AmendAssessment: the whole assessment as it should be
+  kWithdrawAssessment,  // WithdrawAssessment of the row's (source_system, source_record_id)
+  kWithdrawCareEvent,   // WithdrawCareEvent of the row's (source_system, source_record_id)
+};
+
+// The column's word for the action ("amend_assessment").
+std::string ActionWord(Action action);
+
 // A row ready to send.
 struct ImportRow {
   int line = 0;
+  // The record, or for a withdrawal the record named (only its identifiers are set).
   std::variant<AssessmentRequest, CareEventRequest> request;
+  Action action = Action::kRecord;
+  std::string correction_reason;  // withdrawals: the reason sent with them
 
   bool is_assessment() const { return std::holds_alternative<AssessmentRequest>(request); }
+  bool is_correction() const { return action != Action::kRecord; }
   const std::string& nhs_number() const;
   const std::string& source_record_id() const;
   const std::string& source_system() const;
@@ -83,7 +105,28 @@ struct ImportFile {
   std::vector<Reject> rejects;  // in file order
 };
 
-// The whole file. InvalidArgument when it has no usable header row; row problems are rejects instead.
+// Reads an import file a chunk of rows at a time, so a file of any size (a national year is gigabytes)
+// is imported in bounded memory with each row's physical line number kept.
+class ImportReader {
+ public:
+  // Reads the header row: InvalidArgument when the file has none usable (row problems are rejects).
+  static absl::StatusOr<std::unique_ptr<ImportReader>> Open(std::istream& in, const absl::TimeZone& local_zone,
+                                                            size_t chunk_bytes = CsvReader::kDefaultChunkBytes);
+  // The next rows, up to `max_rows` of them parsed or rejected, replacing what `chunk` held; false
+  // when the file had no more.
+  bool ReadChunk(size_t max_rows, ImportFile& chunk);
+  uint64_t bytes_read() const { return csv_.bytes_read(); }
+  // The file could not be read to its end (an I/O error, not a bad row).
+  bool failed() const { return csv_.failed(); }
+
+ private:
+  ImportReader(std::istream& in, const absl::TimeZone& zone, size_t chunk_bytes) : csv_(in, chunk_bytes), zone_(zone) {}
+  CsvReader csv_;
+  const absl::TimeZone& zone_;
+  std::optional<Header> header_;
+};
+
+// The whole of a file already in memory (tests, small files).
 absl::StatusOr<ImportFile> ParseImportFile(std::string_view text, const absl::TimeZone& local_zone);
 
 }  // namespace pbr::import

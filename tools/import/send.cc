@@ -80,6 +80,13 @@ class Sender {
     for (size_t i : shard) {
       if (stop_) return;
       const ImportRow& row = rows_[i];
+      if (row.is_correction()) {
+        // Amendments and withdrawals are single calls (the bulk path only records), after every
+        // earlier row of the person.
+        if (auto w = waiting_in.find(row.nhs_number()); w != waiting_in.end()) flush(std::string(w->second));
+        if (!stop_) SendRow(i);
+        continue;
+      }
       if (auto w = waiting_in.find(row.nhs_number()); w != waiting_in.end() && w->second != row.source_system()) {
         flush(std::string(w->second));
       }
@@ -177,6 +184,34 @@ Intake::Answer GrpcIntake::Send(const ImportRow& row) {
   pbr::cli::SetTimeout(context, timeout_);
   // The trace id lets the service's logs be matched to the import row.
   context.AddMetadata("x-trace-id", absl::StrCat("pbr-import-", row.source_record_id()));
+  switch (row.action) {
+    case Action::kRecord:
+      break;
+    case Action::kAmendAssessment: {
+      pbr::v1::RecordAssessmentReply reply;
+      answer.status = stub.AmendAssessment(&context, std::get<AssessmentRequest>(row.request), &reply);
+      answer.duplicate = reply.duplicate();  // the same amendment again
+      return answer;
+    }
+    case Action::kWithdrawAssessment: {
+      pbr::v1::WithdrawAssessmentRequest withdraw;
+      withdraw.set_source_system(row.source_system());
+      withdraw.set_source_record_id(row.source_record_id());
+      withdraw.set_reason(row.correction_reason);
+      pbr::v1::WithdrawAssessmentReply reply;
+      answer.status = stub.WithdrawAssessment(&context, withdraw, &reply);
+      return answer;
+    }
+    case Action::kWithdrawCareEvent: {
+      pbr::v1::WithdrawCareEventRequest withdraw;
+      withdraw.set_source_system(row.source_system());
+      withdraw.set_source_record_id(row.source_record_id());
+      withdraw.set_reason(row.correction_reason);
+      pbr::v1::WithdrawCareEventReply reply;
+      answer.status = stub.WithdrawCareEvent(&context, withdraw, &reply);
+      return answer;
+    }
+  }
   if (const auto* a = std::get_if<AssessmentRequest>(&row.request)) {
     pbr::v1::RecordAssessmentReply reply;
     answer.status = stub.RecordAssessment(&context, *a, &reply);

@@ -1,7 +1,6 @@
 // The corrections an EPR sends after the fact, as a second CSV file: amendments of assessments and
-// withdrawals of records written to the main file. pbr-import cannot send these today (it only records);
-// the file is for a later tool, or for tests that call Allocation.AmendAssessment / WithdrawAssessment /
-// WithdrawCareEvent themselves. Format (tools/loadgen/README.md, "Corrections"):
+// withdrawals of records written to the main file, which pbr-import sends as AmendAssessment /
+// WithdrawAssessment / WithdrawCareEvent calls. Format (tools/loadgen/README.md, "Corrections"):
 //
 //   action,<every column of the main file>,corrected_at,correction_reason
 //

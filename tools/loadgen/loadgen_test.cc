@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "care/nhs_number.h"
 #include "corrections.h"
@@ -300,6 +301,23 @@ TEST(LoadgenCorrections, AFewPeopleGetAnAmendmentOrAWithdrawalOfTheirOwnRecords)
     EXPECT_TRUE(r.error.empty()) << r.line << ": " << r.error;
     EXPECT_EQ(r.fields.size(), records.front().fields.size()) << "line " << r.line;
   }
+  // pbr-import reads every line as the correction it is, without a reject.
+  auto file = import::ParseImportFile(out, London());
+  ASSERT_TRUE(file.ok()) << file.status();
+  for (const auto& r : file->rejects) ADD_FAILURE() << "line " << r.line << ": " << r.code << " " << r.reason;
+  int64_t amended = 0, withdrawn = 0;
+  for (const import::ImportRow& row : file->rows) {
+    if (row.action == import::Action::kAmendAssessment) {
+      ++amended;
+      EXPECT_TRUE(absl::EndsWith(std::get<import::AssessmentRequest>(row.request).clinician_id(), "-corrected"));
+    } else {
+      EXPECT_EQ(row.action, import::Action::kWithdrawCareEvent) << "line " << row.line;
+      EXPECT_EQ(row.correction_reason, "entered on the wrong record");
+      ++withdrawn;
+    }
+  }
+  EXPECT_EQ(amended, w.amendments());
+  EXPECT_EQ(withdrawn, w.withdrawals());
 }
 
 }  // namespace

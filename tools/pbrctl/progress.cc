@@ -17,8 +17,8 @@ std::string Eta(size_t done, size_t total, double rate) {
 
 }  // namespace
 
-Progress::Progress(std::string verb, size_t total, std::ostream& out, bool tty)
-    : verb_(std::move(verb)), total_(total), out_(out), tty_(tty), start_(absl::Now()) {
+Progress::Progress(std::string verb, size_t total, std::ostream& out, bool tty, Unit unit)
+    : verb_(std::move(verb)), total_(total), out_(out), tty_(tty), unit_(unit), start_(absl::Now()) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -41,7 +41,8 @@ void Progress::Loop() {
 }
 
 void Progress::Print(size_t done, bool final) {
-  const std::string line = Line(verb_, done, total_, absl::Now() - start_);
+  done = std::min(done, total_);  // a file may grow while it is read
+  const std::string line = Line(verb_, done, total_, absl::Now() - start_, unit_);
   if (tty_) {
     out_ << "\r" << line << "\033[K" << (final ? "\n" : "") << std::flush;
   } else if (Decile(done) > printed_decile_) {
@@ -50,9 +51,14 @@ void Progress::Print(size_t done, bool final) {
   }
 }
 
-std::string Progress::Line(const std::string& verb, size_t done, size_t total, absl::Duration elapsed) {
+std::string Progress::Line(const std::string& verb, size_t done, size_t total, absl::Duration elapsed, Unit unit) {
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-3);
   const double rate = static_cast<double>(done) / seconds;
+  if (unit == Unit::kBytes) {
+    constexpr double kMB = 1e6;
+    return absl::StrFormat("%s %.1f/%.1f MB (%d%%)  %.1f MB/s  ETA %s", verb, done / kMB, total / kMB,
+                           total == 0 ? 100 : done * 100 / total, rate / kMB, Eta(done, total, rate));
+  }
   return absl::StrFormat("%s %d/%d (%d%%)  %.0f/s  ETA %s", verb, done, total, total == 0 ? 100 : done * 100 / total,
                          rate, Eta(done, total, rate));
 }

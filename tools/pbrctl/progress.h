@@ -17,18 +17,22 @@ namespace pbr::cli {
 
 class Progress {
  public:
+  // What is counted: things (rows, people) or bytes of a file (shown in MB).
+  enum class Unit { kCount, kBytes };
   // `verb` starts the line ("sent 40/100 ..."). `tty` chooses the in-place form.
-  Progress(std::string verb, size_t total, std::ostream& out, bool tty);
+  Progress(std::string verb, size_t total, std::ostream& out, bool tty, Unit unit = Unit::kCount);
   ~Progress() { Finish(); }
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
-  void Add() { done_.fetch_add(1, std::memory_order_relaxed); }  // thread-safe
+  void Add(size_t n = 1) { done_.fetch_add(n, std::memory_order_relaxed); }  // thread-safe
+  void Set(size_t done) { done_.store(done, std::memory_order_relaxed); }
   // Prints the final line and stops the ticker; idempotent.
   void Finish();
 
-  // "sent 40/100 (40%)  20/s  ETA 3s"
-  static std::string Line(const std::string& verb, size_t done, size_t total, absl::Duration elapsed);
+  // "sent 40/100 (40%)  20/s  ETA 3s"; in bytes "sent 12.5/50.0 MB (25%)  6.2 MB/s  ETA 7s"
+  static std::string Line(const std::string& verb, size_t done, size_t total, absl::Duration elapsed,
+                          Unit unit = Unit::kCount);
 
  private:
   void Loop();
@@ -39,6 +43,7 @@ class Progress {
   const size_t total_;
   std::ostream& out_;
   const bool tty_;
+  const Unit unit_;
   const absl::Time start_;
   std::atomic<size_t> done_{0};
   std::mutex mu_;
