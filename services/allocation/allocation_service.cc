@@ -71,17 +71,6 @@ absl::StatusOr<std::optional<Proto>> GetProto(const platform::StoreReader& store
   return std::optional<Proto>(std::move(p));
 }
 
-std::optional<care::HistoryTrigger> TriggerOf(ledger::CareEventKind kind) {
-  switch (kind) {
-    case ledger::CareEventKind::kReferralToCrht: return care::HistoryTrigger::kCrhtReferral;
-    case ledger::CareEventKind::kReferralToInpatients: return care::HistoryTrigger::kInpatientReferral;
-    case ledger::CareEventKind::kAdmission: return care::HistoryTrigger::kAdmission;
-    case ledger::CareEventKind::kMhaAssessment: return care::HistoryTrigger::kMhaAssessment;
-    case ledger::CareEventKind::kMedicationNonConcordance: return care::HistoryTrigger::kMedicationNonConcordance;
-    default: return std::nullopt;
-  }
-}
-
 std::string DayOf(absl::Time t) { return absl::FormatCivilTime(platform::ClinicalDay(t)); }
 
 // What the rules need from the person's care record just before an assessment: the cluster of
@@ -98,7 +87,7 @@ AllocationFacts FactsBefore(const ledger::PersonFacts& before, const ledger::Car
   const absl::CivilDay day = platform::ClinicalDay(assessed_at);
   for (const ledger::CareEvent* e : before.LiveCareEvents()) {
     const absl::CivilDay at = platform::ClinicalDay(e->occurred_at);
-    if (auto trigger = TriggerOf(e->kind); trigger && at <= day && at > day - 366) facts.history.push_back({*trigger, at});
+    if (auto trigger = services::HistoryTriggerOf(e->kind); trigger && at <= day && at > day - 366) facts.history.push_back({*trigger, at});
   }
   return facts;
 }

@@ -2,20 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ledger_kinds.h"
 #include "platform/events.h"
 #include "platform/quote.h"
 
 namespace pbr::allocation {
 namespace {
-
-care::ChangeClass ToCare(pbr::v1::ChangeClass c) {
-  switch (c) {
-    case pbr::v1::CHANGE_CLASS_IMPROVEMENT: return care::ChangeClass::kImprovement;
-    case pbr::v1::CHANGE_CLASS_DETERIORATION: return care::ChangeClass::kDeterioration;
-    case pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS: return care::ChangeClass::kChangeInDiagnosis;
-    default: return care::ChangeClass::kNoChange;
-  }
-}
 
 std::string ClusterList(const std::set<int>& clusters) { return absl::StrJoin(clusters, ", "); }
 
@@ -90,7 +82,7 @@ CheckResult CheckAllocation(const care::RuleSet& rules, const pbr::v1::RecordAss
     care::TransitionQuery q;
     q.from_cluster = *facts.from_cluster;
     q.to_cluster = r.cluster();
-    q.change = ToCare(r.change_class());
+    q.change = services::ChangeClassOf(r.change_class());
     q.review_date = platform::ClinicalDay(platform::FromProto(r.assessed_at()));
     q.from_cluster_start = facts.from_cluster_start;
     q.cluster_before_from = facts.cluster_before_from;

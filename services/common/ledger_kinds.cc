@@ -57,4 +57,24 @@ pbr::v1::CareEventType CareEventTypeOf(ledger::CareEventKind kind) {
   return pbr::v1::CARE_EVENT_TYPE_UNSPECIFIED;
 }
 
+care::ChangeClass ChangeClassOf(pbr::v1::ChangeClass change) {
+  switch (change) {
+    case pbr::v1::CHANGE_CLASS_IMPROVEMENT: return care::ChangeClass::kImprovement;
+    case pbr::v1::CHANGE_CLASS_DETERIORATION: return care::ChangeClass::kDeterioration;
+    case pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS: return care::ChangeClass::kChangeInDiagnosis;
+    default: return care::ChangeClass::kNoChange;
+  }
+}
+
+std::optional<care::HistoryTrigger> HistoryTriggerOf(ledger::CareEventKind kind) {
+  switch (kind) {
+    case ledger::CareEventKind::kReferralToCrht: return care::HistoryTrigger::kCrhtReferral;
+    case ledger::CareEventKind::kReferralToInpatients: return care::HistoryTrigger::kInpatientReferral;
+    case ledger::CareEventKind::kAdmission: return care::HistoryTrigger::kAdmission;
+    case ledger::CareEventKind::kMhaAssessment: return care::HistoryTrigger::kMhaAssessment;
+    case ledger::CareEventKind::kMedicationNonConcordance: return care::HistoryTrigger::kMedicationNonConcordance;
+    default: return std::nullopt;
+  }
+}
+
 }  // namespace pbr::services

@@ -1,5 +1,7 @@
 #include "ledger_store.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "platform/events.h"
@@ -95,6 +97,27 @@ TEST(LedgerConversion, EveryReasonAndCareEventTypeMapsBothWays) {
   // A value from a newer contract than this build: no meaning to the ledger.
   EXPECT_EQ(CareEventKindOf(static_cast<pbr::v1::CareEventType>(77)), ledger::CareEventKind::kOther);
   EXPECT_EQ(AssessmentKindOf(static_cast<pbr::v1::AssessmentReason>(77)), ledger::AssessmentKind::kUnspecified);
+}
+
+TEST(LedgerConversion, ChangeClassesAndAcuteEventsAsTheRulesName) {
+  EXPECT_EQ(ChangeClassOf(pbr::v1::CHANGE_CLASS_IMPROVEMENT), care::ChangeClass::kImprovement);
+  EXPECT_EQ(ChangeClassOf(pbr::v1::CHANGE_CLASS_NO_CHANGE), care::ChangeClass::kNoChange);
+  EXPECT_EQ(ChangeClassOf(pbr::v1::CHANGE_CLASS_DETERIORATION), care::ChangeClass::kDeterioration);
+  EXPECT_EQ(ChangeClassOf(pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS), care::ChangeClass::kChangeInDiagnosis);
+  EXPECT_EQ(ChangeClassOf(pbr::v1::CHANGE_CLASS_UNSPECIFIED), care::ChangeClass::kNoChange);
+  // The acute events the transition protocol looks back over (12 months), and nothing else.
+  std::set<care::HistoryTrigger> triggers;
+  for (int v = pbr::v1::CareEventType_MIN; v <= pbr::v1::CareEventType_MAX; ++v) {
+    const auto kind = CareEventKindOf(static_cast<pbr::v1::CareEventType>(v));
+    if (auto t = HistoryTriggerOf(kind)) triggers.insert(*t);
+  }
+  EXPECT_EQ(triggers, (std::set<care::HistoryTrigger>{care::HistoryTrigger::kCrhtReferral,
+                                                      care::HistoryTrigger::kInpatientReferral,
+                                                      care::HistoryTrigger::kAdmission,
+                                                      care::HistoryTrigger::kMhaAssessment,
+                                                      care::HistoryTrigger::kMedicationNonConcordance}));
+  EXPECT_FALSE(HistoryTriggerOf(ledger::CareEventKind::kFaceToFaceContact).has_value());
+  EXPECT_FALSE(HistoryTriggerOf(ledger::CareEventKind::kDischargeFromService).has_value());
 }
 
 TEST(LedgerConversion, RecordsRoundTrip) {

@@ -22,6 +22,16 @@ bool Transient(const grpc::Status& status) {
          status.error_code() == grpc::StatusCode::CANCELLED;
 }
 
+// The withdrawal of the record a row names, with the correction's reason.
+template <typename Request>
+Request WithdrawalOf(const ImportRow& row) {
+  Request withdraw;
+  withdraw.set_source_system(row.source_system());
+  withdraw.set_source_record_id(row.source_record_id());
+  withdraw.set_reason(row.correction_reason);
+  return withdraw;
+}
+
 RowOutcome OutcomeOf(const Intake::Answer& answer) {
   RowOutcome outcome;
   if (answer.status.ok()) {
@@ -194,21 +204,14 @@ Intake::Answer GrpcIntake::Send(const ImportRow& row) {
       return answer;
     }
     case Action::kWithdrawAssessment: {
-      pbr::v1::WithdrawAssessmentRequest withdraw;
-      withdraw.set_source_system(row.source_system());
-      withdraw.set_source_record_id(row.source_record_id());
-      withdraw.set_reason(row.correction_reason);
       pbr::v1::WithdrawAssessmentReply reply;
-      answer.status = stub.WithdrawAssessment(&context, withdraw, &reply);
+      answer.status =
+          stub.WithdrawAssessment(&context, WithdrawalOf<pbr::v1::WithdrawAssessmentRequest>(row), &reply);
       return answer;
     }
     case Action::kWithdrawCareEvent: {
-      pbr::v1::WithdrawCareEventRequest withdraw;
-      withdraw.set_source_system(row.source_system());
-      withdraw.set_source_record_id(row.source_record_id());
-      withdraw.set_reason(row.correction_reason);
       pbr::v1::WithdrawCareEventReply reply;
-      answer.status = stub.WithdrawCareEvent(&context, withdraw, &reply);
+      answer.status = stub.WithdrawCareEvent(&context, WithdrawalOf<pbr::v1::WithdrawCareEventRequest>(row), &reply);
       return answer;
     }
   }

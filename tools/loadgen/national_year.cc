@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "csv.h"  // tools/import: CsvField
+#include "ledger_kinds.h"  // services/common: the contracts' enums as the rules' words
 
 namespace pbr::loadgen {
 
@@ -154,26 +155,6 @@ const char* EventWord(pbr::v1::CareEventType t) {
     case pbr::v1::CARE_EVENT_MHA_ASSESSMENT: return "mha_assessment";
     case pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE: return "medication_non_concordance";
     default: return "";
-  }
-}
-
-care::ChangeClass ToCare(pbr::v1::ChangeClass c) {
-  switch (c) {
-    case pbr::v1::CHANGE_CLASS_IMPROVEMENT: return care::ChangeClass::kImprovement;
-    case pbr::v1::CHANGE_CLASS_DETERIORATION: return care::ChangeClass::kDeterioration;
-    case pbr::v1::CHANGE_CLASS_CHANGE_IN_DIAGNOSIS: return care::ChangeClass::kChangeInDiagnosis;
-    default: return care::ChangeClass::kNoChange;
-  }
-}
-
-std::optional<care::HistoryTrigger> TriggerOf(pbr::v1::CareEventType t) {
-  switch (t) {
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT: return care::HistoryTrigger::kCrhtReferral;
-    case pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS: return care::HistoryTrigger::kInpatientReferral;
-    case pbr::v1::CARE_EVENT_ADMISSION: return care::HistoryTrigger::kAdmission;
-    case pbr::v1::CARE_EVENT_MHA_ASSESSMENT: return care::HistoryTrigger::kMhaAssessment;
-    case pbr::v1::CARE_EVENT_MEDICATION_NON_CONCORDANCE: return care::HistoryTrigger::kMedicationNonConcordance;
-    default: return std::nullopt;
   }
 }
 
@@ -470,7 +451,7 @@ class PersonBuilder {
     if (type == pbr::v1::CARE_EVENT_REFERRAL_TO_CRHT || type == pbr::v1::CARE_EVENT_REFERRAL_TO_INPATIENTS) {
       e.set_out_of_hours(OutOfHours(at));
     }
-    if (auto trigger = TriggerOf(type)) triggers_.push_back({at, DayOf(at), *trigger});
+    if (auto trigger = services::HistoryTriggerOf(services::CareEventKindOf(type))) triggers_.push_back({at, DayOf(at), *trigger});
     return e;
   }
 
@@ -638,7 +619,7 @@ class PersonBuilder {
     care::TransitionQuery q;
     q.from_cluster = from;
     q.to_cluster = to;
-    q.change = ToCare(change);
+    q.change = services::ChangeClassOf(change);
     q.review_date = DayOf(at);
     q.from_cluster_start = cluster_start_;
     q.cluster_before_from = cluster_before_;
