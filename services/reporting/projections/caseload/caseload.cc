@@ -246,9 +246,27 @@ absl::StatusOr<CaseloadAssessmentDetails> LoadDetails(const platform::StoreReade
 
 // What this message staged and the store's reads do not see yet.
 struct Fresh {
-  const ReportingAssessment* honos = nullptr;
   const CaseloadAssessmentDetails* details = nullptr;
 };
+
+// Shows the review basis's HoNOS (`honos`, the outcome held for it, if any) on the person and their
+// caseload row; the person's latest_assessed_at is the basis's MHCT time.
+void ShowHonos(const std::optional<ReportingAssessment>& honos, ReportingPerson& p) {
+  CaseloadRow& row = *p.mutable_row();
+  p.clear_has_honos();
+  p.clear_latest_honos_total();
+  p.clear_honos_assessed_at();
+  row.clear_has_honos();
+  row.clear_latest_honos_total();
+  row.clear_reliable_deterioration();
+  if (!honos.has_value() || !honos->has_outcome()) return;
+  p.set_has_honos(honos->honos_valid());
+  p.set_latest_honos_total(honos->honos_total());
+  *p.mutable_honos_assessed_at() = p.latest_assessed_at();
+  row.set_has_honos(honos->honos_valid());
+  row.set_latest_honos_total(honos->honos_total());
+  row.set_reliable_deterioration(honos->episode_reliably_deteriorated());
+}
 
 // The person's face-to-face contacts per clinical day, only the days within kRecentContactDays of the
 // latest (what any count up to a today on or after the latest can need), and the latest of the open
@@ -329,24 +347,11 @@ absl::Status Refold(platform::ApplyContext& ctx, const std::string& person_id, c
     p->set_cluster(episode->cluster);
     p->set_latest_assessment_id(basis->assessment_id);
     *p->mutable_latest_assessed_at() = platform::ToProto(basis->assessed_at);
-    std::optional<ReportingAssessment> honos;
-    if (fresh.honos != nullptr && fresh.honos->assessment_id() == basis->assessment_id) {
-      honos = *fresh.honos;
-    } else {
-      auto held = LoadHonos(ctx.store(), person_id, basis->assessment_id);
-      if (!held.ok()) return held.status();
-      honos = *std::move(held);
-    }
+    auto honos = LoadHonos(ctx.store(), person_id, basis->assessment_id);
+    if (!honos.ok()) return honos.status();
     CaseloadRow& row = *p->mutable_row();
     row.set_cluster(episode->cluster);
-    if (honos.has_value() && honos->has_outcome()) {
-      p->set_has_honos(honos->honos_valid());
-      p->set_latest_honos_total(honos->honos_total());
-      *p->mutable_honos_assessed_at() = platform::ToProto(basis->assessed_at);
-      row.set_has_honos(honos->honos_valid());
-      row.set_latest_honos_total(honos->honos_total());
-      row.set_reliable_deterioration(honos->episode_reliably_deteriorated());
-    }
+    ShowHonos(*honos, *p);
     const CaseloadAssessmentDetails& d = details[basis->assessment_id];
     row.set_care_coordinator_id(!d.care_coordinator_id().empty() ? d.care_coordinator_id() : d.clinician_id());
     const ledger::Assessment* basis_assessment = facts.FindAssessment(basis->assessment_id);
@@ -432,7 +437,7 @@ absl::Status CaseloadProjection::OnAssessment(const platform::ConsumedEvent& eve
   if (before.has_value() && !before->withdrawn) --deltas[before->team_id];
   if (!now.withdrawn) ++deltas[now.team_id];
   if (auto st = AddToTeamCounts(ctx, deltas); !st.ok()) return st;
-  return Refold(ctx, person_id, *facts, Fresh{nullptr, details.has_value() ? &*details : nullptr});
+  return Refold(ctx, person_id, *facts, Fresh{details.has_value() ? &*details : nullptr});
 }
 
 absl::Status CaseloadProjection::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
@@ -448,14 +453,12 @@ absl::Status CaseloadProjection::OnOutcome(const platform::ConsumedEvent& event,
   const std::string& person_id = event.event.person_id();
   if (person_id.empty()) return absl::InvalidArgumentError("person_id: empty");
   if (o.assessment_id().empty()) return absl::InvalidArgumentError("assessment_id: empty");
-  auto facts = services::LoadPersonFacts(ctx.store(), kCaseloadLedgerFamily, person_id);
-  if (!facts.ok()) return facts.status();
+  auto fact = services::LoadLedgerAssessment(ctx.store(), kCaseloadLedgerFamily, person_id, o.assessment_id());
+  if (!fact.ok()) return fact.status();
   // A withdrawn assessment has no outcome, whatever arrives for it afterwards. Otherwise the
   // outcome last received wins: outcomes announces revisions in order on one partition. An
   // outcome may arrive before its assessment (the topics are not ordered with each other).
-  if (const ledger::Assessment* a = facts->FindAssessment(o.assessment_id()); a != nullptr && a->withdrawn) {
-    return absl::OkStatus();
-  }
+  if (fact->has_value() && (*fact)->withdrawn) return absl::OkStatus();
   ReportingAssessment held;
   held.set_assessment_id(o.assessment_id());
   const std::string key = HonosKey(person_id, o.assessment_id());
@@ -471,7 +474,16 @@ absl::Status CaseloadProjection::OnOutcome(const platform::ConsumedEvent& event,
                                                pbr::v1::RELIABLE_CHANGE_DETERIORATED);
     ctx.batch().Put(ctx.store().Family(kCaseloadAssessmentsFamily), key, held.SerializeAsString());
   }
-  return Refold(ctx, person_id, *facts, Fresh{&held, nullptr});
+  // An outcome is no ledger fact: the person as derived at their last fact stands, and only the
+  // review basis's HoNOS is shown, so an outcome of any other assessment changes nothing shown (a
+  // bulk load's initial assessments, reviewed since). Refold reads the held outcome when the
+  // assessment becomes the basis.
+  auto p = LoadPerson(ctx.store(), person_id);
+  if (!p.ok()) return p.status();
+  if (p->latest_assessment_id() != o.assessment_id()) return absl::OkStatus();
+  ReportingPerson next = *p;
+  ShowHonos(held, next);
+  return Save(ctx, person_id, *p, next);
 }
 
 absl::Status CaseloadProjection::OnReviewDue(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {

@@ -378,6 +378,33 @@ TEST_F(ReportingTest, WithdrawingTheLatestFallsBackToThePreviousAssessment) {
   EXPECT_EQ(east.assessments_recorded(), 1);
 }
 
+TEST_F(ReportingTest, AnOutcomeOfAnAssessmentNoLongerTheBasisIsHeldAndShownOnceItIsTheBasisAgain) {
+  // A bulk load: both assessments arrive before the initial's outcome.
+  Assessment("p1", "a1", 10, "east", 11);
+  Assessment("p1", "a2", 50, "west", 13);
+  Outcome("p1", "a2", 50, 8);
+  Outcome("p1", "a1", 10, 12);  // not the basis: nothing shown changes
+  auto west = Get("west");
+  ASSERT_EQ(west.persons_size(), 1);
+  EXPECT_EQ(west.persons(0).latest_honos_total(), 8);
+  EXPECT_EQ(west.clusters(0).people_with_honos(), 1);
+  EXPECT_DOUBLE_EQ(west.clusters(0).mean_latest_honos(), 8.0);
+  EXPECT_EQ(Get("east").people(), 0);
+  // The later one withdrawn: the initial is the basis again, with the outcome held for it.
+  Withdraw("p1", "a2", 1);
+  auto east = Get("east");
+  ASSERT_EQ(east.persons_size(), 1);
+  EXPECT_TRUE(east.persons(0).has_honos());
+  EXPECT_EQ(east.persons(0).latest_honos_total(), 12);
+  EXPECT_DOUBLE_EQ(east.clusters(0).mean_latest_honos(), 12.0);
+  // And a revised outcome of the basis replaces what is shown, without any other fact.
+  Outcome("p1", "a1", 10, 15);
+  east = Get("east");
+  EXPECT_EQ(east.persons(0).latest_honos_total(), 15);
+  EXPECT_DOUBLE_EQ(east.clusters(0).mean_latest_honos(), 15.0);
+  EXPECT_EQ(Get("west").people(), 0);
+}
+
 TEST_F(ReportingTest, WithdrawingTheOnlyAssessmentEmptiesEveryCaseload) {
   Assessment("p1", "a1", 10, "east", 11);
   Outcome("p1", "a1", 10, 12);
