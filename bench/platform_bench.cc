@@ -26,6 +26,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench_support.h"
+#include "national_year.h"  // tools/loadgen: the synthetic national year
 #include "care/rules.h"
 #include "demo_data.h"
 #include "grpcpp/grpcpp.h"
@@ -53,6 +54,7 @@ struct Flags {
   int bulk_people = 10000;  // the bulk stage: an initial assessment and a review each
   int bulk_streams = 4;
   int bulk_batch = 500;
+  int year_people = 0;  // the national-year stage (pbr-loadgen's year on a platform of its own); 0 skips it
   std::string bin_dir = PBR_BIN_DIR;
   std::string rules_dir = PBR_RULES_DIR;
   std::string work_dir;  // default: a fresh directory under /tmp, removed after a successful run
@@ -72,6 +74,9 @@ constexpr const char* kUsage = R"(usage: platform_bench [--flag=value ...]
   --bulk-people=10000     people loaded on the bulk path (RecordIntake), two assessments each; 0 skips it
   --bulk-streams=4        concurrent RecordIntake streams
   --bulk-batch=500        assessments per batch (one durable write each)
+  --year-people=0         the national-year stage: pbr-loadgen's synthetic year for this many people (3 assessments
+                          each, and their care events) through RecordIntake on a platform of its own, timed to
+                          reporting showing every assessment; 0 skips it (1000000 is the issue's national year)
   --bin-dir=DIR           where pbr-broker and pbr-<service> are (default: this build's bin/)
   --rules-dir=DIR         rule data (default: the repo's rules/)
   --work-dir=DIR          data directories and service logs (default: a fresh /tmp/pbr-bench-*)
@@ -93,7 +98,8 @@ absl::StatusOr<Flags> ParseFlags(int argc, char** argv) {
                {"partitions", {&f.partitions, 1, 1000}},  // the broker's own limit
                {"bulk-people", {&f.bulk_people, 0, 99999}},  // from kBulkPeople to the warm-up person
                {"bulk-streams", {&f.bulk_streams, 1, 64}},
-               {"bulk-batch", {&f.bulk_batch, 1, 1000}}},
+               {"bulk-batch", {&f.bulk_batch, 1, 1000}},
+               {"year-people", {&f.year_people, 0, 1000000}}},
       .strings = {{"bin-dir", &f.bin_dir}, {"rules-dir", &f.rules_dir}, {"work-dir", &f.work_dir}},
       .switches = {{"keep-work-dir", &f.keep_work_dir}},
   };
@@ -513,6 +519,14 @@ struct Results {
   double bulk_end_to_end_per_s = 0;  // bulk accepted / (first batch sent -> reporting shows all)
   LatencyResult latency;
   Percentiles kafka;
+  struct Year {
+    int64_t people = 0, assessments = 0, rows = 0;
+    double acked_per_s = 0, end_to_end_per_s = 0;
+    double first_tenth_per_s = 0, last_tenth_per_s = 0;  // acknowledged assessments/s over each tenth
+    double restart_to_ready_s = 0;                        // reporting, stopped and started on the full store
+    Percentiles caseload_ms;                              // GetCaseload on the full store
+    std::vector<std::pair<std::string, int64_t>> rss;     // per service, at the end
+  } year;
   struct ServiceFootprint {
     std::string name;
     int64_t rss_bytes = 0;
@@ -710,6 +724,188 @@ absl::Status RunBench(const Flags& f, OwnedProcesses& owned, Results& out) {
   return absl::OkStatus();
 }
 
+// ---------------------------------------------------------------------------------------------
+// The national year (issue 15): pbr-loadgen's synthetic year through the bulk path, on a platform of
+// its own with the rules as given (their teams and clusters are what the generator draws on), timed
+// until reporting's caseloads show every assessment, then measured at that size.
+
+absl::Status RunNationalYear(const Flags& f, OwnedProcesses& owned, Results::Year& out) {
+  auto rules = care::RuleSet::LoadFromDirectory(f.rules_dir);
+  if (!rules.ok()) return rules.status();
+  loadgen::NationalYearOptions o;
+  o.people = f.year_people;
+  o.assessments = 3 * static_cast<int64_t>(f.year_people);
+  o.seed = 1;
+  o.source_systems = 1;  // one EPR feed: one certificate, batches never split by source
+  o.year_end = absl::ToCivilDay(absl::Now(), absl::UTCTimeZone()) - 1;
+  auto year = loadgen::NationalYear::Create(*rules, o);
+  if (!year.ok()) return year.status();
+  const std::string source = loadgen::SourceSystemNames(1).front();
+
+  // Generated before the clock starts, as the batches each stream will send: a person's rows in one
+  // stream, in order, so their history reaches allocation as the generator wrote it.
+  struct Batch {
+    pbr::v1::IntakeBatch items;
+    int64_t assessments = 0;
+  };
+  const int streams = f.bulk_streams;
+  std::vector<std::vector<Batch>> batches(streams);
+  year->Run([&](const loadgen::PersonRecord& p) {
+    std::vector<Batch>& mine = batches[p.index % streams];
+    for (const import::ImportRow& row : p.rows) {
+      if (mine.empty() || mine.back().items.items_size() >= f.bulk_batch) mine.emplace_back();
+      Batch& b = mine.back();
+      pbr::v1::IntakeItem& item = *b.items.add_items();
+      if (const auto* a = std::get_if<import::AssessmentRequest>(&row.request)) {
+        *item.mutable_assessment() = *a;
+        ++b.assessments;
+      } else {
+        *item.mutable_care_event() = std::get<import::CareEventRequest>(row.request);
+      }
+      ++out.rows;
+    }
+    return true;
+  });
+  const loadgen::NationalYearStats& stats = year->stats();
+  out.people = stats.people;
+  out.assessments = stats.assessments;
+  std::printf("generated %lld people, %lld assessments, %lld rows (%s)\n", static_cast<long long>(out.people),
+              static_cast<long long>(out.assessments), static_cast<long long>(out.rows), source.c_str());
+
+  testing::LocalPlatformOptions options;
+  options.bin_dir = f.bin_dir;
+  options.rules_dir = f.rules_dir;
+  options.work_dir = f.work_dir + "/year";
+  // Every generated row is before noon of the year's last day.
+  options.clock = absl::StrCat("fixed:", absl::FormatCivilTime(o.year_end), "T12:00:00Z");
+  options.partitions = f.partitions;
+  auto started = testing::LocalPlatform::Start(options);
+  if (!started.ok()) return started.status();
+  testing::LocalPlatform* local = owned.Adopt(*std::move(started));
+
+  // Sent: each stream's batches one after another, each acknowledged (durable) before the next.
+  std::mutex mu;
+  std::vector<std::pair<TimePoint, int64_t>> acked;  // when each batch was acknowledged, its assessments
+  absl::Status failure;
+  const TimePoint start = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < streams; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = local->Stub<pbr::v1::Allocation>("allocation", "epr-feed:" + source);
+      auto ctx = testing::CallContext(absl::Seconds(f.reflect_timeout) + absl::Milliseconds(10) * out.rows);
+      auto stream = stub->RecordIntake(ctx.get());
+      absl::Status st;
+      uint64_t sequence = 0;
+      for (Batch& b : batches[t]) {
+        b.items.set_sequence(++sequence);
+        pbr::v1::IntakeBatchResult result;
+        if (!stream->Write(b.items) || !stream->Read(&result)) break;
+        for (const auto& item : result.results()) {
+          const bool duplicate = item.has_assessment() ? item.assessment().duplicate() : item.care_event().duplicate();
+          if ((item.code() != 0 || duplicate) && st.ok()) {
+            st = absl::InternalError(absl::StrCat("a generated row was ", item.code() != 0 ? "refused: " : "a duplicate",
+                                                  item.message()));
+          }
+        }
+        std::lock_guard lock(mu);
+        acked.emplace_back(SteadyClock::now(), b.assessments);
+      }
+      stream->WritesDone();
+      grpc::Status finished = stream->Finish();
+      std::lock_guard lock(mu);
+      if (!finished.ok() && failure.ok()) failure = FromGrpc(finished, "RecordIntake");
+      if (!st.ok() && failure.ok()) failure = st;
+    });
+  }
+  for (auto& th : threads) th.join();
+  const TimePoint sent = SteadyClock::now();
+  if (!failure.ok()) return failure;
+  batches.clear();
+
+  // Flatness: the rate over the first and the last tenth of the assessments acknowledged.
+  std::sort(acked.begin(), acked.end());
+  int64_t total = 0;
+  for (const auto& [at, n] : acked) total += n;
+  if (total != out.assessments) {
+    return absl::InternalError(absl::StrCat(total, " assessments acknowledged of ", out.assessments));
+  }
+  TimePoint tenth = start, nine_tenths = start;
+  int64_t running = 0;
+  for (const auto& [at, n] : acked) {
+    running += n;
+    if (running * 10 <= total) tenth = at;
+    if (running * 10 <= total * 9) nine_tenths = at;
+  }
+  out.acked_per_s = total / Seconds(sent - start);
+  out.first_tenth_per_s = 0.1 * total / std::max(Seconds(tenth - start), 1e-3);
+  out.last_tenth_per_s = 0.1 * total / std::max(Seconds(sent - nine_tenths), 1e-3);
+  std::printf("%lld rows acknowledged in %.1f s on %d streams: %.0f assessments/s (first tenth %.0f/s, last tenth %.0f/s)\n",
+              static_cast<long long>(out.rows), Seconds(sent - start), streams, out.acked_per_s, out.first_tenth_per_s,
+              out.last_tenth_per_s);
+
+  // Reflected: every team's caseload counts every assessment generated for it.
+  auto reporting = local->Stub<pbr::v1::Reporting>("reporting");
+  auto recorded = [&]() -> absl::StatusOr<int64_t> {
+    int64_t n = 0;
+    for (const auto& [team, unused] : rules->teams().teams) {
+      pbr::v1::GetCaseloadRequest request;
+      request.set_team_id(team);
+      pbr::v1::Caseload caseload;
+      if (auto st = FromGrpc(reporting->GetCaseload(testing::CallContext(absl::Seconds(5)).get(), request, &caseload),
+                             "GetCaseload");
+          !st.ok()) {
+        return st;
+      }
+      n += caseload.assessments_recorded();
+    }
+    return n;
+  };
+  const TimePoint deadline = sent + std::chrono::seconds(f.reflect_timeout) + std::chrono::milliseconds(out.rows);
+  TimePoint reflected;
+  for (;;) {
+    auto n = recorded();
+    if (!n.ok()) return n.status();
+    reflected = SteadyClock::now();
+    if (*n == out.assessments) break;
+    if (*n > out.assessments) return absl::InternalError(absl::StrCat("reporting shows ", *n, " of ", out.assessments));
+    if (reflected > deadline) return absl::DeadlineExceededError(absl::StrCat("reporting shows ", *n, " of ", out.assessments));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  out.end_to_end_per_s = out.assessments / Seconds(reflected - start);
+  std::printf("all visible in reporting %.1f s after the last batch: %.0f assessments/s end to end\n",
+              Seconds(reflected - sent), out.end_to_end_per_s);
+
+  for (const char* name : testing::LocalPlatform::kServices) {
+    out.rss.emplace_back(name, StatusBytes(local->Pid(name), "VmRSS"));
+  }
+  // Queries on the full store: GetCaseload of each team in turn.
+  std::vector<double> samples;
+  for (int i = 0; i < 200; ++i) {
+    auto it = rules->teams().teams.begin();
+    std::advance(it, i % rules->teams().teams.size());
+    pbr::v1::GetCaseloadRequest request;
+    request.set_team_id(it->first);
+    pbr::v1::Caseload caseload;
+    const TimePoint t0 = SteadyClock::now();
+    if (auto st = FromGrpc(reporting->GetCaseload(testing::CallContext(absl::Seconds(5)).get(), request, &caseload),
+                           "GetCaseload");
+        !st.ok()) {
+      return st;
+    }
+    samples.push_back(1000 * Seconds(SteadyClock::now() - t0));
+  }
+  out.caseload_ms = Summarize(std::move(samples));
+  // Restart to ready: reporting stopped cleanly and started on the full store.
+  if (auto st = local->StopService("reporting"); !st.ok()) return st;
+  const TimePoint restart = SteadyClock::now();
+  if (auto st = local->StartService("reporting", absl::Seconds(120)); !st.ok()) return st;
+  out.restart_to_ready_s = Seconds(SteadyClock::now() - restart);
+  std::printf("GetCaseload: %s; reporting restarted to ready in %.2f s\n", Describe(out.caseload_ms, 2).c_str(),
+              out.restart_to_ready_s);
+  for (const auto& [name, rss] : out.rss) std::printf("%-17s RSS %7.1f MiB\n", name.c_str(), rss / 1048576.0);
+  return owned.StopAll();
+}
+
 void PrintTable(const Flags& f, const Results& r) {
   std::printf("\n== summary\n");
   std::printf("%-34s %12s %12s %10s\n", "measure", "platform", "baseline", "ratio");
@@ -738,6 +934,25 @@ void PrintTable(const Flags& f, const Results& r) {
   }
   std::printf("(latency at %d/s for %d s; intake %d assessments, %d clients, %d teams)\n", f.rate, f.latency_seconds,
               f.assessments, f.clients, f.teams);
+  if (r.year.assessments == 0) return;
+  const Results::Year& y = r.year;
+  std::printf("\n== national year: %lld people, %lld assessments, %lld rows (issue 15's targets beside each)\n",
+              static_cast<long long>(y.people), static_cast<long long>(y.assessments), static_cast<long long>(y.rows));
+  std::printf("%-34s %12s %12s %10s\n", "measure", "platform", "baseline", "ratio");
+  std::printf("%-34s %12.0f %12.0f %9.1f%%  (acknowledged / gRPC echo calls)\n", "year intake acked, /s", y.acked_per_s,
+              r.echo_per_s, 100 * y.acked_per_s / r.echo_per_s);
+  std::printf("%-34s %12.0f %12.0f %9.1f%%  (first batch -> all visible / gRPC echo; target: 10000/s)\n",
+              "year end to end, assessments/s", y.end_to_end_per_s, r.echo_per_s, 100 * y.end_to_end_per_s / r.echo_per_s);
+  std::printf("%-34s %12.0f %12.0f %9.1f%%  (last tenth / first tenth acknowledged; target: at least 90%%)\n",
+              "year rate, last vs first tenth", y.last_tenth_per_s, y.first_tenth_per_s,
+              100 * y.last_tenth_per_s / y.first_tenth_per_s);
+  std::printf("%-34s %12.2f %12s %10s  (target: under 5 s)\n", "reporting restart to ready, s", y.restart_to_ready_s,
+              "-", "-");
+  std::printf("%-34s %12.2f %12s %10s  (target: under 10 ms)\n", "GetCaseload p99, ms", y.caseload_ms.p99, "-", "-");
+  for (const auto& [name, rss] : y.rss) {
+    std::printf("%-34s %12.0f %12s %10s  (target: under 1024 MiB)\n", absl::StrCat(name, " RSS, MiB").c_str(),
+                rss / 1048576.0, "-", "-");
+  }
 }
 
 }  // namespace
@@ -763,6 +978,14 @@ int main(int argc, char** argv) {
   // Every process stops, whatever happened in the run.
   if (absl::Status status = owned.StopAfter(RunBench(f, owned, results)); !status.ok()) {
     return Failed(kProgram, status, "service logs", f.work_dir);
+  }
+  if (f.year_people > 0) {
+    Stage(absl::StrCat("the national year: pbr-loadgen's year for ", f.year_people,
+                       " people through RecordIntake, on a platform of its own")
+              .c_str());
+    if (absl::Status status = owned.StopAfter(RunNationalYear(f, owned, results.year)); !status.ok()) {
+      return Failed(kProgram, status, "service logs", f.work_dir);
+    }
   }
   PrintTable(f, results);
   if (!f.keep_work_dir) std::filesystem::remove_all(f.work_dir);
