@@ -844,19 +844,13 @@ absl::Status RunNationalYear(const Flags& f, OwnedProcesses& owned, Results::Yea
               out.last_tenth_per_s);
 
   // Reflected: every team's caseload counts every assessment generated for it.
-  auto reporting = local->Stub<pbr::v1::Reporting>("reporting");
+  Platform platform(*local);
   auto recorded = [&]() -> absl::StatusOr<int64_t> {
     int64_t n = 0;
     for (const auto& [team, unused] : rules->teams().teams) {
-      pbr::v1::GetCaseloadRequest request;
-      request.set_team_id(team);
-      pbr::v1::Caseload caseload;
-      if (auto st = FromGrpc(reporting->GetCaseload(testing::CallContext(absl::Seconds(5)).get(), request, &caseload),
-                             "GetCaseload");
-          !st.ok()) {
-        return st;
-      }
-      n += caseload.assessments_recorded();
+      auto got = platform.Recorded(team);
+      if (!got.ok()) return got.status();
+      n += *got;
     }
     return n;
   };
@@ -883,15 +877,8 @@ absl::Status RunNationalYear(const Flags& f, OwnedProcesses& owned, Results::Yea
   for (int i = 0; i < 200; ++i) {
     auto it = rules->teams().teams.begin();
     std::advance(it, i % rules->teams().teams.size());
-    pbr::v1::GetCaseloadRequest request;
-    request.set_team_id(it->first);
-    pbr::v1::Caseload caseload;
     const TimePoint t0 = SteadyClock::now();
-    if (auto st = FromGrpc(reporting->GetCaseload(testing::CallContext(absl::Seconds(5)).get(), request, &caseload),
-                           "GetCaseload");
-        !st.ok()) {
-      return st;
-    }
+    if (auto got = platform.Recorded(it->first); !got.ok()) return got.status();
     samples.push_back(1000 * Seconds(SteadyClock::now() - t0));
   }
   out.caseload_ms = Summarize(std::move(samples));
