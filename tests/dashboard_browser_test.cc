@@ -3,6 +3,7 @@
 // data; a filter narrows them; new assessments appear at the next refresh; a reporting restart and an
 // unreachable reporting are shown, not hidden; Prometheus shows the figures the page shows. A screenshot is
 // saved as a test artefact ($TEST_ARTIFACTS_DIR, else build/test-artifacts/).
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <cstdlib>
@@ -11,7 +12,9 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -193,6 +196,18 @@ testing::BrowserOptions TrustingReporting(const testing::LocalPlatform& platform
   return options;
 }
 
+// Whether `pid` ignores SIGPIPE (the SigIgn mask of /proc/<pid>/status).
+bool IgnoresSigpipe(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!absl::StartsWith(line, "SigIgn:")) continue;
+    uint64_t mask = 0;
+    return absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line.substr(7)), &mask) && ((mask >> (SIGPIPE - 1)) & 1) != 0;
+  }
+  return false;
+}
+
 // Under mutual TLS the page and its JSON are for the operations role: nobody else gets in, by
 // certificate or without one, and a sign-in link starts a session in a browser.
 TEST_F(DashboardBrowserTest, OnlyTheOperationsRoleReadsTheDashboard) {
@@ -214,6 +229,10 @@ TEST_F(DashboardBrowserTest, OnlyTheOperationsRoleReadsTheDashboard) {
   ASSERT_TRUE(stranger.ok());
   EXPECT_EQ(testing::HttpsGet(address, "/api/v1/status", ca, stranger->cert_pem, stranger->key_pem).status().code(),
             absl::StatusCode::kUnavailable);
+  // A peer gone mid-write (refused at the handshake, a tab closed) ends a connection, never a service.
+  for (const char* name : testing::LocalPlatform::kServices) {
+    EXPECT_TRUE(IgnoresSigpipe(platform_->Pid(name))) << name << " would be ended by SIGPIPE";
+  }
   auto ops = platform_->ClientCertificate("operations");
   ASSERT_TRUE(ops.ok());
   EXPECT_TRUE(testing::HttpsGet(address, "/api/v1/status", ca, ops->cert_pem, ops->key_pem).ok());

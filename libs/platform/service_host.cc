@@ -347,6 +347,10 @@ int RunService(absl::string_view name, std::vector<SettingSpec> settings, const 
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A peer that closes a connection while the service writes to it (a dashboard tab closed mid-answer,
+  // a TLS client refused at the handshake) is an error on that connection: OpenSSL writes with plain
+  // write(2), whose SIGPIPE would otherwise end the whole service.
+  signal(SIGPIPE, SIG_IGN);
   // Logs go to stderr; stdout carries only the READY line that launchers wait for.
   spdlog::set_default_logger(spdlog::stderr_color_mt(std::string(name)));
   spdlog::set_pattern(absl::StrCat("%Y-%m-%dT%H:%M:%S.%e %^%l%$ ", name, ": %v"));
