@@ -829,16 +829,19 @@ absl::Status RunNationalYear(const Flags& f, OwnedProcesses& owned, Results::Yea
   if (total != out.assessments) {
     return absl::InternalError(absl::StrCat(total, " assessments acknowledged of ", out.assessments));
   }
+  // The first tenth: up to the first acknowledgement with at least 10% done; the last: after the last
+  // acknowledgement with at most 90% done. Each rate is the assessments actually in its span.
   TimePoint tenth = start, nine_tenths = start;
-  int64_t running = 0;
+  int64_t running = 0, at_tenth = -1, at_nine_tenths = 0;
   for (const auto& [at, n] : acked) {
     running += n;
-    if (running * 10 <= total) tenth = at;
-    if (running * 10 <= total * 9) nine_tenths = at;
+    if (at_tenth < 0 && running * 10 >= total) tenth = at, at_tenth = running;
+    if (running * 10 <= total * 9) nine_tenths = at, at_nine_tenths = running;
   }
+  const TimePoint last_ack = acked.empty() ? start : acked.back().first;
   out.acked_per_s = total / Seconds(sent - start);
-  out.first_tenth_per_s = 0.1 * total / std::max(Seconds(tenth - start), 1e-3);
-  out.last_tenth_per_s = 0.1 * total / std::max(Seconds(sent - nine_tenths), 1e-3);
+  out.first_tenth_per_s = std::max<int64_t>(at_tenth, 0) / std::max(Seconds(tenth - start), 1e-3);
+  out.last_tenth_per_s = (total - at_nine_tenths) / std::max(Seconds(last_ack - nine_tenths), 1e-3);
   std::printf("%lld rows acknowledged in %.1f s on %d streams: %.0f assessments/s (first tenth %.0f/s, last tenth %.0f/s)\n",
               static_cast<long long>(out.rows), Seconds(sent - start), streams, out.acked_per_s, out.first_tenth_per_s,
               out.last_tenth_per_s);

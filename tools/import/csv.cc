@@ -60,14 +60,25 @@ bool CsvReader::Next(CsvRecord& record) {
     ran_out_ = false;
     CsvRecord parsed;
     ParseRecord(parsed);
-    if (ran_out_ && !eof_) {
+    const bool more_to_read = ran_out_ && !eof_;
+    if (failed_ && pos_ >= buffer_.size() && (pos_ == 0 || (buffer_[pos_ - 1] != '\n' && buffer_[pos_ - 1] != '\r'))) {
+      // The file could not be read to its end: a record cut by the read error is not a record.
+      pos_ = buffer_.size();
+      return false;
+    }
+    // A record this long is refused wherever it falls in the file, so the result never depends on
+    // where the chunks end.
+    const bool too_long = (more_to_read ? buffer_.size() : pos_) - start >= max_record_bytes_;
+    if (more_to_read && !too_long) {
       // The record goes on past what is read: read more and parse it again from its start.
       pos_ = start;
       line_ = start_line;
-      if (buffer_.size() - start < max_record_bytes_) {
-        Refill();
-        continue;
-      }
+      Refill();
+      continue;
+    }
+    if (too_long) {
+      pos_ = start;
+      line_ = start_line;
       parsed = CsvRecord{start_line, {}, ""};
       parsed.error = absl::StrCat("a record longer than ", max_record_bytes_,
                                   " bytes starts on this line (an unclosed quote?); reading goes on at the next line");

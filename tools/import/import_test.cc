@@ -529,6 +529,50 @@ TEST(ImportCsvReader, ARecordLongerThanTheBoundIsAnErrorOnItsLineAndReadingGoesO
   EXPECT_EQ(records[4].fields, (std::vector<std::string>{"after", "3"}));
 }
 
+TEST(ImportCsvReader, TheBoundHoldsWhereverTheChunksEnd) {
+  // The last record is over the bound: refused alike when it is read in one chunk or in several.
+  const std::string text = "a,b\nshort,1\n" + std::string(30, 'x') + ",2\n";
+  for (size_t chunk : {4, 7, 100}) {
+    const auto records = ReadInChunks(text, chunk, /*max_record=*/10);
+    ASSERT_EQ(records.size(), 3u) << "chunk " << chunk;
+    EXPECT_EQ(records[1].fields, (std::vector<std::string>{"short", "1"}));
+    EXPECT_TRUE(absl::StrContains(records[2].error, "longer than 10 bytes")) << "chunk " << chunk;
+    EXPECT_EQ(records[2].line, 3);
+  }
+}
+
+// A stream whose device fails after `good` bytes (a disk error, a file truncated under us).
+class FailingBuffer : public std::streambuf {
+ public:
+  FailingBuffer(std::string text, size_t good) : text_(std::move(text)), good_(good) {}
+
+ protected:
+  int_type underflow() override {
+    if (at_ >= good_) throw std::ios_base::failure("input/output error");
+    const size_t n = std::min<size_t>(3, good_ - at_);
+    setg(text_.data() + at_, text_.data() + at_, text_.data() + at_ + n);
+    at_ += n;
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  std::string text_;
+  size_t good_, at_ = 0;
+};
+
+TEST(ImportCsvReader, AReadErrorEndsTheFileWithoutTheRecordItCut) {
+  const std::string text = "h1,h2\nrow,1\nrow,cut here by the error\nnever,read\n";
+  FailingBuffer buffer(text, text.find("here"));
+  std::istream in(&buffer);
+  CsvReader reader(in, /*chunk_bytes=*/5);
+  std::vector<CsvRecord> records;
+  CsvRecord record;
+  while (reader.Next(record)) records.push_back(record);
+  EXPECT_TRUE(reader.failed());
+  ASSERT_EQ(records.size(), 2u) << "the cut record would be sent as 'row,cut '";
+  EXPECT_EQ(records[1].fields, (std::vector<std::string>{"row", "1"}));
+}
+
 TEST(ImportReader, ChunksHoldEveryRowOnceWithItsLineAsTheWholeFileDoes) {
   std::vector<Cells> rows;
   for (int i = 0; i < 23; ++i) {
@@ -645,6 +689,17 @@ TEST(ImportCorrections, AnActionThatDoesNotFitTheRowIsRefusedNamingTheColumn) {
   r = OnlyReject(late);
   EXPECT_EQ(r.code, code::kBadTime);
   EXPECT_TRUE(absl::StartsWith(r.reason, "corrected_at: 'yesterday'")) << r.reason;
+}
+
+TEST(ImportCorrections, AWithdrawalNeedsTheNhsNumberThatKeepsItAfterThePersonsRecords) {
+  Cells row = Identifiers(CareEvent());
+  row.erase("nhs_number");
+  Reject r = OnlyReject(Correction(row, "withdraw_care_event"));
+  EXPECT_EQ(r.code, code::kBadAction);
+  EXPECT_TRUE(absl::StartsWith(r.reason, "nhs_number: required on a withdraw_care_event row")) << r.reason;
+  row["nhs_number"] = "999 000 1006";
+  r = OnlyReject(Correction(row, "withdraw_care_event"));
+  EXPECT_TRUE(absl::StartsWith(r.reason, "nhs_number: '999 000 1006' is not 10 digits")) << r.reason;
 }
 
 // ---- reject file and summary ----

@@ -179,6 +179,7 @@ int Run(Options& o) {
   absl::Status rejects_written;
   Summary summary;
   summary.dry_run = o.dry_run;
+  int last_line = 1;  // the header
   {
     Progress progress(o.dry_run ? "read" : "sent", size_error ? 0 : file_bytes, std::cerr,
                       isatty(STDERR_FILENO) != 0, Progress::Unit::kBytes);
@@ -190,14 +191,12 @@ int Run(Options& o) {
       progress.Set(read_now);
       read_before = read_now;
       AddToSummary(summary, chunk, o.dry_run ? nullptr : &sent);
+      if (!chunk.rows.empty()) last_line = std::max(last_line, chunk.rows.back().line);
+      if (!chunk.rejects.empty()) last_line = std::max(last_line, chunk.rejects.back().line);
       // A reject file that cannot be written (a full disk) stops the import: rejects must not be lost.
       if (rejects_written.ok()) rejects_written = rejects.Append(CollectRejects(chunk, &sent));
       if (!rejects_written.ok()) break;
     }
-  }
-  if (rejects_written.ok() && (*reader)->failed()) {
-    std::cerr << "error: " << o.file << ": could not be read to its end: " << std::strerror(errno) << "\n";
-    return kExitFailed;
   }
   std::cout << RenderSummary(summary);
   if (summary.rejects_by_code.count("UNIMPLEMENTED") > 0) {
@@ -213,13 +212,22 @@ int Run(Options& o) {
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   std::cout << absl::StrFormat("took          %.1fs (%.0f rows/s)\n", seconds,
                                seconds > 0 ? summary.rows / seconds : 0.0);
+  if (!rejects_written.ok()) {
+    std::cerr << "error: stopped after line " << last_line << ": the summary covers the rows up to it\n";
+    return kExitFailed;
+  }
+  if ((*reader)->failed()) {
+    std::cerr << "error: " << o.file << ": could not be read past byte " << (*reader)->bytes_read()
+              << " (an input/output error): the summary covers the rows before it; re-run the same file once it "
+                 "reads: rows already recorded answer as duplicates\n";
+    return kExitFailed;
+  }
   if (sender.stopped()) {
     std::cerr << "error: stopped early, " << summary.not_sent
               << " rows not sent: " << pbr::cli::DescribeRpcError(sender.stop_status(), endpoint)
               << "\n  re-run the same file once the service is back: rows already recorded answer as duplicates\n";
     return kExitFailed;
   }
-  if (!rejects_written.ok()) return kExitFailed;
   return summary.rejected_locally + summary.rejected_by_service > 0 ? kExitRejects : kExitOk;
 }
 

@@ -446,6 +446,20 @@ std::variant<ImportRow, Reject> ParseRow(const Header& header, const CsvRecord& 
   }
   const bool correction = *action != Action::kRecord;
   const bool withdrawal = *action == Action::kWithdrawAssessment || *action == Action::kWithdrawCareEvent;
+  if (withdrawal) {
+    // The service is not sent it, but it keeps the withdrawal after the person's earlier rows of the
+    // file (rows are sent in order per NHS number), so it must be there and well formed.
+    const std::string nhs = Cell(header, record, "nhs_number");
+    if (nhs.empty()) {
+      return MakeReject(header, record, code::kBadAction,
+                        absl::StrCat("nhs_number: required on a ", ActionWord(*action),
+                                     " row (it keeps the withdrawal after the person's earlier rows)"));
+    }
+    if (nhs.size() != 10 || !IsDigits(nhs)) {
+      return MakeReject(header, record, code::kBadAction,
+                        absl::StrCat("nhs_number: ", Quoted(nhs), " is not 10 digits"));
+    }
+  }
 
   Draft d;
   d.zone = &local_zone;
