@@ -145,6 +145,14 @@ const Words<pbr::v1::CareEventType>& EventTypeWords() {
   return kWords;
 }
 
+const Words<Action>& ActionWords() {
+  static const Words<Action> kWords = {{"record", Action::kRecord},
+                                       {"amend_assessment", Action::kAmendAssessment},
+                                       {"withdraw_assessment", Action::kWithdrawAssessment},
+                                       {"withdraw_care_event", Action::kWithdrawCareEvent}};
+  return kWords;
+}
+
 // Enum words are matched case-insensitively: EPR exports vary in case, never in spelling.
 template <typename Enum>
 std::optional<Enum> ParseWord(const std::string& column, std::string_view value, const Words<Enum>& words, Draft& d) {
@@ -357,11 +365,8 @@ const std::string& ImportRow::source_system() const {
 }
 
 std::string ActionWord(Action action) {
-  switch (action) {
-    case Action::kRecord: return "record";
-    case Action::kAmendAssessment: return "amend_assessment";
-    case Action::kWithdrawAssessment: return "withdraw_assessment";
-    case Action::kWithdrawCareEvent: return "withdraw_care_event";
+  for (const auto& [word, a] : ActionWords()) {
+    if (a == action) return std::string(word);
   }
   return "record";
 }
@@ -425,24 +430,22 @@ std::variant<ImportRow, Reject> ParseRow(const Header& header, const CsvRecord& 
   const bool assessment = kind == "assessment";
 
   const std::string action_cell = Cell(header, record, "action");
-  const std::string action_word = Lower(action_cell);
+  const std::string action_word = action_cell.empty() ? "record" : Lower(action_cell);
   std::optional<Action> action;
-  for (Action a : {Action::kRecord, Action::kAmendAssessment, Action::kWithdrawAssessment, Action::kWithdrawCareEvent}) {
-    if (action_word == ActionWord(a) || (action_word.empty() && a == Action::kRecord)) action = a;
+  std::vector<std::string> action_names;
+  for (const auto& [word, a] : ActionWords()) {
+    if (word == action_word) action = a;
+    action_names.emplace_back(word);
   }
   if (!action) {
     return MakeReject(header, record, code::kBadAction,
-                      absl::StrCat("action: ", Quoted(action_cell),
-                                   " is not record, amend_assessment, withdraw_assessment or withdraw_care_event"));
+                      absl::StrCat("action: ", Quoted(action_cell), " is not ", absl::StrJoin(action_names, ", ")));
   }
   const bool for_assessment = *action == Action::kAmendAssessment || *action == Action::kWithdrawAssessment;
-  if (for_assessment && !assessment) {
+  if (*action != Action::kRecord && for_assessment != assessment) {
     return MakeReject(header, record, code::kBadAction,
-                      absl::StrCat("action: ", ActionWord(*action), " on a ", kind, " row (it corrects an assessment)"));
-  }
-  if (*action == Action::kWithdrawCareEvent && assessment) {
-    return MakeReject(header, record, code::kBadAction,
-                      absl::StrCat("action: ", ActionWord(*action), " on an assessment row (it withdraws a care event)"));
+                      absl::StrCat("action: ", ActionWord(*action), " on a", assessment ? "n " : " ", kind,
+                                   " row (it corrects ", for_assessment ? "an assessment" : "a care event", ")"));
   }
   const bool correction = *action != Action::kRecord;
   const bool withdrawal = *action == Action::kWithdrawAssessment || *action == Action::kWithdrawCareEvent;
