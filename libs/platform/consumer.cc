@@ -1,5 +1,8 @@
 #include "platform/consumer.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "platform/log.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -50,6 +53,88 @@ absl::Status Consumer::RunDueTasks() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// A stored position; a bare number was written before positions carried a digest (resumed unchecked).
+absl::StatusOr<pbr::state::v1::ConsumedPosition> ParsePosition(absl::string_view stored) {
+  pbr::state::v1::ConsumedPosition position;
+  int64_t legacy = 0;
+  if (absl::SimpleAtoi(stored, &legacy)) {
+    position.set_next_offset(legacy);
+  } else if (!position.ParseFromArray(stored.data(), static_cast<int>(stored.size())) || position.next_offset() < 0) {
+    return absl::DataLossError("unreadable position");
+  }
+  return position;
+}
+
+}  // namespace
+
+void Consumer::NoteAssignment(const rd_kafka_topic_partition_list_t* parts) {
+  std::map<std::string, std::set<int32_t>> by_topic;
+  std::set<int32_t> numbers;
+  for (int i = 0; i < parts->cnt; ++i) {
+    by_topic[parts->elems[i].topic].insert(parts->elems[i].partition);
+    numbers.insert(parts->elems[i].partition);
+  }
+  for (const auto& [topic, partitions] : by_topic) {
+    if (partitions != numbers) {
+      PBR_LOG(err) << "consumer: " << topic << " was assigned other partitions than the other topics: their partition "
+                   << "counts differ, so a person's events are split between replicas (give every topic the same count)";
+      break;
+    }
+  }
+  pbr::state::v1::AssignedPartitions record;
+  for (int32_t n : numbers) record.add_partitions(n);
+  rocksdb::WriteBatch batch;
+  batch.Put(store_.Family(kOffsetsFamily), std::string(kAssignedPartitionsKey), record.SerializeAsString());
+  // Only what a restart answers for until the group assigns again: not worth stopping for.
+  if (auto st = store_.Write(batch, /*sync=*/false); !st.ok()) {
+    PBR_LOG(warn) << "consumer: the partition assignment could not be stored: " << st;
+  }
+  std::lock_guard lock(assigned_mu_);
+  assigned_ = std::move(numbers);
+}
+
+std::optional<std::set<int32_t>> AnsweredPartitions(const pbr::v1::ConsumedShare& share) {
+  if (!share.assigned()) return std::nullopt;
+  return std::set<int32_t>(share.partitions().begin(), share.partitions().end());
+}
+
+bool Answers(const pbr::v1::ConsumedShare& share, int32_t partition) {
+  return !share.assigned() || std::find(share.partitions().begin(), share.partitions().end(), partition) !=
+                                  share.partitions().end();
+}
+
+absl::StatusOr<ConsumedShare> Consumer::Share() const {
+  ConsumedShare out;
+  {
+    std::lock_guard lock(assigned_mu_);
+    out.partitions = assigned_;
+  }
+  for (const auto& [name, _] : handlers_) {
+    const std::string prefix = settings_.Topic(name) + "/";
+    absl::Status problem;
+    auto st = store_.Scan(kOffsetsFamily, prefix, [&](absl::string_view key, absl::string_view value) {
+      int32_t partition = 0;
+      if (!absl::SimpleAtoi(key.substr(prefix.size()), &partition)) return true;
+      if (!out.Answers(partition)) return true;
+      auto position = ParsePosition(value);
+      if (!position.ok()) {
+        problem = absl::DataLossError(absl::StrCat("stored position for ", key, " is unreadable"));
+        return false;
+      }
+      out.applied.push_back({name, partition, position->next_offset()});
+      return true;
+    });
+    if (!st.ok()) return st;
+    if (!problem.ok()) return problem;
+  }
+  std::sort(out.applied.begin(), out.applied.end(), [](const ConsumedShare::Applied& a, const ConsumedShare::Applied& b) {
+    return std::tie(a.topic, a.partition) < std::tie(b.topic, b.partition);
+  });
+  return out;
+}
+
 std::string Consumer::OffsetKey(absl::string_view topic, int32_t partition) const {
   return absl::StrCat(topic, "/", partition);
 }
@@ -61,6 +146,17 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
         "consumer: no event validator (ValidateWith / ServiceHost::ValidateEventsWith) for the subscribed topics");
   }
   on_fatal_ = std::move(on_fatal);
+  {
+    auto stored = store_.Get(kOffsetsFamily, kAssignedPartitionsKey);
+    if (!stored.ok()) return stored.status();
+    std::lock_guard lock(assigned_mu_);
+    assigned_.reset();
+    if (stored->has_value()) {
+      pbr::state::v1::AssignedPartitions a;
+      if (!a.ParseFromString(**stored)) return absl::DataLossError("consumer: the stored partition assignment is unreadable");
+      assigned_.emplace(a.partitions().begin(), a.partitions().end());
+    }
+  }
   auto conf = BaseKafkaConf(settings_);
   if (!conf.ok()) return conf.status();
   for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
@@ -73,6 +169,9 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
            {"heartbeat.interval.ms", absl::StrCat(std::max<int64_t>(absl::ToInt64Milliseconds(settings_.session_timeout) / 3, 100))},
            {"fetch.wait.max.ms", absl::StrCat(absl::ToInt64Milliseconds(settings_.fetch_wait_max))},
            {"isolation.level", "read_committed"},
+           // Range, not round-robin or cooperative-sticky: only range gives one member partition N of
+           // every topic (with equal partition counts), so a replica holds the whole of each person it has.
+           {"partition.assignment.strategy", "range"},
            // Periodic tasks wait until every partition has been read to its end (see CaughtUp).
            {"enable.partition.eof", tasks_.empty() ? "false" : "true"},
        }) {
@@ -181,6 +280,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
     self->cluster_id_ = id;
     rd_kafka_mem_free(rk, id);
   }
+  self->NoteAssignment(parts);
   for (int i = 0; i < parts->cnt; ++i) {
     auto& p = parts->elems[i];
     const std::string key = self->OffsetKey(p.topic, p.partition);
@@ -192,15 +292,13 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
     }
     p.offset = RD_KAFKA_OFFSET_BEGINNING;
     if (!stored->has_value()) continue;
-    pbr::state::v1::ConsumedPosition position;
-    int64_t legacy = 0;
-    if (absl::SimpleAtoi(**stored, &legacy)) {
-      position.set_next_offset(legacy);  // written before positions carried a digest: resumed unchecked
-    } else if (!position.ParseFromString(**stored) || position.next_offset() < 0) {
+    auto parsed = ParsePosition(**stored);
+    if (!parsed.ok()) {
       self->rebalance_error_ = absl::DataLossError(absl::StrCat("stored position for ", p.topic, "/", p.partition,
                                                                 " is unreadable"));
       continue;
     }
+    const pbr::state::v1::ConsumedPosition& position = *parsed;
     p.offset = position.next_offset();
     self->next_offsets_[key] = position.next_offset();
     if (position.next_offset() == 0 || position.last_digest().empty()) continue;

@@ -287,6 +287,24 @@ absl::Status CheckProjectionDerivation(Store& store, const Projection& projectio
   return store.Write(batch, /*sync=*/true);
 }
 
+absl::StatusOr<pbr::v1::ConsumedShare> ServiceHost::consumed_share() const {
+  if (!consumer_) return pbr::v1::ConsumedShare();  // consumes nothing: answers for all it holds
+  auto share = consumer_->Share();
+  if (!share.ok()) return share.status();
+  pbr::v1::ConsumedShare out;
+  out.set_assigned(share->partitions.has_value());
+  if (share->partitions.has_value()) {
+    for (int32_t p : *share->partitions) out.add_partitions(p);
+  }
+  for (const auto& a : share->applied) {
+    auto* position = out.add_applied();
+    position->set_topic(a.topic);
+    position->set_partition(a.partition);
+    position->set_next_offset(a.next_offset);
+  }
+  return out;
+}
+
 void ServiceHost::Every(absl::Duration interval, std::function<absl::Status(ApplyContext&)> task) {
   consumes_ = true;
   consumer_->Every(interval, std::move(task));

@@ -11,7 +11,9 @@ grpc::Status OutcomesApi::GetOutcomes(grpc::ServerContext*, const pbr::v1::GetOu
   services::Problems p;  // bounded like every identifier, so nothing oversized reaches the store
   p.Identifier("person_id", request->person_id(), services::Need::kRequired);
   if (!p.ok()) return platform::ToGrpc(p.Result());
-  auto outcomes = PersonOutcomesOf(store_, *rules_, request->person_id());
+  auto share = share_();
+  if (!share.ok()) return platform::ToGrpc(share.status());
+  auto outcomes = PersonOutcomesOf(store_, *rules_, request->person_id(), *share);
   if (!outcomes.ok()) return platform::ToGrpc(outcomes.status());
   *reply = *std::move(outcomes);
   return grpc::Status::OK;
@@ -21,7 +23,10 @@ grpc::Status OutcomesApi::SummariseOutcomes(grpc::ServerContext*, const pbr::v1:
                                             pbr::v1::OutcomesSummary* reply) {
   auto query = ParseSummaryQuery(*request);
   if (!query.ok()) return platform::ToGrpc(query.status());
-  auto summary = pbr::outcomes::SummariseOutcomes(store_, *rules_, *query);
+  // The share first: the figures read after it reflect at least what it says was applied.
+  auto share = share_();
+  if (!share.ok()) return platform::ToGrpc(share.status());
+  auto summary = pbr::outcomes::SummariseOutcomes(store_, *rules_, *query, *share);
   if (!summary.ok()) return platform::ToGrpc(summary.status());
   *reply = *std::move(summary);
   return grpc::Status::OK;

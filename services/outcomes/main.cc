@@ -19,7 +19,8 @@ int main(int argc, char** argv, char** envp) {
           return st;
         }
         host.SetAccessPolicy(pbr::services::AuthorizeCall);  // the role matrix, under mutual TLS
-        host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store(), *rules));
+        host.AddService(std::make_unique<pbr::outcomes::OutcomesApi>(host.store(), *rules,
+                                                                     [&host] { return host.consumed_share(); }));
         return absl::OkStatus();
       });
 }

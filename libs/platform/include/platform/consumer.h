@@ -15,6 +15,12 @@
 // When the store cannot write (a full disk), the consumer pauses at the message it could not
 // apply, commits nothing, and resumes by itself once the store writes again.
 //
+// Several replicas of a service may share the group (each with its own store): the group assigns
+// partitions by range, so every subscribed topic's partition N goes to the same replica, and each
+// replica applies and answers for its partitions only (Share). A partition that moves resumes from
+// what the new owner's store applied there (from the log's start if nothing): state and position
+// still come from one store, so a moved partition is neither skipped nor applied twice.
+//
 // It also commits to Kafka where it stands, for producers' flow control (flow_control.h) and for
 // operators (kafka-consumer-groups --describe): asynchronously, after each run of messages is
 // written, and for every assigned partition on assignment (what it stored, or the log's start), so
@@ -26,6 +32,7 @@
 #include <optional>
 #include <set>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,6 +108,29 @@ class ApplyContext {
   int emitted_ = 0;
   absl::Status emit_problem_;
 };
+
+// What a consumer's store answers for in its group: the partition numbers last assigned (and kept
+// until the group assigns again, across a restart too) and how far each topic's partition there
+// is applied.
+struct ConsumedShare {
+  std::optional<std::set<int32_t>> partitions;  // nullopt: never assigned; answers for all it holds
+  struct Applied {
+    std::string topic;  // unprefixed
+    int32_t partition = 0;
+    int64_t next_offset = 0;
+  };
+  std::vector<Applied> applied;  // of those partitions, by topic then partition
+  bool Answers(int32_t partition) const { return !partitions.has_value() || partitions->contains(partition); }
+};
+
+// Reading a share as the contracts carry it: the partitions answered for (nullopt: never assigned,
+// so everything stored), and whether one of them is.
+std::optional<std::set<int32_t>> AnsweredPartitions(const pbr::v1::ConsumedShare& share);
+bool Answers(const pbr::v1::ConsumedShare& share, int32_t partition);
+
+// Where a consumer keeps its last assignment (pbr.state.v1.AssignedPartitions), in kOffsetsFamily
+// beside the "<topic>/<partition>" positions.
+inline constexpr absl::string_view kAssignedPartitionsKey = "assigned-partitions";
 
 using EventHandler = std::function<absl::Status(const ConsumedEvent&, ApplyContext&)>;
 
@@ -178,6 +208,10 @@ class Consumer {
   };
   Progress progress() const;
 
+  // What this consumer answers for (any thread): the assignment as of the last rebalance (or as
+  // stored, before the first one) and the applied positions read from the store.
+  absl::StatusOr<ConsumedShare> Share() const;
+
  private:
   void Run();
   void LeaveGroup();  // the consumer loop's last step, bounded by the Kafka timeout
@@ -215,6 +249,8 @@ class Consumer {
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                           void* opaque);
   std::string OffsetKey(absl::string_view topic, int32_t partition) const;
+  // Keeps a new assignment's partition numbers for Share (and, in the store, for a restart).
+  void NoteAssignment(const rd_kafka_topic_partition_list_t* parts);
 
   Store& store_;
   Outbox& outbox_;
@@ -278,6 +314,9 @@ class Consumer {
   std::atomic<int64_t> writes_{0};
   std::function<void(const absl::Status&)> on_fatal_;
   absl::Status rebalance_error_;
+  // The partition numbers last assigned; read by Share from any thread.
+  mutable std::mutex assigned_mu_;
+  std::optional<std::set<int32_t>> assigned_;  // guarded by assigned_mu_
   absl::Time commit_warned_at_ = absl::InfinitePast();  // consumer thread
 };
 

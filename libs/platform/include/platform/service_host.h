@@ -78,6 +78,8 @@ class ServiceHost {
   int http_port() const { return http_.port(); }
   // Where the consumer stands (any thread): what a page shows when its figures are behind.
   Consumer::Progress consumer_progress() const { return consumer_->progress(); }
+  // What this replica's answers cover in its consumer group (any thread), as the contracts say it.
+  absl::StatusOr<pbr::v1::ConsumedShare> consumed_share() const;
   // When this process started (system time): a page shows a restart.
   absl::Time started_at() const { return started_at_; }
 

@@ -95,7 +95,9 @@ std::vector<std::string> EpisodeOutcomesFamilies() {
           std::string(kTalliesFamily)};
 }
 
-std::string EpisodeOutcomes::derivation() const { return absl::StrCat("rules ", rules_->care_version()); }
+std::string EpisodeOutcomes::derivation() const {
+  return absl::StrCat("rules ", rules_->care_version(), "; tallies by partition");
+}
 
 std::vector<std::string> EpisodeOutcomes::topics() const {
   return {std::string(platform::topic::kAssessmentRecorded), std::string(platform::topic::kCareEventRecorded)};
@@ -136,7 +138,7 @@ absl::Status EpisodeOutcomes::OnAssessment(const platform::ConsumedEvent& event,
     ctx.batch().Delete(ctx.store().Family(kRatingsFamily), key);
     held->erase(a.assessment_id());
   }
-  return Recompute(ctx, event.event, person_id, folded->facts, *held);
+  return Recompute(ctx, event, person_id, folded->facts, *held);
 }
 
 absl::Status EpisodeOutcomes::OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const {
@@ -145,12 +147,13 @@ absl::Status EpisodeOutcomes::OnCareEvent(const platform::ConsumedEvent& event, 
   if (!folded->changed) return absl::OkStatus();
   auto held = LoadRatings(ctx.store(), event.event.person_id());
   if (!held.ok()) return held.status();
-  return Recompute(ctx, event.event, event.event.person_id(), folded->facts, *held);
+  return Recompute(ctx, event, event.event.person_id(), folded->facts, *held);
 }
 
-absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::v1::EventEnvelope& cause,
+absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const platform::ConsumedEvent& consumed,
                                         const std::string& person_id, const ledger::PersonFacts& facts,
                                         const RatingsById& ratings) const {
+  const pbr::v1::EventEnvelope& cause = consumed.event;
   auto view = DeriveOutcomes(*rules_, person_id, facts, ratings);
   if (!view.ok()) return view.status();
   auto before = LoadPerson(ctx.store(), person_id);
@@ -163,6 +166,7 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
 
   // 1. Announce every assessment whose measures or episode changed; withdraw what is gone.
   OutcomesPerson next;
+  next.set_partition(consumed.partition);
   auto emit = [&](const pbr::v1::OutcomeEntry* entry, absl::string_view assessment_id,
                   const pbr::v1::EpisodeOutcome* episode, absl::Time assessed_at, absl::string_view digest) {
     // One id per assessment, cause and content: a retried cause makes the same id; a later cause, or the
@@ -231,7 +235,7 @@ absl::Status EpisodeOutcomes::Recompute(platform::ApplyContext& ctx, const pbr::
     *t->mutable_contribution() = ToRecord(one);
     const absl::CivilDay day = platform::FromProto(e.counted_on());
     for (pbr::v1::OutcomeGrouping g : kGroupings) {
-      const std::string key = TallyKey(g, day, GroupOf(e, g));
+      const std::string key = TallyKey(consumed.partition, g, day, GroupOf(e, g));
       t->add_keys(key);
       care::AddTally(changes[key], one);
     }

@@ -41,8 +41,9 @@ class EpisodeOutcomes final : public platform::Projection {
   std::vector<std::string> topics() const override;
   std::vector<std::string> families() const override { return EpisodeOutcomesFamilies(); }
   absl::Status Apply(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const override;
-  // "rules <version>": the outcome rules (valid ratings, factors, reliable change, expected patterns) and
-  // the clusters' super classes the stored measures and summaries are derived with.
+  // "rules <version>; tallies by partition": the outcome rules (valid ratings, factors, reliable change, expected patterns) and
+  // the clusters' super classes the stored measures and summaries are derived with, and the summaries'
+  // rows kept per consumed partition (a store from before that is rebuilt, not misread).
   std::string derivation() const override;
 
   // A new assessment, an amendment (higher revision) or a withdrawal; a stale revision changes nothing.
@@ -51,7 +52,7 @@ class EpisodeOutcomes final : public platform::Projection {
   absl::Status OnCareEvent(const platform::ConsumedEvent& event, platform::ApplyContext& ctx) const;
 
  private:
-  absl::Status Recompute(platform::ApplyContext& ctx, const pbr::v1::EventEnvelope& cause,
+  absl::Status Recompute(platform::ApplyContext& ctx, const platform::ConsumedEvent& cause,
                          const std::string& person_id, const ledger::PersonFacts& facts,
                          const RatingsById& ratings) const;
   std::shared_ptr<const care::RuleSet> rules_;

@@ -44,6 +44,7 @@ struct Rated {
   int revision = 0;
   bool withdrawn = false;
   std::string person = "p1";
+  int32_t partition = 0;  // consumed from
 };
 
 class EpisodeOutcomesTest : public ::testing::Test {
@@ -71,10 +72,11 @@ class EpisodeOutcomesTest : public ::testing::Test {
     for (int v : r.items) a->mutable_ratings()->add_items(v);
     if (r.items.size() > 7 && r.items[7] >= 1 && r.items[7] <= 4) a->mutable_ratings()->set_item8_problem_type("H");
     return Write([&](platform::ApplyContext& ctx) {
-      return projection_->OnAssessment({platform::topic::kAssessmentRecorded, 0, 0, e}, ctx);
+      return projection_->OnAssessment({platform::topic::kAssessmentRecorded, r.partition, 0, e}, ctx);
     }, r.at);
   }
-  absl::Status CareEvent(const std::string& id, pbr::v1::CareEventType type, absl::Time at, std::string person = "p1") {
+  absl::Status CareEvent(const std::string& id, pbr::v1::CareEventType type, absl::Time at, std::string person = "p1",
+                         int32_t partition = 0) {
     auto e = platform::MakeEnvelope(platform::topic::kCareEventRecorded, "ev-" + id, person, at, at, "epr", "");
     auto* c = e.mutable_care_event_recorded();
     c->set_care_event_id(id);
@@ -82,7 +84,7 @@ class EpisodeOutcomesTest : public ::testing::Test {
     c->set_team_id("T1");
     *c->mutable_occurred_at() = platform::ToProto(at);
     return Write([&](platform::ApplyContext& ctx) {
-      return projection_->OnCareEvent({platform::topic::kCareEventRecorded, 0, 0, e}, ctx);
+      return projection_->OnCareEvent({platform::topic::kCareEventRecorded, partition, 0, e}, ctx);
     }, at);
   }
   absl::Status Write(const std::function<absl::Status(platform::ApplyContext&)>& apply, absl::Time at) {
@@ -119,8 +121,9 @@ class EpisodeOutcomesTest : public ::testing::Test {
     return last;
   }
   pbr::v1::OutcomesSummary Summary(pbr::v1::OutcomeGrouping g, std::optional<absl::CivilDay> first = std::nullopt,
-                                   std::optional<absl::CivilDay> last = std::nullopt) {
-    auto s = SummariseOutcomes(*store_, *rules_, SummaryQuery{g, first, last});
+                                   std::optional<absl::CivilDay> last = std::nullopt,
+                                   const pbr::v1::ConsumedShare& share = {}) {
+    auto s = SummariseOutcomes(*store_, *rules_, SummaryQuery{g, first, last}, share);
     EXPECT_TRUE(s.ok()) << s.status();
     return s.value_or(pbr::v1::OutcomesSummary{});
   }
@@ -396,7 +399,7 @@ TEST_F(EpisodeOutcomesTest, MalformedRatingsAreRefusedForTheDeadLetterTopic) {
 }
 
 TEST_F(EpisodeOutcomesTest, TheApiNamesTheFieldOfABadRequest) {
-  OutcomesApi api(*store_, rules_);
+  OutcomesApi api(*store_, rules_, [] { return pbr::v1::ConsumedShare(); });
   pbr::v1::GetOutcomesRequest get;
   pbr::v1::PersonOutcomes person;
   EXPECT_EQ(api.GetOutcomes(nullptr, &get, &person).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
@@ -424,8 +427,65 @@ TEST_F(EpisodeOutcomesTest, TheApiNamesTheFieldOfABadRequest) {
 }
 
 // What the measures and summaries are derived with: the rule set (outcomes.yaml, the clusters' super classes).
-TEST_F(EpisodeOutcomesTest, TheDerivationIsTheRulesVersion) {
-  EXPECT_EQ(projection_->derivation(), absl::StrCat("rules ", rules_->care_version()));
+TEST_F(EpisodeOutcomesTest, TheDerivationIsTheRulesVersionAndTalliesByPartition) {
+  EXPECT_EQ(projection_->derivation(), absl::StrCat("rules ", rules_->care_version(), "; tallies by partition"));
+}
+
+pbr::v1::ConsumedShare Assigned(std::vector<int32_t> partitions) {
+  pbr::v1::ConsumedShare share;
+  share.set_assigned(true);
+  for (int32_t p : partitions) share.add_partitions(p);
+  return share;
+}
+
+// Replicas of the service in one consumer group each answer for their partitions: a person's outcomes
+// only where their partition is, the summaries counted over those partitions, so replicas that cover
+// every partition once add up to what one replica with all of them says.
+TEST_F(EpisodeOutcomesTest, EachReplicaAnswersForItsPartitionsAndTheirSummariesAddUp) {
+  // p1 on partition 1 improves in T1; p2 on partition 10 deteriorates in T1; p3 on partition 0 in T2.
+  ASSERT_TRUE(CareEvent("ref1", pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, Day(1, 5), "p1", 1).ok());
+  ASSERT_TRUE(Apply({.id = "a1", .at = Day(1, 10), .items = Flat(3), .person = "p1", .partition = 1}).ok());
+  ASSERT_TRUE(Apply({.id = "b1", .at = Day(3, 10), .items = Flat(1), .person = "p1", .partition = 1}).ok());
+  ASSERT_TRUE(CareEvent("ref2", pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, Day(1, 5), "p2", 10).ok());
+  ASSERT_TRUE(Apply({.id = "a2", .at = Day(1, 12), .items = Flat(1), .person = "p2", .partition = 10}).ok());
+  ASSERT_TRUE(Apply({.id = "b2", .at = Day(4, 12), .items = Flat(3), .person = "p2", .partition = 10}).ok());
+  ASSERT_TRUE(CareEvent("ref3", pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, Day(2, 1), "p3", 0).ok());
+  ASSERT_TRUE(Apply({.id = "a3", .at = Day(2, 2), .items = Flat(2), .team = "T2", .person = "p3", .partition = 0}).ok());
+
+  // One replica with every partition, or a store never assigned: everyone.
+  const auto whole = Summary(pbr::v1::OUTCOME_GROUPING_TEAM);
+  EXPECT_EQ(whole.all().episodes(), 3);
+  EXPECT_EQ(whole.all().paired_episodes(), 2);
+  EXPECT_EQ(Summary(pbr::v1::OUTCOME_GROUPING_TEAM, std::nullopt, std::nullopt, Assigned({0, 1, 10})).DebugString(),
+            [&] {
+              auto w = whole;
+              *w.mutable_share() = Assigned({0, 1, 10});
+              return w.DebugString();
+            }());
+
+  // Partitions 1 and 10 are the only ones in the "1" range of keys: neither is read for the other.
+  const auto first = Summary(pbr::v1::OUTCOME_GROUPING_TEAM, std::nullopt, std::nullopt, Assigned({1}));
+  ASSERT_EQ(first.groups_size(), 1);
+  EXPECT_EQ(first.groups(0).group(), "T1");
+  EXPECT_EQ(first.groups(0).improved(), 1);
+  EXPECT_EQ(first.groups(0).deteriorated(), 0);
+  EXPECT_THAT(first.share().partitions(), ElementsAre(1));
+  const auto second = Summary(pbr::v1::OUTCOME_GROUPING_TEAM, std::nullopt, std::nullopt, Assigned({0, 10}));
+  ASSERT_EQ(second.groups_size(), 2);
+  EXPECT_EQ(second.groups(0).deteriorated(), 1);
+  EXPECT_EQ(second.groups(1).group(), "T2");
+  EXPECT_EQ(first.all().episodes() + second.all().episodes(), whole.all().episodes());
+  EXPECT_EQ(first.all().paired_episodes() + second.all().paired_episodes(), whole.all().paired_episodes());
+  EXPECT_EQ(first.all().improved() + second.all().improved(), whole.all().improved());
+  EXPECT_EQ(first.all().deteriorated() + second.all().deteriorated(), whole.all().deteriorated());
+  EXPECT_EQ(Summary(pbr::v1::OUTCOME_GROUPING_TEAM, std::nullopt, std::nullopt, Assigned({})).groups_size(), 0);
+
+  // A person is answered only where their partition is.
+  EXPECT_TRUE(PersonOutcomesOf(*store_, *rules_, "p2", Assigned({0, 10})).ok());
+  const auto elsewhere = PersonOutcomesOf(*store_, *rules_, "p2", Assigned({1}));
+  EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(elsewhere.status().message()), ::testing::HasSubstr("partition 10"));
+  EXPECT_EQ(PersonOutcomesOf(*store_, *rules_, "nobody", Assigned({1})).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

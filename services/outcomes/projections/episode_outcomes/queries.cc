@@ -38,12 +38,17 @@ void Fill(const care::RuleSet& rules, const care::OutcomeTally& t, pbr::v1::Outc
 }  // namespace
 
 absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::StoreReader& store, const care::RuleSet& rules,
-                                                        absl::string_view person_id) {
+                                                        absl::string_view person_id,
+                                                        const pbr::v1::ConsumedShare& share) {
   auto stored = store.Get(kPeopleFamily, person_id);
   if (!stored.ok()) return stored.status();
   pbr::state::v1::OutcomesPerson p;
   if (stored->has_value() && !p.ParseFromString(**stored)) {
     return absl::DataLossError(absl::StrCat("stored outcomes of ", platform::Quote(person_id), " are unreadable"));
+  }
+  if (stored->has_value() && !platform::Answers(share, p.partition())) {
+    return absl::UnavailableError(absl::StrCat("person_id: ", platform::Quote(person_id), " is in partition ", p.partition(),
+                                               ", which another replica of this service answers for"));
   }
   if (p.view().outcomes().empty()) {
     return absl::NotFoundError(absl::StrCat("person_id: no outcomes for ", platform::Quote(person_id)));
@@ -76,8 +81,9 @@ absl::StatusOr<SummaryQuery> ParseSummaryQuery(const pbr::v1::SummariseOutcomesR
 }
 
 absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::StoreReader& store, const care::RuleSet& rules,
-                                                          const SummaryQuery& query) {
-  auto tallies = ReadTallies(store, query.group_by, query.first_day, query.last_day);
+                                                          const SummaryQuery& query,
+                                                          const pbr::v1::ConsumedShare& share) {
+  auto tallies = ReadTallies(store, query.group_by, query.first_day, query.last_day, platform::AnsweredPartitions(share));
   if (!tallies.ok()) return tallies.status();
   pbr::v1::OutcomesSummary out;
   out.set_group_by(query.group_by);
@@ -93,6 +99,7 @@ absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::Store
     care::AddTally(all, tally);
   }
   Fill(rules, all, out.mutable_all());
+  *out.mutable_share() = share;
   return out;
 }
 

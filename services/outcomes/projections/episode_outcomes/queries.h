@@ -6,13 +6,16 @@
 #include "absl/status/statusor.h"
 #include "care/rules.h"
 #include "pbr/v1/outcomes.pb.h"
+#include "platform/consumer.h"
 #include "platform/store.h"
 
 namespace pbr::outcomes {
 
-// NOT_FOUND naming the person when they have no outcomes.
+// NOT_FOUND naming the person when they have no outcomes; UNAVAILABLE when they are in a partition this
+// replica does not answer for (`share`: another replica of the group holds them now).
 absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::StoreReader& store, const care::RuleSet& rules,
-                                                        absl::string_view person_id);
+                                                        absl::string_view person_id,
+                                                        const pbr::v1::ConsumedShare& share = {});
 
 struct SummaryQuery {
   pbr::v1::OutcomeGrouping group_by = pbr::v1::OUTCOME_GROUPING_UNSPECIFIED;
@@ -20,7 +23,9 @@ struct SummaryQuery {
 };
 // INVALID_ARGUMENT naming the field for a missing grouping, a bad date or a period that ends before it starts.
 absl::StatusOr<SummaryQuery> ParseSummaryQuery(const pbr::v1::SummariseOutcomesRequest& request);
+// Over the partitions `share` answers for (all stored when never assigned), which the reply names.
 absl::StatusOr<pbr::v1::OutcomesSummary> SummariseOutcomes(const platform::StoreReader& store, const care::RuleSet& rules,
-                                                          const SummaryQuery& query);
+                                                          const SummaryQuery& query,
+                                                          const pbr::v1::ConsumedShare& share = {});
 
 }  // namespace pbr::outcomes

@@ -1,6 +1,7 @@
 #include "projections/episode_outcomes/tallies.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
@@ -30,8 +31,8 @@ absl::string_view GroupingName(pbr::v1::OutcomeGrouping g) {
   }
 }
 
-std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group) {
-  return absl::StrCat(GroupingName(g), "/", DayText(day), "/", group);
+std::string TallyKey(int32_t partition, pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group) {
+  return absl::StrCat(partition, "/", GroupingName(g), "/", DayText(day), "/", group);
 }
 
 std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g) {
@@ -71,12 +72,41 @@ absl::Status ApplyTallyChanges(platform::ApplyContext& ctx, const std::map<std::
   return absl::OkStatus();
 }
 
-absl::StatusOr<GroupTallies> ReadTallies(const platform::StoreReader& store, pbr::v1::OutcomeGrouping g,
-                                         std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last) {
-  const std::string prefix = absl::StrCat(GroupingName(g), "/");
+namespace {
+
+// The partitions with rows: each found by seeking past the one before ("<n>/" ends before "<n>0").
+absl::StatusOr<std::set<int32_t>> StoredPartitions(const platform::StoreReader& store) {
+  std::set<int32_t> out;
+  std::string from;
+  absl::Status problem;
+  for (bool more = true; more;) {
+    more = false;
+    std::string next;
+    auto st = store.ScanFrom(kTalliesFamily, from, [&](absl::string_view key, absl::string_view) {
+      int32_t partition = 0;
+      const size_t slash = key.find('/');
+      if (slash == absl::string_view::npos || !absl::SimpleAtoi(key.substr(0, slash), &partition) || partition < 0) {
+        problem = absl::DataLossError(absl::StrCat("outcome tally key ", key, " is malformed"));
+        return false;
+      }
+      out.insert(partition);
+      next = absl::StrCat(key.substr(0, slash), "0");
+      more = true;
+      return false;
+    });
+    if (!st.ok()) return st;
+    if (!problem.ok()) return problem;
+    from = std::move(next);
+  }
+  return out;
+}
+
+absl::Status ReadPartitionTallies(const platform::StoreReader& store, int32_t partition, pbr::v1::OutcomeGrouping g,
+                                  std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last,
+                                  GroupTallies& out) {
+  const std::string prefix = absl::StrCat(partition, "/", GroupingName(g), "/");
   const std::string start = first.has_value() ? absl::StrCat(prefix, DayText(*first)) : prefix;
   const std::string end_day = last.has_value() ? DayText(*last) : std::string();
-  GroupTallies out;
   absl::Status problem;
   auto st = store.ScanFrom(kTalliesFamily, start, [&](absl::string_view key, absl::string_view value) {
     if (!absl::StartsWith(key, prefix)) return false;
@@ -96,7 +126,24 @@ absl::StatusOr<GroupTallies> ReadTallies(const platform::StoreReader& store, pbr
     return true;
   });
   if (!st.ok()) return st;
-  if (!problem.ok()) return problem;
+  return problem;
+}
+
+}  // namespace
+
+absl::StatusOr<GroupTallies> ReadTallies(const platform::StoreReader& store, pbr::v1::OutcomeGrouping g,
+                                         std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last,
+                                         const std::optional<std::set<int32_t>>& partitions) {
+  std::set<int32_t> stored;
+  if (!partitions.has_value()) {
+    auto found = StoredPartitions(store);
+    if (!found.ok()) return found.status();
+    stored = *std::move(found);
+  }
+  GroupTallies out;
+  for (int32_t partition : partitions.has_value() ? *partitions : stored) {
+    if (auto st = ReadPartitionTallies(store, partition, g, first, last, out); !st.ok()) return st;
+  }
   return out;
 }
 

@@ -1,9 +1,12 @@
 #pragma once
-// The summaries' maintained aggregates: one row per grouping, UK day and group, holding the sums of the
-// episodes whose last valid rating fell on that day (pbr.state.v1.OutcomeTallyRecord). A person's change
+// The summaries' maintained aggregates: one row per consumed partition, grouping, UK day and group, holding
+// the sums of the episodes whose last valid rating fell on that day (pbr.state.v1.OutcomeTallyRecord). Per
+// partition, so a replica answers for the partitions it owns and replicas' answers add up (consumer.h). A person's change
 // takes away what their episodes added before and adds what they add now, in the same batch, so a
 // summary is always the sum of the people and never needs them read.
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,8 +30,8 @@ inline constexpr pbr::v1::OutcomeGrouping kGroupings[] = {
     pbr::v1::OUTCOME_GROUPING_TEAM, pbr::v1::OUTCOME_GROUPING_CLUSTER, pbr::v1::OUTCOME_GROUPING_COMMISSIONER,
     pbr::v1::OUTCOME_GROUPING_SUPER_CLASS};
 
-// "<grouping>/<yyyy-mm-dd>/<group>".
-std::string TallyKey(pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group);
+// "<partition>/<grouping>/<yyyy-mm-dd>/<group>".
+std::string TallyKey(int32_t partition, pbr::v1::OutcomeGrouping g, absl::CivilDay day, absl::string_view group);
 // The episode's group under a grouping (its team, cluster number, commissioner or super-class code); an
 // episode whose assessment named no commissioner is in care::kUnknownCommissioner's group.
 std::string GroupOf(const pbr::v1::EpisodeOutcome& episode, pbr::v1::OutcomeGrouping g);
@@ -42,12 +45,14 @@ using services::ToRecord;
 // DATA_LOSS (the rows and the people disagree); an emptied row is deleted.
 absl::Status ApplyTallyChanges(platform::ApplyContext& ctx, const std::map<std::string, care::OutcomeTally>& changes);
 
-// The rows of one grouping with days in [first, last] (either end open), summed per group.
+// The rows of one grouping with days in [first, last] (either end open) in the given partitions (nullopt:
+// every partition stored), summed per group.
 struct GroupTallies {
   std::map<std::string, care::OutcomeTally> groups;
   int64_t rows_read = 0;
 };
 absl::StatusOr<GroupTallies> ReadTallies(const platform::StoreReader& store, pbr::v1::OutcomeGrouping g,
-                                         std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last);
+                                         std::optional<absl::CivilDay> first, std::optional<absl::CivilDay> last,
+                                         const std::optional<std::set<int32_t>>& partitions = std::nullopt);
 
 }  // namespace pbr::outcomes
