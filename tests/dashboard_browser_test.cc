@@ -111,16 +111,7 @@ class DashboardBrowserTest : public systemtest::PlatformFixture {
   }
   // The sum of a metric's series on a service's /metrics; none when it has no series.
   std::optional<double> MetricSum(const std::string& service, const std::string& name) {
-    auto text = testing::HttpGet(platform_->MetricsAddress(service), "/metrics");
-    if (!text.ok()) return std::nullopt;
-    std::optional<double> sum;
-    for (absl::string_view line : absl::StrSplit(*text, '\n')) {
-      if (!absl::StartsWith(line, name + "{") && !absl::StartsWith(line, name + " ")) continue;
-      double v = 0;
-      if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) continue;
-      sum = sum.value_or(0) + v;
-    }
-    return sum;
+    return testing::MetricSum(platform_->MetricsAddress(service), name);
   }
   // Every event applied everywhere: no service has events waiting in its outbox or unread on its topics,
   // reporting says it is current, and it shows every review the scheduler counts overdue; twice running.

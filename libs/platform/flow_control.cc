@@ -96,32 +96,12 @@ void FlowControl::ReadLoop() {
 absl::Status FlowControl::PartitionCounts(const std::set<std::string>& topics) {
   const absl::Time now = absl::Now();
   const bool refresh = now - counts_read_at_ >= kCountsEvery;
-  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(std::min(settings_.timeout, absl::Seconds(2))));
   rd_kafka_t* rk = groups_.front().get();
   for (const std::string& topic : topics) {
     if (!refresh && partition_counts_.contains(topic)) continue;
-    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
-    if (rkt == nullptr) return absl::InternalError(absl::StrCat("topic ", topic, ": ", rd_kafka_err2str(rd_kafka_last_error())));
-    const rd_kafka_metadata_t* md = nullptr;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-    rd_kafka_topic_destroy(rkt);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::UnavailableError(absl::StrCat("cannot read the partitions of ", topic, ": ", rd_kafka_err2str(e)));
-    }
-    int count = 0;
-    rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int i = 0; i < md->topic_cnt; ++i) {
-      if (topic == md->topics[i].topic) {
-        count = md->topics[i].partition_cnt;
-        topic_err = md->topics[i].err;
-      }
-    }
-    rd_kafka_metadata_destroy(md);
-    if (count <= 0) {
-      return absl::UnavailableError(absl::StrCat("cannot read the partitions of ", topic, ": ",
-                                                 topic_err ? rd_kafka_err2str(topic_err) : "no partitions"));
-    }
-    partition_counts_[topic] = count;
+    auto count = PartitionCount(rk, topic, std::min(settings_.timeout, absl::Seconds(2)));
+    if (!count.ok()) return count.status();
+    partition_counts_[topic] = *count;
   }
   if (refresh) counts_read_at_ = now;
   return absl::OkStatus();

@@ -58,6 +58,31 @@ absl::Status SetKafkaProperty(rd_kafka_conf_t* conf, const std::string& key, con
   return absl::OkStatus();
 }
 
+absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, absl::Duration timeout) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rkt == nullptr) return absl::InternalError(absl::StrCat("topic ", topic, ": ", rd_kafka_err2str(rd_kafka_last_error())));
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, static_cast<int>(absl::ToInt64Milliseconds(timeout)));
+  rd_kafka_topic_destroy(rkt);
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat("cannot read the partitions of ", topic, ": ", rd_kafka_err2str(e)));
+  }
+  int count = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    if (topic == md->topics[i].topic) {
+      count = md->topics[i].partition_cnt;
+      topic_err = md->topics[i].err;
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  if (count <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot read the partitions of ", topic, ": ",
+                                               topic_err ? rd_kafka_err2str(topic_err) : "no partitions"));
+  }
+  return count;
+}
+
 absl::StatusOr<KafkaConf> BaseKafkaConf(const KafkaSettings& settings) {
   KafkaConf conf(rd_kafka_conf_new());
   if (auto st = SetKafkaProperty(conf.get(), "bootstrap.servers", settings.bootstrap); !st.ok()) return st;

@@ -80,4 +80,30 @@ absl::StatusOr<std::vector<TopicOutcome>> CreateTopics(const KafkaSettings& sett
   return result;
 }
 
+absl::StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> ReadLogEnds(const KafkaSettings& settings,
+                                                                               const std::vector<std::string>& topics) {
+  auto conf = BaseKafkaConf(settings);
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  KafkaHandle rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err));
+  if (!rk) return absl::InvalidArgumentError(absl::StrCat("kafka client: ", err));
+  conf->release();
+  std::map<std::pair<std::string, int32_t>, int64_t> out;
+  for (const std::string& name : topics) {
+    const std::string topic = settings.Topic(name);
+    auto count = PartitionCount(rk.get(), topic, settings.timeout);
+    if (!count.ok()) return count.status();
+    for (int32_t p = 0; p < *count; ++p) {
+      int64_t low = 0, high = 0;
+      if (rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+              rk.get(), topic.c_str(), p, &low, &high, static_cast<int>(absl::ToInt64Milliseconds(settings.timeout)));
+          e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return absl::UnavailableError(absl::StrCat("cannot read the end of ", topic, " partition ", p, ": ", rd_kafka_err2str(e)));
+      }
+      out[{name, p}] = high;
+    }
+  }
+  return out;
+}
+
 }  // namespace pbr::platform

@@ -99,8 +99,21 @@ absl::Status LocalPlatform::ReplaceBroker(absl::Duration deadline) {
 
 absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration deadline,
                                          const std::vector<std::string>& extra_flags) {
+  return StartAs(name, name, deadline, extra_flags);
+}
+
+absl::Status LocalPlatform::StartReplica(const std::string& service, const std::string& replica, absl::Duration deadline,
+                                         const std::vector<std::string>& extra_flags) {
+  if (std::find(std::begin(kServices), std::end(kServices), replica) != std::end(kServices)) {
+    return absl::InvalidArgumentError(absl::StrCat("a replica needs a name of its own, not ", replica));
+  }
+  return StartAs(service, replica, deadline, extra_flags);
+}
+
+absl::Status LocalPlatform::StartAs(const std::string& service, const std::string& name, absl::Duration deadline,
+                                    const std::vector<std::string>& extra_flags) {
   std::vector<std::string> argv = {
-      absl::StrCat(options_.bin_dir, "/pbr-", name),
+      absl::StrCat(options_.bin_dir, "/pbr-", service),
       "--grpc-address=127.0.0.1:0",
       "--metrics-address=127.0.0.1:0",
       absl::StrCat("--data-dir=", options_.work_dir, "/", name),
@@ -108,7 +121,7 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
       absl::StrCat("--rules-dir=", options_.rules_dir),
       absl::StrCat("--clock=", options_.clock),
   };
-  if (name == "allocation") {
+  if (service == "allocation") {
     const std::string secret_file = options_.work_dir + "/pseudonym-secret";
     if (auto st = WriteSecretFile(secret_file, options_.pseudonym_secret); !st.ok()) return st;
     argv.push_back("--pseudonym-secret-file=" + secret_file);
@@ -118,18 +131,18 @@ absl::Status LocalPlatform::StartService(const std::string& name, absl::Duration
   if (options_.tls && !plaintext) {
     const std::string dir = options_.work_dir + "/tls";
     argv.push_back("--tls-ca-file=" + dir + "/ca.pem");
-    argv.push_back(absl::StrCat("--tls-cert-file=", dir, "/", name, ".pem"));
-    argv.push_back(absl::StrCat("--tls-key-file=", dir, "/", name, ".key"));
+    argv.push_back(absl::StrCat("--tls-cert-file=", dir, "/", service, ".pem"));
+    argv.push_back(absl::StrCat("--tls-key-file=", dir, "/", service, ".key"));
   } else if (!plaintext) {
     argv.push_back("--grpc-plaintext=true");
   }
   // Flow control: no service's events may run further ahead of a consumer than the embedded broker
   // keeps (5 MiB a partition). Each lists the other services' consumer groups (their names); a group
   // is ignored on the topics it does not read.
-  if (auto groups = FlowControlGroups(name); !groups.empty()) argv.push_back("--flow-control-groups=" + groups);
+  if (auto groups = FlowControlGroups(service); !groups.empty()) argv.push_back("--flow-control-groups=" + groups);
   // Reporting serves the dashboard too: on a free port, so parallel tests never share one. Under TLS
   // its sign-in key is in a file, as a trust keeps it, so a session outlives a restart.
-  if (name == "reporting") {
+  if (service == "reporting") {
     argv.push_back("--http-address=127.0.0.1:0");
     if (options_.tls) {
       const std::string key_file = options_.work_dir + "/dashboard-token-secret";
@@ -173,6 +186,10 @@ absl::Status LocalPlatform::StopService(const std::string& name, absl::Duration 
 
 absl::Status LocalPlatform::StopAll(absl::Duration deadline) {
   absl::Status result;
+  for (auto& [name, process] : services_) {  // replicas first
+    if (std::find(std::begin(kServices), std::end(kServices), name) != std::end(kServices) || !process->Running()) continue;
+    if (auto st = StopService(name, deadline); !st.ok() && result.ok()) result = st;
+  }
   for (const char* name : kServices) {
     if (services_.count(name) == 0 || !services_[name]->Running()) continue;
     if (auto st = StopService(name, deadline); !st.ok() && result.ok()) result = st;

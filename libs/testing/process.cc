@@ -16,8 +16,10 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 
 namespace pbr::testing {
 
@@ -162,6 +164,19 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+std::optional<double> MetricSum(const std::string& host_port, absl::string_view name) {
+  auto text = HttpGet(host_port, "/metrics");
+  if (!text.ok()) return std::nullopt;
+  std::optional<double> sum;
+  for (absl::string_view line : absl::StrSplit(*text, '\n')) {
+    if (!absl::StartsWith(line, absl::StrCat(name, "{")) && !absl::StartsWith(line, absl::StrCat(name, " "))) continue;
+    double v = 0;
+    if (!absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) continue;
+    sum = sum.value_or(0) + v;
+  }
+  return sum;
 }
 
 absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::string& path, absl::Duration deadline) {

@@ -55,4 +55,8 @@ using KafkaConf = std::unique_ptr<rd_kafka_conf_t, KafkaConfDeleter>;
 absl::StatusOr<KafkaConf> BaseKafkaConf(const KafkaSettings& settings);
 absl::Status SetKafkaProperty(rd_kafka_conf_t* conf, const std::string& key, const std::string& value);
 
+// How many partitions `topic` (with its prefix) has, from the broker's metadata within `timeout`;
+// UNAVAILABLE naming the topic when it cannot be read or has none.
+absl::StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic, absl::Duration timeout);
+
 }  // namespace pbr::platform

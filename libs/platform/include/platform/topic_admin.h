@@ -32,4 +32,10 @@ struct TopicOutcome {
 absl::StatusOr<std::vector<TopicOutcome>> CreateTopics(const KafkaSettings& settings,
                                                        const std::vector<TopicSpec>& topics);
 
+// The log end (high watermark) of every partition of each topic (unprefixed names), by topic
+// (unprefixed) and partition: what a consumer has applied all of when its positions reach them.
+// For the tests and tools that check a group has caught up; every call has the settings' timeout.
+absl::StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> ReadLogEnds(const KafkaSettings& settings,
+                                                                               const std::vector<std::string>& topics);
+
 }  // namespace pbr::platform

@@ -73,6 +73,11 @@ class LocalPlatform {
   // `extra_flags` are given to this start only (e.g. "--reset-state=true").
   absl::Status StartService(const std::string& name, absl::Duration deadline = absl::Seconds(30),
                             const std::vector<std::string>& extra_flags = {});
+  // Another replica of a consuming service, named `replica` (its data directory, log and the name
+  // Process, StopService and Channel know it by), in the service's consumer group unless the flags
+  // say otherwise ("--consumer-group=..."). StopAll stops it first.
+  absl::Status StartReplica(const std::string& service, const std::string& replica,
+                            absl::Duration deadline = absl::Seconds(30), const std::vector<std::string>& extra_flags = {});
   // Kills the broker and starts a new, empty one (as after losing it); services started from now
   // on are given its address, those running keep the old one.
   absl::Status ReplaceBroker(absl::Duration deadline = absl::Seconds(30));
@@ -137,6 +142,9 @@ class LocalPlatform {
 
  private:
   explicit LocalPlatform(LocalPlatformOptions options) : options_(std::move(options)) {}
+  // Runs pbr-<service> as `name` (the service itself, or a replica of it).
+  absl::Status StartAs(const std::string& service, const std::string& name, absl::Duration deadline,
+                       const std::vector<std::string>& extra_flags);
   LocalPlatformOptions options_;
   std::unique_ptr<ChildProcess> broker_;
   std::string bootstrap_;

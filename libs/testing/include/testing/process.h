@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace pbr::testing {
@@ -63,6 +64,10 @@ class TempDir {
 // A plain HTTP/1.0 GET of http://HOST:PORT/path (loopback only); returns the body.
 absl::StatusOr<std::string> HttpGet(const std::string& host_port, const std::string& path,
                                     absl::Duration deadline = absl::Seconds(5));
+
+// The sum of a metric's samples (every label) on a service's /metrics page at HOST:PORT; nullopt when
+// the page cannot be read or has none.
+std::optional<double> MetricSum(const std::string& host_port, absl::string_view name);
 
 // The last lines of a file, for failure messages.
 std::string Tail(const std::string& path, int lines = 40);
