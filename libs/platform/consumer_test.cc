@@ -2,6 +2,7 @@
 #include "platform/consumer.h"
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -12,6 +13,7 @@
 #include "platform/embedded_broker.h"
 #include "platform/events.h"
 #include "platform/outbox.h"
+#include "platform/topic_admin.h"
 #include "testing/process.h"
 
 namespace pbr::platform {
@@ -709,6 +711,102 @@ TEST_F(ConsumerTest, OutboxKeepsEventsWhileTheBrokerIsAwayAndSendsThemLater) {
   ASSERT_TRUE(pbr::testing::WaitUntil([&] { return reader.Total() == 10; }, kDeadline)) << reader.Total();
   EXPECT_TRUE((*reopened)->WaitUntilEmpty(kDeadline));
   (*reopened)->Stop(absl::Seconds(5));
+}
+
+// Two consumers with stores of their own in one group split the partitions: each applies and answers
+// for its own, a partition that moves is applied by its new owner from that owner's own position (from
+// the log's start when it never held it), and each keeps its last assignment in its store.
+TEST_F(ConsumerTest, TwoMembersOfAGroupEachApplyAndAnswerForTheirOwnPartitions) {
+  Node upstream(*broker_, "unused");
+  const std::string topic_name(topic::kAssessmentRecorded);
+  absl::StatusOr<std::map<std::pair<std::string, int32_t>, int64_t>> ends;
+  // Publishes Assessment(from..to-1) and waits until the log ends hold them all.
+  auto publish = [&](int from, int to) {
+    for (int i = from; i < to; ++i) upstream.Publish(Assessment(i));
+    return pbr::testing::WaitUntil(
+        [&] {
+          ends = ReadLogEnds(upstream.kafka, {topic_name});
+          int64_t n = 0;
+          for (const auto& [_, end] : ends.value_or(std::map<std::pair<std::string, int32_t>, int64_t>{})) n += end;
+          return n == to;
+        },
+        kDeadline);
+  };
+  ASSERT_TRUE(publish(0, 40));
+
+  Node a(*broker_, "shared"), b(*broker_, "shared");
+  auto start = [&](Node& n) {
+    auto c = std::make_unique<Consumer>(*n.store, *n.outbox, n.kafka, nullptr, clock_);
+    c->ValidateWith(AnyPayload);
+    c->On(topic::kAssessmentRecorded, CountPerPerson);
+    EXPECT_TRUE(c->Start([](const absl::Status& st) { ADD_FAILURE() << st; }).ok());
+    return c;
+  };
+  // The partitions a consumer answers for, once it has applied each to the log's end; empty until then.
+  auto settled_share = [&](const Consumer& c) -> std::set<int32_t> {
+    auto share = c.Share();
+    if (!share.ok() || !share->partitions.has_value()) return {};
+    std::map<int32_t, int64_t> applied;
+    for (const auto& x : share->applied) {
+      EXPECT_EQ(x.topic, topic_name);
+      EXPECT_TRUE(share->Answers(x.partition)) << "a position outside the share: " << x.partition;
+      applied[x.partition] = x.next_offset;
+    }
+    for (int32_t p : *share->partitions) {
+      if (applied[p] != (*ends)[{topic_name, p}]) return {};
+    }
+    return *share->partitions;
+  };
+  auto messages_in = [&](const std::set<int32_t>& partitions) {
+    int64_t n = 0;
+    for (int32_t p : partitions) n += (*ends)[{topic_name, p}];
+    return n;
+  };
+  const std::set<int32_t> all = {0, 1, 2, 3, 4, 5};
+
+  auto first = start(a);
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return settled_share(*first) == all; }, kDeadline));
+  EXPECT_EQ(a.Total(), 40);
+
+  // A second member: the group moves some partitions to it, which it applies from their start.
+  auto second = start(b);
+  std::set<int32_t> mine, theirs;
+  ASSERT_TRUE(pbr::testing::WaitUntil(
+      [&] {
+        mine = settled_share(*first);
+        theirs = settled_share(*second);
+        std::set<int32_t> both = mine;
+        both.insert(theirs.begin(), theirs.end());
+        return !mine.empty() && !theirs.empty() && both == all && mine.size() + theirs.size() == all.size();
+      },
+      kDeadline));
+  EXPECT_EQ(b.Total(), messages_in(theirs)) << "the second member applied exactly its partitions' messages";
+  EXPECT_EQ(a.Total(), 40) << "the first keeps what it applied; it no longer answers for the moved partitions";
+  auto stored = a.store->Get(kOffsetsFamily, kAssignedPartitionsKey);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  pbr::state::v1::AssignedPartitions kept;
+  ASSERT_TRUE(kept.ParseFromString(**stored));
+  EXPECT_EQ(std::set<int32_t>(kept.partitions().begin(), kept.partitions().end()), mine);
+
+  // The second leaves; the first takes its partitions back and goes on from its own positions there:
+  // the new events once each, nothing the second applied meanwhile counted twice.
+  second->Stop();
+  ASSERT_TRUE(publish(40, 60));
+  auto show = [&](const Consumer& c) {
+    auto share = c.Share();
+    if (!share.ok()) return std::string(share.status().message());
+    std::string out = "assigned:";
+    if (share->partitions.has_value()) {
+      for (int32_t p : *share->partitions) absl::StrAppend(&out, " ", p);
+    }
+    for (const auto& x : share->applied) {
+      absl::StrAppend(&out, "; ", x.partition, " at ", x.next_offset, " of ", (*ends)[{topic_name, x.partition}]);
+    }
+    return out;
+  };
+  ASSERT_TRUE(pbr::testing::WaitUntil([&] { return settled_share(*first) == all; }, kDeadline)) << show(*first);
+  ExpectCountsPerPerson(a, 60);
+  first->Stop();
 }
 
 }  // namespace
