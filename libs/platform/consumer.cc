@@ -18,7 +18,21 @@ Consumer::Consumer(Store& store, Outbox& outbox, KafkaSettings settings, Metrics
       settings_(std::move(settings)),
       metrics_(metrics),
       clock_(clock),
-      pending_(std::make_unique<PendingWrites>(store)) {}
+      pending_(std::make_unique<PendingWrites>(store)) {
+  // Before anything is served: a restarted replica answers for its last assignment, never for all it
+  // holds (stale copies of partitions it lost included). A store that cannot be read stops Start.
+  auto stored = store_.Get(kOffsetsFamily, kAssignedPartitionsKey);
+  if (!stored.ok()) {
+    load_error_ = stored.status();
+  } else if (stored->has_value()) {
+    pbr::state::v1::AssignedPartitions a;
+    if (a.ParseFromString(**stored)) {
+      assigned_.emplace(a.partitions().begin(), a.partitions().end());
+    } else {
+      load_error_ = absl::DataLossError("consumer: the stored partition assignment is unreadable");
+    }
+  }
+}
 
 Consumer::~Consumer() { Stop(); }
 
@@ -146,17 +160,7 @@ absl::Status Consumer::Start(std::function<void(const absl::Status&)> on_fatal) 
         "consumer: no event validator (ValidateWith / ServiceHost::ValidateEventsWith) for the subscribed topics");
   }
   on_fatal_ = std::move(on_fatal);
-  {
-    auto stored = store_.Get(kOffsetsFamily, kAssignedPartitionsKey);
-    if (!stored.ok()) return stored.status();
-    std::lock_guard lock(assigned_mu_);
-    assigned_.reset();
-    if (stored->has_value()) {
-      pbr::state::v1::AssignedPartitions a;
-      if (!a.ParseFromString(**stored)) return absl::DataLossError("consumer: the stored partition assignment is unreadable");
-      assigned_.emplace(a.partitions().begin(), a.partitions().end());
-    }
-  }
+  if (!load_error_.ok()) return load_error_;
   auto conf = BaseKafkaConf(settings_);
   if (!conf.ok()) return conf.status();
   for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
@@ -256,6 +260,26 @@ absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, 
   return absl::OkStatus();
 }
 
+absl::Status Consumer::CheckWholeLog(rd_kafka_t* rk, const std::string& topic, int32_t partition) {
+  int64_t low = 0, high = 0;
+  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout));
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int attempt = 0; attempt < 3; ++attempt) {  // a leader election is brief: ride it out
+    e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms / 3 + 1);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+  }
+  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        absl::StrCat(topic, " partition ", partition, ": cannot read the log's extent: ", rd_kafka_err2str(e)));
+  }
+  if (low > 0) {
+    return absl::DataLossError(absl::StrCat(
+        topic, " partition ", partition, ": nothing of it is applied here and the log now starts at offset ", low,
+        ": the events before it are gone, so this state cannot be built from it. ", kRecoveryHint));
+  }
+  return absl::OkStatus();
+}
+
 void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
                            void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
@@ -274,6 +298,12 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
   self->run_offsets_before_.clear();
   if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     rd_kafka_assign(rk, nullptr);
+    // Until the group assigns again nothing is ours to answer for: answers may miss a moving partition
+    // (and say so), never count it twice. Kept in the store as it was, for a restart.
+    if (!self->stopping_) {
+      std::lock_guard lock(self->assigned_mu_);
+      self->assigned_.emplace();
+    }
     return;
   }
   if (char* id = rd_kafka_clusterid(rk, static_cast<int>(absl::ToInt64Milliseconds(self->settings_.timeout)))) {
@@ -291,7 +321,12 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
       continue;
     }
     p.offset = RD_KAFKA_OFFSET_BEGINNING;
-    if (!stored->has_value()) continue;
+    if (!stored->has_value()) {
+      // Nothing applied here yet (a new service, a rebuild, a partition new to this replica): all of it
+      // is read from the start, which must still be there, or the state would be built from part of it.
+      if (auto st = self->CheckWholeLog(rk, p.topic, p.partition); !st.ok()) self->rebalance_error_ = st;
+      continue;
+    }
     auto parsed = ParsePosition(**stored);
     if (!parsed.ok()) {
       self->rebalance_error_ = absl::DataLossError(absl::StrCat("stored position for ", p.topic, "/", p.partition,

@@ -807,6 +807,17 @@ TEST_F(ConsumerTest, TwoMembersOfAGroupEachApplyAndAnswerForTheirOwnPartitions) 
   ASSERT_TRUE(pbr::testing::WaitUntil([&] { return settled_share(*first) == all; }, kDeadline)) << show(*first);
   ExpectCountsPerPerson(a, 60);
   first->Stop();
+
+  // Restarted, it answers for its last assignment before it has joined the group, never for all it holds;
+  // the second, for the half it last had.
+  Consumer restarted(*a.store, *a.outbox, a.kafka, nullptr, clock_);
+  auto share = restarted.Share();
+  ASSERT_TRUE(share.ok()) << share.status();
+  EXPECT_EQ(share->partitions, std::optional<std::set<int32_t>>(all));
+  Consumer second_restarted(*b.store, *b.outbox, b.kafka, nullptr, clock_);
+  share = second_restarted.Share();
+  ASSERT_TRUE(share.ok()) << share.status();
+  EXPECT_EQ(share->partitions, std::optional<std::set<int32_t>>(theirs));
 }
 
 }  // namespace

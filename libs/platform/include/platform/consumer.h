@@ -229,6 +229,8 @@ class Consumer {
   // Checks, once per assignment, that the first message read from a partition is the one last
   // applied there; true when `msg` was that message (already applied: not handled again).
   absl::StatusOr<bool> VerifyResumePoint(const rd_kafka_message_t* msg);
+  // DATA_LOSS unless a partition nothing was applied from still starts at offset 0.
+  absl::Status CheckWholeLog(rd_kafka_t* rk, const std::string& topic, int32_t partition);
   absl::Status CheckResumable(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                               const pbr::state::v1::ConsumedPosition& stored, const std::string& cluster_id);
   // Holds the consumer at the first message of the run it could not write (each partition's),
@@ -316,7 +318,8 @@ class Consumer {
   absl::Status rebalance_error_;
   // The partition numbers last assigned; read by Share from any thread.
   mutable std::mutex assigned_mu_;
-  std::optional<std::set<int32_t>> assigned_;  // guarded by assigned_mu_
+  std::optional<std::set<int32_t>> assigned_;  // guarded by assigned_mu_; empty between revoke and assign
+  absl::Status load_error_;  // reading the stored assignment at construction
   absl::Time commit_warned_at_ = absl::InfinitePast();  // consumer thread
 };
 

@@ -22,7 +22,8 @@
 namespace pbr::platform {
 
 // Column families the platform library itself uses in every service's database.
-inline constexpr absl::string_view kOffsetsFamily = "offsets";  // "<topic>/<partition>" -> next offset
+// "<topic>/<partition>" -> next offset; also the consumer's "assigned-partitions" (consumer.h).
+inline constexpr absl::string_view kOffsetsFamily = "offsets";
 inline constexpr absl::string_view kOutboxFamily = "outbox";    // sequence -> event waiting to be published
 // event id -> when the id may be forgotten (EncodeOrderedU64 of Unix seconds); expired ids are
 // dropped by compaction, so the family is bounded by the de-duplication retention.

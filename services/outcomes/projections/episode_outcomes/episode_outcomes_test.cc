@@ -483,7 +483,7 @@ TEST_F(EpisodeOutcomesTest, EachReplicaAnswersForItsPartitionsAndTheirSummariesA
   // A person is answered only where their partition is.
   EXPECT_TRUE(PersonOutcomesOf(*store_, *rules_, "p2", Assigned({0, 10})).ok());
   const auto elsewhere = PersonOutcomesOf(*store_, *rules_, "p2", Assigned({1}));
-  EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(elsewhere.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(elsewhere.status().message()), ::testing::HasSubstr("partition 10"));
   EXPECT_EQ(PersonOutcomesOf(*store_, *rules_, "nobody", Assigned({1})).status().code(), absl::StatusCode::kNotFound);
 }

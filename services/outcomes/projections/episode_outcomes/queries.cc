@@ -47,8 +47,9 @@ absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::StoreRe
     return absl::DataLossError(absl::StrCat("stored outcomes of ", platform::Quote(person_id), " are unreadable"));
   }
   if (stored->has_value() && !platform::Answers(share, p.partition())) {
-    return absl::UnavailableError(absl::StrCat("person_id: ", platform::Quote(person_id), " is in partition ", p.partition(),
-                                               ", which another replica of this service answers for"));
+    // Not UNAVAILABLE: asking this replica again will not help, and it is no fault of the service.
+    return absl::FailedPreconditionError(absl::StrCat("person_id: ", platform::Quote(person_id), " is in partition ",
+                                                      p.partition(), ", which another replica of this service answers for"));
   }
   if (p.view().outcomes().empty()) {
     return absl::NotFoundError(absl::StrCat("person_id: no outcomes for ", platform::Quote(person_id)));

@@ -11,8 +11,9 @@
 
 namespace pbr::outcomes {
 
-// NOT_FOUND naming the person when they have no outcomes; UNAVAILABLE when they are in a partition this
-// replica does not answer for (`share`: another replica of the group holds them now).
+// NOT_FOUND naming the person when they have no outcomes here; FAILED_PRECONDITION naming the partition when
+// this store holds them in a partition this replica no longer answers for (`share`: another replica of the
+// group holds them now). A person this replica never held is NOT_FOUND, wherever they are.
 absl::StatusOr<pbr::v1::PersonOutcomes> PersonOutcomesOf(const platform::StoreReader& store, const care::RuleSet& rules,
                                                         absl::string_view person_id,
                                                         const pbr::v1::ConsumedShare& share = {});
