@@ -197,14 +197,15 @@ class ConsumerGroupSystemTest : public PlatformFixture {
   // The clusters the community teams hold; the ratings are arbitrary, so each allocation carries a rationale.
   int ClusterOf(int i) const { return std::vector<int>{4, 5, 6, 7, 8}[static_cast<size_t>(i) % 5]; }
 
-  void Refer(int i) {
+  // A care event of `type` for person i, `days_after_start` after their referral.
+  void CareEvent(int i, const std::string& record_id, pbr::v1::CareEventType type, int days_after_start) {
     Person& p = PersonAt(i);
     Record r;
     r.act = Act::kCareEvent;
-    r.record_id = absl::StrCat("ref-", i);
+    r.record_id = record_id;
     r.team = TeamHolding(*rules_, history::kCmhts, ClusterOf(i), i);
-    r.type = pbr::v1::CARE_EVENT_REFERRAL_RECEIVED;
-    r.at = Start(i);
+    r.type = type;
+    r.at = Start(i) + absl::Hours(24 * days_after_start);
     pbr::v1::RecordCareEventReply reply;
     const grpc::Status st =
         history::SendCareEvent(Feed(kEpr), history::CareEventRequest(kEpr, p.nhs, "clin-1", r, false), &reply);
@@ -214,6 +215,8 @@ class ConsumerGroupSystemTest : public PlatformFixture {
     }
     p.history.push_back(r.record_id);
   }
+  void Refer(int i) { CareEvent(i, absl::StrCat("ref-", i), pbr::v1::CARE_EVENT_REFERRAL_RECEIVED, 0); }
+  void Discharge(int i) { CareEvent(i, absl::StrCat("dis-", i), pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE, 300); }
   void Assess(int i, const std::string& record_id, int days_after_start, int seed, Act act = Act::kAssess,
               pbr::v1::AssessmentReason reason = pbr::v1::ASSESSMENT_REASON_INITIAL) {
     Person& p = PersonAt(i);
@@ -246,21 +249,6 @@ class ConsumerGroupSystemTest : public PlatformFixture {
     accepted_ += history::Accepted(st, p, "withdrawal of " + record_id);
     p.history.push_back("withdraw " + record_id);
   }
-  void Discharge(int i) {
-    Person& p = PersonAt(i);
-    Record r;
-    r.act = Act::kCareEvent;
-    r.record_id = absl::StrCat("dis-", i);
-    r.team = TeamHolding(*rules_, history::kCmhts, ClusterOf(i), i);
-    r.type = pbr::v1::CARE_EVENT_DISCHARGE_FROM_SERVICE;
-    r.at = Start(i) + absl::Hours(24 * 300);
-    pbr::v1::RecordCareEventReply reply;
-    accepted_ += history::Accepted(
-        history::SendCareEvent(Feed(kEpr), history::CareEventRequest(kEpr, p.nhs, "clin-1", r, false), &reply), p,
-        r.record_id);
-    p.history.push_back(r.record_id);
-  }
-
   std::vector<Person> people_;
   int64_t accepted_ = 0;  // records allocation accepted: each is one event on kTopics
 };

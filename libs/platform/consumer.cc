@@ -229,6 +229,18 @@ constexpr absl::string_view kRecoveryHint =
 
 }  // namespace
 
+absl::Status Consumer::LogExtent(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t& low,
+                                 int64_t& high) const {
+  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout));
+  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int attempt = 0; attempt < 3; ++attempt) {  // a leader election is brief: ride it out
+    e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms / 3 + 1);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat(topic, " partition ", partition, ": cannot read the log's extent: ", rd_kafka_err2str(e)));
+}
+
 absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, int32_t partition,
                                       const pbr::state::v1::ConsumedPosition& stored, const std::string& cluster_id) {
   const std::string where = absl::StrCat(topic, " partition ", partition);
@@ -238,15 +250,7 @@ absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, 
                                             "': it is not the log this service consumed. ", kRecoveryHint));
   }
   int64_t low = 0, high = 0;
-  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout));
-  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-  for (int attempt = 0; attempt < 3; ++attempt) {  // a leader election is brief: ride it out
-    e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms / 3 + 1);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-  }
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(absl::StrCat(where, ": cannot read the log's extent: ", rd_kafka_err2str(e)));
-  }
+  if (auto st = LogExtent(rk, topic, partition, low, high); !st.ok()) return st;
   if (high < stored.next_offset()) {
     return absl::DataLossError(absl::StrCat(where, ": the log ends at offset ", high, " but this service has applied it up to ",
                                             stored.next_offset(), ": it is not the log this service consumed. ",
@@ -262,16 +266,7 @@ absl::Status Consumer::CheckResumable(rd_kafka_t* rk, const std::string& topic, 
 
 absl::Status Consumer::CheckWholeLog(rd_kafka_t* rk, const std::string& topic, int32_t partition) {
   int64_t low = 0, high = 0;
-  const int timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(settings_.timeout));
-  rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-  for (int attempt = 0; attempt < 3; ++attempt) {  // a leader election is brief: ride it out
-    e = rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, timeout_ms / 3 + 1);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-  }
-  if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        absl::StrCat(topic, " partition ", partition, ": cannot read the log's extent: ", rd_kafka_err2str(e)));
-  }
+  if (auto st = LogExtent(rk, topic, partition, low, high); !st.ok()) return st;
   if (low > 0) {
     return absl::DataLossError(absl::StrCat(
         topic, " partition ", partition, ": nothing of it is applied here and the log now starts at offset ", low,

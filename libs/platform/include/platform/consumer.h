@@ -229,6 +229,8 @@ class Consumer {
   // Checks, once per assignment, that the first message read from a partition is the one last
   // applied there; true when `msg` was that message (already applied: not handled again).
   absl::StatusOr<bool> VerifyResumePoint(const rd_kafka_message_t* msg);
+  // The partition's first and next offsets on the broker (a few tries within the timeout).
+  absl::Status LogExtent(rd_kafka_t* rk, const std::string& topic, int32_t partition, int64_t& low, int64_t& high) const;
   // DATA_LOSS unless a partition nothing was applied from still starts at offset 0.
   absl::Status CheckWholeLog(rd_kafka_t* rk, const std::string& topic, int32_t partition);
   absl::Status CheckResumable(rd_kafka_t* rk, const std::string& topic, int32_t partition,
