@@ -932,6 +932,19 @@ TEST(PbrctlRender, OutcomesSummaryHasGroupsSharesAndAll) {
   EXPECT_TRUE(absl::StrContains(text, "all")) << text;
 }
 
+// A replica's summary names the partitions it counts, on the heading line; one never assigned says nothing.
+TEST(PbrctlRender, OutcomesSummaryNamesTheReplicasPartitions) {
+  v1::OutcomesSummary s;
+  s.set_group_by(v1::OUTCOME_GROUPING_TEAM);
+  s.set_rule_version("r1");
+  EXPECT_FALSE(absl::StrContains(cli::RenderOutcomesSummary(s), "partitions"));
+  s.mutable_share()->set_assigned(true);
+  EXPECT_TRUE(absl::StrContains(cli::RenderOutcomesSummary(s), "rules r1; partitions none (its group is reassigning them)\n"));
+  for (int p : {0, 2, 4}) s.mutable_share()->add_partitions(p);
+  EXPECT_TRUE(absl::StrContains(cli::RenderOutcomesSummary(s), "outcomes by team, last valid rating all time; rules r1; partitions 0 2 4\n"))
+      << cli::RenderOutcomesSummary(s);
+}
+
 // Proto3 JSON leaves out zero values by default; cluster 0 ("Variance") is a real cluster and a zero
 // count is an answer, so `--json` (and the caseloads.json run-local.sh writes with it) shows them.
 TEST(PbrctlJsonOutput, ZeroClusterAndZeroCountsArePrinted) {

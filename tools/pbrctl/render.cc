@@ -337,6 +337,12 @@ std::string RenderOutcomesSummary(const pbr::v1::OutcomesSummary& s) {
                                     absl::AsciiStrToLower(absl::StripPrefix(
                                         pbr::v1::OutcomeGrouping_Name(s.group_by()), "OUTCOME_GROUPING_")),
                                     period, s.rule_version());
+  // A replica of a consumer group counts its partitions only: say which, so a partial is never read as the whole.
+  if (s.share().assigned()) {
+    out.insert(out.size() - 2, absl::StrCat("; partitions ", s.share().partitions().empty()
+                                                                 ? "none (its group is reassigning them)"
+                                                                 : absl::StrJoin(s.share().partitions(), " ")));
+  }
   std::vector<std::string> head = {"group", "episodes", "paired", "mean change"};
   std::vector<bool> right = {false, true, true, true};
   for (const auto& f : s.all().factors()) {
