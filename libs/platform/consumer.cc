@@ -125,7 +125,8 @@ absl::StatusOr<ConsumedShare> Consumer::Share() const {
     std::lock_guard lock(assigned_mu_);
     out.partitions = assigned_;
   }
-  for (const auto& [name, _] : handlers_) {
+  for (const auto& handler : handlers_) {
+    const std::string& name = handler.first;  // not a structured binding: clang 14 cannot capture one
     const std::string prefix = settings_.Topic(name) + "/";
     absl::Status problem;
     auto st = store_.Scan(kOffsetsFamily, prefix, [&](absl::string_view key, absl::string_view value) {
